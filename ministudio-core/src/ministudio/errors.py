@@ -1,0 +1,84 @@
+"""Typed errors. Each says what went wrong and what to do next, and never carries a secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MinistudioError(Exception):
+    """Base class of every error MiniStudio raises on purpose."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a production file."""
+
+    path: str  # dotted field path, e.g. "scenes[0].shots[2].dialogue[0].speaker"
+    message: str
+    line: int | None = None  # 1-based line in the file, when known
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path or '<root>'}: {self.message}"
+
+
+class ProductionError(MinistudioError):
+    """A production file (or Python object) is not a valid production."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: {count}; fix these and run again:\n{lines}")
+
+
+class PluginError(MinistudioError):
+    """The plugin set is inconsistent (for example, two plugins claim one engine id)."""
+
+
+class UnknownEngineError(MinistudioError):
+    """Routing names an engine that no loaded plugin provides."""
+
+    exit_code = 2
+
+
+class MissingKeyError(MinistudioError):
+    """An engine needs a key that is not set."""
+
+    def __init__(self, engine: str, variables: list[str]) -> None:
+        self.engine = engine
+        self.variables = variables
+        names = " or ".join(variables)
+        super().__init__(f"engine '{engine}' needs an API key: set {names} and run again")
+
+
+class EngineError(MinistudioError):
+    """An engine failed to render a job. `retryable` says whether trying again may help."""
+
+    def __init__(self, engine: str, message: str, *, retryable: bool = False) -> None:
+        self.engine = engine
+        self.retryable = retryable
+        super().__init__(f"{engine}: {message}")
+
+
+class EngineRefusal(EngineError):
+    """The engine refused the job (safety filter, invalid input): change the shot, do not resend."""
+
+    def __init__(self, engine: str, reason: str) -> None:
+        super().__init__(engine, f"refused: {reason}", retryable=False)
+        self.reason = reason
+
+
+class CapabilityError(MinistudioError):
+    """A shot asks for something its engine cannot render; caught before any money is spent."""
+
+    exit_code = 2
+
+
+class MediaError(MinistudioError):
+    """A media file is missing, truncated or not what it claims to be."""

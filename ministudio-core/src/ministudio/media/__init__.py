@@ -1,0 +1,1 @@
+"""Media work done in-process with PyAV (FFmpeg bundled in the wheel): no system ffmpeg."""
