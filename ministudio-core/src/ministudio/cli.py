@@ -1,0 +1,165 @@
+"""The ``ministudio`` command. Heavy modules are imported inside commands: ``--help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ministudio.render import ShotEvent
+    from ministudio.spec import Production
+
+
+def main() -> None:
+    """Entry point: typed MiniStudio errors print as one clear message, no traceback."""
+    from ministudio.errors import MinistudioError
+
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MinistudioError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished shots are kept in the store", err=True)
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ministudio-core", prog_name="ministudio")
+def cli() -> None:
+    """MiniStudio: make films with AI video models as code."""
+
+
+def _load(file: str) -> Production:
+    from ministudio.loading import load_production
+
+    return load_production(file)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def validate(file: str) -> None:
+    """Check a production file without rendering it."""
+    production = _load(file)
+    shots = production.shots()
+    click.echo(
+        f"{file}: valid: '{production.title}', {len(shots)} shots in "
+        f"{len(production.scenes)} scenes, {len(production.characters)} characters"
+    )
+
+
+@cli.command()
+def schema() -> None:
+    """Print the production JSON Schema (for editor autocompletion)."""
+    import json
+
+    from ministudio.spec import Production
+
+    click.echo(json.dumps(Production.model_json_schema(), indent=2))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List plugins: distribution, version, hooks, engines and any load error."""
+    import dataclasses
+    import json
+
+    from ministudio.plugins import PluginHost
+
+    host = PluginHost()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in host.plugins], indent=2))
+        return
+    for p in host.plugins:
+        status = click.style("failed", fg="red") if p.error else click.style("ok", fg="green")
+        click.echo(f"{p.name}  [{status}]  {p.distribution} {p.version}  ({p.module})")
+        if p.error:
+            click.echo(f"    error: {p.error}")
+            continue
+        click.echo(f"    hooks: {', '.join(p.hooks)}")
+        for engine_id in p.engines:
+            spec = host.engines[engine_id]
+            legacy = "  [legacy]" if spec.legacy else ""
+            click.echo(f"    engine {spec.id} ({spec.kind}){legacy}: {spec.description}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False), default=None,
+    help="Output folder (default: out/<title>).",
+)
+@click.option(
+    "--store", type=click.Path(file_okay=False), default=None,
+    help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
+def render(file: str, output: str | None, store: str | None, quiet: bool) -> None:
+    """Render a production into a finished, voiced, subtitled film."""
+    from ministudio.render import render as run_render
+    from ministudio.store import ContentStore, default_store_dir
+
+    production = _load(file)
+    out = Path(output) if output else Path("out") / _slug(production.title)
+    content = ContentStore(Path(store) if store else default_store_dir())
+    with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
+        manifest = run_render(production, out, store=content, on_event=progress.update)
+    cached = sum(1 for s in manifest.shots if s.cached)
+    click.echo(
+        f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
+        f"({cached} from the store), cost ${manifest.cost:.2f}, rendered in {manifest.seconds:.1f} s"
+    )
+
+
+def _slug(title: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "film"
+
+
+class _Progress:
+    """A live table, one row per shot, while a film renders."""
+
+    def __init__(self, production: Production, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.rows: dict[str, list[str]] = {
+            shot_id: ["waiting", "", ""] for _, _, shot_id in production.shots()
+        }
+        self.live: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(
+                get_renderable=self._table, console=Console(stderr=True), refresh_per_second=8
+            )
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, event: ShotEvent) -> None:
+        percent = f"{event.progress:.0%}" if event.state == "rendering" else ""
+        self.rows[event.shot_id] = [event.state, event.engine, percent or event.detail[:60]]
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table("shot", "state", "engine", "progress")
+        for shot_id, (state, engine, detail) in self.rows.items():
+            table.add_row(shot_id, state, engine, detail)
+        return table

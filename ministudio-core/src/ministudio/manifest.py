@@ -1,0 +1,70 @@
+"""manifest.json: what was rendered, by which engine, from which prompt, at what cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ministudio.engines import QCVerdict
+
+
+class LineRecord(BaseModel):
+    speaker: str
+    text: str
+    emotion: str
+    engine: str
+    start: float  # seconds from the film's start
+    end: float
+    cached: bool
+
+
+class AttemptRecord(BaseModel):
+    engine: str
+    error: str
+
+
+class ShotRecord(BaseModel):
+    id: str
+    scene: str
+    index: int
+    engine: str | None = None
+    model: str | None = None
+    prompt: str | dict[str, Any] | None = None  # as sent to the engine
+    seed: int
+    start: float  # seconds from the film's start
+    duration: float  # seconds in the film
+    frames: int
+    requested_duration: float | None = None  # what the engine was asked for, after snapping
+    stretched: bool = False  # an explicit duration was lengthened to fit the lines
+    cached: bool = False
+    job_key: str | None = None
+    output_hash: str | None = None  # sha256 of the shot's clip as it enters the film
+    engine_job_id: str | None = None
+    cost: float = 0.0
+    seconds: float = 0.0  # wall time spent on this shot in this run
+    failed_attempts: list[AttemptRecord] = []
+    error: str | None = None
+    qc: list[QCVerdict] = []
+    lines: list[LineRecord] = []
+
+
+class Manifest(BaseModel):
+    title: str
+    ministudio_version: str
+    production_hash: str
+    width: int
+    height: int
+    fps: int
+    aspect_ratio: str
+    duration: float
+    cost: float
+    seconds: float  # wall time of the whole render
+    film: str | None  # file name in the output folder; None when a shot failed
+    subtitles: list[str] = []
+    contact_sheet: str | None = None
+    shots: list[ShotRecord] = []
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,202 @@
+"""From a production to jobs: routing, seeds, audio-first timing and the structured shot briefs."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from ministudio.engines import (
+    Capabilities,
+    CharacterBrief,
+    EngineSpec,
+    EnvironmentBrief,
+    LineBrief,
+    ShotPrompt,
+    SpeechRequest,
+    Voice,
+)
+from ministudio.errors import CapabilityError
+from ministudio.plugins import PluginHost
+from ministudio.spec import NARRATOR, Production, Scene, Shot
+
+LEAD_IN = 0.3  # silence before a shot's first line (s)
+GAP = 0.3  # between two lines
+TAIL = 0.6  # after the last line
+SILENT_SHOT = 3.0  # a shot with no lines and duration 'audio'
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    speaker: str  # character id or "narrator"
+    speaker_name: str
+    request: SpeechRequest
+    engine: str
+
+
+@dataclass(frozen=True)
+class PlannedShot:
+    id: str
+    index: int
+    scene: Scene
+    shot: Shot
+    engine: EngineSpec
+    fallbacks: tuple[EngineSpec, ...]
+    seed: int
+    lines: tuple[PlannedLine, ...]
+
+
+def shot_seed(production_seed: int, shot_id: str) -> int:
+    """A shot's seed, derived from the production seed and the shot id only (stable under edits)."""
+    digest = hashlib.sha256(f"{production_seed}:{shot_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
+    """Route every shot and line to an engine and check what can be checked before any work."""
+    planned = []
+    for index, (scene, shot, shot_id) in enumerate(production.shots()):
+        engine_id = production.routing.shots.get(shot_id, production.routing.video)
+        engine = host.engine(engine_id, "video")
+        fallbacks = tuple(
+            host.engine(f, "video") for f in production.routing.fallbacks.get(engine_id, [])
+        )
+        for candidate in (engine, *fallbacks):
+            check_format(candidate, production, shot_id)
+        planned.append(PlannedShot(
+            id=shot_id, index=index, scene=scene, shot=shot, engine=engine, fallbacks=fallbacks,
+            seed=shot_seed(production.seed, shot_id), lines=tuple(_lines(production, shot, host)),
+        ))
+    return planned
+
+
+def _lines(production: Production, shot: Shot, host: PluginHost) -> list[PlannedLine]:
+    spoken = [(line.speaker, line.text, line.emotion) for line in shot.dialogue]
+    if shot.narration:
+        spoken.append((NARRATOR, shot.narration, "neutral"))
+    out = []
+    for speaker, text, emotion in spoken:
+        if speaker == NARRATOR:
+            voice, name = production.narrator, "Narrator"
+        else:
+            character = production.characters[speaker]
+            voice, name = character.voice, character.name
+        engine = voice.engine or production.routing.speech
+        host.engine(engine, "speech")
+        out.append(PlannedLine(
+            speaker=speaker,
+            speaker_name=name,
+            request=SpeechRequest(text=text, voice=_bare(voice), emotion=emotion),
+            engine=engine,
+        ))
+    return out
+
+
+def _bare(voice: Voice) -> Voice:
+    """The voice without its engine field: the engine is routed separately."""
+    return voice.model_copy(update={"engine": None})
+
+
+def check_format(engine: EngineSpec, production: Production, shot_id: str) -> None:
+    """Refuse, before any work, a shot whose engine cannot render the film's format."""
+    caps, fmt = engine.capabilities, production.format
+    if fmt.aspect_ratio not in caps.aspect_ratios:
+        raise CapabilityError(
+            f"shot '{shot_id}': engine '{engine.id}' renders aspect ratios "
+            f"{', '.join(caps.aspect_ratios)}, not {fmt.aspect_ratio}; route the shot elsewhere"
+        )
+    if fmt.resolution not in caps.resolutions:
+        raise CapabilityError(
+            f"shot '{shot_id}': engine '{engine.id}' renders {', '.join(caps.resolutions)}, "
+            f"not {fmt.resolution}; change format.resolution or route the shot elsewhere"
+        )
+
+
+@dataclass(frozen=True)
+class ShotTiming:
+    duration: float  # seconds, a whole number of frames
+    frames: int
+    starts: tuple[float, ...]  # each line's start, seconds from the shot's start
+    stretched: bool  # an explicit duration was too short for the lines and was lengthened
+
+
+def time_shot(shot: Shot, line_durations: list[float], fps: int) -> ShotTiming:
+    """Audio first: the lines decide the shot's length, rounded up to whole frames."""
+    starts, cursor = [], LEAD_IN
+    for length in line_durations:
+        starts.append(cursor)
+        cursor += length + GAP
+    needed = cursor - GAP + TAIL if line_durations else 0.0
+    if shot.duration == "audio":
+        seconds, stretched = (needed if line_durations else SILENT_SHOT), False
+    else:
+        seconds = max(float(shot.duration), needed)
+        stretched = needed > float(shot.duration)
+    frames = math.ceil(seconds * fps - 1e-9)
+    return ShotTiming(frames / fps, frames, tuple(starts), stretched)
+
+
+def snap_duration(engine: EngineSpec, seconds: float, shot_id: str) -> float:
+    """The clip length to ask ``engine`` for: ``seconds`` snapped to what it renders."""
+    caps: Capabilities = engine.capabilities
+    if caps.durations:
+        longer = [d for d in sorted(caps.durations) if d >= seconds - 1e-6]
+        if longer and (caps.snap_duration == "up" or longer[0] - seconds < 1e-6):
+            return longer[0]
+        allowed = ", ".join(f"{d:g}" for d in caps.durations)
+        raise CapabilityError(
+            f"shot '{shot_id}' lasts {seconds:.2f} s but engine '{engine.id}' renders only "
+            f"{allowed} s clips; shorten its lines, set a duration, or route it elsewhere"
+        )
+    if seconds > caps.max_duration + 1e-6:
+        raise CapabilityError(
+            f"shot '{shot_id}' lasts {seconds:.2f} s but engine '{engine.id}' renders at most "
+            f"{caps.max_duration:g} s; split the shot or route it elsewhere"
+        )
+    return max(seconds, caps.min_duration)
+
+
+def shot_brief(
+    production: Production, planned: PlannedShot, timing: ShotTiming, line_lengths: list[float]
+) -> ShotPrompt:
+    """The structured, engine-neutral prompt of a planned shot."""
+    scene, shot = planned.scene, planned.shot
+    env = production.environments[scene.environment]
+    speakers = {line.speaker for line in planned.lines}
+    characters = tuple(
+        CharacterBrief(
+            id=cid,
+            name=production.characters[cid].name,
+            dna=production.characters[cid].dna,
+            reference_images=tuple(production.characters[cid].reference_images),
+            speaking=cid in speakers,
+        )
+        for cid in shot.cast
+    )
+    lines = tuple(
+        LineBrief(
+            speaker=line.speaker, text=line.request.text, emotion=line.request.emotion,
+            start=round(start, 3), end=round(start + length, 3),
+        )
+        for line, start, length in zip(planned.lines, timing.starts, line_lengths, strict=True)
+    )
+    return ShotPrompt(
+        shot_id=planned.id,
+        scene_id=scene.id,
+        index=planned.index,
+        action=shot.action,
+        shot_size=shot.size,
+        camera_move=shot.camera,
+        continuity=shot.continuity,
+        characters=characters,
+        environment=EnvironmentBrief(
+            id=scene.environment,
+            description=env.description,
+            lighting=shot.lighting or scene.lighting or env.lighting,
+            palette=tuple(env.palette),
+            reference_images=tuple(env.reference_images),
+        ),
+        style=production.style.description,
+        negative=tuple(production.style.negative),
+        lines=lines,
+    )

@@ -1,0 +1,226 @@
+"""The plugin host: discovers plugins through entry points and calls engines by id.
+
+Plugins register under the entry point group ``ministudio``; the entry point's name is the
+plugin id. ``MINISTUDIO_PLUGINS`` (comma-separated ids: load only these) and
+``MINISTUDIO_DISABLE_PLUGINS`` (ids to skip) filter before anything is imported. A plugin that
+fails to import is recorded with its error and skipped; the host keeps working.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from ministudio import hookspecs
+from ministudio.engines import (
+    EngineContext,
+    EngineSpec,
+    QCVerdict,
+    ShotPrompt,
+    SpeechRequest,
+    SpeechResult,
+    VideoRequest,
+    VideoResult,
+)
+from ministudio.errors import EngineError, PluginError, UnknownEngineError
+
+ENTRY_POINT_GROUP = "ministudio"
+
+
+@dataclass
+class PluginInfo:
+    """What `ministudio plugins` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    engines: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def _id_list(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+class PluginHost:
+    """Loads plugins and routes engine calls to the plugin that declared the engine id."""
+
+    def __init__(
+        self, *, env: Mapping[str, str] | None = None, discover: bool = True
+    ) -> None:
+        self.env = os.environ if env is None else env
+        self.pm = pluggy.PluginManager("ministudio")
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[PluginInfo] = []
+        self.engines: dict[str, EngineSpec] = {}
+        self._owners: dict[str, tuple[object, PluginInfo]] = {}
+        if discover:
+            self._discover()
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        only = _id_list(self.env.get("MINISTUDIO_PLUGINS"))
+        disabled = _id_list(self.env.get("MINISTUDIO_DISABLE_PLUGINS"))
+        for ep in _unique(entry_points(group=ENTRY_POINT_GROUP)):
+            if (only and ep.name not in only) or ep.name in disabled:
+                continue
+            dist = ep.dist
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.metadata["Name"] if dist else "?",
+                version=dist.version if dist else "?",
+                module=ep.value,
+            )
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin is reported, never fatal
+                info.error = f"{type(exc).__name__}: {exc}"
+                self.plugins.append(info)
+                continue
+            self.register(plugin, info)
+
+    def register(self, plugin: object, info: PluginInfo | str) -> PluginInfo:
+        """Register a plugin object (a module or any object with hookimpls)."""
+        if isinstance(info, str):
+            info = PluginInfo(info, "<local>", "", getattr(plugin, "__name__", repr(plugin)))
+        twin = next((p for p in self.plugins if p.name == info.name and not p.error), None)
+        if twin is not None:
+            raise PluginError(
+                f"plugin id '{info.name}' is claimed twice: by distribution {twin.distribution} "
+                f"({twin.module}) and by distribution {info.distribution} ({info.module}); "
+                f"uninstall one of them"
+            )
+        try:
+            self.pm.register(plugin, name=info.name)
+            info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            declared = self._declared_engines(plugin, info)
+        except PluginError:
+            self.pm.unregister(plugin)
+            raise
+        except Exception as exc:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            info.error = f"{type(exc).__name__}: {exc}"
+            self.plugins.append(info)
+            return info
+        for spec in declared:
+            self.engines[spec.id] = spec
+            self._owners[spec.id] = (plugin, info)
+            info.engines.append(spec.id)
+        self.plugins.append(info)
+        return info
+
+    def _declared_engines(self, plugin: object, info: PluginInfo) -> list[EngineSpec]:
+        declare = getattr(plugin, "ministudio_engines", None)
+        if declare is None:
+            return []
+        specs = list(declare() or [])
+        for spec in specs:
+            if not isinstance(spec, EngineSpec):
+                raise TypeError(f"ministudio_engines returned {type(spec).__name__}, not EngineSpec")
+            if spec.id in self._owners:
+                other = self._owners[spec.id][1]
+                raise PluginError(
+                    f"engine id '{spec.id}' is claimed by two plugins: '{other.name}' from "
+                    f"distribution {other.distribution} and '{info.name}' from distribution "
+                    f"{info.distribution}; uninstall one, or disable one with "
+                    f"MINISTUDIO_DISABLE_PLUGINS={info.name}"
+                )
+        return specs
+
+    # -- engines -------------------------------------------------------------------------
+
+    def engine(self, engine_id: str, kind: str | None = None) -> EngineSpec:
+        """The engine declared under ``engine_id``; a clear error if there is none."""
+        spec = self.engines.get(engine_id)
+        if spec is None or (kind and spec.kind != kind):
+            available = sorted(e.id for e in self.engines.values() if not kind or e.kind == kind)
+            broken = [p.name for p in self.plugins if p.error]
+            hint = f"; plugins that failed to load: {', '.join(broken)}" if broken else ""
+            what = f"{kind} engine" if kind else "engine"
+            raise UnknownEngineError(
+                f"no {what} '{engine_id}' is installed (available: {', '.join(available)}){hint}; "
+                f"install its package (pip install ministudio-provider-{engine_id}) or fix "
+                f"the routing"
+            )
+        return spec
+
+    def _caller(self, engine_id: str, hook: str) -> Any:
+        owner = self._owners[engine_id][0]
+        others = [p for p in self.pm.get_plugins() if p is not owner]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)
+
+    async def generate_video(
+        self, engine_id: str, request: VideoRequest, output: Path, context: EngineContext
+    ) -> VideoResult:
+        """Call ``generate_video`` on the plugin that owns ``engine_id`` only."""
+        result = await self._call_engine(
+            engine_id, "generate_video", request=request, output=output, context=context
+        )
+        if not isinstance(result, VideoResult):
+            raise EngineError(engine_id, f"generate_video returned {type(result).__name__}")
+        return result
+
+    async def synthesize_speech(
+        self, engine_id: str, request: SpeechRequest, output: Path, context: EngineContext
+    ) -> SpeechResult:
+        """Call ``synthesize_speech`` on the plugin that owns ``engine_id`` only."""
+        result = await self._call_engine(
+            engine_id, "synthesize_speech", request=request, output=output, context=context
+        )
+        if not isinstance(result, SpeechResult):
+            raise EngineError(engine_id, f"synthesize_speech returned {type(result).__name__}")
+        return result
+
+    async def _call_engine(self, engine_id: str, hook: str, **kwargs: Any) -> Any:
+        import anyio.to_thread
+
+        self.engine(engine_id)
+        caller = self._caller(engine_id, hook)
+        # Sync hooks may block (local renderers): run them off the event loop.
+        result = await anyio.to_thread.run_sync(lambda: caller(engine=engine_id, **kwargs))
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None:
+            plugin = self._owners[engine_id][1].name
+            raise EngineError(
+                engine_id, f"plugin '{plugin}' declares this engine but its {hook} returned nothing"
+            )
+        return result
+
+    def prompt_map(self, engine_id: str, shot: ShotPrompt) -> str | dict[str, Any]:
+        """The engine's own prompt for ``shot``: the first plugin answer, else the default text."""
+        from ministudio.prompts import describe_shot
+
+        mapped = self.pm.hook.prompt_map(engine=engine_id, shot=shot)
+        return describe_shot(shot) if mapped is None else mapped
+
+    def qc_check(
+        self, shot: ShotPrompt, clip: Path, expected_duration: float, fps: int
+    ) -> list[QCVerdict]:
+        """Run every plugin's checks on a clip and collect their verdicts."""
+        verdicts: list[QCVerdict] = []
+        for answer in self.pm.hook.qc_check(
+            shot=shot, clip=clip, expected_duration=expected_duration, fps=fps
+        ):
+            items = answer if isinstance(answer, list) else [answer]
+            verdicts.extend(v for v in items if isinstance(v, QCVerdict))
+        return verdicts
+
+
+def _unique(eps: Iterable[EntryPoint]) -> list[EntryPoint]:
+    """One entry point per (name, target): the same distribution seen twice is one plugin."""
+    seen: dict[tuple[str, str], EntryPoint] = {}
+    for ep in eps:
+        seen.setdefault((ep.name, ep.value), ep)
+    return list(seen.values())

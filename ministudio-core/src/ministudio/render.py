@@ -1,0 +1,403 @@
+"""Render a production: speech first, then every shot (at once where independent), then the film.
+
+Every job's output is filed in the content store under a key that hashes everything that
+decides it, so a second render re-runs only what changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+import anyio.to_thread
+
+from ministudio import __version__
+from ministudio.engines import EngineContext, EngineSpec, ShotPrompt, VideoRequest
+from ministudio.errors import MinistudioError
+from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
+from ministudio.planning import (
+    PlannedLine,
+    PlannedShot,
+    ShotTiming,
+    plan_shots,
+    shot_brief,
+    snap_duration,
+    time_shot,
+)
+from ministudio.plugins import PluginHost
+from ministudio.spec import Production
+from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
+
+ShotState = Literal["waiting", "rendering", "cached", "done", "failed"]
+
+
+@dataclass
+class ShotEvent:
+    """A change in one shot's state, for progress displays."""
+
+    shot_id: str
+    state: ShotState
+    engine: str = ""
+    progress: float = 0.0
+    detail: str = ""
+
+
+class RenderError(MinistudioError):
+    """Some shots failed; the others are kept in the store and the next render reuses them."""
+
+    def __init__(self, failures: dict[str, str], manifest: Path) -> None:
+        self.failures = failures
+        listing = "\n".join(f"  - {shot}: {why}" for shot, why in failures.items())
+        super().__init__(
+            f"{len(failures)} shot(s) failed; finished shots are kept and will not be "
+            f"rendered again. Fix the cause and run render again (details in {manifest}):\n"
+            f"{listing}"
+        )
+
+
+@dataclass
+class _Line:
+    planned: PlannedLine
+    path: Path
+    duration: float
+    cached: bool
+
+
+@dataclass
+class _Shot:
+    planned: PlannedShot
+    lines: list[_Line]
+    timing: ShotTiming
+    record: ShotRecord
+    brief: ShotPrompt | None = None
+    clip: Path | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
+def render(
+    production: Production,
+    out_dir: Path,
+    *,
+    host: PluginHost | None = None,
+    store: ContentStore | None = None,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[ShotEvent], None] | None = None,
+) -> Manifest:
+    """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest)."""
+    renderer = _Renderer(
+        production,
+        out_dir,
+        host or PluginHost(),
+        store or ContentStore(default_store_dir()),
+        os.environ if env is None else env,
+        on_event or (lambda event: None),
+    )
+    return anyio.run(renderer.run)
+
+
+class _Renderer:
+    def __init__(
+        self,
+        production: Production,
+        out_dir: Path,
+        host: PluginHost,
+        store: ContentStore,
+        env: Mapping[str, str],
+        on_event: Callable[[ShotEvent], None],
+    ) -> None:
+        self.p = production
+        self.out = out_dir
+        self.host = host
+        self.store = store
+        self.env = env
+        self.emit = on_event
+        self.width, self.height = production.format.size
+        self.fps = production.format.fps
+        self._limiters: dict[str, anyio.CapacityLimiter] = {}
+        self._hashes: dict[Path, str] = {}
+
+    async def run(self) -> Manifest:
+        started = time.monotonic()
+        planned = plan_shots(self.p, self.host)
+        for ps in planned:
+            self.emit(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
+        lines = await self._speak_all(planned)
+        shots = [self._time(ps, lines[ps.id]) for ps in planned]
+        for shot in shots:  # refuse impossible durations before any video is rendered
+            snap_duration(shot.planned.engine, shot.timing.duration, shot.planned.id)
+        async with anyio.create_task_group() as tg:
+            for i, shot in enumerate(shots):
+                previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
+                tg.start_soon(self._render_shot, shot, previous)
+        return await self._finish(shots, time.monotonic() - started)
+
+    # -- speech ----------------------------------------------------------------------------
+
+    async def _speak_all(self, planned: list[PlannedShot]) -> dict[str, list[_Line]]:
+        results: dict[tuple[str, int], _Line] = {}
+
+        async def speak(shot_id: str, i: int, line: PlannedLine) -> None:
+            results[(shot_id, i)] = await self._speak(line)
+
+        async with anyio.create_task_group() as tg:
+            for ps in planned:
+                for i, line in enumerate(ps.lines):
+                    tg.start_soon(speak, ps.id, i, line)
+        return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
+
+    async def _speak(self, line: PlannedLine) -> _Line:
+        key = job_key("speech", {"engine": line.engine, "request": line.request.model_dump()})
+        path = self.store.get(key, ".wav")
+        cached = path is not None
+        if path is None:
+            engine = self.host.engine(line.engine, "speech")
+            async with self._limiter(engine):
+                scratch = self.store.scratch()
+                try:
+                    result = await self.host.synthesize_speech(
+                        line.engine, line.request, scratch / "line.wav", self._context(engine, scratch)
+                    )
+                    path = self.store.put(key, result.path, ".wav")
+                finally:
+                    shutil.rmtree(scratch, ignore_errors=True)
+        return _Line(line, path, _wav_seconds(path), cached)
+
+    # -- shots -----------------------------------------------------------------------------
+
+    def _time(self, ps: PlannedShot, lines: list[_Line]) -> _Shot:
+        timing = time_shot(ps.shot, [line.duration for line in lines], self.fps)
+        record = ShotRecord(
+            id=ps.id, scene=ps.scene.id, index=ps.index, seed=ps.seed, start=0.0,
+            duration=timing.duration, frames=timing.frames, stretched=timing.stretched,
+        )
+        return _Shot(ps, lines, timing, record)
+
+    async def _render_shot(self, shot: _Shot, previous: _Shot | None) -> None:
+        ps, began = shot.planned, time.monotonic()
+        try:
+            first_frame = None
+            if previous is not None:
+                await previous.done.wait()
+                if previous.clip is None:
+                    raise MinistudioError(f"it continues shot '{previous.planned.id}', which failed")
+                first_frame = await self._last_frame(previous.clip)
+            shot.brief = shot_brief(
+                self.p, ps, shot.timing, [line.duration for line in shot.lines]
+            )
+            for engine in (ps.engine, *ps.fallbacks):
+                try:
+                    shot.clip = await self._render_with(shot, engine, first_frame)
+                    break
+                except MinistudioError as exc:
+                    shot.record.failed_attempts.append(AttemptRecord(engine=engine.id, error=str(exc)))
+            if shot.clip is None:
+                raise MinistudioError(shot.record.failed_attempts[-1].error)
+            verdicts = await anyio.to_thread.run_sync(
+                self.host.qc_check, shot.brief, shot.clip, shot.timing.duration, self.fps
+            )
+            shot.record.qc = verdicts
+            shot.record.output_hash = self._hash(shot.clip)
+            state: ShotState = "cached" if shot.record.cached else "done"
+            self.emit(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
+        except MinistudioError as exc:
+            shot.record.error = str(exc)
+            self.emit(ShotEvent(ps.id, "failed", ps.engine.id, detail=str(exc)))
+        finally:
+            shot.record.seconds = round(time.monotonic() - began, 3)
+            shot.done.set()
+
+    async def _render_with(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> Path:
+        from ministudio.media.fit import fit_clip
+
+        ps, timing, record = shot.planned, shot.timing, shot.record
+        assert shot.brief is not None
+        options = dict(self.p.routing.options.get(engine.id, {}))
+        request = VideoRequest(
+            shot=shot.brief,
+            prompt=self.host.prompt_map(engine.id, shot.brief),
+            duration=snap_duration(engine, timing.duration, ps.id),
+            aspect_ratio=self.p.format.aspect_ratio,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            seed=ps.seed,
+            model=options.pop("model", engine.default_model),
+            first_frame=first_frame if engine.capabilities.first_frame else None,
+            options=options,
+        )
+        key = job_key("video", {"engine": engine.id, "request": self._fingerprint(request)})
+        fit_key = job_key(
+            "fit", {"clip": key, "size": [self.width, self.height], "fps": self.fps,
+                    "frames": timing.frames},
+        )
+        record.engine, record.model, record.prompt = engine.id, request.model, request.prompt
+        record.requested_duration, record.job_key = request.duration, key
+        fitted = self.store.get(fit_key, ".mp4")
+        if fitted is not None:
+            record.cached = True
+            return fitted
+        raw = self.store.get(key, ".mp4")
+        scratch = self.store.scratch()
+        try:
+            if raw is None:
+                raw = await self._generate(engine, request, key, scratch, record)
+            else:
+                record.cached = True
+            out = scratch / "fitted.mp4"
+            await anyio.to_thread.run_sync(lambda: fit_clip(
+                raw, out, width=self.width, height=self.height, fps=self.fps, frames=timing.frames
+            ))
+            return self.store.put(fit_key, out, ".mp4")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    async def _generate(
+        self, engine: EngineSpec, request: VideoRequest, key: str, scratch: Path,
+        record: ShotRecord,
+    ) -> Path:
+        from ministudio.media.probe import probe
+
+        shot_id = request.shot.shot_id
+        self.emit(ShotEvent(shot_id, "waiting", engine.id, detail="queued"))
+        async with self._limiter(engine):
+            self.emit(ShotEvent(shot_id, "rendering", engine.id))
+
+            def progress(fraction: float) -> None:
+                self.emit(ShotEvent(shot_id, "rendering", engine.id, fraction))
+
+            result = await self.host.generate_video(
+                engine.id, request, scratch / "clip.mp4", self._context(engine, scratch, progress)
+            )
+        await anyio.to_thread.run_sync(probe, result.path)  # refuse a damaged clip loudly
+        record.cost += result.cost
+        record.engine_job_id = result.engine_job_id
+        record.model = result.model or record.model
+        return self.store.put(key, result.path, ".mp4")
+
+    async def _last_frame(self, clip: Path) -> Path:
+        from ministudio.media.fit import last_frame_png
+
+        key = job_key("last-frame", {"clip": self._hash(clip)})
+        path = self.store.get(key, ".png")
+        if path is None:
+            scratch = self.store.scratch()
+            try:
+                png = await anyio.to_thread.run_sync(last_frame_png, clip, scratch / "last.png")
+                path = self.store.put(key, png, ".png")
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
+    # -- the film --------------------------------------------------------------------------
+
+    async def _finish(self, shots: list[_Shot], seconds: float) -> Manifest:
+        self.out.mkdir(parents=True, exist_ok=True)
+        start = 0.0
+        for shot in shots:
+            shot.record.start = round(start, 6)
+            shot.record.lines = [
+                LineRecord(
+                    speaker=line.planned.speaker, text=line.planned.request.text,
+                    emotion=line.planned.request.emotion, engine=line.planned.engine,
+                    start=round(start + t, 3), end=round(start + t + line.duration, 3),
+                    cached=line.cached,
+                )
+                for line, t in zip(shot.lines, shot.timing.starts, strict=True)
+            ]
+            start += shot.timing.duration
+        manifest = Manifest(
+            title=self.p.title,
+            ministudio_version=__version__,
+            production_hash=job_key("production", self.p.model_dump(mode="json")),
+            width=self.width, height=self.height, fps=self.fps,
+            aspect_ratio=self.p.format.aspect_ratio,
+            duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
+            cost=round(sum(s.record.cost for s in shots), 4),
+            seconds=0.0,
+            film=None,
+            shots=[s.record for s in shots],
+        )
+        failures = {s.planned.id: s.record.error for s in shots if s.record.error}
+        if failures:
+            manifest.seconds = round(seconds, 3)
+            manifest.write(self.out / "manifest.json")
+            raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
+        await anyio.to_thread.run_sync(self._assemble, shots, manifest)
+        manifest.seconds = round(seconds, 3)
+        manifest.write(self.out / "manifest.json")
+        return manifest
+
+    def _assemble(self, shots: list[_Shot], manifest: Manifest) -> None:
+        from ministudio.media.assemble import assemble_film
+        from ministudio.media.audio import AudioTrack, read_wav, resample
+        from ministudio.media.contact_sheet import contact_sheet
+        from ministudio.media.subtitles import Cue, to_srt, to_vtt
+
+        rate = 48000
+        track = AudioTrack(rate, manifest.duration)
+        cues = []
+        for shot in shots:
+            for line, record in zip(shot.lines, shot.record.lines, strict=True):
+                samples, source_rate = read_wav(line.path)
+                track.place(resample(samples, source_rate, rate), record.start)
+                cues.append(Cue(record.start, record.end, record.text, line.planned.speaker_name))
+        clips = [s.clip for s in shots if s.clip is not None]
+        film = self.out / "film.mp4"
+        partial = self.out / "film.mp4.part"
+        assemble_film(
+            clips, track.samples, rate, cues, partial,
+            width=self.width, height=self.height, fps=self.fps,
+        )
+        os.replace(partial, film)
+        (self.out / "film.srt").write_text(to_srt(cues), encoding="utf-8")
+        (self.out / "film.vtt").write_text(to_vtt(cues), encoding="utf-8")
+        labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
+        contact_sheet(clips, labels, self.out / "contact_sheet.png")
+        manifest.film = film.name
+        manifest.subtitles = ["film.srt", "film.vtt"]
+        manifest.contact_sheet = "contact_sheet.png"
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _limiter(self, engine: EngineSpec) -> anyio.CapacityLimiter:
+        if engine.id not in self._limiters:
+            self._limiters[engine.id] = anyio.CapacityLimiter(engine.capabilities.concurrency)
+        return self._limiters[engine.id]
+
+    def _context(
+        self, engine: EngineSpec, scratch: Path, progress: Callable[[float], None] | None = None
+    ) -> EngineContext:
+        context = EngineContext(engine=engine.id, work_dir=scratch, env=self.env)
+        if progress is not None:
+            context.progress = progress
+        return context
+
+    def _hash(self, path: Path) -> str:
+        if path not in self._hashes:
+            self._hashes[path] = file_hash(path)
+        return self._hashes[path]
+
+    def _fingerprint(self, request: VideoRequest) -> Any:
+        """The request as JSON with every input file replaced by its content hash."""
+        data = request.model_dump(mode="json")
+        if request.first_frame is not None:
+            data["first_frame"] = self._hash(request.first_frame)
+        brief = data["shot"]
+        for character, source in zip(brief["characters"], request.shot.characters, strict=True):
+            character["reference_images"] = [self._hash(p) for p in source.reference_images]
+        brief["environment"]["reference_images"] = [
+            self._hash(p) for p in request.shot.environment.reference_images
+        ]
+        return data
+
+
+def _wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()

@@ -1,0 +1,250 @@
+"""The production spec: a film as data. These models are also the Python API.
+
+Every model is frozen and forbids unknown fields, so a misspelled field is an error.
+Reference images are resolved against the production file's folder (validation context
+``base_dir``; the current directory for productions built in Python) and must exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from ministudio.engines import Voice
+
+AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
+Resolution = Literal["480p", "720p", "1080p"]
+ShotSize = Literal["extreme-wide", "wide", "full", "medium", "close-up", "extreme-close-up"]
+CameraMove = Literal[
+    "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "push-in", "pull-back", "handheld"
+]
+Continuity = Literal["cut", "continue"]
+NARRATOR = "narrator"
+"""The reserved speaker id of narration, voiced with ``Production.narrator``."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _resolve_images(paths: list[Path], info: ValidationInfo) -> list[Path]:
+    base = Path((info.context or {}).get("base_dir", "."))
+    resolved = []
+    for path in paths:
+        full = path if path.is_absolute() else base / path
+        if not full.is_file():
+            raise PydanticCustomError(
+                "missing_image",
+                "reference image '{path}' does not exist (paths are relative to the production "
+                "file's folder)",
+                {"path": str(path)},
+            )
+        resolved.append(full.resolve())
+    return resolved
+
+
+class Format(_Model):
+    """The film's picture: aspect ratio, resolution (the short side) and frame rate."""
+
+    aspect_ratio: AspectRatio = "16:9"
+    resolution: Resolution = "720p"
+    fps: int = Field(24, ge=12, le=60)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels, both even."""
+        short = int(self.resolution.rstrip("p"))
+        w, h = (int(x) for x in self.aspect_ratio.split(":"))
+        long = round(short * max(w, h) / min(w, h) / 2) * 2
+        return (long, short) if w >= h else (short, long)
+
+
+class Style(_Model):
+    """The look of the whole film; goes into every shot's prompt."""
+
+    description: str = ""
+    negative: list[str] = []
+
+
+class Character(_Model):
+    """A person (or thing) that appears across shots with one identity."""
+
+    name: str
+    dna: str = Field(min_length=1, description="identity description kept identical in every shot")
+    reference_images: list[Path] = []
+    voice: Voice = Voice()
+
+    _images = field_validator("reference_images")(_resolve_images)
+
+
+class Environment(_Model):
+    """A place that stays the same place across shots."""
+
+    description: str = Field(min_length=1)
+    palette: list[str] = []
+    lighting: str = ""
+    reference_images: list[Path] = []
+
+    _images = field_validator("reference_images")(_resolve_images)
+
+
+class Line(_Model):
+    """A spoken line. ``speaker`` is a character id."""
+
+    speaker: str
+    text: str = Field(min_length=1)
+    emotion: str = "neutral"
+
+
+class Shot(_Model):
+    """One shot: what happens, how it is framed, what is said, how long it lasts."""
+
+    id: str | None = Field(None, description="stable id; defaults to s<number> in film order")
+    action: str = Field(min_length=1)
+    size: ShotSize = "medium"
+    camera: CameraMove = "static"
+    characters: list[str] | None = Field(
+        None, description="character ids in frame; defaults to the shot's speakers"
+    )
+    dialogue: list[Line] = []
+    narration: str | None = Field(None, description="voice-over spoken after the dialogue")
+    duration: float | Literal["audio"] = Field(
+        "audio", description="seconds, or 'audio' to last as long as the shot's lines"
+    )
+    continuity: Continuity = "cut"
+    lighting: str | None = Field(None, description="overrides the scene's lighting for this shot")
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and not 0.5 <= value <= 600:
+            raise ValueError("duration must be between 0.5 and 600 seconds, or 'audio'")
+        return value
+
+    @property
+    def cast(self) -> list[str]:
+        """The character ids in frame."""
+        if self.characters is not None:
+            return self.characters
+        return list(dict.fromkeys(line.speaker for line in self.dialogue))
+
+
+class Scene(_Model):
+    """Consecutive shots in one environment."""
+
+    id: str
+    environment: str
+    lighting: str | None = Field(None, description="overrides the environment's lighting")
+    shots: list[Shot] = Field(min_length=1)
+
+
+class Routing(_Model):
+    """Which engine renders what: defaults per role, overrides per shot, fallbacks per engine."""
+
+    video: str = "animatic"
+    speech: str = "espeak"
+    shots: dict[str, str] = Field({}, description="shot id -> video engine id")
+    fallbacks: dict[str, list[str]] = Field(
+        {}, description="engine id -> engines to try, in order, when it fails"
+    )
+    options: dict[str, dict[str, Any]] = Field(
+        {}, description="engine id -> options passed to it (e.g. model)"
+    )
+
+
+class Production(_Model):
+    """A film: who, where, what happens, and which engines render it."""
+
+    title: str = Field(min_length=1)
+    format: Format = Format()
+    style: Style = Style()
+    seed: int = Field(0, ge=0, description="every shot's seed is derived from this one")
+    budget: float | None = Field(None, ge=0, description="refuse to render above this USD cost")
+    narrator: Voice = Voice()
+    characters: dict[str, Character] = {}
+    environments: dict[str, Environment] = Field(min_length=1)
+    scenes: list[Scene] = Field(min_length=1)
+    routing: Routing = Routing()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Production:
+        problems = list(_reference_problems(self))
+        if problems:
+            raise ValidationError.from_exception_data("Production", problems)
+        return self
+
+    def shots(self) -> list[tuple[Scene, Shot, str]]:
+        """Every shot in film order with its scene and its id."""
+        out = []
+        for scene in self.scenes:
+            for shot in scene.shots:
+                out.append((scene, shot, shot.id or f"s{len(out) + 1}"))
+        return out
+
+
+def _defined(names: list[str]) -> str:
+    return f"defined: {', '.join(names)}" if names else "none are defined"
+
+
+def _problem(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("reference", message), loc=loc, input=value
+    )
+
+
+def _reference_problems(p: Production) -> list[InitErrorDetails]:
+    problems: list[InitErrorDetails] = []
+    known_chars = sorted(p.characters)
+    seen: dict[str, tuple[str | int, ...]] = {}
+    index = 0
+    for si, scene in enumerate(p.scenes):
+        here: tuple[str | int, ...] = ("scenes", si)
+        if scene.environment not in p.environments:
+            problems.append(_problem(
+                (*here, "environment"),
+                f"unknown environment '{scene.environment}'; {_defined(sorted(p.environments))}",
+                scene.environment,
+            ))
+        for hi, shot in enumerate(scene.shots):
+            index += 1
+            at = (*here, "shots", hi)
+            shot_id = shot.id or f"s{index}"
+            if shot_id in seen:
+                problems.append(_problem((*at, "id"), f"shot id '{shot_id}' is used twice", shot_id))
+            seen[shot_id] = at
+            if index == 1 and shot.continuity == "continue":
+                problems.append(_problem(
+                    (*at, "continuity"), "the first shot has nothing to continue from; use 'cut'",
+                    shot.continuity,
+                ))
+            for li, line in enumerate(shot.dialogue):
+                if line.speaker not in p.characters:
+                    problems.append(_problem(
+                        (*at, "dialogue", li, "speaker"),
+                        f"unknown character '{line.speaker}'; {_defined(known_chars)}",
+                        line.speaker,
+                    ))
+            for ci, cid in enumerate(shot.characters or []):
+                if cid not in p.characters:
+                    problems.append(_problem(
+                        (*at, "characters", ci),
+                        f"unknown character '{cid}'; {_defined(known_chars)}",
+                        cid,
+                    ))
+    for shot_id in p.routing.shots:
+        if shot_id not in seen:
+            problems.append(_problem(
+                ("routing", "shots", shot_id), f"no shot has the id '{shot_id}'", shot_id
+            ))
+    return problems
