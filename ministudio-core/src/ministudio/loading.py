@@ -21,14 +21,21 @@ def load_production(path: str | Path) -> Production:
         raise ProductionError(str(path), [Problem("", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProductionError(str(path), [Problem("", f"cannot read the file: {exc}")]) from None
-    tree = _parse(text, str(path))
-    return validate_production(tree, source=str(path), base_dir=path.parent)
+    if path.suffix.lower() == ".json":
+        data, positions = _parse_json(text, str(path)), _positions(text)
+    else:
+        data = positions = _parse_yaml(text, str(path))
+    return validate_production(data, source=str(path), base_dir=path.parent, positions=positions)
 
 
 def validate_production(
-    data: Any, *, source: str = "<production>", base_dir: Path | None = None
+    data: Any,
+    *,
+    source: str = "<production>",
+    base_dir: Path | None = None,
+    positions: Any = None,
 ) -> Production:
-    """Validate already-parsed data; ``data`` may keep ruamel line information."""
+    """Validate parsed data. ``positions`` is a ruamel tree of the same file, for line numbers."""
     if not isinstance(data, Mapping):
         raise ProductionError(source, [Problem("", "expected a mapping of production fields")])
     try:
@@ -36,10 +43,27 @@ def validate_production(
             _plain(data), context={"base_dir": base_dir or Path.cwd()}
         )
     except ValidationError as exc:
-        raise ProductionError(source, _problems(exc, data)) from None
+        raise ProductionError(source, _problems(exc, positions)) from None
 
 
-def _parse(text: str, source: str) -> Any:
+def _parse_json(text: str, source: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProductionError(source, [Problem("", f"syntax error: {exc.msg}", exc.lineno)]) from None
+
+
+def _positions(text: str) -> Any:
+    """A ruamel tree of a JSON file, only for line numbers; None where ruamel cannot read it."""
+    try:
+        return _parse_yaml(text, "")
+    except ProductionError:
+        return None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 

@@ -1,0 +1,5 @@
+"""``python -m ministudio``: the same as the ``ministudio`` command."""
+
+from ministudio.cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""Shared fixtures: a private content store, small productions, and built plugin distributions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    from ministudio.store import ContentStore
+
+    return ContentStore(tmp_path / "store")
+
+
+def tiny_production(**overrides):
+    """A two-shot 16:9 production at 480p: quick to render."""
+    from ministudio.spec import Production
+
+    data = {
+        "title": "Tiny",
+        "format": {"aspect_ratio": "16:9", "resolution": "480p", "fps": 24},
+        "characters": {
+            "ann": {"name": "Ann", "dna": "a woman, red coat, black hair"},
+            "bo": {"name": "Bo", "dna": "a boy, about 10, yellow T-shirt, jeans",
+                   "voice": {"pitch": 80, "rate": 190}},
+        },
+        "environments": {"park": {"description": "a green park with trees", "lighting": "day"}},
+        "scenes": [{
+            "id": "one",
+            "environment": "park",
+            "shots": [
+                {"id": "hello", "action": "Ann waves", "size": "wide", "camera": "pan-right",
+                 "characters": ["ann", "bo"],
+                 "dialogue": [{"speaker": "ann", "text": "Hello there.", "emotion": "happy"}]},
+                {"id": "reply", "action": "Bo answers", "size": "close-up",
+                 "dialogue": [{"speaker": "bo", "text": "Hi Ann!"}]},
+            ],
+        }],
+    }
+    data.update(overrides)
+    return Production.model_validate(data)
+
+
+def build_plugin(name: str, target: Path) -> Path:
+    """Build the test plugin distribution ``tests/plugins/<name>`` into a wheel and install it
+    (unpack it, as an installer does for a pure-Python wheel) into ``target``."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    builder = WheelBuilder(str(ROOT / "tests" / "plugins" / name))
+    wheels = list(builder.build(directory=str(target / "dist"), versions=["standard"]))
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        wheel.extractall(target / "site")
+    return target / "site"
+
+
+@pytest.fixture(scope="session")
+def plugin_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each test plugin built and installed into its own folder (add it to PYTHONPATH)."""
+    base = tmp_path_factory.mktemp("plugins")
+    return {name: build_plugin(name, base / name) for name in ("solid", "broken", "dupe")}
+
+
+def run_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``ministudio ARGS`` in a fresh interpreter, with extra site folders on its path."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MINISTUDIO_")}
+    full_env["PYTHONPATH"] = os.pathsep.join(str(s) for s in sites)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "ministudio", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300,
+    )
