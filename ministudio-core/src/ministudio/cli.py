@@ -94,6 +94,16 @@ def plugins(as_json: bool) -> None:
 
 
 @cli.command()
+def voices() -> None:
+    """List the local eSpeak NG voices and variants (for characters' `voice` settings)."""
+    from ministudio.espeak.synth import list_variants, list_voices
+
+    click.echo("voices:   " + ", ".join(list_voices()))
+    click.echo("variants: " + ", ".join(list_variants()))
+    click.echo("use e.g. voice: en-us with options: {variant: f3}, or voice: en-gb+m3")
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
     "-o", "--output", type=click.Path(file_okay=False), default=None,

@@ -49,6 +49,12 @@ class ShotEvent:
     detail: str = ""
 
 
+class BudgetError(MinistudioError):
+    """The render would cost more than the production's budget; nothing was spent."""
+
+    exit_code = 2
+
+
 class RenderError(MinistudioError):
     """Some shots failed; the others are kept in the store and the next render reuses them."""
 
@@ -130,13 +136,24 @@ class _Renderer:
             self.emit(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
         shots = [self._time(ps, lines[ps.id]) for ps in planned]
-        for shot in shots:  # refuse impossible durations before any video is rendered
-            snap_duration(shot.planned.engine, shot.timing.duration, shot.planned.id)
+        self._check_budget(shots)  # refuse impossible or unaffordable shots before any video
         async with anyio.create_task_group() as tg:
             for i, shot in enumerate(shots):
                 previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
                 tg.start_soon(self._render_shot, shot, previous)
         return await self._finish(shots, time.monotonic() - started)
+
+    def _check_budget(self, shots: list[_Shot]) -> None:
+        estimate = 0.0
+        for shot in shots:
+            engine = shot.planned.engine
+            seconds = snap_duration(engine, shot.timing.duration, shot.planned.id)
+            estimate += seconds * engine.capabilities.price_per_second
+        if self.p.budget is not None and estimate > self.p.budget + 1e-9:
+            raise BudgetError(
+                f"rendering every shot would cost up to ${estimate:.2f}, above the budget of "
+                f"${self.p.budget:.2f}; raise `budget` or route shots to cheaper engines"
+            )
 
     # -- speech ----------------------------------------------------------------------------
 

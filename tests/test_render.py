@@ -1,0 +1,128 @@
+"""End to end: productions become films a user can watch, checked with PyAV."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from ministudio.engines import Capabilities, EngineSpec
+from ministudio.loading import load_production
+from ministudio.plugins import PluginHost
+from ministudio.render import BudgetError, render
+from ministudio.store import ContentStore, file_hash
+
+from .conftest import EXAMPLES, ROOT, tiny_production
+
+
+def frames_at(film: Path, times: list[float]) -> list[np.ndarray]:
+    """The first decoded frame at or after each time (times ascending)."""
+    out, pending = [], list(times)
+    with av.open(str(film)) as container:
+        for frame in container.decode(video=0):
+            while pending and frame.time >= pending[0]:
+                out.append(frame.to_ndarray(format="rgb24").astype(np.int16))
+                pending.pop(0)
+            if not pending:
+                break
+    return out
+
+
+def check_film(out: Path, production, manifest) -> None:
+    """What a viewer notices: picture format, sound, subtitles, length, shots that differ."""
+    film = out / "film.mp4"
+    width, height = production.format.size
+    fps = production.format.fps
+    with av.open(str(film)) as container:
+        kinds = sorted(s.type for s in container.streams)
+        assert kinds == ["audio", "subtitle", "video"]
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.width, video.codec_context.height) == (width, height)
+        assert video.average_rate == fps
+        video_seconds = float(video.duration * video.time_base)
+        audio_seconds = float(audio.duration * audio.time_base)
+        samples = np.concatenate([f.to_ndarray().ravel() for f in container.decode(audio=0)])
+    assert abs(video_seconds - audio_seconds) <= 1 / fps
+    assert abs(video_seconds - manifest.duration) <= 1 / fps
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 0.01  # audible speech
+
+    spoken = [line for shot in manifest.shots for line in shot.lines]
+    with av.open(str(film)) as container:
+        subs = [p for p in container.demux(subtitles=0) if p.size]
+    assert len(subs) == len(spoken) > 0
+    assert (out / "film.srt").read_text().count(" --> ") == len(spoken)
+    assert (out / "film.vtt").read_text().startswith("WEBVTT")
+    assert (out / "contact_sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    middles = frames_at(film, [s.start + s.duration / 2 for s in manifest.shots])
+    assert len(middles) == len(manifest.shots)
+    for a, b in zip(middles, middles[1:]):
+        assert np.abs(a - b).mean() > 2.0  # consecutive shots are visibly different
+    for shot in manifest.shots:
+        assert shot.engine == "animatic" and shot.prompt and shot.output_hash
+        assert all(v.passed for v in shot.qc), shot.qc
+
+
+@pytest.mark.parametrize("name", ["quantum-mechanics", "contextbytes", "last-algorithm"])
+def test_showcase_film_renders(name: str, tmp_path: Path) -> None:
+    production = load_production(EXAMPLES / f"{name}.yaml")
+    store = ContentStore(tmp_path / "store")
+    manifest = render(production, tmp_path / "out", store=store)
+    check_film(tmp_path / "out", production, manifest)
+    if name == "quantum-mechanics":
+        assert abs(manifest.duration - 56) < 0.1  # 7 shots of 8 s
+        # The Python-API version is the same production: it renders entirely from the store.
+        env = {**os.environ, "MINISTUDIO_STORE": str(store.root)}
+        subprocess.run([sys.executable, str(ROOT / "examples" / "quantum_mechanics.py"),
+                        str(tmp_path / "py")], check=True, env=env, capture_output=True)
+        again = json.loads((tmp_path / "py" / "manifest.json").read_text())
+        assert all(s["cached"] for s in again["shots"])
+        assert file_hash(tmp_path / "py" / "film.mp4") == file_hash(tmp_path / "out" / "film.mp4")
+
+
+def test_continue_shot_starts_from_the_previous_last_frame(tmp_path: Path) -> None:
+    production = load_production(EXAMPLES / "last-algorithm.yaml")
+    manifest = render(production, tmp_path / "out", store=ContentStore(tmp_path / "store"))
+    glitch, fear = (s for s in manifest.shots if s.id in ("glitch", "fear"))
+    last, first = frames_at(tmp_path / "out" / "film.mp4", [fear.start - 1.5 / 24, fear.start])
+    other = frames_at(tmp_path / "out" / "film.mp4", [glitch.start])[0]
+    assert np.abs(last - first).mean() < np.abs(other - first).mean()
+
+
+def test_second_render_reuses_everything_and_an_edit_rerenders_one_shot(store, tmp_path) -> None:
+    first = render(tiny_production(), tmp_path / "a", store=store)
+    assert not any(s.cached for s in first.shots)
+    again = render(tiny_production(), tmp_path / "b", store=store)
+    assert all(s.cached for s in again.shots) and all(l.cached for s in again.shots for l in s.lines)
+    assert file_hash(tmp_path / "a" / "film.mp4") == file_hash(tmp_path / "b" / "film.mp4")
+
+    edited = tiny_production().model_dump()
+    edited["scenes"][0]["shots"][1]["action"] = "Bo answers, grinning"
+    production = type(tiny_production()).model_validate(edited)
+    third = render(production, tmp_path / "c", store=store)
+    assert {s.id: s.cached for s in third.shots} == {"hello": True, "reply": False}
+
+
+class Priced:
+    @staticmethod
+    def ministudio_engines() -> list[EngineSpec]:
+        return [EngineSpec(id="pricey", kind="video", capabilities=Capabilities(
+            durations=(5.0, 10.0), resolutions=("480p",), price_per_second=1.0))]
+
+
+def test_budget_refuses_before_anything_is_rendered(store, tmp_path: Path) -> None:
+    from ministudio import hookimpl
+
+    host = PluginHost()
+    host.register(type("P", (), {"ministudio_engines": hookimpl(Priced.ministudio_engines)})(),
+                  "pricey")
+    production = tiny_production(routing={"video": "pricey"}, budget=9.0)
+    with pytest.raises(BudgetError, match=r"up to \$10.00, above the budget of \$9.00"):
+        render(production, tmp_path / "out", host=host, store=store)
+    assert not (tmp_path / "out").exists()
