@@ -26,5 +26,7 @@ if __name__ == "__main__":
     for arg, target in TARGETS.items():
         seconds = cold_start(arg)
         verdict = "ok" if seconds < target else "MISSED"
-        print(f"ministudio {arg}: {seconds:.3f} s (target < {target} s, {seconds / target:.2f} of "
-              f"target) {verdict}")
+        print(
+            f"ministudio {arg}: {seconds:.3f} s (target < {target} s, {seconds / target:.2f} of "
+            f"target) {verdict}"
+        )

@@ -27,6 +27,8 @@ if __name__ == "__main__":
         began = time.perf_counter()
         render(production, Path(tmp) / "again", store=ContentStore(Path(tmp) / "store"))
         warm = time.perf_counter() - began
-    print(f"{path.name}: {manifest.duration:.1f} s film, {len(manifest.shots)} shots, "
-          f"rendered cold in {cold:.1f} s ({manifest.duration / cold:.1f}x real time; target "
-          f"< {TARGET:.0f} s, {cold / TARGET:.2f} of target); from the store in {warm:.1f} s")
+    print(
+        f"{path.name}: {manifest.duration:.1f} s film, {len(manifest.shots)} shots, "
+        f"rendered cold in {cold:.1f} s ({manifest.duration / cold:.1f}x real time; target "
+        f"< {TARGET:.0f} s, {cold / TARGET:.2f} of target); from the store in {warm:.1f} s"
+    )

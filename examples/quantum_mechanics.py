@@ -43,29 +43,79 @@ study = Environment(
 BOTH = ["grandpa", "lily"]
 
 shots = [
-    Shot(id="question", action="She looks up from the floor and asks what quantum mechanics is; "
-         "he smiles", size="medium", duration=8, characters=BOTH,
-         dialogue=[Line(speaker="lily", text="Grandpa, what is quantum mechanics?",
-                        emotion="curious")]),
-    Shot(id="tiny", action="He leans in to explain", size="close-up", duration=8, camera="push-in",
-         dialogue=[Line(speaker="grandpa", text="It is the science of the very tiny. Things much "
-                        "smaller than atoms.", emotion="warm")]),
-    Shot(id="two-places", action="His hands cup an invisible tiny space; her eyes widen",
-         size="wide", duration=8, characters=BOTH,
-         narration="Picture a world where a particle can be in two places at once."),
-    Shot(id="impossible", action="She tilts her head; he smiles knowingly", size="medium",
-         duration=8, camera="pan-right", characters=["lily", "grandpa"],
-         dialogue=[Line(speaker="lily", text="Two places at once? That's impossible!",
-                        emotion="surprised")]),
-    Shot(id="rules", action="He raises one finger", size="close-up", duration=8,
-         dialogue=[Line(speaker="grandpa", text="Breaking the familiar rules is exactly what "
-                        "makes it quantum.", emotion="warm")]),
-    Shot(id="amazing", action="She smiles and nods; he pats her shoulder", size="medium",
-         duration=8, characters=BOTH,
-         dialogue=[Line(speaker="lily", text="Science is amazing!", emotion="excited")]),
-    Shot(id="finale", action="Both laugh; sunlight fills the room; the camera slowly pulls back",
-         size="wide", duration=8, camera="pull-back", characters=BOTH,
-         narration="In quantum mechanics, the impossible becomes possible."),
+    Shot(
+        id="question",
+        action="She looks up from the floor and asks what quantum mechanics is; he smiles",
+        size="medium",
+        duration=8,
+        characters=BOTH,
+        dialogue=[
+            Line(speaker="lily", text="Grandpa, what is quantum mechanics?", emotion="curious")
+        ],
+    ),
+    Shot(
+        id="tiny",
+        action="He leans in to explain",
+        size="close-up",
+        duration=8,
+        camera="push-in",
+        dialogue=[
+            Line(
+                speaker="grandpa",
+                text="It is the science of the very tiny. Things much smaller than atoms.",
+                emotion="warm",
+            )
+        ],
+    ),
+    Shot(
+        id="two-places",
+        action="His hands cup an invisible tiny space; her eyes widen",
+        size="wide",
+        duration=8,
+        characters=BOTH,
+        narration="Picture a world where a particle can be in two places at once.",
+    ),
+    Shot(
+        id="impossible",
+        action="She tilts her head; he smiles knowingly",
+        size="medium",
+        duration=8,
+        camera="pan-right",
+        characters=["lily", "grandpa"],
+        dialogue=[
+            Line(speaker="lily", text="Two places at once? That's impossible!", emotion="surprised")
+        ],
+    ),
+    Shot(
+        id="rules",
+        action="He raises one finger",
+        size="close-up",
+        duration=8,
+        dialogue=[
+            Line(
+                speaker="grandpa",
+                text="Breaking the familiar rules is exactly what makes it quantum.",
+                emotion="warm",
+            )
+        ],
+    ),
+    Shot(
+        id="amazing",
+        action="She smiles and nods; he pats her shoulder",
+        size="medium",
+        duration=8,
+        characters=BOTH,
+        dialogue=[Line(speaker="lily", text="Science is amazing!", emotion="excited")],
+    ),
+    Shot(
+        id="finale",
+        action="Both laugh; sunlight fills the room; the camera slowly pulls back",
+        size="wide",
+        duration=8,
+        camera="pull-back",
+        characters=BOTH,
+        narration="In quantum mechanics, the impossible becomes possible.",
+    ),
 ]
 
 production = Production(

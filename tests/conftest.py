@@ -30,21 +30,37 @@ def tiny_production(**overrides):
         "format": {"aspect_ratio": "16:9", "resolution": "480p", "fps": 24},
         "characters": {
             "ann": {"name": "Ann", "dna": "a woman, red coat, black hair"},
-            "bo": {"name": "Bo", "dna": "a boy, about 10, yellow T-shirt, jeans",
-                   "voice": {"pitch": 80, "rate": 190}},
+            "bo": {
+                "name": "Bo",
+                "dna": "a boy, about 10, yellow T-shirt, jeans",
+                "voice": {"pitch": 80, "rate": 190},
+            },
         },
         "environments": {"park": {"description": "a green park with trees", "lighting": "day"}},
-        "scenes": [{
-            "id": "one",
-            "environment": "park",
-            "shots": [
-                {"id": "hello", "action": "Ann waves", "size": "wide", "camera": "pan-right",
-                 "characters": ["ann", "bo"],
-                 "dialogue": [{"speaker": "ann", "text": "Hello there.", "emotion": "happy"}]},
-                {"id": "reply", "action": "Bo answers", "size": "close-up",
-                 "dialogue": [{"speaker": "bo", "text": "Hi Ann!"}]},
-            ],
-        }],
+        "scenes": [
+            {
+                "id": "one",
+                "environment": "park",
+                "shots": [
+                    {
+                        "id": "hello",
+                        "action": "Ann waves",
+                        "size": "wide",
+                        "camera": "pan-right",
+                        "characters": ["ann", "bo"],
+                        "dialogue": [
+                            {"speaker": "ann", "text": "Hello there.", "emotion": "happy"}
+                        ],
+                    },
+                    {
+                        "id": "reply",
+                        "action": "Bo answers",
+                        "size": "close-up",
+                        "dialogue": [{"speaker": "bo", "text": "Hi Ann!"}],
+                    },
+                ],
+            }
+        ],
     }
     data.update(overrides)
     return Production.model_validate(data)
@@ -69,13 +85,18 @@ def plugin_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: build_plugin(name, base / name) for name in ("solid", "broken", "dupe")}
 
 
-def run_cli(*args: str, sites: list[Path] = (), env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, sites: list[Path] = (), env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``ministudio ARGS`` in a fresh interpreter, with extra site folders on its path."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MINISTUDIO_")}
     full_env["PYTHONPATH"] = os.pathsep.join(str(s) for s in sites)
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "ministudio", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=300,
     )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec, VideoRequest, VideoResult
 from ministudio.errors import PluginError, UnknownEngineError
@@ -58,8 +57,15 @@ def test_routed_shot_renders_on_the_third_party_engine(plugin_sites, tmp_path: P
     path = tmp_path / "film.json"
     path.write_text(production.model_dump_json())
     out = tmp_path / "out"
-    result = run_cli("render", str(path), "-o", str(out), "--store", str(tmp_path / "store"),
-                     sites=[plugin_sites["solid"]])
+    result = run_cli(
+        "render",
+        str(path),
+        "-o",
+        str(out),
+        "--store",
+        str(tmp_path / "store"),
+        sites=[plugin_sites["solid"]],
+    )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     engines = {s["id"]: (s["engine"], s["prompt"]) for s in manifest["shots"]}
@@ -82,15 +88,24 @@ def test_help_and_plugins_import_no_engine_code() -> None:
         "import sys\nfrom ministudio.cli import cli\n"
         "try:\n    cli([{args}], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{{'av', 'numpy', 'PIL', 'pydantic', 'anyio'}} or m.startswith('ministudio.animatic.render')))"
+        "{{'av', 'numpy', 'PIL', 'pydantic', 'anyio'}} "
+        "or m.startswith('ministudio.animatic.render')))"
     )
     import subprocess
 
-    helped = subprocess.run([sys.executable, "-c", probe.format(args="'--help'")],
-                            capture_output=True, text=True, check=True)
+    helped = subprocess.run(
+        [sys.executable, "-c", probe.format(args="'--help'")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert helped.stdout.strip().endswith("[]")
-    listed = subprocess.run([sys.executable, "-c", probe.format(args="'plugins'")],
-                            capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-c", probe.format(args="'plugins'")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     loaded = listed.stdout.strip().splitlines()[-1]
     assert "'av'" not in loaded and "'numpy'" not in loaded and "'PIL'" not in loaded
 
@@ -107,12 +122,16 @@ class Greedy:
 
     @hookimpl
     def ministudio_engines(self) -> list[EngineSpec]:
-        return [EngineSpec(id=self.engine_id, kind="video",
-                           capabilities=Capabilities(resolutions=("480p",)))]
+        return [
+            EngineSpec(
+                id=self.engine_id, kind="video", capabilities=Capabilities(resolutions=("480p",))
+            )
+        ]
 
     @hookimpl
-    def generate_video(self, engine: str, request: VideoRequest, output: Path,
-                       context: EngineContext) -> VideoResult:
+    def generate_video(
+        self, engine: str, request: VideoRequest, output: Path, context: EngineContext
+    ) -> VideoResult:
         self.calls += 1
         return VideoResult(path=output, model=self.engine_id)
 
@@ -123,10 +142,19 @@ async def _call(host: PluginHost, engine: str, tmp_path: Path) -> VideoResult:
     production = tiny_production(routing={"video": engine})
     planned = plan_shots(production, host)[0]
     timing = time_shot(planned.shot, [1.0], 24)
-    request = VideoRequest(shot=shot_brief(production, planned, timing, [1.0]), prompt="p",
-                           duration=1.0, aspect_ratio="16:9", width=64, height=36, fps=24, seed=1)
-    return await host.generate_video(engine, request, tmp_path / "x.mp4",
-                                     EngineContext(engine=engine, work_dir=tmp_path))
+    request = VideoRequest(
+        shot=shot_brief(production, planned, timing, [1.0]),
+        prompt="p",
+        duration=1.0,
+        aspect_ratio="16:9",
+        width=64,
+        height=36,
+        fps=24,
+        seed=1,
+    )
+    return await host.generate_video(
+        engine, request, tmp_path / "x.mp4", EngineContext(engine=engine, work_dir=tmp_path)
+    )
 
 
 @pytest.mark.parametrize("order", [("one", "two"), ("two", "one")])
@@ -146,7 +174,9 @@ def test_engine_calls_go_to_the_owner_whatever_the_order(order, tmp_path: Path) 
 def test_unknown_engine_lists_what_is_installed() -> None:
     host = PluginHost(discover=False)
     host.register(Greedy("one"), "one")
-    with pytest.raises(UnknownEngineError, match=r"no video engine 'luma' is installed \(available: one\)"):
+    with pytest.raises(
+        UnknownEngineError, match=r"no video engine 'luma' is installed \(available: one\)"
+    ):
         host.engine("luma", "video")
 
 

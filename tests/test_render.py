@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -11,7 +12,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
@@ -62,7 +62,7 @@ def check_film(out: Path, production, manifest) -> None:
 
     middles = frames_at(film, [s.start + s.duration / 2 for s in manifest.shots])
     assert len(middles) == len(manifest.shots)
-    for a, b in zip(middles, middles[1:]):
+    for a, b in itertools.pairwise(middles):
         assert np.abs(a - b).mean() > 2.0  # consecutive shots are visibly different
     for shot in manifest.shots:
         assert shot.engine == "animatic" and shot.prompt and shot.output_hash
@@ -79,8 +79,12 @@ def test_showcase_film_renders(name: str, tmp_path: Path) -> None:
         assert abs(manifest.duration - 56) < 0.1  # 7 shots of 8 s
         # The Python-API version is the same production: it renders entirely from the store.
         env = {**os.environ, "MINISTUDIO_STORE": str(store.root)}
-        subprocess.run([sys.executable, str(ROOT / "examples" / "quantum_mechanics.py"),
-                        str(tmp_path / "py")], check=True, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "quantum_mechanics.py"), str(tmp_path / "py")],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         again = json.loads((tmp_path / "py" / "manifest.json").read_text())
         assert all(s["cached"] for s in again["shots"])
         assert file_hash(tmp_path / "py" / "film.mp4") == file_hash(tmp_path / "out" / "film.mp4")
@@ -99,7 +103,9 @@ def test_second_render_reuses_everything_and_an_edit_rerenders_one_shot(store, t
     first = render(tiny_production(), tmp_path / "a", store=store)
     assert not any(s.cached for s in first.shots)
     again = render(tiny_production(), tmp_path / "b", store=store)
-    assert all(s.cached for s in again.shots) and all(l.cached for s in again.shots for l in s.lines)
+    assert all(s.cached for s in again.shots) and all(
+        line.cached for s in again.shots for line in s.lines
+    )
     assert file_hash(tmp_path / "a" / "film.mp4") == file_hash(tmp_path / "b" / "film.mp4")
 
     edited = tiny_production().model_dump()
@@ -112,16 +118,24 @@ def test_second_render_reuses_everything_and_an_edit_rerenders_one_shot(store, t
 class Priced:
     @staticmethod
     def ministudio_engines() -> list[EngineSpec]:
-        return [EngineSpec(id="pricey", kind="video", capabilities=Capabilities(
-            durations=(5.0, 10.0), resolutions=("480p",), price_per_second=1.0))]
+        return [
+            EngineSpec(
+                id="pricey",
+                kind="video",
+                capabilities=Capabilities(
+                    durations=(5.0, 10.0), resolutions=("480p",), price_per_second=1.0
+                ),
+            )
+        ]
 
 
 def test_budget_refuses_before_anything_is_rendered(store, tmp_path: Path) -> None:
     from ministudio import hookimpl
 
     host = PluginHost()
-    host.register(type("P", (), {"ministudio_engines": hookimpl(Priced.ministudio_engines)})(),
-                  "pricey")
+    host.register(
+        type("P", (), {"ministudio_engines": hookimpl(Priced.ministudio_engines)})(), "pricey"
+    )
     production = tiny_production(routing={"video": "pricey"}, budget=9.0)
     with pytest.raises(BudgetError, match=r"up to \$10.00, above the budget of \$9.00"):
         render(production, tmp_path / "out", host=host, store=store)

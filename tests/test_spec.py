@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ruamel.yaml import YAML
-
 from ministudio.errors import ProductionError
 from ministudio.loading import load_production
 from ministudio.spec import Format, Production
+from ruamel.yaml import YAML
 
 from .conftest import EXAMPLES, run_cli
 
@@ -56,9 +55,16 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 
 
 def test_unknown_field_is_an_error_with_path_and_line(tmp_path: Path) -> None:
-    found = problems(tmp_path, GOOD.replace("      - action: Bob waves", "      - action: Bob waves\n        camra: pan-left"))
-    assert found == ["line 11: scenes[0].shots[0].camra: unknown field (check its spelling; "
-                     "`ministudio schema` lists every field)"]
+    found = problems(
+        tmp_path,
+        GOOD.replace(
+            "      - action: Bob waves", "      - action: Bob waves\n        camra: pan-left"
+        ),
+    )
+    assert found == [
+        "line 11: scenes[0].shots[0].camra: unknown field (check its spelling; "
+        "`ministudio schema` lists every field)"
+    ]
 
 
 def test_wrong_type_is_an_error(tmp_path: Path) -> None:
@@ -74,8 +80,9 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
 
 def test_missing_character_is_named(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("speaker: bob", "speaker: alice"))
-    assert found == ["line 12: scenes[0].shots[0].dialogue[0].speaker: unknown character "
-                     "'alice'; defined: bob"]
+    assert found == [
+        "line 12: scenes[0].shots[0].dialogue[0].speaker: unknown character 'alice'; defined: bob"
+    ]
 
 
 def test_missing_reference_image(tmp_path: Path) -> None:
@@ -88,7 +95,9 @@ def test_missing_reference_image(tmp_path: Path) -> None:
 
 
 def test_continue_on_first_shot_and_unknown_routed_shot(tmp_path: Path) -> None:
-    text = GOOD.replace("      - action: Bob waves", "      - action: Bob waves\n        continuity: continue")
+    text = GOOD.replace(
+        "      - action: Bob waves", "      - action: Bob waves\n        continuity: continue"
+    )
     text += "routing:\n  shots: {nope: animatic}\n"
     found = problems(tmp_path, text)
     assert any("nothing to continue from" in f for f in found)
@@ -120,10 +129,15 @@ def test_examples_are_valid(example: Path) -> None:
     load_production(example)
 
 
-@pytest.mark.parametrize(("ratio", "res", "size"), [
-    ("16:9", "720p", (1280, 720)), ("9:16", "720p", (720, 1280)), ("1:1", "480p", (480, 480)),
-    ("21:9", "1080p", (2520, 1080)),
-])
+@pytest.mark.parametrize(
+    ("ratio", "res", "size"),
+    [
+        ("16:9", "720p", (1280, 720)),
+        ("9:16", "720p", (720, 1280)),
+        ("1:1", "480p", (480, 480)),
+        ("21:9", "1080p", (2520, 1080)),
+    ],
+)
 def test_format_size(ratio: str, res: str, size: tuple[int, int]) -> None:
     assert Format(aspect_ratio=ratio, resolution=res).size == size  # type: ignore[arg-type]
 
@@ -131,8 +145,11 @@ def test_format_size(ratio: str, res: str, size: tuple[int, int]) -> None:
 # -- property: any valid production survives a YAML and a JSON round trip ------------------
 
 ids = st.text("abcdefgh", min_size=1, max_size=6)
-words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-                min_size=1, max_size=20)
+words = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=20,
+)
 
 
 @st.composite
@@ -142,31 +159,52 @@ def productions(draw: st.DrawFn) -> Production:
     shots = []
     for i in range(draw(st.integers(1, 4))):
         speaker = draw(st.sampled_from(char_ids))
-        shots.append({
-            "action": draw(words),
-            "size": draw(st.sampled_from(["wide", "medium", "close-up"])),
-            "camera": draw(st.sampled_from(["static", "pan-left", "push-in"])),
-            "dialogue": [{"speaker": speaker, "text": draw(words),
-                          "emotion": draw(st.sampled_from(["neutral", "happy", "sad"]))}],
-            "duration": draw(st.one_of(st.just("audio"), st.floats(0.5, 30).map(lambda f: round(f, 2)))),
-            "continuity": "cut" if i == 0 else draw(st.sampled_from(["cut", "continue"])),
-            "narration": draw(st.one_of(st.none(), words)),
-        })
+        shots.append(
+            {
+                "action": draw(words),
+                "size": draw(st.sampled_from(["wide", "medium", "close-up"])),
+                "camera": draw(st.sampled_from(["static", "pan-left", "push-in"])),
+                "dialogue": [
+                    {
+                        "speaker": speaker,
+                        "text": draw(words),
+                        "emotion": draw(st.sampled_from(["neutral", "happy", "sad"])),
+                    }
+                ],
+                "duration": draw(
+                    st.one_of(st.just("audio"), st.floats(0.5, 30).map(lambda f: round(f, 2)))
+                ),
+                "continuity": "cut" if i == 0 else draw(st.sampled_from(["cut", "continue"])),
+                "narration": draw(st.one_of(st.none(), words)),
+            }
+        )
     data = {
         "title": draw(words),
         "seed": draw(st.integers(0, 2**31)),
-        "format": {"aspect_ratio": draw(st.sampled_from(["16:9", "9:16", "1:1"])),
-                   "fps": draw(st.integers(12, 60))},
-        "characters": {c: {"name": draw(words), "dna": draw(words),
-                           "voice": {"pitch": draw(st.integers(0, 100))}} for c in char_ids},
-        "environments": {e: {"description": draw(words), "palette": draw(st.lists(words, max_size=2))}
-                         for e in env_ids},
+        "format": {
+            "aspect_ratio": draw(st.sampled_from(["16:9", "9:16", "1:1"])),
+            "fps": draw(st.integers(12, 60)),
+        },
+        "characters": {
+            c: {
+                "name": draw(words),
+                "dna": draw(words),
+                "voice": {"pitch": draw(st.integers(0, 100))},
+            }
+            for c in char_ids
+        },
+        "environments": {
+            e: {"description": draw(words), "palette": draw(st.lists(words, max_size=2))}
+            for e in env_ids
+        },
         "scenes": [{"id": "sc", "environment": draw(st.sampled_from(env_ids)), "shots": shots}],
     }
     return Production.model_validate(data)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(productions())
 def test_round_trip_yaml_and_json(tmp_path: Path, production: Production) -> None:
     data = production.model_dump(mode="json")

@@ -106,11 +106,16 @@ def voices() -> None:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option(
-    "-o", "--output", type=click.Path(file_okay=False), default=None,
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    default=None,
     help="Output folder (default: out/<title>).",
 )
 @click.option(
-    "--store", type=click.Path(file_okay=False), default=None,
+    "--store",
+    type=click.Path(file_okay=False),
+    default=None,
     help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
@@ -127,7 +132,8 @@ def render(file: str, output: str | None, store: str | None, quiet: bool) -> Non
     cached = sum(1 for s in manifest.shots if s.cached)
     click.echo(
         f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
-        f"({cached} from the store), cost ${manifest.cost:.2f}, rendered in {manifest.seconds:.1f} s"
+        f"({cached} from the store), cost ${manifest.cost:.2f}, "
+        f"rendered in {manifest.seconds:.1f} s"
     )
 
 

@@ -39,9 +39,7 @@ def validate_production(
     if not isinstance(data, Mapping):
         raise ProductionError(source, [Problem("", "expected a mapping of production fields")])
     try:
-        return Production.model_validate(
-            _plain(data), context={"base_dir": base_dir or Path.cwd()}
-        )
+        return Production.model_validate(_plain(data), context={"base_dir": base_dir or Path.cwd()})
     except ValidationError as exc:
         raise ProductionError(source, _problems(exc, positions)) from None
 
@@ -52,7 +50,9 @@ def _parse_json(text: str, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProductionError(source, [Problem("", f"syntax error: {exc.msg}", exc.lineno)]) from None
+        raise ProductionError(
+            source, [Problem("", f"syntax error: {exc.msg}", exc.lineno)]
+        ) from None
 
 
 def _positions(text: str) -> Any:

@@ -63,10 +63,18 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
         )
         for candidate in (engine, *fallbacks):
             check_format(candidate, production, shot_id)
-        planned.append(PlannedShot(
-            id=shot_id, index=index, scene=scene, shot=shot, engine=engine, fallbacks=fallbacks,
-            seed=shot_seed(production.seed, shot_id), lines=tuple(_lines(production, shot, host)),
-        ))
+        planned.append(
+            PlannedShot(
+                id=shot_id,
+                index=index,
+                scene=scene,
+                shot=shot,
+                engine=engine,
+                fallbacks=fallbacks,
+                seed=shot_seed(production.seed, shot_id),
+                lines=tuple(_lines(production, shot, host)),
+            )
+        )
     return planned
 
 
@@ -83,12 +91,14 @@ def _lines(production: Production, shot: Shot, host: PluginHost) -> list[Planned
             voice, name = character.voice, character.name
         engine = voice.engine or production.routing.speech
         host.engine(engine, "speech")
-        out.append(PlannedLine(
-            speaker=speaker,
-            speaker_name=name,
-            request=SpeechRequest(text=text, voice=_bare(voice), emotion=emotion),
-            engine=engine,
-        ))
+        out.append(
+            PlannedLine(
+                speaker=speaker,
+                speaker_name=name,
+                request=SpeechRequest(text=text, voice=_bare(voice), emotion=emotion),
+                engine=engine,
+            )
+        )
     return out
 
 
@@ -175,8 +185,11 @@ def shot_brief(
     )
     lines = tuple(
         LineBrief(
-            speaker=line.speaker, text=line.request.text, emotion=line.request.emotion,
-            start=round(start, 3), end=round(start + length, 3),
+            speaker=line.speaker,
+            text=line.request.text,
+            emotion=line.request.emotion,
+            start=round(start, 3),
+            end=round(start + length, 3),
         )
         for line, start, length in zip(planned.lines, timing.starts, line_lengths, strict=True)
     )

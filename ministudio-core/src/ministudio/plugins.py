@@ -54,9 +54,7 @@ def _id_list(value: str | None) -> set[str]:
 class PluginHost:
     """Loads plugins and routes engine calls to the plugin that declared the engine id."""
 
-    def __init__(
-        self, *, env: Mapping[str, str] | None = None, discover: bool = True
-    ) -> None:
+    def __init__(self, *, env: Mapping[str, str] | None = None, discover: bool = True) -> None:
         self.env = os.environ if env is None else env
         self.pm = pluggy.PluginManager("ministudio")
         self.pm.add_hookspecs(hookspecs)
@@ -127,7 +125,9 @@ class PluginHost:
         specs = list(declare() or [])
         for spec in specs:
             if not isinstance(spec, EngineSpec):
-                raise TypeError(f"ministudio_engines returned {type(spec).__name__}, not EngineSpec")
+                raise TypeError(
+                    f"ministudio_engines returned {type(spec).__name__}, not EngineSpec"
+                )
             if spec.id in self._owners:
                 other = self._owners[spec.id][1]
                 raise PluginError(

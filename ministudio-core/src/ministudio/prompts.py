@@ -44,7 +44,9 @@ def describe_shot(shot: ShotPrompt, *, include_dialogue: bool = False) -> str:
     if include_dialogue:
         names = {c.id: c.name for c in shot.characters}
         for line in shot.lines:
-            who = names.get(line.speaker, "Narrator" if line.speaker == "narrator" else line.speaker)
+            who = names.get(
+                line.speaker, "Narrator" if line.speaker == "narrator" else line.speaker
+            )
             parts.append(f'{who} says ({line.emotion}): "{line.text}"')
     if shot.negative:
         parts.append(f"Avoid: {', '.join(shot.negative)}.")

@@ -11,6 +11,8 @@ from ministudio.engines import QCVerdict, ShotPrompt
 @hookimpl
 def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -> list[QCVerdict]:
     """Duration to the frame, and a picture that is neither empty nor a single flat colour."""
+    import numpy as np
+
     from ministudio.media.fit import frame_at
     from ministudio.media.probe import probe
 
@@ -23,9 +25,8 @@ def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -
         reason=f"clip lasts {info.duration:.3f} s for {expected_duration:.3f} s of audio "
         f"({drift * 1000:.0f} ms apart)",
     )
-    middle = frame_at(clip, info.duration / 2).convert("L")
-    low, high = middle.getextrema()
-    contrast = (high - low) / 255
+    middle = np.asarray(frame_at(clip, info.duration / 2).convert("L"), dtype=np.float32)
+    contrast = float(middle.max() - middle.min()) / 255
     picture = QCVerdict(
         check="picture",
         passed=contrast > 0.05,

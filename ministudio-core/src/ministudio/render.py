@@ -179,7 +179,10 @@ class _Renderer:
                 scratch = self.store.scratch()
                 try:
                     result = await self.host.synthesize_speech(
-                        line.engine, line.request, scratch / "line.wav", self._context(engine, scratch)
+                        line.engine,
+                        line.request,
+                        scratch / "line.wav",
+                        self._context(engine, scratch),
                     )
                     path = self.store.put(key, result.path, ".wav")
                 finally:
@@ -191,8 +194,14 @@ class _Renderer:
     def _time(self, ps: PlannedShot, lines: list[_Line]) -> _Shot:
         timing = time_shot(ps.shot, [line.duration for line in lines], self.fps)
         record = ShotRecord(
-            id=ps.id, scene=ps.scene.id, index=ps.index, seed=ps.seed, start=0.0,
-            duration=timing.duration, frames=timing.frames, stretched=timing.stretched,
+            id=ps.id,
+            scene=ps.scene.id,
+            index=ps.index,
+            seed=ps.seed,
+            start=0.0,
+            duration=timing.duration,
+            frames=timing.frames,
+            stretched=timing.stretched,
         )
         return _Shot(ps, lines, timing, record)
 
@@ -203,17 +212,19 @@ class _Renderer:
             if previous is not None:
                 await previous.done.wait()
                 if previous.clip is None:
-                    raise MinistudioError(f"it continues shot '{previous.planned.id}', which failed")
+                    raise MinistudioError(
+                        f"it continues shot '{previous.planned.id}', which failed"
+                    )
                 first_frame = await self._last_frame(previous.clip)
-            shot.brief = shot_brief(
-                self.p, ps, shot.timing, [line.duration for line in shot.lines]
-            )
+            shot.brief = shot_brief(self.p, ps, shot.timing, [line.duration for line in shot.lines])
             for engine in (ps.engine, *ps.fallbacks):
                 try:
                     shot.clip = await self._render_with(shot, engine, first_frame)
                     break
                 except MinistudioError as exc:
-                    shot.record.failed_attempts.append(AttemptRecord(engine=engine.id, error=str(exc)))
+                    shot.record.failed_attempts.append(
+                        AttemptRecord(engine=engine.id, error=str(exc))
+                    )
             if shot.clip is None:
                 raise MinistudioError(shot.record.failed_attempts[-1].error)
             verdicts = await anyio.to_thread.run_sync(
@@ -251,8 +262,13 @@ class _Renderer:
         )
         key = job_key("video", {"engine": engine.id, "request": self._fingerprint(request)})
         fit_key = job_key(
-            "fit", {"clip": key, "size": [self.width, self.height], "fps": self.fps,
-                    "frames": timing.frames},
+            "fit",
+            {
+                "clip": key,
+                "size": [self.width, self.height],
+                "fps": self.fps,
+                "frames": timing.frames,
+            },
         )
         record.engine, record.model, record.prompt = engine.id, request.model, request.prompt
         record.requested_duration, record.job_key = request.duration, key
@@ -268,15 +284,26 @@ class _Renderer:
             else:
                 record.cached = True
             out = scratch / "fitted.mp4"
-            await anyio.to_thread.run_sync(lambda: fit_clip(
-                raw, out, width=self.width, height=self.height, fps=self.fps, frames=timing.frames
-            ))
+            await anyio.to_thread.run_sync(
+                lambda: fit_clip(
+                    raw,
+                    out,
+                    width=self.width,
+                    height=self.height,
+                    fps=self.fps,
+                    frames=timing.frames,
+                )
+            )
             return self.store.put(fit_key, out, ".mp4")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     async def _generate(
-        self, engine: EngineSpec, request: VideoRequest, key: str, scratch: Path,
+        self,
+        engine: EngineSpec,
+        request: VideoRequest,
+        key: str,
+        scratch: Path,
         record: ShotRecord,
     ) -> Path:
         from ministudio.media.probe import probe
@@ -321,9 +348,12 @@ class _Renderer:
             shot.record.start = round(start, 6)
             shot.record.lines = [
                 LineRecord(
-                    speaker=line.planned.speaker, text=line.planned.request.text,
-                    emotion=line.planned.request.emotion, engine=line.planned.engine,
-                    start=round(start + t, 3), end=round(start + t + line.duration, 3),
+                    speaker=line.planned.speaker,
+                    text=line.planned.request.text,
+                    emotion=line.planned.request.emotion,
+                    engine=line.planned.engine,
+                    start=round(start + t, 3),
+                    end=round(start + t + line.duration, 3),
                     cached=line.cached,
                 )
                 for line, t in zip(shot.lines, shot.timing.starts, strict=True)
@@ -333,7 +363,9 @@ class _Renderer:
             title=self.p.title,
             ministudio_version=__version__,
             production_hash=job_key("production", self.p.model_dump(mode="json")),
-            width=self.width, height=self.height, fps=self.fps,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
             aspect_ratio=self.p.format.aspect_ratio,
             duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
             cost=round(sum(s.record.cost for s in shots), 4),
@@ -369,8 +401,14 @@ class _Renderer:
         film = self.out / "film.mp4"
         partial = self.out / "film.mp4.part"
         assemble_film(
-            clips, track.samples, rate, cues, partial,
-            width=self.width, height=self.height, fps=self.fps,
+            clips,
+            track.samples,
+            rate,
+            cues,
+            partial,
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
         )
         os.replace(partial, film)
         (self.out / "film.srt").write_text(to_srt(cues), encoding="utf-8")

@@ -186,7 +186,7 @@ class Production(_Model):
 
     def shots(self) -> list[tuple[Scene, Shot, str]]:
         """Every shot in film order with its scene and its id."""
-        out = []
+        out: list[tuple[Scene, Shot, str]] = []
         for scene in self.scenes:
             for shot in scene.shots:
                 out.append((scene, shot, shot.id or f"s{len(out) + 1}"))
@@ -198,9 +198,7 @@ def _defined(names: list[str]) -> str:
 
 
 def _problem(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
-    return InitErrorDetails(
-        type=PydanticCustomError("reference", message), loc=loc, input=value
-    )
+    return InitErrorDetails(type=PydanticCustomError("reference", message), loc=loc, input=value)
 
 
 def _reference_problems(p: Production) -> list[InitErrorDetails]:
@@ -211,40 +209,52 @@ def _reference_problems(p: Production) -> list[InitErrorDetails]:
     for si, scene in enumerate(p.scenes):
         here: tuple[str | int, ...] = ("scenes", si)
         if scene.environment not in p.environments:
-            problems.append(_problem(
-                (*here, "environment"),
-                f"unknown environment '{scene.environment}'; {_defined(sorted(p.environments))}",
-                scene.environment,
-            ))
+            problems.append(
+                _problem(
+                    (*here, "environment"),
+                    f"unknown environment '{scene.environment}'; "
+                    + _defined(sorted(p.environments)),
+                    scene.environment,
+                )
+            )
         for hi, shot in enumerate(scene.shots):
             index += 1
             at = (*here, "shots", hi)
             shot_id = shot.id or f"s{index}"
             if shot_id in seen:
-                problems.append(_problem((*at, "id"), f"shot id '{shot_id}' is used twice", shot_id))
+                problems.append(
+                    _problem((*at, "id"), f"shot id '{shot_id}' is used twice", shot_id)
+                )
             seen[shot_id] = at
             if index == 1 and shot.continuity == "continue":
-                problems.append(_problem(
-                    (*at, "continuity"), "the first shot has nothing to continue from; use 'cut'",
-                    shot.continuity,
-                ))
+                problems.append(
+                    _problem(
+                        (*at, "continuity"),
+                        "the first shot has nothing to continue from; use 'cut'",
+                        shot.continuity,
+                    )
+                )
             for li, line in enumerate(shot.dialogue):
                 if line.speaker not in p.characters:
-                    problems.append(_problem(
-                        (*at, "dialogue", li, "speaker"),
-                        f"unknown character '{line.speaker}'; {_defined(known_chars)}",
-                        line.speaker,
-                    ))
+                    problems.append(
+                        _problem(
+                            (*at, "dialogue", li, "speaker"),
+                            f"unknown character '{line.speaker}'; {_defined(known_chars)}",
+                            line.speaker,
+                        )
+                    )
             for ci, cid in enumerate(shot.characters or []):
                 if cid not in p.characters:
-                    problems.append(_problem(
-                        (*at, "characters", ci),
-                        f"unknown character '{cid}'; {_defined(known_chars)}",
-                        cid,
-                    ))
+                    problems.append(
+                        _problem(
+                            (*at, "characters", ci),
+                            f"unknown character '{cid}'; {_defined(known_chars)}",
+                            cid,
+                        )
+                    )
     for shot_id in p.routing.shots:
         if shot_id not in seen:
-            problems.append(_problem(
-                ("routing", "shots", shot_id), f"no shot has the id '{shot_id}'", shot_id
-            ))
+            problems.append(
+                _problem(("routing", "shots", shot_id), f"no shot has the id '{shot_id}'", shot_id)
+            )
     return problems

@@ -3,15 +3,28 @@
 from pathlib import Path
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec, ShotPrompt, VideoRequest, VideoResult
+from ministudio.engines import (
+    Capabilities,
+    EngineContext,
+    EngineSpec,
+    ShotPrompt,
+    VideoRequest,
+    VideoResult,
+)
 
 COLOUR = (40, 200, 90)
 
 
 @hookimpl
 def ministudio_engines():
-    return [EngineSpec(id="solid", kind="video", description="solid colour test engine",
-                       capabilities=Capabilities(concurrency=2, aspect_ratios=("16:9", "9:16")))]
+    return [
+        EngineSpec(
+            id="solid",
+            kind="video",
+            description="solid colour test engine",
+            capabilities=Capabilities(concurrency=2, aspect_ratios=("16:9", "9:16")),
+        )
+    ]
 
 
 @hookimpl
@@ -26,7 +39,6 @@ def generate_video(engine: str, request: VideoRequest, output: Path, context: En
     if engine != "solid":
         return None
     import numpy as np
-
     from ministudio.media.encode import VideoWriter
 
     frame = np.zeros((request.height, request.width, 3), np.uint8)
