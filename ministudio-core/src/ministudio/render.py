@@ -141,7 +141,7 @@ class _Renderer:
             for i, shot in enumerate(shots):
                 previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
                 tg.start_soon(self._render_shot, shot, previous)
-        return await self._finish(shots, time.monotonic() - started)
+        return await self._finish(shots, started)
 
     def _check_budget(self, shots: list[_Shot]) -> None:
         estimate = 0.0
@@ -341,7 +341,7 @@ class _Renderer:
 
     # -- the film --------------------------------------------------------------------------
 
-    async def _finish(self, shots: list[_Shot], seconds: float) -> Manifest:
+    async def _finish(self, shots: list[_Shot], started: float) -> Manifest:
         self.out.mkdir(parents=True, exist_ok=True)
         start = 0.0
         for shot in shots:
@@ -375,11 +375,11 @@ class _Renderer:
         )
         failures = {s.planned.id: s.record.error for s in shots if s.record.error}
         if failures:
-            manifest.seconds = round(seconds, 3)
+            manifest.seconds = round(time.monotonic() - started, 3)
             manifest.write(self.out / "manifest.json")
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
         await anyio.to_thread.run_sync(self._assemble, shots, manifest)
-        manifest.seconds = round(seconds, 3)
+        manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest
 
