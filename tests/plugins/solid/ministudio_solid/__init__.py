@@ -22,7 +22,9 @@ def ministudio_engines():
             id="solid",
             kind="video",
             description="solid colour test engine",
-            capabilities=Capabilities(concurrency=2, aspect_ratios=("16:9", "9:16")),
+            capabilities=Capabilities(
+                concurrency=2, aspect_ratios=("16:9", "9:16"), resolutions=("480p", "720p")
+            ),
         )
     ]
 
