@@ -18,13 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ministudio.animatic.render import render_clip
-from ministudio.engines import (
-    CharacterBrief,
-    EnvironmentBrief,
-    LineBrief,
-    ShotPrompt,
-    VideoRequest,
-)
+from ministudio.jobs import CharacterBrief, EnvironmentBrief, LineBrief, ShotPrompt, VideoRequest
 
 TARGET = 8.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ministudio.engines import Voice
+from ministudio.jobs import Voice
 from ministudio.spec import (
     Character,
     Environment,

@@ -12,9 +12,9 @@ import pytest
 from ministudio.animatic.looks import figure_look, grade_for
 from ministudio.animatic.plugin import generate_video, ministudio_engines, prompt_map
 from ministudio.animatic.render import render_clip
-from ministudio.engines import (
+from ministudio.engines import EngineContext
+from ministudio.jobs import (
     CharacterBrief,
-    EngineContext,
     EnvironmentBrief,
     LineBrief,
     ShotPrompt,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ministudio.engines import EngineContext, SpeechRequest, Voice
+from ministudio.engines import EngineContext
 from ministudio.errors import EngineError
 from ministudio.espeak import plugin, synth
+from ministudio.jobs import SpeechRequest, Voice
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it runs away."
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec, VideoRequest, VideoResult
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
 from ministudio.errors import PluginError, UnknownEngineError
+from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
 
 from .conftest import run_cli, tiny_production
@@ -108,6 +109,7 @@ def test_help_and_plugins_import_no_engine_code() -> None:
     )
     loaded = listed.stdout.strip().splitlines()[-1]
     assert "'av'" not in loaded and "'numpy'" not in loaded and "'PIL'" not in loaded
+    assert "'pydantic'" not in loaded  # engine declarations are plain dataclasses
 
 
 # -- in-process: routing is by engine id, never by registration order ---------------------

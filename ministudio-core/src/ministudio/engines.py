@@ -1,27 +1,23 @@
-"""What engines declare (ids, capabilities) and what they are asked to do (requests, results).
+"""What a plugin declares about its engines: ids, kinds, capabilities, keys.
 
-These are the types a plugin author works with; they are plain frozen pydantic models so the
-core can hash a request into a job key.
+Plain frozen dataclasses, so loading plugins (``ministudio plugins``) stays cheap. The jobs
+engines run are described in ``ministudio.jobs``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
 
 EngineKind = Literal["video", "speech"]
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
-class _Frozen(BaseModel):
-    # defer_build: schemas are built on first use, keeping `ministudio plugins` fast.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class Capabilities(_Frozen):
+@dataclass(frozen=True)
+class Capabilities:
     """What an engine can render. The planner checks every job against this before running it."""
 
     durations: tuple[float, ...] | None = None  # discrete clip lengths (s); None = any in range
@@ -41,116 +37,35 @@ class Capabilities(_Frozen):
     price_per_second: float = 0.0  # USD per second of output
     expected_latency: float = 0.0  # typical seconds from submit to done
 
+    def __post_init__(self) -> None:
+        for name in ("durations", "aspect_ratios", "resolutions"):  # accept lists, keep tuples
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        if self.concurrency < 1:
+            raise ValueError("Capabilities.concurrency must be at least 1")
+        if self.snap_duration not in ("up", "refuse"):
+            raise ValueError("Capabilities.snap_duration must be 'up' or 'refuse'")
 
-class EngineSpec(_Frozen):
-    """An engine a plugin provides. `id` is what routing names."""
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """An engine a plugin provides. ``id`` is what routing names."""
 
     id: str
     kind: EngineKind
     description: str = ""
-    capabilities: Capabilities = Capabilities()
+    capabilities: Capabilities = field(default_factory=Capabilities)
     key_env: tuple[str, ...] = ()  # environment variables that hold its key, any one suffices
     default_model: str | None = None
     legacy: bool = False
 
-
-class LineBrief(_Frozen):
-    """One spoken line as the engine sees it."""
-
-    speaker: str  # character id, or "narrator"
-    text: str
-    emotion: str = "neutral"
-    start: float = 0.0  # seconds from the shot's start
-    end: float = 0.0
-
-
-class CharacterBrief(_Frozen):
-    """A character in frame: its identity DNA and reference images."""
-
-    id: str
-    name: str
-    dna: str
-    reference_images: tuple[Path, ...] = ()
-    speaking: bool = False
-
-
-class EnvironmentBrief(_Frozen):
-    """The place a shot happens in, with the lighting in force for this shot."""
-
-    id: str
-    description: str
-    lighting: str = ""
-    palette: tuple[str, ...] = ()
-    reference_images: tuple[Path, ...] = ()
-
-
-class ShotPrompt(_Frozen):
-    """The core's structured, engine-neutral description of one shot.
-
-    `prompt_map` turns it into an engine's own prompt format.
-    """
-
-    shot_id: str
-    scene_id: str
-    index: int  # position in the film, from 0
-    action: str
-    shot_size: str
-    camera_move: str
-    continuity: Literal["cut", "continue"] = "cut"
-    characters: tuple[CharacterBrief, ...] = ()
-    environment: EnvironmentBrief
-    style: str = ""
-    negative: tuple[str, ...] = ()
-    lines: tuple[LineBrief, ...] = ()
-
-
-class VideoRequest(_Frozen):
-    """Render one clip. The engine writes an MP4 to the output path it is given."""
-
-    shot: ShotPrompt
-    prompt: str | dict[str, Any]  # the engine's own prompt, from prompt_map
-    duration: float  # seconds, already snapped to the engine's capabilities
-    aspect_ratio: str
-    width: int
-    height: int
-    fps: int
-    seed: int
-    model: str | None = None
-    first_frame: Path | None = None  # a `continue` shot starts here
-    options: dict[str, Any] = {}  # engine options from routing
-
-
-class VideoResult(_Frozen):
-    """What came back: the clip on disk and what it cost."""
-
-    path: Path
-    engine_job_id: str | None = None
-    model: str | None = None
-    cost: float = 0.0
-
-
-class Voice(_Frozen):
-    """How a character speaks: which speech engine and which of its voices."""
-
-    engine: str | None = None  # None: the routing's default speech engine
-    voice: str = "en-us"
-    pitch: int = 50  # 0..100
-    rate: int = 170  # words per minute
-    options: dict[str, Any] = {}
-
-
-class SpeechRequest(_Frozen):
-    """Speak one line. The engine writes a mono 16-bit WAV (any sample rate) to its output path."""
-
-    text: str
-    voice: Voice
-    emotion: str = "neutral"
-
-
-class SpeechResult(_Frozen):
-    path: Path
-    duration: float  # seconds of audio written
-    cost: float = 0.0
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"engine id {self.id!r}: use lowercase letters, digits, '-', '_', '.'")
+        if self.kind not in ("video", "speech"):
+            raise ValueError(f"engine {self.id!r}: kind must be 'video' or 'speech'")
+        object.__setattr__(self, "key_env", tuple(self.key_env))
 
 
 @dataclass
@@ -171,12 +86,3 @@ class EngineContext:
             if value:
                 return value
         raise MissingKeyError(spec.id, list(spec.key_env))
-
-
-class QCVerdict(_Frozen):
-    """One quality check's finding on one clip."""
-
-    check: str  # e.g. "duration"
-    passed: bool
-    score: float  # 0..1, higher is better
-    reason: str  # a sentence a person understands

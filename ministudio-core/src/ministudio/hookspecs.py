@@ -12,19 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ministudio.engines import (
-    EngineContext,
-    EngineSpec,
-    ShotPrompt,
-    SpeechRequest,
-    SpeechResult,
-    VideoRequest,
-    VideoResult,
-)
+from ministudio.engines import EngineContext, EngineSpec
+
+if TYPE_CHECKING:
+    from ministudio.jobs import ShotPrompt, SpeechRequest, SpeechResult, VideoRequest, VideoResult
 
 hookspec = pluggy.HookspecMarker("ministudio")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ministudio.engines import QCVerdict
+from ministudio.jobs import QCVerdict
 
 
 class LineRecord(BaseModel):

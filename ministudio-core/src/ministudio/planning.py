@@ -6,17 +6,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-from ministudio.engines import (
-    Capabilities,
+from ministudio.engines import Capabilities, EngineSpec
+from ministudio.errors import CapabilityError
+from ministudio.jobs import (
     CharacterBrief,
-    EngineSpec,
     EnvironmentBrief,
     LineBrief,
     ShotPrompt,
     SpeechRequest,
     Voice,
 )
-from ministudio.errors import CapabilityError
 from ministudio.plugins import PluginHost
 from ministudio.spec import NARRATOR, Production, Scene, Shot
 

@@ -14,21 +14,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ministudio import hookspecs
-from ministudio.engines import (
-    EngineContext,
-    EngineSpec,
-    QCVerdict,
-    ShotPrompt,
-    SpeechRequest,
-    SpeechResult,
-    VideoRequest,
-    VideoResult,
-)
+from ministudio.engines import EngineContext, EngineSpec
+
+if TYPE_CHECKING:
+    from ministudio.jobs import (
+        QCVerdict,
+        ShotPrompt,
+        SpeechRequest,
+        SpeechResult,
+        VideoRequest,
+        VideoResult,
+    )
 from ministudio.errors import EngineError, PluginError, UnknownEngineError
 
 ENTRY_POINT_GROUP = "ministudio"
@@ -164,6 +165,8 @@ class PluginHost:
         self, engine_id: str, request: VideoRequest, output: Path, context: EngineContext
     ) -> VideoResult:
         """Call ``generate_video`` on the plugin that owns ``engine_id`` only."""
+        from ministudio.jobs import VideoResult
+
         result = await self._call_engine(
             engine_id, "generate_video", request=request, output=output, context=context
         )
@@ -175,6 +178,8 @@ class PluginHost:
         self, engine_id: str, request: SpeechRequest, output: Path, context: EngineContext
     ) -> SpeechResult:
         """Call ``synthesize_speech`` on the plugin that owns ``engine_id`` only."""
+        from ministudio.jobs import SpeechResult
+
         result = await self._call_engine(
             engine_id, "synthesize_speech", request=request, output=output, context=context
         )
@@ -209,6 +214,8 @@ class PluginHost:
         self, shot: ShotPrompt, clip: Path, expected_duration: float, fps: int
     ) -> list[QCVerdict]:
         """Run every plugin's checks on a clip and collect their verdicts."""
+        from ministudio.jobs import QCVerdict
+
         verdicts: list[QCVerdict] = []
         for answer in self.pm.hook.qc_check(
             shot=shot, clip=clip, expected_duration=expected_duration, fps=fps

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ministudio.engines import ShotPrompt
+from ministudio.jobs import ShotPrompt
 
 SHOT_SIZE_WORDS = {
     "extreme-wide": "Extreme wide shot",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
-from ministudio.engines import QCVerdict, ShotPrompt
+
+if TYPE_CHECKING:
+    from ministudio.jobs import QCVerdict, ShotPrompt
 
 
 @hookimpl
@@ -13,6 +16,7 @@ def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -
     """Duration to the frame, and a picture that is neither empty nor a single flat colour."""
     import numpy as np
 
+    from ministudio.jobs import QCVerdict
     from ministudio.media.fit import frame_at
     from ministudio.media.probe import probe
 

@@ -19,8 +19,9 @@ import anyio
 import anyio.to_thread
 
 from ministudio import __version__
-from ministudio.engines import EngineContext, EngineSpec, ShotPrompt, VideoRequest
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
+from ministudio.jobs import ShotPrompt, VideoRequest
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
 from ministudio.planning import (
     PlannedLine,

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from ministudio.engines import Voice
+from ministudio.jobs import Voice
 
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
 Resolution = Literal["480p", "720p", "1080p"]

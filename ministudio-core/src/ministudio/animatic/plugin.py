@@ -6,16 +6,13 @@ Importing this module is cheap: numpy, Pillow and PyAV load on the first render.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
-from ministudio.engines import (
-    Capabilities,
-    EngineContext,
-    EngineSpec,
-    ShotPrompt,
-    VideoRequest,
-    VideoResult,
-)
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
+
+if TYPE_CHECKING:
+    from ministudio.jobs import ShotPrompt, VideoRequest, VideoResult
 
 ENGINE = "animatic"
 MODEL = "animatic-1"
@@ -68,6 +65,7 @@ def generate_video(
     if engine != ENGINE:
         return None
     from ministudio.animatic.render import render_clip
+    from ministudio.jobs import VideoResult
 
     render_clip(request, output, progress=context.progress)
     return VideoResult(path=output, model=MODEL, cost=0.0)

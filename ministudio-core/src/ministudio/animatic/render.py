@@ -25,7 +25,7 @@ from PIL import Image
 from ministudio.animatic import draw
 from ministudio.animatic.draw import FEET, ORB_RADIUS, View
 from ministudio.animatic.looks import FigureLook, figure_look, grade_for, place_look
-from ministudio.engines import CharacterBrief, LineBrief, VideoRequest
+from ministudio.jobs import CharacterBrief, LineBrief, VideoRequest
 from ministudio.media.encode import VideoWriter
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ministudio import hookimpl
-from ministudio.engines import (
-    Capabilities,
-    EngineContext,
-    EngineSpec,
-    SpeechRequest,
-    SpeechResult,
-    Voice,
-)
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
+
+if TYPE_CHECKING:
+    from ministudio.jobs import SpeechRequest, SpeechResult, Voice
 from ministudio.errors import EngineError
 
 ENGINE = "espeak"
@@ -98,6 +94,7 @@ def synthesize_speech(
     if engine != ENGINE:
         return None
     from ministudio.espeak import synth
+    from ministudio.jobs import SpeechResult
 
     if not request.text.strip():
         raise EngineError(ENGINE, "nothing to say: the line's text is empty")

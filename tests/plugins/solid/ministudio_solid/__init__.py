@@ -3,14 +3,8 @@
 from pathlib import Path
 
 from ministudio import hookimpl
-from ministudio.engines import (
-    Capabilities,
-    EngineContext,
-    EngineSpec,
-    ShotPrompt,
-    VideoRequest,
-    VideoResult,
-)
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.jobs import ShotPrompt, VideoRequest, VideoResult
 
 COLOUR = (40, 200, 90)
 

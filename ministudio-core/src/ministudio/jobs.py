@@ -1,0 +1,125 @@
+"""What engines are asked to do and what they give back: briefs, requests, results, verdicts.
+
+Frozen pydantic models, so the core can hash a request into a job key. Plugins should import
+this module inside their hooks (it imports pydantic): declaring engines needs only
+``ministudio.engines``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LineBrief(_Frozen):
+    """One spoken line as the engine sees it."""
+
+    speaker: str  # character id, or "narrator"
+    text: str
+    emotion: str = "neutral"
+    start: float = 0.0  # seconds from the shot's start
+    end: float = 0.0
+
+
+class CharacterBrief(_Frozen):
+    """A character in frame: its identity DNA and reference images."""
+
+    id: str
+    name: str
+    dna: str
+    reference_images: tuple[Path, ...] = ()
+    speaking: bool = False
+
+
+class EnvironmentBrief(_Frozen):
+    """The place a shot happens in, with the lighting in force for this shot."""
+
+    id: str
+    description: str
+    lighting: str = ""
+    palette: tuple[str, ...] = ()
+    reference_images: tuple[Path, ...] = ()
+
+
+class ShotPrompt(_Frozen):
+    """The core's structured, engine-neutral description of one shot.
+
+    `prompt_map` turns it into an engine's own prompt format.
+    """
+
+    shot_id: str
+    scene_id: str
+    index: int  # position in the film, from 0
+    action: str
+    shot_size: str
+    camera_move: str
+    continuity: Literal["cut", "continue"] = "cut"
+    characters: tuple[CharacterBrief, ...] = ()
+    environment: EnvironmentBrief
+    style: str = ""
+    negative: tuple[str, ...] = ()
+    lines: tuple[LineBrief, ...] = ()
+
+
+class VideoRequest(_Frozen):
+    """Render one clip. The engine writes an MP4 to the output path it is given."""
+
+    shot: ShotPrompt
+    prompt: str | dict[str, Any]  # the engine's own prompt, from prompt_map
+    duration: float  # seconds, already snapped to the engine's capabilities
+    aspect_ratio: str
+    width: int
+    height: int
+    fps: int
+    seed: int
+    model: str | None = None
+    first_frame: Path | None = None  # a `continue` shot starts here
+    options: dict[str, Any] = {}  # engine options from routing
+
+
+class VideoResult(_Frozen):
+    """What came back: the clip on disk and what it cost."""
+
+    path: Path
+    engine_job_id: str | None = None
+    model: str | None = None
+    cost: float = 0.0
+
+
+class Voice(_Frozen):
+    """How a character speaks: which speech engine and which of its voices."""
+
+    engine: str | None = None  # None: the routing's default speech engine
+    voice: str = "en-us"
+    pitch: int = 50  # 0..100
+    rate: int = 170  # words per minute
+    options: dict[str, Any] = {}
+
+
+class SpeechRequest(_Frozen):
+    """Speak one line. The engine writes a mono 16-bit WAV (any sample rate) to its output path."""
+
+    text: str
+    voice: Voice
+    emotion: str = "neutral"
+
+
+class SpeechResult(_Frozen):
+    path: Path
+    duration: float  # seconds of audio written
+    cost: float = 0.0
+
+
+class QCVerdict(_Frozen):
+    """One quality check's finding on one clip."""
+
+    check: str  # e.g. "duration"
+    passed: bool
+    score: float  # 0..1, higher is better
+    reason: str  # a sentence a person understands
