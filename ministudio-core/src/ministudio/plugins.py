@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 from ministudio.errors import EngineError, PluginError, UnknownEngineError
 
 ENTRY_POINT_GROUP = "ministudio"
+_Result = TypeVar("_Result")
 
 
 @dataclass
@@ -167,12 +168,14 @@ class PluginHost:
         """Call ``generate_video`` on the plugin that owns ``engine_id`` only."""
         from ministudio.jobs import VideoResult
 
-        result = await self._call_engine(
-            engine_id, "generate_video", request=request, output=output, context=context
+        return await self._call_engine(
+            engine_id,
+            "generate_video",
+            VideoResult,
+            request=request,
+            output=output,
+            context=context,
         )
-        if not isinstance(result, VideoResult):
-            raise EngineError(engine_id, f"generate_video returned {type(result).__name__}")
-        return result
 
     async def synthesize_speech(
         self, engine_id: str, request: SpeechRequest, output: Path, context: EngineContext
@@ -180,14 +183,18 @@ class PluginHost:
         """Call ``synthesize_speech`` on the plugin that owns ``engine_id`` only."""
         from ministudio.jobs import SpeechResult
 
-        result = await self._call_engine(
-            engine_id, "synthesize_speech", request=request, output=output, context=context
+        return await self._call_engine(
+            engine_id,
+            "synthesize_speech",
+            SpeechResult,
+            request=request,
+            output=output,
+            context=context,
         )
-        if not isinstance(result, SpeechResult):
-            raise EngineError(engine_id, f"synthesize_speech returned {type(result).__name__}")
-        return result
 
-    async def _call_engine(self, engine_id: str, hook: str, **kwargs: Any) -> Any:
+    async def _call_engine(
+        self, engine_id: str, hook: str, expected: type[_Result], **kwargs: Any
+    ) -> _Result:
         import anyio.to_thread
 
         self.engine(engine_id)
@@ -196,10 +203,12 @@ class PluginHost:
         result = await anyio.to_thread.run_sync(lambda: caller(engine=engine_id, **kwargs))
         if inspect.isawaitable(result):
             result = await result
-        if result is None:
+        if not isinstance(result, expected):
             plugin = self._owners[engine_id][1].name
             raise EngineError(
-                engine_id, f"plugin '{plugin}' declares this engine but its {hook} returned nothing"
+                engine_id,
+                f"plugin '{plugin}' declares this engine but its {hook} returned "
+                f"{type(result).__name__}, not {expected.__name__}",
             )
         return result
 
