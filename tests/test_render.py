@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineSpec
+from ministudio.errors import EngineRefusal
+from ministudio.jobs import VideoRequest
 from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
-from ministudio.render import BudgetError, render
+from ministudio.render import BudgetError, RenderError, render
 from ministudio.store import ContentStore, file_hash
 
 from .conftest import EXAMPLES, ROOT, tiny_production
@@ -132,3 +134,60 @@ def test_budget_refuses_before_anything_is_rendered(store, tmp_path: Path) -> No
     with pytest.raises(BudgetError, match=r"up to \$10.00, above the budget of \$9.00"):
         render(production, tmp_path / "out", host=host, store=store)
     assert not (tmp_path / "out").exists()
+
+
+class Refusing:
+    """An engine that refuses every job, as a safety filter would."""
+
+    def __init__(self) -> None:
+        self.requests: list[VideoRequest] = []
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        return [
+            EngineSpec(
+                id="refuser",
+                kind="video",
+                default_model="refuse-1",
+                capabilities=Capabilities(resolutions=("480p",)),
+            )
+        ]
+
+    @hookimpl
+    def generate_video(self, engine: str, request: VideoRequest, output: Path, context):
+        self.requests.append(request)
+        raise EngineRefusal("refuser", "prompt flagged by the safety filter")
+
+
+def test_a_failing_shot_keeps_the_others_and_says_what_to_do(store, tmp_path: Path) -> None:
+    host = PluginHost()
+    host.register(Refusing(), "refuser")
+    production = tiny_production(routing={"shots": {"reply": "refuser"}})
+    with pytest.raises(RenderError) as info:
+        render(production, tmp_path / "out", host=host, store=store)
+    assert "reply: refuser: refused: prompt flagged by the safety filter" in str(info.value)
+    assert not (tmp_path / "out" / "film.mp4").exists()
+    saved = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [s["error"] is None for s in saved["shots"]] == [True, False]
+    # Routed back to the animatic, the finished shot comes from the store.
+    manifest = render(tiny_production(), tmp_path / "again", store=store)
+    assert {s.id: s.cached for s in manifest.shots} == {"hello": True, "reply": False}
+
+
+def test_fallback_engine_takes_over_and_options_reach_the_engine(store, tmp_path: Path) -> None:
+    refusing = Refusing()
+    host = PluginHost()
+    host.register(refusing, "refuser")
+    production = tiny_production(
+        routing={
+            "shots": {"reply": "refuser"},
+            "fallbacks": {"refuser": ["animatic"]},
+            "options": {"refuser": {"model": "refuse-2", "quality": "high"}},
+        }
+    )
+    manifest = render(production, tmp_path / "out", host=host, store=store)
+    reply = manifest.shots[1]
+    assert reply.engine == "animatic" and reply.failed_attempts[0].engine == "refuser"
+    assert refusing.requests[0].model == "refuse-2"
+    assert refusing.requests[0].options == {"quality": "high"}
+    assert (tmp_path / "out" / "film.mp4").exists()
