@@ -18,7 +18,7 @@ from ministudio.errors import EngineRefusal
 from ministudio.jobs import VideoRequest
 from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
-from ministudio.render import BudgetError, RenderError, render
+from ministudio.render import BudgetError, RenderError, SpeechError, render
 from ministudio.store import ContentStore, file_hash
 
 from .conftest import EXAMPLES, ROOT, tiny_production
@@ -191,3 +191,56 @@ def test_fallback_engine_takes_over_and_options_reach_the_engine(store, tmp_path
     assert refusing.requests[0].model == "refuse-2"
     assert refusing.requests[0].options == {"quality": "high"}
     assert (tmp_path / "out" / "film.mp4").exists()
+
+
+LEAKY = EngineSpec(
+    id="leaky",
+    kind="video",
+    key_env=("LEAKY_API_KEY",),
+    capabilities=Capabilities(resolutions=("480p",)),
+)
+
+
+class Leaky:
+    """A careless plugin: it crashes with its API key in the exception text."""
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        return [LEAKY]
+
+    @hookimpl
+    def generate_video(self, engine: str, request: VideoRequest, output: Path, context):
+        raise RuntimeError(f"401 from server for key {context.key(LEAKY)}")
+
+
+def test_a_crashing_plugin_fails_its_shot_and_its_key_is_never_shown(store, tmp_path) -> None:
+    host = PluginHost()
+    host.register(Leaky(), "leaky")
+    production = tiny_production(routing={"shots": {"hello": "leaky"}})
+    secret = "sk-live-0123456789abcdef"
+    with pytest.raises(RenderError) as info:
+        render(production, tmp_path / "out", host=host, store=store, env={"LEAKY_API_KEY": secret})
+    saved = (tmp_path / "out" / "manifest.json").read_text()
+    assert "RuntimeError: 401 from server for key ***" in str(info.value)
+    assert secret not in str(info.value) and secret not in saved
+    assert json.loads(saved)["shots"][1]["error"] is None  # the other shot rendered
+
+
+def test_a_missing_key_names_the_variable(store, tmp_path: Path) -> None:
+    host = PluginHost()
+    host.register(Leaky(), "leaky")
+    production = tiny_production(routing={"shots": {"hello": "leaky"}})
+    with pytest.raises(RenderError, match="needs an API key: set LEAKY_API_KEY"):
+        render(production, tmp_path / "out", host=host, store=store, env={})
+
+
+def test_an_unknown_voice_is_one_clear_error_before_any_video(store, tmp_path: Path) -> None:
+    production = tiny_production(
+        characters={
+            "ann": {"name": "Ann", "dna": "a woman", "voice": {"voice": "xx-nope"}},
+            "bo": {"name": "Bo", "dna": "a boy"},
+        }
+    )
+    with pytest.raises(SpeechError, match=r"hello line 1: espeak: unknown voice 'xx-nope'"):
+        render(production, tmp_path / "out", host=PluginHost(), store=store)
+    assert not list(store.root.rglob("*.mp4"))

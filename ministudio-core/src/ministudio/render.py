@@ -56,6 +56,18 @@ class BudgetError(MinistudioError):
     exit_code = 2
 
 
+class SpeechError(MinistudioError):
+    """Some lines could not be spoken; no video was rendered (nothing was spent on it)."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.failures = failures
+        listing = "\n".join(f"  - {where}: {why}" for where, why in failures.items())
+        super().__init__(
+            f"{len(failures)} line(s) could not be spoken; fix the voices and run again "
+            f"(lines already spoken are kept):\n{listing}"
+        )
+
+
 class RenderError(MinistudioError):
     """Some shots failed; the others are kept in the store and the next render reuses them."""
 
@@ -160,14 +172,21 @@ class _Renderer:
 
     async def _speak_all(self, planned: list[PlannedShot]) -> dict[str, list[_Line]]:
         results: dict[tuple[str, int], _Line] = {}
+        failures: dict[str, str] = {}
 
         async def speak(shot_id: str, i: int, line: PlannedLine) -> None:
-            results[(shot_id, i)] = await self._speak(line)
+            try:
+                results[(shot_id, i)] = await self._speak(line)
+            except Exception as exc:  # every line is tried; all failures are reported at once
+                engine = self.host.engines.get(line.engine)
+                failures[f"{shot_id} line {i + 1}"] = _describe(exc, engine, self.env)
 
         async with anyio.create_task_group() as tg:
             for ps in planned:
                 for i, line in enumerate(ps.lines):
                     tg.start_soon(speak, ps.id, i, line)
+        if failures:
+            raise SpeechError(failures)
         return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
 
     async def _speak(self, line: PlannedLine) -> _Line:
@@ -222,9 +241,9 @@ class _Renderer:
                 try:
                     shot.clip = await self._render_with(shot, engine, first_frame)
                     break
-                except MinistudioError as exc:
+                except Exception as exc:  # a crashing plugin fails its shot, not the film
                     shot.record.failed_attempts.append(
-                        AttemptRecord(engine=engine.id, error=str(exc))
+                        AttemptRecord(engine=engine.id, error=_describe(exc, engine, self.env))
                     )
             if shot.clip is None:
                 raise MinistudioError(shot.record.failed_attempts[-1].error)
@@ -452,6 +471,16 @@ class _Renderer:
             self._hash(p) for p in request.shot.environment.reference_images
         ]
         return data
+
+
+def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str]) -> str:
+    """An engine failure as text, with the engine's key values blanked out wherever they occur."""
+    text = str(exc) if isinstance(exc, MinistudioError) else f"{type(exc).__name__}: {exc}"
+    for name in engine.key_env if engine else ():
+        secret = env.get(name)
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _wav_seconds(path: Path) -> float:
