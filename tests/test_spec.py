@@ -118,6 +118,13 @@ def test_cli_reports_bad_file_with_exit_code_2_and_no_traceback(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
+def test_validate_checks_routing_against_installed_engines(tmp_path: Path) -> None:
+    good = run_cli("validate", str(write(tmp_path, GOOD)))
+    assert good.returncode == 0 and "engines: animatic, espeak" in good.stdout
+    bad = run_cli("validate", str(write(tmp_path, GOOD + "routing: {video: lumaa}\n")))
+    assert bad.returncode == 2 and "no video engine 'lumaa' is installed" in bad.stderr
+
+
 def test_schema_command_prints_json_schema() -> None:
     result = run_cli("schema")
     schema = json.loads(result.stdout)

@@ -48,12 +48,20 @@ def _load(file: str) -> Production:
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file: str) -> None:
-    """Check a production file without rendering it."""
+    """Check a file without rendering: the spec, and that routing names installed engines
+    able to render the film's format."""
+    from ministudio.planning import plan_shots
+    from ministudio.plugins import PluginHost
+
     production = _load(file)
-    shots = production.shots()
+    planned = plan_shots(production, PluginHost())
+    engines = sorted(
+        {ps.engine.id for ps in planned} | {line.engine for ps in planned for line in ps.lines}
+    )
     click.echo(
-        f"{file}: valid: '{production.title}', {len(shots)} shots in "
-        f"{len(production.scenes)} scenes, {len(production.characters)} characters"
+        f"{file}: valid: '{production.title}', {len(planned)} shots in "
+        f"{len(production.scenes)} scenes, {len(production.characters)} characters; "
+        f"engines: {', '.join(engines)}"
     )
 
 
