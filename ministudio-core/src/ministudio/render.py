@@ -110,6 +110,23 @@ def render(
     on_event: Callable[[ShotEvent], None] | None = None,
 ) -> Manifest:
     """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest)."""
+    return anyio.run(
+        lambda: render_async(
+            production, out_dir, host=host, store=store, env=env, on_event=on_event
+        )
+    )
+
+
+async def render_async(
+    production: Production,
+    out_dir: Path,
+    *,
+    host: PluginHost | None = None,
+    store: ContentStore | None = None,
+    env: Mapping[str, str] | None = None,
+    on_event: Callable[[ShotEvent], None] | None = None,
+) -> Manifest:
+    """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
     renderer = _Renderer(
         production,
         out_dir,
@@ -118,7 +135,7 @@ def render(
         os.environ if env is None else env,
         on_event or (lambda event: None),
     )
-    return anyio.run(renderer.run)
+    return await renderer.run()
 
 
 class _Renderer:
