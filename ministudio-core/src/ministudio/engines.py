@@ -76,6 +76,7 @@ class EngineContext:
     work_dir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     progress: Callable[[float], None] = lambda fraction: None
+    webhook_url: str | None = None  # where the engine should POST job updates, when listening
 
     def key(self, spec: EngineSpec) -> str:
         """The engine's API key from the first of its `key_env` variables that is set."""

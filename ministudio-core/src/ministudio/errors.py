@@ -82,3 +82,24 @@ class CapabilityError(MinistudioError):
 
 class MediaError(MinistudioError):
     """A media file is missing, truncated or not what it claims to be."""
+
+
+class TransientError(EngineError):
+    """A passing failure (429, 5xx, a dropped connection): trying again later may work.
+
+    ``retry_after`` carries the server's hint in seconds, when it gave one.
+    """
+
+    def __init__(self, engine: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(engine, message, retryable=True)
+        self.retry_after = retry_after
+
+
+class AmbiguousSubmission(EngineError):
+    """A submit whose answer was lost: the engine may or may not have accepted (and billed) it.
+
+    The core never resends such a job blindly: it looks it up (``find_video_job``) or stops.
+    """
+
+    def __init__(self, engine: str, message: str) -> None:
+        super().__init__(engine, message, retryable=False)

@@ -3,9 +3,9 @@
 A plugin is a module (or object) registered under the entry point group ``ministudio``; the
 entry point's name is the plugin id. Implement any of these with ``@ministudio.hookimpl``.
 
-Engine hooks (``generate_video``, ``synthesize_speech``) are called only on the plugin that
-declared the engine id in ``ministudio_engines``: routing picks by id, never by order.
-Either hook may be ``async def``: the core awaits what it returns.
+Engine hooks (``generate_video``, ``synthesize_speech`` and the remote-engine hooks) are
+called only on the plugin that declared the engine id in ``ministudio_engines``: routing
+picks by id, never by order. Any engine hook may be ``async def``: the core awaits it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,15 @@ import pluggy
 from ministudio.engines import EngineContext, EngineSpec
 
 if TYPE_CHECKING:
-    from ministudio.jobs import ShotPrompt, SpeechRequest, SpeechResult, VideoRequest, VideoResult
+    from ministudio.jobs import (
+        JobStatus,
+        ShotPrompt,
+        SpeechRequest,
+        SpeechResult,
+        Submission,
+        VideoRequest,
+        VideoResult,
+    )
 
 hookspec = pluggy.HookspecMarker("ministudio")
 
@@ -35,6 +43,59 @@ def generate_video(
     engine: str, request: VideoRequest, output: Path, context: EngineContext
 ) -> VideoResult | Awaitable[VideoResult]:
     """Render ``request`` with ``engine`` and write an MP4 to ``output``."""
+    raise NotImplementedError
+
+
+# -- remote engines -------------------------------------------------------------------------
+# An engine that renders remotely and bills per job implements these four (and optionally
+# parse_webhook) instead of generate_video. The core then owns waiting, retries and the
+# journal: every submission is recorded with its job id before anything waits on it, so a
+# crash never causes a second payment.
+
+
+@hookspec(firstresult=True)
+def submit_video(
+    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
+) -> Submission | Awaitable[Submission]:
+    """Send one job; return its id. Pass ``idempotency_key`` to the engine where it takes one
+    (an external id) so ``find_video_job`` can find the job if this answer is lost.
+
+    Raise ``TransientError`` (429, 5xx, connection refused before sending), ``EngineRefusal``
+    (invalid input, safety) or ``AmbiguousSubmission`` (the request may have arrived).
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def poll_video(
+    engine: str, job_id: str, context: EngineContext
+) -> JobStatus | Awaitable[JobStatus]:
+    """One status request for ``job_id``. Raise ``TransientError`` for passing failures."""
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def download_video(
+    engine: str, job_id: str, output: Path, context: EngineContext
+) -> VideoResult | Awaitable[VideoResult]:
+    """Stream the finished clip to ``output``; raise ``TransientError`` on a cut-off download."""
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def find_video_job(
+    engine: str, idempotency_key: str, context: EngineContext
+) -> str | None | Awaitable[str | None]:
+    """The id of the job submitted with ``idempotency_key``, or None if the engine has none.
+
+    Leave unimplemented when the engine offers no lookup: the core then stops the shot.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
+    """Turn a webhook the engine sent into a status; None if it is not this engine's."""
     raise NotImplementedError
 
 

@@ -123,3 +123,23 @@ class QCVerdict(_Frozen):
     passed: bool
     score: float  # 0..1, higher is better
     reason: str  # a sentence a person understands
+
+
+class Submission(_Frozen):
+    """A remote engine accepted a job: its id on the engine's side."""
+
+    job_id: str
+
+
+JobState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobStatus(_Frozen):
+    """A remote job's state, from a status request or a webhook."""
+
+    job_id: str
+    state: JobState
+    progress: float | None = None  # 0..1 where the engine reports it
+    retry_after: float | None = None  # the engine's hint: seconds until asking again is useful
+    error: str | None = None  # why it failed, in the engine's words
+    refused: bool = False  # failed by a safety filter or invalid input: do not resend as is
