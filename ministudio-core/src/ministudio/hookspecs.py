@@ -85,7 +85,7 @@ def download_video(
 @hookspec(firstresult=True)
 def find_video_job(
     engine: str, idempotency_key: str, context: EngineContext
-) -> str | None | Awaitable[str | None]:
+) -> str | Awaitable[str | None] | None:
     """The id of the job submitted with ``idempotency_key``, or None if the engine has none.
 
     Leave unimplemented when the engine offers no lookup: the core then stops the shot.
