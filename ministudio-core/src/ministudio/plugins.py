@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 from ministudio.errors import EngineError, PluginError, UnknownEngineError
 
 ENTRY_POINT_GROUP = "ministudio"
-_Result = TypeVar("_Result")
 
 
 @dataclass
@@ -166,40 +165,37 @@ class PluginHost:
         self, engine_id: str, request: VideoRequest, output: Path, context: EngineContext
     ) -> VideoResult:
         """Call ``generate_video`` on the plugin that owns ``engine_id`` only."""
-        from ministudio.jobs import VideoResult
-
-        return await self._call_engine(
-            engine_id,
-            "generate_video",
-            VideoResult,
-            request=request,
-            output=output,
-            context=context,
+        result: VideoResult = await self.call_engine(
+            engine_id, "generate_video", request=request, output=output, context=context
         )
+        return result
 
     async def synthesize_speech(
         self, engine_id: str, request: SpeechRequest, output: Path, context: EngineContext
     ) -> SpeechResult:
         """Call ``synthesize_speech`` on the plugin that owns ``engine_id`` only."""
-        from ministudio.jobs import SpeechResult
-
-        return await self._call_engine(
-            engine_id,
-            "synthesize_speech",
-            SpeechResult,
-            request=request,
-            output=output,
-            context=context,
+        result: SpeechResult = await self.call_engine(
+            engine_id, "synthesize_speech", request=request, output=output, context=context
         )
+        return result
 
-    async def _call_engine(
-        self, engine_id: str, hook: str, expected: type[_Result], **kwargs: Any
-    ) -> _Result:
+    def implements(self, engine_id: str, hook: str) -> bool:
+        """Whether the plugin that owns ``engine_id`` implements ``hook``."""
+        return hook in self._owners[engine_id][1].hooks
+
+    async def call_engine(
+        self, engine_id: str, hook: str, *, expected: Any = None, **kwargs: Any
+    ) -> Any:
+        """Call an engine hook on the plugin that owns ``engine_id`` only, and check its answer.
+
+        Sync hooks run in a worker thread (a local renderer must not block other shots); an
+        awaitable answer is awaited. ``expected`` defaults to the hook's documented result type.
+        """
         import anyio.to_thread
 
         self.engine(engine_id)
+        expected = expected or _result_type(hook)
         caller = self._caller(engine_id, hook)
-        # Sync hooks may block (local renderers): run them off the event loop.
         result = await anyio.to_thread.run_sync(lambda: caller(engine=engine_id, **kwargs))
         if inspect.isawaitable(result):
             result = await result
@@ -208,7 +204,7 @@ class PluginHost:
             raise EngineError(
                 engine_id,
                 f"plugin '{plugin}' declares this engine but its {hook} returned "
-                f"{type(result).__name__}, not {expected.__name__}",
+                f"{type(result).__name__}",
             )
         return result
 
@@ -232,6 +228,19 @@ class PluginHost:
             items = answer if isinstance(answer, list) else [answer]
             verdicts.extend(v for v in items if isinstance(v, QCVerdict))
         return verdicts
+
+
+def _result_type(hook: str) -> type:
+    from ministudio import jobs
+
+    types: dict[str, type] = {
+        "generate_video": jobs.VideoResult,
+        "download_video": jobs.VideoResult,
+        "synthesize_speech": jobs.SpeechResult,
+        "submit_video": jobs.Submission,
+        "poll_video": jobs.JobStatus,
+    }
+    return types[hook]
 
 
 def _unique(eps: Iterable[EntryPoint]) -> list[EntryPoint]:

@@ -22,6 +22,7 @@ from ministudio import __version__
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
 from ministudio.jobs import ShotPrompt, VideoRequest
+from ministudio.journal import Journal
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
 from ministudio.planning import (
     PlannedLine,
@@ -33,6 +34,7 @@ from ministudio.planning import (
     time_shot,
 )
 from ministudio.plugins import PluginHost
+from ministudio.remote import RemoteRunner
 from ministudio.spec import Production
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
 
@@ -108,11 +110,22 @@ def render(
     store: ContentStore | None = None,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[ShotEvent], None] | None = None,
+    forget_lost: bool = False,
 ) -> Manifest:
-    """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest)."""
+    """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest).
+
+    ``forget_lost`` resubmits jobs whose submit answer was lost on an engine with no lookup
+    (after you checked the engine's dashboard); otherwise such shots stop, unpaid twice.
+    """
     return anyio.run(
         lambda: render_async(
-            production, out_dir, host=host, store=store, env=env, on_event=on_event
+            production,
+            out_dir,
+            host=host,
+            store=store,
+            env=env,
+            on_event=on_event,
+            forget_lost=forget_lost,
         )
     )
 
@@ -125,6 +138,7 @@ async def render_async(
     store: ContentStore | None = None,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[ShotEvent], None] | None = None,
+    forget_lost: bool = False,
 ) -> Manifest:
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
     renderer = _Renderer(
@@ -134,8 +148,12 @@ async def render_async(
         store or ContentStore(default_store_dir()),
         os.environ if env is None else env,
         on_event or (lambda event: None),
+        forget_lost=forget_lost,
     )
-    return await renderer.run()
+    try:
+        return await renderer.run()
+    finally:
+        renderer.journal.close()
 
 
 class _Renderer:
@@ -147,6 +165,8 @@ class _Renderer:
         store: ContentStore,
         env: Mapping[str, str],
         on_event: Callable[[ShotEvent], None],
+        *,
+        forget_lost: bool = False,
     ) -> None:
         self.p = production
         self.out = out_dir
@@ -158,6 +178,8 @@ class _Renderer:
         self.fps = production.format.fps
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
+        self.journal = Journal(store.root / "journal.sqlite")
+        self.remote = RemoteRunner(host, self.journal, forget_lost=forget_lost)
 
     async def run(self) -> Manifest:
         started = time.monotonic()
@@ -353,9 +375,26 @@ class _Renderer:
             def progress(fraction: float) -> None:
                 self.emit(ShotEvent(shot_id, "rendering", engine.id, fraction))
 
-            result = await self.host.generate_video(
-                engine.id, request, scratch / "clip.mp4", self._context(engine, scratch, progress)
-            )
+            context = self._context(engine, scratch, progress)
+            output = scratch / "clip.mp4"
+            if self.host.implements(engine.id, "submit_video"):
+
+                def submitted(job_id: str) -> None:
+                    record.engine_job_id = job_id
+                    self.emit(ShotEvent(shot_id, "rendering", engine.id, detail=f"job {job_id}"))
+
+                result = await self.remote.run(
+                    engine,
+                    request,
+                    key,
+                    output,
+                    context,
+                    shot=shot_id,
+                    rate=self.remote.rate(engine, self._limits(engine)[1]),
+                    on_submitted=submitted,
+                )
+            else:
+                result = await self.host.generate_video(engine.id, request, output, context)
         await anyio.to_thread.run_sync(probe, result.path)  # refuse a damaged clip loudly
         record.cost += result.cost
         record.engine_job_id = result.engine_job_id
@@ -458,9 +497,16 @@ class _Renderer:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _limits(self, engine: EngineSpec) -> tuple[int, int | None]:
+        """(concurrency, requests per minute): the routing's overrides, else the declared ones."""
+        caps, override = engine.capabilities, self.p.routing.limits.get(engine.id)
+        concurrency = (override and override.concurrency) or caps.concurrency
+        per_minute = (override and override.requests_per_minute) or caps.requests_per_minute
+        return concurrency, per_minute
+
     def _limiter(self, engine: EngineSpec) -> anyio.CapacityLimiter:
         if engine.id not in self._limiters:
-            self._limiters[engine.id] = anyio.CapacityLimiter(engine.capabilities.concurrency)
+            self._limiters[engine.id] = anyio.CapacityLimiter(self._limits(engine)[0])
         return self._limiters[engine.id]
 
     def _context(

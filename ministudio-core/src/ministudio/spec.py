@@ -149,6 +149,13 @@ class Scene(_Model):
     shots: list[Shot] = Field(min_length=1)
 
 
+class EngineLimits(_Model):
+    """Overrides of an engine's declared limits (for an account with higher or lower quotas)."""
+
+    concurrency: int | None = Field(None, ge=1, description="jobs in flight at once")
+    requests_per_minute: int | None = Field(None, ge=1, description="submits per minute")
+
+
 class Routing(_Model):
     """Which engine renders what: defaults per role, overrides per shot, fallbacks per engine."""
 
@@ -160,6 +167,9 @@ class Routing(_Model):
     )
     options: dict[str, dict[str, Any]] = Field(
         {}, description="engine id -> options passed to it (e.g. model)"
+    )
+    limits: dict[str, EngineLimits] = Field(
+        {}, description="engine id -> concurrency and rate limits replacing its declared ones"
     )
 
 

@@ -1,0 +1,133 @@
+"""The submission journal: every paid job is written down before anything waits on it.
+
+One SQLite database (WAL, fully synchronous) beside the content store. A row per job key:
+``submitting`` is written before the request leaves, ``submitted`` (with the engine's job id)
+as soon as the engine answers, ``done`` once the clip is in the store. After a crash,
+``render`` again finds each job here: a ``submitted`` job is waited for, not resent; a
+``submitting`` one had its answer lost and is looked up, never blindly resent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+JournalState = Literal["submitting", "submitted", "done", "failed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    engine TEXT NOT NULL,
+    shot TEXT NOT NULL,
+    state TEXT NOT NULL,
+    job_id TEXT,
+    submits INTEGER NOT NULL DEFAULT 0,
+    submitted_at REAL,
+    finished_at REAL,
+    error TEXT,
+    updated_at REAL NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class JobRow:
+    key: str
+    engine: str
+    shot: str
+    state: JournalState
+    job_id: str | None
+    submits: int  # requests that may have created a job (each one possibly billed)
+    submitted_at: float | None  # wall-clock time the engine accepted the job
+    finished_at: float | None
+    error: str | None
+
+
+class Journal:
+    """A durable record of remote jobs, safe to share between the threads of one render."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a row is on disk before we wait on it
+        self._db.execute(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get(self, key: str) -> JobRow | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key, engine, shot, state, job_id, submits, submitted_at, finished_at, "
+                "error FROM jobs WHERE key = ?",
+                (key,),
+            ).fetchone()
+        return JobRow(*row) if row else None
+
+    def rows(self, keys: list[str]) -> dict[str, JobRow]:
+        """The rows of these job keys (those that exist)."""
+        return {key: row for key in keys if (row := self.get(key)) is not None}
+
+    def submitting(self, key: str, engine: str, shot: str) -> None:
+        """About to send a submit request that may create (and bill) a job."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (key, engine, shot, state, submits, updated_at) "
+                "VALUES (?, ?, ?, 'submitting', 1, ?) "
+                "ON CONFLICT(key) DO UPDATE SET state = 'submitting', job_id = NULL, "
+                "submits = submits + 1, error = NULL, updated_at = excluded.updated_at",
+                (key, engine, shot, now),
+            )
+
+    def not_sent(self, key: str) -> None:
+        """The submit request certainly created nothing (refused before acceptance)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET submits = max(submits - 1, 0), updated_at = ? WHERE key = ?",
+                (time.time(), key),
+            )
+
+    def submitted(self, key: str, job_id: str, *, at: float | None = None) -> None:
+        """The engine accepted the job under ``job_id``."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = 'submitted', job_id = ?, submitted_at = ?, "
+                "updated_at = ? WHERE key = ?",
+                (job_id, at or now, now, key),
+            )
+
+    def done(self, key: str) -> None:
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = 'done', finished_at = ?, updated_at = ? WHERE key = ?",
+                (now, now, key),
+            )
+
+    def failed(self, key: str, error: str) -> None:
+        """The job ended without a clip; a later render may submit it again."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? "
+                "WHERE key = ?",
+                (error, now, now, key),
+            )
+
+    def latencies(self, engine: str, last: int = 20) -> list[float]:
+        """Seconds from acceptance to done of this engine's most recent finished jobs."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT finished_at - submitted_at FROM jobs WHERE engine = ? AND state = 'done' "
+                "AND submitted_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+                (engine, last),
+            ).fetchall()
+        return [row[0] for row in found]

@@ -1,0 +1,317 @@
+"""Running one job on a remote engine: submit once, wait, download; survive crashes.
+
+The journal is written before every request that may create a job, and the job id as soon as
+the engine answers, so a later run resumes the same job instead of paying for a new one.
+Waiting uses the engine's webhook when one is set up, else polls shaped by how long the
+engine's jobs take (learned from the journal), with jitter, honouring the engine's hints.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+
+from ministudio.engines import EngineContext, EngineSpec
+from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, TransientError
+from ministudio.journal import Journal
+
+if TYPE_CHECKING:
+    from ministudio.jobs import JobStatus, VideoRequest, VideoResult
+    from ministudio.plugins import PluginHost
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a passing failure is retried (per phase of a job)."""
+
+    attempts: int = 6
+    base: float = 0.5  # seconds before the first retry; doubles each time
+    cap: float = 30.0
+
+    def delay(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(max(hint, 0.0), self.cap * 4)
+        return float(min(self.cap, self.base * 2.0**attempt) * random.uniform(0.8, 1.2))
+
+
+@dataclass(frozen=True)
+class PollPlan:
+    """When to ask for a job's status: quiet until it is nearly due, then often, then rarely.
+
+    ``expected`` is the typical seconds from acceptance to done. Polls start at ``start`` x
+    expected and come every ``step`` x expected until ``until`` x expected, then back off.
+    """
+
+    expected: float
+    start: float = 0.72
+    step: float = 0.045
+    until: float = 1.25
+    floor: float = 0.05  # never poll more often than this (seconds)
+
+    def next_delay(self, elapsed: float, hint: float | None) -> float:
+        """Seconds to wait before the next status request, ``elapsed`` after acceptance."""
+        e = self.expected
+        if elapsed < self.start * e:
+            delay = self.start * e - elapsed
+        elif elapsed < self.until * e:
+            delay = self.step * e
+        else:
+            delay = max(self.step * e, (elapsed - self.until * e) * 0.5)
+        delay = max(self.floor, delay * random.uniform(0.9, 1.1))
+        if hint is not None:
+            delay = max(delay, hint) if elapsed >= self.start * e else max(hint, delay)
+        return delay
+
+
+class RateLimiter:
+    """At most ``per_minute`` calls in any 60 s window (a sliding log)."""
+
+    def __init__(self, per_minute: int | None) -> None:
+        self.per_minute = per_minute
+        self._calls: deque[float] = deque()
+        self._lock = anyio.Lock()
+
+    async def wait(self) -> None:
+        if not self.per_minute:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._calls and now - self._calls[0] >= 60:
+                    self._calls.popleft()
+                if len(self._calls) < self.per_minute:
+                    self._calls.append(now)
+                    return
+                await anyio.sleep(60 - (now - self._calls[0]))
+
+
+@dataclass
+class WebhookHub:
+    """Statuses pushed by engines, waiting for the job that wants them."""
+
+    _statuses: dict[str, JobStatus] = field(default_factory=dict)
+    _events: dict[str, anyio.Event] = field(default_factory=dict)
+
+    def deliver(self, status: JobStatus) -> None:
+        self._statuses[status.job_id] = status
+        self._event(status.job_id).set()
+
+    async def wait(self, job_id: str, timeout: float) -> JobStatus | None:
+        """The job's terminal status once pushed, or None after ``timeout`` seconds."""
+        with anyio.move_on_after(timeout):
+            while True:
+                status = self.pushed(job_id)
+                if status is not None:
+                    return status
+                event = self._events[job_id] = anyio.Event()
+                await event.wait()
+        return None
+
+    def pushed(self, job_id: str) -> JobStatus | None:
+        """The job's terminal status if a webhook already brought it."""
+        status = self._statuses.get(job_id)
+        return status if status is not None and status.state in ("succeeded", "failed") else None
+
+    def _event(self, job_id: str) -> anyio.Event:
+        return self._events.setdefault(job_id, anyio.Event())
+
+
+class RemoteRunner:
+    """Runs jobs on remote engines through the journal."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        journal: Journal,
+        *,
+        webhooks: WebhookHub | None = None,
+        retry: RetryPolicy | None = None,
+        forget_lost: bool = False,
+    ) -> None:
+        self.host = host
+        self.forget_lost = forget_lost  # resubmit jobs whose submit answer was lost
+        self.journal = journal
+        self.webhooks = webhooks
+        self.retry = retry or RetryPolicy()
+        self._rates: dict[str, RateLimiter] = {}
+        self.status_requests = 0
+
+    def rate(self, engine: EngineSpec, per_minute: int | None) -> RateLimiter:
+        if engine.id not in self._rates:
+            self._rates[engine.id] = RateLimiter(per_minute)
+        return self._rates[engine.id]
+
+    async def run(
+        self,
+        engine: EngineSpec,
+        request: VideoRequest,
+        key: str,
+        output: Path,
+        context: EngineContext,
+        *,
+        shot: str,
+        rate: RateLimiter,
+        on_submitted: Callable[[str], None] = lambda job_id: None,
+    ) -> VideoResult:
+        """Resume or submit the job for ``key``, wait for it, and download it to ``output``."""
+        job_id, accepted_at = await self._job_for(engine, request, key, context, shot, rate)
+        on_submitted(job_id)
+        status = await self._wait(engine, job_id, accepted_at, context)
+        if status.state == "failed":
+            self.journal.failed(key, status.error or "failed")
+            if status.refused:
+                raise EngineRefusal(engine.id, status.error or "refused")
+            raise EngineError(
+                engine.id, f"job {job_id} failed: {status.error or 'no reason given'}"
+            )
+        result: VideoResult = await self._retrying(
+            engine,
+            "download",
+            lambda: self.host.call_engine(
+                engine.id, "download_video", job_id=job_id, output=output, context=context
+            ),
+        )
+        self.journal.done(key)
+        return result
+
+    # -- submit or resume ------------------------------------------------------------------
+
+    async def _job_for(
+        self,
+        engine: EngineSpec,
+        request: VideoRequest,
+        key: str,
+        context: EngineContext,
+        shot: str,
+        rate: RateLimiter,
+    ) -> tuple[str, float]:
+        row = self.journal.get(key)
+        if row is not None and row.state in ("submitted", "done") and row.job_id:
+            return row.job_id, row.submitted_at or time.time()  # resume: never resubmit
+        if row is not None and row.state == "submitting" and not self.forget_lost:
+            found = await self._lookup(engine, key, context)
+            if found is not None:
+                self.journal.submitted(key, found)
+                return found, time.time()
+        idempotency = key[:32]
+        for attempt in range(self.retry.attempts):
+            await rate.wait()
+            self.journal.submitting(key, engine.id, shot)
+            try:
+                submission = await self.host.call_engine(
+                    engine.id,
+                    "submit_video",
+                    request=request,
+                    idempotency_key=idempotency,
+                    context=context,
+                )
+            except TransientError as exc:
+                self.journal.not_sent(key)
+                if attempt == self.retry.attempts - 1:
+                    raise
+                await anyio.sleep(self.retry.delay(attempt, exc.retry_after))
+                continue
+            except AmbiguousSubmission:
+                found = await self._lookup(engine, key, context)
+                if found is None:  # the engine has no such job: nothing was billed, resend
+                    self.journal.not_sent(key)
+                    continue
+                submission_id = found
+            except EngineRefusal:
+                self.journal.not_sent(key)
+                self.journal.failed(key, "refused at submit")
+                raise
+            else:
+                submission_id = submission.job_id
+            self.journal.submitted(key, submission_id)
+            return submission_id, time.time()
+        raise EngineError(engine.id, f"could not submit after {self.retry.attempts} tries")
+
+    async def _lookup(self, engine: EngineSpec, key: str, context: EngineContext) -> str | None:
+        """Find a job whose submit answer was lost; stop the shot if the engine cannot say."""
+        if not self.host.implements(engine.id, "find_video_job"):
+            raise AmbiguousSubmission(
+                engine.id,
+                "a submit's answer was lost and this engine offers no lookup, so the job may "
+                "exist (and be billed); it was not sent again. Check the engine's dashboard, "
+                "then run `ministudio render --forget-lost` to submit it once more",
+            )
+        found: str | None = await self._retrying(
+            engine,
+            "lookup",
+            lambda: self.host.call_engine(
+                engine.id,
+                "find_video_job",
+                idempotency_key=key[:32],
+                context=context,
+                expected=(str, type(None)),
+            ),
+        )
+        return found
+
+    # -- waiting -------------------------------------------------------------------------
+
+    async def _wait(
+        self, engine: EngineSpec, job_id: str, accepted_at: float, context: EngineContext
+    ) -> JobStatus:
+        expected = self.expected_latency(engine)
+        if self.webhooks is not None and context.webhook_url and engine.capabilities.webhooks:
+            # Trust the push; poll only if it is long overdue (a lost webhook).
+            pushed = await self.webhooks.wait(job_id, timeout=max(3 * expected, 60.0))
+            if pushed is not None:
+                return pushed
+        plan = PollPlan(expected)
+        hint: float | None = None
+        while True:
+            elapsed = time.time() - accepted_at
+            await anyio.sleep(plan.next_delay(elapsed, hint))
+            pushed_status = self.webhooks.pushed(job_id) if self.webhooks else None
+            if pushed_status is not None:
+                return pushed_status
+            self.status_requests += 1
+            status: JobStatus = await self._retrying(
+                engine,
+                "status",
+                lambda: self.host.call_engine(
+                    engine.id, "poll_video", job_id=job_id, context=context
+                ),
+            )
+            if status.progress is not None:
+                context.progress(status.progress)
+            if status.state in ("succeeded", "failed"):
+                return status
+            hint = status.retry_after
+
+    def expected_latency(self, engine: EngineSpec) -> float:
+        """The median of the engine's recent jobs, else what it declares, else 10 s."""
+        seen = self.journal.latencies(engine.id)
+        if len(seen) >= 3:
+            return max(statistics.median(seen), 0.05)
+        return engine.capabilities.expected_latency or 10.0
+
+    async def _retrying(
+        self, engine: EngineSpec, phase: str, call: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``call`` again after each TransientError, with backoff, up to the policy's attempts."""
+        for attempt in range(self.retry.attempts):
+            try:
+                return await call()
+            except TransientError as exc:
+                if attempt == self.retry.attempts - 1:
+                    raise EngineError(
+                        engine.id,
+                        f"{phase} kept failing ({exc}); run render again later",
+                        retryable=True,
+                    ) from exc
+                await anyio.sleep(self.retry.delay(attempt, exc.retry_after))
+        raise AssertionError("unreachable")

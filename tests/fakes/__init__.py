@@ -1,0 +1,1 @@
+"""Loopback fakes of the paid engines' HTTP APIs, for tests and benchmarks."""
