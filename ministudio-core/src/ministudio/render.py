@@ -13,7 +13,7 @@ import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -37,6 +37,10 @@ from ministudio.plugins import PluginHost
 from ministudio.remote import RemoteRunner
 from ministudio.spec import Production
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
+
+if TYPE_CHECKING:
+    from ministudio.media.assemble import FilmWriter
+    from ministudio.media.subtitles import Cue
 
 ShotState = Literal["waiting", "rendering", "cached", "done", "failed"]
 
@@ -179,6 +183,9 @@ class _Renderer:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
         self.journal = Journal(store.root / "journal.sqlite")
+        self._film: FilmWriter
+        self._appended = 0
+        self._append_lock = anyio.Lock()
         self.remote = RemoteRunner(host, self.journal, forget_lost=forget_lost)
 
     async def run(self) -> Manifest:
@@ -189,11 +196,18 @@ class _Renderer:
         lines = await self._speak_all(planned)
         shots = [self._time(ps, lines[ps.id]) for ps in planned]
         self._check_budget(shots)  # refuse impossible or unaffordable shots before any video
-        async with anyio.create_task_group() as tg:
-            for i, shot in enumerate(shots):
-                previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
-                tg.start_soon(self._render_shot, shot, previous)
-        return await self._finish(shots, started)
+        self._place(shots)
+        self.out.mkdir(parents=True, exist_ok=True)
+        cues = await anyio.to_thread.run_sync(self._open_film, shots)
+        try:
+            async with anyio.create_task_group() as tg:
+                for i, shot in enumerate(shots):
+                    previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
+                    tg.start_soon(self._render_shot, shots, shot, previous)
+        except BaseException:
+            self._film.abort()
+            raise
+        return await self._finish(shots, cues, started)
 
     def _check_budget(self, shots: list[_Shot]) -> None:
         estimate = 0.0
@@ -264,7 +278,7 @@ class _Renderer:
         )
         return _Shot(ps, lines, timing, record)
 
-    async def _render_shot(self, shot: _Shot, previous: _Shot | None) -> None:
+    async def _render_shot(self, shots: list[_Shot], shot: _Shot, previous: _Shot | None) -> None:
         ps, began = shot.planned, time.monotonic()
         try:
             first_frame = None
@@ -299,6 +313,7 @@ class _Renderer:
         finally:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
+        await self._append_ready(shots)
 
     async def _render_with(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> Path:
         from ministudio.media.fit import fit_clip
@@ -417,8 +432,8 @@ class _Renderer:
 
     # -- the film --------------------------------------------------------------------------
 
-    async def _finish(self, shots: list[_Shot], started: float) -> Manifest:
-        self.out.mkdir(parents=True, exist_ok=True)
+    def _place(self, shots: list[_Shot]) -> None:
+        """Each shot's and each line's start in the film (known once speech is done)."""
         start = 0.0
         for shot in shots:
             shot.record.start = round(start, 6)
@@ -435,6 +450,43 @@ class _Renderer:
                 for line, t in zip(shot.lines, shot.timing.starts, strict=True)
             ]
             start += shot.timing.duration
+
+    def _open_film(self, shots: list[_Shot]) -> list[Cue]:
+        """Start the film file: the audio is final before any picture exists (audio first)."""
+        from ministudio.media.assemble import FilmWriter
+        from ministudio.media.audio import AudioTrack, read_wav, resample
+        from ministudio.media.subtitles import Cue
+
+        rate = 48000
+        track = AudioTrack(rate, sum(s.timing.frames for s in shots) / self.fps)
+        cues = []
+        for shot in shots:
+            for line, record in zip(shot.lines, shot.record.lines, strict=True):
+                samples, source_rate = read_wav(line.path)
+                track.place(resample(samples, source_rate, rate), record.start)
+                cues.append(Cue(record.start, record.end, record.text, line.planned.speaker_name))
+        self._film = FilmWriter(
+            self.out / "film.mp4.part",
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            sample_rate=rate,
+        )
+        self._film.set_audio(track.samples)
+        self._film.set_cues(cues)
+        return cues
+
+    async def _append_ready(self, shots: list[_Shot]) -> None:
+        """Append, in film order, every finished shot whose predecessors are all in."""
+        async with self._append_lock:
+            while self._appended < len(shots) and shots[self._appended].done.is_set():
+                clip = shots[self._appended].clip
+                if clip is None:
+                    return  # a failed shot: the film cannot be finished in this run
+                await anyio.to_thread.run_sync(self._film.append_clip, clip)
+                self._appended += 1
+
+    async def _finish(self, shots: list[_Shot], cues: list[Cue], started: float) -> Manifest:
         manifest = Manifest(
             title=self.p.title,
             ministudio_version=__version__,
@@ -451,44 +503,24 @@ class _Renderer:
         )
         failures = {s.planned.id: s.record.error for s in shots if s.record.error}
         if failures:
+            self._film.abort()
             manifest.seconds = round(time.monotonic() - started, 3)
             manifest.write(self.out / "manifest.json")
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
-        await anyio.to_thread.run_sync(self._assemble, shots, manifest)
+        await anyio.to_thread.run_sync(self._close_film, shots, cues, manifest)
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest
 
-    def _assemble(self, shots: list[_Shot], manifest: Manifest) -> None:
-        from ministudio.media.assemble import assemble_film
-        from ministudio.media.audio import AudioTrack, read_wav, resample
+    def _close_film(self, shots: list[_Shot], cues: list[Cue], manifest: Manifest) -> None:
         from ministudio.media.contact_sheet import contact_sheet
-        from ministudio.media.subtitles import Cue, to_srt, to_vtt
+        from ministudio.media.subtitles import to_srt, to_vtt
 
-        rate = 48000
-        track = AudioTrack(rate, manifest.duration)
-        cues = []
-        for shot in shots:
-            for line, record in zip(shot.lines, shot.record.lines, strict=True):
-                samples, source_rate = read_wav(line.path)
-                track.place(resample(samples, source_rate, rate), record.start)
-                cues.append(Cue(record.start, record.end, record.text, line.planned.speaker_name))
-        clips = [s.clip for s in shots if s.clip is not None]
         film = self.out / "film.mp4"
-        partial = self.out / "film.mp4.part"
-        assemble_film(
-            clips,
-            track.samples,
-            rate,
-            cues,
-            partial,
-            width=self.width,
-            height=self.height,
-            fps=self.fps,
-        )
-        os.replace(partial, film)
+        os.replace(self._film.close(), film)
         (self.out / "film.srt").write_text(to_srt(cues), encoding="utf-8")
         (self.out / "film.vtt").write_text(to_vtt(cues), encoding="utf-8")
+        clips = [s.clip for s in shots if s.clip is not None]
         labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
         contact_sheet(clips, labels, self.out / "contact_sheet.png")
         manifest.film = film.name
