@@ -82,7 +82,7 @@ def build_plugin(name: str, target: Path) -> Path:
 def plugin_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each test plugin built and installed into its own folder (add it to PYTHONPATH)."""
     base = tmp_path_factory.mktemp("plugins")
-    return {name: build_plugin(name, base / name) for name in ("solid", "broken", "dupe")}
+    return {name: build_plugin(name, base / name) for name in ("solid", "broken", "dupe", "sim")}
 
 
 def run_cli(

@@ -23,6 +23,7 @@ from ministudio.engines import EngineContext, EngineSpec
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
+        JobStatus,
         QCVerdict,
         ShotPrompt,
         SpeechRequest,
@@ -207,6 +208,19 @@ class PluginHost:
                 f"{type(result).__name__}",
             )
         return result
+
+    def parse_webhook(
+        self, engine_id: str, body: bytes, headers: dict[str, str]
+    ) -> JobStatus | None:
+        """Decode a webhook for ``engine_id`` with its own plugin; None if it cannot."""
+        if engine_id not in self._owners or not self.implements(engine_id, "parse_webhook"):
+            return None
+        from ministudio.jobs import JobStatus
+
+        status = self._caller(engine_id, "parse_webhook")(
+            engine=engine_id, body=body, headers=headers
+        )
+        return status if isinstance(status, JobStatus) else None
 
     def prompt_map(self, engine_id: str, shot: ShotPrompt) -> str | dict[str, Any]:
         """The engine's own prompt for ``shot``: the first plugin answer, else the default text."""

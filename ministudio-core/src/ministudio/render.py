@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from ministudio import __version__
@@ -34,7 +35,7 @@ from ministudio.planning import (
     time_shot,
 )
 from ministudio.plugins import PluginHost
-from ministudio.remote import RemoteRunner
+from ministudio.remote import RemoteRunner, RetryPolicy, WebhookHub
 from ministudio.spec import Production
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
 
@@ -106,6 +107,17 @@ class _Shot:
     done: anyio.Event = field(default_factory=anyio.Event)
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a render runs, beyond the production itself."""
+
+    forget_lost: bool = False  # resubmit jobs whose submit answer was lost (no lookup offered)
+    # Public base URL engines POST to (enables webhooks); "{port}" stands for the bound port.
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1:0"  # local host:port the receiver binds behind that URL
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
 def render(
     production: Production,
     out_dir: Path,
@@ -114,13 +126,9 @@ def render(
     store: ContentStore | None = None,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[ShotEvent], None] | None = None,
-    forget_lost: bool = False,
+    options: RenderOptions | None = None,
 ) -> Manifest:
-    """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest).
-
-    ``forget_lost`` resubmits jobs whose submit answer was lost on an engine with no lookup
-    (after you checked the engine's dashboard); otherwise such shots stop, unpaid twice.
-    """
+    """Render ``production`` into ``out_dir`` (film.mp4, subtitles, contact sheet, manifest)."""
     return anyio.run(
         lambda: render_async(
             production,
@@ -129,7 +137,7 @@ def render(
             store=store,
             env=env,
             on_event=on_event,
-            forget_lost=forget_lost,
+            options=options,
         )
     )
 
@@ -142,7 +150,7 @@ async def render_async(
     store: ContentStore | None = None,
     env: Mapping[str, str] | None = None,
     on_event: Callable[[ShotEvent], None] | None = None,
-    forget_lost: bool = False,
+    options: RenderOptions | None = None,
 ) -> Manifest:
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
     renderer = _Renderer(
@@ -152,7 +160,7 @@ async def render_async(
         store or ContentStore(default_store_dir()),
         os.environ if env is None else env,
         on_event or (lambda event: None),
-        forget_lost=forget_lost,
+        options or RenderOptions(),
     )
     try:
         return await renderer.run()
@@ -169,8 +177,7 @@ class _Renderer:
         store: ContentStore,
         env: Mapping[str, str],
         on_event: Callable[[ShotEvent], None],
-        *,
-        forget_lost: bool = False,
+        options: RenderOptions,
     ) -> None:
         self.p = production
         self.out = out_dir
@@ -186,7 +193,16 @@ class _Renderer:
         self._film: FilmWriter
         self._appended = 0
         self._append_lock = anyio.Lock()
-        self.remote = RemoteRunner(host, self.journal, forget_lost=forget_lost)
+        self.options = options
+        self.webhooks = WebhookHub() if options.webhook_url else None
+        self.webhook_port = 0
+        self.remote = RemoteRunner(
+            host,
+            self.journal,
+            webhooks=self.webhooks,
+            retry=options.retry,
+            forget_lost=options.forget_lost,
+        )
 
     async def run(self) -> Manifest:
         started = time.monotonic()
@@ -200,10 +216,15 @@ class _Renderer:
         self.out.mkdir(parents=True, exist_ok=True)
         cues = await anyio.to_thread.run_sync(self._open_film, shots)
         try:
-            async with anyio.create_task_group() as tg:
-                for i, shot in enumerate(shots):
-                    previous = shots[i - 1] if shot.planned.shot.continuity == "continue" else None
-                    tg.start_soon(self._render_shot, shots, shot, previous)
+            async with anyio.create_task_group() as outer:
+                if self.webhooks is not None:
+                    await outer.start(self._receive_webhooks, self.webhooks)
+                async with anyio.create_task_group() as tg:
+                    for i, shot in enumerate(shots):
+                        continues = shot.planned.shot.continuity == "continue"
+                        previous = shots[i - 1] if continues else None
+                        tg.start_soon(self._render_shot, shots, shot, previous)
+                outer.cancel_scope.cancel()  # every shot is done: stop the receiver
         except BaseException:
             self._film.abort()
             raise
@@ -432,6 +453,17 @@ class _Renderer:
 
     # -- the film --------------------------------------------------------------------------
 
+    async def _receive_webhooks(
+        self, hub: WebhookHub, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        from ministudio.webhooks import WebhookReceiver
+
+        host, _, port = self.options.webhook_listen.rpartition(":")
+        receiver = WebhookReceiver(self.host.parse_webhook, hub.deliver)
+        async with anyio.create_task_group() as tg:
+            self.webhook_port = await tg.start(receiver.serve, host or "127.0.0.1", int(port))
+            task_status.started()
+
     def _place(self, shots: list[_Shot]) -> None:
         """Each shot's and each line's start in the film (known once speech is done)."""
         start = 0.0
@@ -545,6 +577,9 @@ class _Renderer:
         self, engine: EngineSpec, scratch: Path, progress: Callable[[float], None] | None = None
     ) -> EngineContext:
         context = EngineContext(engine=engine.id, work_dir=scratch, env=self.env)
+        if self.options.webhook_url and engine.capabilities.webhooks:
+            base = self.options.webhook_url.replace("{port}", str(self.webhook_port))
+            context.webhook_url = f"{base.rstrip('/')}/{engine.id}"
         if progress is not None:
             context.progress = progress
         return context
