@@ -131,7 +131,7 @@ def test_budget_refuses_before_anything_is_rendered(store, tmp_path: Path) -> No
     host = PluginHost()
     host.register(Priced(), "pricey")
     production = tiny_production(routing={"video": "pricey"}, budget=9.0)
-    with pytest.raises(BudgetError, match=r"up to \$10.00, above the budget of \$9.00"):
+    with pytest.raises(BudgetError, match=r"cost \$10.00, above the production's budget of \$9.00"):
         render(production, tmp_path / "out", host=host, store=store)
     assert not (tmp_path / "out").exists()
 

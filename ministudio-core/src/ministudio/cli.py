@@ -127,22 +127,113 @@ def voices() -> None:
     help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
-def render(file: str, output: str | None, store: str | None, quiet: bool) -> None:
+@click.option("--max-cost", type=float, default=None, help="Refuse to start above this USD cost.")
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Public base URL that reaches the webhook receiver (engines POST job updates to "
+    "URL/<engine>); '{port}' stands for the bound port. Without it, jobs are polled.",
+)
+@click.option(
+    "--webhook-listen",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="Local host:port the webhook receiver binds.",
+)
+@click.option(
+    "--forget-lost",
+    is_flag=True,
+    help="Submit again jobs whose submit answer was lost on an engine that offers no lookup "
+    "(check the engine's dashboard first: they may have been billed).",
+)
+def render(
+    file: str,
+    output: str | None,
+    store: str | None,
+    quiet: bool,
+    max_cost: float | None,
+    webhook_url: str | None,
+    webhook_listen: str,
+    forget_lost: bool,
+) -> None:
     """Render a production into a finished, voiced, subtitled film."""
+    from ministudio.render import RenderOptions
     from ministudio.render import render as run_render
-    from ministudio.store import ContentStore, default_store_dir
 
     production = _load(file)
-    out = Path(output) if output else Path("out") / _slug(production.title)
-    content = ContentStore(Path(store) if store else default_store_dir())
+    out = _out_dir(production, output)
+    options = RenderOptions(
+        forget_lost=forget_lost,
+        max_cost=max_cost,
+        webhook_url=webhook_url,
+        webhook_listen=webhook_listen,
+    )
     with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
-        manifest = run_render(production, out, store=content, on_event=progress.update)
+        manifest = run_render(
+            production, out, store=_store(store), on_event=progress.update, options=options
+        )
     cached = sum(1 for s in manifest.shots if s.cached)
     click.echo(
         f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
         f"({cached} from the store), cost ${manifest.cost:.2f}, "
         f"rendered in {manifest.seconds:.1f} s"
     )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The output folder a render would use (its manifest explains changes).",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
+)
+def plan(file: str, output: str | None, store: str | None) -> None:
+    """Show what render would do: per shot cached or to render and why, cost and time.
+
+    Lines are spoken first (their length decides each shot's); no video is rendered."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ministudio.render import plan as make_plan
+
+    production = _load(file)
+    film = make_plan(production, _out_dir(production, output), store=_store(store))
+    table = Table("shot", "engine", "length", "asks", "status", "cost", "time")
+    for shot in film.shots:
+        status = "cached" if shot.cached else "render"
+        table.add_row(
+            shot.id,
+            shot.engine,
+            f"{shot.duration:.2f} s",
+            f"{shot.requested:g} s",
+            f"{status}: {shot.reason}",
+            f"${shot.cost:.2f}",
+            f"{shot.seconds:.0f} s",
+        )
+    Console().print(table)
+    to_render = sum(1 for s in film.shots if not s.cached)
+    click.echo(
+        f"{to_render} of {len(film.shots)} shots to render, estimated cost ${film.cost:.2f}, "
+        f"about {film.wall_time():.0f} s of engine time"
+    )
+
+
+def _out_dir(production: Production, output: str | None) -> Path:
+    return Path(output) if output else Path("out") / _slug(production.title)
+
+
+def _store(folder: str | None) -> Any:
+    from ministudio.store import ContentStore, default_store_dir
+
+    return ContentStore(Path(folder) if folder else default_store_dir())
 
 
 def _slug(title: str) -> str:

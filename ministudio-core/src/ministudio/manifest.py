@@ -40,6 +40,7 @@ class ShotRecord(BaseModel):
     stretched: bool = False  # an explicit duration was lengthened to fit the lines
     cached: bool = False
     job_key: str | None = None
+    inputs: dict[str, str] = {}  # a short hash of each input of the job (engine, prompt, seed...)
     output_hash: str | None = None  # sha256 of the shot's clip as it enters the film
     engine_job_id: str | None = None
     cost: float = 0.0

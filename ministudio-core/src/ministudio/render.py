@@ -22,6 +22,7 @@ import anyio.to_thread
 from ministudio import __version__
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
+from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.jobs import ShotPrompt, VideoRequest
 from ministudio.journal import Journal
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
@@ -96,6 +97,14 @@ class _Line:
     cached: bool
 
 
+@dataclass(frozen=True)
+class _Job:
+    request: VideoRequest
+    key: str  # the engine's clip
+    fit_key: str  # the clip fitted to the film
+    inputs: dict[str, str]  # a short hash per input, to tell later which one changed
+
+
 @dataclass
 class _Shot:
     planned: PlannedShot
@@ -112,6 +121,7 @@ class RenderOptions:
     """How a render runs, beyond the production itself."""
 
     forget_lost: bool = False  # resubmit jobs whose submit answer was lost (no lookup offered)
+    max_cost: float | None = None  # refuse to start a render that would spend more (USD)
     # Public base URL engines POST to (enables webhooks); "{port}" stands for the bound port.
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1:0"  # local host:port the receiver binds behind that URL
@@ -140,6 +150,34 @@ def render(
             options=options,
         )
     )
+
+
+def plan(
+    production: Production,
+    out_dir: Path,
+    *,
+    host: PluginHost | None = None,
+    store: ContentStore | None = None,
+) -> FilmPlan:
+    """What ``render`` would do: speaks the lines (their length decides the shots'), renders no
+    video and spends nothing on it."""
+
+    async def run() -> FilmPlan:
+        renderer = _Renderer(
+            production,
+            out_dir,
+            host or PluginHost(),
+            store or ContentStore(default_store_dir()),
+            os.environ,
+            lambda event: None,
+            RenderOptions(),
+        )
+        try:
+            return await renderer.assess(await renderer.prepare())
+        finally:
+            renderer.journal.close()
+
+    return anyio.run(run)
 
 
 async def render_async(
@@ -206,12 +244,9 @@ class _Renderer:
 
     async def run(self) -> Manifest:
         started = time.monotonic()
-        planned = plan_shots(self.p, self.host)
-        for ps in planned:
-            self.emit(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
-        lines = await self._speak_all(planned)
-        shots = [self._time(ps, lines[ps.id]) for ps in planned]
-        self._check_budget(shots)  # refuse impossible or unaffordable shots before any video
+        shots = await self.prepare()
+        # Refuse impossible or unaffordable shots before any video is paid for.
+        self.refuse_over_budget(await self.assess(shots), self.options.max_cost)
         self._place(shots)
         self.out.mkdir(parents=True, exist_ok=True)
         cues = await anyio.to_thread.run_sync(self._open_film, shots)
@@ -230,17 +265,66 @@ class _Renderer:
             raise
         return await self._finish(shots, cues, started)
 
-    def _check_budget(self, shots: list[_Shot]) -> None:
-        estimate = 0.0
-        for shot in shots:
-            engine = shot.planned.engine
-            seconds = snap_duration(engine, shot.timing.duration, shot.planned.id)
-            estimate += seconds * engine.capabilities.price_per_second
-        if self.p.budget is not None and estimate > self.p.budget + 1e-9:
-            raise BudgetError(
-                f"rendering every shot would cost up to ${estimate:.2f}, above the budget of "
-                f"${self.p.budget:.2f}; raise `budget` or route shots to cheaper engines"
+    async def prepare(self) -> list[_Shot]:
+        """Route, speak every line (audio first) and time every shot."""
+        planned = plan_shots(self.p, self.host)
+        for ps in planned:
+            self.emit(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
+        lines = await self._speak_all(planned)
+        return [self._time(ps, lines[ps.id]) for ps in planned]
+
+    async def assess(self, shots: list[_Shot]) -> FilmPlan:
+        """Per shot: in the store or not and why, cost and time; refuses impossible shots."""
+        previous = _previous_inputs(self.out / "manifest.json")
+        plans: list[ShotPlan] = []
+        fitted: dict[str, Path | None] = {}
+        for i, shot in enumerate(shots):
+            ps, engine = shot.planned, shot.planned.engine
+            after = shots[i - 1].planned.id if ps.shot.continuity == "continue" else None
+            requested = snap_duration(engine, shot.timing.duration, ps.id)
+            job = None
+            if after is None or fitted[after] is not None:
+                before = fitted[after] if after else None
+                first = await self._last_frame(before) if before else None
+                shot.brief = shot_brief(
+                    self.p, ps, shot.timing, [line.duration for line in shot.lines]
+                )
+                job = self._job(shot, engine, first)
+            clip = self.store.get(job.fit_key, ".mp4") if job else None
+            fitted[ps.id] = clip
+            cached = clip is not None or (job is not None and self.store.get(job.key, ".mp4"))
+            if cached:
+                reason = "in the store"
+            elif job is None:
+                reason = f"continues {after}, which renders first"
+            elif ps.id not in previous:
+                reason = "new shot" if previous else "first render"
+            else:
+                reason = "changed: " + changed_inputs(previous[ps.id], job.inputs)
+            plans.append(
+                ShotPlan(
+                    id=ps.id,
+                    engine=engine.id,
+                    duration=shot.timing.duration,
+                    requested=requested,
+                    cached=bool(cached),
+                    reason=reason,
+                    cost=0.0 if cached else requested * engine.capabilities.price_per_second,
+                    seconds=0.0 if cached else self.remote.expected_latency(engine),
+                    after=after if after and not fitted[after] else None,
+                )
             )
+        engines = {shot.planned.engine for shot in shots}
+        return FilmPlan(plans, {engine.id: self._limits(engine)[0] for engine in engines})
+
+    def refuse_over_budget(self, plan: FilmPlan, max_cost: float | None) -> None:
+        for limit, name in ((self.p.budget, "the production's budget"), (max_cost, "--max-cost")):
+            if limit is not None and plan.cost > limit + 1e-9:
+                raise BudgetError(
+                    f"this render would cost ${plan.cost:.2f}, above {name} of ${limit:.2f}; "
+                    f"nothing was spent. Raise the limit or route shots to cheaper engines "
+                    f"(`ministudio plan` shows each shot's cost)"
+                )
 
     # -- speech ----------------------------------------------------------------------------
 
@@ -336,10 +420,9 @@ class _Renderer:
             shot.done.set()
         await self._append_ready(shots)
 
-    async def _render_with(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> Path:
-        from ministudio.media.fit import fit_clip
-
-        ps, timing, record = shot.planned, shot.timing, shot.record
+    def _job(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> _Job:
+        """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
+        ps, timing = shot.planned, shot.timing
         assert shot.brief is not None
         options = dict(self.p.routing.options.get(engine.id, {}))
         request = VideoRequest(
@@ -355,7 +438,8 @@ class _Renderer:
             first_frame=first_frame if engine.capabilities.first_frame else None,
             options=options,
         )
-        key = job_key("video", {"engine": engine.id, "request": self._fingerprint(request)})
+        fingerprint = {"engine": engine.id, "request": self._fingerprint(request)}
+        key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
             {
@@ -365,6 +449,17 @@ class _Renderer:
                 "frames": timing.frames,
             },
         )
+        inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
+        inputs["engine"] = engine.id
+        return _Job(request, key, fit_key, inputs)
+
+    async def _render_with(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> Path:
+        from ministudio.media.fit import fit_clip
+
+        timing, record = shot.timing, shot.record
+        job = self._job(shot, engine, first_frame)
+        request, key, fit_key = job.request, job.key, job.fit_key
+        record.inputs = job.inputs
         record.engine, record.model, record.prompt = engine.id, request.model, request.prompt
         record.requested_duration, record.job_key = request.duration, key
         fitted = self.store.get(fit_key, ".mp4")
@@ -601,6 +696,15 @@ class _Renderer:
             self._hash(p) for p in request.shot.environment.reference_images
         ]
         return data
+
+
+def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
+    """Each shot's inputs as the last render in this folder recorded them."""
+    try:
+        saved = Manifest.model_validate_json(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {shot.id: shot.inputs for shot in saved.shots if shot.inputs}
 
 
 def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str]) -> str:
