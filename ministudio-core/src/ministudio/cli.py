@@ -226,6 +226,48 @@ def plan(file: str, output: str | None, store: str | None) -> None:
     )
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def status(folder: str) -> None:
+    """Show every job of a render (running or finished) in an output folder."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ministudio.errors import MinistudioError
+    from ministudio.journal import Journal
+    from ministudio.manifest import Manifest
+
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MinistudioError(
+            f"{path} is missing or unreadable: is {folder} a render's output "
+            f"folder? (`ministudio render FILE -o {folder}` makes one)"
+        ) from None
+    journal = Journal(Path(manifest.store) / "journal.sqlite")
+    rows = journal.rows([s.job_key for s in manifest.shots if s.job_key])
+    journal.close()
+    table = Table("shot", "state", "engine", "engine job", "submits", "age", "detail")
+    for shot in manifest.shots:
+        row = rows.get(shot.job_key or "")
+        age = f"{time.time() - row.submitted_at:.0f} s" if row and row.submitted_at else ""
+        table.add_row(
+            shot.id,
+            shot.state,
+            shot.engine or "",
+            (row.job_id if row else None) or "",
+            str(row.submits) if row else "",
+            age,
+            shot.error or (row.error if row else "") or "",
+        )
+    Console().print(table)
+    done = "film: " + manifest.film if manifest.film else "film: not finished"
+    click.echo(f"{manifest.title}: {done}; cost so far ${manifest.cost:.2f}")
+
+
 def _out_dir(production: Production, output: str | None) -> Path:
     return Path(output) if output else Path("out") / _slug(production.title)
 

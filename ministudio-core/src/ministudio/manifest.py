@@ -39,6 +39,7 @@ class ShotRecord(BaseModel):
     requested_duration: float | None = None  # what the engine was asked for, after snapping
     stretched: bool = False  # an explicit duration was lengthened to fit the lines
     cached: bool = False
+    state: str = "waiting"  # waiting, rendering, cached, done or failed
     job_key: str | None = None
     inputs: dict[str, str] = {}  # a short hash of each input of the job (engine, prompt, seed...)
     output_hash: str | None = None  # sha256 of the shot's clip as it enters the film
@@ -55,6 +56,7 @@ class Manifest(BaseModel):
     title: str
     ministudio_version: str
     production_hash: str
+    store: str  # the content store (and journal) this render used
     width: int
     height: int
     fps: int

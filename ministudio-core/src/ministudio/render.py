@@ -6,6 +6,7 @@ decides it, so a second render re-runs only what changed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -222,7 +223,10 @@ class _Renderer:
         self.host = host
         self.store = store
         self.env = env
-        self.emit = on_event
+        self.on_event = on_event
+        self._records: dict[str, ShotRecord] = {}
+        self._shots: list[_Shot] = []
+        self._saved = 0.0
         self.width, self.height = production.format.size
         self.fps = production.format.fps
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
@@ -245,6 +249,7 @@ class _Renderer:
     async def run(self) -> Manifest:
         started = time.monotonic()
         shots = await self.prepare()
+        self._shots, self._records = shots, {s.planned.id: s.record for s in shots}
         # Refuse impossible or unaffordable shots before any video is paid for.
         self.refuse_over_budget(await self.assess(shots), self.options.max_cost)
         self._place(shots)
@@ -269,7 +274,7 @@ class _Renderer:
         """Route, speak every line (audio first) and time every shot."""
         planned = plan_shots(self.p, self.host)
         for ps in planned:
-            self.emit(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
+            self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
         return [self._time(ps, lines[ps.id]) for ps in planned]
 
@@ -411,10 +416,10 @@ class _Renderer:
             shot.record.qc = verdicts
             shot.record.output_hash = self._hash(shot.clip)
             state: ShotState = "cached" if shot.record.cached else "done"
-            self.emit(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
+            self._event(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
         except MinistudioError as exc:
             shot.record.error = str(exc)
-            self.emit(ShotEvent(ps.id, "failed", ps.engine.id, detail=str(exc)))
+            self._event(ShotEvent(ps.id, "failed", ps.engine.id, detail=str(exc)))
         finally:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
@@ -499,12 +504,12 @@ class _Renderer:
         from ministudio.media.probe import probe
 
         shot_id = request.shot.shot_id
-        self.emit(ShotEvent(shot_id, "waiting", engine.id, detail="queued"))
+        self._event(ShotEvent(shot_id, "waiting", engine.id, detail="queued"))
         async with self._limiter(engine):
-            self.emit(ShotEvent(shot_id, "rendering", engine.id))
+            self._event(ShotEvent(shot_id, "rendering", engine.id))
 
             def progress(fraction: float) -> None:
-                self.emit(ShotEvent(shot_id, "rendering", engine.id, fraction))
+                self._event(ShotEvent(shot_id, "rendering", engine.id, fraction))
 
             context = self._context(engine, scratch, progress)
             output = scratch / "clip.mp4"
@@ -512,7 +517,7 @@ class _Renderer:
 
                 def submitted(job_id: str) -> None:
                     record.engine_job_id = job_id
-                    self.emit(ShotEvent(shot_id, "rendering", engine.id, detail=f"job {job_id}"))
+                    self._event(ShotEvent(shot_id, "rendering", engine.id, detail=f"job {job_id}"))
 
                 result = await self.remote.run(
                     engine,
@@ -614,20 +619,7 @@ class _Renderer:
                 self._appended += 1
 
     async def _finish(self, shots: list[_Shot], cues: list[Cue], started: float) -> Manifest:
-        manifest = Manifest(
-            title=self.p.title,
-            ministudio_version=__version__,
-            production_hash=job_key("production", self.p.model_dump(mode="json")),
-            width=self.width,
-            height=self.height,
-            fps=self.fps,
-            aspect_ratio=self.p.format.aspect_ratio,
-            duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
-            cost=round(sum(s.record.cost for s in shots), 4),
-            seconds=0.0,
-            film=None,
-            shots=[s.record for s in shots],
-        )
+        manifest = self._manifest(shots)
         failures = {s.planned.id: s.record.error for s in shots if s.record.error}
         if failures:
             self._film.abort()
@@ -638,6 +630,36 @@ class _Renderer:
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest
+
+    def _manifest(self, shots: list[_Shot]) -> Manifest:
+        return Manifest(
+            title=self.p.title,
+            ministudio_version=__version__,
+            production_hash=job_key("production", self.p.model_dump(mode="json")),
+            store=str(self.store.root),
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            aspect_ratio=self.p.format.aspect_ratio,
+            duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
+            cost=round(sum(s.record.cost for s in shots), 4),
+            seconds=0.0,
+            film=None,
+            shots=[s.record for s in shots],
+        )
+
+    def _event(self, event: ShotEvent) -> None:
+        """Pass an event on, and keep manifest.json current for `ministudio status`."""
+        self.on_event(event)
+        record = self._records.get(event.shot_id)
+        if record is None:
+            return
+        record.state = event.state
+        now = time.monotonic()
+        if event.state in ("done", "cached", "failed") or now - self._saved > 0.5:
+            self._saved = now
+            with contextlib.suppress(OSError):
+                self._manifest(self._shots).write(self.out / "manifest.json")
 
     def _close_film(self, shots: list[_Shot], cues: list[Cue], manifest: Manifest) -> None:
         from ministudio.media.contact_sheet import contact_sheet
