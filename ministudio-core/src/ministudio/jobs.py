@@ -143,3 +143,4 @@ class JobStatus(_Frozen):
     retry_after: float | None = None  # the engine's hint: seconds until asking again is useful
     error: str | None = None  # why it failed, in the engine's words
     refused: bool = False  # failed by a safety filter or invalid input: do not resend as is
+    video_url: str | None = None  # where the finished clip is, when the status says

@@ -178,7 +178,12 @@ class RemoteRunner:
             engine,
             "download",
             lambda: self.host.call_engine(
-                engine.id, "download_video", job_id=job_id, output=output, context=context
+                engine.id,
+                "download_video",
+                job_id=job_id,
+                status=status,
+                output=output,
+                context=context,
             ),
         )
         self.journal.done(key)
