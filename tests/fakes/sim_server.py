@@ -38,7 +38,8 @@ Wire protocol (JSON bodies; every ``/v1/clips`` call needs ``Authorization: Bear
     200 ``{"data": [job, ...]}``: the jobs submitted with that external id, oldest first (the
     lookup for a submit whose answer was lost). Without ``external_id``: every job.
 ``GET /v1/files/{id}.mp4``
-    The MP4, ``Content-Type: video/mp4`` with ``Content-Length``. No auth (a CDN URL).
+    The MP4, ``Content-Type: video/mp4`` with ``Content-Length`` and ``X-Content-Duration``
+    (the billed seconds). No auth (a CDN URL).
     404 ``not_ready`` until the job has succeeded.
 Webhook
     When a job turns terminal and was given a ``callback_url``, the job JSON (as from
@@ -87,7 +88,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -552,6 +553,7 @@ class SimServer:
         h.send_response(200)
         h.send_header("Content-Type", "video/mp4")
         h.send_header("Content-Length", str(len(data)))
+        h.send_header("X-Content-Duration", f"{job.duration:g}")
         h.end_headers()
         if h.fault == "truncate":
             h.wfile.write(data[: len(data) // 2])
@@ -694,11 +696,11 @@ def _parse_submit(body: bytes) -> dict[str, Any]:
     }
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _integer(value: Any) -> bool:
+def _integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

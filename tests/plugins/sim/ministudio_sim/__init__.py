@@ -13,6 +13,8 @@ How failures map, so the core never pays twice:
   ``AmbiguousSubmission``, and ``find_video_job`` can then look the job up by its external id.
 - poll, lookup: transport errors, 429 and 5xx: ``TransientError``.
 - download: a cut-off or short download: ``TransientError``; nothing is left at ``output``.
+  It streams from the terminal status's ``video_url`` (a poll's or a webhook's) without
+  another status request; the billed seconds come from the file's ``X-Content-Duration``.
 """
 
 from __future__ import annotations
@@ -105,9 +107,9 @@ def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[Jo
 
 @hookimpl
 def download_video(
-    engine: str, job_id: str, output: Path, context: EngineContext
+    engine: str, job_id: str, status: JobStatus, output: Path, context: EngineContext
 ) -> Awaitable[VideoResult] | None:
-    return _download(job_id, Path(output), context) if engine == ENGINE else None
+    return _download(job_id, status, Path(output), context) if engine == ENGINE else None
 
 
 @hookimpl
@@ -193,28 +195,33 @@ async def _poll(job_id: str, context: EngineContext) -> JobStatus:
     return _status(job, retry_after=_poll_after(answer))
 
 
-async def _download(job_id: str, output: Path, context: EngineContext) -> VideoResult:
+async def _download(
+    job_id: str, status: JobStatus, output: Path, context: EngineContext
+) -> VideoResult:
     import httpx
     from ministudio.jobs import VideoResult
 
-    job, _ = await _get_job(job_id, context)
-    status = _status(job, retry_after=None)
+    job: dict[str, Any] | None = None
+    if status.state != "succeeded" or not status.video_url:  # ask the engine where it is
+        job, _ = await _get_job(job_id, context)
+        status = _status(job, retry_after=None)
     if status.state == "failed":
         if status.refused:
             raise EngineRefusal(ENGINE, status.error or "the job failed")
         raise EngineError(ENGINE, f"job {job_id} failed: {status.error or 'no reason given'}")
-    url = job.get("video_url")
-    if status.state != "succeeded" or not isinstance(url, str) or not url:
+    url = status.video_url
+    if status.state != "succeeded" or not url:
         raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
     output.parent.mkdir(parents=True, exist_ok=True)
     part = output.with_name(output.name + ".part")
-    received, expected = 0, None
+    received, expected, seconds = 0, None, None
     try:
         async with _client(context) as client, client.stream("GET", url) as answer:
             if answer.status_code != 200:
                 raise _failure(answer, "download", read=False)
             length = answer.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
+            seconds = _float(answer.headers.get("X-Content-Duration"))
             with part.open("wb") as sink:
                 async for chunk in answer.aiter_raw(CHUNK):
                     sink.write(chunk)
@@ -233,7 +240,12 @@ async def _download(job_id: str, output: Path, context: EngineContext) -> VideoR
             ENGINE, f"download cut short: {received} of {expected} bytes; download again"
         )
     part.replace(output)
-    duration = float(job.get("duration") or 0.0)
+    if job is not None:
+        seconds = _float(job.get("duration"))
+    if seconds is None:  # the clip's length is what is billed: ask for it
+        job, _ = await _get_job(job_id, context)
+        seconds = _float(job.get("duration"))
+    duration = seconds or 0.0
     return VideoResult(
         path=output,
         engine_job_id=job_id,
@@ -332,6 +344,7 @@ def _status(job: dict[str, Any], retry_after: float | None) -> JobStatus:
         progress = min(1.0, max(0.0, float(progress)))
     else:
         progress = None
+    url = job.get("video_url")
     return JobStatus(
         job_id=str(job["id"]),
         state=state,
@@ -339,6 +352,7 @@ def _status(job: dict[str, Any], retry_after: float | None) -> JobStatus:
         retry_after=retry_after,
         error=(f"{code}: {message}" if code and message else code or message) or None,
         refused=state == "failed" and code in REFUSAL_CODES,
+        video_url=url if isinstance(url, str) and url else None,
     )
 
 
@@ -389,6 +403,13 @@ def _poll_after(answer: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value) / 1000.0) if value else None
     except ValueError:
+        return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
         return None
 
 
