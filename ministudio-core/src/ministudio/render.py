@@ -604,7 +604,7 @@ class _Renderer:
             fps=self.fps,
             sample_rate=rate,
         )
-        self._film.set_audio(track.samples)
+        self._film.set_audio(track)
         self._film.set_cues(cues)
         return cues
 

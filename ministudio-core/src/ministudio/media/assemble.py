@@ -33,7 +33,7 @@ from av.subtitles.stream import SubtitleStream
 from av.subtitles.subtitle import SubtitleSet
 
 from ministudio.errors import MediaError
-from ministudio.media.audio import resample
+from ministudio.media.audio import AudioTrack, resample
 from ministudio.media.fit import fit_clip, matches_shared_format
 from ministudio.media.probe import damaged, probe
 from ministudio.media.subtitles import Cue, ordered
@@ -116,7 +116,7 @@ class FilmWriter:
         self._subs: SubtitleStream | None = None
         self.frames = 0  # video frames written so far
         self.clips = 0
-        self._samples: np.ndarray | None = None
+        self._samples: np.ndarray | AudioTrack | None = None
         self._audio_written = 0  # samples sent to the encoder
         self._segments: list[tuple[int, int, str]] | None = None
         self._segments_written = 0
@@ -154,17 +154,25 @@ class FilmWriter:
             )
             self._copy_packets(fitted)
 
-    def set_audio(self, samples: np.ndarray) -> None:
-        """The film's soundtrack: float32 mono at this writer's `sample_rate`, from t = 0."""
+    def set_audio(self, samples: np.ndarray | AudioTrack) -> None:
+        """The film's soundtrack from t = 0: float32 mono samples at this writer's
+        `sample_rate`, or an `AudioTrack` (mixed chunk by chunk as the film is written)."""
         self._check_open()
         if self._samples is not None:
             raise ValueError("set_audio was already called; the soundtrack is set once")
+        if isinstance(samples, AudioTrack):
+            if samples.sample_rate != self.sample_rate:
+                raise ValueError("the AudioTrack's rate must be the writer's sample_rate")
+            self._samples = samples
+            if self._video is not None:
+                self._write_audio(until=self._video_end())
+            return
         mono = np.asarray(samples, dtype=np.float32)
         if mono.ndim != 1:
             raise ValueError(f"audio must be mono (1-D), got shape {mono.shape}")
         if self.sample_rate != self.input_sample_rate:
             mono = resample(mono, self.input_sample_rate, self.sample_rate)
-        self._samples = np.clip(mono, -1.0, 1.0)
+        self._samples = mono  # kept as given (no copy: a long film's track is large)
         if self._video is not None:
             self._write_audio(until=self._video_end())
 
@@ -287,11 +295,17 @@ class FilmWriter:
         if not final:
             target = min(target, samples.size)
             target -= (target - self._audio_written) % AUDIO_FRAME  # whole frames only
+        base = self._audio_written
+        block = (
+            samples.read(base, target)
+            if isinstance(samples, AudioTrack)
+            else np.clip(samples[base:target], -1.0, 1.0)
+        )
         while self._audio_written < target:
             lo = self._audio_written
             hi = min(lo + AUDIO_FRAME, target)
             chunk = np.zeros(hi - lo, np.float32)
-            have = samples[lo:hi]
+            have = block[lo - base : hi - base]
             chunk[: have.size] = have
             frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
             frame.sample_rate = self.sample_rate

@@ -100,7 +100,11 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 
 
 class AudioTrack:
-    """The film's soundtrack: a fixed-length mono buffer that lines are mixed into."""
+    """The film's soundtrack: lines placed at times on a silent track of a fixed length.
+
+    Only the placed lines are kept; any stretch is mixed on demand by ``read``, so a long
+    film's track costs memory for its speech, not for its length.
+    """
 
     def __init__(self, sample_rate: int, duration: float) -> None:
         if sample_rate <= 0:
@@ -108,34 +112,44 @@ class AudioTrack:
         if duration < 0:
             raise ValueError(f"duration must be >= 0, got {duration}")
         self.sample_rate = sample_rate
-        self._samples = np.zeros(round(duration * sample_rate), np.float32)
+        self.size = round(duration * sample_rate)  # samples on the track
+        self._clips: list[tuple[int, np.ndarray]] = []  # (first sample, samples)
 
     @property
     def duration(self) -> float:
-        return self._samples.size / self.sample_rate
+        return self.size / self.sample_rate
 
     @property
     def samples(self) -> np.ndarray:
-        """The mixed track (float32, mono, -1..1). A view: copy it before changing it."""
-        return self._samples
+        """The whole mixed track (float32, mono, -1..1)."""
+        return self.read(0, self.size)
 
     def offset(self, seconds: float) -> int:
         """The sample index of a time on the track."""
         return round(seconds * self.sample_rate)
 
     def place(self, samples: np.ndarray, at_seconds: float) -> int:
-        """Mix `samples` (at this track's rate) in from `at_seconds`, clamped to -1..1.
-
-        What runs past the end of the track is cut. Returns the number of samples placed.
+        """Mix `samples` (at this track's rate) in from `at_seconds`; overlaps add, clamped to
+        -1..1 when read. What runs past the end of the track is cut. Returns the number of
+        samples placed.
         """
         if at_seconds < 0:
             raise ValueError(f"at_seconds must be >= 0, got {at_seconds}")
         start = self.offset(at_seconds)
         src = np.asarray(samples, dtype=np.float32).reshape(-1)
-        end = min(self._samples.size, start + src.size)
+        end = min(self.size, start + src.size)
         if end <= start:
             return 0
-        region = self._samples[start:end]
-        region += src[: end - start]
-        np.clip(region, -1.0, 1.0, out=region)
+        self._clips.append((start, src[: end - start].copy()))
         return end - start
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Samples ``lo`` to ``hi`` of the mixed track (float32, clamped to -1..1)."""
+        lo, hi = max(lo, 0), min(hi, self.size)
+        out = np.zeros(max(hi - lo, 0), np.float32)
+        for start, clip in self._clips:
+            first, last = max(start, lo), min(start + clip.size, hi)
+            if first < last:
+                out[first - lo : last - lo] += clip[first - start : last - start]
+        np.clip(out, -1.0, 1.0, out=out)
+        return out
