@@ -244,3 +244,88 @@ def test_an_unknown_voice_is_one_clear_error_before_any_video(store, tmp_path: P
     with pytest.raises(SpeechError, match=r"hello line 1: espeak: unknown voice 'xx-nope'"):
         render(production, tmp_path / "out", host=PluginHost(), store=store)
     assert not list(store.root.rglob("*.mp4"))
+
+
+class Uploading:
+    """An engine that needs its reference images uploaded (as Luma needs URLs)."""
+
+    def __init__(self) -> None:
+        self.uploads: list[Path] = []
+        self.sent: list[list[str]] = []
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), max_references=4, concurrency=2)
+        return [EngineSpec(id="uploader", kind="video", capabilities=caps)]
+
+    @hookimpl
+    def upload_asset(self, engine: str, path: Path, context) -> str:
+        self.uploads.append(path)
+        return f"https://assets.example/{len(self.uploads)}.png"
+
+    @hookimpl
+    async def generate_video(self, engine, request: VideoRequest, output: Path, context):
+        from ministudio.jobs import VideoResult
+        from ministudio.media.encode import VideoWriter
+
+        images = [p for c in request.shot.characters for p in c.reference_images]
+        self.sent.append([await context.upload(p) for p in images])
+        frame = np.full((request.height, request.width, 3), 90, np.uint8)
+        frame[: request.height // 4] = 250
+        with VideoWriter(output, request.width, request.height, request.fps) as writer:
+            for _ in range(round(request.duration * request.fps)):
+                writer.write(frame)
+        return VideoResult(path=output, model="up-1")
+
+
+def test_reference_images_are_uploaded_once_per_content(store, tmp_path: Path) -> None:
+    from PIL import Image
+
+    face = tmp_path / "ann.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(face)
+    copy = tmp_path / "ann-copy.png"  # the same content under another name
+    copy.write_bytes(face.read_bytes())
+    engine = Uploading()
+    host = PluginHost()
+    host.register(engine, "uploader")
+    characters = {
+        "ann": {"name": "Ann", "dna": "a woman", "reference_images": [str(face)]},
+        "bo": {"name": "Bo", "dna": "a boy", "reference_images": [str(copy)]},
+    }
+    film = tiny_production(characters=characters, routing={"video": "uploader"})
+    render(film, tmp_path / "a", host=host, store=store)
+    assert len(engine.uploads) == 1  # two shots, two files, one content: one upload
+    url = "https://assets.example/1.png"
+    assert sorted(engine.sent, key=len) == [[url], [url, url]]  # shots render concurrently
+    other = tiny_production(
+        characters=characters, title="Another film", seed=99, routing={"video": "uploader"}
+    )
+    render(other, tmp_path / "b", host=host, store=store)
+    assert len(engine.uploads) == 1  # another production reuses the upload
+
+
+def test_an_edit_rerenders_its_shot_and_the_continue_shots_after_it(store, tmp_path) -> None:
+    def chain(action: str):
+        return tiny_production(
+            scenes=[
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "a", "action": "Ann waves", "characters": ["ann"]},
+                        {"id": "b", "action": action, "characters": ["ann"]},
+                        {
+                            "id": "c",
+                            "action": "Ann sits",
+                            "continuity": "continue",
+                            "characters": ["ann"],
+                        },
+                        {"id": "d", "action": "Bo runs", "characters": ["bo"]},
+                    ],
+                }
+            ]
+        )
+
+    render(chain("Ann walks"), tmp_path / "a", store=store)
+    again = render(chain("Ann walks fast"), tmp_path / "b", store=store)
+    assert {s.id: s.cached for s in again.shots} == {"a": True, "b": False, "c": False, "d": True}

@@ -7,7 +7,7 @@ engines run are described in ``ministudio.jobs``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -77,6 +77,13 @@ class EngineContext:
     env: Mapping[str, str] = field(default_factory=dict)
     progress: Callable[[float], None] = lambda fraction: None
     webhook_url: str | None = None  # where the engine should POST job updates, when listening
+    uploader: Callable[[Path], Awaitable[str]] | None = None  # set by the core
+
+    async def upload(self, path: Path) -> str:
+        """The engine's reference (URL or id) for a local file, uploaded once per content."""
+        if self.uploader is None:
+            raise RuntimeError("this engine context has no uploader (the core sets one)")
+        return await self.uploader(path)
 
     def key(self, spec: EngineSpec) -> str:
         """The engine's API key from the first of its `key_env` variables that is set."""

@@ -98,6 +98,16 @@ def find_video_job(
 
 
 @hookspec(firstresult=True)
+def upload_asset(engine: str, path: Path, context: EngineContext) -> str | Awaitable[str]:
+    """Make a local file (a reference image, a first frame) reachable by ``engine``: upload it
+    and return the URL or id the engine's requests use. Engines do not call this hook
+    themselves: they ``await context.upload(path)``, which calls it once per file content
+    and engine, and reuses the answer across shots, productions and runs.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
     """Turn a webhook the engine sent into a status; None if it is not this engine's."""
     raise NotImplementedError

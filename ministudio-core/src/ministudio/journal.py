@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     error TEXT,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assets (
+    engine TEXT NOT NULL,
+    content TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    uploaded_at REAL NOT NULL,
+    PRIMARY KEY (engine, content)
 )
 """
 
@@ -55,7 +62,7 @@ class Journal:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a row is on disk before we wait on it
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -120,6 +127,21 @@ class Journal:
                 "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? "
                 "WHERE key = ?",
                 (error, now, now, key),
+            )
+
+    def asset(self, engine: str, content: str) -> str | None:
+        """The engine's reference for a file with this content hash, if it was uploaded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reference FROM assets WHERE engine = ? AND content = ?", (engine, content)
+            ).fetchone()
+        return row[0] if row else None
+
+    def uploaded(self, engine: str, content: str, reference: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?)",
+                (engine, content, reference, time.time()),
             )
 
     def latencies(self, engine: str, last: int = 20) -> list[float]:

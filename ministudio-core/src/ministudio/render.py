@@ -235,6 +235,7 @@ class _Renderer:
         self._film: FilmWriter
         self._appended = 0
         self._append_lock = anyio.Lock()
+        self._upload_lock = anyio.Lock()
         self.options = options
         self.webhooks = WebhookHub() if options.webhook_url else None
         self.webhook_port = 0
@@ -694,12 +695,25 @@ class _Renderer:
         self, engine: EngineSpec, scratch: Path, progress: Callable[[float], None] | None = None
     ) -> EngineContext:
         context = EngineContext(engine=engine.id, work_dir=scratch, env=self.env)
+        context.uploader = lambda path: self._upload(engine, path, context)
         if self.options.webhook_url and engine.capabilities.webhooks:
             base = self.options.webhook_url.replace("{port}", str(self.webhook_port))
             context.webhook_url = f"{base.rstrip('/')}/{engine.id}"
         if progress is not None:
             context.progress = progress
         return context
+
+    async def _upload(self, engine: EngineSpec, path: Path, context: EngineContext) -> str:
+        """Upload a file for ``engine`` once per content; later shots and runs reuse it."""
+        content = self._hash(path)
+        async with self._upload_lock:
+            reference = self.journal.asset(engine.id, content)
+            if reference is None:
+                reference = await self.host.call_engine(
+                    engine.id, "upload_asset", path=path, context=context, expected=str
+                )
+                self.journal.uploaded(engine.id, content, reference)
+        return reference
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:
