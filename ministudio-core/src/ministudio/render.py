@@ -236,6 +236,9 @@ class _Renderer:
         self._appended = 0
         self._append_lock = anyio.Lock()
         self._upload_lock = anyio.Lock()
+        # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
+        # many shots landing at once neither oversubscribe the CPU nor pile up decoders.
+        self._media = anyio.CapacityLimiter(os.cpu_count() or 2)
         self.options = options
         self.webhooks = WebhookHub() if options.webhook_url else None
         self.webhook_port = 0
@@ -412,7 +415,12 @@ class _Renderer:
             if shot.clip is None:
                 raise MinistudioError(shot.record.failed_attempts[-1].error)
             verdicts = await anyio.to_thread.run_sync(
-                self.host.qc_check, shot.brief, shot.clip, shot.timing.duration, self.fps
+                self.host.qc_check,
+                shot.brief,
+                shot.clip,
+                shot.timing.duration,
+                self.fps,
+                limiter=self._media,
             )
             shot.record.qc = verdicts
             shot.record.output_hash = self._hash(shot.clip)
@@ -488,7 +496,8 @@ class _Renderer:
                     height=self.height,
                     fps=self.fps,
                     frames=timing.frames,
-                )
+                ),
+                limiter=self._media,
             )
             return self.store.put(fit_key, out, ".mp4")
         finally:
@@ -532,7 +541,8 @@ class _Renderer:
                 )
             else:
                 result = await self.host.generate_video(engine.id, request, output, context)
-        await anyio.to_thread.run_sync(probe, result.path)  # refuse a damaged clip loudly
+        # refuse a damaged clip loudly
+        await anyio.to_thread.run_sync(probe, result.path, limiter=self._media)
         record.cost += result.cost
         record.engine_job_id = result.engine_job_id
         record.model = result.model or record.model
@@ -546,7 +556,9 @@ class _Renderer:
         if path is None:
             scratch = self.store.scratch()
             try:
-                png = await anyio.to_thread.run_sync(last_frame_png, clip, scratch / "last.png")
+                png = await anyio.to_thread.run_sync(
+                    last_frame_png, clip, scratch / "last.png", limiter=self._media
+                )
                 path = self.store.put(key, png, ".png")
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
