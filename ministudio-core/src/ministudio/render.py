@@ -42,6 +42,8 @@ from ministudio.spec import Production
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ministudio.media.assemble import FilmWriter
     from ministudio.media.subtitles import Cue
 
@@ -234,6 +236,7 @@ class _Renderer:
         self.journal = Journal(store.root / "journal.sqlite")
         self._film: FilmWriter
         self._appended = 0
+        self._thumbs: list[Image.Image] = []
         self._append_lock = anyio.Lock()
         self._upload_lock = anyio.Lock()
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
@@ -622,13 +625,19 @@ class _Renderer:
         return cues
 
     async def _append_ready(self, shots: list[_Shot]) -> None:
-        """Append, in film order, every finished shot whose predecessors are all in."""
+        """Append, in film order, every finished shot whose predecessors are all in (and grab
+        its contact-sheet thumbnail now, not at the end)."""
+        from ministudio.media.contact_sheet import middle_frame
+
         async with self._append_lock:
             while self._appended < len(shots) and shots[self._appended].done.is_set():
                 clip = shots[self._appended].clip
                 if clip is None:
                     return  # a failed shot: the film cannot be finished in this run
                 await anyio.to_thread.run_sync(self._film.append_clip, clip)
+                self._thumbs.append(
+                    await anyio.to_thread.run_sync(middle_frame, clip, limiter=self._media)
+                )
                 self._appended += 1
 
     async def _finish(self, shots: list[_Shot], cues: list[Cue], started: float) -> Manifest:
@@ -675,16 +684,15 @@ class _Renderer:
                 self._manifest(self._shots).write(self.out / "manifest.json")
 
     def _close_film(self, shots: list[_Shot], cues: list[Cue], manifest: Manifest) -> None:
-        from ministudio.media.contact_sheet import contact_sheet
+        from ministudio.media.contact_sheet import contact_sheet_of
         from ministudio.media.subtitles import to_srt, to_vtt
 
         film = self.out / "film.mp4"
         os.replace(self._film.close(), film)
         (self.out / "film.srt").write_text(to_srt(cues), encoding="utf-8")
         (self.out / "film.vtt").write_text(to_vtt(cues), encoding="utf-8")
-        clips = [s.clip for s in shots if s.clip is not None]
         labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
-        contact_sheet(clips, labels, self.out / "contact_sheet.png")
+        contact_sheet_of(self._thumbs, labels, self.out / "contact_sheet.png")
         manifest.film = film.name
         manifest.subtitles = ["film.srt", "film.vtt"]
         manifest.contact_sheet = "contact_sheet.png"

@@ -71,17 +71,41 @@ def contact_sheet(
         raise ValueError(f"{len(clips)} clips but {len(labels)} labels")
     if columns < 1 or thumb_width < 16:
         raise ValueError("columns must be >= 1 and thumb_width >= 16")
-    infos = [probe(clip) for clip in clips]
-    thumb_h = max(1, round(thumb_width * infos[0].height / infos[0].width))
+    return contact_sheet_of(
+        [middle_frame(clip) for clip in clips],
+        labels,
+        output,
+        columns=columns,
+        thumb_width=thumb_width,
+    )
+
+
+def middle_frame(clip: Path) -> Image.Image:
+    """The frame in the middle of a clip (a shot's thumbnail)."""
+    info = probe(clip)
+    return frame_at(clip, info.frames / info.fps / 2 if info.fps else info.duration / 2)
+
+
+def contact_sheet_of(
+    frames: Sequence[Image.Image],
+    labels: Sequence[str],
+    output: Path,
+    *,
+    columns: int = 4,
+    thumb_width: int = 320,
+) -> Path:
+    """``contact_sheet`` from frames already grabbed (one per shot, in film order)."""
+    if not frames or len(labels) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
+    thumb_h = max(1, round(thumb_width * frames[0].height / frames[0].width))
     thumb = (thumb_width, thumb_h)
-    width, height, cols, _ = sheet_size(len(clips), thumb, columns)
+    width, height, cols, _ = sheet_size(len(frames), thumb, columns)
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     strip = label_height(thumb_width)
     font = ImageFont.load_default(size=max(10, round(strip * 0.6)))
-    for i, (clip, info, label) in enumerate(zip(clips, infos, labels, strict=True)):
-        image = frame_at(clip, info.frames / info.fps / 2 if info.fps else info.duration / 2)
-        image = ImageOps.fit(image.convert("RGB"), thumb, Image.Resampling.LANCZOS)
+    for i, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+        image = ImageOps.fit(frame.convert("RGB"), thumb, Image.Resampling.LANCZOS)
         x, y = cell_origin(i, thumb, cols)
         sheet.paste(image, (x, y))
         caption = _fit_text(draw, f"{i + 1}  {label}", font, thumb_width - 4)
