@@ -329,3 +329,75 @@ def test_an_edit_rerenders_its_shot_and_the_continue_shots_after_it(store, tmp_p
     render(chain("Ann walks"), tmp_path / "a", store=store)
     again = render(chain("Ann walks fast"), tmp_path / "b", store=store)
     assert {s.id: s.cached for s in again.shots} == {"a": True, "b": False, "c": False, "d": True}
+
+
+class Plater:
+    """A plate engine that paints the place teal, and counts its jobs."""
+
+    def __init__(self) -> None:
+        self.jobs: list[VideoRequest] = []
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), min_duration=1.0)
+        return [EngineSpec(id="plater", kind="video", capabilities=caps)]
+
+    @hookimpl
+    def generate_video(self, engine, request: VideoRequest, output: Path, context):
+        from ministudio.jobs import VideoResult
+        from ministudio.media.encode import VideoWriter
+
+        self.jobs.append(request)
+        frame = np.full((request.height, request.width, 3), (0, 160, 160), np.uint8)
+        with VideoWriter(output, request.width, request.height, request.fps) as writer:
+            for _ in range(round(request.duration * request.fps)):
+                writer.write(frame)
+        return VideoResult(path=output, model="plate-1")
+
+
+def test_background_plates_render_once_per_place_and_light(store, tmp_path: Path) -> None:
+    plater = Plater()
+    host = PluginHost()
+    host.register(plater, "plater")
+    shots = [
+        {"id": "a", "action": "Ann waves", "layers": ["plate"], "characters": ["ann"]},
+        {"id": "b", "action": "Bo waves", "layers": ["plate"], "characters": ["bo"]},
+        {"id": "c", "action": "Ann waits", "layers": ["plate"], "lighting": "night"},
+        {"id": "d", "action": "Bo leaves"},
+    ]
+    film = tiny_production(
+        scenes=[{"id": "one", "environment": "park", "shots": shots}],
+        routing={"plate": "plater"},
+    )
+    manifest = render(film, tmp_path / "out", host=host, store=store)
+    assert len(plater.jobs) == 2  # day and night: one plate each, shared by a and b
+    assert {p.id for p in manifest.plates} == {"plate-park"}
+    assert all(not r.shot.characters and not r.shot.action for r in plater.jobs)
+    middles = frames_at(
+        tmp_path / "out" / "film.mp4", [s.start + s.duration / 2 for s in manifest.shots]
+    )
+    teal = [
+        bool((np.abs(m - np.array([0, 160, 160])).sum(axis=2) < 60).mean() > 0.2) for m in middles
+    ]
+    assert teal[:2] == [True, True] and not teal[3]  # the plate is the place; d has none
+    render(film, tmp_path / "again", host=host, store=store)
+    assert len(plater.jobs) == 2  # plates come from the store next time
+
+
+def test_plan_lists_plates_and_the_shots_waiting_for_them(store, tmp_path: Path) -> None:
+    from ministudio.render import plan
+
+    host = PluginHost()
+    host.register(Plater(), "plater")
+    shots = [{"id": "a", "action": "Ann waves", "layers": ["plate"], "characters": ["ann"]}]
+    film = tiny_production(
+        scenes=[{"id": "one", "environment": "park", "shots": shots}], routing={"plate": "plater"}
+    )
+    before = plan(film, tmp_path / "out", host=host, store=store)
+    assert [(s.id, s.reason) for s in before.shots] == [
+        ("plate-park", "background plate (day)"),
+        ("a", "waits for its background plate"),
+    ]
+    render(film, tmp_path / "out", host=host, store=store)
+    after = plan(film, tmp_path / "out", host=host, store=store)
+    assert [(s.id, s.cached) for s in after.shots] == [("a", True)]

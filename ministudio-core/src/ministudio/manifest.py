@@ -68,6 +68,7 @@ class Manifest(BaseModel):
     subtitles: list[str] = []
     contact_sheet: str | None = None
     shots: list[ShotRecord] = []
+    plates: list[ShotRecord] = []  # background plates made (or reused) for this film
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

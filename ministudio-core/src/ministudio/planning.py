@@ -43,6 +43,7 @@ class PlannedShot:
     fallbacks: tuple[EngineSpec, ...]
     seed: int
     lines: tuple[PlannedLine, ...]
+    plate: EngineSpec | None  # the engine of its background plate, when it has one
 
 
 def shot_seed(production_seed: int, shot_id: str) -> int:
@@ -60,7 +61,12 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
         fallbacks = tuple(
             host.engine(f, "video") for f in production.routing.fallbacks.get(engine_id, [])
         )
-        for candidate in (engine, *fallbacks):
+        plate = None
+        if "plate" in shot.layers:
+            routing = production.routing
+            plate_id = routing.shots.get(f"{shot_id}.plate", routing.plate or engine_id)
+            plate = host.engine(plate_id, "video")
+        for candidate in (engine, *fallbacks, *([plate] if plate else [])):
             check_format(candidate, production, shot_id)
         planned.append(
             PlannedShot(
@@ -72,6 +78,7 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
                 fallbacks=fallbacks,
                 seed=shot_seed(production.seed, shot_id),
                 lines=tuple(_lines(production, shot, host)),
+                plate=plate,
             )
         )
     return planned
@@ -170,7 +177,6 @@ def shot_brief(
 ) -> ShotPrompt:
     """The structured, engine-neutral prompt of a planned shot."""
     scene, shot = planned.scene, planned.shot
-    env = production.environments[scene.environment]
     speakers = {line.speaker for line in planned.lines}
     characters = tuple(
         CharacterBrief(
@@ -201,14 +207,37 @@ def shot_brief(
         camera_move=shot.camera,
         continuity=shot.continuity,
         characters=characters,
-        environment=EnvironmentBrief(
-            id=scene.environment,
-            description=env.description,
-            lighting=shot.lighting or scene.lighting or env.lighting,
-            palette=tuple(env.palette),
-            reference_images=tuple(env.reference_images),
-        ),
+        environment=_environment(production, planned),
         style=production.style.description,
         negative=tuple(production.style.negative),
         lines=lines,
+    )
+
+
+def plate_brief(production: Production, planned: PlannedShot) -> ShotPrompt:
+    """A shot's background plate: its place alone, in its lighting, wide and still. Nothing
+    shot-specific goes in, so every shot in the same place and light shares one plate."""
+    environment = _environment(production, planned)
+    return ShotPrompt(
+        shot_id=f"plate-{environment.id}",
+        scene_id=environment.id,
+        index=0,
+        action="",
+        shot_size="wide",
+        camera_move="static",
+        environment=environment,
+        style=production.style.description,
+        negative=tuple(production.style.negative),
+    )
+
+
+def _environment(production: Production, planned: PlannedShot) -> EnvironmentBrief:
+    scene, shot = planned.scene, planned.shot
+    env = production.environments[scene.environment]
+    return EnvironmentBrief(
+        id=scene.environment,
+        description=env.description,
+        lighting=shot.lighting or scene.lighting or env.lighting,
+        palette=tuple(env.palette),
+        reference_images=tuple(env.reference_images),
     )

@@ -30,7 +30,10 @@ def describe_shot(shot: ShotPrompt, *, include_dialogue: bool = False) -> str:
     size = SHOT_SIZE_WORDS.get(shot.shot_size, shot.shot_size)
     camera = CAMERA_WORDS.get(shot.camera_move, shot.camera_move)
     env = shot.environment
-    parts = [f"{size}, {camera}.", shot.action.rstrip(".") + "."]
+    action = shot.action.rstrip(".")
+    if not action and not shot.characters:
+        action = "An empty background plate: the setting alone, no people, no text"
+    parts = [f"{size}, {camera}.", action + "."]
     for character in shot.characters:
         parts.append(f"{character.name}: {character.dna.rstrip('.')}.")
     setting = env.description.rstrip(".")

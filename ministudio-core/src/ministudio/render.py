@@ -32,7 +32,9 @@ from ministudio.planning import (
     PlannedShot,
     ShotTiming,
     plan_shots,
+    plate_brief,
     shot_brief,
+    shot_seed,
     snap_duration,
     time_shot,
 )
@@ -239,6 +241,8 @@ class _Renderer:
         self._thumbs: list[Image.Image] = []
         self._append_lock = anyio.Lock()
         self._upload_lock = anyio.Lock()
+        self._plate_locks: dict[str, anyio.Lock] = {}
+        self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
         # many shots landing at once neither oversubscribe the CPU nor pile up decoders.
         self._media = anyio.CapacityLimiter(os.cpu_count() or 2)
@@ -290,23 +294,46 @@ class _Renderer:
         previous = _previous_inputs(self.out / "manifest.json")
         plans: list[ShotPlan] = []
         fitted: dict[str, Path | None] = {}
+        planned_plates: set[str] = set()
         for i, shot in enumerate(shots):
             ps, engine = shot.planned, shot.planned.engine
             after = shots[i - 1].planned.id if ps.shot.continuity == "continue" else None
             requested = snap_duration(engine, shot.timing.duration, ps.id)
             job = None
-            if after is None or fitted[after] is not None:
+            plate_job = self._plate_job(shot)
+            plate = self.store.get(plate_job[3], ".png") if plate_job else None
+            if plate_job and plate is None and plate_job[2] not in planned_plates:
+                planned_plates.add(plate_job[2])
+                plate_engine, plate_request = plate_job[0], plate_job[1]
+                plans.append(
+                    ShotPlan(
+                        id=plate_request.shot.shot_id,
+                        engine=plate_engine.id,
+                        duration=0.0,
+                        requested=plate_request.duration,
+                        cached=False,
+                        reason=f"background plate ({plate_request.shot.environment.lighting})",
+                        cost=plate_request.duration * plate_engine.capabilities.price_per_second,
+                        seconds=self.remote.expected_latency(plate_engine),
+                        after=None,
+                    )
+                )
+            if (after is None or fitted[after] is not None) and (plate_job is None or plate):
                 before = fitted[after] if after else None
                 first = await self._last_frame(before) if before else None
                 shot.brief = shot_brief(
                     self.p, ps, shot.timing, [line.duration for line in shot.lines]
                 )
+                if plate is not None:
+                    self._with_plate(shot, plate)
                 job = self._job(shot, engine, first)
             clip = self.store.get(job.fit_key, ".mp4") if job else None
             fitted[ps.id] = clip
             cached = clip is not None or (job is not None and self.store.get(job.key, ".mp4"))
             if cached:
                 reason = "in the store"
+            elif job is None and plate_job is not None and plate is None:
+                reason = "waits for its background plate"
             elif job is None:
                 reason = f"continues {after}, which renders first"
             elif ps.id not in previous:
@@ -407,6 +434,9 @@ class _Renderer:
                     )
                 first_frame = await self._last_frame(previous.clip)
             shot.brief = shot_brief(self.p, ps, shot.timing, [line.duration for line in shot.lines])
+            plate = await self._plate(shot)
+            if plate is not None:
+                self._with_plate(shot, plate)
             for engine in (ps.engine, *ps.fallbacks):
                 try:
                     shot.clip = await self._render_with(shot, engine, first_frame)
@@ -437,25 +467,38 @@ class _Renderer:
             shot.done.set()
         await self._append_ready(shots)
 
-    def _job(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> _Job:
-        """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
-        ps, timing = shot.planned, shot.timing
-        assert shot.brief is not None
+    def _request(
+        self,
+        engine: EngineSpec,
+        brief: ShotPrompt,
+        seconds: float,
+        seed: int,
+        first_frame: Path | None = None,
+    ) -> tuple[VideoRequest, dict[str, Any]]:
+        """What ``engine`` is asked for, and its fingerprint (input files as content hashes)."""
         options = dict(self.p.routing.options.get(engine.id, {}))
         request = VideoRequest(
-            shot=shot.brief,
-            prompt=self.host.prompt_map(engine.id, shot.brief),
-            duration=snap_duration(engine, timing.duration, ps.id),
+            shot=brief,
+            prompt=self.host.prompt_map(engine.id, brief),
+            duration=snap_duration(engine, seconds, brief.shot_id),
             aspect_ratio=self.p.format.aspect_ratio,
             width=self.width,
             height=self.height,
             fps=self.fps,
-            seed=ps.seed,
+            seed=seed,
             model=options.pop("model", engine.default_model),
             first_frame=first_frame if engine.capabilities.first_frame else None,
             options=options,
         )
-        fingerprint = {"engine": engine.id, "request": self._fingerprint(request)}
+        return request, {"engine": engine.id, "request": self._fingerprint(request)}
+
+    def _job(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> _Job:
+        """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
+        ps, timing = shot.planned, shot.timing
+        assert shot.brief is not None
+        request, fingerprint = self._request(
+            engine, shot.brief, timing.duration, ps.seed, first_frame
+        )
         key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
@@ -550,6 +593,69 @@ class _Renderer:
         record.engine_job_id = result.engine_job_id
         record.model = result.model or record.model
         return self.store.put(key, result.path, ".mp4")
+
+    def _plate_job(self, shot: _Shot) -> tuple[EngineSpec, VideoRequest, str, str] | None:
+        """(engine, request, clip key, image key) of the shot's background plate, if any."""
+        engine = shot.planned.plate
+        if engine is None:
+            return None
+        brief = plate_brief(self.p, shot.planned)
+        seed = shot_seed(self.p.seed, f"{brief.shot_id}|{brief.environment.lighting}")
+        request, fingerprint = self._request(engine, brief, engine.capabilities.min_duration, seed)
+        key = job_key("video", fingerprint)
+        return engine, request, key, job_key("plate", {"clip": key})
+
+    def _with_plate(self, shot: _Shot, plate: Path) -> None:
+        """Give the shot's engine its plate as the place's first reference image."""
+        assert shot.brief is not None
+        env = shot.brief.environment
+        env = env.model_copy(update={"reference_images": (plate, *env.reference_images)})
+        shot.brief = shot.brief.model_copy(update={"environment": env})
+
+    async def _plate(self, shot: _Shot) -> Path | None:
+        """Render (once per place and lighting, shared by every shot) the shot's plate image."""
+        from ministudio.media.contact_sheet import middle_frame
+
+        job = self._plate_job(shot)
+        if job is None:
+            return None
+        engine, request, key, image_key = job
+        async with self._plate_locks.setdefault(key, anyio.Lock()):
+            record = self._plates.setdefault(
+                key,
+                ShotRecord(
+                    id=request.shot.shot_id,
+                    scene=request.shot.scene_id,
+                    index=-1,
+                    seed=request.seed,
+                    start=0.0,
+                    duration=request.duration,
+                    frames=0,
+                    engine=engine.id,
+                    model=request.model,
+                    prompt=request.prompt,
+                    job_key=key,
+                ),
+            )
+            image = self.store.get(image_key, ".png")
+            if image is not None:
+                record.cached = record.cached or record.cost == 0.0
+                record.output_hash = self._hash(image)
+                return image
+            scratch = self.store.scratch()
+            try:
+                clip = self.store.get(key, ".mp4")
+                if clip is None:
+                    clip = await self._generate(engine, request, key, scratch, record)
+                else:
+                    record.cached = True
+                frame = await anyio.to_thread.run_sync(middle_frame, clip, limiter=self._media)
+                frame.save(scratch / "plate.png")
+                image = self.store.put(image_key, scratch / "plate.png", ".png")
+                record.output_hash = self._hash(image)
+                return image
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
 
     async def _last_frame(self, clip: Path) -> Path:
         from ministudio.media.fit import last_frame_png
@@ -664,10 +770,13 @@ class _Renderer:
             fps=self.fps,
             aspect_ratio=self.p.format.aspect_ratio,
             duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
-            cost=round(sum(s.record.cost for s in shots), 4),
+            cost=round(
+                sum(s.record.cost for s in shots) + sum(p.cost for p in self._plates.values()), 4
+            ),
             seconds=0.0,
             film=None,
             shots=[s.record for s in shots],
+            plates=list(self._plates.values()),
         )
 
     def _event(self, event: ShotEvent) -> None:

@@ -124,6 +124,11 @@ class Shot(_Model):
     )
     continuity: Continuity = "cut"
     lighting: str | None = Field(None, description="overrides the scene's lighting for this shot")
+    layers: list[Literal["plate"]] = Field(
+        [],
+        description="'plate': render the place alone first (one plate per place and lighting, "
+        "shared by every shot that asks) and give it to the shot's engine as the place's image",
+    )
 
     @field_validator("duration")
     @classmethod
@@ -161,7 +166,12 @@ class Routing(_Model):
 
     video: str = "animatic"
     speech: str = "espeak"
-    shots: dict[str, str] = Field({}, description="shot id -> video engine id")
+    plate: str | None = Field(
+        None, description="engine for background plates (default: the shot's video engine)"
+    )
+    shots: dict[str, str] = Field(
+        {}, description="shot id -> video engine id; '<shot id>.plate' -> its plate's engine"
+    )
     fallbacks: dict[str, list[str]] = Field(
         {}, description="engine id -> engines to try, in order, when it fails"
     )
@@ -263,7 +273,7 @@ def _reference_problems(p: Production) -> list[InitErrorDetails]:
                         )
                     )
     for shot_id in p.routing.shots:
-        if shot_id not in seen:
+        if shot_id.removesuffix(".plate") not in seen:
             problems.append(
                 _problem(("routing", "shots", shot_id), f"no shot has the id '{shot_id}'", shot_id)
             )

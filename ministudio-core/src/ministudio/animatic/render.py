@@ -599,6 +599,8 @@ def _overlays(request: VideoRequest) -> tuple[list[Overlay], float]:
         out.append(overlay(panel, x, y))
         reserve = min(0.45, (h - y) / h + 0.02)
     shot = request.shot
+    if not action:  # a background plate: the place alone, no caption, no slate
+        return out, reserve
     tag = f"{shot.shot_id} · {shot.shot_size} · {shot.camera_move}"
     tsize = max(9, round(short * 0.022))
     tag_lines = draw.wrap(tag, tsize, w * 0.6, 1)
