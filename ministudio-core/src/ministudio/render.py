@@ -742,7 +742,7 @@ class _Renderer:
                     return  # a failed shot: the film cannot be finished in this run
                 await anyio.to_thread.run_sync(self._film.append_clip, clip)
                 self._thumbs.append(
-                    await anyio.to_thread.run_sync(middle_frame, clip, limiter=self._media)
+                    await anyio.to_thread.run_sync(middle_frame, clip, 320, limiter=self._media)
                 )
                 self._appended += 1
 

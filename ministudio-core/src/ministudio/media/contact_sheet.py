@@ -80,10 +80,14 @@ def contact_sheet(
     )
 
 
-def middle_frame(clip: Path) -> Image.Image:
-    """The frame in the middle of a clip (a shot's thumbnail)."""
+def middle_frame(clip: Path, width: int | None = None) -> Image.Image:
+    """The frame in the middle of a clip (a shot's thumbnail), scaled to ``width`` if given
+    (keep many of them small: a 720p frame is 2.7 MB)."""
     info = probe(clip)
-    return frame_at(clip, info.frames / info.fps / 2 if info.fps else info.duration / 2)
+    frame = frame_at(clip, info.frames / info.fps / 2 if info.fps else info.duration / 2)
+    if width is not None:
+        frame.thumbnail((width, width * 8), Image.Resampling.LANCZOS)
+    return frame
 
 
 def contact_sheet_of(
