@@ -45,6 +45,24 @@ def _load(file: str) -> Production:
     return load_production(file)
 
 
+def _film_options(command: Any) -> Any:
+    """FILE, -o/--output and --store, shared by the commands that work on a film."""
+    command = click.option(
+        "--store",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
+    )(command)
+    command = click.option(
+        "-o",
+        "--output",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Output folder (default: out/<title>); plan reads the last manifest there.",
+    )(command)
+    return click.argument("file", type=click.Path(dir_okay=False))(command)
+
+
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 def validate(file: str) -> None:
@@ -112,20 +130,7 @@ def voices() -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Output folder (default: out/<title>).",
-)
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
-)
+@_film_options
 @click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
 @click.option("--max-cost", type=float, default=None, help="Refuse to start above this USD cost.")
 @click.option(
@@ -181,20 +186,7 @@ def render(
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="The output folder a render would use (its manifest explains changes).",
-)
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
-)
+@_film_options
 def plan(file: str, output: str | None, store: str | None) -> None:
     """Show what render would do: per shot cached or to render and why, cost and time.
 

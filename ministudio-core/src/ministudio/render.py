@@ -168,15 +168,7 @@ def plan(
     video and spends nothing on it."""
 
     async def run() -> FilmPlan:
-        renderer = _Renderer(
-            production,
-            out_dir,
-            host or PluginHost(),
-            store or ContentStore(default_store_dir()),
-            os.environ,
-            lambda event: None,
-            RenderOptions(),
-        )
+        renderer = _renderer(production, out_dir, host, store, None, None, None)
         try:
             return await renderer.assess(await renderer.prepare())
         finally:
@@ -196,7 +188,23 @@ async def render_async(
     options: RenderOptions | None = None,
 ) -> Manifest:
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
-    renderer = _Renderer(
+    renderer = _renderer(production, out_dir, host, store, env, on_event, options)
+    try:
+        return await renderer.run()
+    finally:
+        renderer.journal.close()
+
+
+def _renderer(
+    production: Production,
+    out_dir: Path,
+    host: PluginHost | None,
+    store: ContentStore | None,
+    env: Mapping[str, str] | None,
+    on_event: Callable[[ShotEvent], None] | None,
+    options: RenderOptions | None,
+) -> _Renderer:
+    return _Renderer(
         production,
         out_dir,
         host or PluginHost(),
@@ -205,10 +213,6 @@ async def render_async(
         on_event or (lambda event: None),
         options or RenderOptions(),
     )
-    try:
-        return await renderer.run()
-    finally:
-        renderer.journal.close()
 
 
 class _Renderer:
