@@ -14,7 +14,7 @@ import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -24,6 +24,7 @@ from ministudio import __version__
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
+from ministudio.film import FilmAssembly, Spoken
 from ministudio.jobs import ShotPrompt, VideoRequest
 from ministudio.journal import Journal
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
@@ -42,12 +43,6 @@ from ministudio.plugins import PluginHost
 from ministudio.remote import RemoteRunner, RetryPolicy, WebhookHub
 from ministudio.spec import Production
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from ministudio.media.assemble import FilmWriter
-    from ministudio.media.subtitles import Cue
 
 ShotState = Literal["waiting", "rendering", "cached", "done", "failed"]
 
@@ -240,16 +235,15 @@ class _Renderer:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
         self.journal = Journal(store.root / "journal.sqlite")
-        self._film: FilmWriter
-        self._appended = 0
-        self._thumbs: list[Image.Image] = []
-        self._append_lock = anyio.Lock()
         self._upload_lock = anyio.Lock()
         self._plate_locks: dict[str, anyio.Lock] = {}
         self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
         # many shots landing at once neither oversubscribe the CPU nor pile up decoders.
         self._media = anyio.CapacityLimiter(os.cpu_count() or 2)
+        self.film = FilmAssembly(
+            out_dir, width=self.width, height=self.height, fps=self.fps, limiter=self._media
+        )
         self.options = options
         self.webhooks = WebhookHub() if options.webhook_url else None
         self.webhook_port = 0
@@ -269,7 +263,7 @@ class _Renderer:
         self.refuse_over_budget(await self.assess(shots), self.options.max_cost)
         self._place(shots)
         self.out.mkdir(parents=True, exist_ok=True)
-        cues = await anyio.to_thread.run_sync(self._open_film, shots)
+        await anyio.to_thread.run_sync(self._open_film, shots)
         try:
             async with anyio.create_task_group() as outer:
                 if self.webhooks is not None:
@@ -281,9 +275,9 @@ class _Renderer:
                         tg.start_soon(self._render_shot, shots, shot, previous)
                 outer.cancel_scope.cancel()  # every shot is done: stop the receiver
         except BaseException:
-            self._film.abort()
+            self.film.abort()
             raise
-        return await self._finish(shots, cues, started)
+        return await self._finish(shots, started)
 
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
@@ -709,56 +703,31 @@ class _Renderer:
             ]
             start += shot.timing.duration
 
-    def _open_film(self, shots: list[_Shot]) -> list[Cue]:
-        """Start the film file: the audio is final before any picture exists (audio first)."""
-        from ministudio.media.assemble import FilmWriter
-        from ministudio.media.audio import AudioTrack, read_wav, resample
-        from ministudio.media.subtitles import Cue
-
-        rate = 48000
-        track = AudioTrack(rate, sum(s.timing.frames for s in shots) / self.fps)
-        cues = []
-        for shot in shots:
-            for line, record in zip(shot.lines, shot.record.lines, strict=True):
-                samples, source_rate = read_wav(line.path)
-                track.place(resample(samples, source_rate, rate), record.start)
-                cues.append(Cue(record.start, record.end, record.text, line.planned.speaker_name))
-        self._film = FilmWriter(
-            self.out / "film.mp4.part",
-            width=self.width,
-            height=self.height,
-            fps=self.fps,
-            sample_rate=rate,
-        )
-        self._film.set_audio(track)
-        self._film.set_cues(cues)
-        return cues
+    def _open_film(self, shots: list[_Shot]) -> None:
+        """Start the film file with its soundtrack and subtitles (audio first)."""
+        lines = [
+            Spoken(line.path, record.start, record.end, record.text, line.planned.speaker_name)
+            for shot in shots
+            for line, record in zip(shot.lines, shot.record.lines, strict=True)
+        ]
+        self.film.open(lines, sum(s.timing.frames for s in shots) / self.fps)
 
     async def _append_ready(self, shots: list[_Shot]) -> None:
-        """Append, in film order, every finished shot whose predecessors are all in (and grab
-        its contact-sheet thumbnail now, not at the end)."""
-        from ministudio.media.contact_sheet import middle_frame
+        await self.film.append_ready([(s.done.is_set(), s.clip) for s in shots])
 
-        async with self._append_lock:
-            while self._appended < len(shots) and shots[self._appended].done.is_set():
-                clip = shots[self._appended].clip
-                if clip is None:
-                    return  # a failed shot: the film cannot be finished in this run
-                await anyio.to_thread.run_sync(self._film.append_clip, clip)
-                self._thumbs.append(
-                    await anyio.to_thread.run_sync(middle_frame, clip, 320, limiter=self._media)
-                )
-                self._appended += 1
-
-    async def _finish(self, shots: list[_Shot], cues: list[Cue], started: float) -> Manifest:
+    async def _finish(self, shots: list[_Shot], started: float) -> Manifest:
         manifest = self._manifest(shots)
         failures = {s.planned.id: s.record.error for s in shots if s.record.error}
         if failures:
-            self._film.abort()
+            self.film.abort()
             manifest.seconds = round(time.monotonic() - started, 3)
             manifest.write(self.out / "manifest.json")
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
-        await anyio.to_thread.run_sync(self._close_film, shots, cues, manifest)
+        labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
+        await anyio.to_thread.run_sync(self.film.close, labels)
+        manifest.film = "film.mp4"
+        manifest.subtitles = ["film.srt", "film.vtt"]
+        manifest.contact_sheet = "contact_sheet.png"
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest
@@ -795,20 +764,6 @@ class _Renderer:
             self._saved = now
             with contextlib.suppress(OSError):
                 self._manifest(self._shots).write(self.out / "manifest.json")
-
-    def _close_film(self, shots: list[_Shot], cues: list[Cue], manifest: Manifest) -> None:
-        from ministudio.media.contact_sheet import contact_sheet_of
-        from ministudio.media.subtitles import to_srt, to_vtt
-
-        film = self.out / "film.mp4"
-        os.replace(self._film.close(), film)
-        (self.out / "film.srt").write_text(to_srt(cues), encoding="utf-8")
-        (self.out / "film.vtt").write_text(to_vtt(cues), encoding="utf-8")
-        labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
-        contact_sheet_of(self._thumbs, labels, self.out / "contact_sheet.png")
-        manifest.film = film.name
-        manifest.subtitles = ["film.srt", "film.vtt"]
-        manifest.contact_sheet = "contact_sheet.png"
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -1,0 +1,108 @@
+"""The film file, written as shots land: audio and subtitles first, then each shot in order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ministudio.media.assemble import FilmWriter
+    from ministudio.media.subtitles import Cue
+
+SAMPLE_RATE = 48000
+THUMB_WIDTH = 320  # contact-sheet thumbnails are kept this small (a 720p frame is 2.7 MB)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """A spoken line at its place in the film."""
+
+    path: Path  # its WAV
+    start: float  # seconds from the film's start
+    end: float
+    text: str
+    speaker: str  # the name shown in subtitles
+
+
+class FilmAssembly:
+    """Writes ``out/film.mp4`` (and its subtitles and contact sheet) as the shots finish."""
+
+    def __init__(
+        self, out: Path, *, width: int, height: int, fps: int, limiter: anyio.CapacityLimiter
+    ) -> None:
+        self.out = out
+        self.size = (width, height)
+        self.fps = fps
+        self._limiter = limiter  # local media work: one job per core
+        self._writer: FilmWriter | None = None
+        self._cues: list[Cue] = []
+        self._thumbs: list[Image.Image] = []
+        self._appended = 0
+        self._lock = anyio.Lock()
+
+    def open(self, lines: Sequence[Spoken], duration: float) -> None:
+        """Start the file: the soundtrack and subtitles are final before any picture exists."""
+        from ministudio.media.assemble import FilmWriter
+        from ministudio.media.audio import AudioTrack, read_wav, resample
+        from ministudio.media.subtitles import Cue
+
+        track = AudioTrack(SAMPLE_RATE, duration)
+        for line in lines:
+            samples, rate = read_wav(line.path)
+            track.place(resample(samples, rate, SAMPLE_RATE), line.start)
+        self._cues = [Cue(line.start, line.end, line.text, line.speaker) for line in lines]
+        width, height = self.size
+        self._writer = FilmWriter(
+            self.out / "film.mp4.part",
+            width=width,
+            height=height,
+            fps=self.fps,
+            sample_rate=SAMPLE_RATE,
+        )
+        self._writer.set_audio(track)
+        self._writer.set_cues(self._cues)
+
+    async def append_ready(self, shots: Sequence[tuple[bool, Path | None]]) -> None:
+        """Append, in film order, each finished shot whose predecessors are all in.
+
+        ``shots`` is every shot's (finished, clip); a finished shot without a clip failed.
+        """
+        from ministudio.media.contact_sheet import middle_frame
+
+        assert self._writer is not None
+        async with self._lock:
+            while self._appended < len(shots) and shots[self._appended][0]:
+                clip = shots[self._appended][1]
+                if clip is None:
+                    return  # a failed shot: the film cannot be finished in this run
+                await anyio.to_thread.run_sync(self._writer.append_clip, clip)
+                self._thumbs.append(
+                    await anyio.to_thread.run_sync(
+                        middle_frame, clip, THUMB_WIDTH, limiter=self._limiter
+                    )
+                )
+                self._appended += 1
+
+    def abort(self) -> None:
+        """Give up: no film, no partial file."""
+        if self._writer is not None:
+            self._writer.abort()
+
+    def close(self, labels: Sequence[str]) -> None:
+        """Finish film.mp4, write film.srt, film.vtt and contact_sheet.png."""
+        from ministudio.media.contact_sheet import contact_sheet_of
+        from ministudio.media.subtitles import to_srt, to_vtt
+
+        assert self._writer is not None
+        os.replace(self._writer.close(), self.out / "film.mp4")
+        (self.out / "film.srt").write_text(to_srt(self._cues), encoding="utf-8")
+        (self.out / "film.vtt").write_text(to_vtt(self._cues), encoding="utf-8")
+        contact_sheet_of(self._thumbs, labels, self.out / "contact_sheet.png")
