@@ -207,6 +207,22 @@ def edit_one(bench: Bench) -> None:
     )
 
 
+def render_command(production: Path, out: Path, store: Path) -> list[str]:
+    """`ministudio render` in a fresh interpreter (so it can be killed, or measured)."""
+    return [
+        sys.executable,
+        "-m",
+        "ministudio",
+        "render",
+        str(production),
+        "-o",
+        str(out),
+        "--store",
+        str(store),
+        "-q",
+    ]
+
+
 def kills(bench: Bench, count: int = 20) -> None:
     site = build_plugin("sim", bench.tmp / "sim-plugin")
     path = bench.tmp / "kill.json"
@@ -219,18 +235,7 @@ def kills(bench: Bench, count: int = 20) -> None:
             "SIM_API_KEY": server.api_key,
             "PYTHONPATH": f"{site}{os.pathsep}{ROOT}",
         }
-        command = [
-            sys.executable,
-            "-m",
-            "ministudio",
-            "render",
-            str(path),
-            "-o",
-            str(bench.tmp / "kill-out"),
-            "--store",
-            str(bench.tmp / "kill-store"),
-            "-q",
-        ]
+        command = render_command(path, bench.tmp / "kill-out", bench.tmp / "kill-store")
         for _ in range(count):
             child = subprocess.Popen(
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -262,18 +267,7 @@ def memory(bench: Bench, minutes: float = 10.0) -> None:
         }
         began = time.monotonic()
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ministudio",
-                "render",
-                str(path),
-                "-o",
-                str(bench.tmp / "long-out"),
-                "--store",
-                str(bench.tmp / "long-store"),
-                "-q",
-            ],
+            render_command(path, bench.tmp / "long-out", bench.tmp / "long-store"),
             env=env,
             capture_output=True,
             text=True,
