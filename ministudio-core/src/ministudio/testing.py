@@ -1,0 +1,528 @@
+"""The engine conformance kit: pytest test classes an engine package subclasses.
+
+Subclass :class:`VideoEngineConformance` in your package's tests, name the engine and the
+plugin, and pytest runs every check that applies to the engine's declared capabilities::
+
+    # tests/test_conformance.py of ministudio-provider-acme
+    import pytest
+    from ministudio.testing import VideoEngineConformance
+
+    import ministudio_acme
+    from .fake_acme import FakeAcme  # your loopback fake of the Acme API
+
+
+    class TestAcmeConformance(VideoEngineConformance):
+        engine_id = "acme"
+        sdk_modules = ("acme_sdk",)  # must not be imported by importing the plugin
+        refused_action = "a shot the fake refuses"  # optional: checks refusals are not resent
+
+        def plugin(self) -> object:
+            return ministudio_acme
+
+        @pytest.fixture(autouse=True)
+        def server(self):
+            with FakeAcme(api_key="acme-conformance-SECRET") as fake:
+                self.fake = fake
+                yield fake
+
+        @pytest.fixture
+        def engine_env(self, server) -> dict[str, str]:
+            return {"ACME_BASE_URL": server.base_url, "ACME_API_KEY": server.api_key}
+
+        @pytest.fixture
+        def engine_faults(self, server):
+            return server  # fail_next(endpoint, kind) and a `submissions` counter
+
+What the subclass provides:
+
+- ``engine_id``: the id the plugin declares in ``ministudio_engines``;
+- ``plugin()``: the plugin module (or object) to register;
+- the ``engine_env`` fixture: the render's environment (base URLs, keys); default ``{}``.
+  Use a recognisable fake key: the kit checks it never leaks;
+- the ``engine_faults`` fixture (remote engines): an object with ``fail_next(endpoint,
+  kind)`` for endpoints ``"submit"``/``"download"`` and kinds ``"429"``/``"truncate"``
+  (and optionally ``"refuse"``), and a ``submissions`` counter of billed jobs; default None,
+  which skips the fault tests;
+- ``sdk_modules``: modules importing the plugin must not import (keep SDKs inside hooks);
+- ``refused_action``: a shot action the engine refuses (else the refusal test uses the
+  ``"refuse"`` fault kind, or is skipped).
+
+The capability flags the engine declares decide which tests run: the missing-key and leak
+tests need ``key_env``; the fault tests need the remote hooks (``submit_video``). Every
+test's docstring says what to check first when it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    from ministudio.engines import EngineSpec
+    from ministudio.manifest import Manifest
+    from ministudio.plugins import PluginHost
+    from ministudio.render import RenderOptions
+    from ministudio.spec import Production
+
+__all__ = ["FaultInjector", "VideoEngineConformance"]
+
+FPS = 24
+_LONGEST_SHOT = 600  # seconds: the longest explicit shot duration a production allows
+
+
+class FaultInjector(Protocol):
+    """What the kit needs from a remote engine's fake server."""
+
+    def fail_next(self, endpoint: str, kind: str) -> None: ...
+
+
+class VideoEngineConformance:
+    """The conformance tests for a video engine. Subclass it as ``Test...`` (see module doc)."""
+
+    engine_id: str = ""
+    sdk_modules: tuple[str, ...] = ()
+    refused_action: str | None = None  # a shot action the engine refuses, if it has one
+
+    # -- what the subclass provides ------------------------------------------------------
+
+    def plugin(self) -> object:
+        """The plugin module or object that declares ``engine_id``."""
+        raise NotImplementedError("a conformance subclass must define plugin()")
+
+    @pytest.fixture
+    def engine_env(self) -> dict[str, str]:
+        """The render's environment (base URLs, keys). Override as a fixture."""
+        return {}
+
+    @pytest.fixture
+    def engine_faults(self) -> FaultInjector | None:
+        """A remote engine's fake server (``fail_next``), or None. Override as a fixture."""
+        return None
+
+    def render_options(self) -> RenderOptions:
+        """Options for the kit's renders: quick retries by default."""
+        from ministudio.remote import RetryPolicy
+        from ministudio.render import RenderOptions
+
+        return RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def host(self) -> PluginHost:
+        """A plugin host holding only the plugin under test."""
+        from ministudio.plugins import PluginHost
+
+        host = PluginHost(discover=False)
+        info = host.register(self.plugin(), self.engine_id)
+        assert info.error is None, f"the plugin failed to register: {info.error}"
+        return host
+
+    def spec(self, host: PluginHost | None = None) -> EngineSpec:
+        return (host or self.host()).engine(self.engine_id, "video")
+
+    def production(self, spec: EngineSpec, actions: tuple[str, ...] = ()) -> Production:
+        """Two silent shots in the engine's first aspect ratio at 480p (else its first
+        resolution), with durations it renders as they are."""
+        from ministudio.spec import Production
+
+        caps = spec.capabilities
+        resolution = "480p" if "480p" in caps.resolutions else caps.resolutions[0]
+        if caps.durations:
+            seconds = sorted(caps.durations)[0]
+        else:
+            seconds = min(max(2.0, caps.min_duration), caps.max_duration)
+        seconds = math.floor(seconds * FPS) / FPS or seconds  # a whole number of frames
+        actions = actions or ("Ann waves at the camera", "Ann walks away")
+        return Production.model_validate(
+            {
+                "title": "Conformance",
+                "format": {
+                    "aspect_ratio": caps.aspect_ratios[0],
+                    "resolution": resolution,
+                    "fps": FPS,
+                },
+                "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat, black hair"}},
+                "environments": {"park": {"description": "a green park", "lighting": "day"}},
+                "scenes": [
+                    {
+                        "id": "one",
+                        "environment": "park",
+                        "shots": [
+                            {
+                                "id": f"s{i + 1}",
+                                "action": action,
+                                "size": "wide",
+                                "characters": ["ann"],
+                                "duration": seconds,
+                            }
+                            for i, action in enumerate(actions)
+                        ],
+                    }
+                ],
+                "routing": {"video": self.engine_id},
+            }
+        )
+
+    def render(
+        self,
+        tmp_path: Path,
+        env: Mapping[str, str],
+        *,
+        actions: tuple[str, ...] = (),
+        out: str = "out",
+        host: PluginHost | None = None,
+    ) -> Manifest:
+        """Render the kit's production with a private content store in ``tmp_path``."""
+        from ministudio.render import render
+        from ministudio.store import ContentStore
+
+        host = host or self.host()
+        return render(
+            self.production(self.spec(host), actions),
+            tmp_path / out,
+            host=host,
+            store=ContentStore(tmp_path / "store"),
+            env=dict(env),
+            options=self.render_options(),
+        )
+
+    def shot_prompt(self) -> Any:
+        from ministudio.jobs import CharacterBrief, EnvironmentBrief, LineBrief, ShotPrompt
+
+        return ShotPrompt(
+            shot_id="s1",
+            scene_id="one",
+            index=0,
+            action="Ann opens a red umbrella",
+            shot_size="medium",
+            camera_move="push-in",
+            characters=(CharacterBrief(id="ann", name="Ann", dna="a woman, red coat"),),
+            environment=EnvironmentBrief(id="park", description="a park", lighting="dusk"),
+            style="watercolour",
+            negative=("text",),
+            lines=(LineBrief(speaker="ann", text="It is raining.", start=0.3, end=1.4),),
+        )
+
+    def _remote(self, host: PluginHost) -> None:
+        if not host.implements(self.engine_id, "submit_video"):
+            pytest.skip("not a remote engine (no submit_video)")
+
+    @staticmethod
+    def _submissions(faults: object) -> int | None:
+        count = getattr(faults, "submissions", None)
+        return count if isinstance(count, int) else None
+
+    # -- the tests -----------------------------------------------------------------------
+
+    def test_capabilities_are_declared_and_consistent(self) -> None:
+        """The engine is declared once, as a video engine, with sane capabilities.
+
+        Check first: ``ministudio_engines`` returns an ``EngineSpec`` whose ``id`` equals
+        the subclass's ``engine_id``, and the ``Capabilities`` numbers (durations inside
+        min/max, sorted, positive; price and latency not negative).
+        """
+        from ministudio.engines import EngineSpec
+
+        host = self.host()
+        assert self.engine_id in host.engines, f"the plugin declares {sorted(host.engines)}"
+        spec = host.engines[self.engine_id]
+        assert isinstance(spec, EngineSpec)
+        assert spec.id == self.engine_id and spec.kind == "video"
+        caps = spec.capabilities
+        assert caps.concurrency >= 1
+        assert 0 < caps.min_duration <= caps.max_duration
+        if caps.durations is not None:
+            assert caps.durations, "durations=() renders nothing: use None for any length"
+            assert list(caps.durations) == sorted(caps.durations), "list durations ascending"
+            assert len(set(caps.durations)) == len(caps.durations), "durations repeat"
+            for d in caps.durations:
+                assert caps.min_duration - 1e-9 <= d <= caps.max_duration + 1e-9, d
+        assert caps.price_per_second >= 0
+        assert caps.expected_latency >= 0
+        assert caps.aspect_ratios and caps.resolutions
+        assert caps.max_references >= 0
+        assert caps.requests_per_minute is None or caps.requests_per_minute >= 1
+        assert all(name and name.upper() == name for name in spec.key_env), spec.key_env
+
+    def test_durations_are_snapped_or_refused_before_any_work(self) -> None:
+        """An off-grid duration is snapped up or refused, as the engine declares.
+
+        Check first: ``Capabilities.durations`` and ``snap_duration`` ("up" or "refuse");
+        for engines without a grid, ``max_duration``.
+        """
+        from ministudio.errors import CapabilityError
+        from ministudio.planning import snap_duration
+
+        spec = self.spec()
+        caps = spec.capabilities
+        if caps.durations:
+            grid = sorted(caps.durations)
+            for d in grid:
+                assert snap_duration(spec, d, "x") == pytest.approx(d)
+            off = (grid[0] + grid[1]) / 2 if len(grid) > 1 else grid[0] / 2
+            if caps.snap_duration == "up":
+                assert snap_duration(spec, off, "x") == min(d for d in grid if d >= off)
+            else:
+                with pytest.raises(CapabilityError, match=spec.id):
+                    snap_duration(spec, off, "x")
+            with pytest.raises(CapabilityError, match=spec.id):
+                snap_duration(spec, grid[-1] + 1, "x")
+        else:
+            within = (caps.min_duration + caps.max_duration) / 2
+            assert snap_duration(spec, within, "x") == pytest.approx(within)
+            assert snap_duration(spec, caps.min_duration / 2, "x") >= caps.min_duration
+            with pytest.raises(CapabilityError, match=spec.id):
+                snap_duration(spec, caps.max_duration + 1, "x")
+
+    def test_a_refused_duration_stops_the_render_before_any_submission(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: object
+    ) -> None:
+        """A render asking for a length the engine cannot make fails before any job is sent.
+
+        Check first: the declared ``max_duration``/``durations``; the engine must not be
+        called at all (the core refuses while planning).
+        """
+        from ministudio.errors import CapabilityError
+        from ministudio.render import render
+        from ministudio.spec import Production
+        from ministudio.store import ContentStore
+
+        host = self.host()
+        spec = self.spec(host)
+        caps = spec.capabilities
+        too_long = (max(caps.durations) if caps.durations else caps.max_duration) + 1
+        if too_long > _LONGEST_SHOT:
+            pytest.skip("no production shot can be longer than the engine renders")
+        film = self.production(spec).model_dump()
+        film["scenes"][0]["shots"][0]["duration"] = math.ceil(too_long)
+        before = self._submissions(engine_faults)
+        with pytest.raises(CapabilityError, match=spec.id):
+            render(
+                Production.model_validate(film),
+                tmp_path / "out",
+                host=host,
+                store=ContentStore(tmp_path / "store"),
+                env=engine_env,
+                options=self.render_options(),
+            )
+        assert self._submissions(engine_faults) == before
+        assert not (tmp_path / "out" / "film.mp4").exists()
+
+    def test_renders_a_real_film_end_to_end(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """Two shots render through ``ministudio.render.render`` into a playable MP4.
+
+        Check first: the shot errors in the raised ``RenderError`` (or manifest.json); then
+        that the clip the engine writes is an H.264 MP4 of the requested length.
+        """
+        from ministudio.media.probe import probe
+        from ministudio.planning import snap_duration
+
+        spec = self.spec()
+        manifest = self.render(tmp_path, engine_env)
+        film = probe(tmp_path / "out" / "film.mp4")
+        assert (film.width, film.height) == (manifest.width, manifest.height)
+        assert film.duration == pytest.approx(manifest.duration, abs=1.5 / FPS)
+        assert len(manifest.shots) == 2
+        for shot in manifest.shots:
+            assert shot.engine == self.engine_id
+            assert shot.error is None and shot.state == "done"
+            assert shot.requested_duration == pytest.approx(
+                snap_duration(spec, shot.duration, shot.id)
+            )
+        assert film.frames == sum(s.frames for s in manifest.shots)
+
+    def test_prompt_mapping_is_deterministic(self) -> None:
+        """The same shot maps to the same, non-empty engine prompt every time.
+
+        Check first: ``prompt_map`` must not use randomness, time or dict/set order.
+        """
+        host = self.host()
+        first = host.prompt_map(self.engine_id, self.shot_prompt())
+        second = host.prompt_map(self.engine_id, self.shot_prompt())
+        assert first, "prompt_map returned an empty prompt"
+        if isinstance(first, dict):
+            first, second = json.dumps(first, sort_keys=True), json.dumps(second, sort_keys=True)
+        assert first == second
+
+    def test_a_missing_key_names_the_variable_to_set(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """Rendering without the key fails with an error naming the variable to set.
+
+        Check first: the engine gets its key with ``context.key(spec)`` (which raises
+        ``MissingKeyError``) from ``context.env``, never from ``os.environ``.
+        """
+        from ministudio.errors import MinistudioError
+
+        spec = self.spec()
+        if not spec.key_env:
+            pytest.skip("the engine needs no key (no key_env)")
+        env = {k: v for k, v in engine_env.items() if k not in spec.key_env}
+        with pytest.raises(MinistudioError) as info:
+            self.render(tmp_path, env)
+        assert any(name in str(info.value) for name in spec.key_env), str(info.value)
+
+    def test_the_key_never_appears(
+        self,
+        tmp_path: Path,
+        engine_env: dict[str, str],
+        engine_faults: FaultInjector | None,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """The key is in no log record, error, manifest.json or journal.
+
+        Check first: error messages built from the request (headers, URLs with the key in
+        the query) and anything the engine stores in ``engine_job_id`` or results.
+        """
+        from ministudio.errors import MinistudioError
+
+        spec = self.spec()
+        secrets = [engine_env[n] for n in spec.key_env if engine_env.get(n)]
+        if not secrets:
+            pytest.skip("the engine needs no key, or engine_env sets none")
+        caplog.set_level("DEBUG")
+        errors: list[str] = []
+        self.render(tmp_path, engine_env)
+        if engine_faults is not None:
+            attempts = self.render_options().retry.attempts
+            for _ in range(2 * attempts + 2):  # more than both shots' retries: they fail
+                engine_faults.fail_next("submit", "500")
+            with pytest.raises(MinistudioError) as info:
+                self.render(tmp_path, engine_env, actions=("Ann sits", "Ann stands"), out="bad")
+            errors.append(str(info.value))
+            errors.append(repr(info.value))
+        texts = {
+            "manifest.json": (tmp_path / "out" / "manifest.json").read_bytes(),
+            "the log": caplog.text.encode(),
+            "the errors": "\n".join(errors).encode(),
+        }
+        for path in (tmp_path / "store").glob("journal*"):
+            texts[path.name] = path.read_bytes()
+        bad = tmp_path / "bad" / "manifest.json"
+        if bad.exists():
+            texts["the failed render's manifest.json"] = bad.read_bytes()
+        for where, data in texts.items():
+            for secret in secrets:
+                assert secret.encode() not in data, f"the key appears in {where}"
+
+    def test_a_429_is_retried_and_each_shot_is_billed_once(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
+    ) -> None:
+        """A 429 on submit is waited out and retried; each shot is paid for once.
+
+        Check first: submit maps 429 to ``TransientError`` (with ``retry_after`` from
+        ``Retry-After``), not to ``EngineError`` or ``AmbiguousSubmission``.
+        """
+        self._remote(self.host())
+        if engine_faults is None:
+            pytest.skip("no engine_faults fixture")
+        before = self._submissions(engine_faults)
+        engine_faults.fail_next("submit", "429")
+        self.render(tmp_path, engine_env)
+        after = self._submissions(engine_faults)
+        if before is not None and after is not None:
+            assert after - before == 2, "each of the 2 shots must be billed exactly once"
+
+    def test_a_truncated_download_is_retried(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
+    ) -> None:
+        """A cut-off download is fetched again, without submitting the job again.
+
+        Check first: download compares the bytes received with ``Content-Length`` and raises
+        ``TransientError`` (leaving nothing at ``output``) when short.
+        """
+        self._remote(self.host())
+        if engine_faults is None:
+            pytest.skip("no engine_faults fixture")
+        before = self._submissions(engine_faults)
+        engine_faults.fail_next("download", "truncate")
+        manifest = self.render(tmp_path, engine_env)
+        assert all(s.state == "done" for s in manifest.shots)
+        after = self._submissions(engine_faults)
+        if before is not None and after is not None:
+            assert after - before == 2, "a download retry must not submit the job again"
+
+    def test_a_refusal_is_not_resent(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
+    ) -> None:
+        """A refused shot fails with the engine's reason and is not submitted again.
+
+        Check first: refusals (400, safety) map to ``EngineRefusal``, or a failed status
+        with ``refused=True``, not to ``TransientError``.
+        """
+        from ministudio.render import RenderError
+
+        self._remote(self.host())
+        if engine_faults is None:
+            pytest.skip("no engine_faults fixture")
+        actions = ("Ann waves at the camera", "Ann walks away")
+        if self.refused_action is not None:
+            actions = (actions[0], self.refused_action)
+        else:
+            try:
+                engine_faults.fail_next("submit", "refuse")
+            except (ValueError, KeyError, NotImplementedError):
+                pytest.skip("no refused_action and the faults have no 'refuse' kind")
+        before = self._submissions(engine_faults)
+        with pytest.raises(RenderError) as info:
+            self.render(tmp_path, engine_env, actions=actions)
+        assert "refused" in str(info.value)
+        assert len(info.value.failures) == 1
+        after = self._submissions(engine_faults)
+        if before is not None and after is not None:
+            assert after - before <= 2, "the refused shot was submitted again"
+
+    def test_importing_the_plugin_does_not_import_its_sdk(self) -> None:
+        """Importing the plugin module in a fresh interpreter leaves its SDK unimported.
+
+        Check first: module-level imports of the SDK (move them inside the hooks; import
+        them under ``TYPE_CHECKING`` for annotations).
+        """
+        if not self.sdk_modules:
+            pytest.skip("no sdk_modules declared")
+        plugin = self.plugin()
+        module = (
+            plugin if isinstance(plugin, types.ModuleType) else sys.modules[type(plugin).__module__]
+        )
+        name, file = module.__name__, getattr(module, "__file__", None)
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(name) is not None:
+                file = None  # importable by name: import it as users do
+        code = _IMPORT_CHECK.format(name=name, file=file, sdk=list(self.sdk_modules))
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        assert done.returncode == 0, done.stderr
+        imported = json.loads(done.stdout.strip().splitlines()[-1])
+        assert imported == [], f"importing {name} imported {imported}"
+
+
+_IMPORT_CHECK = """
+import importlib, importlib.util, json, sys
+name, file = {name!r}, {file!r}
+if file is None:
+    importlib.import_module(name)
+else:
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+print(json.dumps([m for m in {sdk!r} if m in sys.modules]))
+"""
