@@ -29,5 +29,5 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    _sync(session, "lint")
+    _sync(session, "lint", "test")  # the conformance kit (ministudio.testing) uses pytest
     session.run("mypy", "ministudio-core/src")
