@@ -30,4 +30,4 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     _sync(session, "lint", "test")  # the conformance kit (ministudio.testing) uses pytest
-    session.run("mypy", "ministudio-core/src")
+    session.run("mypy", "ministudio-core/src", "ministudio-provider-luma/src")

@@ -1,0 +1,469 @@
+"""MiniStudio engine plugin for the Luma Dream Machine API: the engine ``luma`` (Ray 2).
+
+It implements the remote-engine hooks (submit, poll, download, parse_webhook, upload_asset)
+with the official ``lumaai`` SDK (``AsyncLumaAI``, ``max_retries=0``: the core retries, waits
+and keeps the journal). The SDK is imported only inside the hooks.
+
+Environment (the render's, ``context.env``): ``LUMAAI_API_KEY`` (required), ``LUMAAI_BASE_URL``
+(default: the SDK's), ``LUMA_ASSET_BASE_URL`` + ``LUMA_ASSET_DIR`` (where first frames are
+published, since Luma takes images by URL only), ``LUMA_TIMEOUT``.
+
+How failures map, so the core never pays twice:
+
+- submit: 429 and 5xx, or a connection that failed before the request went out:
+  ``TransientError`` (with the server's ``retry-after``); 400/422: ``EngineRefusal``; 401/403:
+  ``KeyRejected`` (a ``MissingKeyError`` naming LUMAAI_API_KEY); anything that went wrong
+  after the request was sent: ``AmbiguousSubmission``. Luma takes no external id, so there is
+  no ``find_video_job``: the core stops a shot whose submit answer was lost.
+- poll: transport errors, 429 and 5xx: ``TransientError``.
+- a generation ``failed``: a failed status, ``refused`` when moderation or blacklisted words
+  caused it.
+- download: a cut-off or short download: ``TransientError``; nothing is left at ``output``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ministudio import hookimpl
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.errors import (
+    AmbiguousSubmission,
+    EngineError,
+    EngineRefusal,
+    MinistudioError,
+    MissingKeyError,
+    TransientError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    import httpx
+    from lumaai import AsyncLumaAI
+    from ministudio.jobs import JobStatus, ShotPrompt, Submission, VideoRequest, VideoResult
+
+__version__ = "0.1.0"
+
+ENGINE = "luma"
+MODEL = "ray-2"
+KEY_ENV = ("LUMAAI_API_KEY",)
+ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+# Secondary figures (third-party pass-through price lists; no official list found):
+# USD per million nominal pixels at 24 fps. ray-2 720p 16:9 is about 0.14 USD/s.
+PRICE_PER_MPX = {"ray-2": 0.0064, "ray-flash-2": 0.0022}
+PRICE_PER_SECOND = 0.14
+NOMINAL_FPS = 24
+MAX_PROMPT = 5000
+CHUNK = 1 << 16
+REFUSAL_WORDS = ("moderation", "blacklist")
+CAMERA_CONCEPTS = {
+    "pan-left": "pan_left",
+    "pan-right": "pan_right",
+    "tilt-up": "tilt_up",
+    "tilt-down": "tilt_down",
+    "push-in": "push_in",
+    "pull-back": "pull_out",
+    "handheld": "handheld",
+    "static": "static",
+}
+ASSET_VARS = ("LUMA_ASSET_BASE_URL", "LUMA_ASSET_DIR")
+
+
+class KeyRejected(MissingKeyError):
+    """Luma turned the key down (401/403): it is set, but wrong or revoked."""
+
+    def __init__(self, engine: str, variables: list[str], status: int) -> None:
+        self.engine = engine
+        self.variables = variables
+        names = " or ".join(variables)
+        MinistudioError.__init__(
+            self,
+            f"engine '{engine}' rejected its API key (HTTP {status}): check {names} and run again",
+        )
+
+
+def spec() -> EngineSpec:
+    return EngineSpec(
+        id=ENGINE,
+        kind="video",
+        description="Luma Dream Machine (Ray 2) through the lumaai SDK",
+        key_env=KEY_ENV,
+        default_model=MODEL,
+        capabilities=Capabilities(
+            durations=(5.0, 9.0),
+            min_duration=5.0,
+            max_duration=9.0,
+            snap_duration="up",
+            aspect_ratios=ASPECT_RATIOS,
+            resolutions=("720p", "1080p"),
+            first_frame=True,
+            webhooks=True,
+            concurrency=10,
+            requests_per_minute=20,
+            price_per_second=PRICE_PER_SECOND,
+            expected_latency=float(os.environ.get("LUMA_EXPECTED_LATENCY") or 45.0),
+        ),
+    )
+
+
+@hookimpl
+def ministudio_engines() -> list[EngineSpec]:
+    return [spec()]
+
+
+# -- hooks: sync shims, so a foreign engine id gets None rather than a coroutine -------------
+@hookimpl
+def submit_video(
+    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
+) -> Awaitable[Submission] | None:
+    return _submit(request, context) if engine == ENGINE else None
+
+
+@hookimpl
+def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
+    return _poll(job_id, context) if engine == ENGINE else None
+
+
+@hookimpl
+def download_video(
+    engine: str, job_id: str, status: JobStatus, output: Path, context: EngineContext
+) -> Awaitable[VideoResult] | None:
+    return _download(job_id, status, Path(output), context) if engine == ENGINE else None
+
+
+@hookimpl
+def upload_asset(engine: str, path: Path, context: EngineContext) -> str | None:
+    if engine != ENGINE:
+        return None
+    return _publish(Path(path), context)
+
+
+@hookimpl
+def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
+    if engine != ENGINE:
+        return None
+    import json
+
+    try:
+        job = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(job, dict) or not isinstance(job.get("id"), str) or "state" not in job:
+        return None
+    return _status(job)
+
+
+@hookimpl
+def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
+    if engine != ENGINE:
+        return None
+    from ministudio.prompts import describe_shot
+
+    return describe_shot(shot, include_dialogue=False)[:MAX_PROMPT]
+
+
+# -- the calls ------------------------------------------------------------------------------
+async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
+    import json
+
+    import httpx
+    import lumaai
+    from ministudio.jobs import Submission
+
+    prompt = request.prompt
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
+    body: dict[str, Any] = {
+        "model": request.model or MODEL,
+        "prompt": text[:MAX_PROMPT],
+        "aspect_ratio": request.aspect_ratio,
+        "resolution": _resolution(request.width, request.height),
+        "duration": f"{round(request.duration)}s",
+    }
+    concept = CAMERA_CONCEPTS.get(request.shot.camera_move)
+    if concept:
+        body["concepts"] = [{"key": concept}]
+    if context.webhook_url:
+        body["callback_url"] = context.webhook_url
+    if request.first_frame is not None:
+        url = await context.upload(Path(request.first_frame))
+        body["keyframes"] = {"frame0": {"type": "image", "url": url}}
+    client = _client(context)
+    try:
+        generation = await client.generations.create(**body)
+    except lumaai.APIStatusError as exc:
+        if exc.status_code in (400, 422):
+            raise EngineRefusal(ENGINE, _detail(exc)) from None
+        raise _failure(exc, "submit") from None
+    except lumaai.APIConnectionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            # The request never left: sending it again cannot pay twice.
+            raise TransientError(ENGINE, f"cannot reach the Luma API ({_why(cause)})") from None
+        if isinstance(cause, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+            raise EngineError(ENGINE, f"cannot send to LUMAAI_BASE_URL ({_why(cause)})") from None
+        raise AmbiguousSubmission(
+            ENGINE,
+            f"the submit was sent but its answer was lost ({_why(cause or exc)}); the "
+            "generation may exist and be billed: Luma offers no lookup by external id",
+        ) from None
+    except lumaai.APIError as exc:  # an unreadable 2xx answer, for one
+        raise AmbiguousSubmission(
+            ENGINE, f"the submit was sent but its answer is unreadable ({_why(exc)})"
+        ) from None
+    finally:
+        await client.close()
+    job_id = getattr(generation, "id", None)
+    if not isinstance(job_id, str) or not job_id:
+        raise AmbiguousSubmission(ENGINE, "the submit was accepted but its answer has no id")
+    return Submission(job_id=job_id)
+
+
+async def _poll(job_id: str, context: EngineContext) -> JobStatus:
+    return _status(await _get_job(job_id, context))
+
+
+async def _download(
+    job_id: str, status: JobStatus, output: Path, context: EngineContext
+) -> VideoResult:
+    import httpx
+    from ministudio.jobs import VideoResult
+
+    job: dict[str, Any] | None = None
+    if status.state != "succeeded" or not status.video_url:  # ask Luma where it is
+        job = await _get_job(job_id, context)
+        status = _status(job)
+    if status.state == "failed":
+        if status.refused:
+            raise EngineRefusal(ENGINE, status.error or "the generation failed")
+        raise EngineError(ENGINE, f"job {job_id} failed: {status.error or 'no reason given'}")
+    url = status.video_url
+    if status.state != "succeeded" or not url:
+        raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    part = output.with_name(output.name + ".part")
+    received, expected = 0, None
+    try:
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(_timeout(context), connect=5.0)) as client,
+            client.stream("GET", url) as answer,
+        ):
+            if answer.status_code != 200:
+                code = answer.status_code
+                if code == 404 or code == 429 or code >= 500:
+                    raise TransientError(ENGINE, f"download: HTTP {code}")
+                raise EngineError(ENGINE, f"download: HTTP {code}")
+            length = answer.headers.get("Content-Length")
+            expected = int(length) if length and length.isdigit() else None
+            with part.open("wb") as sink:
+                async for chunk in answer.aiter_raw(CHUNK):
+                    sink.write(chunk)
+                    received += len(chunk)
+    except httpx.TransportError as exc:
+        part.unlink(missing_ok=True)
+        raise TransientError(
+            ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
+        ) from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if expected is not None and received != expected:
+        part.unlink(missing_ok=True)
+        raise TransientError(
+            ENGINE, f"download cut short: {received} of {expected} bytes; download again"
+        )
+    part.replace(output)
+    if job is None:
+        try:
+            job = await _get_job(job_id, context)
+        except EngineError:
+            job = None  # the price is an estimate: do not fail a finished clip over it
+    return VideoResult(path=output, engine_job_id=job_id, model=_model(job), cost=_cost(job))
+
+
+def _publish(path: Path, context: EngineContext) -> str:
+    """Copy ``path`` into LUMA_ASSET_DIR under its content hash; its URL under the base URL."""
+    import hashlib
+    import shutil
+
+    base = (context.env.get("LUMA_ASSET_BASE_URL") or "").rstrip("/")
+    folder = context.env.get("LUMA_ASSET_DIR") or ""
+    if not base or not folder:
+        raise EngineError(
+            ENGINE,
+            "Luma takes images (first frames) by URL only: set LUMA_ASSET_BASE_URL to a public "
+            "URL serving the folder LUMA_ASSET_DIR, and LUMA_ASSET_DIR to that folder",
+        )
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    name = digest[:32] + path.suffix.lower()
+    target = Path(folder) / name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(name + ".part")
+        shutil.copyfile(path, temp)
+        temp.replace(target)
+    return f"{base}/{name}"
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _client(context: EngineContext) -> AsyncLumaAI:
+    import httpx
+    from lumaai import AsyncLumaAI
+
+    key = context.key(spec())
+    base = (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/") or None
+    return AsyncLumaAI(
+        auth_token=key,
+        base_url=base,
+        max_retries=0,
+        timeout=httpx.Timeout(_timeout(context), connect=5.0),
+    )
+
+
+def _timeout(context: EngineContext) -> float:
+    try:
+        return float(context.env.get("LUMA_TIMEOUT") or 60.0)
+    except ValueError:
+        return 60.0
+
+
+async def _get_job(job_id: str, context: EngineContext) -> dict[str, Any]:
+    import lumaai
+
+    client = _client(context)
+    try:
+        generation = await client.generations.get(job_id)
+    except lumaai.APIStatusError as exc:
+        if exc.status_code == 404:
+            raise EngineError(ENGINE, f"job {job_id} is unknown to Luma") from None
+        raise _failure(exc, f"status of job {job_id}") from None
+    except lumaai.APIConnectionError as exc:
+        why = _why(exc.__cause__ or exc)
+        raise TransientError(ENGINE, f"status of job {job_id} failed ({why})") from None
+    except lumaai.APIError as exc:
+        raise TransientError(ENGINE, f"status of job {job_id}: {_why(exc)}") from None
+    finally:
+        await client.close()
+    job = generation.to_dict()
+    if not isinstance(job.get("id"), str) or "state" not in job:
+        raise TransientError(ENGINE, f"status of job {job_id}: the answer has no state")
+    return job
+
+
+def _status(job: dict[str, Any]) -> JobStatus:
+    from ministudio.jobs import JobStatus
+
+    raw = job.get("state")
+    state = {
+        "queued": "queued",
+        "dreaming": "running",
+        "completed": "succeeded",
+        "failed": "failed",
+    }.get(raw if isinstance(raw, str) else "", "running")
+    reason = job.get("failure_reason")
+    reason = str(reason) if reason else None
+    assets = job.get("assets")
+    url = assets.get("video") if isinstance(assets, dict) else None
+    if state == "succeeded" and not (isinstance(url, str) and url):
+        state = "failed"
+        reason = reason or "the generation completed without a video"
+    refused = state == "failed" and any(w in (reason or "").lower() for w in REFUSAL_WORDS)
+    return JobStatus(
+        job_id=str(job["id"]),
+        state=state,
+        error=reason if state == "failed" else None,
+        refused=refused,
+        video_url=url if isinstance(url, str) and url else None,
+    )
+
+
+def _resolution(width: int, height: int) -> str:
+    short = min(width, height)
+    if short >= 1080:
+        return "1080p"
+    if short >= 720:
+        return "720p"
+    return "540p"
+
+
+def _model(job: dict[str, Any] | None) -> str:
+    model = job.get("model") if job else None
+    return model if isinstance(model, str) and model else MODEL
+
+
+def _cost(job: dict[str, Any] | None) -> float:
+    """The estimated price (secondary figures): per-pixel for ray-2 and ray-flash-2."""
+    if not job:
+        return 0.0
+    request = job.get("request") if isinstance(job.get("request"), dict) else {}
+    assert isinstance(request, dict)
+    try:
+        seconds = float(str(request.get("duration") or "5s").rstrip("s"))
+    except ValueError:
+        seconds = 5.0
+    short = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}.get(
+        str(request.get("resolution") or "720p"), 720
+    )
+    w, _, h = str(request.get("aspect_ratio") or "16:9").partition(":")
+    try:
+        ratio = max(int(w), int(h)) / min(int(w), int(h))
+    except (ValueError, ZeroDivisionError):
+        ratio = 16 / 9
+    pixels = short * short * ratio * NOMINAL_FPS * seconds
+    rate = PRICE_PER_MPX.get(_model(job), PRICE_PER_MPX[MODEL])
+    return round(rate * pixels / 1e6, 6)
+
+
+def _failure(exc: Any, what: str) -> MinistudioError:
+    """The typed error for an API answer that is not a success (an ``APIStatusError``)."""
+    status = int(exc.status_code)
+    message = _detail(exc)
+    if status in (401, 403):
+        return KeyRejected(ENGINE, list(KEY_ENV), status)
+    if status == 429 or status >= 500:
+        return TransientError(
+            ENGINE, f"{what}: {message} (HTTP {status})", retry_after=_retry_after(exc.response)
+        )
+    return EngineError(ENGINE, f"{what}: {message} (HTTP {status})")
+
+
+def _detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])[:500]
+    return f"HTTP {getattr(exc, 'status_code', '?')}"
+
+
+def _retry_after(answer: httpx.Response | None) -> float | None:
+    if answer is None:
+        return None
+    ms = answer.headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = answer.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import datetime, timezone
+
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

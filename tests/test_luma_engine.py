@@ -1,0 +1,208 @@
+"""The Luma engine plugin (ministudio-provider-luma) against the loopback fake Luma API
+(tests/fakes/luma_server.py), through the official lumaai SDK: the conformance kit, plus a
+film whose shots are split between luma and animatic by routing alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import ministudio_luma
+import pytest
+from ministudio.engines import EngineContext
+from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
+from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
+from ministudio.testing import VideoEngineConformance
+
+from .fakes.luma_server import LumaServer
+
+KEY = "luma-conformance-SECRET-4b1e"
+
+
+class LumaFaults:
+    """The kit's fault names on the fake's: ``submit`` is the fake's ``create``."""
+
+    def __init__(self, server: LumaServer) -> None:
+        self.server = server
+
+    def fail_next(self, endpoint: str, kind: str) -> None:
+        if kind == "refuse":
+            raise NotImplementedError("use refused_action")
+        self.server.fail_next({"submit": "create"}.get(endpoint, endpoint), kind)
+
+    @property
+    def submissions(self) -> int:
+        return self.server.submissions
+
+
+def _env(server: LumaServer, assets: Path) -> dict[str, str]:
+    return {
+        "LUMAAI_BASE_URL": server.api_url,
+        "LUMAAI_API_KEY": server.api_key,
+        "LUMA_ASSET_BASE_URL": "http://127.0.0.1:9/assets",  # recorded by the fake, not fetched
+        "LUMA_ASSET_DIR": str(assets),
+    }
+
+
+class TestLumaConformance(VideoEngineConformance):
+    engine_id = "luma"
+    sdk_modules = ("lumaai",)
+    refused_action = "Ann does something forbidden"  # the fake's moderation blocks it
+
+    def plugin(self) -> object:
+        return ministudio_luma
+
+    @pytest.fixture(autouse=True)
+    def server(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[LumaServer]:
+        monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")  # read by ministudio_engines
+        with LumaServer(api_key=KEY, latency=(0.1, 0.2), fault_retry_after=0.05) as server:
+            yield server
+
+    @pytest.fixture
+    def engine_env(self, server: LumaServer, tmp_path: Path) -> dict[str, str]:
+        return _env(server, tmp_path / "assets")
+
+    @pytest.fixture
+    def engine_faults(self, server: LumaServer) -> LumaFaults:
+        return LumaFaults(server)
+
+
+# -- hook by hook ---------------------------------------------------------------------------
+def _request(**changes: object) -> VideoRequest:
+    shot = ShotPrompt(
+        shot_id="s1",
+        scene_id="one",
+        index=0,
+        action="A kite rises",
+        shot_size="wide",
+        camera_move="pull-back",
+        environment=EnvironmentBrief(id="beach", description="a beach"),
+    )
+    fields: dict[str, object] = {
+        "shot": shot,
+        "prompt": "a red kite rises over a beach",
+        "duration": 5.0,
+        "aspect_ratio": "16:9",
+        "width": 1280,
+        "height": 720,
+        "fps": 24,
+        "seed": 1,
+    }
+    fields.update(changes)
+    return VideoRequest.model_validate(fields)
+
+
+def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:
+    async def upload(path: Path) -> str:
+        return ministudio_luma._publish(path, context)
+
+    context = EngineContext(engine="luma", work_dir=tmp_path, env=env, uploader=upload)
+    return context
+
+
+def test_submit_sends_luma_fields_and_a_first_frame_url(tmp_path: Path) -> None:
+    frame = tmp_path / "frame.png"
+    frame.write_bytes(b"not really a png")
+    with LumaServer(latency=0.05) as server:
+        context = _context(_env(server, tmp_path / "assets"), tmp_path)
+        submission = anyio.run(
+            ministudio_luma._submit, _request(first_frame=frame, duration=9.0), context
+        )
+        job = server.jobs[submission.job_id]
+        assert job.request["resolution"] == "720p" and job.request["duration"] == "9s"
+        assert job.request["concepts"] == [{"key": "pull_out"}]
+        url = job.keyframes["frame0"]["url"]
+        assert url.startswith("http://127.0.0.1:9/assets/")
+        assert (tmp_path / "assets" / url.rsplit("/", 1)[1]).read_bytes() == frame.read_bytes()
+
+
+def test_submit_errors_map_to_the_core_types(tmp_path: Path) -> None:
+    with LumaServer(latency=0.05) as server:
+        env = _env(server, tmp_path / "assets")
+        context = _context(env, tmp_path)
+        server.fail_next("create", "429")
+        with pytest.raises(TransientError) as info:
+            anyio.run(ministudio_luma._submit, _request(), context)
+        assert info.value.retry_after == pytest.approx(0.1)
+        server.fail_next("create", "500")
+        with pytest.raises(TransientError):
+            anyio.run(ministudio_luma._submit, _request(), context)
+        with pytest.raises(EngineRefusal, match="too short"):
+            anyio.run(ministudio_luma._submit, _request(prompt="ab"), context)
+        bad = _context({**env, "LUMAAI_API_KEY": "wrong"}, tmp_path)
+        with pytest.raises(MissingKeyError, match="LUMAAI_API_KEY") as denied:
+            anyio.run(ministudio_luma._submit, _request(), bad)
+        assert "wrong" not in str(denied.value)
+        from ministudio.errors import AmbiguousSubmission
+
+        server.fail_next("create", "drop_after_accept")
+        with pytest.raises(AmbiguousSubmission):
+            anyio.run(ministudio_luma._submit, _request(), context)
+        assert server.submissions == 1
+
+
+def test_a_missing_asset_host_is_named(tmp_path: Path) -> None:
+    context = EngineContext(engine="luma", work_dir=tmp_path, env={})
+    with pytest.raises(EngineError, match=r"LUMA_ASSET_BASE_URL.*LUMA_ASSET_DIR"):
+        ministudio_luma.upload_asset(engine="luma", path=tmp_path, context=context)
+
+
+def test_webhook_json_becomes_a_status() -> None:
+    parse = ministudio_luma.parse_webhook
+    done = b'{"id": "g1", "state": "completed", "assets": {"video": "https://cdn/x.mp4"}}'
+    status = parse(engine="luma", body=done, headers={})
+    assert status is not None and status.state == "succeeded"
+    assert status.video_url == "https://cdn/x.mp4"
+    failed = b'{"id": "g1", "state": "failed", "failure_reason": "Frame moderation failed"}'
+    status = parse(engine="luma", body=failed, headers={})
+    assert status is not None and status.state == "failed" and status.refused
+    assert parse(engine="luma", body=b"nope", headers={}) is None
+    assert parse(engine="sim", body=done, headers={}) is None
+
+
+# -- routing --------------------------------------------------------------------------------
+def test_a_film_split_between_luma_and_animatic_by_routing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installed plugin is discovered through its entry point; routing alone decides."""
+    from ministudio.plugins import PluginHost
+    from ministudio.render import render
+    from ministudio.spec import Production
+    from ministudio.store import ContentStore
+
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    host = PluginHost(env={})
+    assert "luma" in host.engines and "animatic" in host.engines
+    film = Production.model_validate(
+        {
+            "title": "Split",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
+            "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat"}},
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
+                        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
+                    ],
+                }
+            ],
+            "routing": {"video": "animatic", "shots": {"s2": "luma"}},
+        }
+    )
+    with LumaServer(latency=(0.1, 0.2)) as server:
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=host,
+            store=ContentStore(tmp_path / "store"),
+            env=_env(server, tmp_path / "assets"),
+        )
+        assert server.submissions == 1
+    engines = {shot.id: shot.engine for shot in manifest.shots}
+    assert engines == {"s1": "animatic", "s2": "luma"}
+    assert all(shot.state == "done" for shot in manifest.shots)
+    assert (tmp_path / "out" / "film.mp4").exists()
