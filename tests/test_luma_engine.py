@@ -206,3 +206,129 @@ def test_a_film_split_between_luma_and_animatic_by_routing(
     assert engines == {"s1": "animatic", "s2": "luma"}
     assert all(shot.state == "done" for shot in manifest.shots)
     assert (tmp_path / "out" / "film.mp4").exists()
+
+
+def test_a_showcase_film_renders_with_two_shots_on_luma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/quantum-mechanics.yaml (9:16, 720p): "question" and "finale" routed to luma."""
+    from ministudio.loading import load_production
+    from ministudio.plugins import PluginHost
+    from ministudio.remote import RetryPolicy
+    from ministudio.render import RenderOptions, render
+    from ministudio.store import ContentStore
+
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")  # read when the engine is declared
+    root = Path(__file__).resolve().parents[1]
+    film = load_production(root / "examples" / "quantum-mechanics.yaml")
+    assert film.format.aspect_ratio == "9:16" and film.format.resolution == "720p"
+    routed = {"question": "luma", "finale": "luma"}
+    film = film.model_copy(
+        update={
+            "routing": film.routing.model_copy(update={"shots": {**film.routing.shots, **routed}})
+        }
+    )
+    host = PluginHost(env={})
+    assert "luma" in host.engines
+    with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=host,
+            store=ContentStore(tmp_path / "store"),
+            env=_env(server, tmp_path / "assets"),
+            options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+        )
+        videos = [job for job in server.jobs.values() if job.generation_type == "video"]
+        assert server.submissions == 2 and len(videos) == 2
+        assert {job.request["aspect_ratio"] for job in videos} == {"9:16"}
+        assert {job.request["resolution"] for job in videos} == {"720p"}
+    engines = {shot.id: shot.engine for shot in manifest.shots}
+    assert {k for k, v in engines.items() if v == "luma"} == set(routed)
+    assert all(v == "animatic" for k, v in engines.items() if k not in routed)
+    assert len(engines) == 7
+    assert all(shot.state == "done" for shot in manifest.shots)
+    assert (tmp_path / "out" / "film.mp4").exists()
+
+
+def test_character_references_become_one_shared_photon_keyframe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two shots of Ann (a reference image, no first frame): one Photon image, as frame0 of both."""
+    from ministudio.plugins import PluginHost
+    from ministudio.remote import RetryPolicy
+    from ministudio.render import RenderOptions, render
+    from ministudio.spec import Production
+    from ministudio.store import ContentStore
+
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    reference = tmp_path / "ann.png"
+    reference.write_bytes(b"\x89PNG not really an image of Ann")
+    film = Production.model_validate(
+        {
+            "title": "Ann twice",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
+            "characters": {
+                "ann": {"name": "Ann", "dna": "a woman, red coat", "reference_images": [reference]}
+            },
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
+                        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
+                    ],
+                }
+            ],
+            "routing": {"video": "luma"},
+        }
+    )
+    with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=PluginHost(env={}),
+            store=ContentStore(tmp_path / "store"),
+            env=_env(server, tmp_path / "assets"),
+            options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+        )
+        images = [job for job in server.jobs.values() if job.generation_type == "image"]
+        videos = [job for job in server.jobs.values() if job.generation_type == "video"]
+        assert len(images) == 1 and len(videos) == 2
+        image = images[0]
+        assert image.model == "photon-1" and image.request["aspect_ratio"] == "16:9"
+        assert image.prompt is not None and image.prompt.startswith("@character")
+        assert "a park" in image.prompt
+        (ref_url,) = image.request["character_ref"]["identity0"]["images"]
+        assert ref_url.startswith("http://127.0.0.1:9/assets/")
+        assert (tmp_path / "assets" / ref_url.rsplit("/", 1)[1]).read_bytes() == (
+            reference.read_bytes()
+        )
+        frames = {job.keyframes["frame0"]["url"] for job in videos}
+        assert len(frames) == 1
+        (frame0,) = frames
+        assert frame0.endswith(f"/cdn/{image.id}.{image.fmt}")
+    assert [shot.engine for shot in manifest.shots] == ["luma", "luma"]
+    assert all(shot.state == "done" for shot in manifest.shots)
+    assert (tmp_path / "out" / "film.mp4").exists()
+
+
+def test_identity_false_and_a_first_frame_skip_photon(tmp_path: Path) -> None:
+    from ministudio.jobs import CharacterBrief
+
+    reference = tmp_path / "ann.png"
+    reference.write_bytes(b"ann")
+    ann = CharacterBrief(id="ann", name="Ann", dna="a woman", reference_images=(reference,))
+    frame = tmp_path / "frame.png"
+    frame.write_bytes(b"a first frame")
+    with LumaServer(latency=0.05) as server:
+        context = _context(_env(server, tmp_path / "assets"), tmp_path)
+        base = _request()
+        shot = base.shot.model_copy(update={"characters": (ann,)})
+        for changes in ({"options": {"identity": False}}, {"first_frame": frame}):
+            request = base.model_copy(update={"shot": shot, **changes})
+            anyio.run(ministudio_luma._submit, request, context)
+        assert all(job.generation_type == "video" for job in server.jobs.values())
+        assert server.submissions == 2

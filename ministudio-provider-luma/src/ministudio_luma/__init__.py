@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
@@ -190,6 +190,10 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
     if request.first_frame is not None:
         url = await context.upload(Path(request.first_frame))
         body["keyframes"] = {"frame0": {"type": "image", "url": url}}
+    else:
+        frame0 = await _identity_frame(request, context)
+        if frame0:
+            body["keyframes"] = {"frame0": {"type": "image", "url": frame0}}
     client = _client(context)
     try:
         generation = await client.generations.create(**body)
@@ -305,6 +309,125 @@ def _publish(path: Path, context: EngineContext) -> str:
         shutil.copyfile(path, temp)
         temp.replace(target)
     return f"{base}/{name}"
+
+
+# -- identity through Photon ---------------------------------------------------------------
+IMAGE_MODEL: Final = "photon-1"
+MAX_CHARACTER_REFS = 4
+# (base URL, model, reference image hashes, environment, lighting, ratio) -> Photon image URL.
+# Per process only: a new process generates the keyframe again (one cheap image job).
+_IDENTITY_FRAMES: dict[tuple[str, ...], str] = {}
+_IDENTITY_LOCKS: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+async def _identity_frame(request: VideoRequest, context: EngineContext) -> str | None:
+    """A Photon keyframe (its URL) holding the shot's first referenced character, or None.
+
+    Used when the shot has no first frame, a character in it has reference images and the
+    engine option ``identity`` is not false. One image per (reference images' content,
+    environment, lighting, aspect ratio), shared by the shots that match, within a process.
+    """
+    import hashlib
+
+    import anyio
+    import anyio.lowlevel
+
+    if request.first_frame is not None or request.options.get("identity", True) is False:
+        return None
+    character = next((c for c in request.shot.characters if c.reference_images), None)
+    if character is None:
+        return None
+    images = [Path(p) for p in character.reference_images[:MAX_CHARACTER_REFS]]
+    hashes = tuple(hashlib.sha256(p.read_bytes()).hexdigest() for p in images)
+    environment = request.shot.environment
+    base = (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/")
+    key = (
+        base,
+        IMAGE_MODEL,
+        *hashes,
+        "|",
+        environment.description,
+        environment.lighting,
+        request.aspect_ratio,
+    )
+    cached = _IDENTITY_FRAMES.get(key)
+    if cached:
+        return cached
+    token = anyio.lowlevel.current_token()
+    lock = _IDENTITY_LOCKS.setdefault((token, key), anyio.Lock())
+    async with lock:  # shots that share the key wait for the one image
+        cached = _IDENTITY_FRAMES.get(key)
+        if cached:
+            return cached
+        urls = [await context.upload(p) for p in images]
+        place = environment.description.strip()
+        if environment.lighting:
+            place = f"{place}, {environment.lighting}"
+        prompt = f"@character {character.name}, {character.dna}, in {place}"
+        if request.shot.style:
+            prompt = f"{prompt}; {request.shot.style}"
+        url = await _photon(prompt[:MAX_PROMPT], urls, request.aspect_ratio, context)
+        _IDENTITY_FRAMES[key] = url
+    _IDENTITY_LOCKS.pop((token, key), None)
+    return url
+
+
+async def _photon(prompt: str, refs: list[str], ratio: str, context: EngineContext) -> str:
+    """Generate one Photon image with ``refs`` as identity0; wait for it; its asset URL."""
+    import anyio
+    import lumaai
+
+    client = _client(context)
+    try:
+        generation = await client.generations.image.create(
+            model=IMAGE_MODEL,
+            prompt=prompt,
+            aspect_ratio=ratio,  # type: ignore[arg-type]
+            character_ref={"identity0": {"images": refs}},
+        )
+    except lumaai.APIStatusError as exc:
+        if exc.status_code in (400, 422):
+            raise EngineRefusal(
+                ENGINE, f"identity keyframe (Photon): {_detail(exc)}; or set option identity: false"
+            ) from None
+        raise _failure(exc, "identity keyframe (Photon)") from None
+    except lumaai.APIError as exc:
+        # An image is cheap: a lost answer is retried (at worst one more image is paid for),
+        # and no video has been submitted yet.
+        raise TransientError(ENGINE, f"identity keyframe (Photon) failed ({_why(exc)})") from None
+    finally:
+        await client.close()
+    image_id = getattr(generation, "id", None)
+    if not isinstance(image_id, str) or not image_id:
+        raise TransientError(ENGINE, "identity keyframe (Photon): the answer has no id")
+    latency = spec().capabilities.expected_latency
+    interval = min(1.0, max(0.05, latency / 20))
+    deadline = anyio.current_time() + max(_timeout(context), 10 * latency)
+    misses = 0
+    while True:
+        try:
+            job = await _get_job(image_id, context)
+        except TransientError:
+            misses += 1
+            if misses > 5:
+                raise
+            job = None
+        if job is not None:
+            state = job.get("state")
+            if state == "completed":
+                assets = job.get("assets")
+                url = assets.get("image") if isinstance(assets, dict) else None
+                if isinstance(url, str) and url:
+                    return url
+                raise EngineError(ENGINE, f"identity keyframe {image_id} completed without image")
+            if state == "failed":
+                reason = str(job.get("failure_reason") or "no reason given")
+                if any(w in reason.lower() for w in REFUSAL_WORDS):
+                    raise EngineRefusal(ENGINE, f"identity keyframe (Photon): {reason}")
+                raise TransientError(ENGINE, f"identity keyframe {image_id} failed: {reason}")
+        if anyio.current_time() > deadline:
+            raise TransientError(ENGINE, f"identity keyframe {image_id} is still not done")
+        await anyio.sleep(interval)
 
 
 # -- helpers --------------------------------------------------------------------------------
