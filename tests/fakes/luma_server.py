@@ -90,10 +90,8 @@ secondary); photon prices are assumptions (``IMAGE_PRICE_CENTS``).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import random
-import tempfile
 import threading
 import time
 import urllib.error
@@ -101,16 +99,16 @@ import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+
+from .loopback import JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
 ENDPOINTS = ("create", "image", "get", "list", "delete", "ping", "credits", "download")
@@ -200,7 +198,7 @@ class WebhookDelivery:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-class LumaServer:
+class LumaServer(LoopbackServer):
     """The fake API. Start it with ``with`` (or ``start()``/``close()``)."""
 
     def __init__(
@@ -226,7 +224,7 @@ class LumaServer:
     ) -> None:
         """``render_scale``: the fraction of the nominal size actually encoded; ``fps``: the
         encoded frame rate; ``rate_window``: the seconds a "minute" lasts."""
-        self.api_key = api_key
+        super().__init__(api_key, encoders)
         self.latency = latency
         self.image_latency = image_latency
         self.concurrency = concurrency
@@ -240,82 +238,22 @@ class LumaServer:
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
         self.credit_balance = credit_balance
-        self._encoders = encoders
         self._rng = random.Random(seed)
 
         self.jobs: dict[str, LumaJob] = {}
-        self.requests: list[tuple[str, str]] = []
         self.submissions = 0
         self.rejected: Counter[str] = Counter()
         self.peak_concurrency = 0
         self.webhooks: list[WebhookDelivery] = []
         self.billed_cents = 0.0
 
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._faults: dict[str, deque[str]] = {e: deque() for e in ENDPOINTS}
         self._job_failures: deque[str] = deque()
         self._recent: dict[str, deque[float]] = {"video": deque(), "image": deque()}
         self._renders: dict[str, Future[None]] = {}
-        self._timers: list[threading.Timer] = []
         self._hooks: dict[str, deque[dict[str, Any]]] = {}  # job id -> payloads to send
-        self._webhooks_pending = 0
-        self._closed = False
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._pool: ThreadPoolExecutor | None = None
 
         for endpoint, kind, count in _fault_list(faults):
             self.fail_next(endpoint, kind, count)
-
-    # -- life -------------------------------------------------------------------------------
-    def start(self) -> LumaServer:
-        self._tmp = tempfile.TemporaryDirectory(prefix="luma-server-")
-        self._pool = ThreadPoolExecutor(self._encoders, thread_name_prefix="luma-encode")
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.luma = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        with self._changed:
-            if self._closed:
-                return
-            self._closed = True
-            timers = list(self._timers)
-            self._changed.notify_all()
-        for timer in timers:
-            timer.cancel()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-    def __enter__(self) -> LumaServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("LumaServer is not started: use it in a `with` block")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def api_url(self) -> str:
@@ -323,15 +261,6 @@ class LumaServer:
         return self.base_url + API
 
     # -- knobs and counters -----------------------------------------------------------------
-    def fail_next(self, endpoint: str, kind: str, count: int = 1) -> None:
-        """Make the next ``count`` requests to ``endpoint`` fail with ``kind`` (see module doc)."""
-        if kind not in FAULT_ENDPOINTS:
-            raise ValueError(f"fault kind {kind!r}: use one of {sorted(FAULT_ENDPOINTS)}")
-        if endpoint not in FAULT_ENDPOINTS[kind]:
-            raise ValueError(f"fault {kind!r} applies to {FAULT_ENDPOINTS[kind]}, not {endpoint!r}")
-        with self._lock:
-            self._faults[endpoint].extend([kind] * count)
-
     def fail_next_job(self, reason: str = "Prompt processing failed", count: int = 1) -> None:
         """Make the next ``count`` accepted generations end ``failed`` with ``reason``."""
         with self._lock:
@@ -355,19 +284,6 @@ class LumaServer:
         return True
 
     # -- helpers (hold the lock where said) ---------------------------------------------------
-    def _take_fault(self, endpoint: str) -> str | None:
-        with self._lock:
-            queue = self._faults[endpoint]
-            return queue.popleft() if queue else None
-
-    def _log(self, method: str, path: str) -> None:
-        with self._lock:
-            self.requests.append((method, path))
-
-    def _authorized(self, h: _Handler) -> bool:
-        given = h.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode())
-
     def _active(self, kind: str) -> int:
         return sum(1 for j in self.jobs.values() if j.in_flight and j.generation_type == kind)
 
@@ -799,22 +715,12 @@ class LumaServer:
         h.wfile.write(data)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30
+class _Handler(JsonHandler):
     server_version = "luma-fake/1"
-    fault: str | None = None
 
     @property
     def luma(self) -> LumaServer:
-        return self.server.luma  # type: ignore[attr-defined,no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self.fake  # type: ignore[no-any-return]
 
     def _route(self) -> tuple[str, str]:
         self.fault = None
@@ -860,19 +766,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.luma.delete(self, path[len(prefix) :])
         else:
             self.send_detail(404, "Not Found")
-
-    def drop(self) -> None:
-        self.close_connection = True
-
-    def send_json(self, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def send_detail(self, code: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
         self.send_json(code, {"detail": detail}, headers)
@@ -1026,3 +919,9 @@ def _render(job: LumaJob, folder: Path) -> None:
             writer.write_yuv420p(planes)
     job.thumb = thumb
     job.path = path
+
+
+LumaServer.name = "luma"
+LumaServer.handler = _Handler
+LumaServer.endpoints = ENDPOINTS
+LumaServer.fault_endpoints = FAULT_ENDPOINTS

@@ -73,25 +73,23 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import random
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+
+from .loopback import JsonHandler, LoopbackServer
 
 ENDPOINTS = ("submit", "status", "lookup", "download")
 FAULT_ENDPOINTS = {
@@ -161,7 +159,7 @@ class WebhookDelivery:
     delivered: bool
 
 
-class SimServer:
+class SimServer(LoopbackServer):
     """The fake API. Start it with ``with`` (or ``start()``/``close()``)."""
 
     def __init__(
@@ -183,7 +181,7 @@ class SimServer:
         """``rate_limited``: the endpoints whose requests count against
         ``requests_per_minute``; ``rate_window``: the seconds that "minute" lasts (shorten it
         to benchmark rate limits quickly); ``encoders``: background MP4 encoding threads."""
-        self.api_key = api_key
+        super().__init__(api_key, encoders)
         self.latency = latency
         self.concurrency = concurrency
         self.requests_per_minute = requests_per_minute
@@ -195,87 +193,20 @@ class SimServer:
         self.rate_window = rate_window
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
-        self._encoders = encoders
 
         self.jobs: dict[str, SimJob] = {}
-        self.requests: list[tuple[str, str]] = []
         self.submissions = 0
         self.rejected: Counter[str] = Counter()
         self.peak_concurrency = 0
         self.webhooks: list[WebhookDelivery] = []
 
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._faults: dict[str, deque[str]] = {e: deque() for e in ENDPOINTS}
         self._recent: deque[float] = deque()  # times of requests counted against the RPM
         self._renders: dict[str, Future[Path]] = {}
-        self._timers: list[threading.Timer] = []
-        self._webhooks_pending = 0
-        self._closed = False
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._pool: ThreadPoolExecutor | None = None
 
         for endpoint, kind, count in _fault_list(faults):
             self.fail_next(endpoint, kind, count)
 
-    # -- life -------------------------------------------------------------------------------
-    def start(self) -> SimServer:
-        self._tmp = tempfile.TemporaryDirectory(prefix="sim-server-")
-        self._pool = ThreadPoolExecutor(self._encoders, thread_name_prefix="sim-encode")
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.sim = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            timers = list(self._timers)
-        for timer in timers:
-            timer.cancel()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("SimServer is not started: use it in a `with` block")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
     # -- knobs and counters -----------------------------------------------------------------
-    def fail_next(self, endpoint: str, kind: str, count: int = 1) -> None:
-        """Make the next ``count`` requests to ``endpoint`` fail with ``kind`` (see module doc)."""
-        if kind not in FAULT_ENDPOINTS:
-            raise ValueError(f"fault kind {kind!r}: use one of {sorted(FAULT_ENDPOINTS)}")
-        if endpoint not in FAULT_ENDPOINTS[kind]:
-            raise ValueError(f"fault {kind!r} applies to {FAULT_ENDPOINTS[kind]}, not {endpoint!r}")
-        with self._lock:
-            self._faults[endpoint].extend([kind] * count)
-
     @property
     def active(self) -> int:
         """Jobs accepted and not yet terminal: what counts against ``concurrency``."""
@@ -299,19 +230,6 @@ class SimServer:
         return True
 
     # -- the endpoints (called from the handler threads) ---------------------------------------
-    def _take_fault(self, endpoint: str) -> str | None:
-        with self._lock:
-            queue = self._faults[endpoint]
-            return queue.popleft() if queue else None
-
-    def _log(self, method: str, path: str) -> None:
-        with self._lock:
-            self.requests.append((method, path))
-
-    def _authorized(self, h: _Handler) -> bool:
-        given = h.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode())
-
     def _active(self) -> int:
         return sum(1 for job in self.jobs.values() if job.outcome is None)
 
@@ -563,22 +481,12 @@ class SimServer:
         h.wfile.write(data)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as real APIs
-    timeout = 30  # idle keep-alive connections end after this
+class _Handler(JsonHandler):
     server_version = "sim/1"
-    fault: str | None = None
 
     @property
     def sim(self) -> SimServer:
-        return self.server.sim  # type: ignore[attr-defined,no-any-return]
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return self.fake  # type: ignore[no-any-return]
 
     def do_POST(self) -> None:
         self.fault = None
@@ -602,20 +510,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.sim.download(self, path.rsplit("/", 1)[1])
         else:
             self.send_error_json(404, "not_found", "no such endpoint")
-
-    def drop(self) -> None:
-        """Close the connection without a word."""
-        self.close_connection = True
-
-    def send_json(self, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
 
     def send_error_json(
         self, code: int, error: str, message: str, headers: Mapping[str, str] | None = None
@@ -723,3 +617,9 @@ def _encode(job: SimJob, path: Path) -> Path:
         for _ in range(frames):
             writer.write_yuv420p(planes)
     return path
+
+
+SimServer.name = "sim"
+SimServer.handler = _Handler
+SimServer.endpoints = ENDPOINTS
+SimServer.fault_endpoints = FAULT_ENDPOINTS

@@ -1,0 +1,144 @@
+"""What every loopback fake API shares: its life on 127.0.0.1, injected faults, the request
+log, the bearer-key check and the JSON answers. Subclasses add their endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar
+
+_S = TypeVar("_S", bound="LoopbackServer")
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet keep-alive handler that answers JSON and can drop a connection."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as real APIs
+    timeout = 30  # idle keep-alive connections end after this
+    fault: str | None = None
+
+    @property
+    def fake(self) -> Any:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def drop(self) -> None:
+        """Close the connection without a word."""
+        self.close_connection = True
+
+    def send_json(self, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class LoopbackServer:
+    """A fake API served from a background thread; use it with ``with``."""
+
+    name: ClassVar[str] = "fake"
+    handler: ClassVar[type[JsonHandler]]
+    endpoints: ClassVar[tuple[str, ...]] = ()
+    fault_endpoints: ClassVar[Mapping[str, tuple[str, ...]]] = {}  # fault kind -> endpoints
+
+    def __init__(self, api_key: str, encoders: int) -> None:
+        self.api_key = api_key
+        self.requests: list[tuple[str, str]] = []
+        self._encoders = encoders  # background MP4 encoding threads
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._faults: dict[str, deque[str]] = {e: deque() for e in self.endpoints}
+        self._timers: list[threading.Timer] = []
+        self._webhooks_pending = 0
+        self._closed = False
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(self: _S) -> _S:
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.name}-server-")
+        self._pool = ThreadPoolExecutor(self._encoders, thread_name_prefix=f"{self.name}-encode")
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
+        httpd.daemon_threads = True
+        httpd.fake = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        with self._changed:
+            if self._closed:
+                return
+            self._closed = True
+            timers = list(self._timers)
+            self._changed.notify_all()
+        for timer in timers:
+            timer.cancel()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError(f"{type(self).__name__} is not started: use it in a `with` block")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def fail_next(self, endpoint: str, kind: str, count: int = 1) -> None:
+        """Make the next ``count`` requests to ``endpoint`` fail with ``kind`` (see module doc)."""
+        kinds = self.fault_endpoints
+        if kind not in kinds:
+            raise ValueError(f"fault kind {kind!r}: use one of {sorted(kinds)}")
+        if endpoint not in kinds[kind]:
+            raise ValueError(f"fault {kind!r} applies to {kinds[kind]}, not {endpoint!r}")
+        with self._lock:
+            self._faults[endpoint].extend([kind] * count)
+
+    def _take_fault(self, endpoint: str) -> str | None:
+        with self._lock:
+            queue = self._faults[endpoint]
+            return queue.popleft() if queue else None
+
+    def _log(self, method: str, path: str) -> None:
+        with self._lock:
+            self.requests.append((method, path))
+
+    def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
+        given = h.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode())
