@@ -14,6 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(autouse=True)
+def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own key store (empty until a test stores a key): a developer's stored
+    keys never leak into the suite. Renders given an explicit ``env`` dict use it too."""
+    path = tmp_path / "config" / "keys.json"
+    monkeypatch.setenv("MINISTUDIO_KEYS_FILE", str(path))
+    return path
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     from ministudio.store import ContentStore
@@ -89,7 +98,11 @@ def run_cli(
     *args: str, sites: list[Path] = (), env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``ministudio ARGS`` in a fresh interpreter, with extra site folders on its path."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MINISTUDIO_")}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MINISTUDIO_") or k == "MINISTUDIO_KEYS_FILE"  # the test's own store
+    }
     full_env["PYTHONPATH"] = os.pathsep.join(str(s) for s in sites)
     full_env.update(env or {})
     return subprocess.run(

@@ -13,6 +13,8 @@ import pytest
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
+from ministudio.manifest import Manifest
+from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
 
 from .fakes.luma_server import LumaServer
@@ -34,6 +36,15 @@ class LumaFaults:
     @property
     def submissions(self) -> int:
         return self.server.submissions
+
+    @property
+    def status_requests(self) -> int:
+        prefix = "/dream-machine/v1/generations/"
+        return sum(
+            1
+            for method, path in list(self.server.requests)
+            if method == "GET" and path.startswith(prefix) and "/" not in path[len(prefix) :]
+        )
 
 
 def _env(server: LumaServer, assets: Path) -> dict[str, str]:
@@ -332,3 +343,134 @@ def test_identity_false_and_a_first_frame_skip_photon(tmp_path: Path) -> None:
             anyio.run(ministudio_luma._submit, request, context)
         assert all(job.generation_type == "video" for job in server.jobs.values())
         assert server.submissions == 2
+
+
+# -- continuity: extending the previous generation, end frames, loops ----------------------
+def _chain(
+    tmp_path: Path, *, second: str = "Ann walks", options: dict[str, object] | None = None
+) -> Production:
+    """s1 ends on an image; s2 continues s1; s3 continues s2 and loops. All on luma."""
+    end = tmp_path / "end.png"
+    end.write_bytes(b"\x89PNG the last frame of s1")
+    return Production.model_validate(
+        {
+            "title": "Chain",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
+            "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat"}},
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "duration": 5, "end_frame": end},
+                        {"id": "s2", "action": second, "duration": 5, "continuity": "continue"},
+                        {
+                            "id": "s3",
+                            "action": "Ann sits",
+                            "duration": 5,
+                            "continuity": "continue",
+                            "loop": True,
+                        },
+                    ],
+                }
+            ],
+            "routing": {"video": "luma", "options": {"luma": options or {}}},
+        }
+    )
+
+
+def _render_chain(film: Production, server: LumaServer, tmp_path: Path) -> Manifest:
+    from ministudio.plugins import PluginHost
+    from ministudio.remote import RetryPolicy
+    from ministudio.render import RenderOptions, render
+    from ministudio.store import ContentStore
+
+    return render(
+        film,
+        tmp_path / "out",
+        host=PluginHost(env={}),
+        store=ContentStore(tmp_path / "store"),
+        env=_env(server, tmp_path / "assets"),
+        options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+    )
+
+
+def test_continue_shots_extend_the_previous_generation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s2 and s3 start from the previous Luma generation; s1 ends on its end frame; s3 loops."""
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    with LumaServer(latency=(0.1, 0.1), render_scale=0.05) as server:
+        manifest = _render_chain(_chain(tmp_path), server, tmp_path)
+        jobs = {shot.id: server.jobs[shot.engine_job_id or ""] for shot in manifest.shots}
+    assert server.submissions == 3
+    s1, s2, s3 = (manifest.shots[i] for i in range(3))
+    assert jobs["s1"].keyframes["frame1"]["type"] == "image"
+    end_url = jobs["s1"].keyframes["frame1"]["url"]
+    assert (tmp_path / "assets" / end_url.rsplit("/", 1)[1]).read_bytes().endswith(b"of s1")
+    assert not jobs["s1"].request.get("loop")
+    assert jobs["s2"].keyframes == {"frame0": {"type": "generation", "id": s1.engine_job_id}}
+    assert jobs["s3"].keyframes == {"frame0": {"type": "generation", "id": s2.engine_job_id}}
+    assert jobs["s3"].request["loop"] is True
+    assert s1.conditioning == ["end frame"]
+    assert s2.conditioning == [f"continues luma job {s1.engine_job_id}", "first frame"]
+    assert "loop" in s3.conditioning
+    assert all(shot.state == "done" and not shot.ignored for shot in manifest.shots)
+
+
+def test_extend_false_starts_from_the_last_frame_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    with LumaServer(latency=(0.1, 0.1), render_scale=0.05) as server:
+        manifest = _render_chain(_chain(tmp_path, options={"extend": False}), server, tmp_path)
+        s2 = server.jobs[manifest.shots[1].engine_job_id or ""]
+    assert s2.keyframes["frame0"]["type"] == "image"
+    assert s2.keyframes["frame0"]["url"].startswith("http://127.0.0.1:9/assets/")
+
+
+def test_a_deleted_generation_falls_back_to_the_last_frame_without_paying_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edit s2 after s1's generation was deleted: s1 comes from the store, and s2 (which
+    would extend it) is refused by Luma, then sent again from s1's last frame: one new job."""
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    with LumaServer(latency=(0.1, 0.1), render_scale=0.05) as server:
+        first = _render_chain(_chain(tmp_path), server, tmp_path)
+        del server.jobs[first.shots[0].engine_job_id or ""]
+        before = server.submissions
+        again = _render_chain(_chain(tmp_path, second="Ann runs"), server, tmp_path)
+        s2 = server.jobs[again.shots[1].engine_job_id or ""]
+        assert server.submissions - before == 2  # s2 edited, s3 continues it
+    assert again.shots[0].cached and again.shots[0].engine_job_id == first.shots[0].engine_job_id
+    assert s2.keyframes["frame0"]["type"] == "image"
+    assert all(shot.state in ("done", "cached") for shot in again.shots)
+
+
+def test_engines_without_end_frames_or_loops_say_what_they_ignored(tmp_path: Path) -> None:
+    """The animatic takes first frames but neither end frames nor loops: plan and manifest
+    say so."""
+    from ministudio.plugins import PluginHost
+    from ministudio.render import plan, render
+    from ministudio.store import ContentStore
+
+    film = _chain(tmp_path)
+    film = film.model_copy(
+        update={"routing": film.routing.model_copy(update={"video": "animatic"})}
+    )
+    manifest = render(
+        film, tmp_path / "out", host=PluginHost(env={}), store=ContentStore(tmp_path / "store")
+    )
+    s1, s2, s3 = manifest.shots
+    assert s1.ignored == ["animatic takes no end frame"] and s1.conditioning == []
+    planned = plan(
+        film, tmp_path / "out", host=PluginHost(env={}), store=ContentStore(tmp_path / "store")
+    )
+    assert [shot.ignored for shot in planned.shots] == [
+        ("animatic takes no end frame",),
+        (),
+        ("animatic cannot loop a clip",),
+    ]
+    assert s2.ignored == [] and s2.conditioning == ["first frame"]
+    assert s3.ignored == ["animatic cannot loop a clip"]

@@ -208,6 +208,12 @@ class SimServer(LoopbackServer):
 
     # -- knobs and counters -----------------------------------------------------------------
     @property
+    def status_requests(self) -> int:
+        """Status requests answered, over every job."""
+        with self._lock:
+            return sum(job.status_requests for job in self.jobs.values())
+
+    @property
     def active(self) -> int:
         """Jobs accepted and not yet terminal: what counts against ``concurrency``."""
         with self._lock:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from ministudio.engines import EngineSpec
     from ministudio.render import ShotEvent
     from ministudio.spec import Production
 
@@ -206,7 +207,8 @@ def plan(file: str, output: str | None, store: str | None) -> None:
             shot.engine,
             f"{shot.duration:.2f} s",
             f"{shot.requested:g} s",
-            f"{status}: {shot.reason}",
+            f"{status}: {shot.reason}"
+            + "".join(f"\n[yellow]ignored: {note}[/]" for note in shot.ignored),
             f"${shot.cost:.2f}",
             f"{shot.seconds:.0f} s",
         )
@@ -258,6 +260,132 @@ def status(folder: str) -> None:
     Console().print(table)
     done = "film: " + manifest.film if manifest.film else "film: not finished"
     click.echo(f"{manifest.title}: {done}; cost so far ${manifest.cost:.2f}")
+
+
+@cli.group()
+def keys() -> None:
+    """Store engine API keys, used when the environment does not set them."""
+
+
+@keys.command("set")
+@click.argument("name")
+@click.option(
+    "--value",
+    default=None,
+    help="The key; '-' reads it from stdin. Without it, a prompt asks (input hidden); "
+    "prefer that or '-': a value on the command line stays in your shell history.",
+)
+def keys_set(name: str, value: str | None) -> None:
+    """Store the key for an engine (e.g. luma) or a variable (e.g. LUMAAI_API_KEY).
+
+    For an engine, the key is stored under the first variable it reads."""
+    import os
+
+    from ministudio.keys import load, save, store_path
+
+    engines = _key_engines()
+    variable = _key_variable(name, engines)
+    if value is None:
+        users = ", ".join(e.id for e in engines if variable in e.key_env)
+        value = click.prompt(f"{variable}" + (f" ({users})" if users else ""), hide_input=True)
+    elif value == "-":
+        value = sys.stdin.read()
+    value = value.strip()
+    if not value:
+        raise click.UsageError("the key is empty: nothing stored")
+    path = store_path()
+    stored = load(path)
+    stored[variable] = value
+    save(path, stored)
+    click.echo(f"stored {variable} in {path}")
+    if not any(variable in e.key_env for e in engines):
+        click.echo(f"note: no installed engine reads {variable}", err=True)
+    if os.environ.get(variable):
+        click.echo(f"note: {variable} is also set in the environment, which wins", err=True)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show the stored variables (never their values) and where each engine's key comes from."""
+    import os
+
+    from ministudio.keys import load, store_path
+
+    path = store_path()
+    stored = load(path)
+    engines = _key_engines()
+    click.echo(f"stored in {path}:" if stored else f"no keys stored in {path}")
+    for variable, value in sorted(stored.items()):
+        hint = f"  ...{value[-4:]}" if len(value) > 12 else ""
+        users = ", ".join(e.id for e in engines if variable in e.key_env) or "no installed engine"
+        click.echo(f"  {variable}{hint}  (used by {users})")
+    if engines:
+        click.echo("engines:")
+    for spec in engines:
+        in_env = next((v for v in spec.key_env if os.environ.get(v)), None)
+        in_store = next((v for v in spec.key_env if stored.get(v)), None)
+        if in_env:
+            found = click.style("environment", fg="green") + f" ({in_env})"
+        elif in_store:
+            found = click.style("store", fg="green") + f" ({in_store})"
+        else:
+            found = click.style("missing", fg="red") + f": run `ministudio keys set {spec.id}`"
+        click.echo(f"  {spec.id}: {found}")
+
+
+@keys.command("remove")
+@click.argument("name")
+def keys_remove(name: str) -> None:
+    """Delete a stored key: a variable, or every variable an engine reads."""
+    from ministudio.keys import is_variable, load, save, store_path
+
+    if is_variable(name):
+        variables: tuple[str, ...] = (name,)
+    else:
+        variables = _engine_spec(name, _key_engines()).key_env
+    path = store_path()
+    stored = load(path)
+    gone = [v for v in variables if v in stored]
+    if not gone:
+        raise click.ClickException(f"no key stored for {name} in {path}")
+    save(path, {k: v for k, v in stored.items() if k not in gone})
+    click.echo(f"removed {', '.join(gone)} from {path}")
+
+
+@keys.command("path")
+def keys_path() -> None:
+    """Print the key store's file ($MINISTUDIO_KEYS_FILE, else in the user config dir)."""
+    from ministudio.keys import store_path
+
+    click.echo(str(store_path()))
+
+
+def _key_engines() -> list[EngineSpec]:
+    """The installed engines that need a key, by id."""
+    from ministudio.plugins import PluginHost
+
+    engines = PluginHost().engines
+    return [engines[i] for i in sorted(engines) if engines[i].key_env]
+
+
+def _engine_spec(name: str, engines: list[EngineSpec]) -> EngineSpec:
+    """The installed engine ``name`` that needs a key, or a usage error saying what to give."""
+    spec = next((e for e in engines if e.id == name), None)
+    if spec is None:
+        known = ", ".join(e.id for e in engines) or "none"
+        raise click.UsageError(
+            f"'{name}' is neither an installed engine that needs a key (those are: {known}) "
+            f"nor a variable name in capitals (e.g. LUMAAI_API_KEY)"
+        )
+    return spec
+
+
+def _key_variable(name: str, engines: list[EngineSpec]) -> str:
+    """The variable ``keys set NAME`` stores: NAME itself, or the first one the engine reads
+    (its variables are alternatives: any one suffices)."""
+    from ministudio.keys import is_variable
+
+    return name if is_variable(name) else _engine_spec(name, engines).key_env[0]
 
 
 def _out_dir(production: Production, output: str | None) -> Path:

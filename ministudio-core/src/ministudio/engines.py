@@ -29,6 +29,7 @@ class Capabilities:
     max_references: int = 0
     first_frame: bool = False
     last_frame: bool = False
+    loop: bool = False  # can make a clip that ends where it begins
     native_audio: bool = False
     seed: bool = False
     webhooks: bool = False
@@ -86,11 +87,12 @@ class EngineContext:
         return await self.uploader(path)
 
     def key(self, spec: EngineSpec) -> str:
-        """The engine's API key from the first of its `key_env` variables that is set."""
+        """The engine's API key: the first of its `key_env` variables set in `env`, else the
+        first of them in the key store (``ministudio keys set``)."""
         from ministudio.errors import MissingKeyError
+        from ministudio.keys import lookup_any
 
-        for name in spec.key_env:
-            value = self.env.get(name)
-            if value:
-                return value
+        value = lookup_any(spec.key_env, self.env)
+        if value:
+            return value
         raise MissingKeyError(spec.id, list(spec.key_env))

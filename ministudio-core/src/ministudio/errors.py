@@ -48,13 +48,16 @@ class UnknownEngineError(MinistudioError):
 
 
 class MissingKeyError(MinistudioError):
-    """An engine needs a key that is not set."""
+    """An engine needs a key that is neither in the environment nor in the key store."""
 
     def __init__(self, engine: str, variables: list[str]) -> None:
         self.engine = engine
         self.variables = variables
         names = " or ".join(variables)
-        super().__init__(f"engine '{engine}' needs an API key: set {names} and run again")
+        super().__init__(
+            f"engine '{engine}' needs an API key: set {names}, or store it with "
+            f"`ministudio keys set {engine}`, and run again"
+        )
 
 
 class EngineError(MinistudioError):

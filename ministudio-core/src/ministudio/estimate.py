@@ -13,6 +13,8 @@ INPUT_WORDS = {
     "duration": "length",
     "seed": "seed",
     "first_frame": "first frame (the shot before changed)",
+    "last_frame": "end frame",
+    "loop": "loop",
     "options": "engine options",
     "aspect_ratio": "format",
     "width": "format",
@@ -32,6 +34,7 @@ class ShotPlan:
     cost: float  # USD this run would spend on it
     seconds: float  # expected engine time for it (0 when cached)
     after: str | None  # the shot it continues from, when that one renders first
+    ignored: tuple[str, ...] = ()  # what the shot asks for that its engine cannot take
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ministudio.engines import EngineContext, EngineSpec
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
+        HostedAsset,
         JobStatus,
         ShotPrompt,
         SpeechRequest,
@@ -98,11 +99,18 @@ def find_video_job(
 
 
 @hookspec(firstresult=True)
-def upload_asset(engine: str, path: Path, context: EngineContext) -> str | Awaitable[str]:
+def upload_asset(
+    engine: str, path: Path, context: EngineContext
+) -> str | HostedAsset | Awaitable[str | HostedAsset]:
     """Make a local file (a reference image, a first frame) reachable by ``engine``: upload it
     and return the URL or id the engine's requests use. Engines do not call this hook
     themselves: they ``await context.upload(path)``, which calls it once per file content
     and engine, and reuses the answer across shots, productions and runs.
+
+    A reference that stops working (a signed URL) is returned as a ``HostedAsset`` with its
+    ``expires_at``: the core reuses it only while at least an hour, or a tenth of its
+    lifetime if that is longer, is left, and otherwise calls this hook again (which should
+    then sign anew rather than upload again). ``ministudio.hosting`` does both for URLs.
     """
     raise NotImplementedError
 

@@ -67,6 +67,13 @@ class ShotPrompt(_Frozen):
     lines: tuple[LineBrief, ...] = ()
 
 
+class PreviousClip(_Frozen):
+    """The clip a `continue` shot follows: an engine may extend it instead of its last frame."""
+
+    engine: str
+    job_id: str  # the engine's id of the job that made it
+
+
 class VideoRequest(_Frozen):
     """Render one clip. The engine writes an MP4 to the output path it is given."""
 
@@ -80,6 +87,9 @@ class VideoRequest(_Frozen):
     seed: int
     model: str | None = None
     first_frame: Path | None = None  # a `continue` shot starts here
+    previous: PreviousClip | None = None  # the clip a `continue` shot continues
+    last_frame: Path | None = None  # the shot should end on this image
+    loop: bool = False  # the clip should end where it begins
     options: dict[str, Any] = {}  # engine options from routing
 
 
@@ -144,3 +154,15 @@ class JobStatus(_Frozen):
     error: str | None = None  # why it failed, in the engine's words
     refused: bool = False  # failed by a safety filter or invalid input: do not resend as is
     video_url: str | None = None  # where the finished clip is, when the status says
+
+
+class HostedAsset(_Frozen):
+    """A file made reachable by an engine (``upload_asset``'s answer): its URL or id, and when
+    that stops working (epoch seconds; None: never, the same as answering a plain string).
+
+    The core reuses it for the same content until shortly before ``expires_at`` (see
+    ``Journal.asset``), then asks the hook again: a signed URL is signed anew.
+    """
+
+    reference: str
+    expires_at: float | None = None

@@ -36,9 +36,14 @@ CREATE TABLE IF NOT EXISTS assets (
     content TEXT NOT NULL,
     reference TEXT NOT NULL,
     uploaded_at REAL NOT NULL,
+    expires_at REAL,
     PRIMARY KEY (engine, content)
 )
 """
+# A cached asset reference is reused only while this much of it is left: at least an hour (a
+# job may wait that long before the engine fetches its images), or a tenth of its lifetime.
+ASSET_MARGIN = 3600.0
+ASSET_MARGIN_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,18 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a row is on disk before we wait on it
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Bring a journal written by an earlier version up to the current schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(assets)")}
+        if "expires_at" not in columns:
+            try:
+                self._db.execute("ALTER TABLE assets ADD COLUMN expires_at REAL")
+            except sqlite3.OperationalError as exc:  # another process just added it
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         self._db.close()
@@ -129,19 +145,34 @@ class Journal:
                 (error, now, now, key),
             )
 
-    def asset(self, engine: str, content: str) -> str | None:
-        """The engine's reference for a file with this content hash, if it was uploaded."""
+    def asset(self, engine: str, content: str, *, now: float | None = None) -> str | None:
+        """The engine's reference for a file with this content hash, if it was uploaded and
+        has not expired: it must have ``ASSET_MARGIN`` seconds, or ``ASSET_MARGIN_SHARE`` of
+        its lifetime if that is longer, still to go."""
         with self._lock:
             row = self._db.execute(
-                "SELECT reference FROM assets WHERE engine = ? AND content = ?", (engine, content)
+                "SELECT reference, uploaded_at, expires_at FROM assets "
+                "WHERE engine = ? AND content = ?",
+                (engine, content),
             ).fetchone()
-        return row[0] if row else None
+        if not row:
+            return None
+        reference, uploaded_at, expires_at = row
+        if expires_at is not None:
+            margin = max(ASSET_MARGIN, ASSET_MARGIN_SHARE * (expires_at - uploaded_at))
+            if expires_at - (time.time() if now is None else now) < margin:
+                return None
+        return str(reference)
 
-    def uploaded(self, engine: str, content: str, reference: str) -> None:
+    def uploaded(
+        self, engine: str, content: str, reference: str, *, expires_at: float | None = None
+    ) -> None:
+        """Record the engine's reference for this content; ``expires_at``: when it stops working."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?)",
-                (engine, content, reference, time.time()),
+                "INSERT OR REPLACE INTO assets (engine, content, reference, uploaded_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?)",
+                (engine, content, reference, time.time(), expires_at),
             )
 
     def latencies(self, engine: str, last: int = 20) -> list[float]:

@@ -44,6 +44,8 @@ class ShotRecord(BaseModel):
     inputs: dict[str, str] = {}  # a short hash of each input of the job (engine, prompt, seed...)
     output_hash: str | None = None  # sha256 of the shot's clip as it enters the film
     engine_job_id: str | None = None
+    conditioning: list[str] = []  # images and continuations given to the engine
+    ignored: list[str] = []  # what the shot asked for that its engine cannot take
     cost: float = 0.0
     seconds: float = 0.0  # wall time spent on this shot in this run
     failed_attempts: list[AttemptRecord] = []

@@ -25,8 +25,9 @@ from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
-from ministudio.jobs import ShotPrompt, VideoRequest
+from ministudio.jobs import PreviousClip, ShotPrompt, VideoRequest
 from ministudio.journal import Journal
+from ministudio.keys import key_values
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
 from ministudio.planning import (
     PlannedLine,
@@ -103,6 +104,7 @@ class _Job:
     key: str  # the engine's clip
     fit_key: str  # the clip fitted to the film
     inputs: dict[str, str]  # a short hash per input, to tell later which one changed
+    ignored: list[str]  # what the shot asks for that the engine cannot take
 
 
 @dataclass
@@ -349,6 +351,7 @@ class _Renderer:
                     cost=0.0 if cached else requested * engine.capabilities.price_per_second,
                     seconds=0.0 if cached else self.remote.expected_latency(engine),
                     after=after if after and not fitted[after] else None,
+                    ignored=tuple(_ignored(ps, engine)),
                 )
             )
         engines = {shot.planned.engine for shot in shots}
@@ -437,7 +440,9 @@ class _Renderer:
                 self._with_plate(shot, plate)
             for engine in (ps.engine, *ps.fallbacks):
                 try:
-                    shot.clip = await self._render_with(shot, engine, first_frame)
+                    shot.clip = await self._render_with(
+                        shot, engine, first_frame, _previous_clip(previous)
+                    )
                     break
                 except Exception as exc:  # a crashing plugin fails its shot, not the film
                     shot.record.failed_attempts.append(
@@ -471,9 +476,17 @@ class _Renderer:
         brief: ShotPrompt,
         seconds: float,
         seed: int,
+        *,
         first_frame: Path | None = None,
+        previous: PreviousClip | None = None,
+        last_frame: Path | None = None,
+        loop: bool = False,
     ) -> tuple[VideoRequest, dict[str, Any]]:
-        """What ``engine`` is asked for, and its fingerprint (input files as content hashes)."""
+        """What ``engine`` is asked for, and its fingerprint (input files as content hashes).
+
+        Inputs the engine cannot take (see its capabilities) are left out.
+        """
+        caps = engine.capabilities
         options = dict(self.p.routing.options.get(engine.id, {}))
         request = VideoRequest(
             shot=brief,
@@ -485,17 +498,33 @@ class _Renderer:
             fps=self.fps,
             seed=seed,
             model=options.pop("model", engine.default_model),
-            first_frame=first_frame if engine.capabilities.first_frame else None,
+            first_frame=first_frame if caps.first_frame else None,
+            previous=previous if caps.first_frame else None,
+            last_frame=last_frame if caps.last_frame else None,
+            loop=loop and caps.loop,
             options=options,
         )
         return request, {"engine": engine.id, "request": self._fingerprint(request)}
 
-    def _job(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> _Job:
+    def _job(
+        self,
+        shot: _Shot,
+        engine: EngineSpec,
+        first_frame: Path | None,
+        previous: PreviousClip | None = None,
+    ) -> _Job:
         """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
         ps, timing = shot.planned, shot.timing
         assert shot.brief is not None
         request, fingerprint = self._request(
-            engine, shot.brief, timing.duration, ps.seed, first_frame
+            engine,
+            shot.brief,
+            timing.duration,
+            ps.seed,
+            first_frame=first_frame,
+            previous=previous,
+            last_frame=ps.shot.end_frame,
+            loop=ps.shot.loop,
         )
         key = job_key("video", fingerprint)
         fit_key = job_key(
@@ -509,20 +538,29 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
-        return _Job(request, key, fit_key, inputs)
+        return _Job(request, key, fit_key, inputs, _ignored(ps, engine))
 
-    async def _render_with(self, shot: _Shot, engine: EngineSpec, first_frame: Path | None) -> Path:
+    async def _render_with(
+        self,
+        shot: _Shot,
+        engine: EngineSpec,
+        first_frame: Path | None,
+        previous: PreviousClip | None,
+    ) -> Path:
         from ministudio.media.fit import fit_clip
 
         timing, record = shot.timing, shot.record
-        job = self._job(shot, engine, first_frame)
+        job = self._job(shot, engine, first_frame, previous)
         request, key, fit_key = job.request, job.key, job.fit_key
-        record.inputs = job.inputs
+        record.inputs, record.ignored = job.inputs, job.ignored
+        record.conditioning = _conditioning(request)
         record.engine, record.model, record.prompt = engine.id, request.model, request.prompt
         record.requested_duration, record.job_key = request.duration, key
         fitted = self.store.get(fit_key, ".mp4")
         if fitted is not None:
             record.cached = True
+            row = self.journal.get(key)
+            record.engine_job_id = row.job_id if row else None
             return fitted
         raw = self.store.get(key, ".mp4")
         scratch = self.store.scratch()
@@ -792,15 +830,24 @@ class _Renderer:
         return context
 
     async def _upload(self, engine: EngineSpec, path: Path, context: EngineContext) -> str:
-        """Upload a file for ``engine`` once per content; later shots and runs reuse it."""
+        """Upload a file for ``engine`` once per content; later shots and runs reuse it until
+        it is close to expiring (``Journal.asset``), when the hook is asked again."""
+        from ministudio.jobs import HostedAsset
+
         content = self._hash(path)
         async with self._upload_lock:
             reference = self.journal.asset(engine.id, content)
             if reference is None:
-                reference = await self.host.call_engine(
-                    engine.id, "upload_asset", path=path, context=context, expected=str
+                answer = await self.host.call_engine(
+                    engine.id,
+                    "upload_asset",
+                    path=path,
+                    context=context,
+                    expected=(str, HostedAsset),
                 )
-                self.journal.uploaded(engine.id, content, reference)
+                hosted = HostedAsset(reference=answer) if isinstance(answer, str) else answer
+                reference = hosted.reference
+                self.journal.uploaded(engine.id, content, reference, expires_at=hosted.expires_at)
         return reference
 
     def _hash(self, path: Path) -> str:
@@ -811,8 +858,16 @@ class _Renderer:
     def _fingerprint(self, request: VideoRequest) -> Any:
         """The request as JSON with every input file replaced by its content hash."""
         data = request.model_dump(mode="json")
+        # which job made the clip a shot continues changes nothing the first frame does not
+        del data["previous"]
         if request.first_frame is not None:
             data["first_frame"] = self._hash(request.first_frame)
+        if request.last_frame is not None:
+            data["last_frame"] = self._hash(request.last_frame)
+        else:  # left out when unused, so adding the field kept earlier job keys
+            del data["last_frame"]
+        if not request.loop:
+            del data["loop"]
         brief = data["shot"]
         for character, source in zip(brief["characters"], request.shot.characters, strict=True):
             character["reference_images"] = [self._hash(p) for p in source.reference_images]
@@ -820,6 +875,43 @@ class _Renderer:
             self._hash(p) for p in request.shot.environment.reference_images
         ]
         return data
+
+
+def _previous_clip(shot: _Shot | None) -> PreviousClip | None:
+    """The engine job behind the clip a `continue` shot follows, when known."""
+    if shot is None or not shot.record.engine or not shot.record.engine_job_id:
+        return None
+    return PreviousClip(engine=shot.record.engine, job_id=shot.record.engine_job_id)
+
+
+def _conditioning(request: VideoRequest) -> list[str]:
+    """The images and continuations ``request`` hands its engine, for the manifest."""
+    given = []
+    if request.previous is not None:
+        given.append(f"continues {request.previous.engine} job {request.previous.job_id}")
+    if request.first_frame is not None:
+        given.append("first frame")
+    if request.last_frame is not None:
+        given.append("end frame")
+    if request.loop:
+        given.append("loop")
+    references = sum(len(c.reference_images) for c in request.shot.characters)
+    references += len(request.shot.environment.reference_images)
+    if references:
+        given.append(f"{references} reference image" + ("s" if references > 1 else ""))
+    return given
+
+
+def _ignored(ps: PlannedShot, engine: EngineSpec) -> list[str]:
+    """What ``ps`` asks for that ``engine`` cannot take, each as a sentence."""
+    caps, shot, notes = engine.capabilities, ps.shot, []
+    if shot.continuity == "continue" and not caps.first_frame:
+        notes.append(f"{engine.id} cannot start from the previous shot's last frame")
+    if shot.end_frame is not None and not caps.last_frame:
+        notes.append(f"{engine.id} takes no end frame")
+    if shot.loop and not caps.loop:
+        notes.append(f"{engine.id} cannot loop a clip")
+    return notes
 
 
 def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
@@ -834,10 +926,8 @@ def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
 def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str]) -> str:
     """An engine failure as text, with the engine's key values blanked out wherever they occur."""
     text = str(exc) if isinstance(exc, MinistudioError) else f"{type(exc).__name__}: {exc}"
-    for name in engine.key_env if engine else ():
-        secret = env.get(name)
-        if secret:
-            text = text.replace(secret, "***")
+    for secret in key_values(engine.key_env if engine else (), env):  # env's and stored ones
+        text = text.replace(secret, "***")
     return text
 
 

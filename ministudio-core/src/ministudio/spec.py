@@ -38,7 +38,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-def _resolve_images(paths: list[Path], info: ValidationInfo) -> list[Path]:
+def _resolve_images(
+    paths: list[Path], info: ValidationInfo, what: str = "reference image"
+) -> list[Path]:
     base = Path((info.context or {}).get("base_dir", "."))
     resolved = []
     for path in paths:
@@ -46,9 +48,9 @@ def _resolve_images(paths: list[Path], info: ValidationInfo) -> list[Path]:
         if not full.is_file():
             raise PydanticCustomError(
                 "missing_image",
-                "reference image '{path}' does not exist (paths are relative to the production "
-                "file's folder)",
-                {"path": str(path)},
+                "{what} '{path}' does not exist (paths are relative to the production file's "
+                "folder)",
+                {"path": str(path), "what": what},
             )
         resolved.append(full.resolve())
     return resolved
@@ -129,6 +131,20 @@ class Shot(_Model):
         description="'plate': render the place alone first (one plate per place and lighting, "
         "shared by every shot that asks) and give it to the shot's engine as the place's image",
     )
+    end_frame: Path | None = Field(
+        None,
+        description="an image the shot should end on, for engines that take a last frame "
+        "(relative to the production file's folder)",
+    )
+    loop: bool = Field(
+        False,
+        description="end where the clip begins, to play as a seamless loop (engines that loop)",
+    )
+
+    @field_validator("end_frame")
+    @classmethod
+    def _end_frame(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_images([value], info, "end frame")[0]
 
     @field_validator("duration")
     @classmethod

@@ -40,21 +40,26 @@ What the subclass provides:
 - the ``engine_env`` fixture: the render's environment (base URLs, keys); default ``{}``.
   Use a recognisable fake key: the kit checks it never leaks;
 - the ``engine_faults`` fixture (remote engines): an object with ``fail_next(endpoint,
-  kind)`` for endpoints ``"submit"``/``"download"`` and kinds ``"429"``/``"truncate"``
-  (and optionally ``"refuse"``), and a ``submissions`` counter of billed jobs; default None,
-  which skips the fault tests;
+  kind)`` for endpoints ``"submit"``/``"download"`` and kinds ``"429"``, ``"500"`` and
+  ``"truncate"`` (and optionally ``"refuse"``), a ``submissions`` counter of billed jobs and,
+  optionally, a ``status_requests`` counter; default None, which skips the fault tests;
 - ``sdk_modules``: modules importing the plugin must not import (keep SDKs inside hooks);
 - ``refused_action``: a shot action the engine refuses (else the refusal test uses the
   ``"refuse"`` fault kind, or is skipped).
 
-The capability flags the engine declares decide which tests run: the missing-key and leak
-tests need ``key_env``; the fault tests need the remote hooks (``submit_video``). Every
-test's docstring says what to check first when it fails.
+The engine's declaration decides which tests run: the missing-key and leak tests need
+``key_env``; the fault tests need the remote hooks (``submit_video``); then one test per
+capability flag: ``webhooks`` (no polling needed), ``first_frame`` (a ``continue`` shot),
+``last_frame`` and ``loop``, ``max_references`` (a character's reference image), ``seed``
+(seeds recorded and stable), and ``aspect_ratios`` (an undeclared one is refused before any
+submission). ``native_audio`` has no test yet. Every test's docstring says what to check
+first when it fails.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import math
@@ -181,20 +186,42 @@ class VideoEngineConformance:
         *,
         actions: tuple[str, ...] = (),
         out: str = "out",
-        host: PluginHost | None = None,
+        shots: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> Manifest:
-        """Render the kit's production with a private content store in ``tmp_path``."""
+        """Render the kit's production with a private content store in ``tmp_path``.
+
+        ``shots`` adds fields to shots by index (``{1: {"continuity": "continue"}}``).
+        """
+        from ministudio.spec import Production
+
+        production = self.production(self.spec(), actions)
+        if shots:
+            data = production.model_dump()
+            for index, fields in shots.items():
+                data["scenes"][0]["shots"][index].update(fields)
+            production = Production.model_validate(data)
+        return self.render_production(tmp_path, env, production, out=out)
+
+    def render_production(
+        self,
+        tmp_path: Path,
+        env: Mapping[str, str],
+        production: Production,
+        *,
+        out: str = "out",
+        options: RenderOptions | None = None,
+    ) -> Manifest:
+        """Render ``production`` into ``tmp_path/out`` with a private store in ``tmp_path``."""
         from ministudio.render import render
         from ministudio.store import ContentStore
 
-        host = host or self.host()
         return render(
-            self.production(self.spec(host), actions),
+            production,
             tmp_path / out,
-            host=host,
+            host=self.host(),
             store=ContentStore(tmp_path / "store"),
             env=dict(env),
-            options=self.render_options(),
+            options=options or self.render_options(),
         )
 
     def shot_prompt(self) -> Any:
@@ -294,12 +321,9 @@ class VideoEngineConformance:
         called at all (the core refuses while planning).
         """
         from ministudio.errors import CapabilityError
-        from ministudio.render import render
         from ministudio.spec import Production
-        from ministudio.store import ContentStore
 
-        host = self.host()
-        spec = self.spec(host)
+        spec = self.spec()
         caps = spec.capabilities
         too_long = (max(caps.durations) if caps.durations else caps.max_duration) + 1
         if too_long > _LONGEST_SHOT:
@@ -308,14 +332,7 @@ class VideoEngineConformance:
         film["scenes"][0]["shots"][0]["duration"] = math.ceil(too_long)
         before = self._submissions(engine_faults)
         with pytest.raises(CapabilityError, match=spec.id):
-            render(
-                Production.model_validate(film),
-                tmp_path / "out",
-                host=host,
-                store=ContentStore(tmp_path / "store"),
-                env=engine_env,
-                options=self.render_options(),
-            )
+            self.render_production(tmp_path, engine_env, Production.model_validate(film))
         assert self._submissions(engine_faults) == before
         assert not (tmp_path / "out" / "film.mp4").exists()
 
@@ -363,7 +380,7 @@ class VideoEngineConformance:
         """Rendering without the key fails with an error naming the variable to set.
 
         Check first: the engine gets its key with ``context.key(spec)`` (which raises
-        ``MissingKeyError``) from ``context.env``, never from ``os.environ``.
+        ``MissingKeyError``) from ``context.env`` or the key store, never from ``os.environ``.
         """
         from ministudio.errors import MinistudioError
 
@@ -371,6 +388,7 @@ class VideoEngineConformance:
         if not spec.key_env:
             pytest.skip("the engine needs no key (no key_env)")
         env = {k: v for k, v in engine_env.items() if k not in spec.key_env}
+        env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "no-keys.json")  # nor a stored key
         with pytest.raises(MinistudioError) as info:
             self.render(tmp_path, env)
         assert any(name in str(info.value) for name in spec.key_env), str(info.value)
@@ -426,15 +444,7 @@ class VideoEngineConformance:
         Check first: submit maps 429 to ``TransientError`` (with ``retry_after`` from
         ``Retry-After``), not to ``EngineError`` or ``AmbiguousSubmission``.
         """
-        self._remote(self.host())
-        if engine_faults is None:
-            pytest.skip("no engine_faults fixture")
-        before = self._submissions(engine_faults)
-        engine_faults.fail_next("submit", "429")
-        self.render(tmp_path, engine_env)
-        after = self._submissions(engine_faults)
-        if before is not None and after is not None:
-            assert after - before == 2, "each of the 2 shots must be billed exactly once"
+        self._billed_once_despite(tmp_path, engine_env, engine_faults, ("submit", "429"))
 
     def test_a_truncated_download_is_retried(
         self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
@@ -444,16 +454,39 @@ class VideoEngineConformance:
         Check first: download compares the bytes received with ``Content-Length`` and raises
         ``TransientError`` (leaving nothing at ``output``) when short.
         """
+        self._billed_once_despite(tmp_path, engine_env, engine_faults, ("download", "truncate"))
+
+    def test_a_5xx_is_retried_and_each_shot_is_billed_once(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
+    ) -> None:
+        """A 500 on submit and one on download are retried; each shot is paid for once.
+
+        Check first: 5xx maps to ``TransientError`` on submit (the engine created no job) and
+        on download (the job is done: download again, never submit again).
+        """
+        self._billed_once_despite(
+            tmp_path, engine_env, engine_faults, ("submit", "500"), ("download", "500")
+        )
+
+    def _billed_once_despite(
+        self,
+        tmp_path: Path,
+        env: dict[str, str],
+        faults: FaultInjector | None,
+        *injections: tuple[str, str],
+    ) -> None:
+        """Render with ``(endpoint, kind)`` faults injected: every shot done, each billed once."""
         self._remote(self.host())
-        if engine_faults is None:
+        if faults is None:
             pytest.skip("no engine_faults fixture")
-        before = self._submissions(engine_faults)
-        engine_faults.fail_next("download", "truncate")
-        manifest = self.render(tmp_path, engine_env)
+        before = self._submissions(faults)
+        for endpoint, kind in injections:
+            faults.fail_next(endpoint, kind)
+        manifest = self.render(tmp_path, env)
         assert all(s.state == "done" for s in manifest.shots)
-        after = self._submissions(engine_faults)
+        after = self._submissions(faults)
         if before is not None and after is not None:
-            assert after - before == 2, "a download retry must not submit the job again"
+            assert after - before == 2, "each of the 2 shots must be billed exactly once"
 
     def test_a_refusal_is_not_resent(
         self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
@@ -485,6 +518,134 @@ class VideoEngineConformance:
         if before is not None and after is not None:
             assert after - before <= 2, "the refused shot was submitted again"
 
+    def test_webhooks_bring_the_result_without_polling(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: FaultInjector | None
+    ) -> None:
+        """With a webhook URL the engine is told where to report, and the core needs (almost)
+        no status requests: at most one per job.
+
+        Check first: submit passes ``context.webhook_url`` to the API (its callback field) and
+        ``parse_webhook`` turns the API's callback body into a ``JobStatus`` with the job's id.
+        Needs ``Capabilities.webhooks``; counting needs a ``status_requests`` counter on the
+        faults object.
+        """
+        host = self.host()
+        self._remote(host)
+        if not self.spec(host).capabilities.webhooks:
+            pytest.skip("the engine declares no webhooks")
+        polls = getattr(engine_faults, "status_requests", None)
+        options = dataclasses.replace(
+            self.render_options(), webhook_url="http://127.0.0.1:{port}/hooks"
+        )
+        manifest = self.render_production(
+            tmp_path, engine_env, self.production(self.spec(host)), options=options
+        )
+        assert all(s.state == "done" for s in manifest.shots)
+        if isinstance(polls, int):
+            done = getattr(engine_faults, "status_requests", 0)
+            assert done - polls <= len(manifest.shots), f"{done - polls} status requests"
+
+    def test_a_continue_shot_starts_from_the_previous_clip(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """A `continue` shot gets the previous clip's last frame (and job) and renders.
+
+        Check first: the engine reads ``request.first_frame`` (a PNG path; remote engines
+        usually ``await context.upload(path)``) and, to extend the previous job itself,
+        ``request.previous``. Needs ``Capabilities.first_frame``.
+        """
+        if not self.spec().capabilities.first_frame:
+            pytest.skip("the engine declares no first_frame")
+        manifest = self.render(tmp_path, engine_env, shots={1: {"continuity": "continue"}})
+        first, second = manifest.shots
+        assert second.state == "done" and not second.ignored
+        assert "first frame" in second.conditioning
+        assert "first frame" not in first.conditioning
+
+    def test_an_end_frame_and_a_loop_reach_the_engine(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """A shot's ``end_frame`` (and ``loop``, where declared) are sent and the shot renders.
+
+        Check first: the engine reads ``request.last_frame`` and ``request.loop``, and does not
+        send combinations its API refuses. Needs ``Capabilities.last_frame`` (or ``loop``).
+        """
+        caps = self.spec().capabilities
+        if not (caps.last_frame or caps.loop):
+            pytest.skip("the engine declares neither last_frame nor loop")
+        fields: dict[int, dict[str, Any]] = {}
+        if caps.last_frame:
+            end = tmp_path / "end.png"
+            _solid_png(end, (200, 40, 40))
+            fields[0] = {"end_frame": end}
+        if caps.loop:
+            fields[1] = {"loop": True}
+        manifest = self.render(tmp_path, engine_env, shots=fields)
+        assert all(s.state == "done" and not s.ignored for s in manifest.shots)
+        if caps.last_frame:
+            assert "end frame" in manifest.shots[0].conditioning
+        if caps.loop:
+            assert "loop" in manifest.shots[1].conditioning
+
+    def test_reference_images_reach_the_engine(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """A character with a reference image renders, with the image handed to the engine.
+
+        Check first: the engine reads ``request.shot.characters[i].reference_images`` (paths)
+        and uploads them if its API wants URLs. Needs ``Capabilities.max_references``.
+        """
+        if self.spec().capabilities.max_references < 1:
+            pytest.skip("the engine declares no reference images (max_references = 0)")
+        image = tmp_path / "ann.png"
+        _solid_png(image, (180, 30, 30))
+        film = self.production(self.spec()).model_dump()
+        film["characters"]["ann"]["reference_images"] = [image]
+        from ministudio.spec import Production
+
+        manifest = self.render_production(tmp_path, engine_env, Production.model_validate(film))
+        assert all(s.state == "done" for s in manifest.shots)
+        assert all("1 reference image" in s.conditioning for s in manifest.shots)
+
+    def test_seeds_are_recorded_and_stable(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """Each shot's seed is in the manifest and the same in a fresh render (fresh store).
+
+        Check first: nothing in the request may depend on time, randomness or paths of the
+        render (the job key hashes it). Needs ``Capabilities.seed``.
+        """
+        if not self.spec().capabilities.seed:
+            pytest.skip("the engine declares no seed")
+        first = self.render(tmp_path / "a", engine_env)
+        second = self.render(tmp_path / "b", engine_env)
+        assert [s.seed for s in first.shots] == [s.seed for s in second.shots]
+        assert len({s.seed for s in first.shots}) == len(first.shots), "shots share a seed"
+        assert [s.job_key for s in first.shots] == [s.job_key for s in second.shots]
+
+    def test_an_undeclared_aspect_ratio_is_refused_before_any_submission(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: object
+    ) -> None:
+        """A film in an aspect ratio the engine does not declare fails before any job is sent.
+
+        Check first: ``Capabilities.aspect_ratios`` lists exactly what the API takes.
+        """
+        from typing import get_args
+
+        from ministudio.errors import CapabilityError
+        from ministudio.spec import AspectRatio, Production
+
+        spec = self.spec()
+        missing = [r for r in get_args(AspectRatio) if r not in spec.capabilities.aspect_ratios]
+        if not missing:
+            pytest.skip("the engine renders every aspect ratio a production can ask for")
+        film = self.production(spec).model_dump()
+        film["format"]["aspect_ratio"] = missing[0]
+        before = self._submissions(engine_faults)
+        with pytest.raises(CapabilityError, match=spec.id):
+            self.render_production(tmp_path, engine_env, Production.model_validate(film))
+        assert self._submissions(engine_faults) == before
+
     def test_importing_the_plugin_does_not_import_its_sdk(self) -> None:
         """Importing the plugin module in a fresh interpreter leaves its SDK unimported.
 
@@ -512,6 +673,12 @@ class VideoEngineConformance:
         assert done.returncode == 0, done.stderr
         imported = json.loads(done.stdout.strip().splitlines()[-1])
         assert imported == [], f"importing {name} imported {imported}"
+
+
+def _solid_png(path: Path, colour: tuple[int, int, int]) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), colour).save(path)
 
 
 _IMPORT_CHECK = """

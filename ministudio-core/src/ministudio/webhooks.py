@@ -1,4 +1,5 @@
-"""The webhook receiver a render starts: engines POST job updates to ``<public url>/<engine>``.
+"""The webhook receiver a render starts: engines POST job updates to ``<public url>/<engine>``
+(the public URL may have a path: the engine is the last segment).
 
 It listens on a local address (behind a public URL the user supplies, e.g. a tunnel or a
 reverse proxy), hands each body to the owning plugin's ``parse_webhook`` and wakes the job
@@ -70,7 +71,8 @@ class WebhookReceiver:
     def _accept(self, request: h11.Request, body: bytes) -> int:
         if request.method != b"POST":
             return 405
-        engine = request.target.decode("latin-1").split("?")[0].strip("/")
+        # the last path segment: a public URL may put the receiver under a prefix
+        engine = request.target.decode("latin-1").split("?")[0].rstrip("/").rpartition("/")[2]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
         try:
             status = self.parse(engine, body, headers)

@@ -5,8 +5,14 @@ with the official ``lumaai`` SDK (``AsyncLumaAI``, ``max_retries=0``: the core r
 and keeps the journal). The SDK is imported only inside the hooks.
 
 Environment (the render's, ``context.env``): ``LUMAAI_API_KEY`` (required), ``LUMAAI_BASE_URL``
-(default: the SDK's), ``LUMA_ASSET_BASE_URL`` + ``LUMA_ASSET_DIR`` (where first frames are
-published, since Luma takes images by URL only), ``LUMA_TIMEOUT``.
+(default: the SDK's), ``LUMA_TIMEOUT``, and the asset host, since Luma takes images (first
+frames, character references) by URL only (``ministudio.hosting``): either ``LUMA_ASSET_STORE``
+(an object store that signs URLs, e.g. ``s3://bucket/prefix``; needs its fsspec backend, s3fs
+through ``ministudio-core[s3]``) with ``LUMA_ASSET_STORE_OPTIONS`` (a JSON object of fsspec
+storage options, e.g. ``{"endpoint_url": ...}``) and ``LUMA_ASSET_URL_EXPIRES`` (seconds a
+signed URL lasts, default 7 days), or ``LUMA_ASSET_BASE_URL`` + ``LUMA_ASSET_DIR`` (a folder
+served at that public URL; with ``LUMA_ASSET_STORE``, the base URL of a public bucket instead
+of signing). Each image is uploaded once per content; expired URLs are signed anew.
 
 How failures map, so the core never pays twice:
 
@@ -43,7 +49,14 @@ if TYPE_CHECKING:
 
     import httpx
     from lumaai import AsyncLumaAI
-    from ministudio.jobs import JobStatus, ShotPrompt, Submission, VideoRequest, VideoResult
+    from ministudio.jobs import (
+        HostedAsset,
+        JobStatus,
+        ShotPrompt,
+        Submission,
+        VideoRequest,
+        VideoResult,
+    )
 
 __version__ = "0.1.0"
 
@@ -69,7 +82,14 @@ CAMERA_CONCEPTS = {
     "handheld": "handheld",
     "static": "static",
 }
-ASSET_VARS = ("LUMA_ASSET_BASE_URL", "LUMA_ASSET_DIR")
+ASSET_PREFIX = "LUMA_ASSET_"
+ASSET_VARS = (
+    "LUMA_ASSET_STORE",
+    "LUMA_ASSET_STORE_OPTIONS",
+    "LUMA_ASSET_URL_EXPIRES",
+    "LUMA_ASSET_BASE_URL",
+    "LUMA_ASSET_DIR",
+)
 
 
 class KeyRejected(MissingKeyError):
@@ -81,7 +101,8 @@ class KeyRejected(MissingKeyError):
         names = " or ".join(variables)
         MinistudioError.__init__(
             self,
-            f"engine '{engine}' rejected its API key (HTTP {status}): check {names} and run again",
+            f"engine '{engine}' rejected its API key (HTTP {status}): check {names} (or the "
+            "stored key: `ministudio keys list`) and run again",
         )
 
 
@@ -99,7 +120,10 @@ def spec() -> EngineSpec:
             snap_duration="up",
             aspect_ratios=ASPECT_RATIOS,
             resolutions=("720p", "1080p"),
+            max_references=MAX_CHARACTER_REFS,  # through a Photon identity keyframe
             first_frame=True,
+            last_frame=True,
+            loop=True,
             webhooks=True,
             concurrency=10,
             requests_per_minute=20,
@@ -135,10 +159,10 @@ def download_video(
 
 
 @hookimpl
-def upload_asset(engine: str, path: Path, context: EngineContext) -> str | None:
+def upload_asset(engine: str, path: Path, context: EngineContext) -> HostedAsset | None:
     if engine != ENGINE:
         return None
-    return _publish(Path(path), context)
+    return _host(Path(path), context)
 
 
 @hookimpl
@@ -187,16 +211,23 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
         body["concepts"] = [{"key": concept}]
     if context.webhook_url:
         body["callback_url"] = context.webhook_url
-    if request.first_frame is not None:
-        url = await context.upload(Path(request.first_frame))
-        body["keyframes"] = {"frame0": {"type": "image", "url": url}}
-    else:
-        frame0 = await _identity_frame(request, context)
-        if frame0:
-            body["keyframes"] = {"frame0": {"type": "image", "url": frame0}}
+    keyframes = await _keyframes(request, context)
+    if keyframes:
+        body["keyframes"] = keyframes
+    if request.loop and "frame1" not in keyframes:  # Luma loops no clip given an end frame
+        body["loop"] = True
     client = _client(context)
     try:
-        generation = await client.generations.create(**body)
+        try:
+            generation = await client.generations.create(**body)
+        except lumaai.APIStatusError as exc:
+            extends = keyframes.get("frame0", {}).get("type") == "generation"
+            if exc.status_code not in (400, 422) or not extends or request.first_frame is None:
+                raise
+            # The generation to extend is gone (deleted, or another account's): a refused
+            # create is not billed, so start from the previous clip's last frame instead.
+            keyframes["frame0"] = await _image(request.first_frame, context)
+            generation = await client.generations.create(**body)
     except lumaai.APIStatusError as exc:
         if exc.status_code in (400, 422):
             raise EngineRefusal(ENGINE, _detail(exc)) from None
@@ -223,6 +254,33 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
     if not isinstance(job_id, str) or not job_id:
         raise AmbiguousSubmission(ENGINE, "the submit was accepted but its answer has no id")
     return Submission(job_id=job_id)
+
+
+async def _keyframes(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
+    """Luma keyframes: where the clip starts (``frame0``) and where it ends (``frame1``).
+
+    A `continue` shot extends the previous clip's Luma generation when there is one (option
+    ``extend: false`` starts from its last frame instead); a shot with no first frame starts
+    from the character's identity image, if any. An end frame becomes ``frame1``.
+    """
+    frames: dict[str, Any] = {}
+    previous = request.previous
+    extend = request.options.get("extend", True) is not False
+    if previous is not None and previous.engine == ENGINE and extend:
+        frames["frame0"] = {"type": "generation", "id": previous.job_id}
+    elif request.first_frame is not None:
+        frames["frame0"] = await _image(request.first_frame, context)
+    else:
+        identity = await _identity_frame(request, context)
+        if identity:
+            frames["frame0"] = {"type": "image", "url": identity}
+    if request.last_frame is not None:
+        frames["frame1"] = await _image(request.last_frame, context)
+    return frames
+
+
+async def _image(path: Path, context: EngineContext) -> dict[str, str]:
+    return {"type": "image", "url": await context.upload(Path(path))}
 
 
 async def _poll(job_id: str, context: EngineContext) -> JobStatus:
@@ -288,27 +346,15 @@ async def _download(
 
 
 def _publish(path: Path, context: EngineContext) -> str:
-    """Copy ``path`` into LUMA_ASSET_DIR under its content hash; its URL under the base URL."""
-    import hashlib
-    import shutil
+    """The URL of ``path`` on the asset host (see ``_host``)."""
+    return _host(path, context).reference
 
-    base = (context.env.get("LUMA_ASSET_BASE_URL") or "").rstrip("/")
-    folder = context.env.get("LUMA_ASSET_DIR") or ""
-    if not base or not folder:
-        raise EngineError(
-            ENGINE,
-            "Luma takes images (first frames) by URL only: set LUMA_ASSET_BASE_URL to a public "
-            "URL serving the folder LUMA_ASSET_DIR, and LUMA_ASSET_DIR to that folder",
-        )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    name = digest[:32] + path.suffix.lower()
-    target = Path(folder) / name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(name + ".part")
-        shutil.copyfile(path, temp)
-        temp.replace(target)
-    return f"{base}/{name}"
+
+def _host(path: Path, context: EngineContext) -> HostedAsset:
+    """Publish ``path`` where the LUMA_ASSET_* settings say: its URL and, if signed, expiry."""
+    from ministudio.hosting import AssetHost
+
+    return AssetHost.from_env(context.env, ASSET_PREFIX, engine=ENGINE).publish(path)
 
 
 # -- identity through Photon ---------------------------------------------------------------
