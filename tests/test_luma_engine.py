@@ -265,7 +265,8 @@ def test_a_showcase_film_renders_with_two_shots_on_luma(
 def test_character_references_become_one_shared_photon_keyframe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two shots of Ann (a reference image, no first frame): one Photon image, as frame0 of both."""
+    """Two shots of Ann (a reference image, no first frame): one Photon image, as frame0 of
+    both, and of an edited shot in a later render."""
     from ministudio.plugins import PluginHost
     from ministudio.remote import RetryPolicy
     from ministudio.render import RenderOptions, render
@@ -321,6 +322,22 @@ def test_character_references_become_one_shared_photon_keyframe(
         assert len(frames) == 1
         (frame0,) = frames
         assert frame0.endswith(f"/cdn/{image.id}.{image.fmt}")
+        # Another render sharing the store (an edited shot, a new output folder, a fresh
+        # host: as from a new process) reuses the image the journal kept.
+        edited = film.model_dump()
+        edited["scenes"][0]["shots"][1]["action"] = "Ann runs"
+        render(
+            Production.model_validate(edited),
+            tmp_path / "again",
+            host=PluginHost(env={}),
+            store=ContentStore(tmp_path / "store"),
+            env=_env(server, tmp_path / "assets"),
+            options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+        )
+        again = [job for job in server.jobs.values() if job.generation_type == "image"]
+        assert len(again) == 1, "the Photon image was made again"
+        newest = max(server.jobs.values(), key=lambda job: job.submitted_at)
+        assert newest.keyframes["frame0"]["url"] == frame0
     assert [shot.engine for shot in manifest.shots] == ["luma", "luma"]
     assert all(shot.state == "done" for shot in manifest.shots)
     assert (tmp_path / "out" / "film.mp4").exists()

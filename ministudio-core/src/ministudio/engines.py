@@ -10,9 +10,13 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ministudio.jobs import HostedAsset
 
 EngineKind = Literal["video", "speech"]
+Made = Callable[[], Awaitable["str | HostedAsset"]]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -79,12 +83,24 @@ class EngineContext:
     progress: Callable[[float], None] = lambda fraction: None
     webhook_url: str | None = None  # where the engine should POST job updates, when listening
     uploader: Callable[[Path], Awaitable[str]] | None = None  # set by the core
+    remember: Callable[[str, Made], Awaitable[str]] | None = None  # set by the core
 
     async def upload(self, path: Path) -> str:
         """The engine's reference (URL or id) for a local file, uploaded once per content."""
         if self.uploader is None:
             raise RuntimeError("this engine context has no uploader (the core sets one)")
         return await self.uploader(path)
+
+    async def once(self, key: str, make: Made) -> str:
+        """What ``make()`` returns (a URL or an id, or a ``HostedAsset`` with its expiry) the
+        first time this engine asks for ``key``. Later shots, renders and productions sharing
+        the store get it back from the journal, until it nears its expiry; shots asking at
+        the same moment wait for the one call. Use it for paid side jobs, such as an identity
+        image every shot of a character starts from."""
+        if self.remember is not None:
+            return await self.remember(key, make)
+        made = await make()  # no core behind this context (a unit test): nothing is kept
+        return made if isinstance(made, str) else made.reference
 
     def key(self, spec: EngineSpec) -> str:
         """The engine's API key: the first of its `key_env` variables set in `env`, else the

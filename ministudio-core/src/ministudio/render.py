@@ -21,11 +21,11 @@ import anyio.abc
 import anyio.to_thread
 
 from ministudio import __version__
-from ministudio.engines import EngineContext, EngineSpec
+from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
-from ministudio.jobs import PreviousClip, ShotPrompt, VideoRequest
+from ministudio.jobs import HostedAsset, PreviousClip, ShotPrompt, VideoRequest
 from ministudio.journal import Journal
 from ministudio.keys import key_values
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
@@ -237,7 +237,7 @@ class _Renderer:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
         self.journal = Journal(store.root / "journal.sqlite")
-        self._upload_lock = anyio.Lock()
+        self._remember_locks: dict[tuple[str, str], anyio.Lock] = {}
         self._plate_locks: dict[str, anyio.Lock] = {}
         self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
@@ -822,6 +822,7 @@ class _Renderer:
     ) -> EngineContext:
         context = EngineContext(engine=engine.id, work_dir=scratch, env=self.env)
         context.uploader = lambda path: self._upload(engine, path, context)
+        context.remember = lambda key, make: self._remember(engine, f"once:{key}", make)
         if self.options.webhook_url and engine.capabilities.webhooks:
             base = self.options.webhook_url.replace("{port}", str(self.webhook_port))
             context.webhook_url = f"{base.rstrip('/')}/{engine.id}"
@@ -830,24 +831,25 @@ class _Renderer:
         return context
 
     async def _upload(self, engine: EngineSpec, path: Path, context: EngineContext) -> str:
-        """Upload a file for ``engine`` once per content; later shots and runs reuse it until
-        it is close to expiring (``Journal.asset``), when the hook is asked again."""
-        from ministudio.jobs import HostedAsset
+        """Upload a file for ``engine`` once per content (see ``_remember``)."""
+        return await self._remember(
+            engine,
+            self._hash(path),
+            lambda: self.host.call_engine(
+                engine.id, "upload_asset", path=path, context=context, expected=(str, HostedAsset)
+            ),
+        )
 
-        content = self._hash(path)
-        async with self._upload_lock:
-            reference = self.journal.asset(engine.id, content)
+    async def _remember(self, engine: EngineSpec, key: str, make: Made) -> str:
+        """``make()``'s reference for ``(engine, key)``, made once and kept in the journal;
+        later shots and runs reuse it until it is close to expiring (``Journal.asset``)."""
+        async with self._remember_locks.setdefault((engine.id, key), anyio.Lock()):
+            reference = self.journal.asset(engine.id, key)
             if reference is None:
-                answer = await self.host.call_engine(
-                    engine.id,
-                    "upload_asset",
-                    path=path,
-                    context=context,
-                    expected=(str, HostedAsset),
-                )
-                hosted = HostedAsset(reference=answer) if isinstance(answer, str) else answer
+                made = await make()
+                hosted = HostedAsset(reference=made) if isinstance(made, str) else made
                 reference = hosted.reference
-                self.journal.uploaded(engine.id, content, reference, expires_at=hosted.expires_at)
+                self.journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
         return reference
 
     def _hash(self, path: Path) -> str:

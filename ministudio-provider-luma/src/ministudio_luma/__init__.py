@@ -360,10 +360,6 @@ def _host(path: Path, context: EngineContext) -> HostedAsset:
 # -- identity through Photon ---------------------------------------------------------------
 IMAGE_MODEL: Final = "photon-1"
 MAX_CHARACTER_REFS = 4
-# (base URL, model, reference image hashes, environment, lighting, ratio) -> Photon image URL.
-# Per process only: a new process generates the keyframe again (one cheap image job).
-_IDENTITY_FRAMES: dict[tuple[str, ...], str] = {}
-_IDENTITY_LOCKS: dict[tuple[object, tuple[str, ...]], Any] = {}
 
 
 async def _identity_frame(request: VideoRequest, context: EngineContext) -> str | None:
@@ -371,12 +367,11 @@ async def _identity_frame(request: VideoRequest, context: EngineContext) -> str 
 
     Used when the shot has no first frame, a character in it has reference images and the
     engine option ``identity`` is not false. One image per (reference images' content,
-    environment, lighting, aspect ratio), shared by the shots that match, within a process.
+    environment, lighting, aspect ratio), kept by the core (``context.once``): shots, runs
+    and productions that match share it.
     """
     import hashlib
-
-    import anyio
-    import anyio.lowlevel
+    import json
 
     if request.first_frame is not None or request.options.get("identity", True) is False:
         return None
@@ -384,38 +379,28 @@ async def _identity_frame(request: VideoRequest, context: EngineContext) -> str 
     if character is None:
         return None
     images = [Path(p) for p in character.reference_images[:MAX_CHARACTER_REFS]]
-    hashes = tuple(hashlib.sha256(p.read_bytes()).hexdigest() for p in images)
     environment = request.shot.environment
-    base = (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/")
-    key = (
-        base,
-        IMAGE_MODEL,
-        *hashes,
-        "|",
-        environment.description,
-        environment.lighting,
-        request.aspect_ratio,
-    )
-    cached = _IDENTITY_FRAMES.get(key)
-    if cached:
-        return cached
-    token = anyio.lowlevel.current_token()
-    lock = _IDENTITY_LOCKS.setdefault((token, key), anyio.Lock())
-    async with lock:  # shots that share the key wait for the one image
-        cached = _IDENTITY_FRAMES.get(key)
-        if cached:
-            return cached
+    place = environment.description.strip()
+    if environment.lighting:
+        place = f"{place}, {environment.lighting}"
+    prompt = f"@character {character.name}, {character.dna}, in {place}"
+    if request.shot.style:
+        prompt = f"{prompt}; {request.shot.style}"
+    prompt = prompt[:MAX_PROMPT]
+    identity = {
+        "api": (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/"),
+        "model": IMAGE_MODEL,
+        "images": [hashlib.sha256(p.read_bytes()).hexdigest() for p in images],
+        "prompt": prompt,
+        "ratio": request.aspect_ratio,
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    async def make() -> str:
         urls = [await context.upload(p) for p in images]
-        place = environment.description.strip()
-        if environment.lighting:
-            place = f"{place}, {environment.lighting}"
-        prompt = f"@character {character.name}, {character.dna}, in {place}"
-        if request.shot.style:
-            prompt = f"{prompt}; {request.shot.style}"
-        url = await _photon(prompt[:MAX_PROMPT], urls, request.aspect_ratio, context)
-        _IDENTITY_FRAMES[key] = url
-    _IDENTITY_LOCKS.pop((token, key), None)
-    return url
+        return await _photon(prompt, urls, request.aspect_ratio, context)
+
+    return await context.once(f"photon:{key}", make)
 
 
 async def _photon(prompt: str, refs: list[str], ratio: str, context: EngineContext) -> str:
