@@ -1,0 +1,1 @@
+"""MiniStudio engine plugin for Google Veo (placeholder while the plugin is written)."""

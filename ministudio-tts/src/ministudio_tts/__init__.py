@@ -1,0 +1,1 @@
+"""MiniStudio cloud voices (placeholder while the plugin is written)."""
