@@ -30,4 +30,10 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def types(session: nox.Session) -> None:
     _sync(session, "lint", "test")  # the conformance kit (ministudio.testing) uses pytest
-    session.run("mypy", "ministudio-core/src", "ministudio-provider-luma/src")
+    session.run(
+        "mypy",
+        "ministudio-core/src",
+        "ministudio-provider-luma/src",
+        "ministudio-provider-veo/src",
+        "ministudio-tts/src",
+    )

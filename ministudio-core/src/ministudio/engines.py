@@ -32,8 +32,11 @@ class Capabilities:
     resolutions: tuple[str, ...] = ("720p",)
     max_references: int = 0
     first_frame: bool = False
+    extend: bool = False  # can continue the previous clip's own job (``VideoRequest.previous``)
     last_frame: bool = False
+    last_frame_alone: bool = True  # takes an end frame without a first frame
     loop: bool = False  # can make a clip that ends where it begins
+    references_with_frames: bool = True  # takes reference images along with first/last frames
     native_audio: bool = False
     seed: bool = False
     webhooks: bool = False

@@ -12,9 +12,11 @@ import anyio
 import anyio.to_thread
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
     from ministudio.media.assemble import FilmWriter
+    from ministudio.media.audio import AudioTrack
     from ministudio.media.subtitles import Cue
 
 SAMPLE_RATE = 48000
@@ -25,7 +27,7 @@ THUMB_WIDTH = 320  # contact-sheet thumbnails are kept this small (a 720p frame 
 class Spoken:
     """A spoken line at its place in the film."""
 
-    path: Path  # its WAV
+    path: Path | None  # its WAV; None when the shot's clip carries it (native audio)
     start: float  # seconds from the film's start
     end: float
     text: str
@@ -43,6 +45,7 @@ class FilmAssembly:
         self.fps = fps
         self._limiter = limiter  # local media work: one job per core
         self._writer: FilmWriter | None = None
+        self._track: AudioTrack | None = None
         self._cues: list[Cue] = []
         self._thumbs: list[Image.Image] = []
         self._appended = 0
@@ -54,10 +57,11 @@ class FilmAssembly:
         from ministudio.media.audio import AudioTrack, read_wav, resample
         from ministudio.media.subtitles import Cue
 
-        track = AudioTrack(SAMPLE_RATE, duration)
+        track = self._track = AudioTrack(SAMPLE_RATE, duration)
         for line in lines:
-            samples, rate = read_wav(line.path)
-            track.place(resample(samples, rate, SAMPLE_RATE), line.start)
+            if line.path is not None:
+                samples, rate = read_wav(line.path)
+                track.place(resample(samples, rate, SAMPLE_RATE), line.start)
         self._cues = [Cue(line.start, line.end, line.text, line.speaker) for line in lines]
         width, height = self.size
         self._writer = FilmWriter(
@@ -69,6 +73,26 @@ class FilmAssembly:
         )
         self._writer.set_audio(track)
         self._writer.set_cues(self._cues)
+
+    async def place_audio(self, clip: Path, start: float, seconds: float, engine: str) -> None:
+        """Mix a clip's own sound (an engine that spoke the shot's lines) in at ``start``,
+        cut to ``seconds``. Call it before the shot is appended."""
+        from ministudio.errors import MediaError
+        from ministudio.media.audio import read_wav, resample
+
+        def read() -> np.ndarray:
+            samples, rate = read_wav(clip)
+            return resample(samples[: round(seconds * rate)], rate, SAMPLE_RATE)
+
+        try:
+            samples = await anyio.to_thread.run_sync(read, limiter=self._limiter)
+        except MediaError as exc:
+            raise MediaError(
+                f"the clip from {engine} has no usable sound for its spoken lines ({exc}); "
+                "set the shot's audio to voiced"
+            ) from exc
+        assert self._track is not None
+        self._track.place(samples, start)
 
     async def append_ready(self, shots: Sequence[tuple[bool, Path | None]]) -> None:
         """Append, in film order, each finished shot whose predecessors are all in.

@@ -77,12 +77,18 @@ def poll_video(
 
 @hookspec(firstresult=True)
 def download_video(
-    engine: str, job_id: str, status: JobStatus, output: Path, context: EngineContext
+    engine: str,
+    job_id: str,
+    status: JobStatus,
+    output: Path,
+    context: EngineContext,
+    request: VideoRequest,
 ) -> VideoResult | Awaitable[VideoResult]:
     """Stream the finished clip to ``output``; raise ``TransientError`` on a cut-off download.
 
     ``status`` is the job's terminal status (from a poll or a webhook), with its ``video_url``
-    where the engine gave one, so no further status request is needed.
+    where the engine gave one, so no further status request is needed. ``request`` is what
+    was submitted (for the price of what was made); take only the arguments you need.
     """
     raise NotImplementedError
 

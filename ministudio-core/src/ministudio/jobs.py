@@ -65,6 +65,7 @@ class ShotPrompt(_Frozen):
     style: str = ""
     negative: tuple[str, ...] = ()
     lines: tuple[LineBrief, ...] = ()
+    native_audio: bool = False  # the engine speaks ``lines`` itself (with its own sound)
 
 
 class PreviousClip(_Frozen):

@@ -211,7 +211,18 @@ def shot_brief(
         style=production.style.description,
         negative=tuple(production.style.negative),
         lines=lines,
+        native_audio=speaks_natively(planned),
     )
+
+
+def speaks_natively(planned: PlannedShot) -> bool:
+    """The shot's engine speaks its lines (``audio: native`` on an engine with native audio)."""
+    return planned.shot.audio == "native" and planned.engine.capabilities.native_audio
+
+
+def estimated_speech(text: str) -> float:
+    """Seconds a line takes to say, for lines no voice engine speaks: 2.5 words a second."""
+    return round(max(0.6, len(text.split()) / 2.5), 3)
 
 
 def plate_brief(production: Production, planned: PlannedShot) -> ShotPrompt:

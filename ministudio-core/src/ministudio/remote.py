@@ -184,6 +184,7 @@ class RemoteRunner:
                 status=status,
                 output=output,
                 context=context,
+                request=request,
             ),
         )
         self.journal.done(key)

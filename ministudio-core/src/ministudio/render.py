@@ -33,11 +33,13 @@ from ministudio.planning import (
     PlannedLine,
     PlannedShot,
     ShotTiming,
+    estimated_speech,
     plan_shots,
     plate_brief,
     shot_brief,
     shot_seed,
     snap_duration,
+    speaks_natively,
     time_shot,
 )
 from ministudio.plugins import PluginHost
@@ -93,7 +95,7 @@ class RenderError(MinistudioError):
 @dataclass
 class _Line:
     planned: PlannedLine
-    path: Path
+    path: Path | None  # None: the shot's video engine speaks it (native audio)
     duration: float
     cached: bool
 
@@ -115,6 +117,7 @@ class _Shot:
     record: ShotRecord
     brief: ShotPrompt | None = None
     clip: Path | None = None
+    source: Path | None = None  # the engine's clip before fitting (for native audio)
     done: anyio.Event = field(default_factory=anyio.Event)
 
 
@@ -351,7 +354,7 @@ class _Renderer:
                     cost=0.0 if cached else requested * engine.capabilities.price_per_second,
                     seconds=0.0 if cached else self.remote.expected_latency(engine),
                     after=after if after and not fitted[after] else None,
-                    ignored=tuple(_ignored(ps, engine)),
+                    ignored=tuple(_ignored(self.p, ps, engine)),
                 )
             )
         engines = {shot.planned.engine for shot in shots}
@@ -382,7 +385,12 @@ class _Renderer:
         async with anyio.create_task_group() as tg:
             for ps in planned:
                 for i, line in enumerate(ps.lines):
-                    tg.start_soon(speak, ps.id, i, line)
+                    if speaks_natively(ps):  # the video engine says it: only its length is needed
+                        results[(ps.id, i)] = _Line(
+                            line, None, estimated_speech(line.request.text), True
+                        )
+                    else:
+                        tg.start_soon(speak, ps.id, i, line)
         if failures:
             raise SpeechError(failures)
         return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
@@ -450,6 +458,8 @@ class _Renderer:
                     )
             if shot.clip is None:
                 raise MinistudioError(shot.record.failed_attempts[-1].error)
+            if shot.brief is not None and shot.brief.native_audio:
+                await self._native_audio(shot)
             verdicts = await anyio.to_thread.run_sync(
                 self.host.qc_check,
                 shot.brief,
@@ -470,6 +480,16 @@ class _Renderer:
             shot.done.set()
         await self._append_ready(shots)
 
+    async def _native_audio(self, shot: _Shot) -> None:
+        """Put the sound of a shot whose engine spoke its lines into the film."""
+        engine = shot.record.engine or ""
+        if engine != shot.planned.engine.id or shot.source is None:
+            raise MinistudioError(
+                f"its lines were to be spoken by {shot.planned.engine.id}, which failed, and "
+                f"{engine} cannot speak them: set the shot's audio to voiced, or render again"
+            )
+        await self.film.place_audio(shot.source, shot.record.start, shot.timing.duration, engine)
+
     def _request(
         self,
         engine: EngineSpec,
@@ -488,6 +508,11 @@ class _Renderer:
         """
         caps = engine.capabilities
         options = dict(self.p.routing.options.get(engine.id, {}))
+        first_frame = first_frame if caps.first_frame else None
+        if not (caps.last_frame and (first_frame or caps.last_frame_alone)):
+            last_frame = None
+        if not caps.references_with_frames and (first_frame or last_frame):
+            brief = _without_references(brief)  # the frames win
         request = VideoRequest(
             shot=brief,
             prompt=self.host.prompt_map(engine.id, brief),
@@ -498,9 +523,9 @@ class _Renderer:
             fps=self.fps,
             seed=seed,
             model=options.pop("model", engine.default_model),
-            first_frame=first_frame if caps.first_frame else None,
-            previous=previous if caps.first_frame else None,
-            last_frame=last_frame if caps.last_frame else None,
+            first_frame=first_frame,
+            previous=previous if caps.extend else None,
+            last_frame=last_frame,
             loop=loop and caps.loop,
             options=options,
         )
@@ -538,7 +563,7 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
-        return _Job(request, key, fit_key, inputs, _ignored(ps, engine))
+        return _Job(request, key, fit_key, inputs, _ignored(self.p, ps, engine))
 
     async def _render_with(
         self,
@@ -561,6 +586,7 @@ class _Renderer:
             record.cached = True
             row = self.journal.get(key)
             record.engine_job_id = row.job_id if row else None
+            shot.source = self.store.get(key, ".mp4")
             return fitted
         raw = self.store.get(key, ".mp4")
         scratch = self.store.scratch()
@@ -569,6 +595,7 @@ class _Renderer:
                 raw = await self._generate(engine, request, key, scratch, record)
             else:
                 record.cached = True
+            shot.source = raw
             out = scratch / "fitted.mp4"
             await anyio.to_thread.run_sync(
                 lambda: fit_clip(
@@ -732,7 +759,7 @@ class _Renderer:
                     speaker=line.planned.speaker,
                     text=line.planned.request.text,
                     emotion=line.planned.request.emotion,
-                    engine=line.planned.engine,
+                    engine=line.planned.engine if line.path else shot.planned.engine.id,
                     start=round(start + t, 3),
                     end=round(start + t + line.duration, 3),
                     cached=line.cached,
@@ -870,6 +897,8 @@ class _Renderer:
             del data["last_frame"]
         if not request.loop:
             del data["loop"]
+        if not request.shot.native_audio:  # left out when unused, as last_frame
+            del data["shot"]["native_audio"]
         brief = data["shot"]
         for character, source in zip(brief["characters"], request.shot.characters, strict=True):
             character["reference_images"] = [self._hash(p) for p in source.reference_images]
@@ -904,16 +933,37 @@ def _conditioning(request: VideoRequest) -> list[str]:
     return given
 
 
-def _ignored(ps: PlannedShot, engine: EngineSpec) -> list[str]:
+def _ignored(production: Production, ps: PlannedShot, engine: EngineSpec) -> list[str]:
     """What ``ps`` asks for that ``engine`` cannot take, each as a sentence."""
     caps, shot, notes = engine.capabilities, ps.shot, []
     if shot.continuity == "continue" and not caps.first_frame:
         notes.append(f"{engine.id} cannot start from the previous shot's last frame")
+    starts = shot.continuity == "continue" and caps.first_frame
     if shot.end_frame is not None and not caps.last_frame:
         notes.append(f"{engine.id} takes no end frame")
+    elif shot.end_frame is not None and not (starts or caps.last_frame_alone):
+        notes.append(f"{engine.id} takes an end frame only with a first frame (`continue`)")
     if shot.loop and not caps.loop:
         notes.append(f"{engine.id} cannot loop a clip")
+    if shot.audio == "native" and not caps.native_audio:
+        notes.append(f"{engine.id} cannot speak the lines: MiniStudio voices them")
+    framed = starts or (shot.end_frame is not None and caps.last_frame and caps.last_frame_alone)
+    if framed and not caps.references_with_frames and _has_references(production, ps):
+        notes.append(f"{engine.id} takes no reference images along with frames: the frames win")
     return notes
+
+
+def _has_references(production: Production, ps: PlannedShot) -> bool:
+    """Whether the shot's characters or place come with reference images (or a plate)."""
+    characters = any(production.characters[c].reference_images for c in ps.shot.cast)
+    place = production.environments[ps.scene.environment].reference_images
+    return characters or bool(place) or ps.plate is not None
+
+
+def _without_references(brief: ShotPrompt) -> ShotPrompt:
+    characters = tuple(c.model_copy(update={"reference_images": ()}) for c in brief.characters)
+    environment = brief.environment.model_copy(update={"reference_images": ()})
+    return brief.model_copy(update={"characters": characters, "environment": environment})
 
 
 def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:

@@ -140,6 +140,11 @@ class Shot(_Model):
         False,
         description="end where the clip begins, to play as a seamless loop (engines that loop)",
     )
+    audio: Literal["voiced", "native"] = Field(
+        "voiced",
+        description="'native': the video engine speaks the lines itself and the clip's sound "
+        "goes into the film (engines with native audio); 'voiced': MiniStudio voices them",
+    )
 
     @field_validator("end_frame")
     @classmethod

@@ -122,6 +122,7 @@ def spec() -> EngineSpec:
             resolutions=("720p", "1080p"),
             max_references=MAX_CHARACTER_REFS,  # through a Photon identity keyframe
             first_frame=True,
+            extend=True,  # a `continue` shot extends the previous Luma generation
             last_frame=True,
             loop=True,
             webhooks=True,

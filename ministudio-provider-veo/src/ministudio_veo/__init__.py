@@ -1,1 +1,139 @@
-"""MiniStudio engine plugin for Google Veo (placeholder while the plugin is written)."""
+"""MiniStudio engine plugin for Google Veo 3.1, through the official ``google-genai`` SDK.
+
+Two engines, because the two Google backends take different inputs:
+
+- ``veo``: the Gemini Developer API, with ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. Clips are
+  downloaded from the Gemini files endpoint; results can arrive by webhook
+  (``webhook_config``); Veo always makes a soundtrack there; no seed.
+- ``veo-vertex``: Vertex AI, either a project (``GOOGLE_CLOUD_PROJECT``,
+  ``GOOGLE_CLOUD_LOCATION``, credentials from ``GOOGLE_APPLICATION_CREDENTIALS`` (a service
+  account file), ``VERTEX_AI_ACCESS_TOKEN`` or application default credentials) or express
+  mode with ``VERTEX_AI_API_KEY``. Takes a seed and turns the soundtrack off; clips come back
+  inline, or in Cloud Storage with the option ``output_gcs_uri``. Polling only.
+
+``google-genai`` is pinned below 3: 3.x refuses Veo on the Gemini Developer API.
+
+The SDK is imported inside the hooks only (see ``_api``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ministudio import hookimpl
+from ministudio.engines import Capabilities, EngineContext, EngineSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from ministudio.jobs import JobStatus, ShotPrompt, Submission, VideoRequest, VideoResult
+
+__version__ = "0.1.0"
+
+GEMINI = "veo"
+VERTEX = "veo-vertex"
+ENGINES = (GEMINI, VERTEX)
+GEMINI_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+VERTEX_KEYS = ("VERTEX_AI_API_KEY", "VERTEX_AI_ACCESS_TOKEN")
+
+
+def _capabilities(*, vertex: bool) -> Capabilities:
+    return Capabilities(
+        durations=(4.0, 6.0, 8.0),
+        min_duration=4.0,
+        max_duration=8.0,
+        snap_duration="up",
+        aspect_ratios=("16:9", "9:16"),
+        resolutions=("720p", "1080p"),
+        max_references=3,
+        references_with_frames=False,  # Veo takes reference images or frames, not both
+        first_frame=True,
+        last_frame=True,
+        last_frame_alone=False,  # Veo interpolates towards an end frame from a first frame
+        native_audio=True,
+        seed=vertex,
+        webhooks=not vertex,
+        # Quotas are per project and tier; 10 requests a minute is Vertex's published figure.
+        concurrency=4,
+        requests_per_minute=10,
+        price_per_second=0.40,  # veo-3.1 standard, 720p/1080p (secondary figure, May 2026)
+        expected_latency=float(os.environ.get("VEO_EXPECTED_LATENCY") or 90.0),
+    )
+
+
+def specs() -> list[EngineSpec]:
+    return [
+        EngineSpec(
+            id=GEMINI,
+            kind="video",
+            description="Google Veo 3.1 on the Gemini API (google-genai)",
+            key_env=GEMINI_KEYS,
+            default_model="veo-3.1-generate-preview",
+            capabilities=_capabilities(vertex=False),
+        ),
+        EngineSpec(
+            id=VERTEX,
+            kind="video",
+            description="Google Veo 3.1 on Vertex AI: a project, or express mode with a key",
+            key_env=VERTEX_KEYS,
+            default_model="veo-3.1-generate-001",
+            capabilities=_capabilities(vertex=True),
+        ),
+    ]
+
+
+@hookimpl
+def ministudio_engines() -> list[EngineSpec]:
+    return specs()
+
+
+# -- hooks: sync shims, so a foreign engine id gets None rather than a coroutine -------------
+@hookimpl
+def submit_video(
+    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
+) -> Awaitable[Submission] | None:
+    from ministudio_veo import _api
+
+    return _api.submit(engine, request, context) if engine in ENGINES else None
+
+
+@hookimpl
+def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
+    from ministudio_veo import _api
+
+    return _api.poll(engine, job_id, context) if engine in ENGINES else None
+
+
+@hookimpl
+def download_video(
+    engine: str,
+    job_id: str,
+    status: JobStatus,
+    output: Path,
+    context: EngineContext,
+    request: VideoRequest,
+) -> Awaitable[VideoResult] | None:
+    from ministudio_veo import _api
+
+    if engine not in ENGINES:
+        return None
+    return _api.download(engine, job_id, status, Path(output), context, request)
+
+
+@hookimpl
+def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
+    from ministudio_veo import _api
+
+    return _api.parse_webhook(body) if engine == GEMINI else None
+
+
+@hookimpl
+def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
+    if engine not in ENGINES:
+        return None
+    from ministudio.prompts import describe_shot
+
+    # Veo speaks the lines itself only when the shot asks for native audio.
+    return describe_shot(shot, include_dialogue=shot.native_audio)

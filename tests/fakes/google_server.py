@@ -1,0 +1,1817 @@
+"""A loopback fake of Google's Veo (video) and Gemini TTS (speech) APIs, on both backends the
+``google-genai`` 2.34.0 SDK speaks: the Gemini Developer API and Vertex AI (project and
+express mode), plus the OAuth token endpoint a service-account key file points at.
+The wire protocol is spec ``provider-wire-protocols.md`` section 2 and the Google items of 6.
+
+Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
+
+    with GoogleServer(latency=0.2) as google:
+        http = types.HttpOptions(base_url=google.base_url)    # the SDK appends the version
+        gemini = genai.Client(api_key=google.api_key, http_options=http)
+        vertex = genai.Client(vertexai=True, project="p", location="us-central1",
+                              credentials=Credentials(token=google.access_token),
+                              http_options=http)
+        express = genai.Client(vertexai=True, api_key=google.vertex_api_key, http_options=http)
+        creds = service_account.Credentials.from_service_account_info(
+            google.service_account_info(), scopes=[CLOUD_PLATFORM])  # token_uri is this server
+
+(``gemini_base_url`` and ``vertex_base_url`` are both ``base_url``; the env vars
+``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL`` work too.) Every success answer is
+HTTP 200 exactly (the SDK raises on 201/204); errors are Google style, ``{"error": {"code",
+"message", "status", "details"?}}``. An unknown field in a body is a 400 ``Invalid JSON
+payload received. Unknown name ...``, as Google's proto JSON parsing answers (for Veo's
+free-form ``instances``/``parameters`` this strictness is the fake's, to catch typos).
+
+Gemini Developer API (``/v1beta/...`` as the 2.x SDK sends, and ``/v1/...`` as 3.x does)
+    Auth: ``x-goog-api-key: <api_key>`` or ``?key=<api_key>``. No key: 403
+    PERMISSION_DENIED ("Method doesn't allow unregistered callers..."); a wrong key: 400
+    INVALID_ARGUMENT "API key not valid. Please pass a valid API key." with an ErrorInfo
+    detail, reason ``API_KEY_INVALID`` (what Google answers).
+``POST /v1beta/models/{model}:predictLongRunning``  (endpoint ``create``)
+    Veo, models ``GEMINI_VIDEO_MODELS`` (else 404 NOT_FOUND). Body ``{"instances": [one
+    instance], "parameters", "webhookConfig"}`` as spec 2.3, checked: ``durationSeconds``
+    4 | 6 | 8 (default 8), ``aspectRatio`` 16:9 | 9:16, ``resolution`` 720p | 1080p | 4k (the
+    lite model: 720p only), ``sampleCount`` 1..4, ``personGeneration``; ``image`` and
+    ``lastFrame`` as inline bytes (``gcsUri`` is Vertex only; ``lastFrame`` needs ``image``);
+    ``referenceImages`` at most 3, ``referenceType`` ASSET (compared case-insensitively), a
+    prompt required, and none of ``image`` / ``lastFrame`` / ``video`` beside them; ``video``
+    (extension: a ``uri`` of one of this server's files adds ``EXTENSION_SECONDS`` to that
+    clip). The Vertex-only fields (``seed``, ``fps``, ``generateAudio``, ``storageUri``,
+    ``pubsubTopic``, ``compressionQuality``, ``resizeMode``, ``mask``, ``labels``) are a 400
+    here (the SDK refuses them before sending). All 400s are INVALID_ARGUMENT.
+    -> ``{"name": "models/{model}/operations/{id}"}``.
+``GET /v1beta/models/{model}/operations/{id}``  (``poll``)
+    Running: ``{"name"}`` (no ``done``, gotcha 7). Done: spec 2.5's Developer API shape, one
+    ``generatedSamples[].video.uri`` per sample, always
+    ``https://generativelanguage.googleapis.com/v1beta/files/{id}:download?alt=media``
+    (https and a lowercase alphanumeric id, or the SDK cannot parse it: gotcha 2; use
+    ``local_url(uri)`` to fetch it by hand). Failed: ``{"done": true, "error": {...}}``.
+``GET /v1beta/files/{id}:download?alt=media``  (``download``)
+    The MP4 (header or ``key=`` auth). With ``redirect_downloads=True`` it is a 302 to an
+    unauthenticated ``/blob/{id}?sig=...`` (as the real one redirects to storage).
+``POST /v1beta/models/{tts model}:generateContent``  (``tts``)
+    Gemini TTS, models ``GEMINI_TTS_MODELS``; see "Speech" below.
+``webhookConfig`` ``{"uris": [...], "user_metadata" | "userMetadata": {...}}``
+    When the operation ends, its final JSON (exactly what a poll returns) is POSTed to each
+    uri, with ``"userMetadata"`` added when given. The real payload shape is NOT confirmed
+    (spec section 7); this is the fake's choice. Retried ``WEBHOOK_ATTEMPTS - 1`` times,
+    ``webhook_retry_delay`` apart, until an HTTP 2xx; recorded in ``webhooks``.
+
+Vertex AI (``/v1beta1/...``; ``/v1/...`` is routed too)
+    Project mode: paths ``projects/{p}/locations/{l}/publishers/google/models/{model}:verb``
+    with ``Authorization: Bearer <token>``, the token being ``access_token`` or one this
+    server issued (unexpired). No token: 401 UNAUTHENTICATED ("Request is missing required
+    authentication credential..."); another: 401 UNAUTHENTICATED ("Request had invalid
+    authentication credentials..."), with ``WWW-Authenticate``. Express mode: the same paths
+    without ``projects/{p}/locations/{l}/`` and ``x-goog-api-key: <vertex_api_key>`` (a wrong
+    one: 400 API_KEY_INVALID as above).
+``POST .../publishers/google/models/{model}:predictLongRunning``  (``create``)
+    Models ``VERTEX_VIDEO_MODELS``. As above plus the Vertex fields: ``seed``, ``fps``,
+    ``generateAudio`` (an audio track only when true), ``storageUri`` (``gs://``: the done
+    response then lists ``gcsUri``s, else inline ``bytesBase64Encoded``), ``pubsubTopic``
+    (recorded, nothing is published), ``compressionQuality`` OPTIMIZED | LOSSLESS,
+    ``resizeMode`` CROP | PAD, ``mask``, top-level ``labels``; images may be ``gcsUri``;
+    ``webhookConfig`` is a 400 (Developer API only). -> ``{"name": "projects/{p}/locations/
+    {l}/publishers/google/models/{model}/operations/{uuid}"}`` (express: without projects).
+``POST .../publishers/google/models/{model}:fetchPredictOperation``  (``poll``, gotcha 6)
+    Body ``{"operationName"}``, which must lie under the path's model. Spec 2.5's Vertex
+    shape when done.
+``POST .../publishers/google/models/{tts model}:generateContent``  (``tts``)
+    Models ``VERTEX_TTS_MODELS``.
+``GET /storage/v1/b/{bucket}/o/{object}?alt=media``  (``download``)
+    The GCS JSON API download of a ``gcsUri`` this server wrote (object name URL-encoded),
+    with the same bearer auth as Vertex project mode; without ``alt=media``, its metadata.
+
+OAuth: ``POST /token``  (``token``)
+    Form-encoded ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>``,
+    as google-auth's ``service_account.Credentials`` sends to its key file's ``token_uri``.
+    The JWT must be RS256, signed by the key of ``service_account_info()`` (a throwaway RSA
+    key made once per server), ``iss`` its ``client_email``, ``aud`` Google's token URI (what
+    google-auth puts there) or this one, ``scope`` non-empty, ``iat``/``exp`` at most an hour
+    apart and current. -> ``{"access_token", "expires_in": token_lifetime, "token_type":
+    "Bearer"}``, recorded in ``tokens_issued``. Errors are OAuth style, ``{"error":
+    "invalid_grant", "error_description": ...}``, HTTP 400.
+
+Video jobs run in virtual time: an operation is running for its latency (``latency=(mean,
+jitter)``: ``mean * (1 ± jitter)`` drawn deterministically from the prompt; or a number; or
+a callable ``prompt -> seconds``), then done. Its clip is encoded in the background from
+acceptance: a real H.264 MP4 of one colour (from the prompt) with a lighter bar sliding
+down, lasting ``durationSeconds`` at ``fps`` (default 24, as Veo), with an AAC mono track (a
+quiet chord) on the Developer API (Veo 3.x always makes sound there) or when Vertex's
+``generateAudio`` is true. Nominal sizes: 720p 16:9 is 1280x720, 9:16 is 720x1280, 1080p
+1920x1080, 4k 3840x2160; the file is rendered at ``render_scale`` of that (even, >= 16 px)
+to keep tests fast. All samples of an operation share one file. A prompt holding one of
+``blocked_words`` is accepted and ends done with no samples, ``raiMediaFilteredCount: 1``
+and ``raiMediaFilteredReasons: [RAI_FILTERED_REASON]``; it is not billed.
+``fail_next_job(code, message)`` makes the next accepted operations end ``done`` with that
+``error``. Over ``concurrency`` operations running, a create is a 429 RESOURCE_EXHAUSTED
+(with a ``RetryInfo`` detail and ``Retry-After``). With ``strict_durations=True``, 1080p,
+4k, reference images and extension need 8 s (reported by several sources, unconfirmed).
+
+Speech (Gemini TTS, spec 2.9)
+    ``generationConfig.responseModalities`` must be ``["AUDIO"]``; ``speechConfig`` is read
+    in snake_case or camelCase, mixed freely (the SDK sends snake_case, and camelCase for
+    ``speech_config="Kore"``; gotcha 3): one ``voice_config.prebuilt_voice_config.voice_name``
+    out of ``VOICES`` (case-insensitive; none given: ``DEFAULT_VOICE``), or
+    ``multi_speaker_voice_config.speaker_voice_configs`` with 1-2 distinct speakers, each
+    named in the text. Otherwise 400 INVALID_ARGUMENT. The answer is spec 2.9's shape,
+    ``inlineData`` ``audio/L16;codec=pcm;rate=24000``: PCM s16le mono 24 kHz lasting
+    ``max(TTS_MIN_SECONDS, len(text) / TTS_CHARS_PER_SECOND)`` (``tts_pcm_bytes(text)``
+    bytes), the text being the request's text parts joined with newlines. It is a buzzy
+    "voice": five harmonics at ``voice_pitch(voice)`` Hz (every voice its own pitch) under a
+    4-syllables-a-second envelope; with two speakers each "Name:" turn takes that speaker's
+    voice. A text holding a blocked word gets no candidates and ``promptFeedback.blockReason:
+    PROHIBITED_CONTENT``. ``tts_latency`` seconds pass before each answer.
+
+Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
+matching requests before anything else (auth, validation) is checked. Endpoints:
+``"create"``, ``"poll"``, ``"download"`` (the files download and the GCS download; not the
+``/blob/`` a redirect points at), ``"tts"``, ``"token"``. Kinds:
+
+- ``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` and a RetryInfo),
+  ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE); on ``token`` these are OAuth-style bodies;
+- ``"drop"``: close the connection without answering, having done nothing;
+- ``"drop_after_accept"`` (``create``): accept the operation, then close without answering;
+- ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
+
+The SDK does not retry by default (spec 2.2); google-auth retries 429/500/503 on the token
+endpoint itself (up to 3 attempts, ~1 s apart).
+
+Counters: ``submissions`` (accepted creates, filtered and failed ones included),
+``status_requests`` (polls answered), ``operations`` (name -> ``VeoOperation``: backend,
+model, parsed ``instance`` and ``parameters``, ``state`` running | succeeded | filtered |
+failed, ``submitted_at``/``done_at``, ``polls``, ``downloads``...), ``webhooks``
+(``WebhookDelivery``), ``tts_requests`` (``TtsRequest``: model, text, voice or speakers,
+normalised speech config, the raw body, ``error`` if rejected; faulted requests are not
+recorded), ``tokens_issued`` (``TokenGrant``), ``requests`` (``(method,
+path)``, query included), ``rejected`` (a Counter: ``concurrency_limit``, ``injected``),
+``peak_concurrency``, ``billed_seconds`` and ``billed_usd`` (successful samples only, at the
+spec 2.8 per-second prices, secondary sources; Vertex assumed the same), ``active``.
+Helpers: ``wait_idle(timeout)`` (every operation done, every webhook delivered),
+``local_url(uri)``, ``service_account_info()``, ``token_uri``; module functions
+``tts_samples(text)``, ``tts_pcm_bytes(text)`` and ``voice_pitch(voice)`` for assertions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import random
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import numpy as np
+
+from .loopback import JsonHandler, LoopbackServer
+
+# -- the API surface ------------------------------------------------------------------------
+GEMINI_VERSIONS = ("v1beta", "v1")  # 2.x SDK / 3.x SDK (gotcha 4)
+VERTEX_VERSIONS = ("v1beta1", "v1")
+GEMINI_VIDEO_MODELS = (
+    "veo-3.1-generate-preview",
+    "veo-3.1-fast-generate-preview",
+    "veo-3.1-lite-generate-preview",
+)
+VERTEX_VIDEO_MODELS = (
+    "veo-3.1-generate-001",
+    "veo-3.1-fast-generate-001",
+    "veo-3.1-lite-generate-001",
+)
+GEMINI_TTS_MODELS = (
+    "gemini-2.5-flash-preview-tts",
+    "gemini-2.5-pro-preview-tts",
+    "gemini-3.1-flash-tts-preview",
+    "gemini-3.8-flash-tts",
+    "gemini-3.8-flash-lite-tts",
+)
+VERTEX_TTS_MODELS = (
+    "gemini-2.5-flash-tts",
+    "gemini-2.5-pro-tts",
+    "gemini-3.8-flash-tts",
+    "gemini-3.8-flash-lite-tts",
+)
+ENDPOINTS = ("create", "poll", "download", "tts", "token")
+FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "429": ENDPOINTS,
+    "500": ENDPOINTS,
+    "503": ENDPOINTS,
+    "drop": ENDPOINTS,
+    "drop_after_accept": ("create",),
+    "truncate": ("download",),
+}
+
+# -- Veo ------------------------------------------------------------------------------------
+DURATIONS = (4, 6, 8)
+DEFAULT_DURATION = 8
+ASPECT_RATIOS = {"16:9": (16, 9), "9:16": (9, 16)}
+RESOLUTIONS = {"720p": 720, "1080p": 1080, "4k": 2160}
+MAX_SAMPLES = 4
+MAX_REFERENCE_IMAGES = 3
+EXTENSION_SECONDS = 7  # a Gemini API extension adds about 7 s (spec 2.8, secondary)
+PERSON_GENERATION = ("dont_allow", "allow_adult", "allow_all")
+COMPRESSION_QUALITIES = ("OPTIMIZED", "LOSSLESS")
+RESIZE_MODES = ("CROP", "PAD")
+VERTEX_ONLY_PARAMETERS = (
+    "seed",
+    "fps",
+    "generateAudio",
+    "storageUri",
+    "pubsubTopic",
+    "compressionQuality",
+    "resizeMode",
+)
+COMMON_PARAMETERS = (
+    "sampleCount",
+    "durationSeconds",
+    "aspectRatio",
+    "resolution",
+    "personGeneration",
+    "negativePrompt",
+    "enhancePrompt",
+)
+# US dollars per second of video by model tier and resolution (spec 2.8, secondary)
+PRICE_PER_SECOND = {
+    "standard": {"720p": 0.40, "1080p": 0.40, "4k": 0.60},
+    "fast": {"720p": 0.10, "1080p": 0.12, "4k": 0.30},
+    "lite": {"720p": 0.05},
+}
+RAI_FILTERED_REASON = (
+    "Veo could not generate videos because the input prompt violates Google's Responsible AI"
+    " practices. Try rephrasing the prompt. If you think this was an error, send feedback."
+    " Support codes: 58061214"
+)
+FILE_HOST = "https://generativelanguage.googleapis.com"
+GEMINI_RESPONSE_TYPE = (
+    "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+)
+VERTEX_RESPONSE_TYPE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
+AUDIO_RATE = 48000  # the Veo clip's soundtrack
+WEBHOOK_ATTEMPTS = 4  # the first try and 3 retries
+
+# -- TTS ------------------------------------------------------------------------------------
+# the 30 prebuilt voices of spec 2.9
+# fmt: off
+VOICES = (
+    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe",
+    "Autonoe", "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib",
+    "Rasalgethi", "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima",
+    "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
+)
+# fmt: on
+DEFAULT_VOICE = "Zephyr"  # an assumption: the API picks some voice when none is given
+MAX_SPEAKERS = 2
+TTS_RATE = 24000
+TTS_MIME = "audio/L16;codec=pcm;rate=24000"
+TTS_CHARS_PER_SECOND = 15.0
+TTS_MIN_SECONDS = 0.5
+AUDIO_TOKENS_PER_SECOND = 25
+
+# -- OAuth ----------------------------------------------------------------------------------
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # the aud google-auth always signs
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+MAX_ASSERTION_LIFETIME = 3600
+
+Latency = float | tuple[float, float] | Callable[[str], float]
+
+
+# -- errors ---------------------------------------------------------------------------------
+class GoogleError(Exception):
+    """An error answer, Google style: ``{"error": {"code", "message", "status"}}``."""
+
+    def __init__(
+        self,
+        code: int,
+        status: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{code} {status}: {message}")
+        self.code, self.status, self.message = code, status, message
+        self.details = details
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class OAuthError(Exception):
+    """A token-endpoint error: ``{"error", "error_description"}``."""
+
+    def __init__(self, code: int, error: str, description: str) -> None:
+        super().__init__(f"{code} {error}: {description}")
+        self.code, self.error, self.description = code, error, description
+
+
+def bad(message: str) -> GoogleError:
+    return GoogleError(400, "INVALID_ARGUMENT", message)
+
+
+def unknown_field(name: str, where: str) -> GoogleError:
+    return bad(
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+    )
+
+
+def not_found(message: str = "Requested entity was not found.") -> GoogleError:
+    return GoogleError(404, "NOT_FOUND", message)
+
+
+def _error_info(reason: str, service: str) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": "googleapis.com",
+        "metadata": {"service": service},
+    }
+
+
+def _retry_info(seconds: float) -> dict[str, Any]:
+    return {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds:.3f}s"}
+
+
+# -- records --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    """Where a request went: backend ``gemini`` | ``vertex`` (project) | ``express``."""
+
+    backend: str
+    version: str
+    model: str = ""
+    verb: str = ""
+    project: str | None = None
+    location: str | None = None
+    ident: str = ""  # the operation id (Developer API poll) or file id (download)
+
+    @property
+    def resource(self) -> str:
+        """The model's resource name as the path has it (the poll's ``resource``)."""
+        if self.backend == "gemini":
+            return f"models/{self.model}"
+        prefix = f"projects/{self.project}/locations/{self.location}/" if self.project else ""
+        return f"{prefix}publishers/google/models/{self.model}"
+
+
+@dataclass
+class VeoOperation:
+    """One accepted video operation, as the server sees it."""
+
+    name: str
+    id: str
+    backend: str  # "gemini" | "vertex" | "express"
+    version: str
+    model: str
+    project: str | None
+    location: str | None
+    instance: dict[str, Any]  # instances[0] as received
+    parameters: dict[str, Any]  # as received
+    prompt: str | None
+    duration: int  # seconds of the clip
+    aspect_ratio: str
+    resolution: str
+    sample_count: int
+    width: int  # nominal
+    height: int
+    render_width: int
+    render_height: int
+    fps: int  # the encoded frame rate
+    audio: bool
+    storage_uri: str | None
+    labels: dict[str, str]
+    webhook_uris: list[str]
+    user_metadata: Any
+    reference_types: list[str]
+    extends: str | None  # the operation whose clip a `video` input extends
+    latency: float
+    submitted_at: float  # time.monotonic()
+    state: str = "running"  # running | succeeded | filtered | failed
+    error: dict[str, Any] | None = None
+    planned_error: dict[str, Any] | None = None
+    done_at: float | None = None
+    polls: int = 0
+    downloads: int = 0
+    files: list[str] = field(default_factory=list)  # Developer API file ids, one per sample
+    gcs_uris: list[str] = field(default_factory=list)  # Vertex with storageUri
+    path: Path | None = None
+    cost_usd: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.state != "running"
+
+
+@dataclass
+class WebhookDelivery:
+    operation: str
+    url: str
+    attempts: int
+    delivered: bool
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TtsRequest:
+    """One speech request that reached the TTS endpoint (answered, blocked or rejected)."""
+
+    backend: str
+    model: str
+    body: dict[str, Any]  # the request JSON as received ({} if it was not JSON)
+    text: str = ""
+    voice: str | None = None  # single-voice requests
+    speakers: dict[str, str] = field(default_factory=dict)  # multi-speaker: speaker -> voice
+    speech_config: dict[str, Any] = field(default_factory=dict)  # normalised to snake_case
+    language_code: str | None = None
+    seconds: float = 0.0
+    pcm: bytes = b""
+    blocked: bool = False
+    error: str | None = None  # the message of the 4xx it got, if rejected
+
+
+@dataclass
+class TokenGrant:
+    token: str
+    client_email: str
+    scopes: list[str]
+    expires_at: float  # time.monotonic()
+
+
+# -- the server -----------------------------------------------------------------------------
+class GoogleServer(LoopbackServer):
+    """The fake API. Start it with ``with`` (or ``start()``/``close()``)."""
+
+    def __init__(
+        self,
+        api_key: str = "gemini-test-key",
+        *,
+        vertex_api_key: str = "vertex-express-test-key",
+        access_token: str = "vertex-test-token",
+        latency: Latency = (0.3, 0.25),
+        concurrency: int | None = 10,
+        blocked_words: Iterable[str] = ("forbidden",),
+        faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None = None,
+        render_scale: float = 0.125,
+        fps: int = 24,
+        tts_latency: float = 0.0,
+        fault_retry_after: float = 0.1,
+        webhook_retry_delay: float = 0.1,
+        token_lifetime: int = 3600,
+        project_id: str = "ministudio-fake",
+        redirect_downloads: bool = False,
+        strict_durations: bool = False,
+        encoders: int = 2,
+        seed: int = 0,
+    ) -> None:
+        """``api_key``: the Gemini Developer API key; ``vertex_api_key``: Vertex express;
+        ``access_token``: a bearer token always accepted on Vertex (besides issued ones);
+        ``render_scale``: the fraction of the nominal size actually encoded; ``fps``: the
+        encoded frame rate; ``project_id``: the service account's project."""
+        super().__init__(api_key, encoders)
+        self.vertex_api_key = vertex_api_key
+        self.access_token = access_token
+        self.latency = latency
+        self.concurrency = concurrency
+        self.blocked_words = tuple(w.lower() for w in blocked_words)
+        self.render_scale = render_scale
+        self.fps = fps
+        self.tts_latency = tts_latency
+        self.fault_retry_after = fault_retry_after
+        self.webhook_retry_delay = webhook_retry_delay
+        self.token_lifetime = token_lifetime
+        self.project_id = project_id
+        self.redirect_downloads = redirect_downloads
+        self.strict_durations = strict_durations
+        self._rng = random.Random(seed)
+
+        self.submissions = 0
+        self.status_requests = 0
+        self.operations: dict[str, VeoOperation] = {}
+        self.webhooks: list[WebhookDelivery] = []
+        self.tts_requests: list[TtsRequest] = []
+        self.tokens_issued: list[TokenGrant] = []
+        self.rejected: Counter[str] = Counter()
+        self.peak_concurrency = 0
+        self.billed_seconds = 0.0
+        self.billed_usd = 0.0
+
+        self._files: dict[str, VeoOperation] = {}  # Developer API file id -> operation
+        self._objects: dict[str, VeoOperation] = {}  # "bucket/object" -> operation
+        self._blob_sigs: dict[str, str] = {}  # file id -> signature of its redirect URL
+        self._truncate_blobs: set[str] = set()
+        self._job_errors: deque[dict[str, Any]] = deque()
+        self._renders: dict[str, Future[None]] = {}
+        self._inline: dict[str, str] = {}  # operation name -> base64 of its clip
+        self._sa_key: Any = None  # the service account's RSA private key
+        self._sa_info: dict[str, str] | None = None
+
+        for endpoint, kind, count in _fault_list(faults):
+            self.fail_next(endpoint, kind, count)
+
+    # -- addresses ------------------------------------------------------------------------------
+    @property
+    def gemini_base_url(self) -> str:
+        """``HttpOptions(base_url=...)`` for the Developer API (the SDK appends ``v1beta``)."""
+        return self.base_url
+
+    @property
+    def vertex_base_url(self) -> str:
+        """``HttpOptions(base_url=...)`` for Vertex (the SDK appends ``v1beta1``)."""
+        return self.base_url
+
+    @property
+    def token_uri(self) -> str:
+        return self.base_url + "/token"
+
+    def local_url(self, uri: str) -> str:
+        """A ``generatedSamples[].video.uri`` (on Google's host) pointed at this server."""
+        parts = urlsplit(uri)
+        return f"{self.base_url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+    # -- knobs and helpers for tests ------------------------------------------------------------
+    def fail_next_job(
+        self,
+        code: int = 13,
+        message: str = "Video generation failed due to an internal error. Please try again.",
+        count: int = 1,
+    ) -> None:
+        """Make the next ``count`` accepted operations end ``done`` with ``error`` (``code``
+        is a google.rpc code: 13 INTERNAL, 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED...)."""
+        with self._lock:
+            self._job_errors.extend([{"code": code, "message": message}] * count)
+
+    def service_account_info(self) -> dict[str, str]:
+        """A service-account key file (as a dict) whose ``token_uri`` is this server's
+        ``/token``; its RSA key is made once per server. Call it once the server is started."""
+        with self._lock:
+            if self._sa_info is None:
+                from cryptography.hazmat.primitives import serialization
+                from cryptography.hazmat.primitives.asymmetric import rsa
+
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                pem = key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                ).decode()
+                email = f"veo-fake@{self.project_id}.iam.gserviceaccount.com"
+                self._sa_key = key
+                self._sa_info = {
+                    "type": "service_account",
+                    "project_id": self.project_id,
+                    "private_key_id": hashlib.sha1(pem.encode()).hexdigest(),
+                    "private_key": pem,
+                    "client_email": email,
+                    "client_id": str(int(hashlib.sha256(email.encode()).hexdigest()[:18], 16)),
+                    "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                    "token_uri": self.token_uri,
+                    "universe_domain": "googleapis.com",
+                }
+            return dict(self._sa_info)
+
+    @property
+    def active(self) -> int:
+        """Operations accepted and still running."""
+        with self._lock:
+            return self._active()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every operation is done and every webhook delivery has ended."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._active() or self._webhooks_pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def _active(self) -> int:
+        return sum(1 for op in self.operations.values() if not op.done)
+
+    # -- routing ----------------------------------------------------------------------------------
+    def dispatch(self, h: _Handler, method: str, path: str, query: str, body: bytes) -> None:
+        """Route one request; raises ``GoogleError`` / ``OAuthError`` for error answers."""
+        if path == "/token" and method == "POST":
+            if not self._guard(h, "token", oauth=True):
+                self.token(h, body)
+            return
+        if path.startswith("/storage/v1/b/") and method == "GET":
+            if not self._guard(h, "download"):
+                self._check_bearer(h, "storage.googleapis.com")
+                self.gcs_download(h, path, query)
+            return
+        if path.startswith("/blob/") and method == "GET":
+            self.blob(h, path[len("/blob/") :], query)
+            return
+        version, _, rest = path.lstrip("/").partition("/")
+        route: Route | None = None
+        endpoint = ""
+        if version in GEMINI_VERSIONS and rest.startswith(("models/", "files/")):
+            if method == "POST" and (m := _GEMINI_CALL.fullmatch(rest)):
+                route = Route("gemini", version, m["model"], m["verb"])
+                endpoint = {"predictLongRunning": "create", "generateContent": "tts"}.get(
+                    m["verb"], ""
+                )
+            elif method == "GET" and (m := _GEMINI_OPERATION.fullmatch(rest)):
+                route = Route("gemini", version, m["model"], "get", ident=m["id"])
+                endpoint = "poll"
+            elif method == "GET" and (m := _GEMINI_FILE.fullmatch(rest)):
+                route = Route("gemini", version, verb="download", ident=m["id"])
+                endpoint = "download"
+        elif version in VERTEX_VERSIONS and rest.startswith(("projects/", "publishers/")):
+            m = _VERTEX_CALL.fullmatch(rest)
+            if method == "POST" and m:
+                backend = "vertex" if m["project"] else "express"
+                route = Route(backend, version, m["model"], m["verb"], m["project"], m["location"])
+                endpoint = {
+                    "predictLongRunning": "create",
+                    "fetchPredictOperation": "poll",
+                    "generateContent": "tts",
+                }.get(m["verb"], "")
+                if endpoint and m["publisher"] != "google":
+                    raise not_found(f"Publisher Model `{rest.partition(':')[0]}` was not found.")
+        if route is None or not endpoint:
+            raise not_found(f"The requested URL {path} was not found on this server.")
+        if self._guard(h, endpoint):
+            return
+        self._authenticate(h, route, query)
+        if endpoint == "create":
+            self.create(h, route, body)
+        elif endpoint == "poll":
+            self.poll(h, route, body)
+        elif endpoint == "tts":
+            self.tts(h, route, body)
+        else:
+            self.download(h, route.ident)
+
+    def _guard(self, h: _Handler, endpoint: str, oauth: bool = False) -> bool:
+        """Injected faults. True when the handler has dropped the connection; an error
+        fault raises; any other fault is left on the handler for the endpoint."""
+        fault = self._take_fault(endpoint)
+        if fault == "drop":
+            h.drop()
+            return True
+        if fault in ("429", "500", "503"):
+            with self._lock:
+                self.rejected["injected"] += 1
+            if oauth:
+                error = {"429": "rate_limit_exceeded", "500": "internal_failure"}
+                raise OAuthError(
+                    int(fault), error.get(fault, "temporarily_unavailable"), "injected"
+                )
+            if fault == "429":
+                raise GoogleError(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "Resource has been exhausted (e.g. check quota).",
+                    [_retry_info(self.fault_retry_after)],
+                    {"Retry-After": f"{self.fault_retry_after:.3f}"},
+                )
+            if fault == "500":
+                raise GoogleError(
+                    500,
+                    "INTERNAL",
+                    "An internal error has occurred. Please retry or report in"
+                    " https://developers.generativeai.google/guide/troubleshooting",
+                )
+            raise GoogleError(503, "UNAVAILABLE", "The service is currently unavailable.")
+        h.fault = fault
+        return False
+
+    # -- auth -------------------------------------------------------------------------------------
+    def _authenticate(self, h: _Handler, route: Route, query: str) -> None:
+        if route.backend == "gemini":
+            self._check_key(h, query, self.api_key, "generativelanguage.googleapis.com")
+        elif route.backend == "express":
+            self._check_key(h, query, self.vertex_api_key, "aiplatform.googleapis.com")
+        else:
+            self._check_bearer(h)
+
+    def _check_key(self, h: _Handler, query: str, expected: str, service: str) -> None:
+        given = h.headers.get("x-goog-api-key") or parse_qs(query).get("key", [""])[0]
+        if not given:
+            raise GoogleError(
+                403,
+                "PERMISSION_DENIED",
+                "Method doesn't allow unregistered callers (callers without established"
+                " identity). Please use API Key or other form of API consumer identity to call"
+                " this API.",
+            )
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise GoogleError(
+                400,
+                "INVALID_ARGUMENT",
+                "API key not valid. Please pass a valid API key.",
+                [_error_info("API_KEY_INVALID", service)],
+            )
+
+    def _check_bearer(self, h: _Handler, service: str = "aiplatform.googleapis.com") -> None:
+        header = h.headers.get("Authorization", "")
+        token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+        challenge = {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'}
+        if not token:
+            raise GoogleError(
+                401,
+                "UNAUTHENTICATED",
+                "Request is missing required authentication credential. Expected OAuth 2 access"
+                " token, login cookie or other valid authentication credential. See"
+                " https://developers.google.com/identity/sign-in/web/devconsole-project.",
+                [_error_info("CREDENTIALS_MISSING", service)],
+                challenge,
+            )
+        if not self._token_valid(token):
+            raise GoogleError(
+                401,
+                "UNAUTHENTICATED",
+                "Request had invalid authentication credentials. Expected OAuth 2 access token,"
+                " login cookie or other valid authentication credential. See"
+                " https://developers.google.com/identity/sign-in/web/devconsole-project.",
+                [_error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED", service)],
+                challenge,
+            )
+
+    def _token_valid(self, token: str) -> bool:
+        if hmac.compare_digest(token.encode(), self.access_token.encode()):
+            return True
+        now = time.monotonic()
+        with self._lock:
+            return any(
+                hmac.compare_digest(token.encode(), g.token.encode()) and g.expires_at > now
+                for g in self.tokens_issued
+            )
+
+    # -- OAuth token endpoint ---------------------------------------------------------------------
+    def token(self, h: _Handler, body: bytes) -> None:
+        form = parse_qs(body.decode("utf-8", "replace"))
+        grant = form.get("grant_type", [""])[0]
+        if grant != JWT_BEARER:
+            raise OAuthError(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
+        claims = self._verify_assertion(form.get("assertion", [""])[0])
+        scopes = str(claims.get("scope", "")).split()
+        if not scopes:
+            raise OAuthError(
+                400, "invalid_scope", "Invalid OAuth scope or ID token audience provided."
+            )
+        token = f"ya29.fake-{self._rng.getrandbits(128):032x}"
+        with self._lock:
+            self.tokens_issued.append(
+                TokenGrant(
+                    token, str(claims["iss"]), scopes, time.monotonic() + self.token_lifetime
+                )
+            )
+        h.send_json(
+            200, {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
+        )
+
+    def _verify_assertion(self, assertion: str) -> dict[str, Any]:
+        """Check the JWT's RS256 signature and claims; its claims."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        try:
+            head_b64, claims_b64, sig_b64 = assertion.split(".")
+            header = json.loads(_b64url(head_b64))
+            claims = json.loads(_b64url(claims_b64))
+            signature = _b64url(sig_b64)
+        except (ValueError, binascii.Error):
+            raise OAuthError(400, "invalid_grant", "Invalid JWT: malformed assertion") from None
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise OAuthError(400, "invalid_grant", "Invalid JWT: malformed assertion")
+        info, key = self._sa_info, self._sa_key
+        if info is None or claims.get("iss") != info["client_email"]:
+            raise OAuthError(400, "invalid_grant", "Invalid grant: account not found")
+        if header.get("alg") != "RS256":
+            raise OAuthError(400, "invalid_grant", "Invalid JWT: algorithm must be RS256")
+        if header.get("kid") not in (None, info["private_key_id"]):
+            raise OAuthError(400, "invalid_grant", "Invalid JWT Signature.")
+        try:
+            key.public_key().verify(
+                signature,
+                f"{head_b64}.{claims_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature:
+            raise OAuthError(400, "invalid_grant", "Invalid JWT Signature.") from None
+        if claims.get("aud") not in (GOOGLE_TOKEN_URI, self.token_uri):
+            raise OAuthError(400, "invalid_grant", "Invalid JWT: audience is not the token URI")
+        iat, exp, now = claims.get("iat"), claims.get("exp"), time.time()
+        if (
+            not isinstance(iat, int)
+            or not isinstance(exp, int)
+            or not 0 < exp - iat <= MAX_ASSERTION_LIFETIME
+            or iat > now + 300
+            or exp < now - 300
+        ):
+            raise OAuthError(
+                400,
+                "invalid_grant",
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable"
+                " timeframe. Check your iat and exp values in the JWT claim.",
+            )
+        return claims
+
+    # -- Veo create -------------------------------------------------------------------------------
+    def create(self, h: _Handler, route: Route, body: bytes) -> None:
+        data = _json_object(body)
+        now = time.monotonic()
+        with self._lock:
+            fields = self._parse_veo(route, data)
+            limit = self.concurrency
+            if limit is not None and self._active() >= limit:
+                self.rejected["concurrency_limit"] += 1
+                ends = [o.submitted_at + o.latency for o in self.operations.values() if not o.done]
+                wait = max(0.01, min(ends) - now)
+                op = None
+            else:
+                op = self._accept(route, fields, now)
+        if op is None:
+            if route.backend == "gemini":
+                message = (
+                    "You exceeded your current quota, please check your plan and billing details."
+                )
+            else:
+                message = (
+                    "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_"
+                    f"base_model with base model: {route.model}. Please submit a quota increase"
+                    " request."
+                )
+            raise GoogleError(
+                429,
+                "RESOURCE_EXHAUSTED",
+                message,
+                [_retry_info(wait)],
+                {"Retry-After": f"{wait:.3f}"},
+            )
+        if h.fault == "drop_after_accept":
+            h.drop()
+            return
+        h.send_json(200, {"name": op.name})
+
+    def _model_not_found(self, route: Route) -> GoogleError:
+        if route.backend == "gemini":
+            return not_found(
+                f"models/{route.model} is not found for API version {route.version}, or is not"
+                f" supported for {route.verb}. Call ListModels to see the list of available"
+                " models and their supported methods."
+            )
+        return not_found(
+            f"Publisher Model `{route.resource}` was not found or your project does not have"
+            " access to it. Please ensure you are using a valid model version. For more"
+            " information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/"
+            "model-versions"
+        )
+
+    def _parse_veo(self, route: Route, data: dict[str, Any]) -> dict[str, Any]:
+        """Check a predictLongRunning body (spec 2.3). Hold the lock (``video`` looks up
+        operations). The fields of the new operation."""
+        vertex = route.backend != "gemini"
+        models = VERTEX_VIDEO_MODELS if vertex else GEMINI_VIDEO_MODELS
+        if route.model not in models:
+            raise self._model_not_found(route)
+        top = {"instances", "parameters"}
+        top |= {"labels"} if vertex else {"webhookConfig", "webhook_config"}
+        for name in data:
+            if name not in top:
+                if name in ("labels", "webhookConfig", "webhook_config"):
+                    where = "Gemini API" if name == "labels" else "Vertex AI"
+                    raise bad(f"{name} parameter is not supported in {where}.")
+                raise unknown_field(name, "")
+        instances = data.get("instances")
+        if not isinstance(instances, list) or len(instances) != 1:
+            raise bad("instances must hold exactly one instance.")
+        instance = instances[0]
+        if not isinstance(instance, dict):
+            raise bad("instances[0] must be an object.")
+        parameters = data.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise bad("parameters must be an object.")
+
+        # -- the instance
+        allowed = {"prompt", "image", "lastFrame", "video", "referenceImages"}
+        if vertex:
+            allowed.add("mask")
+        for name in instance:
+            if name not in allowed:
+                if name == "mask":
+                    raise bad("mask parameter is not supported in Gemini API.")
+                raise unknown_field(name, "instances[0]")
+        prompt = instance.get("prompt")
+        if prompt is not None and not isinstance(prompt, str):
+            raise bad("instances[0].prompt must be a string.")
+        prompt = prompt or None
+        image = instance.get("image")
+        if image is not None:
+            _check_image(image, "instances[0].image", vertex)
+        last_frame = instance.get("lastFrame")
+        if last_frame is not None:
+            _check_image(last_frame, "instances[0].lastFrame", vertex)
+            if image is None:
+                raise bad("lastFrame must be used together with image (the first frame).")
+        if "mask" in instance:
+            _check_mask(instance["mask"])
+        video = instance.get("video")
+        extends = None if video is None else self._check_video(video, vertex, route)
+        references = instance.get("referenceImages")
+        reference_types: list[str] = []
+        if references is not None:
+            if not isinstance(references, list) or not references:
+                raise bad("referenceImages must be a non-empty list.")
+            if len(references) > MAX_REFERENCE_IMAGES:
+                raise bad(f"At most {MAX_REFERENCE_IMAGES} reference images are supported.")
+            for i, ref in enumerate(references):
+                where = f"instances[0].referenceImages[{i}]"
+                if not isinstance(ref, dict):
+                    raise bad(f"{where} must be an object.")
+                for name in ref:
+                    if name not in ("image", "referenceType"):
+                        raise unknown_field(name, where)
+                _check_image(ref.get("image"), f"{where}.image", vertex)
+                kind = str(ref.get("referenceType", "")).upper()
+                if kind != "ASSET":
+                    raise bad(
+                        f"{where}.referenceType {ref.get('referenceType')!r} is not supported by"
+                        f" {route.model}: use ASSET."
+                    )
+                reference_types.append(kind)
+            present = [n for n in ("image", "lastFrame", "video") if n in instance]
+            if present:
+                raise bad(
+                    f"referenceImages cannot be combined with {', '.join(present)}: use"
+                    " reference images, or a first/last frame, or a video to extend."
+                )
+            if not prompt:
+                raise bad("A prompt is required with referenceImages.")
+        if not prompt and image is None and video is None:
+            raise bad("A prompt is required (or an image to animate).")
+
+        # -- the parameters
+        for name in parameters:
+            if name in VERTEX_ONLY_PARAMETERS:
+                if not vertex:
+                    raise bad(f"{name} parameter is not supported in Gemini API.")
+            elif name not in COMMON_PARAMETERS:
+                raise unknown_field(name, "parameters")
+        samples = parameters.get("sampleCount", 1)
+        if not _integer(samples) or not 1 <= samples <= MAX_SAMPLES:
+            raise bad(f"sampleCount must be an integer from 1 to {MAX_SAMPLES}.")
+        duration = parameters.get("durationSeconds", DEFAULT_DURATION)
+        if not _integer(duration) or duration not in DURATIONS:
+            raise bad(
+                f"The number value for `durationSeconds` is out of bound: {duration!r}."
+                f" Supported durations are {', '.join(map(str, DURATIONS))} seconds."
+            )
+        ratio = parameters.get("aspectRatio", "16:9")
+        if ratio not in ASPECT_RATIOS:
+            raise bad(f"Aspect ratio `{ratio}` is not supported. Supported: 16:9, 9:16.")
+        resolution = str(parameters.get("resolution", "720p")).lower()
+        if resolution not in RESOLUTIONS:
+            raise bad(
+                f"Resolution `{parameters.get('resolution')}` is not supported. Supported:"
+                f" {', '.join(RESOLUTIONS)}."
+            )
+        if "lite" in route.model and resolution != "720p":
+            raise bad(f"{route.model} only supports 720p.")
+        person = parameters.get("personGeneration")
+        if person is not None and str(person).lower() not in PERSON_GENERATION:
+            raise bad(f"personGeneration {person!r}: use one of {', '.join(PERSON_GENERATION)}.")
+        if not isinstance(parameters.get("negativePrompt", ""), str):
+            raise bad("negativePrompt must be a string.")
+        if not isinstance(parameters.get("enhancePrompt", False), bool):
+            raise bad("enhancePrompt must be a boolean.")
+        if self.strict_durations and duration != 8:
+            why = (
+                "reference images"
+                if references
+                else "extension"
+                if video is not None
+                else f"{resolution}"
+                if resolution != "720p"
+                else None
+            )
+            if why:
+                raise bad(f"durationSeconds must be 8 with {why}.")
+        storage_uri = None
+        audio = True  # Veo 3.x always makes sound on the Gemini API
+        labels: dict[str, str] = {}
+        if vertex:
+            audio = _vertex_parameters(parameters)
+            storage_uri = parameters.get("storageUri")
+            labels = data.get("labels") or {}
+            if not isinstance(labels, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+            ):
+                raise bad("labels must map strings to strings.")
+        webhook_uris, user_metadata = ([], None) if vertex else _webhook(data)
+        if extends is not None:
+            duration = self.operations[extends].duration + EXTENSION_SECONDS
+        width, height = _size(RESOLUTIONS[resolution], ASPECT_RATIOS[ratio])
+        return {
+            "model": route.model,
+            "instance": instance,
+            "parameters": parameters,
+            "prompt": prompt,
+            "duration": duration,
+            "aspect_ratio": ratio,
+            "resolution": resolution,
+            "sample_count": samples,
+            "width": width,
+            "height": height,
+            "audio": audio,
+            "storage_uri": storage_uri,
+            "labels": labels,
+            "webhook_uris": webhook_uris,
+            "user_metadata": user_metadata,
+            "reference_types": reference_types,
+            "extends": extends,
+        }
+
+    def _check_video(self, video: Any, vertex: bool, route: Route) -> str | None:
+        """Check an extension input; the name of the operation it comes from, if ours."""
+        where = "instances[0].video"
+        if not isinstance(video, dict):
+            raise bad(f"{where} must be an object.")
+        names = (
+            ("gcsUri", "bytesBase64Encoded", "mimeType")
+            if vertex
+            else ("uri", "encodedVideo", "encoding")
+        )
+        for name in video:
+            if name not in names:
+                raise unknown_field(name, where)
+        if vertex:
+            uri = video.get("gcsUri")
+            if uri is None and video.get("bytesBase64Encoded") is None:
+                raise bad(f"{where} needs gcsUri or bytesBase64Encoded.")
+            if isinstance(uri, str):
+                source = self._objects.get(uri.removeprefix("gs://"))
+                return source.name if source is not None else None
+            _b64(video.get("bytesBase64Encoded"), f"{where}.bytesBase64Encoded")
+            return None
+        uri = video.get("uri")
+        if uri is None:
+            if video.get("encodedVideo") is None:
+                raise bad(f"{where} needs a uri (or encodedVideo).")
+            _b64(video["encodedVideo"], f"{where}.encodedVideo")
+            return None
+        m = re.search(r"files/([a-z0-9]+)", str(uri))
+        source = self._files.get(m.group(1)) if m else None
+        if source is None:
+            raise bad(f"{where}.uri {uri!r}: only videos generated by Veo can be extended.")
+        return source.name
+
+    def _accept(self, route: Route, fields: dict[str, Any], now: float) -> VeoOperation:
+        """Create and start one operation. Hold the lock."""
+        self.submissions += 1
+        if route.backend == "gemini":
+            op_id = _alnum(self._rng, 12)
+            name = f"models/{route.model}/operations/{op_id}"
+        else:
+            op_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            name = f"{route.resource}/operations/{op_id}"
+        scale = self.render_scale
+        op = VeoOperation(
+            name=name,
+            id=op_id,
+            backend=route.backend,
+            version=route.version,
+            project=route.project,
+            location=route.location,
+            render_width=_even(fields["width"] * scale),
+            render_height=_even(fields["height"] * scale),
+            fps=self.fps,
+            latency=self._latency(fields["prompt"]),
+            submitted_at=now,
+            **fields,
+        )
+        if not self._blocked(op.prompt) and self._job_errors:
+            op.planned_error = self._job_errors.popleft()
+        self.operations[name] = op
+        self.peak_concurrency = max(self.peak_concurrency, self._active())
+        if not self._blocked(op.prompt) and op.planned_error is None:
+            assert self._pool is not None and self._tmp is not None
+            path = Path(self._tmp.name) / f"{uuid.UUID(int=self._rng.getrandbits(128))}.mp4"
+            self._renders[name] = self._pool.submit(_render, op, path)
+        timer = threading.Timer(op.latency, self._finish, args=(name,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+        return op
+
+    def _blocked(self, text: str | None) -> bool:
+        lowered = (text or "").lower()
+        return any(word in lowered for word in self.blocked_words)
+
+    def _latency(self, prompt: str | None) -> float:
+        latency = self.latency
+        if callable(latency):
+            return max(0.0, float(latency(prompt or "")))
+        if isinstance(latency, (int, float)):
+            return float(latency)
+        mean, jitter = latency
+        digest = hashlib.sha256((prompt or "").encode()).digest()
+        return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
+
+    def _finish(self, name: str) -> None:
+        op = self.operations[name]
+        render = self._renders.get(name)
+        error = op.planned_error
+        if render is not None:
+            try:
+                render.result()
+            except Exception as exc:  # an encoding failure, or the server closing
+                error = {"code": 13, "message": f"Internal error encountered: {exc}"}
+        with self._changed:
+            if self._closed:
+                return
+            op.done_at = time.monotonic()
+            if error is not None:
+                op.state, op.error = "failed", error
+            elif self._blocked(op.prompt):
+                op.state = "filtered"
+            else:
+                op.state = "succeeded"
+                self._publish(op)
+            if op.webhook_uris:
+                self._webhooks_pending += len(op.webhook_uris)
+                payload = self._operation_json(op)
+                if op.user_metadata is not None:
+                    payload["userMetadata"] = op.user_metadata
+                threading.Thread(target=self._deliver_all, args=(op, payload), daemon=True).start()
+            self._changed.notify_all()
+
+    def _publish(self, op: VeoOperation) -> None:
+        """Name the finished clip's samples, and bill them. Hold the lock."""
+        for i in range(op.sample_count):
+            if op.backend == "gemini":
+                file_id = _alnum(self._rng, 12)
+                op.files.append(file_id)
+                self._files[file_id] = op
+            elif op.storage_uri:
+                prefix = op.storage_uri.rstrip("/")
+                uri = f"{prefix}/{op.id}/sample_{i}.mp4"
+                op.gcs_uris.append(uri)
+                self._objects[uri.removeprefix("gs://")] = op
+        tier = "lite" if "lite" in op.model else "fast" if "fast" in op.model else "standard"
+        seconds = op.duration * op.sample_count
+        op.cost_usd = seconds * PRICE_PER_SECOND[tier].get(op.resolution, 0.0)
+        self.billed_seconds += seconds
+        self.billed_usd += op.cost_usd
+
+    def _operation_json(self, op: VeoOperation) -> dict[str, Any]:
+        """What a poll answers for ``op``. Hold the lock."""
+        if not op.done:
+            return {"name": op.name}  # no `done` while running (gotcha 7)
+        if op.state == "failed":
+            return {"name": op.name, "done": True, "error": dict(op.error or {})}
+        filtered = op.state == "filtered"
+        rai: dict[str, Any] = {
+            "raiMediaFilteredCount": 1 if filtered else 0,
+            "raiMediaFilteredReasons": [RAI_FILTERED_REASON] if filtered else [],
+        }
+        if op.backend == "gemini":
+            result: dict[str, Any] = dict(rai)
+            if not filtered:
+                result["generatedSamples"] = [
+                    {"video": {"uri": f"{FILE_HOST}/{op.version}/files/{f}:download?alt=media"}}
+                    for f in op.files
+                ]
+            response: dict[str, Any] = {
+                "@type": GEMINI_RESPONSE_TYPE,
+                "generateVideoResponse": result,
+            }
+        else:
+            response = {"@type": VERTEX_RESPONSE_TYPE, **rai}
+            if not filtered:
+                response["videos"] = self._vertex_videos(op)
+        return {"name": op.name, "done": True, "response": response}
+
+    def _vertex_videos(self, op: VeoOperation) -> list[dict[str, str]]:
+        """A succeeded Vertex operation's ``videos``: GCS URIs, else inline bytes."""
+        if op.gcs_uris:
+            return [{"gcsUri": uri, "mimeType": "video/mp4"} for uri in op.gcs_uris]
+        if op.name not in self._inline:
+            assert op.path is not None
+            self._inline[op.name] = base64.b64encode(op.path.read_bytes()).decode()
+        inline = {"bytesBase64Encoded": self._inline[op.name], "mimeType": "video/mp4"}
+        return [dict(inline) for _ in range(op.sample_count)]
+
+    # -- polls ------------------------------------------------------------------------------------
+    def poll(self, h: _Handler, route: Route, body: bytes) -> None:
+        if route.backend == "gemini":
+            name = f"models/{route.model}/operations/{route.ident}"
+        else:
+            data = _json_object(body)
+            for key in data:
+                if key != "operationName":
+                    raise unknown_field(key, "")
+            given = data.get("operationName")
+            if not isinstance(given, str) or not given:
+                raise bad("operationName is required.")
+            name = given
+            if not name.startswith(route.resource + "/operations/"):
+                raise bad(f"operationName {name!r} does not belong to {route.resource}.")
+        with self._lock:
+            op = self.operations.get(name)
+            if op is None or op.backend != route.backend:
+                op = None
+            else:
+                op.polls += 1
+                self.status_requests += 1
+                payload = self._operation_json(op)
+        if op is None:
+            raise not_found()
+        h.send_json(200, payload)
+
+    # -- downloads --------------------------------------------------------------------------------
+    def download(self, h: _Handler, file_id: str) -> None:
+        with self._lock:
+            op = self._files.get(file_id)
+            if op is not None:
+                op.downloads += 1
+        if op is None or op.path is None:
+            raise not_found()
+        if self.redirect_downloads:
+            with self._lock:
+                sig = self._blob_sigs.setdefault(file_id, f"{self._rng.getrandbits(64):016x}")
+                if h.fault == "truncate":
+                    self._truncate_blobs.add(file_id)
+            h.send_response(302)
+            h.send_header("Location", f"{self.base_url}/blob/{file_id}?sig={sig}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        _send_file(h, op.path, h.fault == "truncate")
+
+    def blob(self, h: _Handler, file_id: str, query: str) -> None:
+        """The target of a download redirect: no auth, a signed URL."""
+        with self._lock:
+            sig = self._blob_sigs.get(file_id)
+            op = self._files.get(file_id)
+            truncate = file_id in self._truncate_blobs
+            self._truncate_blobs.discard(file_id)
+        given = parse_qs(query).get("sig", [""])[0]
+        if sig is None or op is None or op.path is None or not hmac.compare_digest(given, sig):
+            raise GoogleError(403, "PERMISSION_DENIED", "The signature does not match.")
+        _send_file(h, op.path, truncate)
+
+    def gcs_download(self, h: _Handler, path: str, query: str) -> None:
+        m = re.fullmatch(r"/storage/v1/b/([^/]+)/o/(.+)", path)
+        if m is None:
+            raise not_found()
+        bucket, obj = m.group(1), unquote(m.group(2))
+        with self._lock:
+            op = self._objects.get(f"{bucket}/{obj}")
+        if op is None or op.path is None:
+            raise not_found(f"No such object: {bucket}/{obj}")
+        if parse_qs(query).get("alt", [""])[0] != "media":
+            size = op.path.stat().st_size
+            h.send_json(
+                200,
+                {
+                    "kind": "storage#object",
+                    "id": f"{bucket}/{obj}",
+                    "name": obj,
+                    "bucket": bucket,
+                    "contentType": "video/mp4",
+                    "size": str(size),
+                    "mediaLink": f"{self.base_url}/storage/v1/b/{bucket}/o/{quote(obj, safe='')}"
+                    "?alt=media",
+                },
+            )
+            return
+        with self._lock:
+            op.downloads += 1
+        _send_file(h, op.path, h.fault == "truncate")
+
+    # -- webhooks ---------------------------------------------------------------------------------
+    def _deliver_all(self, op: VeoOperation, payload: dict[str, Any]) -> None:
+        for url in op.webhook_uris:
+            attempts, delivered = self._deliver(url, payload)
+            with self._changed:
+                self.webhooks.append(WebhookDelivery(op.name, url, attempts, delivered, payload))
+                self._webhooks_pending -= 1
+                self._changed.notify_all()
+
+    def _deliver(self, url: str, payload: dict[str, Any]) -> tuple[int, bool]:
+        body = json.dumps(payload).encode()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        attempts = 0
+        for _ in range(WEBHOOK_ATTEMPTS):
+            if self._closed:
+                break
+            attempts += 1
+            request = urllib.request.Request(
+                url,
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json", "User-Agent": "google-fake/1"},
+            )
+            try:
+                with opener.open(request, timeout=5) as answer:
+                    if 200 <= answer.status < 300:
+                        return attempts, True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(self.webhook_retry_delay)
+        return attempts, False
+
+    # -- TTS --------------------------------------------------------------------------------------
+    def tts(self, h: _Handler, route: Route, body: bytes) -> None:
+        try:
+            raw = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raw = None
+        record = TtsRequest(route.backend, route.model, raw if isinstance(raw, dict) else {})
+        try:
+            models = GEMINI_TTS_MODELS if route.backend == "gemini" else VERTEX_TTS_MODELS
+            if route.model not in models:
+                raise self._model_not_found(route)
+            text, config = _parse_tts(_snake_keys(_json_object(body)))
+            record.text, record.speech_config = text, config
+            voice, speakers, record.language_code = _parse_speech_config(config, text)
+            record.voice, record.speakers = (None if speakers else voice), speakers
+        except GoogleError as exc:
+            record.error = exc.message
+            with self._lock:
+                self.tts_requests.append(record)
+            raise
+        blocked = self._blocked(text)
+        segments = _turns(text, speakers) if speakers else [(voice or DEFAULT_VOICE, len(text))]
+        pcm = b"" if blocked else synthesize(segments, tts_samples(text))
+        seconds = len(pcm) / 2 / TTS_RATE
+        record.pcm, record.seconds, record.blocked = pcm, seconds, blocked
+        if self.tts_latency:
+            time.sleep(self.tts_latency)
+        with self._lock:
+            self.tts_requests.append(record)
+            response_id = _alnum(self._rng, 20)
+        prompt_tokens = max(1, len(text) // 4)
+        audio_tokens = round(seconds * AUDIO_TOKENS_PER_SECOND)
+        usage: dict[str, Any] = {
+            "promptTokenCount": prompt_tokens,
+            "totalTokenCount": prompt_tokens + audio_tokens,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+        }
+        answer: dict[str, Any] = {"usageMetadata": usage, "modelVersion": route.model}
+        if blocked:
+            answer["promptFeedback"] = {"blockReason": "PROHIBITED_CONTENT"}
+        else:
+            usage["candidatesTokenCount"] = audio_tokens
+            usage["candidatesTokensDetails"] = [{"modality": "AUDIO", "tokenCount": audio_tokens}]
+            part = {"inlineData": {"mimeType": TTS_MIME, "data": base64.b64encode(pcm).decode()}}
+            answer["candidates"] = [
+                {
+                    "content": {"role": "model", "parts": [part]},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ]
+        answer["responseId"] = response_id
+        h.send_json(200, answer)
+
+
+# -- the handler ----------------------------------------------------------------------------
+_GEMINI_CALL = re.compile(r"models/(?P<model>[^/:]+):(?P<verb>\w+)")
+_GEMINI_OPERATION = re.compile(r"models/(?P<model>[^/:]+)/operations/(?P<id>[^/:]+)")
+_GEMINI_FILE = re.compile(r"files/(?P<id>[^/:]+):download")
+_VERTEX_CALL = re.compile(
+    r"(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/)?"
+    r"publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/:]+):(?P<verb>\w+)"
+)
+
+
+class _Handler(JsonHandler):
+    server_version = "ESF"
+
+    @property
+    def google(self) -> GoogleServer:
+        return self.fake  # type: ignore[no-any-return]
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def _serve(self, method: str) -> None:
+        self.fault = None
+        self.google._log(method, self.path)
+        body = self._body()
+        parts = urlsplit(self.path)
+        try:
+            self.google.dispatch(self, method, parts.path, parts.query, body)
+        except GoogleError as exc:
+            self.send_json(exc.code, exc.body(), exc.headers)
+        except OAuthError as exc:
+            self.send_json(exc.code, {"error": exc.error, "error_description": exc.description})
+
+
+# -- request parsing ------------------------------------------------------------------------
+def _fault_list(
+    faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None,
+) -> list[tuple[str, str, int]]:
+    """``{"create": "500"}``, ``{"create": ["500", "drop"]}`` or ``[("create", "500", 2)]``."""
+    if not faults:
+        return []
+    if isinstance(faults, Mapping):
+        return [
+            (endpoint, kind, 1)
+            for endpoint, kinds in faults.items()
+            for kind in ([kinds] if isinstance(kinds, str) else kinds)
+        ]
+    out: list[tuple[str, str, int]] = []
+    for item in faults:
+        endpoint, kind, *rest = item
+        out.append((endpoint, kind, int(rest[0]) if rest else 1))
+    return out
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad(f"Invalid JSON payload received. {exc}") from None
+    if not isinstance(data, dict):
+        raise bad("Invalid JSON payload received. Expected an object.")
+    return data
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _b64(value: Any, where: str) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise bad(f"{where} must be a non-empty base64 string.")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad(f"Invalid value at '{where}': invalid base64 data.") from None
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _check_image(image: Any, where: str, vertex: bool) -> None:
+    if not isinstance(image, dict):
+        raise bad(f"{where} must be an object.")
+    for name in image:
+        if name not in ("bytesBase64Encoded", "gcsUri", "mimeType"):
+            raise unknown_field(name, where)
+    has_bytes, has_gcs = "bytesBase64Encoded" in image, "gcsUri" in image
+    if has_bytes == has_gcs:
+        raise bad(f"{where} needs exactly one of bytesBase64Encoded and gcsUri.")
+    if has_gcs:
+        if not vertex:
+            raise bad(f"{where}: gcsUri is not supported in Gemini API; send the bytes.")
+        if not str(image["gcsUri"]).startswith("gs://"):
+            raise bad(f"{where}.gcsUri must be a gs:// URI.")
+    else:
+        _b64(image["bytesBase64Encoded"], f"{where}.bytesBase64Encoded")
+    mime = image.get("mimeType")
+    if mime is not None and not str(mime).startswith("image/"):
+        raise bad(f"{where}.mimeType {mime!r} is not an image type.")
+
+
+def _check_mask(mask: Any) -> None:
+    where = "instances[0].mask"
+    if not isinstance(mask, dict):
+        raise bad(f"{where} must be an object.")
+    modes = ("INSERT", "REMOVE", "REMOVE_STATIC", "OUTPAINT")
+    if str(mask.get("maskMode", "")).upper() not in modes:
+        raise bad(f"{where}.maskMode must be one of {', '.join(modes)}.")
+    _check_image({k: v for k, v in mask.items() if k != "maskMode"}, where, vertex=True)
+
+
+def _vertex_parameters(parameters: dict[str, Any]) -> bool:
+    """Check the Vertex-only parameters; whether the clip gets sound."""
+    seed = parameters.get("seed")
+    if seed is not None and (not _integer(seed) or not 0 <= seed <= 0xFFFFFFFF):
+        raise bad("seed must be an integer from 0 to 4294967295.")
+    fps = parameters.get("fps")
+    if fps is not None and (not _integer(fps) or fps <= 0):
+        raise bad("fps must be a positive integer.")
+    audio = parameters.get("generateAudio", False)
+    if not isinstance(audio, bool):
+        raise bad("generateAudio must be a boolean.")
+    uri = parameters.get("storageUri")
+    if uri is not None and (not isinstance(uri, str) or not re.match(r"gs://[^/]+", uri)):
+        raise bad(f"storageUri {uri!r} must be a gs://bucket/prefix URI.")
+    topic = parameters.get("pubsubTopic")
+    if topic is not None and not re.fullmatch(r"projects/[^/]+/topics/[^/]+", str(topic)):
+        raise bad("pubsubTopic must be projects/{project}/topics/{topic}.")
+    for name, allowed in (
+        ("compressionQuality", COMPRESSION_QUALITIES),
+        ("resizeMode", RESIZE_MODES),
+    ):
+        value = parameters.get(name)
+        if value is not None and str(value).upper() not in allowed:
+            raise bad(f"{name} {value!r}: use one of {', '.join(allowed)}.")
+    return audio
+
+
+def _webhook(data: dict[str, Any]) -> tuple[list[str], Any]:
+    """The Developer API's ``webhookConfig`` (either spelling inside): (uris, metadata)."""
+    config = data.get("webhookConfig", data.get("webhook_config"))
+    if config is None:
+        return [], None
+    if not isinstance(config, dict):
+        raise bad("webhookConfig must be an object.")
+    config = {_snake(k): v for k, v in config.items()}
+    for name in config:
+        if name not in ("uris", "user_metadata"):
+            raise unknown_field(name, "webhook_config")
+    uris = config.get("uris")
+    if (
+        not isinstance(uris, list)
+        or not uris
+        or not all(isinstance(u, str) and urlsplit(u).scheme in ("http", "https") for u in uris)
+    ):
+        raise bad("webhookConfig.uris must be a non-empty list of http(s) URLs.")
+    return list(uris), config.get("user_metadata")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _snake_keys(value: Any) -> Any:
+    """Every object key in ``value`` in snake_case (proto JSON accepts both spellings)."""
+    if isinstance(value, dict):
+        return {_snake(k): _snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake_keys(v) for v in value]
+    return value
+
+
+def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text and the (snake_case) speech config of a generateContent body."""
+    for name in data:
+        if name not in ("contents", "generation_config", "system_instruction", "safety_settings"):
+            raise unknown_field(name, "")
+    contents = data.get("contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        raise bad("* GenerateContentRequest.contents: contents is not specified")
+    texts: list[str] = []
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if not isinstance(parts, list) or not parts:
+            raise bad("* GenerateContentRequest.contents.parts: contents.parts must not be empty.")
+        for part in parts:
+            if not isinstance(part, dict) or not isinstance(part.get("text"), str):
+                raise bad("Speech generation only accepts text parts.")
+            texts.append(part["text"])
+    text = "\n".join(texts)
+    if not text.strip():
+        raise bad("The input text is empty.")
+    generation = data.get("generation_config") or {}
+    if not isinstance(generation, dict):
+        raise bad("generationConfig must be an object.")
+    modalities = [str(m).upper() for m in generation.get("response_modalities") or ["TEXT"]]
+    if modalities != ["AUDIO"]:
+        raise bad(
+            f"The requested combination of response modalities ({', '.join(modalities)}) is not"
+            " supported by the model."
+        )
+    config = generation.get("speech_config") or {}
+    if not isinstance(config, dict):
+        raise bad("generationConfig.speechConfig must be an object.")
+    return text, config
+
+
+def _voice_name(voice_config: Any, where: str) -> str:
+    if not isinstance(voice_config, dict):
+        raise bad(f"{where} must be an object.")
+    for name in voice_config:
+        if name != "prebuilt_voice_config":
+            raise unknown_field(name, where)
+    prebuilt = voice_config.get("prebuilt_voice_config")
+    if not isinstance(prebuilt, dict) or not isinstance(prebuilt.get("voice_name"), str):
+        raise bad(f"{where}.prebuilt_voice_config.voice_name is required.")
+    for name in prebuilt:
+        if name != "voice_name":
+            raise unknown_field(name, f"{where}.prebuilt_voice_config")
+    given = prebuilt["voice_name"]
+    for voice in VOICES:
+        if voice.lower() == given.lower():
+            return voice
+    raise bad(f"Voice name {given} is not supported. Supported voices: {', '.join(VOICES)}.")
+
+
+def _parse_speech_config(
+    config: dict[str, Any], text: str
+) -> tuple[str | None, dict[str, str], str | None]:
+    """(the voice, or speaker -> voice, the language code) of a snake_case speech config."""
+    where = "generation_config.speech_config"
+    for name in config:
+        if name not in ("voice_config", "multi_speaker_voice_config", "language_code"):
+            raise unknown_field(name, where)
+    language = config.get("language_code")
+    if language is not None and not isinstance(language, str):
+        raise bad(f"{where}.language_code must be a string.")
+    multi = config.get("multi_speaker_voice_config")
+    if multi is None:
+        single = config.get("voice_config")
+        voice = None if single is None else _voice_name(single, f"{where}.voice_config")
+        return voice or DEFAULT_VOICE, {}, language
+    if "voice_config" in config:
+        raise bad("voice_config and multi_speaker_voice_config cannot both be set.")
+    where += ".multi_speaker_voice_config"
+    if not isinstance(multi, dict):
+        raise bad(f"{where} must be an object.")
+    for name in multi:
+        if name != "speaker_voice_configs":
+            raise unknown_field(name, where)
+    configs = multi.get("speaker_voice_configs")
+    if not isinstance(configs, list) or not configs:
+        raise bad(f"{where}.speaker_voice_configs must not be empty.")
+    if len(configs) > MAX_SPEAKERS:
+        raise bad(f"At most {MAX_SPEAKERS} speakers are supported; got {len(configs)}.")
+    speakers: dict[str, str] = {}
+    for i, entry in enumerate(configs):
+        here = f"{where}.speaker_voice_configs[{i}]"
+        if not isinstance(entry, dict):
+            raise bad(f"{here} must be an object.")
+        for name in entry:
+            if name not in ("speaker", "voice_config"):
+                raise unknown_field(name, here)
+        speaker = entry.get("speaker")
+        if not isinstance(speaker, str) or not speaker:
+            raise bad(f"{here}.speaker is required.")
+        if speaker in speakers:
+            raise bad(f"Speaker {speaker} is listed twice.")
+        if speaker not in text:
+            raise bad(f"Speaker {speaker} does not appear in the input text.")
+        speakers[speaker] = _voice_name(entry.get("voice_config"), f"{here}.voice_config")
+    return None, speakers, language
+
+
+# -- audio ----------------------------------------------------------------------------------
+def tts_samples(text: str) -> int:
+    """The PCM samples the fake answers for ``text`` (15 characters a second, >= 0.5 s)."""
+    return round(TTS_RATE * max(TTS_MIN_SECONDS, len(text) / TTS_CHARS_PER_SECOND))
+
+
+def tts_pcm_bytes(text: str) -> int:
+    return 2 * tts_samples(text)
+
+
+def voice_pitch(voice: str) -> float:
+    """The fundamental (Hz) of a voice's buzz: 85 Hz for Zephyr, up 7 Hz a voice."""
+    return 85.0 + 7.0 * VOICES.index(voice)
+
+
+def _turns(text: str, speakers: dict[str, str]) -> list[tuple[str, int]]:
+    """(voice, characters) per speaker turn: each "Name:" starts that speaker's turn; the
+    text before the first one goes to the first speaker."""
+    pattern = "|".join(re.escape(s) for s in sorted(speakers, key=len, reverse=True))
+    voices = list(speakers.values())
+    turns: list[tuple[str, int]] = []
+    current, start = voices[0], 0
+    for m in re.finditer(rf"({pattern})\s*:", text):
+        if m.start() > start:
+            turns.append((current, m.start() - start))
+        current, start = speakers[m.group(1)], m.start()
+    turns.append((current, len(text) - start))
+    return [t for t in turns if t[1] > 0] or [(voices[0], len(text))]
+
+
+def synthesize(segments: list[tuple[str, int]], total: int) -> bytes:
+    """``total`` samples of PCM s16le, split between ``(voice, weight)`` segments."""
+    weights = np.array([max(1, w) for _, w in segments], dtype=float)
+    bounds = np.round(np.cumsum(weights) / weights.sum() * total).astype(int)
+    pieces: list[np.ndarray] = []
+    start = 0
+    for (voice, _), end in zip(segments, bounds, strict=True):
+        pieces.append(_buzz(end - start, voice_pitch(voice), start))
+        start = end
+    signal = np.concatenate(pieces) if pieces else np.zeros(0)
+    return (np.clip(signal, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def _buzz(n: int, f0: float, offset: int) -> np.ndarray:
+    """A voice-like buzz: five harmonics, a slight pitch drift, 4 syllables a second with
+    every fourth one quiet (a pause between words)."""
+    t = (np.arange(n) + offset) / TTS_RATE
+    pitch = f0 * (1.0 + 0.03 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / TTS_RATE
+    wave = sum(np.sin(k * phase) / k for k in range(1, 6))
+    syllable = t * 4.0
+    envelope = np.sin(np.pi * (syllable % 1.0)) ** 2
+    envelope = envelope * np.where(np.floor(syllable) % 4 == 3, 0.1, 1.0)
+    return 0.3 * envelope * wave
+
+
+# -- video ----------------------------------------------------------------------------------
+def _size(short: int, ratio: tuple[int, int]) -> tuple[int, int]:
+    """The nominal (width, height): ``short`` pixels on the short side."""
+    w, h = ratio
+    if w >= h:
+        return _even(short * w / h), short
+    return short, _even(short * h / w)
+
+
+def _even(value: float) -> int:
+    return max(16, 2 * round(value / 2))
+
+
+def _alnum(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
+
+
+def _send_file(h: JsonHandler, path: Path, truncate: bool) -> None:
+    data = path.read_bytes()
+    h.send_response(200)
+    h.send_header("Content-Type", "video/mp4")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    if truncate:
+        h.wfile.write(data[: len(data) // 2])
+        h.wfile.flush()
+        h.close_connection = True
+        return
+    h.wfile.write(data)
+
+
+def _render(op: VeoOperation, path: Path) -> None:
+    """Encode the operation's clip into ``path`` (H.264, plus AAC mono if ``op.audio``)."""
+    import av
+    from ministudio.media.encode import PIXEL_FORMAT, VIDEO_CODEC, X264_OPTIONS
+
+    w, h, fps = op.render_width, op.render_height, op.fps
+    digest = hashlib.sha256((op.prompt or op.name).encode()).digest()
+    base = np.empty((h * 3 // 2, w), np.uint8)
+    flat = base.reshape(-1)  # Y (h*w), then U and V (h/2 * w/2 each), row-packed
+    luma = 40 + digest[0] % 120
+    flat[: h * w] = luma
+    quarter = (h // 2) * (w // 2)
+    flat[h * w : h * w + quarter] = 64 + digest[1] % 128
+    flat[h * w + quarter :] = 64 + digest[2] % 128
+    frames = max(1, round(op.duration * fps))
+    bar = max(2, h // 8)
+    with av.open(str(path), mode="w", format="mp4") as container:
+        video = container.add_stream(VIDEO_CODEC, rate=fps, options=dict(X264_OPTIONS))
+        video.width, video.height, video.pix_fmt = w, h, PIXEL_FORMAT
+        video.codec_context.time_base = Fraction(1, fps)
+        audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if op.audio else None
+        sound = _soundtrack(op.duration) if audio is not None else np.zeros(0, np.float32)
+        written = 0
+        for i in range(frames):
+            planes = base.copy()
+            top = (i * (h - bar) // max(1, frames - 1)) if frames > 1 else 0
+            planes[top : top + bar] = min(255, luma + 90)
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            container.mux(video.encode(frame))
+            if audio is None:
+                continue
+            until = sound.size if i == frames - 1 else (i + 1) * AUDIO_RATE // fps
+            if i < frames - 1:
+                until = written + (until - written) // 1024 * 1024  # whole AAC frames
+            while written < until:
+                chunk = sound[written : min(written + 1024, until)]
+                a = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+                a.sample_rate, a.pts, a.time_base = AUDIO_RATE, written, Fraction(1, AUDIO_RATE)
+                container.mux(audio.encode(a))
+                written += chunk.size
+        container.mux(video.encode(None))
+        if audio is not None:
+            container.mux(audio.encode(None))
+    op.path = path
+
+
+def _soundtrack(seconds: float) -> np.ndarray:
+    """A quiet, slowly swelling A-major chord: the clip's ambience."""
+    t = np.arange(round(seconds * AUDIO_RATE)) / AUDIO_RATE
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63)) / 3
+    return (0.2 * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)) * chord).astype(np.float32)
+
+
+GoogleServer.name = "google"
+GoogleServer.handler = _Handler
+GoogleServer.endpoints = ENDPOINTS
+GoogleServer.fault_endpoints = FAULT_ENDPOINTS

@@ -1,0 +1,290 @@
+"""The Veo engines (ministudio-provider-veo) against the loopback fake of Google's APIs
+(tests/fakes/google_server.py), through the official google-genai SDK: the conformance kit
+on both backends, Vertex credentials, what Veo refuses to combine, native audio, safety."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import ministudio_veo
+import numpy as np
+import pytest
+from ministudio.manifest import Manifest
+from ministudio.plugins import PluginHost
+from ministudio.remote import RetryPolicy
+from ministudio.render import RenderOptions, render
+from ministudio.spec import Production
+from ministudio.store import ContentStore
+from ministudio.testing import VideoEngineConformance
+
+from .fakes.google_server import GoogleServer
+
+GEMINI_KEY = "gemini-conformance-SECRET-91d2"
+VERTEX_TOKEN = "vertex-conformance-TOKEN-5c1e"
+
+
+@pytest.fixture(autouse=True)
+def _offline_google_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """google-auth must never look for a GCE metadata server (no network beyond loopback)."""
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("VEO_EXPECTED_LATENCY", "0.3")  # read when the engines are declared
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent-gcloud-config")
+
+
+class GoogleFaults:
+    """The kit's fault names on the fake's: ``submit`` is the fake's ``create``."""
+
+    def __init__(self, server: GoogleServer) -> None:
+        self.server = server
+
+    def fail_next(self, endpoint: str, kind: str) -> None:
+        if kind == "refuse":
+            raise NotImplementedError("use refused_action")
+        self.server.fail_next({"submit": "create"}.get(endpoint, endpoint), kind)
+
+    @property
+    def submissions(self) -> int:
+        return self.server.submissions
+
+    @property
+    def status_requests(self) -> int:
+        return self.server.status_requests
+
+
+def gemini_env(server: GoogleServer) -> dict[str, str]:
+    return {"GEMINI_BASE_URL": server.base_url, "GEMINI_API_KEY": GEMINI_KEY}
+
+
+def vertex_env(server: GoogleServer, **more: str) -> dict[str, str]:
+    return {
+        "VERTEX_BASE_URL": server.base_url,
+        "VEO_STORAGE_BASE_URL": server.base_url,
+        "GOOGLE_CLOUD_PROJECT": "ministudio-fake",
+        "GOOGLE_CLOUD_LOCATION": "us-central1",
+        "VERTEX_AI_ACCESS_TOKEN": VERTEX_TOKEN,
+        **more,
+    }
+
+
+class TestVeoConformance(VideoEngineConformance):
+    engine_id = "veo"
+    sdk_modules = ("google.genai", "google.auth", "httpx")
+    refused_action = "Ann does something forbidden"  # the fake's safety filter
+
+    def plugin(self) -> object:
+        return ministudio_veo
+
+    @pytest.fixture(autouse=True)
+    def server(self) -> Iterator[GoogleServer]:
+        with GoogleServer(api_key=GEMINI_KEY, latency=(0.2, 0.2), fault_retry_after=0.05) as s:
+            yield s
+
+    @pytest.fixture
+    def engine_env(self, server: GoogleServer) -> dict[str, str]:
+        return gemini_env(server)
+
+    @pytest.fixture
+    def engine_faults(self, server: GoogleServer) -> GoogleFaults:
+        return GoogleFaults(server)
+
+
+class TestVeoVertexConformance(VideoEngineConformance):
+    """Vertex with a project and an access token; clips through Cloud Storage, so the
+    download faults have a download to hit."""
+
+    engine_id = "veo-vertex"
+    sdk_modules = ("google.genai", "google.auth", "httpx")
+    refused_action = "Ann does something forbidden"
+    engine_options: ClassVar[Mapping[str, Any]] = {"output_gcs_uri": "gs://ministudio-fake/clips/"}
+
+    def plugin(self) -> object:
+        return ministudio_veo
+
+    @pytest.fixture(autouse=True)
+    def server(self) -> Iterator[GoogleServer]:
+        with GoogleServer(
+            access_token=VERTEX_TOKEN, latency=(0.2, 0.2), fault_retry_after=0.05
+        ) as server:
+            yield server
+
+    @pytest.fixture
+    def engine_env(self, server: GoogleServer) -> dict[str, str]:
+        return vertex_env(server)
+
+    @pytest.fixture
+    def engine_faults(self, server: GoogleServer) -> GoogleFaults:
+        return GoogleFaults(server)
+
+
+# -- films ----------------------------------------------------------------------------------
+def _film(tmp_path: Path, engine: str, shots: list[dict[str, Any]], **routing: Any) -> Production:
+    reference = tmp_path / "ann.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(reference)
+    return Production.model_validate(
+        {
+            "title": "Veo",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
+            "characters": {
+                "ann": {
+                    "name": "Ann",
+                    "dna": "a woman, red coat",
+                    "reference_images": [reference],
+                    "voice": {"voice": "en-us"},
+                }
+            },
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [{"id": "one", "environment": "park", "shots": shots}],
+            "routing": {"video": engine, **routing},
+        }
+    )
+
+
+def _render(film: Production, tmp_path: Path, env: dict[str, str], out: str = "out") -> Manifest:
+    return render(
+        film,
+        tmp_path / out,
+        host=PluginHost(env={}),
+        store=ContentStore(tmp_path / "store"),
+        env=env,
+        options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+    )
+
+
+def test_references_or_frames_never_both(tmp_path: Path) -> None:
+    """Ann has a reference image. s1 sends it (as an ASSET, with an 8 s clip); s2 continues s1,
+    so it sends the first frame and no reference (Veo refuses both), and the plan says so."""
+    from ministudio.render import plan
+
+    film = _film(
+        tmp_path,
+        "veo",
+        [
+            {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 4},
+            {
+                "id": "s2",
+                "action": "Ann walks",
+                "characters": ["ann"],
+                "duration": 4,
+                "continuity": "continue",
+            },
+        ],
+    )
+    with GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server:
+        manifest = _render(film, tmp_path, gemini_env(server))
+        first, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
+    assert [r["referenceType"].upper() for r in first.instance["referenceImages"]] == ["ASSET"]
+    assert "image" not in first.instance and first.duration == 8
+    assert (
+        "referenceImages" not in second.instance
+        and "bytesBase64Encoded" in second.instance["image"]
+    )
+    assert second.duration == 4
+    assert manifest.shots[0].conditioning == ["1 reference image"]
+    assert manifest.shots[1].conditioning == ["first frame"]
+    planned = plan(
+        film, tmp_path / "out", host=PluginHost(env={}), store=ContentStore(tmp_path / "s2")
+    )
+    assert planned.shots[1].ignored == (
+        "veo takes no reference images along with frames: the frames win",
+    )
+    assert manifest.shots[0].cost == pytest.approx(8 * 0.40)
+
+
+def test_vertex_sends_seed_and_turns_sound_off_for_voiced_shots(tmp_path: Path) -> None:
+    film = _film(
+        tmp_path,
+        "veo-vertex",
+        [{"id": "s1", "action": "Ann waves", "dialogue": [{"speaker": "ann", "text": "Hi."}]}],
+    )
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2) as server:
+        manifest = _render(film, tmp_path, vertex_env(server))
+        (op,) = server.operations.values()
+    assert op.backend == "vertex" and op.parameters["generateAudio"] is False
+    assert op.parameters["seed"] == manifest.shots[0].seed % 2**32
+    assert "says" not in (op.prompt or "")  # MiniStudio voices the line
+    assert manifest.shots[0].lines[0].engine == "espeak"
+
+
+def test_native_audio_puts_veos_sound_in_the_film(tmp_path: Path) -> None:
+    """`audio: native`: Veo gets the line in its prompt, no voice engine speaks it, and the
+    film's soundtrack under the shot is the clip's own sound."""
+    from ministudio.media.audio import read_wav
+
+    film = _film(
+        tmp_path,
+        "veo-vertex",
+        [
+            {"id": "s1", "action": "Ann waves", "duration": 4},
+            {
+                "id": "s2",
+                "action": "Ann talks",
+                "audio": "native",
+                "dialogue": [{"speaker": "ann", "text": "The park is lovely today."}],
+            },
+        ],
+    )
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2) as server:
+        manifest = _render(film, tmp_path, vertex_env(server))
+        ops = {op.prompt and "lovely" in op.prompt: op for op in server.operations.values()}
+    native = ops[True]
+    assert (
+        native.parameters["generateAudio"] is True
+        and ops[False].parameters["generateAudio"] is False
+    )
+    (line,) = manifest.shots[1].lines
+    assert line.engine == "veo-vertex"
+    samples, rate = read_wav(tmp_path / "out" / "film.mp4")
+    s1 = manifest.shots[0]
+    silent = samples[: int(s1.duration * rate)]
+    voiced = samples[int(manifest.shots[1].start * rate) :]
+    assert float(np.abs(silent).max()) < 1e-3  # s1: no lines, no clip sound
+    assert float(np.sqrt(np.mean(voiced**2))) > 1e-3  # s2: Veo's sound
+    srt = (tmp_path / "out" / "film.srt").read_text(encoding="utf-8")
+    assert "The park is lovely today." in srt
+
+
+def test_a_service_account_file_and_express_mode(tmp_path: Path) -> None:
+    film = _film(tmp_path, "veo-vertex", [{"id": "s1", "action": "Ann waves", "duration": 4}])
+    with GoogleServer(latency=0.2) as server:
+        key_file = tmp_path / "sa.json"
+        key_file.write_text(json.dumps(server.service_account_info()))
+        env = vertex_env(server, GOOGLE_APPLICATION_CREDENTIALS=str(key_file))
+        del env["VERTEX_AI_ACCESS_TOKEN"]
+        _render(film, tmp_path, env)
+        assert len(server.tokens_issued) >= 1
+        express = {"VERTEX_BASE_URL": server.base_url, "VERTEX_AI_API_KEY": server.vertex_api_key}
+        _render(film.model_copy(update={"seed": 7}), tmp_path, express, out="express")
+        backends = sorted(op.backend for op in server.operations.values())
+    assert backends == ["express", "vertex"]
+
+
+def test_a_filtered_video_is_a_refusal_with_googles_reason(tmp_path: Path) -> None:
+    from ministudio.render import RenderError
+
+    film = _film(tmp_path, "veo", [{"id": "s1", "action": "Ann does something forbidden"}])
+    with (
+        GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server,
+        pytest.raises(RenderError) as info,
+    ):
+        _render(film, tmp_path, gemini_env(server))
+    assert "refused" in str(info.value)
+    assert server.submissions == 1
+
+
+def test_a_bad_key_names_the_variables(tmp_path: Path) -> None:
+    from ministudio.render import RenderError
+
+    film = _film(tmp_path, "veo", [{"id": "s1", "action": "Ann waves", "duration": 4}])
+    with (
+        GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server,
+        pytest.raises(RenderError) as info,
+    ):
+        _render(film, tmp_path, {**gemini_env(server), "GEMINI_API_KEY": "wrong-key-123456"})
+    assert "GEMINI_API_KEY" in str(info.value) and "wrong-key-123456" not in str(info.value)
