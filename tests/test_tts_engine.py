@@ -127,7 +127,8 @@ def _seconds(path: Path) -> float:
 
 def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServer) -> None:
     from ministudio.media.probe import probe
-    from ministudio.render import render
+    from ministudio.remote import RetryPolicy
+    from ministudio.render import RenderOptions, render
     from ministudio.store import ContentStore
 
     film = Production.model_validate(
@@ -194,6 +195,42 @@ def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServ
         "Only two of them.": ["Puck"],
     }
     assert {r.model for r in server.tts_requests} == {style.DEFAULT_MODEL}
+    assert all(line.cost > 0 for line in lines)  # what each line cost is in the manifest
+    assert manifest.cost == pytest.approx(sum(line.cost for line in lines), abs=1e-4)
+
+    # A new line, a 429 then a 503 from Gemini: the core waits and asks again; the other
+    # line comes from the store, free.
+    data = film.model_dump()
+    data["scenes"][0]["shots"][1]["dialogue"][0]["text"] = "Only three of them."
+    retry = RenderOptions(retry=RetryPolicy(attempts=4, base=0.02, cap=0.1))
+    seen = len(server.tts_requests)
+    server.fail_next("tts", "429")
+    server.fail_next("tts", "503")
+    again = render(
+        Production.model_validate(data),
+        tmp_path / "again",
+        host=_host(),
+        store=store,
+        env=_env(server),
+        options=retry,
+    )
+    assert [r.text for r in server.tts_requests[seen:]] == ["Only three of them."]
+    first, second = (shot.lines[0] for shot in again.shots)
+    assert first.cached and first.cost == 0 and not second.cached and second.cost > 0
+
+    # The routing's options for the engine reach it: another model speaks both lines again.
+    data["routing"]["options"] = {"gemini": {"model": "gemini-3.8-flash-lite-tts"}}
+    seen = len(server.tts_requests)
+    render(
+        Production.model_validate(data),
+        tmp_path / "lite",
+        host=_host(),
+        store=store,
+        env=_env(server),
+        options=retry,
+    )
+    assert {r.model for r in server.tts_requests[seen:]} == {"gemini-3.8-flash-lite-tts"}
+    assert len(server.tts_requests) - seen == 2
 
 
 # -- the gemini engine's own cases -----------------------------------------------------------

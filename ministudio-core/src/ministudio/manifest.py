@@ -18,6 +18,7 @@ class LineRecord(BaseModel):
     start: float  # seconds from the film's start
     end: float
     cached: bool
+    cost: float = 0.0  # USD spent on it in this run
 
 
 class AttemptRecord(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.errors import CapabilityError
@@ -101,16 +102,21 @@ def _lines(production: Production, shot: Shot, host: PluginHost) -> list[Planned
             PlannedLine(
                 speaker=speaker,
                 speaker_name=name,
-                request=SpeechRequest(text=text, voice=_bare(voice), emotion=emotion),
+                request=SpeechRequest(
+                    text=text,
+                    voice=_bare(voice, production.routing.options.get(engine, {})),
+                    emotion=emotion,
+                ),
                 engine=engine,
             )
         )
     return out
 
 
-def _bare(voice: Voice) -> Voice:
-    """The voice without its engine field: the engine is routed separately."""
-    return voice.model_copy(update={"engine": None})
+def _bare(voice: Voice, routed: dict[str, Any]) -> Voice:
+    """The voice without its engine field (the engine is routed separately), with the
+    engine's routing options under its own (the voice's win)."""
+    return voice.model_copy(update={"engine": None, "options": {**routed, **voice.options}})
 
 
 def check_format(engine: EngineSpec, production: Production, shot_id: str) -> None:

@@ -174,7 +174,7 @@ class RemoteRunner:
             raise EngineError(
                 engine.id, f"job {job_id} failed: {status.error or 'no reason given'}"
             )
-        result: VideoResult = await self._retrying(
+        result: VideoResult = await self.retrying(
             engine,
             "download",
             lambda: self.host.call_engine(
@@ -252,7 +252,7 @@ class RemoteRunner:
                 "exist (and be billed); it was not sent again. Check the engine's dashboard, "
                 "then run `ministudio render --forget-lost` to submit it once more",
             )
-        found: str | None = await self._retrying(
+        found: str | None = await self.retrying(
             engine,
             "lookup",
             lambda: self.host.call_engine(
@@ -285,7 +285,7 @@ class RemoteRunner:
             if pushed_status is not None:
                 return pushed_status
             self.status_requests += 1
-            status: JobStatus = await self._retrying(
+            status: JobStatus = await self.retrying(
                 engine,
                 "status",
                 lambda: self.host.call_engine(
@@ -305,7 +305,7 @@ class RemoteRunner:
             return max(statistics.median(seen), 0.05)
         return engine.capabilities.expected_latency or 10.0
 
-    async def _retrying(
+    async def retrying(
         self, engine: EngineSpec, phase: str, call: Callable[[], Awaitable[_T]]
     ) -> _T:
         """``call`` again after each TransientError, with backoff, up to the policy's attempts."""

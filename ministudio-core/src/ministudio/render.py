@@ -25,7 +25,7 @@ from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
-from ministudio.jobs import HostedAsset, PreviousClip, ShotPrompt, VideoRequest
+from ministudio.jobs import HostedAsset, PreviousClip, ShotPrompt, SpeechResult, VideoRequest
 from ministudio.journal import Journal
 from ministudio.keys import key_values
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
@@ -98,6 +98,7 @@ class _Line:
     path: Path | None  # None: the shot's video engine speaks it (native audio)
     duration: float
     cached: bool
+    cost: float = 0.0  # USD spent on it in this run
 
 
 @dataclass(frozen=True)
@@ -398,22 +399,27 @@ class _Renderer:
     async def _speak(self, line: PlannedLine) -> _Line:
         key = job_key("speech", {"engine": line.engine, "request": line.request.model_dump()})
         path = self.store.get(key, ".wav")
-        cached = path is not None
+        cached, cost = path is not None, 0.0
         if path is None:
             engine = self.host.engine(line.engine, "speech")
+            rate = self.remote.rate(engine, self._limits(engine)[1])
             async with self._limiter(engine):
                 scratch = self.store.scratch()
-                try:
-                    result = await self.host.synthesize_speech(
-                        line.engine,
-                        line.request,
-                        scratch / "line.wav",
-                        self._context(engine, scratch),
+
+                async def synthesize() -> SpeechResult:
+                    await rate.wait()
+                    return await self.host.synthesize_speech(
+                        line.engine, line.request, scratch / "line.wav", context
                     )
+
+                try:
+                    context = self._context(engine, scratch)
+                    result = await self.remote.retrying(engine, "speech", synthesize)
                     path = self.store.put(key, result.path, ".wav")
+                    cost = result.cost
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-        return _Line(line, path, _wav_seconds(path), cached)
+        return _Line(line, path, _wav_seconds(path), cached, cost)
 
     # -- shots -----------------------------------------------------------------------------
 
@@ -763,6 +769,7 @@ class _Renderer:
                     start=round(start + t, 3),
                     end=round(start + t + line.duration, 3),
                     cached=line.cached,
+                    cost=line.cost,
                 )
                 for line, t in zip(shot.lines, shot.timing.starts, strict=True)
             ]
@@ -809,7 +816,9 @@ class _Renderer:
             aspect_ratio=self.p.format.aspect_ratio,
             duration=round(sum(s.timing.frames for s in shots) / self.fps, 6),
             cost=round(
-                sum(s.record.cost for s in shots) + sum(p.cost for p in self._plates.values()), 4
+                sum(s.record.cost + sum(line.cost for line in s.lines) for s in shots)
+                + sum(p.cost for p in self._plates.values()),
+                4,
             ),
             seconds=0.0,
             film=None,
