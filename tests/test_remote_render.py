@@ -261,6 +261,24 @@ def test_kill_9_at_random_moments_then_resume_pays_each_shot_once(plugin_sites, 
     assert frames(out / "film.mp4") == sum(s["frames"] for s in manifest["shots"])
 
 
+def test_a_full_engine_is_waited_out_not_given_up(host, tmp_path) -> None:
+    """The engine takes 1 job at a time and answers the others 429 "retry in N s": with only
+    2 attempts per failure, every shot still renders, each submitted once (a full queue is
+    not a broken engine)."""
+    with SimServer(latency=(0.3, 0.1), concurrency=1) as server:
+        manifest = render(
+            production(4, limits={"sim": {"concurrency": 4}}),
+            tmp_path / "out",
+            host=host,
+            store=ContentStore(tmp_path / "store"),
+            env=env_for(server),
+            options=RenderOptions(retry=RetryPolicy(attempts=2, base=0.01, cap=0.05)),
+        )
+        assert server.submissions == 4
+        assert server.rejected["concurrency_limit"] > 0
+    assert all(shot.state == "done" for shot in manifest.shots)
+
+
 def test_status_shows_engine_jobs(host, tmp_path) -> None:
     with SimServer(latency=(0.2, 0.2)) as server:
         go(production(2), server, host, tmp_path)

@@ -37,11 +37,37 @@ class RetryPolicy:
     attempts: int = 6
     base: float = 0.5  # seconds before the first retry; doubles each time
     cap: float = 30.0
+    # Seconds a job keeps waiting out "busy, come back in N s" (a failure with the engine's
+    # retry hint: a 429) without spending attempts: a full queue is not a broken engine.
+    patience: float = 900.0
 
     def delay(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
             return min(max(hint, 0.0), self.cap * 4)
         return float(min(self.cap, self.base * 2.0**attempt) * random.uniform(0.8, 1.2))
+
+
+class Attempts:
+    """One phase's failures under a policy. Failures that come with the engine's hint of
+    when to come back (a 429) are free for ``patience`` seconds: a full queue is not a
+    broken engine."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.used = 0
+        self.started = time.monotonic()
+
+    def failed(self, exc: TransientError) -> float | None:
+        """Seconds to wait before trying again, or None when the attempts are spent."""
+        patient = time.monotonic() - self.started < self.policy.patience
+        if not (exc.retry_after is not None and patient) and not self.spend():
+            return None
+        return self.policy.delay(self.used, exc.retry_after)
+
+    def spend(self) -> bool:
+        """Count one attempt; False when none is left."""
+        self.used += 1
+        return self.used < self.policy.attempts
 
 
 @dataclass(frozen=True)
@@ -210,7 +236,8 @@ class RemoteRunner:
                 self.journal.submitted(key, found)
                 return found, time.time()
         idempotency = key[:32]
-        for attempt in range(self.retry.attempts):
+        tries = Attempts(self.retry)
+        while True:
             await rate.wait()
             self.journal.submitting(key, engine.id, shot)
             try:
@@ -223,14 +250,19 @@ class RemoteRunner:
                 )
             except TransientError as exc:
                 self.journal.not_sent(key)
-                if attempt == self.retry.attempts - 1:
+                wait = tries.failed(exc)
+                if wait is None:
                     raise
-                await anyio.sleep(self.retry.delay(attempt, exc.retry_after))
+                await anyio.sleep(wait)
                 continue
             except AmbiguousSubmission:
                 found = await self._lookup(engine, key, context)
                 if found is None:  # the engine has no such job: nothing was billed, resend
                     self.journal.not_sent(key)
+                    if not tries.spend():
+                        raise EngineError(
+                            engine.id, f"could not submit after {self.retry.attempts} tries"
+                        ) from None
                     continue
                 submission_id = found
             except EngineRefusal:
@@ -241,7 +273,6 @@ class RemoteRunner:
                 submission_id = submission.job_id
             self.journal.submitted(key, submission_id)
             return submission_id, time.time()
-        raise EngineError(engine.id, f"could not submit after {self.retry.attempts} tries")
 
     async def _lookup(self, engine: EngineSpec, key: str, context: EngineContext) -> str | None:
         """Find a job whose submit answer was lost; stop the shot if the engine cannot say."""
@@ -308,16 +339,21 @@ class RemoteRunner:
     async def retrying(
         self, engine: EngineSpec, phase: str, call: Callable[[], Awaitable[_T]]
     ) -> _T:
-        """``call`` again after each TransientError, with backoff, up to the policy's attempts."""
-        for attempt in range(self.retry.attempts):
+        """``call`` again after each TransientError, with backoff, up to the policy's attempts.
+
+        Failures that come with the engine's hint of when to come back (429s) are waited out
+        for up to ``patience`` seconds without counting as attempts.
+        """
+        tries = Attempts(self.retry)
+        while True:
             try:
                 return await call()
             except TransientError as exc:
-                if attempt == self.retry.attempts - 1:
+                wait = tries.failed(exc)
+                if wait is None:
                     raise EngineError(
                         engine.id,
                         f"{phase} kept failing ({exc}); run render again later",
                         retryable=True,
                     ) from exc
-                await anyio.sleep(self.retry.delay(attempt, exc.retry_after))
-        raise AssertionError("unreachable")
+                await anyio.sleep(wait)

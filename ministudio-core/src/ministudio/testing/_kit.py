@@ -1,0 +1,116 @@
+"""What both conformance kits share: the subclass's declarations, its plugin host, and the
+check that importing a plugin imports no SDK."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    from ministudio.engines import EngineKind, EngineSpec
+    from ministudio.plugins import PluginHost
+    from ministudio.render import RenderOptions
+
+
+class FaultInjector(Protocol):
+    """What the kit needs from a remote engine's fake server."""
+
+    def fail_next(self, endpoint: str, kind: str) -> None: ...
+
+
+class EngineKit:
+    """The base of the conformance kits: what a subclass declares and provides."""
+
+    engine_id: str = ""
+    sdk_modules: tuple[str, ...] = ()  # modules importing the plugin must not import
+    kind: ClassVar[EngineKind] = "video"
+
+    def plugin(self) -> object:
+        """The plugin module or object that declares ``engine_id``."""
+        raise NotImplementedError("a conformance subclass must define plugin()")
+
+    @pytest.fixture
+    def engine_env(self) -> dict[str, str]:
+        """The render's environment (base URLs, keys). Override as a fixture."""
+        return {}
+
+    @pytest.fixture
+    def engine_faults(self) -> FaultInjector | None:
+        """A remote engine's fake server (``fail_next``), or None. Override as a fixture."""
+        return None
+
+    def render_options(self) -> RenderOptions:
+        """Options for the kit's renders: quick retries by default."""
+        from ministudio.remote import RetryPolicy
+        from ministudio.render import RenderOptions
+
+        return RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2))
+
+    def host(self) -> PluginHost:
+        """A plugin host holding only the plugin under test."""
+        from ministudio.plugins import PluginHost
+
+        host = PluginHost(discover=False)
+        info = host.register(self.plugin(), self.engine_id)
+        assert info.error is None, f"the plugin failed to register: {info.error}"
+        return host
+
+    def spec(self, host: PluginHost | None = None) -> EngineSpec:
+        return (host or self.host()).engine(self.engine_id, self.kind)
+
+    def test_importing_the_plugin_does_not_import_its_sdk(self) -> None:
+        """Importing the plugin module in a fresh interpreter leaves its SDK unimported.
+
+        Check first: module-level imports of the SDK (move them inside the hooks; import
+        them under ``TYPE_CHECKING`` for annotations).
+        """
+        if not self.sdk_modules:
+            pytest.skip("no sdk_modules declared")
+        plugin = self.plugin()
+        module = (
+            plugin if isinstance(plugin, types.ModuleType) else sys.modules[type(plugin).__module__]
+        )
+        name, file = module.__name__, getattr(module, "__file__", None)
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(name) is not None:
+                file = None  # importable by name: import it as users do
+        code = _IMPORT_CHECK.format(name=name, file=file, sdk=list(self.sdk_modules))
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        assert done.returncode == 0, done.stderr
+        imported = json.loads(done.stdout.strip().splitlines()[-1])
+        assert imported == [], f"importing {name} imported {imported}"
+
+
+def solid_png(path: Path, colour: tuple[int, int, int]) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), colour).save(path)
+
+
+_IMPORT_CHECK = """
+import importlib, importlib.util, json, sys
+name, file = {name!r}, {file!r}
+if file is None:
+    importlib.import_module(name)
+else:
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+print(json.dumps([m for m in {sdk!r} if m in sys.modules]))
+"""
