@@ -445,3 +445,20 @@ def test_cost_comes_from_the_usage_metadata() -> None:
     bare = _answer(candidates=[_candidate()])  # no usage: 25 audio tokens a second
     expected = len(request.prompt) / 4 * 0.5e-6 + 2.0 * 25 * 6e-6
     assert gemini._cost(bare, request, 2.0) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ministudio_voices_lists_every_speech_engine() -> None:
+    """`ministudio voices` shows eSpeak's and Gemini's voices (the installed plugins');
+    `ministudio voices gemini` only Gemini's; an unknown engine is an error naming the
+    installed ones."""
+    from .conftest import run_cli
+
+    every = run_cli("voices")
+    assert every.returncode == 0, every.stderr
+    lines = every.stdout.splitlines()
+    assert any(line.startswith("espeak: ") and "en-us" in line for line in lines)
+    assert any(line.startswith("gemini: ") and "Kore" in line for line in lines)
+    one = run_cli("voices", "gemini")
+    assert one.stdout.startswith("gemini: Zephyr, Puck") and "espeak" not in one.stdout
+    unknown = run_cli("voices", "nope")
+    assert unknown.returncode != 0 and "espeak, gemini" in unknown.stderr

@@ -121,13 +121,24 @@ def plugins(as_json: bool) -> None:
 
 
 @cli.command()
-def voices() -> None:
-    """List the local eSpeak NG voices and variants (for characters' `voice` settings)."""
-    from ministudio.espeak.synth import list_variants, list_voices
+@click.argument("engine", required=False)
+def voices(engine: str | None) -> None:
+    """List each speech engine's voices (for characters' `voice` settings), or ENGINE's."""
+    from ministudio.errors import MinistudioError
+    from ministudio.plugins import PluginHost
 
-    click.echo("voices:   " + ", ".join(list_voices()))
-    click.echo("variants: " + ", ".join(list_variants()))
-    click.echo("use e.g. voice: en-us with options: {variant: f3}, or voice: en-gb+m3")
+    host = PluginHost()
+    ids = [engine] if engine else [e.id for e in host.engines.values() if e.kind == "speech"]
+    for engine_id in ids:
+        try:
+            names = host.voices(engine_id)
+        except MinistudioError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{engine_id}: " + (", ".join(names) if names else "(no list)"))
+        if engine_id == "espeak":  # the embedded voice also takes variants
+            from ministudio.espeak.synth import list_variants
+
+            click.echo(f"  variants (voice: en-us+f3): {', '.join(list_variants())}")
 
 
 @cli.command()

@@ -136,6 +136,12 @@ def synthesize_speech(
 
 
 @hookspec(firstresult=True)
+def speech_voices(engine: str) -> list[str] | None:
+    """The voice names a speech engine has, for ``ministudio voices``; None if unknown."""
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def prompt_map(engine: str, shot: ShotPrompt) -> str | dict[str, Any] | None:
     """Turn the structured shot prompt into ``engine``'s own prompt; None to pass.
 

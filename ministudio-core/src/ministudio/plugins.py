@@ -180,6 +180,14 @@ class PluginHost:
         )
         return result
 
+    def voices(self, engine_id: str) -> list[str] | None:
+        """The voices of speech engine ``engine_id``, from its own plugin; None if unlisted."""
+        self.engine(engine_id, "speech")
+        if not self.implements(engine_id, "speech_voices"):
+            return None
+        found = self._caller(engine_id, "speech_voices")(engine=engine_id)
+        return [str(name) for name in found] if found is not None else None
+
     def implements(self, engine_id: str, hook: str) -> bool:
         """Whether the plugin that owns ``engine_id`` implements ``hook``."""
         return hook in self._owners[engine_id][1].hooks

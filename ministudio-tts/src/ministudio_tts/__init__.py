@@ -75,6 +75,11 @@ def ministudio_engines() -> list[EngineSpec]:
 
 
 @hookimpl
+def speech_voices(engine: str) -> list[str] | None:
+    return list(VOICES) if engine == ENGINE else None
+
+
+@hookimpl
 def synthesize_speech(
     engine: str, request: SpeechRequest, output: Path, context: EngineContext
 ) -> Awaitable[SpeechResult] | None:

@@ -35,6 +35,15 @@ def ministudio_engines() -> list[EngineSpec]:
     ]
 
 
+@hookimpl
+def speech_voices(engine: str) -> list[str] | None:
+    if engine != ENGINE:
+        return None
+    from ministudio.espeak.synth import list_voices
+
+    return list_voices()
+
+
 def _number(voice: Voice, key: str, default: int) -> int:
     value: Any = voice.options.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
