@@ -163,8 +163,6 @@ import random
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -1306,34 +1304,13 @@ class GoogleServer(LoopbackServer):
     # -- webhooks ---------------------------------------------------------------------------------
     def _deliver_all(self, op: VeoOperation, payload: dict[str, Any]) -> None:
         for url in op.webhook_uris:
-            attempts, delivered = self._deliver(url, payload)
+            attempts, delivered = self.post_webhook(
+                url, payload, attempts=WEBHOOK_ATTEMPTS, delay=self.webhook_retry_delay
+            )
             with self._changed:
                 self.webhooks.append(WebhookDelivery(op.name, url, attempts, delivered, payload))
                 self._webhooks_pending -= 1
                 self._changed.notify_all()
-
-    def _deliver(self, url: str, payload: dict[str, Any]) -> tuple[int, bool]:
-        body = json.dumps(payload).encode()
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        attempts = 0
-        for _ in range(WEBHOOK_ATTEMPTS):
-            if self._closed:
-                break
-            attempts += 1
-            request = urllib.request.Request(
-                url,
-                data=body,
-                method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "google-fake/1"},
-            )
-            try:
-                with opener.open(request, timeout=5) as answer:
-                    if 200 <= answer.status < 300:
-                        return attempts, True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(self.webhook_retry_delay)
-        return attempts, False
 
     # -- TTS --------------------------------------------------------------------------------------
     def tts(self, h: _Handler, route: Route, body: bytes) -> None:

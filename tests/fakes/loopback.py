@@ -7,6 +7,9 @@ import hmac
 import json
 import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +141,29 @@ class LoopbackServer:
     def _log(self, method: str, path: str) -> None:
         with self._lock:
             self.requests.append((method, path))
+
+    def post_webhook(
+        self, url: str, payload: Any, *, attempts: int, delay: float, growth: float = 1.0
+    ) -> tuple[int, bool]:
+        """POST ``payload`` as JSON to ``url`` until a 2xx, at most ``attempts`` times,
+        ``delay`` seconds apart (times ``growth`` after each try); (tries made, delivered)."""
+        body = json.dumps(payload).encode()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        headers = {"Content-Type": "application/json", "User-Agent": f"{self.name}-webhooks/1"}
+        tries = 0
+        for attempt in range(attempts):
+            if self._closed:
+                break
+            tries += 1
+            request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+            try:
+                with opener.open(request, timeout=5) as answer:
+                    if 200 <= answer.status < 300:
+                        return tries, True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(delay * growth**attempt)
+        return tries, False
 
     def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
         given = h.headers.get("Authorization", "")

@@ -94,8 +94,6 @@ import json
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -584,7 +582,9 @@ class LumaServer(LoopbackServer):
                     del self._hooks[job_id]
                     return
                 payload = queue[0]
-            attempts, delivered = self._deliver(url, payload)
+            attempts, delivered = self.post_webhook(
+                url, payload, attempts=WEBHOOK_ATTEMPTS, delay=self.webhook_retry_delay
+            )
             with self._changed:
                 queue.popleft()
                 self.webhooks.append(
@@ -592,29 +592,6 @@ class LumaServer(LoopbackServer):
                 )
                 self._webhooks_pending -= 1
                 self._changed.notify_all()
-
-    def _deliver(self, url: str, payload: dict[str, Any]) -> tuple[int, bool]:
-        body = json.dumps(payload).encode()
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        attempts = 0
-        for _ in range(WEBHOOK_ATTEMPTS):
-            if self._closed:
-                break
-            attempts += 1
-            request = urllib.request.Request(
-                url,
-                data=body,
-                method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "luma-fake/1"},
-            )
-            try:
-                with opener.open(request, timeout=5) as answer:
-                    if answer.status == 200:
-                        return attempts, True
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(self.webhook_retry_delay)
-        return attempts, False
 
     # -- read, list, delete, misc ---------------------------------------------------------------
     def get(self, h: _Handler, job_id: str) -> None:

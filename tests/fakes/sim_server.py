@@ -77,8 +77,6 @@ import json
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -388,27 +386,9 @@ class SimServer(LoopbackServer):
             ).start()
 
     def _deliver(self, job_id: str, state: str, url: str, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        delivered, attempts = False, 0
-        for attempt in range(WEBHOOK_ATTEMPTS):
-            if self._closed:
-                break
-            attempts += 1
-            request = urllib.request.Request(
-                url,
-                data=body,
-                method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "sim-webhooks/1"},
-            )
-            try:
-                with opener.open(request, timeout=5) as answer:
-                    delivered = 200 <= answer.status < 300
-            except (urllib.error.URLError, OSError):
-                delivered = False
-            if delivered:
-                break
-            time.sleep(self.webhook_retry_delay * 2**attempt)
+        attempts, delivered = self.post_webhook(
+            url, payload, attempts=WEBHOOK_ATTEMPTS, delay=self.webhook_retry_delay, growth=2.0
+        )
         with self._changed:
             self.webhooks.append(WebhookDelivery(job_id, state, url, attempts, delivered))
             self._webhooks_pending -= 1
