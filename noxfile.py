@@ -36,4 +36,6 @@ def types(session: nox.Session) -> None:
         "ministudio-provider-luma/src",
         "ministudio-provider-veo/src",
         "ministudio-tts/src",
+        "ministudio-provider-kling/src",
+        "ministudio-provider-sora/src",
     )

@@ -1,0 +1,1 @@
+"""MiniStudio engine plugin for Kling (being written)."""

@@ -1,0 +1,1 @@
+"""MiniStudio legacy engine plugin for Sora (being written)."""
