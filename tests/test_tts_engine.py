@@ -9,7 +9,7 @@ from __future__ import annotations
 import wave
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import ministudio_tts
@@ -72,6 +72,7 @@ def _env(server: GoogleServer, **more: str) -> dict[str, str]:
 class TestGeminiSpeechConformance(SpeechEngineConformance):
     engine_id = "gemini"
     sdk_modules = ("google.genai", "httpx", "pydantic")
+    engine_limits: ClassVar[Mapping[str, Any]] = {"requests_per_minute": 600}  # Gemini says 10
     voice = "Kore"
     unknown_voice = "Korriban"
 

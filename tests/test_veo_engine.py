@@ -74,6 +74,7 @@ def vertex_env(server: GoogleServer, **more: str) -> dict[str, str]:
 class TestVeoConformance(VideoEngineConformance):
     engine_id = "veo"
     sdk_modules = ("google.genai", "google.auth", "httpx")
+    engine_limits: ClassVar[Mapping[str, Any]] = {"requests_per_minute": 600}  # Veo says 10
     refused_action = "Ann does something forbidden"  # the fake's safety filter
 
     def plugin(self) -> object:
@@ -99,6 +100,7 @@ class TestVeoVertexConformance(VideoEngineConformance):
 
     engine_id = "veo-vertex"
     sdk_modules = ("google.genai", "google.auth", "httpx")
+    engine_limits: ClassVar[Mapping[str, Any]] = {"requests_per_minute": 600}
     refused_action = "Ann does something forbidden"
     engine_options: ClassVar[Mapping[str, Any]] = {"output_gcs_uri": "gs://ministudio-fake/clips/"}
 

@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pytest
 
@@ -33,6 +34,9 @@ class EngineKit:
     engine_id: str = ""
     sdk_modules: tuple[str, ...] = ()  # modules importing the plugin must not import
     kind: ClassVar[EngineKind] = "video"
+    # ``routing.limits`` for the engine in the kit's films: the fault tests send more requests
+    # than a film needs, so an engine declaring a low per-minute rate may set a higher one.
+    engine_limits: ClassVar[Mapping[str, Any]] = {}
 
     def plugin(self) -> object:
         """The plugin module or object that declares ``engine_id``."""
@@ -63,6 +67,10 @@ class EngineKit:
         info = host.register(self.plugin(), self.engine_id)
         assert info.error is None, f"the plugin failed to register: {info.error}"
         return host
+
+    def routing_limits(self) -> dict[str, Any]:
+        """The kit's films' ``routing.limits``."""
+        return {self.engine_id: dict(self.engine_limits)} if self.engine_limits else {}
 
     def spec(self, host: PluginHost | None = None) -> EngineSpec:
         return (host or self.host()).engine(self.engine_id, self.kind)

@@ -148,7 +148,11 @@ class SpeechEngineConformance(EngineKit):
                         ],
                     }
                 ],
-                "routing": {"video": "animatic", "speech": self.engine_id},
+                "routing": {
+                    "video": "animatic",
+                    "speech": self.engine_id,
+                    "limits": self.routing_limits(),
+                },
             }
         )
 

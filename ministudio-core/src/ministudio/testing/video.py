@@ -74,6 +74,7 @@ class VideoEngineConformance(EngineKit):
                 "routing": {
                     "video": self.engine_id,
                     "options": {self.engine_id: dict(self.engine_options)},
+                    "limits": self.routing_limits(),
                 },
             }
         )
