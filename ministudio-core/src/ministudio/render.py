@@ -21,6 +21,7 @@ import anyio.abc
 import anyio.to_thread
 
 from ministudio import __version__
+from ministudio.conditioning import Conditioning, given, ignored
 from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
@@ -355,7 +356,7 @@ class _Renderer:
                     cost=0.0 if cached else requested * engine.capabilities.price_per_second,
                     seconds=0.0 if cached else self.remote.expected_latency(engine),
                     after=after if after and not fitted[after] else None,
-                    ignored=tuple(_ignored(self.p, ps, engine)),
+                    ignored=tuple(ignored(self.p, ps, engine)),
                 )
             )
         engines = {shot.planned.engine for shot in shots}
@@ -497,42 +498,28 @@ class _Renderer:
         await self.film.place_audio(shot.source, shot.record.start, shot.timing.duration, engine)
 
     def _request(
-        self,
-        engine: EngineSpec,
-        brief: ShotPrompt,
-        seconds: float,
-        seed: int,
-        *,
-        first_frame: Path | None = None,
-        previous: PreviousClip | None = None,
-        last_frame: Path | None = None,
-        loop: bool = False,
+        self, engine: EngineSpec, wanted: Conditioning, seconds: float, seed: int
     ) -> tuple[VideoRequest, dict[str, Any]]:
         """What ``engine`` is asked for, and its fingerprint (input files as content hashes).
 
         Inputs the engine cannot take (see its capabilities) are left out.
         """
-        caps = engine.capabilities
+        inputs = wanted.admitted_by(engine)
         options = dict(self.p.routing.options.get(engine.id, {}))
-        first_frame = first_frame if caps.first_frame else None
-        if not (caps.last_frame and (first_frame or caps.last_frame_alone)):
-            last_frame = None
-        if not caps.references_with_frames and (first_frame or last_frame):
-            brief = _without_references(brief)  # the frames win
         request = VideoRequest(
-            shot=brief,
-            prompt=self.host.prompt_map(engine.id, brief),
-            duration=snap_duration(engine, seconds, brief.shot_id),
+            shot=inputs.brief,
+            prompt=self.host.prompt_map(engine.id, inputs.brief),
+            duration=snap_duration(engine, seconds, inputs.brief.shot_id),
             aspect_ratio=self.p.format.aspect_ratio,
             width=self.width,
             height=self.height,
             fps=self.fps,
             seed=seed,
             model=options.pop("model", engine.default_model),
-            first_frame=first_frame,
-            previous=previous if caps.extend else None,
-            last_frame=last_frame,
-            loop=loop and caps.loop,
+            first_frame=inputs.first_frame,
+            previous=inputs.previous,
+            last_frame=inputs.last_frame,
+            loop=inputs.loop,
             options=options,
         )
         return request, {"engine": engine.id, "request": self._fingerprint(request)}
@@ -547,16 +534,8 @@ class _Renderer:
         """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
         ps, timing = shot.planned, shot.timing
         assert shot.brief is not None
-        request, fingerprint = self._request(
-            engine,
-            shot.brief,
-            timing.duration,
-            ps.seed,
-            first_frame=first_frame,
-            previous=previous,
-            last_frame=ps.shot.end_frame,
-            loop=ps.shot.loop,
-        )
+        wanted = Conditioning(shot.brief, first_frame, previous, ps.shot.end_frame, ps.shot.loop)
+        request, fingerprint = self._request(engine, wanted, timing.duration, ps.seed)
         key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
@@ -569,7 +548,7 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
-        return _Job(request, key, fit_key, inputs, _ignored(self.p, ps, engine))
+        return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine))
 
     async def _render_with(
         self,
@@ -584,7 +563,7 @@ class _Renderer:
         job = self._job(shot, engine, first_frame, previous)
         request, key, fit_key = job.request, job.key, job.fit_key
         record.inputs, record.ignored = job.inputs, job.ignored
-        record.conditioning = _conditioning(request)
+        record.conditioning = given(request)
         record.engine, record.model, record.prompt = engine.id, request.model, request.prompt
         record.requested_duration, record.job_key = request.duration, key
         fitted = self.store.get(fit_key, ".mp4")
@@ -670,7 +649,8 @@ class _Renderer:
             return None
         brief = plate_brief(self.p, shot.planned)
         seed = shot_seed(self.p.seed, f"{brief.shot_id}|{brief.environment.lighting}")
-        request, fingerprint = self._request(engine, brief, engine.capabilities.min_duration, seed)
+        wanted = Conditioning(brief)
+        request, fingerprint = self._request(engine, wanted, engine.capabilities.min_duration, seed)
         key = job_key("video", fingerprint)
         return engine, request, key, job_key("plate", {"clip": key})
 
@@ -922,57 +902,6 @@ def _previous_clip(shot: _Shot | None) -> PreviousClip | None:
     if shot is None or not shot.record.engine or not shot.record.engine_job_id:
         return None
     return PreviousClip(engine=shot.record.engine, job_id=shot.record.engine_job_id)
-
-
-def _conditioning(request: VideoRequest) -> list[str]:
-    """The images and continuations ``request`` hands its engine, for the manifest."""
-    given = []
-    if request.previous is not None:
-        given.append(f"continues {request.previous.engine} job {request.previous.job_id}")
-    if request.first_frame is not None:
-        given.append("first frame")
-    if request.last_frame is not None:
-        given.append("end frame")
-    if request.loop:
-        given.append("loop")
-    references = sum(len(c.reference_images) for c in request.shot.characters)
-    references += len(request.shot.environment.reference_images)
-    if references:
-        given.append(f"{references} reference image" + ("s" if references > 1 else ""))
-    return given
-
-
-def _ignored(production: Production, ps: PlannedShot, engine: EngineSpec) -> list[str]:
-    """What ``ps`` asks for that ``engine`` cannot take, each as a sentence."""
-    caps, shot, notes = engine.capabilities, ps.shot, []
-    if shot.continuity == "continue" and not caps.first_frame:
-        notes.append(f"{engine.id} cannot start from the previous shot's last frame")
-    starts = shot.continuity == "continue" and caps.first_frame
-    if shot.end_frame is not None and not caps.last_frame:
-        notes.append(f"{engine.id} takes no end frame")
-    elif shot.end_frame is not None and not (starts or caps.last_frame_alone):
-        notes.append(f"{engine.id} takes an end frame only with a first frame (`continue`)")
-    if shot.loop and not caps.loop:
-        notes.append(f"{engine.id} cannot loop a clip")
-    if shot.audio == "native" and not caps.native_audio:
-        notes.append(f"{engine.id} cannot speak the lines: MiniStudio voices them")
-    framed = starts or (shot.end_frame is not None and caps.last_frame and caps.last_frame_alone)
-    if framed and not caps.references_with_frames and _has_references(production, ps):
-        notes.append(f"{engine.id} takes no reference images along with frames: the frames win")
-    return notes
-
-
-def _has_references(production: Production, ps: PlannedShot) -> bool:
-    """Whether the shot's characters or place come with reference images (or a plate)."""
-    characters = any(production.characters[c].reference_images for c in ps.shot.cast)
-    place = production.environments[ps.scene.environment].reference_images
-    return characters or bool(place) or ps.plate is not None
-
-
-def _without_references(brief: ShotPrompt) -> ShotPrompt:
-    characters = tuple(c.model_copy(update={"reference_images": ()}) for c in brief.characters)
-    environment = brief.environment.model_copy(update={"reference_images": ()})
-    return brief.model_copy(update={"characters": characters, "environment": environment})
 
 
 def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
