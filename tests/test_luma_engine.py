@@ -491,3 +491,26 @@ def test_engines_without_end_frames_or_loops_say_what_they_ignored(tmp_path: Pat
     ]
     assert s2.ignored == [] and s2.conditioning == ["first frame"]
     assert s3.ignored == ["animatic cannot loop a clip"]
+
+
+def test_a_rejected_key_then_the_right_one_just_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong key fails the render; with the right key the next render submits normally
+    (the refused submit made no job, so nothing is 'lost': no --forget-lost needed)."""
+    from ministudio.plugins import PluginHost
+    from ministudio.render import RenderError, render
+    from ministudio.store import ContentStore
+
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    film = _chain(tmp_path)
+    with LumaServer(api_key=KEY, latency=(0.1, 0.1), render_scale=0.05) as server:
+        env = {**_env(server, tmp_path / "assets"), "LUMAAI_API_KEY": "wrong-key-0000"}
+        host = PluginHost(env={})
+        with pytest.raises(RenderError, match="LUMAAI_API_KEY"):
+            render(
+                film, tmp_path / "out", host=host, store=ContentStore(tmp_path / "store"), env=env
+            )
+        manifest = _render_chain(film, server, tmp_path)
+        assert server.submissions == 3
+    assert all(shot.state == "done" for shot in manifest.shots)

@@ -113,7 +113,8 @@ class Journal:
         """The submit request certainly created nothing (refused before acceptance)."""
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET submits = max(submits - 1, 0), updated_at = ? WHERE key = ?",
+                "UPDATE jobs SET state = 'unsent', submits = max(submits - 1, 0), updated_at = ? "
+                "WHERE key = ?",
                 (time.time(), key),
             )
 

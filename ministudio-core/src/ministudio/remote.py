@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, TypeVar
 import anyio
 
 from ministudio.engines import EngineContext, EngineSpec
-from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, TransientError
+from ministudio.errors import (
+    AmbiguousSubmission,
+    EngineError,
+    EngineRefusal,
+    MinistudioError,
+    TransientError,
+)
 from ministudio.journal import Journal
 
 if TYPE_CHECKING:
@@ -268,6 +274,9 @@ class RemoteRunner:
             except EngineRefusal:
                 self.journal.not_sent(key)
                 self.journal.failed(key, "refused at submit")
+                raise
+            except MinistudioError:  # a typed answer (a rejected key, say): no job was made
+                self.journal.not_sent(key)
                 raise
             else:
                 submission_id = submission.job_id

@@ -1,0 +1,214 @@
+"""Kling's REST calls through httpx: the ``{code, message, request_id, data}`` envelope,
+transport failures as typed errors, task lookups and streamed downloads.
+
+No retries here: the core retries (``TransientError``), and never resends a submit whose answer
+was lost (``AmbiguousSubmission``) without looking it up by its external id first.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from ministudio.engines import EngineContext
+from ministudio.errors import AmbiguousSubmission, EngineError, TransientError
+
+from ministudio_kling import DEFAULT_BASE_URL, ENGINE, __version__
+from ministudio_kling._auth import Credentials, credentials
+from ministudio_kling._errors import NOT_FOUND_CODES, api_error
+
+KINDS = ("text2video", "image2video")
+CHUNK = 1 << 16
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+_ssl: ssl.SSLContext | None = None  # building one per client costs ~40 ms: share it
+
+
+@dataclass(frozen=True)
+class Api:
+    """One render's view of the Kling API: where it is, the keys, the timeouts."""
+
+    base: str
+    keys: Credentials
+    timeout: float
+    busy_wait: float
+
+    @classmethod
+    def of(cls, context: EngineContext) -> Api:
+        env = context.env
+        base = (env.get("KLING_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+        return cls(base, credentials(context), _seconds(env, "KLING_TIMEOUT", 60.0), busy(env))
+
+    # -- calls ------------------------------------------------------------------------------
+    async def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/videos/{kind}``: the new task's ``data``."""
+        url = f"{self.base}/v1/videos/{kind}"
+        ext = body.get("external_task_id")
+        try:
+            async with self.client(url) as client:
+                answer = await client.post(url, json=body, headers=self.keys.headers())
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left: sending it again cannot pay twice.
+            raise TransientError(ENGINE, f"cannot reach {self.base} ({_why(exc)})") from None
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+            raise EngineError(ENGINE, f"cannot send to KLING_BASE_URL ({_why(exc)})") from None
+        except httpx.TransportError as exc:
+            raise AmbiguousSubmission(
+                ENGINE,
+                f"the submit was sent but its answer was lost ({_why(exc)}); the task may "
+                f"exist: look it up by external_task_id {ext!r}",
+            ) from None
+        data = self._data(answer, "submit", submit=True)
+        if not isinstance(data, dict) or not data.get("task_id"):
+            raise AmbiguousSubmission(
+                ENGINE,
+                f"the submit was accepted (HTTP {answer.status_code}) but its answer has no "
+                f"task_id; look it up by external_task_id {ext!r}",
+            )
+        return data
+
+    async def task(self, kind: str, ident: str) -> dict[str, Any] | None:
+        """``GET /v1/videos/{kind}/{task_id or external_task_id}``; None if Kling has none."""
+        url = f"{self.base}/v1/videos/{kind}/{quote(ident, safe='')}"
+        what = f"status of task {ident}"
+        try:
+            async with self.client(url) as client:
+                answer = await client.get(url, headers=self.keys.headers())
+        except httpx.InvalidURL as exc:
+            raise EngineError(ENGINE, f"cannot send to KLING_BASE_URL ({_why(exc)})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(ENGINE, f"{what} failed ({_why(exc)})") from None
+        if answer.status_code == 404 or _code(answer) in NOT_FOUND_CODES:
+            return None
+        data = self._data(answer, what)
+        if not isinstance(data, dict) or not data.get("task_id") or "task_status" not in data:
+            raise TransientError(ENGINE, f"{what}: the answer has no task status")
+        return data
+
+    async def download(self, url: str, output: Path) -> int:
+        """Stream the clip at ``url`` (a plain CDN GET) to ``output``; the bytes written.
+
+        A cut-off or short download raises ``TransientError`` and leaves nothing behind.
+        """
+        output.parent.mkdir(parents=True, exist_ok=True)
+        part = output.with_name(output.name + ".part")
+        received, expected = 0, None
+        try:
+            async with (
+                self.client(url) as client,
+                client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as answer,
+            ):
+                if answer.status_code != 200:
+                    code = answer.status_code
+                    if code in (404, 408, 429) or code >= 500:
+                        raise TransientError(ENGINE, f"download: HTTP {code}")
+                    raise EngineError(ENGINE, f"download: HTTP {code}")
+                length = answer.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                with part.open("wb") as sink:
+                    async for chunk in answer.aiter_raw(CHUNK):
+                        sink.write(chunk)
+                        received += len(chunk)
+        except httpx.TransportError as exc:
+            part.unlink(missing_ok=True)
+            raise TransientError(
+                ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
+            ) from None
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if (expected is not None and received != expected) or received == 0:
+            part.unlink(missing_ok=True)
+            raise TransientError(
+                ENGINE, f"download cut short: {received} of {expected} bytes; download again"
+            )
+        part.replace(output)
+        return received
+
+    # -- helpers ----------------------------------------------------------------------------
+    def client(self, url: str) -> httpx.AsyncClient:
+        global _ssl
+        if _ssl is None:
+            _ssl = ssl.create_default_context()
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout, connect=5.0),
+            verify=_ssl,
+            trust_env=urlsplit(url).hostname not in LOOPBACK,  # proxies, but not for loopback
+            headers={"User-Agent": f"ministudio-provider-kling/{__version__}"},
+        )
+
+    def _data(self, answer: httpx.Response, what: str, *, submit: bool = False) -> Any:
+        """The envelope's ``data`` of a success (HTTP 200, ``code`` 0), else the typed error."""
+        try:
+            payload = answer.json()
+        except ValueError:
+            payload = None
+        code = payload.get("code") if isinstance(payload, dict) else None
+        if answer.status_code == 200 and code == 0:
+            return payload.get("data") if isinstance(payload, dict) else None
+        if answer.status_code == 200 and not isinstance(code, int):
+            if submit:
+                raise AmbiguousSubmission(
+                    ENGINE, f"{what}: HTTP 200 with an unreadable answer; the task may exist"
+                )
+            raise TransientError(ENGINE, f"{what}: HTTP 200 with an unreadable answer")
+        message = payload.get("message") if isinstance(payload, dict) else None
+        raise api_error(
+            answer.status_code,
+            code if isinstance(code, int) else None,
+            str(message or answer.reason_phrase or "")[:300],
+            what,
+            submit=submit,
+            retry_after=_retry_after(answer),
+            busy_wait=self.busy_wait,
+        )
+
+
+def busy(env: Any) -> float:
+    """``KLING_BUSY_WAIT``: seconds to wait out a busy answer that names no time."""
+    return _seconds(env, "KLING_BUSY_WAIT", 5.0)
+
+
+def _seconds(env: Any, name: str, default: float) -> float:
+    try:
+        return max(0.0, float(env.get(name) or default))
+    except ValueError:
+        return default
+
+
+def _code(answer: httpx.Response) -> int | None:
+    try:
+        payload = answer.json()
+    except ValueError:
+        return None
+    code = payload.get("code") if isinstance(payload, dict) else None
+    return code if isinstance(code, int) else None
+
+
+def _retry_after(answer: httpx.Response) -> float | None:
+    """The server's ``Retry-After`` in seconds (Kling documents none; a proxy may send it)."""
+    value = answer.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from datetime import datetime, timezone
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
