@@ -244,3 +244,24 @@ def test_an_engine_call_with_a_stored_key_reaches_the_fake(keys_file: Path, tmp_
         context = EngineContext(engine="luma", work_dir=tmp_path, env=env)
         submission = anyio.run(ministudio_luma._submit, _request(), context)
         assert submission.job_id in server.jobs
+
+
+def test_a_key_pair_engine_asks_for_both_and_lists_what_is_missing(keys_file: Path) -> None:
+    """Kling needs an access key and a secret key: `keys set kling` asks for each (hidden),
+    `--value` alone is refused, and `keys list` says which one is still missing."""
+    clean = {"KLING_ACCESS_KEY": "", "KLING_SECRET_KEY": ""}
+    refused = ministudio("keys", "set", "kling", "--value", "x", keys_file=keys_file, **clean)
+    assert refused.returncode != 0 and "KLING_SECRET_KEY" in refused.stderr
+    one = ministudio(
+        "keys", "set", "KLING_ACCESS_KEY", "--value", "ak-123", keys_file=keys_file, **clean
+    )
+    assert one.returncode == 0, one.stderr
+    listed = ministudio("keys", "list", keys_file=keys_file, **clean)
+    assert "kling: missing KLING_SECRET_KEY" in listed.stdout
+    both = ministudio(
+        "keys", "set", "kling", input="ak-456\nsk-secret-789\n", keys_file=keys_file, **clean
+    )
+    assert both.returncode == 0, both.stderr
+    assert "sk-secret-789" not in both.stdout + both.stderr
+    assert stored(keys_file) == {"KLING_ACCESS_KEY": "ak-456", "KLING_SECRET_KEY": "sk-secret-789"}
+    assert "kling: found" in ministudio("keys", "list", keys_file=keys_file, **clean).stdout

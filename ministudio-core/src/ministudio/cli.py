@@ -289,30 +289,36 @@ def keys() -> None:
 def keys_set(name: str, value: str | None) -> None:
     """Store the key for an engine (e.g. luma) or a variable (e.g. LUMAAI_API_KEY).
 
-    For an engine, the key is stored under the first variable it reads."""
+    For an engine, the key is stored under the first variable it reads; for an engine that
+    needs a key pair (e.g. kling), each of its variables is asked for in turn."""
     import os
 
     from ministudio.keys import load, save, store_path
 
     engines = _key_engines()
-    variable = _key_variable(name, engines)
-    if value is None:
-        users = ", ".join(e.id for e in engines if variable in e.key_env)
-        value = click.prompt(f"{variable}" + (f" ({users})" if users else ""), hide_input=True)
-    elif value == "-":
-        value = sys.stdin.read()
-    value = value.strip()
-    if not value:
-        raise click.UsageError("the key is empty: nothing stored")
+    variables = _key_variables(name, engines)
+    if value is not None and len(variables) > 1:
+        raise click.UsageError(
+            f"{name} needs {' and '.join(variables)}: set each by name, or leave out --value"
+        )
     path = store_path()
     stored = load(path)
-    stored[variable] = value
+    for variable in variables:
+        if value is None:
+            users = ", ".join(e.id for e in engines if variable in e.key_env)
+            text = click.prompt(f"{variable}" + (f" ({users})" if users else ""), hide_input=True)
+        else:
+            text = sys.stdin.read() if value == "-" else value
+        if not text.strip():
+            raise click.UsageError("the key is empty: nothing stored")
+        stored[variable] = text.strip()
     save(path, stored)
-    click.echo(f"stored {variable} in {path}")
-    if not any(variable in e.key_env for e in engines):
-        click.echo(f"note: no installed engine reads {variable}", err=True)
-    if os.environ.get(variable):
-        click.echo(f"note: {variable} is also set in the environment, which wins", err=True)
+    for variable in variables:
+        click.echo(f"stored {variable} in {path}")
+        if not any(variable in e.key_env for e in engines):
+            click.echo(f"note: no installed engine reads {variable}", err=True)
+        if os.environ.get(variable):
+            click.echo(f"note: {variable} is also set in the environment, which wins", err=True)
 
 
 @keys.command("list")
@@ -335,7 +341,13 @@ def keys_list() -> None:
     for spec in engines:
         in_env = next((v for v in spec.key_env if os.environ.get(v)), None)
         in_store = next((v for v in spec.key_env if stored.get(v)), None)
-        if in_env:
+        lacking = [v for v in spec.key_env if not (os.environ.get(v) or stored.get(v))]
+        if spec.all_keys and lacking:
+            found = click.style("missing", fg="red") + f" {', '.join(lacking)}: run "
+            found += f"`ministudio keys set {spec.id}`"
+        elif spec.all_keys:
+            found = click.style("found", fg="green") + f" ({', '.join(spec.key_env)})"
+        elif in_env:
             found = click.style("environment", fg="green") + f" ({in_env})"
         elif in_store:
             found = click.style("store", fg="green") + f" ({in_store})"
@@ -391,12 +403,15 @@ def _engine_spec(name: str, engines: list[EngineSpec]) -> EngineSpec:
     return spec
 
 
-def _key_variable(name: str, engines: list[EngineSpec]) -> str:
-    """The variable ``keys set NAME`` stores: NAME itself, or the first one the engine reads
-    (its variables are alternatives: any one suffices)."""
+def _key_variables(name: str, engines: list[EngineSpec]) -> tuple[str, ...]:
+    """The variables ``keys set NAME`` stores: NAME itself; for an engine, the first one it
+    reads (its variables are alternatives: any one suffices), or all for a key pair."""
     from ministudio.keys import is_variable
 
-    return name if is_variable(name) else _engine_spec(name, engines).key_env[0]
+    if is_variable(name):
+        return (name,)
+    spec = _engine_spec(name, engines)
+    return spec.key_env if spec.all_keys else spec.key_env[:1]
 
 
 def _out_dir(production: Production, output: str | None) -> Path:

@@ -65,6 +65,7 @@ class EngineSpec:
     description: str = ""
     capabilities: Capabilities = field(default_factory=Capabilities)
     key_env: tuple[str, ...] = ()  # environment variables that hold its key, any one suffices
+    all_keys: bool = False  # every variable of key_env is needed (a key pair), not any one
     default_model: str | None = None
     legacy: bool = False
 
@@ -104,6 +105,18 @@ class EngineContext:
             return await self.remember(key, make)
         made = await make()  # no core behind this context (a unit test): nothing is kept
         return made if isinstance(made, str) else made.reference
+
+    def keys(self, spec: EngineSpec) -> dict[str, str]:
+        """Every one of the engine's `key_env` variables (a key pair), each from `env`, else
+        the key store; a ``MissingKeyError`` naming the ones that are missing."""
+        from ministudio.errors import MissingKeyError
+        from ministudio.keys import lookup
+
+        found = {name: lookup(name, self.env) for name in spec.key_env}
+        missing = [name for name, value in found.items() if not value]
+        if missing:
+            raise MissingKeyError(spec.id, missing)
+        return {name: value.strip() for name, value in found.items() if value}
 
     def key(self, spec: EngineSpec) -> str:
         """The engine's API key: the first of its `key_env` variables set in `env`, else the

@@ -50,6 +50,7 @@ def spec() -> EngineSpec:
         kind="video",
         description="Kling AI (REST with a JWT per request): text and image to video",
         key_env=KEY_ENV,
+        all_keys=True,  # an access key and a secret key, both needed
         default_model=MODEL,
         capabilities=Capabilities(
             durations=(5.0, 10.0),

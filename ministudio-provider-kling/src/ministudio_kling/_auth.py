@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 
 import jwt
 from ministudio.engines import EngineContext
-from ministudio.errors import MissingKeyError
-from ministudio.keys import lookup
 
-from ministudio_kling import ACCESS_KEY, ENGINE, SECRET_KEY
+from ministudio_kling import ACCESS_KEY, SECRET_KEY, spec
 
 LIFETIME = 1800  # seconds a token is valid
 EARLY = 5  # seconds before now the token becomes valid (clock skew)
@@ -44,9 +42,5 @@ class Credentials:
 def credentials(context: EngineContext) -> Credentials:
     """Both keys, each from the render's environment, else the key store; a
     ``MissingKeyError`` naming the ones that are missing."""
-    access = lookup(ACCESS_KEY, context.env)
-    secret = lookup(SECRET_KEY, context.env)
-    missing = [name for name, value in ((ACCESS_KEY, access), (SECRET_KEY, secret)) if not value]
-    if missing or access is None or secret is None:
-        raise MissingKeyError(ENGINE, missing)
-    return Credentials(access.strip(), secret.strip())
+    keys = context.keys(spec())
+    return Credentials(keys[ACCESS_KEY], keys[SECRET_KEY])
