@@ -316,3 +316,20 @@ def test_the_showcase_on_veo_with_gemini_voices(tmp_path: Path) -> None:
     assert {line.engine for s in manifest.shots for line in s.lines} == {"gemini"}
     assert (tmp_path / "out" / "film.mp4").exists()
     assert manifest.cost > 0
+
+
+def test_plan_prices_what_would_be_sent(tmp_path: Path) -> None:
+    """`plan` asks the engine what each request costs: Ann's reference image makes Veo send
+    8 s, and the fast model is a quarter of the price. Nothing is submitted."""
+    from ministudio.render import plan
+
+    shots = [{"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 4}]
+    with GoogleServer(api_key=GEMINI_KEY) as server:
+        store = ContentStore(tmp_path / "store")
+        film = _film(tmp_path, "veo", shots)
+        standard = plan(film, tmp_path / "out", host=PluginHost(env={}), store=store)
+        fast = _film(tmp_path, "veo", shots, options={"veo": {"model": "veo-3.1-fast"}})
+        cheaper = plan(fast, tmp_path / "out", host=PluginHost(env={}), store=store)
+        assert server.submissions == 0
+    assert standard.cost == pytest.approx(8 * 0.40)
+    assert cheaper.cost == pytest.approx(8 * 0.10)

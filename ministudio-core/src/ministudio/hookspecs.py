@@ -136,6 +136,13 @@ def synthesize_speech(
 
 
 @hookspec(firstresult=True)
+def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+    """What ``request`` would cost in USD (model, resolution and length considered), for
+    ``plan`` and budgets; None to fall back on ``price_per_second`` x duration."""
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def speech_voices(engine: str) -> list[str] | None:
     """The voice names a speech engine has, for ``ministudio voices``; None if unknown."""
     raise NotImplementedError

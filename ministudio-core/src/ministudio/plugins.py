@@ -180,6 +180,15 @@ class PluginHost:
         )
         return result
 
+    def estimate_cost(self, engine: EngineSpec, request: VideoRequest) -> float:
+        """What ``request`` would cost on ``engine``: its plugin's estimate, else its
+        ``price_per_second`` x the requested duration."""
+        if self.implements(engine.id, "estimate_cost"):
+            found = self._caller(engine.id, "estimate_cost")(engine=engine.id, request=request)
+            if isinstance(found, (int, float)):
+                return float(found)
+        return request.duration * engine.capabilities.price_per_second
+
     def voices(self, engine_id: str) -> list[str] | None:
         """The voices of speech engine ``engine_id``, from its own plugin; None if unlisted."""
         self.engine(engine_id, "speech")

@@ -318,7 +318,7 @@ class _Renderer:
                         requested=plate_request.duration,
                         cached=False,
                         reason=f"background plate ({plate_request.shot.environment.lighting})",
-                        cost=plate_request.duration * plate_engine.capabilities.price_per_second,
+                        cost=self.host.estimate_cost(plate_engine, plate_request),
                         seconds=self.remote.expected_latency(plate_engine),
                         after=None,
                     )
@@ -353,7 +353,7 @@ class _Renderer:
                     requested=requested,
                     cached=bool(cached),
                     reason=reason,
-                    cost=0.0 if cached else requested * engine.capabilities.price_per_second,
+                    cost=0.0 if cached else self._estimate(engine, job, requested),
                     seconds=0.0 if cached else self.remote.expected_latency(engine),
                     after=after if after and not fitted[after] else None,
                     ignored=tuple(ignored(self.p, ps, engine)),
@@ -361,6 +361,12 @@ class _Renderer:
             )
         engines = {shot.planned.engine for shot in shots}
         return FilmPlan(plans, {engine.id: self._limits(engine)[0] for engine in engines})
+
+    def _estimate(self, engine: EngineSpec, job: _Job | None, seconds: float) -> float:
+        """A shot's cost: its engine's estimate of its request, when it can be built yet."""
+        if job is None:  # it waits for the shot it continues
+            return seconds * engine.capabilities.price_per_second
+        return self.host.estimate_cost(engine, job.request)
 
     def refuse_over_budget(self, plan: FilmPlan, max_cost: float | None) -> None:
         for limit, name in ((self.p.budget, "the production's budget"), (max_cost, "--max-cost")):

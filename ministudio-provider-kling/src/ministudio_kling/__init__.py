@@ -134,6 +134,15 @@ def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatu
 
 
 @hookimpl
+def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+    if engine != ENGINE:
+        return None
+    from ministudio_kling._engine import cost
+
+    return cost(request)
+
+
+@hookimpl
 def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
     if engine != ENGINE:
         return None

@@ -110,13 +110,7 @@ async def download(
     if status.state != "succeeded" or not status.video_url:
         raise TransientError(ENGINE, f"task {job_id} has no video yet (state {status.state})")
     await api.download(status.video_url, output)
-    name, how = model(request), mode(request)
-    return VideoResult(
-        path=output,
-        engine_job_id=job_id,
-        model=name,
-        cost=round(price(name, how) * seconds(request), 6),
-    )
+    return VideoResult(path=output, engine_job_id=job_id, model=model(request), cost=cost(request))
 
 
 async def find(key: str, context: EngineContext) -> str | None:
@@ -165,6 +159,11 @@ def status_of(task: dict[str, Any]) -> JobStatus:
         refused=failed and refused(error),
         video_url=url if state == "succeeded" else None,
     )
+
+
+def cost(request: VideoRequest) -> float:
+    """What ``request`` costs: its model and mode's price for the seconds sent."""
+    return round(price(model(request), mode(request)) * seconds(request), 6)
 
 
 def price(name: str, how: str) -> float:

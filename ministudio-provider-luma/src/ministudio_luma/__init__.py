@@ -182,6 +182,19 @@ def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatu
 
 
 @hookimpl
+def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+    """The per-pixel price of what ``request`` asks for (as ``_cost`` prices a finished job)."""
+    if engine != ENGINE:
+        return None
+    asked = {
+        "duration": f"{round(request.duration)}s",
+        "resolution": _resolution(request.width, request.height),
+        "aspect_ratio": request.aspect_ratio,
+    }
+    return _cost({"model": request.model or MODEL, "request": asked})
+
+
+@hookimpl
 def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
     if engine != ENGINE:
         return None

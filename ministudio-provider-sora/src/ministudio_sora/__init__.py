@@ -137,6 +137,17 @@ def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatu
 
 
 @hookimpl
+def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+    """A clip's price by model, size and seconds; a remix's depends on its source: None."""
+    if engine != ENGINE:
+        return None
+    from ministudio_sora import _request
+
+    size, seconds = _request.size(request), _request.seconds(request.duration)
+    return _request.cost(_request.model_id(request), size, seconds)
+
+
+@hookimpl
 def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
     if engine not in ENGINES:
         return None

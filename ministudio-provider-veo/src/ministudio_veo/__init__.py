@@ -130,6 +130,13 @@ def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatu
 
 
 @hookimpl
+def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+    from ministudio_veo import _api
+
+    return _api.cost(engine, request) if engine in ENGINES else None
+
+
+@hookimpl
 def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
     if engine not in ENGINES:
         return None

@@ -141,12 +141,11 @@ async def download(
         part.unlink(missing_ok=True)
         raise
     part.replace(output)
-    seconds = _sent_duration(request)
     return VideoResult(
         path=output,
         engine_job_id=job_id,
         model=model_id(engine, request.model),
-        cost=round(seconds * price(model_id(engine, request.model), _resolution(request)), 6),
+        cost=cost(engine, request),
     )
 
 
@@ -175,6 +174,12 @@ def model_id(engine: str, model: str | None) -> str:
     model = model or spec.default_model or ""
     ids = MODELS.get(model)
     return ids[engine == VERTEX] if ids else model
+
+
+def cost(engine: str, request: VideoRequest) -> float:
+    """What ``request`` costs: the model's price at its resolution for the seconds sent."""
+    model = model_id(engine, request.model)
+    return round(_sent_duration(request) * price(model, _resolution(request)), 6)
 
 
 def price(model: str, resolution: str) -> float:
