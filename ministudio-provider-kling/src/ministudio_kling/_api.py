@@ -16,13 +16,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 from ministudio.engines import EngineContext
 from ministudio.errors import AmbiguousSubmission, EngineError, TransientError
+from ministudio.http import download, retry_after
 
 from ministudio_kling import DEFAULT_BASE_URL, ENGINE, __version__
 from ministudio_kling._auth import Credentials, credentials
 from ministudio_kling._errors import NOT_FOUND_CODES, api_error
 
 KINDS = ("text2video", "image2video")
-CHUNK = 1 << 16
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 _ssl: ssl.SSLContext | None = None  # building one per client costs ~40 ms: share it
@@ -94,40 +94,7 @@ class Api:
 
         A cut-off or short download raises ``TransientError`` and leaves nothing behind.
         """
-        output.parent.mkdir(parents=True, exist_ok=True)
-        part = output.with_name(output.name + ".part")
-        received, expected = 0, None
-        try:
-            async with (
-                self.client(url) as client,
-                client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as answer,
-            ):
-                if answer.status_code != 200:
-                    code = answer.status_code
-                    if code in (404, 408, 429) or code >= 500:
-                        raise TransientError(ENGINE, f"download: HTTP {code}")
-                    raise EngineError(ENGINE, f"download: HTTP {code}")
-                length = answer.headers.get("Content-Length")
-                expected = int(length) if length and length.isdigit() else None
-                with part.open("wb") as sink:
-                    async for chunk in answer.aiter_raw(CHUNK):
-                        sink.write(chunk)
-                        received += len(chunk)
-        except httpx.TransportError as exc:
-            part.unlink(missing_ok=True)
-            raise TransientError(
-                ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
-            ) from None
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        if (expected is not None and received != expected) or received == 0:
-            part.unlink(missing_ok=True)
-            raise TransientError(
-                ENGINE, f"download cut short: {received} of {expected} bytes; download again"
-            )
-        part.replace(output)
-        return received
+        return await download(url, output, engine=ENGINE, timeout=self.timeout)
 
     # -- helpers ----------------------------------------------------------------------------
     def client(self, url: str) -> httpx.AsyncClient:
@@ -163,7 +130,7 @@ class Api:
             str(message or answer.reason_phrase or "")[:300],
             what,
             submit=submit,
-            retry_after=_retry_after(answer),
+            retry_after=retry_after(answer.headers),
             busy_wait=self.busy_wait,
         )
 
@@ -187,27 +154,6 @@ def _code(answer: httpx.Response) -> int | None:
         return None
     code = payload.get("code") if isinstance(payload, dict) else None
     return code if isinstance(code, int) else None
-
-
-def _retry_after(answer: httpx.Response) -> float | None:
-    """The server's ``Retry-After`` in seconds (Kling documents none; a proxy may send it)."""
-    value = answer.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from datetime import datetime, timezone
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _why(exc: BaseException) -> str:

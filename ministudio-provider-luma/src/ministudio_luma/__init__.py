@@ -70,7 +70,6 @@ PRICE_PER_MPX = {"ray-2": 0.0064, "ray-flash-2": 0.0022}
 PRICE_PER_SECOND = 0.14
 NOMINAL_FPS = 24
 MAX_PROMPT = 5000
-CHUNK = 1 << 16
 REFUSAL_WORDS = ("moderation", "blacklist")
 CAMERA_CONCEPTS = {
     "pan-left": "pan_left",
@@ -304,7 +303,7 @@ async def _poll(job_id: str, context: EngineContext) -> JobStatus:
 async def _download(
     job_id: str, status: JobStatus, output: Path, context: EngineContext
 ) -> VideoResult:
-    import httpx
+    from ministudio.http import download
     from ministudio.jobs import VideoResult
 
     job: dict[str, Any] | None = None
@@ -318,39 +317,7 @@ async def _download(
     url = status.video_url
     if status.state != "succeeded" or not url:
         raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    part = output.with_name(output.name + ".part")
-    received, expected = 0, None
-    try:
-        async with (
-            httpx.AsyncClient(timeout=httpx.Timeout(_timeout(context), connect=5.0)) as client,
-            client.stream("GET", url) as answer,
-        ):
-            if answer.status_code != 200:
-                code = answer.status_code
-                if code == 404 or code == 429 or code >= 500:
-                    raise TransientError(ENGINE, f"download: HTTP {code}")
-                raise EngineError(ENGINE, f"download: HTTP {code}")
-            length = answer.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            with part.open("wb") as sink:
-                async for chunk in answer.aiter_raw(CHUNK):
-                    sink.write(chunk)
-                    received += len(chunk)
-    except httpx.TransportError as exc:
-        part.unlink(missing_ok=True)
-        raise TransientError(
-            ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
-        ) from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    if expected is not None and received != expected:
-        part.unlink(missing_ok=True)
-        raise TransientError(
-            ENGINE, f"download cut short: {received} of {expected} bytes; download again"
-        )
-    part.replace(output)
+    await download(url, output, engine=ENGINE, timeout=_timeout(context))
     if job is None:
         try:
             job = await _get_job(job_id, context)
@@ -605,32 +572,9 @@ def _detail(exc: Any) -> str:
 
 
 def _retry_after(answer: httpx.Response | None) -> float | None:
-    if answer is None:
-        return None
-    ms = answer.headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = answer.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
+    from ministudio.http import retry_after
 
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import datetime, timezone
-
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return retry_after(answer.headers) if answer is not None else None
 
 
 def _why(exc: BaseException) -> str:

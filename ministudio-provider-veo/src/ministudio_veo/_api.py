@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from google.genai import errors, types
+from ministudio import http
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import (
     AmbiguousSubmission,
@@ -324,31 +325,12 @@ async def _download_gcs(engine: str, uri: str, part: Path, context: EngineContex
     base = (context.env.get("VEO_STORAGE_BASE_URL") or "https://storage.googleapis.com").rstrip("/")
     url = f"{base}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(name, safe='')}?alt=media"
     headers = {"Authorization": f"Bearer {_access_token(context)}"}
-    received, expected = 0, None
     try:
-        async with (
-            httpx.AsyncClient(timeout=httpx.Timeout(_timeout(context), connect=5.0)) as http,
-            http.stream("GET", url, headers=headers) as answer,
-        ):
-            if answer.status_code != 200:
-                code = answer.status_code
-                if code in (401, 403):
-                    raise KeyRejected(engine, _credential_names(), code)
-                if code == 429 or code >= 500:
-                    raise TransientError(engine, f"download from {uri}: HTTP {code}")
-                raise EngineError(engine, f"download from {uri}: HTTP {code}")
-            length = answer.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            with part.open("wb") as sink:
-                async for chunk in answer.aiter_raw(1 << 16):
-                    sink.write(chunk)
-                    received += len(chunk)
-    except httpx.TransportError as exc:
-        raise TransientError(
-            engine, f"download cut short after {received} bytes ({_why(exc)}); download again"
-        ) from None
-    if expected is not None and received != expected:
-        raise TransientError(engine, f"download cut short: {received} of {expected} bytes")
+        await http.download(url, part, engine=engine, headers=headers, timeout=_timeout(context))
+    except http.DownloadError as exc:
+        if exc.status in (401, 403):
+            raise KeyRejected(engine, _credential_names(), exc.status) from None
+        raise
 
 
 # -- clients and credentials ----------------------------------------------------------------
@@ -468,13 +450,8 @@ def _message(exc: errors.APIError) -> str:
 
 
 def _retry_after(exc: errors.APIError) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    return http.retry_after(headers) if headers is not None else None
 
 
 def _why(exc: BaseException) -> str:

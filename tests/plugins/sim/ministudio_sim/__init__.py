@@ -378,24 +378,9 @@ def _message(answer: httpx.Response) -> str:
 
 
 def _retry_after(answer: httpx.Response) -> float | None:
-    value = answer.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
+    from ministudio.http import retry_after
 
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import datetime, timezone
-
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return retry_after(answer.headers)
 
 
 def _poll_after(answer: httpx.Response) -> float | None:
