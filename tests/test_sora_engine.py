@@ -397,11 +397,12 @@ def _render(film: Production, tmp_path: Path, env: dict[str, str], out: str = "o
 def test_the_core_honours_the_poll_after_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The engine expects 0.5 s and the job takes 0.8 s: from 0.36 s the core would ask about
-    every 0.1 s; the 300 ms ``openai-poll-after-ms`` hint spaces the status requests out."""
+    """The engine expects 0.5 s and the job takes 2 s: from 0.36 s the core would ask about
+    every 0.1 s; the 300 ms ``openai-poll-after-ms`` hint spaces the status requests out.
+    (2 s leaves room for several requests even on a loaded machine.)"""
     monkeypatch.setenv("SORA_EXPECTED_LATENCY", "0.5")
     film = _film([{"id": "s1", "action": "Ann waves", "duration": 4}])
-    with SoraServer(latency=0.8, poll_after_ms=300) as server:
+    with SoraServer(latency=2.0, poll_after_ms=300) as server:
         manifest = _render(film, tmp_path, _env(server))
         (job,) = server.jobs.values()
     gaps = [b - a for a, b in zip(job.retrieved_at, job.retrieved_at[1:], strict=False)]
