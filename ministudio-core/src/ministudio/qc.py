@@ -1,10 +1,4 @@
-"""Built-in quality checks every production gets (registered as the ``builtin-qc`` plugin).
-
-The checks themselves live in `ministudio.checks`; this hook runs the per-clip ones on each
-rendered shot. Checks that need more than one clip (`checks.seam` for `continue` shots,
-`checks.scene_stability` per scene) or the film's mixed sound (`checks.check_sound` with
-loudness) are functions the core calls once those exist.
-"""
+"""Built-in quality checks every production gets (registered as the ``builtin-qc`` plugin)."""
 
 from __future__ import annotations
 
@@ -19,17 +13,30 @@ if TYPE_CHECKING:
 
 @hookimpl
 def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -> list[QCVerdict]:
-    """Duration, frame rate, size and aspect; black, frozen and flashing picture; and, when the
-    clip carries sound, drift, silence under its lines and clipping (loudness is the film's)."""
-    from ministudio.checks import check_footage, decode
+    """Duration to the frame, and a picture that is neither empty nor a single flat colour."""
+    import numpy as np
 
-    footage = decode(clip)
-    return check_footage(
-        footage,
-        expected_duration,
-        fps,
-        lines=[(line.start, line.end) for line in shot.lines if line.end > line.start],
-        # a locked-off camera may hold a still picture (the animatic's static shots do)
-        still_allowed=shot.camera_move == "static",
-        loudness=False,
+    from ministudio.jobs import QCVerdict
+    from ministudio.media.fit import frame_at
+    from ministudio.media.probe import probe
+
+    info = probe(clip)
+    drift = abs(info.duration - expected_duration)
+    duration = QCVerdict(
+        check="duration",
+        passed=drift <= 1 / fps + 1e-6,
+        score=max(0.0, 1.0 - drift * fps),
+        reason=f"clip lasts {info.duration:.3f} s for {expected_duration:.3f} s of audio "
+        f"({drift * 1000:.0f} ms apart)",
     )
+    middle = np.asarray(frame_at(clip, info.duration / 2).convert("L"), dtype=np.float32)
+    contrast = float(middle.max() - middle.min()) / 255
+    picture = QCVerdict(
+        check="picture",
+        passed=contrast > 0.05,
+        score=min(1.0, contrast * 4),
+        reason="the middle frame has content"
+        if contrast > 0.05
+        else "the middle frame is a single flat colour (black or blank clip?)",
+    )
+    return [duration, picture]
