@@ -1,0 +1,171 @@
+"""The local quality checks on a labelled set of generated clips (issue 7).
+
+Target: every injected defect caught (by the right check), no good clip flagged, and the
+checks cost under 2 s per minute of film on 2 cores.
+Run: python benchmarks/qc_checks.py [--seconds S] [--width W --height H]
+
+Builds 24 scenes of three 720p shots (A; B continues A; C is a cut), each scene with exactly
+one defect injected into one shot (two scenes per kind, 12 kinds): 48 good clips, 24 with a
+defect. Every clip is decoded once; the per-clip checks, the seam (A to B) and the scene's
+environment stability run on the decoded footage, two scenes at a time (2 processes). A clip
+is flagged when any verdict about it fails; a defect is caught when its clip is flagged by
+the check that kind belongs to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from ministudio.checks import check_footage, decode, scene_stability, seam
+from ministudio.checks import synthetic as syn
+from ministudio.checks.footage import Footage
+from ministudio.jobs import QCVerdict
+
+FPS = 24
+TARGET = 2.0  # seconds of checking per minute of film
+LINES = [(0.3, 1.5)]
+KINDS = {  # defect kind: the check that must catch it
+    "black": "black",
+    "frozen": "frozen",
+    "flash": "flash",
+    "off-duration": "duration",
+    "wrong fps": "fps",
+    "wrong size": "resolution",
+    "av drift": "av-drift",
+    "silent line": "silence",
+    "clipped": "clipping",
+    "too quiet": "loudness",
+    "seam jump": "seam",
+    "recoloured place": "environment",
+}
+
+
+def build(root: Path, kind: str, n: int, w: int, h: int, seconds: float) -> list[Path]:
+    """Scene ``n``: three clips, the defect ``kind`` injected into one (B for a seam, else C)."""
+    seed = 100 * n + 7
+    count = round(seconds * FPS)
+    place = syn.place(seed, 2 * w, 2 * h)
+    rng = np.random.default_rng(seed)
+    a = syn.frames(place, w, h, count, move=(rng.uniform(-0.2, 0.2), 0.05), seed=seed)
+    b = syn.frames(place, w, h, count, start=(0.5, 0.2), move=(0.1, 0.0), seed=seed + 1)
+    b[0] = a[-1]
+    c = syn.frames(place, w, h, count, zoom=0.6, start=(0.3, 0.4), move=(0.0, 0.1), seed=seed)
+    sounds = [syn.speech(seconds, LINES, seed + k) for k in range(3)]
+    c_fps = FPS
+    if kind == "black":
+        c[count // 3 : count // 3 + FPS // 2] = [np.zeros_like(c[0])] * (FPS // 2)
+    elif kind == "frozen":
+        hold = count * 3 // 8  # the picture stalls for the last 5/8 of the shot
+        c[hold:] = [c[hold]] * (count - hold)
+    elif kind == "flash":
+        c[count // 2] = np.full_like(c[0], 255 if n % 2 else 0)
+    elif kind == "off-duration":
+        c = c[: count - 3]
+        sounds[2] = sounds[2][: round(len(c) / FPS * syn.RATE)]
+    elif kind == "wrong fps":
+        c_fps = 25
+        sounds[2] = sounds[2][: round(count / 25 * syn.RATE)]
+    elif kind == "wrong size":
+        c = [p[:, : w * 3 // 4] for p in c]
+    elif kind == "av drift":
+        sounds[2] = sounds[2][: -round(0.25 * syn.RATE)]
+    elif kind == "silent line":
+        sounds[2][round(0.25 * syn.RATE) : round(1.6 * syn.RATE)] = 0
+    elif kind == "clipped":
+        sounds[2] = np.clip(sounds[2] * 6, -1, 1)
+    elif kind == "too quiet":
+        sounds[2] = sounds[2] * 10 ** (-8 / 20)
+    elif kind == "seam jump":  # B opens on another part of the same place, not on A's end
+        b = syn.frames(place, w, h, count, zoom=0.5, start=(0.95, 0.9), seed=seed + 1)
+    elif kind == "recoloured place":
+        c = [syn.recolour(p) for p in c]
+    return [
+        syn.write(root / f"{n}-a.mp4", a, FPS, sounds[0]),
+        syn.write(root / f"{n}-b.mp4", b, FPS, sounds[1]),
+        syn.write(root / f"{n}-c.mp4", c, c_fps, sounds[2]),
+    ]
+
+
+def check_scene(
+    clips: list[Path], seconds: float, w: int, h: int
+) -> tuple[list[list[QCVerdict]], float]:
+    """Every verdict about each of the scene's clips, and the CPU seconds it took."""
+    cpu0 = time.process_time()
+    footage: list[Footage] = [decode(p) for p in clips]
+    verdicts = [
+        check_footage(f, seconds, FPS, lines=LINES, width=w, height=h, aspect="16:9")
+        for f in footage
+    ]
+    verdicts[1].append(seam(footage[0], footage[1]))
+    for k, v in enumerate(scene_stability(dict(zip("abc", footage, strict=True)), "the place")):
+        verdicts[k].append(v)
+    return verdicts, time.process_time() - cpu0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    args = parser.parse_args()
+    w, h, seconds = args.width, args.height, args.seconds
+    scenes = [(kind, n) for n, kind in enumerate(k for k in KINDS for _ in range(2))]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        built = [build(root, kind, n, w, h, seconds) for kind, n in scenes]
+        print(
+            f"built {3 * len(built)} clips ({w}x{h}, {seconds:g} s) in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
+        with ProcessPoolExecutor(2) as pool:  # the pool starts (and imports) before timing
+            list(pool.map(time.sleep, [0.0, 0.0]))
+            t0 = time.perf_counter()
+            n_ = len(built)
+            answers = list(pool.map(check_scene, built, [seconds] * n_, [w] * n_, [h] * n_))
+        wall = time.perf_counter() - t0
+        results = [verdicts for verdicts, _ in answers]
+        cpu = sum(c for _, c in answers)
+    caught, missed, wrong = Counter[str](), Counter[str](), []
+    good_passed, good_flagged = 0, []
+    for (kind, n), verdicts in zip(scenes, results, strict=True):
+        bad_index = 1 if kind == "seam jump" else 2
+        for k, clip_verdicts in enumerate(verdicts):
+            failing = {v.check: v.reason for v in clip_verdicts if not v.passed}
+            if k == bad_index:
+                if KINDS[kind] in failing:
+                    caught[kind] += 1
+                else:
+                    missed[kind] += 1
+                    wrong.append(f"  missed {kind} in scene {n}: {failing or 'nothing failed'}")
+            elif failing:
+                good_flagged.append(f"  good clip {n}-{'abc'[k]} flagged: {failing}")
+            else:
+                good_passed += 1
+    print(f"{'defect':<18}{'caught':>7}{'missed':>7}")
+    for kind in KINDS:
+        print(f"{kind:<18}{caught[kind]:>7}{missed[kind]:>7}")
+    print(f"{'good clips':<18}{'passed':>7}{'flagged':>8}")
+    print(f"{'':<18}{good_passed:>7}{len(good_flagged):>8}")
+    for line in wrong + good_flagged:
+        print(line)
+    minutes = 3 * len(scenes) * seconds / 60
+    print(
+        f"checks: {wall:.2f} s wall on 2 processes, {cpu:.2f} s CPU for {minutes * 60:.0f} s of "
+        f"film = {wall / minutes:.2f} s per minute (CPU {cpu / minutes:.2f} s per minute; "
+        f"target < {TARGET:g} s per minute on 2 cores)"
+    )
+    ok = not wrong and not good_flagged and wall / minutes < TARGET
+    print("ok" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Local quality checks: pure functions over a clip decoded once, small (issue 7).
+
+- `format`: duration to the frame, sound/picture drift, size and aspect, frame rate;
+- `picture`: black, frozen and flashing stretches;
+- `sound`: silence where a line is spoken, clipping, integrated loudness (BS.1770-4);
+- `continuity`: the seam of a `continue` shot, a scene's environment across its shots.
+
+`check_clip` runs every per-clip check; `check_sound` the sound checks on any audio (a
+film's soundtrack, a WAV and the times of its lines); `seam` and `scene_stability` compare
+clips. Every check returns `QCVerdict`s with a reason a person understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ministudio.checks import format as fmt
+from ministudio.checks import picture, sound
+from ministudio.checks.continuity import scene_stability, seam
+from ministudio.checks.footage import Footage, decode
+from ministudio.jobs import QCVerdict
+
+__all__ = [
+    "Footage",
+    "check_clip",
+    "check_footage",
+    "check_sound",
+    "decode",
+    "scene_stability",
+    "seam",
+]
+
+
+def check_sound(
+    samples: np.ndarray,
+    rate: int,
+    lines: Sequence[tuple[float, float]] = (),
+    *,
+    loudness: bool = True,
+) -> list[QCVerdict]:
+    """Silence under the lines (``(start, end)`` seconds), clipping and (if ``loudness``)
+    the integrated loudness against the web target."""
+    verdicts = [sound.silence_under_lines(samples, rate, lines), sound.clipping(samples)]
+    if loudness:
+        verdicts.append(sound.loudness(samples, rate))
+    return verdicts
+
+
+def check_footage(
+    footage: Footage,
+    expected_duration: float,
+    fps: float,
+    *,
+    lines: Sequence[tuple[float, float]] = (),
+    width: int | None = None,
+    height: int | None = None,
+    aspect: str | None = None,
+    still_allowed: bool = False,
+    frozen_min_seconds: float = picture.FROZEN_MIN_SECONDS,
+    loudness: bool = True,
+) -> list[QCVerdict]:
+    """Every per-clip check on decoded footage (sound checks only if it has sound)."""
+    verdicts = [
+        fmt.duration(footage, expected_duration, fps),
+        fmt.frame_rate(footage, fps),
+        fmt.resolution(footage, width, height, aspect),
+        picture.black(footage.grey, fps),
+        picture.frozen(
+            footage.grey, fps, still_allowed=still_allowed, min_seconds=frozen_min_seconds
+        ),
+        picture.flashes(footage.grey, fps),
+    ]
+    drift = fmt.av_drift(footage, fps)
+    if drift is not None and footage.audio is not None:
+        verdicts.append(drift)
+        verdicts += check_sound(footage.audio, footage.sample_rate, lines, loudness=loudness)
+    return verdicts
+
+
+def check_clip(
+    clip: Path | str, expected_duration: float, fps: float, **options: object
+) -> list[QCVerdict]:
+    """Decode ``clip`` once and run `check_footage` on it (same keyword options)."""
+    return check_footage(decode(clip), expected_duration, fps, **options)  # type: ignore[arg-type]

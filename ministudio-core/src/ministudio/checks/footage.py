@@ -1,0 +1,149 @@
+"""Decode a clip once, small: the picture every check reads, and the sound if it has any.
+
+Full-size decoding is the cost that matters (about 1.5 s per minute of 720p video on one
+core); scaling each frame with swscale would triple it. So the planes of each decoded frame
+are read as they are, point-sampled to a few times the target size and box-averaged down in
+numpy: a grey sequence about ``GREY_WIDTH`` pixels wide and an RGB thumbnail sequence about
+``COLOUR_WIDTH`` pixels wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ministudio.errors import MediaError
+
+GREY_WIDTH = 64  # enough for black / frozen / flash: they concern the whole picture
+COLOUR_WIDTH = 32  # enough for colour statistics and seams
+_OVERSAMPLE = 2  # point samples averaged per output pixel, each way
+
+
+@dataclass(frozen=True)
+class Footage:
+    """A clip as the checks see it. Picture values are float32 in 0..1."""
+
+    path: Path | None
+    width: int  # the stream's picture size
+    height: int
+    fps: float  # the stream's declared frame rate
+    duration: float  # the container's duration, seconds (longest stream)
+    grey: np.ndarray  # (frames, h, w) luma, about GREY_WIDTH wide
+    colour: np.ndarray  # (frames, h, w, 3) RGB, about COLOUR_WIDTH wide
+    audio: np.ndarray | None = None  # mono float32 -1..1, None when the clip has no sound
+    sample_rate: int = 0
+
+    @property
+    def frames(self) -> int:
+        return int(self.grey.shape[0])
+
+    @property
+    def video_duration(self) -> float:
+        return self.frames / self.fps if self.fps else 0.0
+
+    @property
+    def audio_duration(self) -> float:
+        if self.audio is None or not self.sample_rate:
+            return 0.0
+        return self.audio.size / self.sample_rate
+
+
+def _block(stack: np.ndarray, block: int) -> np.ndarray:
+    """Box-average the last two axes of a (frames, h, w) stack by ``block`` (float32)."""
+    n, h, w = stack.shape
+    oh, ow = max(1, h // block), max(1, w // block)
+    block_h, block_w = min(block, h), min(block, w)
+    cut = stack[:, : oh * block_h, : ow * block_w].astype(np.float32)
+    out: np.ndarray = cut.reshape(n, oh, block_h, ow, block_w).mean(axis=(2, 4))
+    return out
+
+
+def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> np.ndarray:
+    plane = frame.planes[index]
+    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)
+    result: np.ndarray = rows[:height, :width]
+    return result
+
+
+def _yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, full: bool) -> np.ndarray:
+    """BT.601 YUV (0..255 scale) to RGB in 0..1; exact matrix is irrelevant to statistics."""
+    if full:
+        yy, cb, cr = y / 255.0, (u - 128.0) / 255.0, (v - 128.0) / 255.0
+    else:
+        yy, cb, cr = (y - 16.0) / 219.0, (u - 128.0) / 224.0, (v - 128.0) / 224.0
+    rgb = np.stack([yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb], axis=-1)
+    out: np.ndarray = np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def decode(path: Path | str, *, sound: bool = True) -> Footage:
+    """Decode ``path`` once into a `Footage` (and its audio, mono, if ``sound`` and present)."""
+    path = Path(path)
+    ys: list[np.ndarray] = []  # point samples of each plane, averaged down at the end
+    us: list[np.ndarray] = []
+    vs: list[np.ndarray] = []
+    full = False
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(f"{path}: no video stream to check")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 0.0
+            width, height = stream.codec_context.width, stream.codec_context.height
+            factor = max(1, width // GREY_WIDTH)
+            step = max(1, factor // _OVERSAMPLE)
+            block = max(1, factor // step)
+            has_audio = bool(container.streams.audio)
+            for frame in container.decode(stream):
+                name = frame.format.name
+                if name not in ("yuv420p", "yuvj420p"):
+                    frame = frame.reformat(format="yuv420p")
+                    name = "yuv420p"
+                full = name == "yuvj420p"
+                w, h, cw, ch = (
+                    frame.width,
+                    frame.height,
+                    (frame.width + 1) // 2,
+                    (frame.height + 1) // 2,
+                )
+                ys.append(_plane(frame, 0, h, w)[::step, ::step].copy())
+                us.append(_plane(frame, 1, ch, cw)[::step, ::step].copy())
+                vs.append(_plane(frame, 2, ch, cw)[::step, ::step].copy())
+            duration = container.duration / av.time_base if container.duration is not None else 0.0
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot decode it for checking ({exc})") from exc
+    if not ys:
+        raise MediaError(f"{path}: its video stream holds no frames")
+    y_stack = np.stack(ys)
+    grey_raw = _block(y_stack, block)
+    grey = grey_raw / 255.0 if full else (grey_raw - 16.0) / 219.0
+    grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
+    cblock = max(1, block * GREY_WIDTH // COLOUR_WIDTH)
+    cy, cu, cv = (
+        _block(y_stack, cblock),
+        _block(np.stack(us), cblock // 2),
+        _block(np.stack(vs), cblock // 2),
+    )
+    hh = min(cy.shape[1], cu.shape[1])
+    ww = min(cy.shape[2], cu.shape[2])
+    colour = _yuv_to_rgb(cy[:, :hh, :ww], cu[:, :hh, :ww], cv[:, :hh, :ww], full)
+    audio, sample_rate = None, 0
+    if sound and has_audio:
+        from ministudio.media.audio import read_wav
+
+        audio, sample_rate = read_wav(path)
+    return Footage(
+        path=path,
+        width=width,
+        height=height,
+        fps=fps,
+        duration=duration or len(ys) / (fps or 1.0),
+        grey=grey,
+        colour=colour,
+        audio=audio,
+        sample_rate=sample_rate,
+    )

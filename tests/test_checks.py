@@ -1,0 +1,143 @@
+"""Local quality checks: clips made to fail each check are caught with the right reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ministudio.animatic.render import render_clip
+from ministudio.checks import check_clip, check_sound, scene_stability, seam
+from ministudio.checks import synthetic as syn
+from ministudio.checks.sound import integrated_loudness
+from ministudio.jobs import EnvironmentBrief, LineBrief, QCVerdict, ShotPrompt, VideoRequest
+from ministudio.qc import qc_check
+
+FPS, W, H, SECONDS = 24, 320, 180, 2.0
+N = int(FPS * SECONDS)
+LINES = [(0.4, 1.4)]
+
+
+def scene(seed: int = 1) -> np.ndarray:
+    return syn.place(seed, 2 * W, 2 * H)
+
+
+def shot(seed: int = 1, **kw: object) -> list[np.ndarray]:
+    return syn.frames(scene(seed), W, H, N, seed=seed, **kw)  # type: ignore[arg-type]
+
+
+def failed(verdicts: list[QCVerdict]) -> dict[str, str]:
+    return {v.check: v.reason for v in verdicts if not v.passed}
+
+
+def test_good_clips_with_motion_and_sound_pass(tmp_path: Path) -> None:
+    for seed, move in ((1, (0.1, 0.0)), (2, (0.0, 0.2)), (3, (0.02, 0.01))):
+        audio = syn.speech(SECONDS, LINES, seed)
+        clip = syn.write(tmp_path / f"g{seed}.mp4", shot(seed, move=move), FPS, audio)
+        verdicts = check_clip(clip, SECONDS, FPS, lines=LINES, aspect="16:9")
+        assert failed(verdicts) == {}
+        assert {v.check for v in verdicts} >= {"duration", "black", "silence", "loudness"}
+
+
+def test_black_stretch(tmp_path: Path) -> None:
+    pics = shot()
+    for i in range(24, 48):
+        pics[i] = np.zeros_like(pics[i])
+    bad = failed(check_clip(syn.write(tmp_path / "b.mp4", pics, FPS), SECONDS, FPS))
+    assert bad == {"black": "1.0 s of black from 1.0 s"}
+
+
+def test_frozen_stretch(tmp_path: Path) -> None:
+    pics = shot()
+    pics[20:] = [pics[20]] * (N - 20)
+    bad = failed(check_clip(syn.write(tmp_path / "f.mp4", pics, FPS), SECONDS, FPS))
+    assert bad == {"frozen": "frozen for 1.2 s from 0.8 s"}
+
+
+def test_flash(tmp_path: Path) -> None:
+    pics = shot()
+    pics[30] = np.full_like(pics[30], 255)
+    bad = failed(check_clip(syn.write(tmp_path / "x.mp4", pics, FPS), SECONDS, FPS))
+    assert list(bad) == ["flash"] and bad["flash"].startswith("a flash at 1.25 s")
+
+
+def test_off_duration_and_wrong_format(tmp_path: Path) -> None:
+    short = syn.write(tmp_path / "s.mp4", shot()[:40], FPS)
+    bad = failed(check_clip(short, SECONDS, FPS))
+    assert list(bad) == ["duration"] and "333 ms apart" in bad["duration"]
+    pics = [p[:, :240] for p in shot()]  # 240x180 is 4:3
+    odd = syn.write(tmp_path / "o.mp4", pics, 25)
+    bad = failed(check_clip(odd, 48 / 25, FPS, aspect="16:9"))
+    assert bad["fps"] == "25 fps, not the film's 24 fps"
+    assert bad["resolution"] == "240x180 is 1.333:1, not 16:9"
+
+
+def test_silent_line_clipping_and_quiet_sound(tmp_path: Path) -> None:
+    audio = syn.speech(SECONDS, LINES)
+    muted = audio.copy()
+    muted[: int(1.5 * syn.RATE)] = 0
+    clip = syn.write(tmp_path / "m.mp4", shot(), FPS, muted)
+    bad = failed(check_clip(clip, SECONDS, FPS, lines=LINES))
+    assert bad["silence"].startswith("speech at 0.4-1.4 s") and "is silent" in bad["silence"]
+    clipped = syn.write(tmp_path / "c.mp4", shot(), FPS, np.clip(audio * 8, -1, 1))
+    bad = failed(check_clip(clipped, SECONDS, FPS, lines=LINES))
+    assert bad["clipping"].startswith("clips: ") and "of samples at full scale" in bad["clipping"]
+    quiet = check_sound(audio * 10 ** (-15 / 20), syn.RATE, LINES)
+    assert failed(quiet) == {
+        "loudness": "-31.0 LUFS, 15.0 LU under the -16 LUFS target (limit 2 LU)"
+    }
+
+
+def test_loudness_of_a_sine_matches_bs1770() -> None:
+    t = np.arange(5 * 48000) / 48000
+    assert integrated_loudness(0.1 * np.sin(2 * np.pi * 997 * t), 48000) == pytest.approx(
+        -23.0, abs=0.05
+    )
+
+
+def test_seam_and_recoloured_environment(tmp_path: Path) -> None:
+    a = shot(1, move=(0.1, 0.0))
+    cont = syn.frames(scene(1), W, H, N, start=(0.2, 0.1), move=(0.1, 0.0), seed=1)
+    cont[0] = a[-1]  # a continued shot starts on the last frame
+    one = syn.write(tmp_path / "a.mp4", a, FPS)
+    two = syn.write(tmp_path / "b.mp4", cont, FPS)
+    assert seam(one, two).passed
+    jump = syn.write(tmp_path / "j.mp4", shot(5), FPS)
+    verdict = seam(one, jump)
+    assert not verdict.passed and verdict.reason.startswith("the seam jumps: the next shot's")
+    three = syn.write(tmp_path / "c.mp4", shot(1, zoom=0.7, start=(0.5, 0.3)), FPS)
+    clips = {"s1": one, "s2": two, "s3": three}
+    assert all(v.passed for v in scene_stability(clips, "the lab"))
+    clips["s3"] = syn.rewrite(three, tmp_path / "rc.mp4", syn.recolour)
+    verdicts = scene_stability(clips, "the lab")
+    assert [v.passed for v in verdicts] == [True, True, False]
+    assert verdicts[2].reason.startswith("the lab's colours moved: shot s3 differs")
+
+
+def test_the_animatic_clip_passes_the_hook(tmp_path: Path) -> None:
+    env = EnvironmentBrief(id="lab", description="a research lab with desks and monitors")
+    for move in ("static", "push-in"):
+        prompt = ShotPrompt(
+            shot_id="s1",
+            scene_id="sc",
+            index=0,
+            action="Ann talks",
+            shot_size="medium",
+            camera_move=move,
+            environment=env,
+            lines=(LineBrief(speaker="narrator", text="Hello.", start=0.2, end=1.0),),
+        )
+        request = VideoRequest(
+            shot=prompt,
+            prompt="x",
+            duration=1.5,
+            aspect_ratio="16:9",
+            width=320,
+            height=180,
+            fps=FPS,
+            seed=3,
+        )
+        clip = render_clip(request, tmp_path / f"{move}.mp4")
+        verdicts = qc_check(prompt, clip, 1.5, FPS)
+        assert failed(verdicts) == {}
+        assert {"duration", "black", "frozen", "flash", "fps"} <= {v.check for v in verdicts}
