@@ -401,3 +401,23 @@ def test_plan_lists_plates_and_the_shots_waiting_for_them(store, tmp_path: Path)
     render(film, tmp_path / "out", host=host, store=store)
     after = plan(film, tmp_path / "out", host=host, store=store)
     assert [(s.id, s.cached) for s in after.shots] == [("a", True)]
+
+
+def test_a_continue_shot_that_does_not_continue_is_reported(store, tmp_path: Path) -> None:
+    """The second shot `continue`s the first but is routed to an engine that takes no first
+    frame: its picture jumps at the seam, and its QC verdicts say so in words (the film is
+    still made: a check reports, it does not stop the render)."""
+    from ministudio.spec import Production
+
+    film = tiny_production().model_dump()
+    film["scenes"][0]["shots"][1]["continuity"] = "continue"
+    film["routing"] = {"video": "animatic", "shots": {"reply": "uploader"}}
+    host = PluginHost()
+    host.register(Uploading(), "uploader")
+    manifest = render(Production.model_validate(film), tmp_path / "out", host=host, store=store)
+    reply = manifest.shots[1]
+    assert reply.ignored == ["uploader cannot start from the previous shot's last frame"]
+    (seam,) = [v for v in reply.qc if v.check == "seam"]
+    assert not seam.passed and seam.reason.startswith("the seam jumps")
+    assert {v.check for v in reply.qc} >= {"duration", "environment"}
+    assert (tmp_path / "out" / "film.mp4").exists()

@@ -7,6 +7,7 @@ decides it, so a second render re-runs only what changed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import time
@@ -781,6 +782,7 @@ class _Renderer:
             manifest.seconds = round(time.monotonic() - started, 3)
             manifest.write(self.out / "manifest.json")
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
+        await anyio.to_thread.run_sync(self._check_across, shots, limiter=self._media)
         labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
         await anyio.to_thread.run_sync(self.film.close, labels)
         manifest.film = "film.mp4"
@@ -789,6 +791,31 @@ class _Renderer:
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest
+
+    def _check_across(self, shots: list[_Shot]) -> None:
+        """The checks that look across shots, into their QC verdicts: each `continue` shot's
+        seam with the shot before it, and, scene by scene, shots of the same place in the same
+        light looking like the same place (a scene's lighting may change on purpose)."""
+        from ministudio.checks import Footage, decode, scene_stability, seam
+
+        before: Footage | None = None
+        for _, grouped in itertools.groupby(shots, key=lambda shot: shot.planned.scene.id):
+            lights: dict[str, list[tuple[_Shot, Footage]]] = {}
+            for shot in grouped:
+                if shot.clip is None or shot.brief is None:
+                    before = None
+                    continue
+                footage = decode(shot.clip, sound=False)
+                if before is not None and shot.planned.shot.continuity == "continue":
+                    shot.record.qc.append(seam(before, footage))
+                before = footage
+                lights.setdefault(shot.brief.environment.lighting, []).append((shot, footage))
+            for same in lights.values():
+                if len(same) > 1:
+                    place = f"the {same[0][0].planned.scene.environment}"
+                    found = scene_stability({s.planned.id: f for s, f in same}, place)
+                    for (shot, _), verdict in zip(same, found, strict=True):
+                        shot.record.qc.append(verdict)
 
     def _manifest(self, shots: list[_Shot]) -> Manifest:
         return Manifest(
