@@ -797,6 +797,7 @@ class _Renderer:
         seam with the shot before it, and, scene by scene, shots of the same place in the same
         light looking like the same place (a scene's lighting may change on purpose)."""
         from ministudio.checks import Footage, decode, scene_stability, seam
+        from ministudio.checks.continuity import sample
 
         before: Footage | None = None
         for _, grouped in itertools.groupby(shots, key=lambda shot: shot.planned.scene.id):
@@ -805,7 +806,7 @@ class _Renderer:
                 if shot.clip is None or shot.brief is None:
                     before = None
                     continue
-                footage = decode(shot.clip, sound=False)
+                footage = sample(decode(shot.clip, sound=False))  # a few frames a clip
                 if before is not None and shot.planned.shot.continuity == "continue":
                     shot.record.qc.append(seam(before, footage))
                 before = footage

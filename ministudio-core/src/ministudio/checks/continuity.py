@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,13 @@ _SAMPLES = 8  # frames per clip the environment statistics look at
 
 def _footage(clip: Footage | Path | str) -> Footage:
     return clip if isinstance(clip, Footage) else decode(clip, sound=False)
+
+
+def sample(footage: Footage) -> Footage:
+    """Only the frames ``seam`` and ``scene_stability`` look at (the first, the last and a few
+    between): what to keep of a long film's clips while its scenes are checked."""
+    picks = np.linspace(0, footage.frames - 1, min(_SAMPLES, footage.frames)).astype(int)
+    return dataclasses.replace(footage, grey=footage.grey[picks], colour=footage.colour[picks])
 
 
 def seam(prev_clip: Footage | Path | str, next_clip: Footage | Path | str) -> QCVerdict:
