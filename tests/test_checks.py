@@ -141,3 +141,24 @@ def test_the_animatic_clip_passes_the_hook(tmp_path: Path) -> None:
         verdicts = qc_check(prompt, clip, 1.5, FPS)
         assert failed(verdicts) == {}
         assert {"duration", "black", "frozen", "flash", "fps"} <= {v.check for v in verdicts}
+
+
+def test_ministudio_qc_checks_a_finished_film_again(tmp_path: Path) -> None:
+    """`ministudio qc DIR` decodes the film once and checks every shot's stretch, the scene's
+    place and the film's sound; eSpeak's unnormalised lines are quieter than the web target,
+    which it reports with the figure (exit 1). A folder without a film says to render first."""
+    from ministudio.render import render
+    from ministudio.store import ContentStore
+
+    from .conftest import run_cli, tiny_production
+
+    render(tiny_production(), tmp_path / "out", store=ContentStore(tmp_path / "store"))
+    checked = run_cli("qc", str(tmp_path / "out"))
+    lines = checked.stdout.splitlines()
+    total = int(lines[-1].split(" of ")[1].split()[0])
+    assert total >= 2 * 6 + 3  # six per shot, three on the film's sound, plus the place
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert checked.returncode == (1 if failed else 0)
+    assert all("loudness" in line and "LUFS" in line for line in failed), failed
+    missing = run_cli("qc", str(tmp_path / "nothing"))
+    assert missing.returncode == 1 and "render first" in missing.stderr

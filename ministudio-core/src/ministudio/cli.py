@@ -273,6 +273,26 @@ def status(folder: str) -> None:
     click.echo(f"{manifest.title}: {done}; cost so far ${manifest.cost:.2f}")
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def qc(folder: str) -> None:
+    """Run the quality checks again on a finished film (exit 1 if any fails)."""
+    from ministudio.errors import MinistudioError
+    from ministudio.filmqc import check_film
+
+    try:
+        found = check_film(Path(folder))
+    except MinistudioError as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = [(where, v) for where, v in found if not v.passed]
+    for where, verdict in failed or found:
+        mark = "ok  " if verdict.passed else "FAIL"
+        click.echo(f"{mark} {where:<14} {verdict.check:<12} {verdict.reason}")
+    click.echo(f"{len(found) - len(failed)} of {len(found)} checks passed")
+    if failed:
+        raise SystemExit(1)
+
+
 @cli.group()
 def keys() -> None:
     """Store engine API keys, used when the environment does not set them."""

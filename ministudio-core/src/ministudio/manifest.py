@@ -39,6 +39,7 @@ class ShotRecord(BaseModel):
     frames: int
     requested_duration: float | None = None  # what the engine was asked for, after snapping
     stretched: bool = False  # an explicit duration was lengthened to fit the lines
+    lighting: str = ""  # the light the shot's place is in (shots in one light look alike)
     cached: bool = False
     state: str = "waiting"  # waiting, rendering, cached, done or failed
     job_key: str | None = None

@@ -248,13 +248,19 @@ def plate_brief(production: Production, planned: PlannedShot) -> ShotPrompt:
     )
 
 
-def _environment(production: Production, planned: PlannedShot) -> EnvironmentBrief:
+def shot_lighting(production: Production, planned: PlannedShot) -> str:
+    """The light the shot's place is in: the shot's, else its scene's, else the place's."""
     scene, shot = planned.scene, planned.shot
+    return shot.lighting or scene.lighting or production.environments[scene.environment].lighting
+
+
+def _environment(production: Production, planned: PlannedShot) -> EnvironmentBrief:
+    scene = planned.scene
     env = production.environments[scene.environment]
     return EnvironmentBrief(
         id=scene.environment,
         description=env.description,
-        lighting=shot.lighting or scene.lighting or env.lighting,
+        lighting=shot_lighting(production, planned),
         palette=tuple(env.palette),
         reference_images=tuple(env.reference_images),
     )

@@ -1,9 +1,9 @@
 """Built-in quality checks every production gets (registered as the ``builtin-qc`` plugin).
 
 The checks themselves live in `ministudio.checks`; this hook runs the per-clip ones on each
-rendered shot. Checks that need more than one clip (`checks.seam` for `continue` shots,
-`checks.scene_stability` per scene) or the film's mixed sound (`checks.check_sound` with
-loudness) are functions the core calls once those exist.
+rendered shot. The render adds the checks across shots (`checks.seam` for `continue` shots,
+`checks.scene_stability` per scene and light) once every shot is in, and `ministudio qc DIR`
+runs them all again on a finished film, with its sound's loudness.
 """
 
 from __future__ import annotations

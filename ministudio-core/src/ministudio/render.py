@@ -39,6 +39,7 @@ from ministudio.planning import (
     plan_shots,
     plate_brief,
     shot_brief,
+    shot_lighting,
     shot_seed,
     snap_duration,
     speaks_natively,
@@ -442,6 +443,7 @@ class _Renderer:
             duration=timing.duration,
             frames=timing.frames,
             stretched=timing.stretched,
+            lighting=shot_lighting(self.p, ps),
         )
         return _Shot(ps, lines, timing, record)
 

@@ -1,0 +1,66 @@
+"""``ministudio qc DIR``: the quality checks again, on a finished film and its manifest.
+
+The film is decoded once. Each shot's stretch gets the per-clip checks, each `continue` shot
+its seam, the shots of a scene in one light the environment check, and the film's sound
+silence under its lines, clipping and loudness.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+from ministudio.checks import Footage, check_footage, check_sound, decode, scene_stability, seam
+from ministudio.checks.continuity import sample
+from ministudio.errors import MinistudioError
+from ministudio.jobs import QCVerdict
+from ministudio.manifest import Manifest, ShotRecord
+
+
+def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
+    """Every verdict on the film in ``folder``, as (shot id or "film", verdict)."""
+    try:
+        manifest = Manifest.model_validate_json((folder / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MinistudioError(f"{folder}: no readable manifest.json ({exc}); render first") from exc
+    if not manifest.film:
+        raise MinistudioError(f"{folder}: the render did not finish a film; render again first")
+    film = decode(folder / manifest.film)
+    found: list[tuple[str, QCVerdict]] = []
+    if film.audio is not None:
+        spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
+        found += [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
+    shots = [(shot, _stretch(film, shot, manifest.fps)) for shot in manifest.shots]
+    for shot, part in shots:
+        checks = check_footage(
+            part,
+            shot.duration,
+            manifest.fps,
+            still_allowed=True,  # as the per-shot hook: holds at a shot's ends are fine
+            frozen_min_seconds=max(1.0, shot.duration / 2),
+        )
+        found += [(shot.id, v) for v in checks]
+    for before, (shot, part) in itertools.pairwise(shots):
+        if shot.conditioning and "first frame" in shot.conditioning:
+            found.append((shot.id, seam(sample(before[1]), sample(part))))
+    places = itertools.groupby(shots, key=lambda pair: (pair[0].scene, pair[0].lighting))
+    for (_, lighting), grouped in places:
+        same = list(grouped)
+        if len(same) > 1:
+            where = f"the place ({lighting})" if lighting else "the place"
+            verdicts = scene_stability({s.id: sample(f) for s, f in same}, where)
+            found += [(s.id, v) for (s, _), v in zip(same, verdicts, strict=True)]
+    return found
+
+
+def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
+    """The shot's frames of the film, without sound (the film's sound is checked whole)."""
+    first = round(shot.start * fps)
+    return dataclasses.replace(
+        film,
+        grey=film.grey[first : first + shot.frames],
+        colour=film.colour[first : first + shot.frames],
+        audio=None,
+        duration=shot.frames / fps,
+    )
