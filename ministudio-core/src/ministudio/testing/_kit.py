@@ -18,8 +18,10 @@ import pytest
 
 if TYPE_CHECKING:
     from ministudio.engines import EngineKind, EngineSpec
+    from ministudio.manifest import Manifest
     from ministudio.plugins import PluginHost
     from ministudio.render import RenderOptions
+    from ministudio.spec import Production
 
 
 class FaultInjector(Protocol):
@@ -67,6 +69,29 @@ class EngineKit:
         info = host.register(self.plugin(), self.engine_id)
         assert info.error is None, f"the plugin failed to register: {info.error}"
         return host
+
+    def render_production(
+        self,
+        tmp_path: Path,
+        env: Mapping[str, str],
+        production: Production,
+        *,
+        out: str = "out",
+        host: PluginHost | None = None,
+        options: RenderOptions | None = None,
+    ) -> Manifest:
+        """Render ``production`` into ``tmp_path/out`` with a private store in ``tmp_path``."""
+        from ministudio.render import render
+        from ministudio.store import ContentStore
+
+        return render(
+            production,
+            tmp_path / out,
+            host=host or self.host(),
+            store=ContentStore(tmp_path / "store"),
+            env=dict(env),
+            options=options or self.render_options(),
+        )
 
     def routing_limits(self) -> dict[str, Any]:
         """The kit's films' ``routing.limits``."""

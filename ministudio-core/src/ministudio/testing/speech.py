@@ -12,7 +12,6 @@ from ministudio.testing._kit import EngineKit, FaultInjector
 
 if TYPE_CHECKING:
     from ministudio.jobs import SpeechRequest, SpeechResult
-    from ministudio.manifest import Manifest
     from ministudio.plugins import PluginHost
     from ministudio.spec import Production
 
@@ -154,28 +153,6 @@ class SpeechEngineConformance(EngineKit):
                     "limits": self.routing_limits(),
                 },
             }
-        )
-
-    def render_production(
-        self,
-        tmp_path: Path,
-        env: Mapping[str, str],
-        production: Production,
-        *,
-        out: str = "out",
-        host: PluginHost | None = None,
-    ) -> Manifest:
-        """Render ``production`` into ``tmp_path/out`` with a private store in ``tmp_path``."""
-        from ministudio.render import render
-        from ministudio.store import ContentStore
-
-        return render(
-            production,
-            tmp_path / out,
-            host=host or self.host(),
-            store=ContentStore(tmp_path / "store"),
-            env=dict(env),
-            options=self.render_options(),
         )
 
     @staticmethod

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from ministudio.engines import EngineSpec
     from ministudio.manifest import Manifest
     from ministudio.plugins import PluginHost
-    from ministudio.render import RenderOptions
     from ministudio.spec import Production
 
 FPS = 24
@@ -101,28 +100,6 @@ class VideoEngineConformance(EngineKit):
                 data["scenes"][0]["shots"][index].update(fields)
             production = Production.model_validate(data)
         return self.render_production(tmp_path, env, production, out=out)
-
-    def render_production(
-        self,
-        tmp_path: Path,
-        env: Mapping[str, str],
-        production: Production,
-        *,
-        out: str = "out",
-        options: RenderOptions | None = None,
-    ) -> Manifest:
-        """Render ``production`` into ``tmp_path/out`` with a private store in ``tmp_path``."""
-        from ministudio.render import render
-        from ministudio.store import ContentStore
-
-        return render(
-            production,
-            tmp_path / out,
-            host=self.host(),
-            store=ContentStore(tmp_path / "store"),
-            env=dict(env),
-            options=options or self.render_options(),
-        )
 
     def shot_prompt(self) -> Any:
         from ministudio.jobs import CharacterBrief, EnvironmentBrief, LineBrief, ShotPrompt
