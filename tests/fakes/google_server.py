@@ -175,6 +175,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import numpy as np
 
+from .clips import even, nominal_size, solid_planes
 from .loopback import JsonHandler, LoopbackServer
 
 # -- the API surface ------------------------------------------------------------------------
@@ -1022,7 +1023,7 @@ class GoogleServer(LoopbackServer):
         webhook_uris, user_metadata = ([], None) if vertex else _webhook(data)
         if extends is not None:
             duration = self.operations[extends].duration + EXTENSION_SECONDS
-        width, height = _size(RESOLUTIONS[resolution], ASPECT_RATIOS[ratio])
+        width, height = nominal_size(RESOLUTIONS[resolution], ASPECT_RATIOS[ratio])
         return {
             "model": route.model,
             "instance": instance,
@@ -1094,8 +1095,8 @@ class GoogleServer(LoopbackServer):
             version=route.version,
             project=route.project,
             location=route.location,
-            render_width=_even(fields["width"] * scale),
-            render_height=_even(fields["height"] * scale),
+            render_width=even(fields["width"] * scale),
+            render_height=even(fields["height"] * scale),
             fps=self.fps,
             latency=self._latency(fields["prompt"]),
             submitted_at=now,
@@ -1703,16 +1704,6 @@ def _buzz(n: int, f0: float, offset: int) -> np.ndarray:
 
 
 # -- video ----------------------------------------------------------------------------------
-def _size(short: int, ratio: tuple[int, int]) -> tuple[int, int]:
-    """The nominal (width, height): ``short`` pixels on the short side."""
-    w, h = ratio
-    if w >= h:
-        return _even(short * w / h), short
-    return short, _even(short * h / w)
-
-
-def _even(value: float) -> int:
-    return max(16, 2 * round(value / 2))
 
 
 def _alnum(rng: random.Random, n: int) -> str:
@@ -1739,14 +1730,8 @@ def _render(op: VeoOperation, path: Path) -> None:
     from ministudio.media.encode import PIXEL_FORMAT, VIDEO_CODEC, X264_OPTIONS
 
     w, h, fps = op.render_width, op.render_height, op.fps
-    digest = hashlib.sha256((op.prompt or op.name).encode()).digest()
-    base = np.empty((h * 3 // 2, w), np.uint8)
-    flat = base.reshape(-1)  # Y (h*w), then U and V (h/2 * w/2 each), row-packed
-    luma = 40 + digest[0] % 120
-    flat[: h * w] = luma
-    quarter = (h // 2) * (w // 2)
-    flat[h * w : h * w + quarter] = 64 + digest[1] % 128
-    flat[h * w + quarter :] = 64 + digest[2] % 128
+    base = solid_planes(w, h, op.prompt or op.name, band=False)
+    luma = int(base[0, 0])
     frames = max(1, round(op.duration * fps))
     bar = max(2, h // 8)
     with av.open(str(path), mode="w", format="mp4") as container:

@@ -112,8 +112,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
-import numpy as np
 
+from .clips import even, nominal_size, solid_planes
 from .loopback import JsonHandler, LoopbackServer
 
 ACCESS_KEY = "kling-fake-ACCESS-7d41c0b2"
@@ -552,7 +552,7 @@ class KlingServer(LoopbackServer):
         first = next((i for i in images.values() if i.source == "base64"), None)
         if kind == "image2video" and first is not None:
             shape = (first.width, first.height)
-        width, height = _size(short, shape)
+        width, height = nominal_size(short, shape)
         request = {k: v for k, v in data.items() if k not in images}
         for name, info in images.items():
             request[name] = f"<{info.source} {info.format or info.url} {info.width}x{info.height}>"
@@ -581,8 +581,8 @@ class KlingServer(LoopbackServer):
         task = KlingTask(
             task_id=task_id,
             kind=kind,
-            render_width=_even(fields["width"] * scale),
-            render_height=_even(fields["height"] * scale),
+            render_width=even(fields["width"] * scale),
+            render_height=even(fields["height"] * scale),
             latency=self._latency(fields["prompt"]),
             submitted_at=time.monotonic(),
             created_at=now_ms,
@@ -875,38 +875,11 @@ def _camera(camera: Any) -> None:
         raise Refused(1201, "camera_control simple: exactly one config value must be non-zero")
 
 
-def _size(short: int, ratio: tuple[int, int]) -> tuple[int, int]:
-    """The nominal (width, height): ``short`` pixels on the short side, rounded to even."""
-    w, h = ratio
-    if w >= h:
-        return _even(short * w / h), short
-    return short, _even(short * h / w)
-
-
-def _even(value: float) -> int:
-    return max(16, 2 * round(value / 2))
-
-
-def _planes(task: KlingTask) -> np.ndarray:
-    """One solid colour from the prompt, a lighter band across the top eighth (yuv420p)."""
-    w, h = task.render_width, task.render_height
-    digest = hashlib.sha256((task.prompt or task.task_id).encode()).digest()
-    luma = 40 + digest[0] % 120
-    planes = np.empty((h * 3 // 2, w), np.uint8)
-    flat = planes.reshape(-1)
-    flat[: h * w] = luma
-    flat[: (h // 8) * w] = luma + 90
-    quarter = (h // 2) * (w // 2)
-    flat[h * w : h * w + quarter] = 64 + digest[1] % 128
-    flat[h * w + quarter :] = 64 + digest[2] % 128
-    return planes
-
-
 def _render(task: KlingTask, folder: Path) -> None:
     """Write the task's MP4 into ``folder`` and record it on the task."""
     from ministudio.media.encode import VideoWriter
 
-    planes = _planes(task)
+    planes = solid_planes(task.render_width, task.render_height, task.prompt or task.task_id)
     path = folder / f"{task.task_id}.mp4"
     with VideoWriter(path, task.render_width, task.render_height, task.fps) as writer:
         for _ in range(max(1, task.duration * task.fps)):

@@ -106,6 +106,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .clips import even, nominal_size, solid_planes
 from .loopback import JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
@@ -449,7 +450,7 @@ class LumaServer(LoopbackServer):
         duration = _choice(data, "duration", DURATIONS, "5s")
         callback_url = _callback(data)
         short = RESOLUTIONS[resolution]
-        width, height = _size(short, ASPECT_RATIOS[ratio])
+        width, height = nominal_size(short, ASPECT_RATIOS[ratio])
         request = {**data, "generation_type": "video"}
         return {
             "generation_type": "video",
@@ -491,8 +492,8 @@ class LumaServer(LoopbackServer):
         scale = self.render_scale
         job = LumaJob(
             id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
-            render_width=_even(fields["width"] * scale),
-            render_height=_even(fields["height"] * scale),
+            render_width=even(fields["width"] * scale),
+            render_height=even(fields["height"] * scale),
             latency=self._latency(fields["prompt"], kind),
             submitted_at=now,
             fps=self.fps,
@@ -831,7 +832,7 @@ def _parse_image(data: dict[str, Any]) -> dict[str, Any]:
         not isinstance(character, dict) or set(character) - {"identity0"}
     ):
         raise BadRequest("character_ref: only identity0 is supported")
-    width, height = _size(IMAGE_SHORT_SIDE, ASPECT_RATIOS[ratio])
+    width, height = nominal_size(IMAGE_SHORT_SIDE, ASPECT_RATIOS[ratio])
     return {
         "generation_type": "image",
         "model": model,
@@ -846,38 +847,11 @@ def _parse_image(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _size(short: int, ratio: tuple[int, int]) -> tuple[int, int]:
-    """The nominal (width, height): ``short`` pixels on the short side, rounded to even."""
-    w, h = ratio
-    if w >= h:
-        return _even(short * w / h), short
-    return short, _even(short * h / w)
-
-
-def _even(value: float) -> int:
-    return max(16, 2 * round(value / 2))
-
-
-def _planes(job: LumaJob) -> np.ndarray:
-    """One solid colour from the prompt, a lighter band across the top eighth (yuv420p)."""
-    w, h = job.render_width, job.render_height
-    digest = hashlib.sha256((job.prompt or job.id).encode()).digest()
-    luma = 40 + digest[0] % 120
-    planes = np.empty((h * 3 // 2, w), np.uint8)
-    flat = planes.reshape(-1)
-    flat[: h * w] = luma
-    flat[: (h // 8) * w] = luma + 90
-    quarter = (h // 2) * (w // 2)
-    flat[h * w : h * w + quarter] = 64 + digest[1] % 128
-    flat[h * w + quarter :] = 64 + digest[2] % 128
-    return planes
-
-
 def _render(job: LumaJob, folder: Path) -> None:
     """Write the job's asset(s) into ``folder`` and record them on the job."""
     from PIL import Image
 
-    planes = _planes(job)
+    planes = solid_planes(job.render_width, job.render_height, job.prompt or job.id)
     w, h = job.render_width, job.render_height
     luma = planes[:h]
     image = Image.fromarray(np.stack([luma, luma, luma], axis=-1), "RGB")

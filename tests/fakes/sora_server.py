@@ -105,6 +105,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from ministudio_sora._webhook import sign
 
+from .clips import even, solid_planes
 from .loopback import JsonHandler, LoopbackServer
 
 API = "/v1"
@@ -371,8 +372,8 @@ class SoraServer(LoopbackServer):
             latency=self._latency(spec["prompt"]),
             submitted_at=time.monotonic(),
             created_at=int(time.time()),
-            render_width=_even(width * self.render_scale),
-            render_height=_even(height * self.render_scale),
+            render_width=even(width * self.render_scale),
+            render_height=even(height * self.render_scale),
             fps=self.fps,
             input_reference=spec["input_reference"],
             remixed_from=spec["remixed_from"],
@@ -841,31 +842,12 @@ def _price(model: str, size: str) -> float:
     return 0.50 if size in LARGE else 0.30
 
 
-def _even(value: float) -> int:
-    return max(16, 2 * round(value / 2))
-
-
-def _planes(job: SoraJob) -> np.ndarray:
-    """One solid colour from the prompt, a lighter band across the top eighth (yuv420p)."""
-    w, h = job.render_width, job.render_height
-    digest = hashlib.sha256(job.prompt.encode()).digest()
-    luma = 40 + digest[0] % 120
-    planes = np.empty((h * 3 // 2, w), np.uint8)
-    flat = planes.reshape(-1)
-    flat[: h * w] = luma
-    flat[: (h // 8) * w] = luma + 90
-    quarter = (h // 2) * (w // 2)
-    flat[h * w : h * w + quarter] = 64 + digest[1] % 128
-    flat[h * w + quarter :] = 64 + digest[2] % 128
-    return planes
-
-
 def _render(job: SoraJob, folder: Path) -> None:
     """Write the job's MP4, thumbnail and spritesheet into ``folder``; record them on the job."""
     from ministudio.media.encode import VideoWriter
     from PIL import Image
 
-    planes = _planes(job)
+    planes = solid_planes(job.render_width, job.render_height, job.prompt)
     w, h = job.render_width, job.render_height
     luma = planes[:h]
     image = Image.fromarray(np.stack([luma, luma, luma], axis=-1), "RGB")
