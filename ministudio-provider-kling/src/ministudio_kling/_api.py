@@ -7,7 +7,6 @@ was lost (``AmbiguousSubmission``) without looking it up by its external id firs
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from ministudio.engines import EngineContext
 from ministudio.errors import AmbiguousSubmission, EngineError, TransientError
-from ministudio.http import download, retry_after
+from ministudio.http import download, retry_after, tls_context
 
 from ministudio_kling import DEFAULT_BASE_URL, ENGINE, __version__
 from ministudio_kling._auth import Credentials, credentials
@@ -24,8 +23,6 @@ from ministudio_kling._errors import NOT_FOUND_CODES, api_error
 
 KINDS = ("text2video", "image2video")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-_ssl: ssl.SSLContext | None = None  # building one per client costs ~40 ms: share it
 
 
 @dataclass(frozen=True)
@@ -98,12 +95,9 @@ class Api:
 
     # -- helpers ----------------------------------------------------------------------------
     def client(self, url: str) -> httpx.AsyncClient:
-        global _ssl
-        if _ssl is None:
-            _ssl = ssl.create_default_context()
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=5.0),
-            verify=_ssl,
+            verify=tls_context(),
             trust_env=urlsplit(url).hostname not in LOOPBACK,  # proxies, but not for loopback
             headers={"User-Agent": f"ministudio-provider-kling/{__version__}"},
         )

@@ -29,6 +29,7 @@ from ministudio.errors import (
     MissingKeyError,
     TransientError,
 )
+from ministudio.http import tls_context
 from ministudio.jobs import SpeechRequest, SpeechResult
 from ministudio.keys import lookup, lookup_any
 
@@ -117,11 +118,13 @@ async def _client(context: EngineContext) -> tuple[genai.Client, httpx.AsyncClie
     else:
         backend = Backend([VERTEX_KEY], [express or ""])
     base = env.get("GEMINI_BASE_URL" if key else "VERTEX_BASE_URL") or ""
-    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)))
+    tls = tls_context()  # shared: a new one per line costs ~70 ms
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), verify=tls)
     options = types.HttpOptions(
         base_url=base.strip().rstrip("/") or None,
         timeout=int(timeout * 1000),
         httpx_async_client=http,
+        client_args={"verify": tls},  # the SDK's own sync client
     )
     try:
         if key:

@@ -35,7 +35,6 @@ from ministudio.errors import (
 )
 
 if TYPE_CHECKING:
-    import ssl
     from collections.abc import Awaitable
 
     import httpx
@@ -47,8 +46,6 @@ KEY_ENV = ("SIM_API_KEY",)
 PRICE_PER_SECOND = 0.10
 REFUSAL_CODES = ("safety", "invalid_request")
 CHUNK = 1 << 16
-
-_ssl: ssl.SSLContext | None = None
 
 
 class KeyRejected(MissingKeyError):
@@ -290,16 +287,12 @@ def _endpoint(context: EngineContext) -> tuple[str, dict[str, str]]:
 
 def _client(context: EngineContext) -> httpx.AsyncClient:
     import httpx
+    from ministudio.http import tls_context
 
-    global _ssl
-    if _ssl is None:  # building one per client costs ~40 ms; share it
-        import ssl
-
-        _ssl = ssl.create_default_context()
     read = float(context.env.get("SIM_TIMEOUT") or 30.0)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(read, connect=5.0),
-        verify=_ssl,
+        verify=tls_context(),
         trust_env=False,  # a loopback API: never through a proxy from the environment
         headers={"User-Agent": "ministudio-provider-sim/0.1.0"},
     )
