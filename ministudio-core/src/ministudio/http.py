@@ -27,7 +27,11 @@ class DownloadError(EngineError):
     """The server answered a download with an HTTP error that retrying will not mend."""
 
     def __init__(self, engine: str, status: int) -> None:
-        super().__init__(engine, f"download: HTTP {status}")
+        super().__init__(
+            engine,
+            f"download refused (HTTP {status}): the finished clip cannot be fetched; check the "
+            "job on the engine's dashboard, then render again (the job is not submitted again)",
+        )
         self.status = status
 
 
