@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from ministudio.jobs import HostedAsset
 
-EngineKind = Literal["video", "speech"]
+EngineKind = Literal["video", "speech", "judge"]  # judge: looks at clips (``qc_check``)
 Made = Callable[[], Awaitable["str | HostedAsset"]]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -72,8 +72,8 @@ class EngineSpec:
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
             raise ValueError(f"engine id {self.id!r}: use lowercase letters, digits, '-', '_', '.'")
-        if self.kind not in ("video", "speech"):
-            raise ValueError(f"engine {self.id!r}: kind must be 'video' or 'speech'")
+        if self.kind not in ("video", "speech", "judge"):
+            raise ValueError(f"engine {self.id!r}: kind must be 'video', 'speech' or 'judge'")
         object.__setattr__(self, "key_env", tuple(self.key_env))
 
 
@@ -128,3 +128,13 @@ class EngineContext:
         if value:
             return value
         raise MissingKeyError(spec.id, list(spec.key_env))
+
+
+@dataclass(frozen=True)
+class Judging:
+    """The production's call for a vision judge (``qc.judge``) to look at a shot: passed to
+    every ``qc_check``; a plugin answers for ``engine`` only if that engine is its own."""
+
+    engine: str  # the judge engine's id
+    context: EngineContext  # its keys (``context.key(spec)``) and scratch dir
+    options: Mapping[str, object] = field(default_factory=dict)  # routing.options[engine]

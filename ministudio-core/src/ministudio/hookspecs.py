@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ministudio.engines import EngineContext, EngineSpec
+from ministudio.engines import EngineContext, EngineSpec, Judging
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
@@ -158,9 +158,15 @@ def prompt_map(engine: str, shot: ShotPrompt) -> str | dict[str, Any] | None:
 
 
 @hookspec
-def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -> Any:
+def qc_check(
+    shot: ShotPrompt, clip: Path, expected_duration: float, fps: int, judge: Judging | None
+) -> Any:
     """Inspect a rendered clip; return a ``QCVerdict``, a list of them, or None.
 
-    Every implementation runs; the verdicts are collected into the manifest.
+    Every implementation runs; the verdicts are collected into the manifest, and a failing
+    one sends the shot down the production's retake ladder (``qc.ladder``). ``judge`` is
+    set when the production names a vision judge (``qc.judge``): a plugin that provides
+    that engine (kind ``judge``) answers with its verdicts, priced in ``QCVerdict.cost``;
+    every other plugin ignores it. Local checks take only the arguments they need.
     """
     raise NotImplementedError

@@ -134,6 +134,7 @@ class QCVerdict(_Frozen):
     passed: bool
     score: float  # 0..1, higher is better
     reason: str  # a sentence a person understands
+    cost: float = 0.0  # USD a paid check (a vision judge) spent to reach it
 
 
 class Submission(_Frozen):

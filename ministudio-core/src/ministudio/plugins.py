@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ministudio import hookspecs
-from ministudio.engines import EngineContext, EngineSpec
+from ministudio.engines import EngineContext, EngineSpec, Judging
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
@@ -247,14 +247,19 @@ class PluginHost:
         return describe_shot(shot) if mapped is None else mapped
 
     def qc_check(
-        self, shot: ShotPrompt, clip: Path, expected_duration: float, fps: int
+        self,
+        shot: ShotPrompt,
+        clip: Path,
+        expected_duration: float,
+        fps: int,
+        judge: Judging | None = None,
     ) -> list[QCVerdict]:
-        """Run every plugin's checks on a clip and collect their verdicts."""
+        """Run every plugin's checks on a clip (and ``judge``, if set) and collect the verdicts."""
         from ministudio.jobs import QCVerdict
 
         verdicts: list[QCVerdict] = []
         for answer in self.pm.hook.qc_check(
-            shot=shot, clip=clip, expected_duration=expected_duration, fps=fps
+            shot=shot, clip=clip, expected_duration=expected_duration, fps=fps, judge=judge
         ):
             items = answer if isinstance(answer, list) else [answer]
             verdicts.extend(v for v in items if isinstance(v, QCVerdict))

@@ -23,11 +23,18 @@ import anyio.to_thread
 
 from ministudio import __version__
 from ministudio.conditioning import Conditioning, given, ignored
-from ministudio.engines import EngineContext, EngineSpec, Made
+from ministudio.engines import EngineContext, EngineSpec, Judging, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
-from ministudio.jobs import HostedAsset, PreviousClip, ShotPrompt, SpeechResult, VideoRequest
+from ministudio.jobs import (
+    HostedAsset,
+    PreviousClip,
+    QCVerdict,
+    ShotPrompt,
+    SpeechResult,
+    VideoRequest,
+)
 from ministudio.journal import Journal
 from ministudio.keys import key_values
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
@@ -291,6 +298,8 @@ class _Renderer:
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
         planned = plan_shots(self.p, self.host)
+        if self.p.qc.judge:  # an unknown judge is refused before anything is spent
+            self.host.engine(self.p.qc.judge, "judge")
         for ps in planned:
             self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
@@ -476,15 +485,7 @@ class _Renderer:
                 raise MinistudioError(shot.record.failed_attempts[-1].error)
             if shot.brief is not None and shot.brief.native_audio:
                 await self._native_audio(shot)
-            verdicts = await anyio.to_thread.run_sync(
-                self.host.qc_check,
-                shot.brief,
-                shot.clip,
-                shot.timing.duration,
-                self.fps,
-                limiter=self._media,
-            )
-            shot.record.qc = verdicts
+            shot.record.qc = await self._qc(shot, shot.clip)
             shot.record.output_hash = self._hash(shot.clip)
             state: ShotState = "cached" if shot.record.cached else "done"
             self._event(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
@@ -495,6 +496,31 @@ class _Renderer:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
         await self._append_ready(shots)
+
+    async def _qc(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
+        """Every plugin's checks on ``clip`` (and the production's vision judge, if any)."""
+        assert shot.brief is not None
+        judge, spec, scratch = None, None, self.store.scratch()
+        try:
+            if self.p.qc.judge:
+                spec = self.host.engine(self.p.qc.judge, "judge")
+                options = self.p.routing.options.get(spec.id, {})
+                judge = Judging(spec.id, self._context(spec, scratch), options)
+            return await anyio.to_thread.run_sync(
+                self.host.qc_check,
+                shot.brief,
+                clip,
+                shot.timing.duration,
+                self.fps,
+                judge,
+                limiter=self._media,
+            )
+        except Exception as exc:  # the clip stays in the store: a new render checks it again
+            raise MinistudioError(
+                "its quality checks could not run: " + _describe(exc, spec, self.env)
+            ) from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     async def _native_audio(self, shot: _Shot) -> None:
         """Put the sound of a shot whose engine spoke its lines into the film."""

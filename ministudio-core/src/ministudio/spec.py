@@ -204,6 +204,29 @@ class Routing(_Model):
     )
 
 
+Rung = Literal["seed", "references", "first-frame", "engine"]
+
+
+class QualityControl(_Model):
+    """What happens when a shot fails a quality check: who else looks, and how it is retaken."""
+
+    judge: str | None = Field(
+        None,
+        description="a vision judge engine (kind 'judge', e.g. 'gemini-judge') that looks at "
+        "every rendered shot as well as the local checks; it is paid per shot",
+    )
+    retakes: int = Field(
+        2, ge=0, le=8, description="re-renders a shot may get after a failing check (0: none)"
+    )
+    ladder: list[Rung] = Field(
+        ["seed", "references", "first-frame", "engine"],
+        min_length=1,
+        description="what each retake changes, in order: a new seed; more reference images "
+        "(the frame the scene's previous shot ends on); starting from that frame; the next "
+        "engine in routing.fallbacks. A rung that cannot apply to a shot is passed over",
+    )
+
+
 class Production(_Model):
     """A film: who, where, what happens, and which engines render it."""
 
@@ -217,6 +240,7 @@ class Production(_Model):
     environments: dict[str, Environment] = Field(min_length=1)
     scenes: list[Scene] = Field(min_length=1)
     routing: Routing = Routing()
+    qc: QualityControl = QualityControl()
 
     @model_validator(mode="after")
     def _check_references(self) -> Production:
