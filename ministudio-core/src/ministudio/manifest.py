@@ -26,6 +26,23 @@ class AttemptRecord(BaseModel):
     error: str
 
 
+class TakeRecord(BaseModel):
+    """One rendering of a shot, and what the quality checks made of it."""
+
+    rung: str  # "first", or the qc.ladder rung that made this retake
+    engine: str
+    model: str | None = None
+    seed: int
+    job_key: str | None = None
+    engine_job_id: str | None = None
+    conditioning: list[str] = []
+    cached: bool = False
+    cost: float = 0.0  # USD spent on it in this run (the judge's included)
+    error: str | None = None  # it could not be rendered
+    qc: list[QCVerdict] = []
+    kept: bool = False  # the take that is in the film
+
+
 class ShotRecord(BaseModel):
     id: str
     scene: str
@@ -52,7 +69,9 @@ class ShotRecord(BaseModel):
     seconds: float = 0.0  # wall time spent on this shot in this run
     failed_attempts: list[AttemptRecord] = []
     error: str | None = None
-    qc: list[QCVerdict] = []
+    qc: list[QCVerdict] = []  # the kept take's verdicts (then the checks across shots)
+    takes: list[TakeRecord] = []  # every take when a failing check made the shot retaken
+    retakes_stopped: str | None = None  # why the ladder stopped while a check still failed
     lines: list[LineRecord] = []
 
 

@@ -7,15 +7,16 @@ decides it, so a second render re-runs only what changed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import shutil
 import time
 import wave
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
@@ -37,7 +38,7 @@ from ministudio.jobs import (
 )
 from ministudio.journal import Journal
 from ministudio.keys import key_values
-from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord
+from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord, TakeRecord
 from ministudio.planning import (
     PlannedLine,
     PlannedShot,
@@ -54,8 +55,12 @@ from ministudio.planning import (
 )
 from ministudio.plugins import PluginHost
 from ministudio.remote import RemoteRunner, RetryPolicy, WebhookHub
-from ministudio.spec import Production
+from ministudio.retakes import Take, best, climb, failing
+from ministudio.spec import Production, Rung
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
+
+if TYPE_CHECKING:
+    from ministudio.checks import Footage
 
 ShotState = Literal["waiting", "rendering", "cached", "done", "failed"]
 
@@ -129,7 +134,37 @@ class _Shot:
     brief: ShotPrompt | None = None
     clip: Path | None = None
     source: Path | None = None  # the engine's clip before fitting (for native audio)
+    footage: Footage | None = None  # a few of the clip's frames, for the checks across shots
     done: anyio.Event = field(default_factory=anyio.Event)
+
+
+@dataclass
+class _Take:
+    """A take rendered and checked: its clip, the engine's own clip, its record (``qc``
+    included) and a few frames for the seam of the next shot."""
+
+    take: Take
+    clip: Path
+    source: Path | None
+    record: ShotRecord
+    footage: Footage
+
+
+# What the shot's record takes from the take it keeps.
+_TAKE_FIELDS = (
+    "engine",
+    "model",
+    "prompt",
+    "seed",
+    "requested_duration",
+    "job_key",
+    "inputs",
+    "engine_job_id",
+    "conditioning",
+    "ignored",
+    "cached",
+    "qc",
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +289,7 @@ class _Renderer:
         self._remember_locks: dict[tuple[str, str], anyio.Lock] = {}
         self._plate_locks: dict[str, anyio.Lock] = {}
         self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
+        self._allowance: float | None = None  # USD the budget leaves for retakes (None: no limit)
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
         # many shots landing at once neither oversubscribe the CPU nor pile up decoders.
         self._media = anyio.CapacityLimiter(os.cpu_count() or 2)
@@ -276,7 +312,10 @@ class _Renderer:
         shots = await self.prepare()
         self._shots, self._records = shots, {s.planned.id: s.record for s in shots}
         # Refuse impossible or unaffordable shots before any video is paid for.
-        self.refuse_over_budget(await self.assess(shots), self.options.max_cost)
+        planned = await self.assess(shots)
+        self.refuse_over_budget(planned, self.options.max_cost)
+        limits = [x for x in (self.p.budget, self.options.max_cost) if x is not None]
+        self._allowance = min(limits) - planned.cost if limits else None  # left for retakes
         self._place(shots)
         self.out.mkdir(parents=True, exist_ok=True)
         await anyio.to_thread.run_sync(self._open_film, shots)
@@ -342,7 +381,7 @@ class _Renderer:
                 )
                 if plate is not None:
                     self._with_plate(shot, plate)
-                job = self._job(shot, engine, first)
+                job = self._job(shot, Take(engine, ps.seed, first))
             clip = self.store.get(job.fit_key, ".mp4") if job else None
             fitted[ps.id] = clip
             cached = clip is not None or (job is not None and self.store.get(job.key, ".mp4"))
@@ -471,22 +510,14 @@ class _Renderer:
             plate = await self._plate(shot)
             if plate is not None:
                 self._with_plate(shot, plate)
-            for engine in (ps.engine, *ps.fallbacks):
-                try:
-                    shot.clip = await self._render_with(
-                        shot, engine, first_frame, _previous_clip(previous)
-                    )
-                    break
-                except Exception as exc:  # a crashing plugin fails its shot, not the film
-                    shot.record.failed_attempts.append(
-                        AttemptRecord(engine=engine.id, error=_describe(exc, engine, self.env))
-                    )
-            if shot.clip is None:
-                raise MinistudioError(shot.record.failed_attempts[-1].error)
-            if shot.brief is not None and shot.brief.native_audio:
+            take = Take(ps.engine, ps.seed, first_frame, _previous_clip(previous))
+            kept = await self._first_take(shot, take, previous)
+            if failing(kept.record.qc):
+                kept = await self._retake(shots, shot, kept, previous)
+            self._keep(shot, kept)
+            if shot.brief.native_audio:
                 await self._native_audio(shot)
-            shot.record.qc = await self._qc(shot, shot.clip)
-            shot.record.output_hash = self._hash(shot.clip)
+            shot.record.output_hash = self._hash(kept.clip)
             state: ShotState = "cached" if shot.record.cached else "done"
             self._event(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
         except MinistudioError as exc:
@@ -496,6 +527,121 @@ class _Renderer:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
         await self._append_ready(shots)
+
+    async def _first_take(self, shot: _Shot, take: Take, previous: _Shot | None) -> _Take:
+        """The shot's first take: its engine, else each of its fallbacks in turn, checked."""
+        for engine in (take.engine, *shot.planned.fallbacks):
+            try:
+                return await self._shoot(shot, dataclasses.replace(take, engine=engine), previous)
+            except Exception as exc:  # a crashing plugin fails its shot, not the film
+                shot.record.failed_attempts.append(
+                    AttemptRecord(engine=engine.id, error=_describe(exc, engine, self.env))
+                )
+        raise MinistudioError(shot.record.failed_attempts[-1].error)
+
+    async def _shoot(self, shot: _Shot, take: Take, previous: _Shot | None) -> _Take:
+        """Render ``take`` and run the checks on it (with its seam for a `continue` shot)."""
+        from ministudio.checks import decode, seam
+        from ministudio.checks.continuity import sample
+
+        record = ShotRecord(
+            id=shot.record.id,
+            scene=shot.record.scene,
+            index=shot.record.index,
+            seed=take.seed,
+            start=shot.record.start,
+            duration=shot.record.duration,
+            frames=shot.record.frames,
+        )
+        clip, source = await self._render_with(shot, take, record)
+        record.qc = await self._qc(shot, clip)
+        footage = await anyio.to_thread.run_sync(
+            lambda: sample(decode(clip, sound=False)), limiter=self._media
+        )
+        if previous is not None and previous.footage is not None:
+            record.qc.append(seam(previous.footage, footage))
+        record.cost += sum(verdict.cost for verdict in record.qc)
+        return _Take(take, clip, source, record, footage)
+
+    async def _retake(
+        self, shots: list[_Shot], shot: _Shot, first: _Take, previous: _Shot | None
+    ) -> _Take:
+        """Climb the production's retake ladder while a check fails; the best take is kept."""
+        ps, qc = shot.planned, self.p.qc
+        attempts: list[_Take | TakeRecord] = [first]  # a TakeRecord: a retake that failed
+        made, rungs, take = [first], iter(qc.ladder), first.take
+        scene_frame = await self._scene_frame(shots, shot)
+        while failing(made[-1].record.qc):
+            if len(attempts) > qc.retakes:
+                shot.record.retakes_stopped = (
+                    f"all {qc.retakes} retakes were used"
+                    if qc.retakes
+                    else "retakes are off (qc.retakes: 0)"
+                )
+                break
+            climbed = _next_rung(rungs, take, len(attempts), attempts, ps, self.p.seed, scene_frame)
+            if climbed is None:
+                shot.record.retakes_stopped = "no rung of the retake ladder applies any more"
+                break
+            take = climbed
+            cost = self._retake_cost(shot, take)
+            if not self._afford(cost):
+                shot.record.retakes_stopped = (
+                    f"a retake on {take.engine.id} (${cost:.2f}) would pass the budget"
+                )
+                break
+            why = "; ".join(v.reason for v in failing(made[-1].record.qc))
+            self._event(
+                ShotEvent(ps.id, "rendering", take.engine.id, detail=f"retake ({take.rung}): {why}")
+            )
+            try:
+                made.append(await self._shoot(shot, take, previous))
+                attempts.append(made[-1])
+            except Exception as exc:  # an engine failing a retake leaves the takes made
+                error = _describe(exc, take.engine, self.env)
+                attempts.append(
+                    TakeRecord(rung=take.rung, engine=take.engine.id, seed=take.seed, error=error)
+                )
+        kept = made[best([t.record.qc for t in made])]
+        if len(attempts) > 1:
+            shot.record.takes = [
+                _take_record(t, kept=t is kept) if isinstance(t, _Take) else t for t in attempts
+            ]
+        return kept
+
+    def _keep(self, shot: _Shot, take: _Take) -> None:
+        """Make ``take`` the shot's clip; the shot's cost is every take's."""
+        spent = sum(t.cost for t in shot.record.takes) if shot.record.takes else take.record.cost
+        for name in _TAKE_FIELDS:
+            setattr(shot.record, name, getattr(take.record, name))
+        shot.record.qc = list(take.record.qc)
+        shot.record.cost = round(spent, 6)
+        shot.clip, shot.source, shot.footage = take.clip, take.source, take.footage
+
+    async def _scene_frame(self, shots: list[_Shot], shot: _Shot) -> Path | None:
+        """The last frame of the shot before ``shot`` in its scene (None for the first)."""
+        i = shots.index(shot)
+        if i == 0 or shots[i - 1].planned.scene is not shot.planned.scene:
+            return None
+        before = shots[i - 1]
+        await before.done.wait()
+        return await self._last_frame(before.clip) if before.clip is not None else None
+
+    def _retake_cost(self, shot: _Shot, take: Take) -> float:
+        """What a retake would spend: nothing if its clip is in the store."""
+        job = self._job(shot, take)
+        if self.store.get(job.fit_key, ".mp4") or self.store.get(job.key, ".mp4"):
+            return 0.0
+        return self.host.estimate_cost(take.engine, job.request)
+
+    def _afford(self, cost: float) -> bool:
+        """Spend ``cost`` of what the budget leaves after the planned render, if it is there."""
+        if self._allowance is None:
+            return True
+        if cost > self._allowance + 1e-9:
+            return False
+        self._allowance -= cost
+        return True
 
     async def _qc(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
         """Every plugin's checks on ``clip`` (and the production's vision judge, if any)."""
@@ -525,7 +671,8 @@ class _Renderer:
     async def _native_audio(self, shot: _Shot) -> None:
         """Put the sound of a shot whose engine spoke its lines into the film."""
         engine = shot.record.engine or ""
-        if engine != shot.planned.engine.id or shot.source is None:
+        speaks = engine in self.host.engines and self.host.engines[engine].capabilities.native_audio
+        if not speaks or shot.source is None:
             raise MinistudioError(
                 f"its lines were to be spoken by {shot.planned.engine.id}, which failed, and "
                 f"{engine} cannot speak them: set the shot's audio to voiced, or render again"
@@ -559,18 +706,21 @@ class _Renderer:
         )
         return request, {"engine": engine.id, "request": self._fingerprint(request)}
 
-    def _job(
-        self,
-        shot: _Shot,
-        engine: EngineSpec,
-        first_frame: Path | None,
-        previous: PreviousClip | None = None,
-    ) -> _Job:
-        """The request ``engine`` gets for ``shot``, and the keys its outputs are stored under."""
-        ps, timing = shot.planned, shot.timing
+    def _job(self, shot: _Shot, take: Take) -> _Job:
+        """The request ``take`` makes of its engine, and the keys its outputs are stored under."""
+        ps, timing, engine = shot.planned, shot.timing, take.engine
         assert shot.brief is not None
-        wanted = Conditioning(shot.brief, first_frame, previous, ps.shot.end_frame, ps.shot.loop)
-        request, fingerprint = self._request(engine, wanted, timing.duration, ps.seed)
+        brief = shot.brief
+        if take.references:  # the retake ladder's extra images of the place
+            env = brief.environment
+            images = (*env.reference_images, *take.references)
+            brief = brief.model_copy(
+                update={"environment": env.model_copy(update={"reference_images": images})}
+            )
+        wanted = Conditioning(
+            brief, take.first_frame, take.previous, ps.shot.end_frame, ps.shot.loop
+        )
+        request, fingerprint = self._request(engine, wanted, timing.duration, take.seed)
         key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
@@ -586,16 +736,14 @@ class _Renderer:
         return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine))
 
     async def _render_with(
-        self,
-        shot: _Shot,
-        engine: EngineSpec,
-        first_frame: Path | None,
-        previous: PreviousClip | None,
-    ) -> Path:
+        self, shot: _Shot, take: Take, record: ShotRecord
+    ) -> tuple[Path, Path | None]:
+        """Render ``take`` (or find it in the store) into ``record``: (the clip fitted to the
+        film, the engine's own clip where it is kept)."""
         from ministudio.media.fit import fit_clip
 
-        timing, record = shot.timing, shot.record
-        job = self._job(shot, engine, first_frame, previous)
+        timing, engine = shot.timing, take.engine
+        job = self._job(shot, take)
         request, key, fit_key = job.request, job.key, job.fit_key
         record.inputs, record.ignored = job.inputs, job.ignored
         record.conditioning = given(request)
@@ -606,8 +754,7 @@ class _Renderer:
             record.cached = True
             row = self.journal.get(key)
             record.engine_job_id = row.job_id if row else None
-            shot.source = self.store.get(key, ".mp4")
-            return fitted
+            return fitted, self.store.get(key, ".mp4")
         raw = self.store.get(key, ".mp4")
         scratch = self.store.scratch()
         try:
@@ -615,7 +762,6 @@ class _Renderer:
                 raw = await self._generate(engine, request, key, scratch, record)
             else:
                 record.cached = True
-            shot.source = raw
             out = scratch / "fitted.mp4"
             await anyio.to_thread.run_sync(
                 lambda: fit_clip(
@@ -628,7 +774,7 @@ class _Renderer:
                 ),
                 limiter=self._media,
             )
-            return self.store.put(fit_key, out, ".mp4")
+            return self.store.put(fit_key, out, ".mp4"), raw
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -821,24 +967,17 @@ class _Renderer:
         return manifest
 
     def _check_across(self, shots: list[_Shot]) -> None:
-        """The checks that look across shots, into their QC verdicts: each `continue` shot's
-        seam with the shot before it, and, scene by scene, shots of the same place in the same
-        light looking like the same place (a scene's lighting may change on purpose)."""
-        from ministudio.checks import Footage, decode, scene_stability, seam
-        from ministudio.checks.continuity import sample
+        """Scene by scene, shots of the same place in the same light should look like the same
+        place (a scene's lighting may change on purpose): verdicts into each shot's QC. (Each
+        `continue` shot's seam was checked with its takes.)"""
+        from ministudio.checks import scene_stability
 
-        before: Footage | None = None
         for _, grouped in itertools.groupby(shots, key=lambda shot: shot.planned.scene.id):
             lights: dict[str, list[tuple[_Shot, Footage]]] = {}
             for shot in grouped:
-                if shot.clip is None or shot.brief is None:
-                    before = None
-                    continue
-                footage = sample(decode(shot.clip, sound=False))  # a few frames a clip
-                if before is not None and shot.planned.shot.continuity == "continue":
-                    shot.record.qc.append(seam(before, footage))
-                before = footage
-                lights.setdefault(shot.brief.environment.lighting, []).append((shot, footage))
+                if shot.footage is not None and shot.brief is not None:
+                    light = shot.brief.environment.lighting
+                    lights.setdefault(light, []).append((shot, shot.footage))
             for same in lights.values():
                 if len(same) > 1:
                     place = f"the {same[0][0].planned.scene.environment}"
@@ -957,6 +1096,51 @@ class _Renderer:
             self._hash(p) for p in request.shot.environment.reference_images
         ]
         return data
+
+
+def _next_rung(
+    rungs: Iterator[Rung],
+    last: Take,
+    number: int,
+    attempts: list[_Take | TakeRecord],
+    ps: PlannedShot,
+    production_seed: int,
+    scene_frame: Path | None,
+) -> Take | None:
+    """Retake ``number``: ``last`` changed by the next rung of the ladder that applies."""
+    tried = [t.take.engine.id if isinstance(t, _Take) else t.engine for t in attempts]
+    for rung in rungs:
+        take = climb(
+            last,
+            rung,
+            number=number,
+            production_seed=production_seed,
+            shot_id=ps.id,
+            scene_frame=scene_frame,
+            fallbacks=ps.fallbacks,
+            tried=tried,
+            native_audio=speaks_natively(ps),
+        )
+        if take is not None:
+            return take
+    return None
+
+
+def _take_record(made: _Take, *, kept: bool) -> TakeRecord:
+    record = made.record
+    return TakeRecord(
+        rung=made.take.rung,
+        engine=made.take.engine.id,
+        model=record.model,
+        seed=made.take.seed,
+        job_key=record.job_key,
+        engine_job_id=record.engine_job_id,
+        conditioning=record.conditioning,
+        cached=record.cached,
+        cost=record.cost,
+        qc=record.qc,
+        kept=kept,
+    )
 
 
 def _previous_clip(shot: _Shot | None) -> PreviousClip | None:

@@ -216,7 +216,11 @@ class QualityControl(_Model):
         "every rendered shot as well as the local checks; it is paid per shot",
     )
     retakes: int = Field(
-        2, ge=0, le=8, description="re-renders a shot may get after a failing check (0: none)"
+        0,
+        ge=0,
+        le=8,
+        description="re-renders a shot may get after a failing check; they cost what a shot "
+        "costs, so none unless asked (the budget still caps them)",
     )
     ladder: list[Rung] = Field(
         ["seed", "references", "first-frame", "engine"],
