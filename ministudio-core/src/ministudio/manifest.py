@@ -47,6 +47,7 @@ class ShotRecord(BaseModel):
     id: str
     scene: str
     index: int
+    part_of: str | None = None  # the shot this clip is part of, when its lines outlast a clip
     engine: str | None = None
     model: str | None = None
     prompt: str | dict[str, Any] | None = None  # as sent to the engine

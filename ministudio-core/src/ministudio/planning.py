@@ -158,6 +158,12 @@ def time_shot(shot: Shot, line_durations: list[float], fps: int) -> ShotTiming:
     return ShotTiming(frames / fps, frames, tuple(starts), stretched)
 
 
+def longest_clip(engine: EngineSpec) -> float:
+    """The longest clip ``engine`` renders, in seconds."""
+    caps = engine.capabilities
+    return max(caps.durations) if caps.durations else caps.max_duration
+
+
 def snap_duration(engine: EngineSpec, seconds: float, shot_id: str) -> float:
     """The clip length to ask ``engine`` for: ``seconds`` snapped to what it renders."""
     caps: Capabilities = engine.capabilities
@@ -173,7 +179,8 @@ def snap_duration(engine: EngineSpec, seconds: float, shot_id: str) -> float:
     if seconds > caps.max_duration + 1e-6:
         raise CapabilityError(
             f"shot '{shot_id}' lasts {seconds:.2f} s but engine '{engine.id}' renders at most "
-            f"{caps.max_duration:g} s; split the shot or route it elsewhere"
+            f"{caps.max_duration:g} s; shorten the shot's duration (a shot timed by its lines "
+            f"is split at the pauses of its speech), or route it elsewhere"
         )
     return max(seconds, caps.min_duration)
 

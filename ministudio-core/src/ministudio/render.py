@@ -40,10 +40,12 @@ from ministudio.journal import Journal
 from ministudio.keys import key_values
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord, TakeRecord
 from ministudio.planning import (
+    GAP,
     PlannedLine,
     PlannedShot,
     ShotTiming,
     estimated_speech,
+    longest_clip,
     plan_shots,
     plate_brief,
     shot_brief,
@@ -342,7 +344,7 @@ class _Renderer:
         for ps in planned:
             self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
-        return [self._time(ps, lines[ps.id]) for ps in planned]
+        return [part for ps in planned for part in self._split(self._time(ps, lines[ps.id]))]
 
     async def assess(self, shots: list[_Shot]) -> FilmPlan:
         """Per shot: in the store or not and why, cost and time; refuses impossible shots."""
@@ -480,12 +482,19 @@ class _Renderer:
 
     # -- shots -----------------------------------------------------------------------------
 
-    def _time(self, ps: PlannedShot, lines: list[_Line]) -> _Shot:
-        timing = time_shot(ps.shot, [line.duration for line in lines], self.fps)
+    def _time(
+        self,
+        ps: PlannedShot,
+        lines: list[_Line],
+        timing: ShotTiming | None = None,
+        part_of: str | None = None,
+    ) -> _Shot:
+        timing = timing or time_shot(ps.shot, [line.duration for line in lines], self.fps)
         record = ShotRecord(
             id=ps.id,
             scene=ps.scene.id,
             index=ps.index,
+            part_of=part_of,
             seed=ps.seed,
             start=0.0,
             duration=timing.duration,
@@ -494,6 +503,45 @@ class _Renderer:
             lighting=shot_lighting(self.p, ps),
         )
         return _Shot(ps, lines, timing, record)
+
+    def _split(self, shot: _Shot) -> list[_Shot]:
+        """A shot whose lines outlast its engine's longest clip, as several clips cut where
+        its speech pauses (each after the first a `continue` shot); any other shot as it is.
+
+        A shot given a duration of its own, or whose engine speaks its lines, is not split.
+        """
+        from ministudio.media.audio import read_wav
+        from ministudio.phrasing import cuts, pauses
+
+        ps, timing = shot.planned, shot.timing
+        longest = longest_clip(ps.engine)
+        timed_by_lines = ps.shot.duration == "audio" or timing.stretched
+        if timing.duration <= longest + 1e-6 or not timed_by_lines or speaks_natively(ps):
+            return [shot]
+        candidates = []
+        for line, start in zip(shot.lines, timing.starts, strict=True):
+            if line.path is not None:
+                candidates += [start + t for t in pauses(*read_wav(line.path))]
+            candidates.append(start + line.duration + GAP / 2)  # between two lines
+        times = cuts(timing.duration, candidates, longest, ps.engine.capabilities.min_duration)
+        bounds = [0, *(round(t * self.fps) for t in times), timing.frames]
+        parts = []
+        for n, (a, b) in enumerate(itertools.pairwise(bounds), 1):
+            lo, hi = a / self.fps, b / self.fps
+            mine = [i for i, t in enumerate(timing.starts) if lo <= t < hi]
+            part_id = f"{ps.id}.{n}"
+            continuity = ps.shot.continuity if n == 1 else "continue"
+            planned = dataclasses.replace(
+                ps,
+                id=part_id,
+                shot=ps.shot.model_copy(update={"continuity": continuity}),
+                seed=shot_seed(self.p.seed, part_id),
+                lines=tuple(ps.lines[i] for i in mine),
+            )
+            starts = tuple(timing.starts[i] - lo for i in mine)
+            part = ShotTiming((b - a) / self.fps, b - a, starts, timing.stretched)
+            parts.append(self._time(planned, [shot.lines[i] for i in mine], part, ps.id))
+        return parts
 
     async def _render_shot(self, shots: list[_Shot], shot: _Shot, previous: _Shot | None) -> None:
         ps, began = shot.planned, time.monotonic()
