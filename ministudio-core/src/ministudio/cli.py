@@ -195,6 +195,15 @@ def render(
         f"({cached} from the store), cost ${manifest.cost:.2f}, "
         f"rendered in {manifest.seconds:.1f} s"
     )
+    retaken = sum(1 for s in manifest.shots if s.takes)
+    failing = [s.id for s in manifest.shots if any(not v.passed for v in s.qc)]
+    if retaken:
+        click.echo(f"{retaken} shot(s) retaken after a failing check")
+    if failing:
+        click.echo(
+            f"{len(failing)} shot(s) still fail a check: {', '.join(failing)} "
+            f"(reasons in {out / 'manifest.json'}; `ministudio qc {out}` lists them)"
+        )
 
 
 @cli.command()
@@ -229,6 +238,18 @@ def plan(file: str, output: str | None, store: str | None) -> None:
         f"{to_render} of {len(film.shots)} shots to render, estimated cost ${film.cost:.2f}, "
         f"about {film.wall_time():.0f} s of engine time"
     )
+    qc = production.qc
+    if qc.retakes:
+        limits = [x for x in (production.budget,) if x is not None]
+        cap = (
+            f"within the ${limits[0] - film.cost:.2f} the budget leaves"
+            if limits
+            else "each costing what its shot costs (no budget is set)"
+        )
+        click.echo(
+            f"a shot failing a check may be retaken up to {qc.retakes} time(s) "
+            f"({', '.join(qc.ladder)}), {cap}"
+        )
 
 
 @cli.command()
