@@ -1,4 +1,5 @@
-"""A loopback fake of Google's Veo (video) and Gemini TTS (speech) APIs, on both backends the
+"""A loopback fake of Google's Veo (video), Gemini TTS (speech) and Gemini vision (a judge of
+clips) APIs, on both backends the
 ``google-genai`` 2.34.0 SDK speaks: the Gemini Developer API and Vertex AI (project and
 express mode), plus the OAuth token endpoint a service-account key file points at.
 The wire protocol is spec ``provider-wire-protocols.md`` section 2 and the Google items of 6.
@@ -50,7 +51,10 @@ Gemini Developer API (``/v1beta/...`` as the 2.x SDK sends, and ``/v1/...`` as 3
     The MP4 (header or ``key=`` auth). With ``redirect_downloads=True`` it is a 302 to an
     unauthenticated ``/blob/{id}?sig=...`` (as the real one redirects to storage).
 ``POST /v1beta/models/{tts model}:generateContent``  (``tts``)
-    Gemini TTS, models ``GEMINI_TTS_MODELS``; see "Speech" below.
+    Gemini TTS, models ``GEMINI_TTS_MODELS``; see "Speech" below. A model whose id holds
+    ``tts`` goes here; any other ``generateContent`` is the vision judge:
+``POST /v1beta/models/{model}:generateContent``  (``judge``)
+    Gemini with pictures and a JSON schema, models ``JUDGE_MODELS``; see "Vision judge".
 ``webhookConfig`` ``{"uris": [...], "user_metadata" | "userMetadata": {...}}``
     When the operation ends, its final JSON (exactly what a poll returns) is POSTed to each
     uri, with ``"userMetadata"`` added when given. The real payload shape is NOT confirmed
@@ -123,10 +127,35 @@ Speech (Gemini TTS, spec 2.9)
     voice. A text holding a blocked word gets no candidates and ``promptFeedback.blockReason:
     PROHIBITED_CONTENT``. ``tts_latency`` seconds pass before each answer.
 
+Vision judge (Gemini ``generateContent`` with images and structured output)
+    Checked as the API would: ``contents`` (one ``Content`` or a list) of parts, each
+    exactly one of ``text`` and ``inlineData`` ({``mimeType``, ``data``}: base64 of an
+    ``image/jpeg``, ``image/png`` or ``image/webp`` whose bytes are that type; ``fileData``
+    is refused: this fake holds no uploaded files); ``systemInstruction`` of text parts;
+    ``generationConfig`` with ``responseMimeType: application/json`` and exactly one of
+    ``responseJsonSchema`` and ``responseSchema`` (an object schema); a body over
+    ``JUDGE_MAX_REQUEST_BYTES``. Otherwise 400 INVALID_ARGUMENT. (Without a schema the real
+    API answers free text; this fake answers only as a judge, so it is a 400 here.)
+    The answer is one JSON text part shaped by the schema: under ``identity`` one verdict
+    ``{"reason", "score", "passed"}`` per property (the character ids the judge asks about),
+    and one verdict for every other top-level property whose schema has those three fields
+    (``continuity``). Every verdict passes (score ``JUDGE_PASS_SCORE``) unless the test put
+    its key (a character id, or ``continuity``) in ``judge_failures`` with the reason the
+    judge gives (score ``JUDGE_FAIL_SCORE``). ``script_judge(answer, finish_reason=...)``
+    queues exact answers instead (a dict is sent as JSON, a str as it is, None as a
+    candidate without content). A text part holding a blocked word gets no candidates and
+    ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``usageMetadata``: ``promptTokenCount``
+    is ``JUDGE_IMAGE_TOKENS`` per picture plus a token per 4 characters of text (the system
+    instruction included), ``candidatesTokenCount`` a token per 4 characters of the answer,
+    ``thoughtsTokenCount`` ``JUDGE_THOUGHT_TOKENS``. ``judge_latency`` seconds pass before
+    each answer. Each request that reaches the endpoint is recorded in ``judge_requests``
+    (``JudgeRequest``: texts, images as ``(mime, bytes)``, system instruction, schema, the
+    answer and its usage, ``error`` if rejected; faulted requests are not recorded).
+
 Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
 matching requests before anything else (auth, validation) is checked. Endpoints:
 ``"create"``, ``"poll"``, ``"download"`` (the files download and the GCS download; not the
-``/blob/`` a redirect points at), ``"tts"``, ``"token"``. Kinds:
+``/blob/`` a redirect points at), ``"tts"``, ``"judge"``, ``"token"``. Kinds:
 
 - ``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` and a RetryInfo),
   ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE); on ``token`` these are OAuth-style bodies;
@@ -143,10 +172,11 @@ model, parsed ``instance`` and ``parameters``, ``state`` running | succeeded | f
 failed, ``submitted_at``/``done_at``, ``polls``, ``downloads``...), ``webhooks``
 (``WebhookDelivery``), ``tts_requests`` (``TtsRequest``: model, text, voice or speakers,
 normalised speech config, the raw body, ``error`` if rejected; faulted requests are not
-recorded), ``tokens_issued`` (``TokenGrant``), ``requests`` (``(method,
-path)``, query included), ``rejected`` (a Counter: ``concurrency_limit``, ``injected``),
-``peak_concurrency``, ``billed_seconds`` and ``billed_usd`` (successful samples only, at the
-spec 2.8 per-second prices, secondary sources; Vertex assumed the same), ``active``.
+recorded), ``judge_requests`` (``JudgeRequest``), ``tokens_issued`` (``TokenGrant``),
+``requests`` (``(method, path)``, query included), ``rejected`` (a Counter:
+``concurrency_limit``, ``injected``), ``peak_concurrency``, ``billed_seconds`` and
+``billed_usd`` (successful samples only, at the spec 2.8 per-second prices, secondary
+sources; Vertex assumed the same), ``active``.
 Helpers: ``wait_idle(timeout)`` (every operation done, every webhook delivered),
 ``local_url(uri)``, ``service_account_info()``, ``token_uri``; module functions
 ``tts_samples(text)``, ``tts_pcm_bytes(text)`` and ``voice_pitch(voice)`` for assertions.
@@ -204,7 +234,7 @@ VERTEX_TTS_MODELS = (
     "gemini-3.8-flash-tts",
     "gemini-3.8-flash-lite-tts",
 )
-ENDPOINTS = ("create", "poll", "download", "tts", "token")
+ENDPOINTS = ("create", "poll", "download", "tts", "judge", "token")
 FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "429": ENDPOINTS,
     "500": ENDPOINTS,
@@ -279,6 +309,33 @@ TTS_MIME = "audio/L16;codec=pcm;rate=24000"
 TTS_CHARS_PER_SECOND = 15.0
 TTS_MIN_SECONDS = 0.5
 AUDIO_TOKENS_PER_SECOND = 25
+
+# -- the vision judge -----------------------------------------------------------------------
+JUDGE_MODELS = ("gemini-3.8-flash", "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-2.5-flash")
+JUDGE_IMAGE_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
+JUDGE_MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a request with inline data
+JUDGE_IMAGE_TOKENS = 258  # the fake's count per picture (Gemini's for a small image)
+JUDGE_THOUGHT_TOKENS = 96
+JUDGE_PASS_SCORE = 0.92
+JUDGE_FAIL_SCORE = 0.18
+VERDICT_FIELDS = ("reason", "score", "passed")
+GENERATION_FIELDS = (
+    "response_mime_type",
+    "response_schema",
+    "response_json_schema",
+    "response_modalities",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_output_tokens",
+    "candidate_count",
+    "seed",
+    "stop_sequences",
+    "presence_penalty",
+    "frequency_penalty",
+    "thinking_config",
+    "media_resolution",
+)
 
 # -- OAuth ----------------------------------------------------------------------------------
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -446,6 +503,27 @@ class TtsRequest:
 
 
 @dataclass
+class JudgeRequest:
+    """One request that reached the vision judge (answered, blocked or rejected)."""
+
+    backend: str
+    model: str
+    body: dict[str, Any]  # the request JSON as received ({} if it was not JSON)
+    texts: list[str] = field(default_factory=list)  # the text parts, in order
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (mime type, bytes), in order
+    system_instruction: str = ""
+    schema: dict[str, Any] = field(default_factory=dict)
+    answer: str = ""  # the JSON text answered
+    usage: dict[str, Any] = field(default_factory=dict)
+    blocked: bool = False
+    error: str | None = None  # the message of the 4xx it got, if rejected
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+
+@dataclass
 class TokenGrant:
     token: str
     client_email: str
@@ -470,6 +548,7 @@ class GoogleServer(LoopbackServer):
         render_scale: float = 0.125,
         fps: int = 24,
         tts_latency: float = 0.0,
+        judge_latency: float = 0.0,
         fault_retry_after: float = 0.1,
         webhook_retry_delay: float = 0.1,
         token_lifetime: int = 3600,
@@ -492,6 +571,7 @@ class GoogleServer(LoopbackServer):
         self.render_scale = render_scale
         self.fps = fps
         self.tts_latency = tts_latency
+        self.judge_latency = judge_latency
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
         self.token_lifetime = token_lifetime
@@ -505,6 +585,8 @@ class GoogleServer(LoopbackServer):
         self.operations: dict[str, VeoOperation] = {}
         self.webhooks: list[WebhookDelivery] = []
         self.tts_requests: list[TtsRequest] = []
+        self.judge_requests: list[JudgeRequest] = []
+        self.judge_failures: dict[str, str] = {}  # character id or "continuity" -> reason
         self.tokens_issued: list[TokenGrant] = []
         self.rejected: Counter[str] = Counter()
         self.peak_concurrency = 0
@@ -516,6 +598,7 @@ class GoogleServer(LoopbackServer):
         self._blob_sigs: dict[str, str] = {}  # file id -> signature of its redirect URL
         self._truncate_blobs: set[str] = set()
         self._job_errors: deque[dict[str, Any]] = deque()
+        self._judge_script: deque[tuple[str | None, str]] = deque()
         self._renders: dict[str, Future[None]] = {}
         self._inline: dict[str, str] = {}  # operation name -> base64 of its clip
         self._sa_key: Any = None  # the service account's RSA private key
@@ -555,6 +638,15 @@ class GoogleServer(LoopbackServer):
         is a google.rpc code: 13 INTERNAL, 3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED...)."""
         with self._lock:
             self._job_errors.extend([{"code": code, "message": message}] * count)
+
+    def script_judge(
+        self, answer: str | Mapping[str, Any] | None, *, finish_reason: str = "STOP", count: int = 1
+    ) -> None:
+        """Make the judge's next ``count`` answers exactly ``answer`` (a dict: as JSON; a str:
+        as it is, malformed or not; None: a candidate without content), ending ``finish_reason``."""
+        text = json.dumps(answer) if isinstance(answer, Mapping) else answer
+        with self._lock:
+            self._judge_script.extend([(text, finish_reason)] * count)
 
     def service_account_info(self) -> dict[str, str]:
         """A service-account key file (as a dict) whose ``token_uri`` is this server's
@@ -626,9 +718,7 @@ class GoogleServer(LoopbackServer):
         if version in GEMINI_VERSIONS and rest.startswith(("models/", "files/")):
             if method == "POST" and (m := _GEMINI_CALL.fullmatch(rest)):
                 route = Route("gemini", version, m["model"], m["verb"])
-                endpoint = {"predictLongRunning": "create", "generateContent": "tts"}.get(
-                    m["verb"], ""
-                )
+                endpoint = _call_endpoint(m["verb"], m["model"])
             elif method == "GET" and (m := _GEMINI_OPERATION.fullmatch(rest)):
                 route = Route("gemini", version, m["model"], "get", ident=m["id"])
                 endpoint = "poll"
@@ -640,11 +730,7 @@ class GoogleServer(LoopbackServer):
             if method == "POST" and m:
                 backend = "vertex" if m["project"] else "express"
                 route = Route(backend, version, m["model"], m["verb"], m["project"], m["location"])
-                endpoint = {
-                    "predictLongRunning": "create",
-                    "fetchPredictOperation": "poll",
-                    "generateContent": "tts",
-                }.get(m["verb"], "")
+                endpoint = _call_endpoint(m["verb"], m["model"])
                 if endpoint and m["publisher"] != "google":
                     raise not_found(f"Publisher Model `{rest.partition(':')[0]}` was not found.")
         if route is None or not endpoint:
@@ -658,6 +744,8 @@ class GoogleServer(LoopbackServer):
             self.poll(h, route, body)
         elif endpoint == "tts":
             self.tts(h, route, body)
+        elif endpoint == "judge":
+            self.judge(h, route, body)
         else:
             self.download(h, route.ident)
 
@@ -1367,6 +1455,48 @@ class GoogleServer(LoopbackServer):
         answer["responseId"] = response_id
         h.send_json(200, answer)
 
+    # -- the vision judge -------------------------------------------------------------------------
+    def judge(self, h: _Handler, route: Route, body: bytes) -> None:
+        try:
+            raw = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raw = None
+        record = JudgeRequest(route.backend, route.model, raw if isinstance(raw, dict) else {})
+        try:
+            if route.model not in JUDGE_MODELS:
+                raise self._model_not_found(route)
+            if len(body) > JUDGE_MAX_REQUEST_BYTES:
+                raise bad(
+                    f"Request payload size exceeds the limit: {JUDGE_MAX_REQUEST_BYTES} bytes."
+                )
+            _parse_judge(_json_object(body), record)
+        except GoogleError as exc:
+            record.error = exc.message
+            with self._lock:
+                self.judge_requests.append(record)
+            raise
+        if self.judge_latency:
+            time.sleep(self.judge_latency)
+        with self._lock:
+            scripted = self._judge_script.popleft() if self._judge_script else None
+            failures = dict(self.judge_failures)
+            response_id = _alnum(self._rng, 20)
+        record.blocked = any(self._blocked(t) for t in record.texts)
+        answer: dict[str, Any] = {"modelVersion": route.model, "responseId": response_id}
+        if record.blocked:
+            answer["promptFeedback"] = {"blockReason": "PROHIBITED_CONTENT"}
+        else:
+            text, finish = scripted or (json.dumps(_verdicts(record.schema, failures)), "STOP")
+            record.answer = text or ""
+            candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
+            if text is not None:
+                candidate["content"] = {"role": "model", "parts": [{"text": text}]}
+            answer["candidates"] = [candidate]
+        record.usage = answer["usageMetadata"] = _judge_usage(record)
+        with self._lock:
+            self.judge_requests.append(record)
+        h.send_json(200, answer)
+
 
 # -- the handler ----------------------------------------------------------------------------
 _GEMINI_CALL = re.compile(r"models/(?P<model>[^/:]+):(?P<verb>\w+)")
@@ -1443,6 +1573,18 @@ def _b64(value: Any, where: str) -> bytes:
         raise bad(f"{where} must be a non-empty base64 string.")
     try:
         return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad(f"Invalid value at '{where}': invalid base64 data.") from None
+
+
+def _proto_bytes(value: Any, where: str) -> bytes:
+    """A proto3 JSON ``bytes`` field: standard or URL-safe base64, padded or not (the SDK
+    sends inline data URL-safe)."""
+    if not isinstance(value, str) or not value:
+        raise bad(f"{where} must be a non-empty base64 string.")
+    text = value.replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise bad(f"Invalid value at '{where}': invalid base64 data.") from None
 
@@ -1645,6 +1787,177 @@ def _parse_speech_config(
             raise bad(f"Speaker {speaker} does not appear in the input text.")
         speakers[speaker] = _voice_name(entry.get("voice_config"), f"{here}.voice_config")
     return None, speakers, language
+
+
+def _call_endpoint(verb: str, model: str) -> str:
+    """The endpoint of a ``models/{model}:{verb}`` POST (either backend); "" if none."""
+    if verb == "generateContent":
+        return "tts" if "tts" in model else "judge"
+    return {"predictLongRunning": "create", "fetchPredictOperation": "poll"}.get(verb, "")
+
+
+def _parse_judge(data: dict[str, Any], record: JudgeRequest) -> None:
+    """Check a vision generateContent body; fill ``record``'s texts, images and schema."""
+    data = {_snake(k): v for k, v in data.items()}
+    for name in data:
+        if name not in ("contents", "generation_config", "system_instruction", "safety_settings"):
+            raise unknown_field(name, "")
+    contents = data.get("contents")
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        raise bad("* GenerateContentRequest.contents: contents is not specified")
+    for i, content in enumerate(contents):
+        _parse_content(content, f"contents[{i}]", record, images=True)
+    system = data.get("system_instruction")
+    if system is not None:
+        texts: list[str] = []
+        _parse_content(system, "system_instruction", JudgeRequest("", "", {}, texts), images=False)
+        record.system_instruction = "\n".join(texts)
+    record.schema = _parse_generation(data.get("generation_config"))
+
+
+def _parse_content(content: Any, where: str, record: JudgeRequest, *, images: bool) -> None:
+    if not isinstance(content, dict):
+        raise bad(f"{where} must be an object.")
+    content = {_snake(k): v for k, v in content.items()}
+    for name in content:
+        if name not in ("role", "parts"):
+            raise unknown_field(name, where)
+    if content.get("role", "user") not in ("user", "model"):
+        raise bad(f"Please use a valid role: user, model. ({where}.role)")
+    parts = content.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise bad(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.")
+    for j, part in enumerate(parts):
+        _parse_part(part, f"{where}.parts[{j}]", record, images)
+
+
+def _parse_part(part: Any, where: str, record: JudgeRequest, images: bool) -> None:
+    if not isinstance(part, dict):
+        raise bad(f"{where} must be an object.")
+    part = {_snake(k): v for k, v in part.items()}
+    data = [k for k in part if k not in ("thought", "thought_signature")]
+    if len(data) != 1:
+        raise bad(f"{where} must hold exactly one of text and inline_data.")
+    kind = data[0]
+    if kind == "text" and isinstance(part["text"], str):
+        record.texts.append(part["text"])
+    elif kind == "inline_data" and images:
+        record.images.append(_parse_image(part["inline_data"], f"{where}.inline_data"))
+    elif kind == "file_data":
+        raise bad(f"{where}.file_data: this fake holds no uploaded files; send inline_data.")
+    elif kind in ("text", "inline_data"):
+        raise bad(f"{where}.{kind} is not valid here.")
+    else:
+        raise unknown_field(kind, where)
+
+
+def _parse_image(blob: Any, where: str) -> tuple[str, bytes]:
+    if not isinstance(blob, dict):
+        raise bad(f"{where} must be an object.")
+    blob = {_snake(k): v for k, v in blob.items()}
+    for name in blob:
+        if name not in ("mime_type", "data"):
+            raise unknown_field(name, where)
+    mime = str(blob.get("mime_type") or "").lower()
+    if mime not in JUDGE_IMAGE_TYPES:
+        raise bad(f"Unsupported MIME type: {mime or '(none)'} ({where}.mime_type)")
+    data = _proto_bytes(blob.get("data"), f"{where}.data")
+    if not data.startswith(JUDGE_IMAGE_TYPES[mime]):
+        raise bad(
+            "Unable to process input image. Please retry or report in"
+            f" https://developers.generativeai.google/guide/troubleshooting ({where})"
+        )
+    return mime, data
+
+
+def _parse_generation(config: Any) -> dict[str, Any]:
+    """The response schema a judge request must carry (JSON Schema or OpenAPI Schema)."""
+    if not isinstance(config, dict):
+        raise bad(
+            "This fake answers generateContent as a vision judge only: set generationConfig"
+            " with responseMimeType application/json and a responseJsonSchema."
+        )
+    config = {_snake(k): v for k, v in config.items()}
+    for name in config:
+        if name not in GENERATION_FIELDS:
+            raise unknown_field(name, "generation_config")
+    schemas = [n for n in ("response_json_schema", "response_schema") if config.get(n) is not None]
+    if len(schemas) != 1:
+        raise bad(
+            "Exactly one of responseJsonSchema and responseSchema must be set"
+            f" ({len(schemas)} given)."
+        )
+    mime = config.get("response_mime_type")
+    if mime != "application/json":
+        raise bad(
+            f"responseMimeType {mime!r} is not supported with a response schema: use"
+            " application/json."
+        )
+    modalities = [str(m).upper() for m in config.get("response_modalities") or ["TEXT"]]
+    if modalities != ["TEXT"]:
+        raise bad(f"Response modalities {', '.join(modalities)} are not supported here.")
+    schema = config[schemas[0]]
+    if not isinstance(schema, dict) or str(schema.get("type", "")).lower() != "object":
+        raise bad(f"{schemas[0]} must be an object schema.")
+    if not isinstance(schema.get("properties"), dict):
+        raise bad(f"{schemas[0]}.properties must be an object.")
+    return schema
+
+
+def _is_verdict(schema: Any) -> bool:
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return isinstance(properties, dict) and all(f in properties for f in VERDICT_FIELDS)
+
+
+def _verdicts(schema: dict[str, Any], failures: Mapping[str, str]) -> dict[str, Any]:
+    """The answer the schema asks for: every verdict passes unless ``failures`` names it."""
+    answer: dict[str, Any] = {}
+    for name, sub in schema["properties"].items():
+        if name == "identity" and isinstance(sub, dict):
+            people = sub.get("properties") or {}
+            answer[name] = {
+                who: _verdict(who, people[who], failures)
+                for who in people
+                if _is_verdict(people[who])
+            }
+        elif _is_verdict(sub):
+            answer[name] = _verdict(name, sub, failures)
+    return answer
+
+
+def _verdict(key: str, schema: dict[str, Any], failures: Mapping[str, str]) -> dict[str, Any]:
+    failed = key in failures
+    if failed:
+        reason = failures[key]
+    elif key == "continuity":
+        reason = "The place, light and people stay the same in every frame."
+    else:
+        reason = f"{key} matches the reference images and the description in every frame."
+    values = {"reason": reason, "score": JUDGE_FAIL_SCORE if failed else JUDGE_PASS_SCORE}
+    values["passed"] = not failed
+    return {field: values[field] for field in schema["properties"] if field in values}
+
+
+def _judge_usage(record: JudgeRequest) -> dict[str, Any]:
+    text_tokens = -(-(len(record.system_instruction) + sum(map(len, record.texts))) // 4)
+    image_tokens = JUDGE_IMAGE_TOKENS * len(record.images)
+    prompt = text_tokens + image_tokens
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt,
+        "totalTokenCount": prompt,
+        "promptTokensDetails": [
+            {"modality": "TEXT", "tokenCount": text_tokens},
+            {"modality": "IMAGE", "tokenCount": image_tokens},
+        ],
+    }
+    if record.answer or not record.blocked:
+        answer = -(-len(record.answer) // 4)
+        usage["candidatesTokenCount"] = answer
+        usage["thoughtsTokenCount"] = JUDGE_THOUGHT_TOKENS
+        usage["totalTokenCount"] = prompt + answer + JUDGE_THOUGHT_TOKENS
+    return usage
 
 
 # -- audio ----------------------------------------------------------------------------------

@@ -163,10 +163,11 @@ def qc_check(
 ) -> Any:
     """Inspect a rendered clip; return a ``QCVerdict``, a list of them, or None.
 
-    Every implementation runs; the verdicts are collected into the manifest, and a failing
-    one sends the shot down the production's retake ladder (``qc.ladder``). ``judge`` is
-    set when the production names a vision judge (``qc.judge``): a plugin that provides
-    that engine (kind ``judge``) answers with its verdicts, priced in ``QCVerdict.cost``;
-    every other plugin ignores it. Local checks take only the arguments they need.
+    Every implementation runs (with ``judge`` None); the verdicts are collected into the
+    manifest, and a failing one sends the shot down the production's retake ladder
+    (``qc.ladder``). When the production names a vision judge (``qc.judge``), the plugin
+    that provides that engine (kind ``judge``) is called once more, alone, with ``judge``
+    set: it answers with its verdicts, priced in ``QCVerdict.cost``. The core keeps them
+    with the clip, so a clip is judged (and paid for) once. Take only the arguments you need.
     """
     raise NotImplementedError

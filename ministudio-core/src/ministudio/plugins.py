@@ -247,23 +247,34 @@ class PluginHost:
         return describe_shot(shot) if mapped is None else mapped
 
     def qc_check(
-        self,
-        shot: ShotPrompt,
-        clip: Path,
-        expected_duration: float,
-        fps: int,
-        judge: Judging | None = None,
+        self, shot: ShotPrompt, clip: Path, expected_duration: float, fps: int
     ) -> list[QCVerdict]:
-        """Run every plugin's checks on a clip (and ``judge``, if set) and collect the verdicts."""
-        from ministudio.jobs import QCVerdict
+        """Run every plugin's checks on a clip and collect their verdicts."""
+        answers = self.pm.hook.qc_check(
+            shot=shot, clip=clip, expected_duration=expected_duration, fps=fps, judge=None
+        )
+        return _verdicts(answers)
 
-        verdicts: list[QCVerdict] = []
-        for answer in self.pm.hook.qc_check(
+    def judge_clip(
+        self, judge: Judging, shot: ShotPrompt, clip: Path, expected_duration: float, fps: int
+    ) -> list[QCVerdict]:
+        """Ask the judge engine ``judge.engine`` (its plugin's ``qc_check`` only) about a clip."""
+        self.engine(judge.engine, "judge")
+        answer = self._caller(judge.engine, "qc_check")(
             shot=shot, clip=clip, expected_duration=expected_duration, fps=fps, judge=judge
-        ):
-            items = answer if isinstance(answer, list) else [answer]
-            verdicts.extend(v for v in items if isinstance(v, QCVerdict))
-        return verdicts
+        )
+        return _verdicts(answer)
+
+
+def _verdicts(answers: Any) -> list[QCVerdict]:
+    """The verdicts in hook answers (each a verdict, a list of them, or None)."""
+    from ministudio.jobs import QCVerdict
+
+    verdicts: list[QCVerdict] = []
+    for answer in answers if isinstance(answers, list) else [answers]:
+        items = answer if isinstance(answer, list) else [answer]
+        verdicts.extend(v for v in items if isinstance(v, QCVerdict))
+    return verdicts
 
 
 def _result_type(hook: str) -> type:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import json
 import os
 import shutil
 import time
@@ -339,8 +340,11 @@ class _Renderer:
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
         planned = plan_shots(self.p, self.host)
-        if self.p.qc.judge:  # an unknown judge is refused before anything is spent
-            self.host.engine(self.p.qc.judge, "judge")
+        if self.p.qc.judge:  # an unknown judge, or one without its key, before any spending
+            judge = self.host.engine(self.p.qc.judge, "judge")
+            if judge.key_env:
+                context = EngineContext(engine=judge.id, work_dir=self.store.root, env=self.env)
+                context.keys(judge) if judge.all_keys else context.key(judge)
         for ps in planned:
             self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
@@ -692,26 +696,50 @@ class _Renderer:
         return True
 
     async def _qc(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
-        """Every plugin's checks on ``clip`` (and the production's vision judge, if any)."""
+        """Every plugin's checks on ``clip``, then the production's vision judge, if any."""
         assert shot.brief is not None
-        judge, spec, scratch = None, None, self.store.scratch()
+        brief, seconds = shot.brief, shot.timing.duration
         try:
-            if self.p.qc.judge:
-                spec = self.host.engine(self.p.qc.judge, "judge")
-                options = self.p.routing.options.get(spec.id, {})
-                judge = Judging(spec.id, self._context(spec, scratch), options)
-            return await anyio.to_thread.run_sync(
-                self.host.qc_check,
-                shot.brief,
-                clip,
-                shot.timing.duration,
-                self.fps,
-                judge,
-                limiter=self._media,
+            verdicts = await anyio.to_thread.run_sync(
+                self.host.qc_check, brief, clip, seconds, self.fps, limiter=self._media
             )
         except Exception as exc:  # the clip stays in the store: a new render checks it again
+            raise MinistudioError(f"its quality checks could not run: {exc}") from exc
+        if self.p.qc.judge:
+            verdicts += await self._judged(shot, clip)
+        return verdicts
+
+    async def _judged(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
+        """The vision judge's verdicts on ``clip``: asked (and paid for) once per clip, brief
+        and judge settings, then kept in the store."""
+        assert shot.brief is not None and self.p.qc.judge
+        spec = self.host.engine(self.p.qc.judge, "judge")
+        options = self.p.routing.options.get(spec.id, {})
+        what = {"clip": self._hash(clip), "shot": self._brief(shot.brief), "options": options}
+        key = job_key("judge", {"engine": spec.id, **what})
+        kept = self.store.get(key, ".json")
+        if kept is not None:  # paid for in an earlier run
+            saved = json.loads(kept.read_text(encoding="utf-8"))
+            return [QCVerdict.model_validate({**v, "cost": 0.0}) for v in saved]
+        scratch = self.store.scratch()
+        try:
+            judging = Judging(spec.id, self._context(spec, scratch), options)
+            async with self._limiter(spec):
+                verdicts = await anyio.to_thread.run_sync(
+                    self.host.judge_clip,
+                    judging,
+                    shot.brief,
+                    clip,
+                    shot.timing.duration,
+                    self.fps,
+                )
+            answer = scratch / "verdicts.json"
+            answer.write_text(json.dumps([v.model_dump() for v in verdicts]), encoding="utf-8")
+            self.store.put(key, answer, ".json")
+            return verdicts
+        except Exception as exc:  # the clip stays in the store: a new render judges it again
             raise MinistudioError(
-                "its quality checks could not run: " + _describe(exc, spec, self.env)
+                f"the judge {spec.id} could not look at it: " + _describe(exc, spec, self.env)
             ) from exc
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -1135,15 +1163,20 @@ class _Renderer:
             del data["last_frame"]
         if not request.loop:
             del data["loop"]
-        if not request.shot.native_audio:  # left out when unused, as last_frame
-            del data["shot"]["native_audio"]
-        brief = data["shot"]
-        for character, source in zip(brief["characters"], request.shot.characters, strict=True):
+        data["shot"] = self._brief(request.shot)
+        return data
+
+    def _brief(self, shot: ShotPrompt) -> Any:
+        """The brief as JSON with every reference image replaced by its content hash."""
+        brief = shot.model_dump(mode="json")
+        if not shot.native_audio:  # left out when unused, so adding the field kept job keys
+            del brief["native_audio"]
+        for character, source in zip(brief["characters"], shot.characters, strict=True):
             character["reference_images"] = [self._hash(p) for p in source.reference_images]
         brief["environment"]["reference_images"] = [
-            self._hash(p) for p in request.shot.environment.reference_images
+            self._hash(p) for p in shot.environment.reference_images
         ]
-        return data
+        return brief
 
 
 def _next_rung(

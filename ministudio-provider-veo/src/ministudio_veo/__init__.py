@@ -1,6 +1,7 @@
-"""MiniStudio engine plugin for Google Veo 3.1, through the official ``google-genai`` SDK.
+"""MiniStudio engine plugin for Google Veo 3.1, through the official ``google-genai`` SDK,
+and a Gemini vision judge for quality control.
 
-Two engines, because the two Google backends take different inputs:
+Two video engines, because the two Google backends take different inputs:
 
 - ``veo``: the Gemini Developer API, with ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. Clips are
   downloaded from the Gemini files endpoint; results can arrive by webhook
@@ -11,9 +12,17 @@ Two engines, because the two Google backends take different inputs:
   mode with ``VERTEX_AI_API_KEY``. Takes a seed and turns the soundtrack off; clips come back
   inline, or in Cloud Storage with the option ``output_gcs_uri``. Polling only.
 
+And a judge (kind ``judge``), named by a production's ``qc: {judge: gemini-judge}``:
+
+- ``gemini-judge``: the Gemini API with the same keys as ``veo``; ``qc_check`` sends a few
+  frames of each rendered shot, the characters' reference images and DNA and the place's
+  description to a Gemini Flash model and turns its structured answer into an
+  ``identity:<character>`` verdict per character and a ``continuity`` verdict per shot
+  (see ``judge``).
+
 ``google-genai`` is pinned below 3: 3.x refuses Veo on the Gemini Developer API.
 
-The SDK is imported inside the hooks only (see ``_api``).
+The SDK is imported inside the hooks only (see ``_api`` and ``judge``).
 """
 
 from __future__ import annotations
@@ -28,13 +37,23 @@ from ministudio.engines import Capabilities, EngineContext, EngineSpec
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from ministudio.jobs import JobStatus, ShotPrompt, Submission, VideoRequest, VideoResult
+    from ministudio.engines import Judging
+    from ministudio.jobs import (
+        JobStatus,
+        QCVerdict,
+        ShotPrompt,
+        Submission,
+        VideoRequest,
+        VideoResult,
+    )
 
 __version__ = "0.1.0"
 
 GEMINI = "veo"
 VERTEX = "veo-vertex"
 ENGINES = (GEMINI, VERTEX)
+JUDGE = "gemini-judge"
+JUDGE_MODEL = "gemini-3.8-flash"  # GA since September 2026; see judge.PRICES
 GEMINI_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 VERTEX_KEYS = ("VERTEX_AI_API_KEY", "VERTEX_AI_ACCESS_TOKEN")
 
@@ -80,6 +99,14 @@ def specs() -> list[EngineSpec]:
             key_env=VERTEX_KEYS,
             default_model="veo-3.1-generate-001",
             capabilities=_capabilities(vertex=True),
+        ),
+        EngineSpec(
+            id=JUDGE,
+            kind="judge",
+            description="Gemini vision judge: identity per character, continuity per shot",
+            key_env=GEMINI_KEYS,
+            default_model=JUDGE_MODEL,
+            capabilities=Capabilities(concurrency=4, expected_latency=8.0),
         ),
     ]
 
@@ -144,3 +171,13 @@ def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
 
     # Veo speaks the lines itself only when the shot asks for native audio.
     return describe_shot(shot, include_dialogue=shot.native_audio)
+
+
+@hookimpl
+def qc_check(shot: ShotPrompt, clip: Path, judge: Judging | None) -> list[QCVerdict] | None:
+    """The judge's verdicts on ``clip``, when the production names ``gemini-judge``."""
+    if judge is None or judge.engine != JUDGE:
+        return None
+    from ministudio_veo import judge as vision
+
+    return vision.judge(shot, Path(clip), judge)
