@@ -108,6 +108,15 @@ def lookup(name: str, env: Mapping[str, str]) -> str | None:
     return lookup_any((name,), env)
 
 
+def described(exc: Exception, names: Iterable[str], env: Mapping[str, str]) -> str:
+    """A failure as text (a MiniStudio error's message, else its type and message), with the
+    values of the key variables ``names`` blanked out wherever they occur."""
+    text = str(exc) if isinstance(exc, MinistudioError) else f"{type(exc).__name__}: {exc}"
+    for secret in key_values(names, env):
+        text = text.replace(secret, "***")
+    return text
+
+
 def key_values(names: Iterable[str], env: Mapping[str, str]) -> list[str]:
     """Every value ``names`` have in ``env`` or the store, longest first: what to blank out.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import json
 import os
 import shutil
 import time
@@ -25,20 +24,19 @@ import anyio.to_thread
 
 from ministudio import __version__
 from ministudio.conditioning import Conditioning, given, ignored
-from ministudio.engines import EngineContext, EngineSpec, Judging, Made
+from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
 from ministudio.jobs import (
     HostedAsset,
     PreviousClip,
-    QCVerdict,
     ShotPrompt,
     SpeechResult,
     VideoRequest,
 )
 from ministudio.journal import Journal
-from ministudio.keys import key_values
+from ministudio.keys import described
 from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord, TakeRecord
 from ministudio.planning import (
     GAP,
@@ -61,6 +59,7 @@ from ministudio.remote import RemoteRunner, RetryPolicy, WebhookHub
 from ministudio.retakes import Take, best, climb, failing
 from ministudio.spec import Production, Rung
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
+from ministudio.verdicts import Inspector
 
 if TYPE_CHECKING:
     from ministudio.checks import Footage
@@ -143,14 +142,14 @@ class _Shot:
 
 @dataclass
 class _Take:
-    """A take rendered and checked: its clip, the engine's own clip, its record (``qc``
-    included) and a few frames for the seam of the next shot."""
+    """A take rendered (and checked): its clip, the engine's own clip, its record (``qc``
+    included) and a few frames for the checks across shots."""
 
     take: Take
     clip: Path
     source: Path | None
     record: ShotRecord
-    footage: Footage
+    footage: Footage | None = None
 
 
 # What the shot's record takes from the take it keeps.
@@ -300,6 +299,17 @@ class _Renderer:
             out_dir, width=self.width, height=self.height, fps=self.fps, limiter=self._media
         )
         self.options = options
+        judge = production.qc.judge
+        self.inspector = Inspector(
+            host,
+            store,
+            env,
+            judge,
+            production.routing.options.get(judge, {}) if judge else {},
+            media=self._media,
+            fingerprint=self._brief,
+            file_hash=self._hash,
+        )
         self.webhooks = WebhookHub() if options.webhook_url else None
         self.webhook_port = 0
         self.remote = RemoteRunner(
@@ -340,11 +350,7 @@ class _Renderer:
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
         planned = plan_shots(self.p, self.host)
-        if self.p.qc.judge:  # an unknown judge, or one without its key, before any spending
-            judge = self.host.engine(self.p.qc.judge, "judge")
-            if judge.key_env:
-                context = EngineContext(engine=judge.id, work_dir=self.store.root, env=self.env)
-                context.keys(judge) if judge.all_keys else context.key(judge)
+        self.inspector.check_key()  # a judge without its key stops us before any spending
         for ps in planned:
             self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
         lines = await self._speak_all(planned)
@@ -584,18 +590,18 @@ class _Renderer:
         """The shot's first take: its engine, else each of its fallbacks in turn, checked."""
         for engine in (take.engine, *shot.planned.fallbacks):
             try:
-                return await self._shoot(shot, dataclasses.replace(take, engine=engine), previous)
+                made = await self._shoot(shot, dataclasses.replace(take, engine=engine))
+                break
             except Exception as exc:  # a crashing plugin fails its shot, not the film
                 shot.record.failed_attempts.append(
                     AttemptRecord(engine=engine.id, error=_describe(exc, engine, self.env))
                 )
-        raise MinistudioError(shot.record.failed_attempts[-1].error)
+        else:
+            raise MinistudioError(shot.record.failed_attempts[-1].error)
+        return await self._check(shot, made, previous)
 
-    async def _shoot(self, shot: _Shot, take: Take, previous: _Shot | None) -> _Take:
-        """Render ``take`` and run the checks on it (with its seam for a `continue` shot)."""
-        from ministudio.checks import decode, seam
-        from ministudio.checks.continuity import sample
-
+    async def _shoot(self, shot: _Shot, take: Take) -> _Take:
+        """Render ``take`` (or find it in the store)."""
         record = ShotRecord(
             id=shot.record.id,
             scene=shot.record.scene,
@@ -606,14 +612,23 @@ class _Renderer:
             frames=shot.record.frames,
         )
         clip, source = await self._render_with(shot, take, record)
-        record.qc = await self._qc(shot, clip)
-        footage = await anyio.to_thread.run_sync(
+        return _Take(take, clip, source, record)
+
+    async def _check(self, shot: _Shot, made: _Take, previous: _Shot | None) -> _Take:
+        """Run the checks on a take (with its seam for a `continue` shot) into its record."""
+        from ministudio.checks import decode, seam
+        from ministudio.checks.continuity import sample
+
+        record, clip = made.record, made.clip
+        assert shot.brief is not None
+        record.qc = await self.inspector.verdicts(shot.brief, clip, shot.timing.duration, self.fps)
+        made.footage = await anyio.to_thread.run_sync(
             lambda: sample(decode(clip, sound=False)), limiter=self._media
         )
         if previous is not None and previous.footage is not None:
-            record.qc.append(seam(previous.footage, footage))
+            record.qc.append(seam(previous.footage, made.footage))
         record.cost += sum(verdict.cost for verdict in record.qc)
-        return _Take(take, clip, source, record, footage)
+        return made
 
     async def _retake(
         self, shots: list[_Shot], shot: _Shot, first: _Take, previous: _Shot | None
@@ -647,13 +662,15 @@ class _Renderer:
                 ShotEvent(ps.id, "rendering", take.engine.id, detail=f"retake ({take.rung}): {why}")
             )
             try:
-                made.append(await self._shoot(shot, take, previous))
-                attempts.append(made[-1])
+                rendered = await self._shoot(shot, take)
             except Exception as exc:  # an engine failing a retake leaves the takes made
                 error = _describe(exc, take.engine, self.env)
                 attempts.append(
                     TakeRecord(rung=take.rung, engine=take.engine.id, seed=take.seed, error=error)
                 )
+                continue
+            made.append(await self._check(shot, rendered, previous))
+            attempts.append(made[-1])
         kept = made[best([t.record.qc for t in made])]
         if len(attempts) > 1:
             shot.record.takes = [
@@ -694,55 +711,6 @@ class _Renderer:
             return False
         self._allowance -= cost
         return True
-
-    async def _qc(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
-        """Every plugin's checks on ``clip``, then the production's vision judge, if any."""
-        assert shot.brief is not None
-        brief, seconds = shot.brief, shot.timing.duration
-        try:
-            verdicts = await anyio.to_thread.run_sync(
-                self.host.qc_check, brief, clip, seconds, self.fps, limiter=self._media
-            )
-        except Exception as exc:  # the clip stays in the store: a new render checks it again
-            raise MinistudioError(f"its quality checks could not run: {exc}") from exc
-        if self.p.qc.judge:
-            verdicts += await self._judged(shot, clip)
-        return verdicts
-
-    async def _judged(self, shot: _Shot, clip: Path) -> list[QCVerdict]:
-        """The vision judge's verdicts on ``clip``: asked (and paid for) once per clip, brief
-        and judge settings, then kept in the store."""
-        assert shot.brief is not None and self.p.qc.judge
-        spec = self.host.engine(self.p.qc.judge, "judge")
-        options = self.p.routing.options.get(spec.id, {})
-        what = {"clip": self._hash(clip), "shot": self._brief(shot.brief), "options": options}
-        key = job_key("judge", {"engine": spec.id, **what})
-        kept = self.store.get(key, ".json")
-        if kept is not None:  # paid for in an earlier run
-            saved = json.loads(kept.read_text(encoding="utf-8"))
-            return [QCVerdict.model_validate({**v, "cost": 0.0}) for v in saved]
-        scratch = self.store.scratch()
-        try:
-            judging = Judging(spec.id, self._context(spec, scratch), options)
-            async with self._limiter(spec):
-                verdicts = await anyio.to_thread.run_sync(
-                    self.host.judge_clip,
-                    judging,
-                    shot.brief,
-                    clip,
-                    shot.timing.duration,
-                    self.fps,
-                )
-            answer = scratch / "verdicts.json"
-            answer.write_text(json.dumps([v.model_dump() for v in verdicts]), encoding="utf-8")
-            self.store.put(key, answer, ".json")
-            return verdicts
-        except Exception as exc:  # the clip stays in the store: a new render judges it again
-            raise MinistudioError(
-                f"the judge {spec.id} could not look at it: " + _describe(exc, spec, self.env)
-            ) from exc
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     async def _native_audio(self, shot: _Shot) -> None:
         """Put the sound of a shot whose engine spoke its lines into the film."""
@@ -1242,10 +1210,7 @@ def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
 
 def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str]) -> str:
     """An engine failure as text, with the engine's key values blanked out wherever they occur."""
-    text = str(exc) if isinstance(exc, MinistudioError) else f"{type(exc).__name__}: {exc}"
-    for secret in key_values(engine.key_env if engine else (), env):  # env's and stored ones
-        text = text.replace(secret, "***")
-    return text
+    return described(exc, engine.key_env if engine else (), env)
 
 
 def _wav_seconds(path: Path) -> float:
