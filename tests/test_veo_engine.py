@@ -244,7 +244,7 @@ def test_native_audio_puts_veos_sound_in_the_film(tmp_path: Path) -> None:
     assert line.engine == "veo-vertex"
     samples, rate = read_wav(tmp_path / "out" / "film.mp4")
     s1 = manifest.shots[0]
-    silent = samples[: int(s1.duration * rate)]
+    silent = samples[: int(s1.duration * rate) - 1024]  # the next shot's AAC pre-echo aside
     voiced = samples[int(manifest.shots[1].start * rate) :]
     assert float(np.abs(silent).max()) < 1e-3  # s1: no lines, no clip sound
     assert float(np.sqrt(np.mean(voiced**2))) > 1e-3  # s2: Veo's sound

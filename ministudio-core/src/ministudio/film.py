@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ministudio.media.assemble import FilmWriter
-    from ministudio.media.audio import AudioTrack
+    from ministudio.media.audio import AudioTrack, Loudness
     from ministudio.media.subtitles import Cue
 
 SAMPLE_RATE = 48000
@@ -46,15 +46,21 @@ class FilmAssembly:
         self._limiter = limiter  # local media work: one job per core
         self._writer: FilmWriter | None = None
         self._track: AudioTrack | None = None
+        # The voiced track's normalisation to the web target (set by ``open``).
+        self.loudness: Loudness | None = None
         self._cues: list[Cue] = []
         self._thumbs: list[Image.Image] = []
         self._appended = 0
         self._lock = anyio.Lock()
 
     def open(self, lines: Sequence[Spoken], duration: float) -> None:
-        """Start the file: the soundtrack and subtitles are final before any picture exists."""
+        """Start the file: the soundtrack and subtitles are final before any picture exists.
+
+        The voiced lines, as mixed, are normalised to the web loudness target (``loudness``
+        says how) before any of the track is encoded.
+        """
         from ministudio.media.assemble import FilmWriter
-        from ministudio.media.audio import AudioTrack, read_wav, resample
+        from ministudio.media.audio import AudioTrack, normalise, read_wav, resample
         from ministudio.media.subtitles import Cue
 
         track = self._track = AudioTrack(SAMPLE_RATE, duration)
@@ -62,6 +68,7 @@ class FilmAssembly:
             if line.path is not None:
                 samples, rate = read_wav(line.path)
                 track.place(resample(samples, rate, SAMPLE_RATE), line.start)
+        self.loudness = normalise(track)
         self._cues = [Cue(line.start, line.end, line.text, line.speaker) for line in lines]
         width, height = self.size
         self._writer = FilmWriter(
@@ -74,18 +81,22 @@ class FilmAssembly:
         self._writer.set_audio(track)
         self._writer.set_cues(self._cues)
 
-    async def place_audio(self, clip: Path, start: float, seconds: float, engine: str) -> None:
+    async def place_audio(self, clip: Path, start: float, seconds: float, engine: str) -> Loudness:
         """Mix a clip's own sound (an engine that spoke the shot's lines) in at ``start``,
-        cut to ``seconds``. Call it before the shot is appended."""
+        cut to ``seconds`` and normalised on its own to the web loudness target (the part of
+        the track before it is already encoded). Call it before the shot is appended.
+        Returns what normalisation did to it."""
         from ministudio.errors import MediaError
-        from ministudio.media.audio import read_wav, resample
+        from ministudio.media.audio import normalised, read_wav, resample
 
-        def read() -> np.ndarray:
+        def read() -> tuple[np.ndarray, Loudness]:
             samples, rate = read_wav(clip)
-            return resample(samples[: round(seconds * rate)], rate, SAMPLE_RATE)
+            return normalised(
+                resample(samples[: round(seconds * rate)], rate, SAMPLE_RATE), SAMPLE_RATE
+            )
 
         try:
-            samples = await anyio.to_thread.run_sync(read, limiter=self._limiter)
+            samples, loudness = await anyio.to_thread.run_sync(read, limiter=self._limiter)
         except MediaError as exc:
             raise MediaError(
                 f"the clip from {engine} has no usable sound for its spoken lines ({exc}); "
@@ -93,6 +104,7 @@ class FilmAssembly:
             ) from exc
         assert self._track is not None
         self._track.place(samples, start)
+        return loudness
 
     async def append_ready(self, shots: Sequence[tuple[bool, Path | None]]) -> None:
         """Append, in film order, each finished shot whose predecessors are all in.

@@ -76,6 +76,16 @@ class ShotRecord(BaseModel):
     lines: list[LineRecord] = []
 
 
+class LoudnessRecord(BaseModel):
+    """What normalising the soundtrack to the web loudness target (-16 LUFS) did."""
+
+    measured_lufs: float | None  # integrated loudness as mixed; None: silent, left alone
+    peak_dbfs: float | None  # sample peak as mixed
+    gain_db: float  # the gain applied to the whole track
+    limited: bool  # peaks would have passed -1 dBFS: the limiter brought them under
+    lufs: float | None  # integrated loudness after normalisation
+
+
 class Manifest(BaseModel):
     title: str
     ministudio_version: str
@@ -91,6 +101,7 @@ class Manifest(BaseModel):
     film: str | None  # file name in the output folder; None when a shot failed
     subtitles: list[str] = []
     contact_sheet: str | None = None
+    loudness: LoudnessRecord | None = None  # the soundtrack's normalisation
     shots: list[ShotRecord] = []
     plates: list[ShotRecord] = []  # background plates made (or reused) for this film
 

@@ -37,7 +37,14 @@ from ministudio.jobs import (
 )
 from ministudio.journal import Journal
 from ministudio.keys import described
-from ministudio.manifest import AttemptRecord, LineRecord, Manifest, ShotRecord, TakeRecord
+from ministudio.manifest import (
+    AttemptRecord,
+    LineRecord,
+    LoudnessRecord,
+    Manifest,
+    ShotRecord,
+    TakeRecord,
+)
 from ministudio.planning import (
     GAP,
     PlannedLine,
@@ -1006,6 +1013,8 @@ class _Renderer:
         manifest.film = "film.mp4"
         manifest.subtitles = ["film.srt", "film.vtt"]
         manifest.contact_sheet = "contact_sheet.png"
+        if self.film.loudness is not None:
+            manifest.loudness = LoudnessRecord(**dataclasses.asdict(self.film.loudness))
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json")
         return manifest

@@ -3,7 +3,8 @@ and integrated loudness (EBU R128 / ITU-R BS.1770-4)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -12,14 +13,27 @@ from ministudio.jobs import QCVerdict
 # Speech mixed near -16 LUFS has an RMS around -20 dBFS over a line, pauses included; room
 # tone and encoder noise sit below -60 dBFS. A line whose span is under -45 dBFS is silent.
 SILENCE_DBFS = -45.0
-# Samples this close to full scale count as clipped; a mix normalised to -1 dBTP peaks at
-# 0.89, so a good mix has none. Flag when more than 0.1% of the samples are there.
+# Samples this close to full scale count as clipped; a mix normalised with its peaks under
+# PEAK_CEILING (0.89) has none. Flag when more than 0.1% of the samples are there.
 CLIP_LEVEL = 0.99
 CLIP_FRACTION = 0.001
 # Web delivery target and the window a film must land in (streaming platforms normalise
 # to -14..-16 LUFS; +-2 LU leaves room for the programme's own variation).
 LOUDNESS_TARGET = -16.0
 LOUDNESS_TOLERANCE = 2.0
+
+# The sample peak, in dBFS, normalisation keeps a film under (EBU R128 asks -1 dBTP): room
+# for the AAC encoder's overshoot and inter-sample peaks, far from CLIP_LEVEL.
+PEAK_CEILING = -1.0
+
+# BS.1770 blocks are 400 ms overlapping by 75%: their energies are sums of 100 ms steps.
+# K-weighting runs on _CHUNK_STEPS steps at a time with _PAD_STEPS of context each side (the
+# filter's impulse response past 200 ms sums to under 1e-6).
+_STEP = 0.1
+_CHUNK_STEPS = 50
+_PAD_STEPS = 2
+
+Reader = Callable[[int, int], np.ndarray]
 
 # ITU-R BS.1770-4, Table 1 and 2: the K-weighting filter's two biquads at 48 kHz
 # (a high shelf modelling the head, then the RLB high-pass).
@@ -85,24 +99,62 @@ def _k_weighting(freqs: np.ndarray) -> np.ndarray:
     return power
 
 
-def integrated_loudness(samples: np.ndarray, rate: int) -> float:
-    """Integrated loudness in LUFS of a mono signal, after ITU-R BS.1770-4 (EBU R128).
+@functools.lru_cache(maxsize=4)
+def _k_amplitude(n: int, rate: int) -> np.ndarray:
+    """The K-weighting's amplitude on the bins of an ``n``-point real FFT at ``rate`` Hz."""
+    amplitude: np.ndarray = np.sqrt(_k_weighting(np.fft.rfftfreq(n, 1 / rate)))
+    return amplitude
 
-    K-weighting (applied in the frequency domain: one FFT of the whole signal, zero-padded so
-    the filter's tail does not wrap), mean square over 400 ms blocks with 75% overlap, an
-    absolute gate at -70 LUFS and a relative gate 10 LU under the gated mean. Returns -inf
-    when no block passes the absolute gate.
+
+def _k_weighted(x: np.ndarray, rate: int) -> np.ndarray:
+    """``x`` K-weighted in the frequency domain (circularly: keep its edges for context)."""
+    n = 1 << int(np.ceil(np.log2(max(x.size, 2))))
+    return np.fft.irfft(np.fft.rfft(x, n) * _k_amplitude(n, rate), n)[: x.size]
+
+
+def _step_ranges(
+    spans: Iterable[tuple[int, int]], step: int, steps: int
+) -> Iterator[tuple[int, int]]:
+    """The 100 ms steps near sample ``spans`` (sorted), merged, at most a chunk at a time."""
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        first = max(0, lo // step - _PAD_STEPS)
+        last = min(steps, -(-hi // step) + _PAD_STEPS)
+        if merged and first <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], last)
+        elif first < last:
+            merged.append([first, last])
+    for first, last in merged:
+        for lo in range(first, last, _CHUNK_STEPS):
+            yield lo, min(lo + _CHUNK_STEPS, last)
+
+
+def step_energies(
+    read: Reader, size: int, rate: int, spans: Iterable[tuple[int, int]] | None = None
+) -> np.ndarray:
+    """Sum of the squared K-weighted samples in each whole 100 ms step of a signal of
+    ``size`` samples, read a stretch at a time: ``read(lo, hi)`` gives samples ``lo..hi``
+    (``hi - lo`` of them, zeros outside the signal). With ``spans``, sorted ``(lo, hi)``
+    sample ranges outside which the signal is silent, only the steps near them are read.
     """
-    x = np.asarray(samples, dtype=np.float64).reshape(-1)
-    step = int(rate * 0.1)
-    if x.size < 4 * step:
+    step = int(rate * _STEP)
+    steps = size // step
+    energies = np.zeros(steps)
+    pad = _PAD_STEPS * step
+    for first, last in _step_ranges([(0, size)] if spans is None else spans, step, steps):
+        x = np.asarray(read(first * step - pad, last * step + pad), dtype=np.float64)
+        y = _k_weighted(x, rate)[pad : pad + (last - first) * step]
+        energies[first:last] = np.square(y).reshape(-1, step).sum(axis=1)
+    return energies
+
+
+def gated_loudness(energies: np.ndarray, rate: int) -> float:
+    """Integrated loudness in LUFS from the 100 ms step energies of ``step_energies``:
+    400 ms blocks (four steps, 75% overlap), an absolute gate at -70 LUFS and a relative
+    gate 10 LU under the gated mean. -inf when no block passes the absolute gate."""
+    if energies.size < 4:
         return float("-inf")
-    n = 1 << int(np.ceil(np.log2(x.size + rate)))  # one second of padding for the tail
-    spectrum = np.fft.rfft(x, n)
-    amplitude = np.sqrt(_k_weighting(np.fft.rfftfreq(n, 1 / rate)))
-    y = np.fft.irfft(spectrum * amplitude, n)[: x.size]
-    quarters = np.square(y[: (x.size // step) * step]).reshape(-1, step).sum(axis=1)
-    blocks = np.convolve(quarters, np.ones(4), mode="valid") / (4 * step)  # 400 ms each
+    blocks = np.convolve(energies, np.ones(4), mode="valid") / (4 * int(rate * _STEP))
     with np.errstate(divide="ignore"):
         loud = -0.691 + 10 * np.log10(blocks)
     gated = blocks[loud > -70.0]
@@ -111,6 +163,24 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     relative = -0.691 + 10 * np.log10(gated.mean()) - 10.0
     kept = blocks[loud > max(-70.0, relative)]
     return float(-0.691 + 10 * np.log10(kept.mean()))
+
+
+def integrated_loudness(samples: np.ndarray, rate: int) -> float:
+    """Integrated loudness in LUFS of a mono signal, after ITU-R BS.1770-4 (EBU R128).
+
+    K-weighting (applied in the frequency domain, a few seconds at a time), mean square over
+    400 ms blocks with 75% overlap, an absolute gate at -70 LUFS and a relative gate 10 LU
+    under the gated mean. Returns -inf when no block passes the absolute gate.
+    """
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+
+    def read(lo: int, hi: int) -> np.ndarray:
+        out = np.zeros(hi - lo)
+        first, last = max(lo, 0), min(hi, x.size)
+        out[first - lo : last - lo] = x[first:last]
+        return out
+
+    return gated_loudness(step_energies(read, x.size, rate), rate)
 
 
 def loudness(

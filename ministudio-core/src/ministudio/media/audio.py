@@ -6,11 +6,19 @@ Samples are float32 mono in -1..1 throughout.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
+from ministudio.checks.sound import (
+    LOUDNESS_TARGET,
+    PEAK_CEILING,
+    gated_loudness,
+    step_energies,
+)
 from ministudio.errors import MediaError
 
 # Windowed-sinc resampler: zero crossings of the kernel each side, Kaiser window shape, and
@@ -21,6 +29,18 @@ _KAISER_BETA = 8.0
 _PASSBAND = 0.94
 _MAX_PHASES = 4096  # rate ratios needing more kernel phases than this use the nearest phase
 _CHUNK = 1 << 16  # output samples computed per vectorised step (bounds memory)
+# The peak limiter (seconds): the gain falls over LIMIT_ATTACK before a peak (look-ahead),
+# holds LIMIT_HOLD after it (so it does not pump at the voice's pitch) and rises again.
+LIMIT_ATTACK = 0.005
+LIMIT_HOLD = 0.05
+# Limiting costs loudness: measure again through the limiter and top the gain up, at most
+# this many times, until within this many LU of the target. A step is at most 1/_MIN_SLOPE
+# times the shortfall and all of them at most _MAX_TOP_UP dB: a track of clicks barely gets
+# louder however much gain it gets, and the gain would only raise its noise.
+_LIMITED_PASSES = 3
+_LIMITED_TOLERANCE = 0.1
+_MIN_SLOPE = 0.25
+_MAX_TOP_UP = 6.0
 
 
 def read_wav(path: Path | str) -> tuple[np.ndarray, int]:
@@ -103,7 +123,8 @@ class AudioTrack:
     """The film's soundtrack: lines placed at times on a silent track of a fixed length.
 
     Only the placed lines are kept; any stretch is mixed on demand by ``read``, so a long
-    film's track costs memory for its speech, not for its length.
+    film's track costs memory for its speech, not for its length. With a ``ceiling`` (linear
+    peak), ``read`` passes the mix through a look-ahead limiter (see ``limit``).
     """
 
     def __init__(self, sample_rate: int, duration: float) -> None:
@@ -113,6 +134,7 @@ class AudioTrack:
             raise ValueError(f"duration must be >= 0, got {duration}")
         self.sample_rate = sample_rate
         self.size = round(duration * sample_rate)  # samples on the track
+        self.ceiling: float | None = None  # peak limit of reads, linear (None: no limiter)
         self._clips: list[tuple[int, np.ndarray]] = []  # (first sample, samples)
 
     @property
@@ -143,13 +165,155 @@ class AudioTrack:
         self._clips.append((start, src[: end - start].copy()))
         return end - start
 
-    def read(self, lo: int, hi: int) -> np.ndarray:
-        """Samples ``lo`` to ``hi`` of the mixed track (float32, clamped to -1..1)."""
-        lo, hi = max(lo, 0), min(hi, self.size)
+    def scale(self, gain: float) -> None:
+        """Multiply everything placed so far by ``gain`` (linear); later clips are not."""
+        for _, clip in self._clips:
+            clip *= np.float32(gain)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The sorted, merged sample ranges that hold placed sound (silence elsewhere)."""
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted((s, s + c.size) for s, c in self._clips):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def mix(self, lo: int, hi: int) -> np.ndarray:
+        """Samples ``lo`` to ``hi`` as placed, summed (float32, not limited nor clamped;
+        zeros outside the track, so always ``hi - lo`` of them)."""
         out = np.zeros(max(hi - lo, 0), np.float32)
         for start, clip in self._clips:
-            first, last = max(start, lo), min(start + clip.size, hi)
+            first, last = max(start, lo, 0), min(start + clip.size, hi, self.size)
             if first < last:
                 out[first - lo : last - lo] += clip[first - start : last - start]
+        return out
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Samples ``lo`` to ``hi`` of the mixed track (float32, limited under ``ceiling``
+        when set, clamped to -1..1; zeros outside the track, so ``hi - lo`` of them)."""
+        if self.ceiling is None:
+            out = self.mix(lo, hi)
+        else:
+            out = np.empty(max(hi - lo, 0), np.float32)
+            for first in range(lo, hi, _CHUNK):  # limited a chunk at a time: bounds memory
+                last = min(first + _CHUNK, hi)
+                out[first - lo : last - lo] = self._limited(first, last, self.ceiling)
         np.clip(out, -1.0, 1.0, out=out)
         return out
+
+    def _limited(self, lo: int, hi: int, ceiling: float) -> np.ndarray:
+        """Samples ``lo`` to ``hi`` through the limiter, mixed with the context it needs."""
+        attack, hold = self.offset(LIMIT_ATTACK), self.offset(LIMIT_HOLD)
+        wide = self.mix(lo - attack - hold, hi + attack)
+        return limit(wide, ceiling, attack, hold)[attack + hold : attack + hold + hi - lo]
+
+
+def _running_min(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[n] = min(x[n - before .. n + after]), 1.0 beyond the ends (van Herk/Gil-Werman:
+    a forward and a backward cumulative minimum over blocks of the window's width)."""
+    width = before + after + 1
+    blocks = -(-(x.size + width - 1) // width)
+    padded = np.ones(blocks * width + width, x.dtype)
+    padded[before : before + x.size] = x
+    shaped = padded.reshape(-1, width)
+    forward = np.minimum.accumulate(shaped, axis=1).reshape(-1)
+    backward = np.minimum.accumulate(shaped[:, ::-1], axis=1)[:, ::-1].reshape(-1)
+    result: np.ndarray = np.minimum(backward[: x.size], forward[width - 1 : width - 1 + x.size])
+    return result
+
+
+def limit(x: np.ndarray, ceiling: float, attack: int, hold: int) -> np.ndarray:
+    """``x`` with no sample over ``ceiling`` (linear): where one would be, the gain falls in a
+    straight line over the ``attack`` samples before it, holds ``hold`` samples after the
+    last one and rises over ``attack`` samples again. Sample n's gain depends on samples
+    n - attack - hold .. n + attack only, so stretches limited with that much context around
+    them join exactly. Returns ``x`` itself when nothing is over."""
+    level = np.abs(x)
+    if level.size == 0 or float(level.max()) <= ceiling:
+        return x
+    need = ceiling / np.maximum(level, ceiling)  # the gain each sample needs, <= 1
+    held = _running_min(need, hold, attack)  # the lowest need from n - hold to n + attack
+    total = np.concatenate([np.zeros(1), np.cumsum(held, dtype=np.float64)])
+    lag = np.maximum(np.arange(held.size) - attack, 0)
+    gain = (total[1:] - total[lag]) / (np.arange(held.size) + 1 - lag)  # mean of last attack+1
+    limited: np.ndarray = (x * np.minimum(gain, need)).astype(np.float32)
+    return limited
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """What normalisation did to a track (for the manifest: all plain numbers)."""
+
+    measured_lufs: float | None  # integrated loudness as mixed; None: silent, left alone
+    peak_dbfs: float | None  # sample peak as mixed; None: silent
+    gain_db: float  # the gain applied to the whole track
+    limited: bool  # the gain took peaks over the ceiling: the limiter brought them under
+    lufs: float | None  # integrated loudness after normalisation (before encoding)
+
+
+def _loudness(track: AudioTrack, read: Callable[[int, int], np.ndarray]) -> tuple[float, float]:
+    """(integrated LUFS, sample peak) of what ``read`` gives over the track's sound."""
+    peak = 0.0
+
+    def reading(lo: int, hi: int) -> np.ndarray:
+        nonlocal peak
+        x = read(lo, hi)
+        peak = max(peak, float(np.abs(x).max(initial=0.0)))
+        return x
+
+    spans = track.spans()
+    energies = step_energies(reading, track.size, track.sample_rate, spans)
+    return gated_loudness(energies, track.sample_rate), peak
+
+
+def _top_up(track: AudioTrack, target: float, gain: float) -> tuple[float, float]:
+    """Raise the gain until the track, measured through its limiter, is within tolerance of
+    ``target`` (secant steps: the limiter's loss grows with the gain). (gain, LUFS) after."""
+    lufs, most = _loudness(track, track.read)[0], gain + _MAX_TOP_UP
+    slope = 1.0  # LU gained per dB, as last measured
+    for _ in range(_LIMITED_PASSES):
+        step = min((target - lufs) / slope, most - gain)
+        if abs(target - lufs) <= _LIMITED_TOLERANCE or abs(step) < 0.01:  # there, or capped
+            break
+        track.scale(10 ** (step / 20))
+        gain += step
+        before, lufs = lufs, _loudness(track, track.read)[0]
+        slope = min(1.0, max(_MIN_SLOPE, (lufs - before) / step))
+    return gain, lufs
+
+
+def _db(linear: float) -> float | None:
+    return round(20 * math.log10(linear), 2) if linear > 0 else None
+
+
+def normalise(
+    track: AudioTrack, target: float = LOUDNESS_TARGET, ceiling: float = PEAK_CEILING
+) -> Loudness:
+    """Bring ``track`` to ``target`` LUFS integrated with its peaks under ``ceiling`` dBFS.
+
+    Measured as mixed; everything placed so far is scaled, and from then on ``read`` limits
+    peaks under the ceiling. When the gain takes peaks over it, the limiter costs a little
+    loudness, so the track is measured again through it and the gain topped up (a few
+    passes). A silent track (nothing above -70 LUFS) is left alone.
+    """
+    measured, peak = _loudness(track, track.mix)
+    if not math.isfinite(measured):
+        return Loudness(None, _db(peak), 0.0, False, None)
+    gain = target - measured
+    track.scale(10 ** (gain / 20))
+    track.ceiling = 10 ** (ceiling / 20)
+    limited = peak * 10 ** (gain / 20) > track.ceiling
+    lufs = target
+    if limited:
+        gain, lufs = _top_up(track, target, gain)
+    return Loudness(round(measured, 2), _db(peak), round(gain, 2), limited, round(lufs, 2))
+
+
+def normalised(samples: np.ndarray, rate: int) -> tuple[np.ndarray, Loudness]:
+    """``samples`` normalised on their own (as ``normalise``), and what was done."""
+    track = AudioTrack(rate, samples.size / rate)
+    track.place(samples, 0.0)
+    done = normalise(track)
+    return track.samples, done
