@@ -644,7 +644,9 @@ class _Renderer:
         ps, qc = shot.planned, self.p.qc
         attempts: list[_Take | TakeRecord] = [first]  # a TakeRecord: a retake that failed
         made, rungs, take = [first], iter(qc.ladder), first.take
-        scene_frame = await self._scene_frame(shots, shot)
+        scene_frame = None
+        if qc.retakes and {"references", "first-frame"} & set(qc.ladder):
+            scene_frame = await self._scene_frame(shots, shot)  # waits for the previous shot
         while failing(made[-1].record.qc):
             if len(attempts) > qc.retakes:
                 shot.record.retakes_stopped = (
