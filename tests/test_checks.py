@@ -95,23 +95,68 @@ def test_loudness_of_a_sine_matches_bs1770() -> None:
     )
 
 
-def test_seam_and_recoloured_environment(tmp_path: Path) -> None:
+def test_seam_continues_or_jumps(tmp_path: Path) -> None:
     a = shot(1, move=(0.1, 0.0))
     cont = syn.frames(scene(1), W, H, N, start=(0.2, 0.1), move=(0.1, 0.0), seed=1)
     cont[0] = a[-1]  # a continued shot starts on the last frame
     one = syn.write(tmp_path / "a.mp4", a, FPS)
-    two = syn.write(tmp_path / "b.mp4", cont, FPS)
-    assert seam(one, two).passed
-    jump = syn.write(tmp_path / "j.mp4", shot(5), FPS)
-    verdict = seam(one, jump)
+    assert seam(one, syn.write(tmp_path / "b.mp4", cont, FPS)).passed
+    verdict = seam(one, syn.write(tmp_path / "j.mp4", shot(5), FPS))
     assert not verdict.passed and verdict.reason.startswith("the seam jumps: the next shot's")
-    three = syn.write(tmp_path / "c.mp4", shot(1, zoom=0.7, start=(0.5, 0.3)), FPS)
-    clips = {"s1": one, "s2": two, "s3": three}
-    assert all(v.passed for v in scene_stability(clips, "the lab"))
-    clips["s3"] = syn.rewrite(three, tmp_path / "rc.mp4", syn.recolour)
+
+
+def place_shots(tmp_path: Path, seed: int) -> dict[str, Path]:
+    """Four shots of one place: a slow pan, a pan across it while the light dims by a fifth
+    and flickers, a closer view, and a tilt."""
+    light = np.linspace(1.0, 0.8, N) * (1 + 0.04 * np.sin(1.7 * np.arange(N)))
+    pictures = {
+        "s1": shot(seed, move=(0.1, 0.0)),
+        "s2": syn.relight(shot(seed, start=(0.0, 0.3), move=(0.9, 0.1)), light),
+        "s3": shot(seed, zoom=0.7, start=(0.5, 0.3)),
+        "s4": shot(seed, start=(0.3, 0.0), move=(0.0, 0.6)),
+    }
+    return {k: syn.write(tmp_path / f"{seed}-{k}.mp4", v, FPS) for k, v in pictures.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_the_same_place_from_a_moved_camera_passes(tmp_path: Path, seed: int) -> None:
+    verdicts = scene_stability(place_shots(tmp_path, seed), "the lab")
+    assert [v.passed for v in verdicts] == [True] * 4, [v.reason for v in verdicts]
+    assert all(v.reason.startswith(f"shot s{k} matches") for k, v in enumerate(verdicts, 1))
+    assert all("% of the picture, limit 40%; detail " in v.reason for v in verdicts)
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_a_recoloured_place_is_caught_and_says_how_much(tmp_path: Path, seed: int) -> None:
+    clips = place_shots(tmp_path, seed)
+    clips["s3"] = syn.rewrite(clips["s3"], tmp_path / "recoloured.mp4", syn.recolour)
     verdicts = scene_stability(clips, "the lab")
-    assert [v.passed for v in verdicts] == [True, True, False]
-    assert verdicts[2].reason.startswith("the lab's colours moved: shot s3 differs")
+    assert [v.passed for v in verdicts] == [True, True, False, True]
+    reason = verdicts[2].reason
+    assert reason.startswith("the lab's colours moved: shot s3 and the scene's other shots "), (
+        reason
+    )
+    assert reason.endswith("% of the picture, in colours one shows and the other lacks (limit 40%)")
+    assert int(reason.split("differ in ")[1].split("%")[0]) > 60
+
+
+def test_a_wide_shot_and_a_close_up_of_the_same_place_pass(tmp_path: Path) -> None:
+    """The close-up's colours are all in the wide shot, though not the wide shot's in it."""
+    wide = syn.write(tmp_path / "wide.mp4", shot(1, move=(0.2, 0.0)), FPS)
+    close = syn.write(tmp_path / "close.mp4", shot(1, zoom=0.4, start=(0.4, 0.5)), FPS)
+    verdicts = scene_stability({"wide": wide, "close": close}, "the lab")
+    assert all(v.passed for v in verdicts), [v.reason for v in verdicts]
+
+
+def test_a_scene_of_one_shot_and_a_blank_shot(tmp_path: Path) -> None:
+    clips = place_shots(tmp_path, 1)
+    (alone,) = scene_stability({"s1": clips["s1"]}, "the lab")
+    assert alone.passed and alone.reason == "the scene has one shot"
+    grey = [np.full_like(p, 128) for p in shot(1)]
+    clips["s4"] = syn.write(tmp_path / "blank.mp4", grey, FPS)
+    verdicts = scene_stability(clips, "the lab")
+    assert [v.passed for v in verdicts] == [True, True, True, False]
+    assert "the lab's structure changed: shot s4 has 0.0x the detail" in verdicts[3].reason
 
 
 def test_the_animatic_clip_passes_the_hook(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Synthetic clips with known content, for the checks' tests and benchmark.
 
 A "place" is a large seeded picture (a gradient sky, a floor, furniture-like blocks); a shot
-views part of it with a camera move and a moving figure, and may carry speech-like sound.
-Defects are injected into the frames or the samples before encoding.
+views part of it with a camera move and a moving figure, may change its light, and may carry
+speech-like sound. Defects are injected into the frames or the samples before encoding.
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ def frames(
         frame[fy : fy + height // 2, fx : fx + width // 8] = colour
         out.append(frame)
     return out
+
+
+def relight(pictures: Sequence[np.ndarray], gains: Sequence[float]) -> list[np.ndarray]:
+    """The same shot under changing light: each frame's RGB scaled by its gain (a cloud
+    passing, a flickering lamp)."""
+    return [
+        np.clip(p.astype(np.float32) * g, 0, 255).astype(np.uint8)
+        for p, g in zip(pictures, gains, strict=True)
+    ]
 
 
 def speech(duration: float, lines: Sequence[tuple[float, float]], seed: int = 0) -> np.ndarray:
