@@ -581,6 +581,7 @@ def test_the_core_host_routes_to_the_plugin(tmp_path: Path) -> None:
                 status=status,
                 output=tmp_path / "routed.mp4",
                 context=ctx,
+                request=request(),
             )
             return result
 
