@@ -182,3 +182,12 @@ def test_without_retakes_a_failing_check_is_reported_and_nothing_is_rendered_aga
     s2 = manifest.shots[1]
     assert black(s2.qc) and not s2.takes and len(engine.requests) == 2
     assert s2.retakes_stopped == "retakes are off (qc.retakes: 0)"
+
+
+def test_an_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:
+    from ministudio.errors import UnknownEngineError
+
+    engine = Fickle(good=lambda request: True)
+    with pytest.raises(UnknownEngineError, match="no-such-judge"):
+        go(film({"judge": "no-such-judge"}), engine, tmp_path)
+    assert not engine.requests
