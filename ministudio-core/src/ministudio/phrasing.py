@@ -38,9 +38,9 @@ def pauses(samples: np.ndarray, rate: int) -> list[float]:
 def cuts(
     duration: float, candidates: Sequence[float], longest: float, shortest: float
 ) -> list[float]:
-    """Times that cut ``duration`` seconds into the fewest parts of ``shortest`` to
-    ``longest`` seconds, each at the latest of ``candidates`` that fits, else at the most a
-    part can last (mid-phrase)."""
+    """Times that cut ``duration`` seconds into parts of ``shortest`` to ``longest`` seconds:
+    each part as long as it can be, ending at the latest of ``candidates`` (pauses) that
+    fits, else where it must end (mid-phrase)."""
     out: list[float] = []
     start = 0.0
     while duration - start > longest + 1e-9:
