@@ -123,6 +123,10 @@ def test_validate_checks_routing_against_installed_engines(tmp_path: Path) -> No
     assert good.returncode == 0 and "engines: animatic, espeak" in good.stdout
     bad = run_cli("validate", str(write(tmp_path, GOOD + "routing: {video: lumaa}\n")))
     assert bad.returncode == 2 and "no video engine 'lumaa' is installed" in bad.stderr
+    judged = run_cli("validate", str(write(tmp_path, GOOD + "qc: {judge: gemini-judge}\n")))
+    assert judged.returncode == 0 and "engines: animatic, espeak, gemini-judge" in judged.stdout
+    nobody = run_cli("validate", str(write(tmp_path, GOOD + "qc: {judge: nobody}\n")))
+    assert nobody.returncode == 2 and "no judge engine 'nobody' is installed" in nobody.stderr
 
 
 def test_schema_command_prints_json_schema() -> None:

@@ -75,7 +75,9 @@ def validate(file: str) -> None:
     production = _load(file)
     planned = plan_shots(production, PluginHost())
     engines = sorted(
-        {ps.engine.id for ps in planned} | {line.engine for ps in planned for line in ps.lines}
+        {ps.engine.id for ps in planned}
+        | {line.engine for ps in planned for line in ps.lines}
+        | ({production.qc.judge} if production.qc.judge else set())
     )
     click.echo(
         f"{file}: valid: '{production.title}', {len(planned)} shots in "

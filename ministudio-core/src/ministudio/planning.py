@@ -55,6 +55,8 @@ def shot_seed(production_seed: int, shot_id: str) -> int:
 
 def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
     """Route every shot and line to an engine and check what can be checked before any work."""
+    if production.qc.judge:
+        host.engine(production.qc.judge, "judge")
     planned = []
     for index, (scene, shot, shot_id) in enumerate(production.shots()):
         engine_id = production.routing.shots.get(shot_id, production.routing.video)
