@@ -1685,8 +1685,8 @@ def _snake_keys(value: Any) -> Any:
     return value
 
 
-def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The text and the (snake_case) speech config of a generateContent body."""
+def _contents(data: dict[str, Any]) -> list[Any]:
+    """A generateContent body's contents, after checking its fields as the API does."""
     for name in data:
         if name not in ("contents", "generation_config", "system_instruction", "safety_settings"):
             raise unknown_field(name, "")
@@ -1695,6 +1695,12 @@ def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         contents = [contents]
     if not isinstance(contents, list) or not contents:
         raise bad("* GenerateContentRequest.contents: contents is not specified")
+    return contents
+
+
+def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The text and the (snake_case) speech config of a generateContent body."""
+    contents = _contents(data)
     texts: list[str] = []
     for content in contents:
         parts = content.get("parts") if isinstance(content, dict) else None
@@ -1799,14 +1805,7 @@ def _call_endpoint(verb: str, model: str) -> str:
 def _parse_judge(data: dict[str, Any], record: JudgeRequest) -> None:
     """Check a vision generateContent body; fill ``record``'s texts, images and schema."""
     data = {_snake(k): v for k, v in data.items()}
-    for name in data:
-        if name not in ("contents", "generation_config", "system_instruction", "safety_settings"):
-            raise unknown_field(name, "")
-    contents = data.get("contents")
-    if isinstance(contents, dict):
-        contents = [contents]
-    if not isinstance(contents, list) or not contents:
-        raise bad("* GenerateContentRequest.contents: contents is not specified")
+    contents = _contents(data)
     for i, content in enumerate(contents):
         _parse_content(content, f"contents[{i}]", record, images=True)
     system = data.get("system_instruction")
