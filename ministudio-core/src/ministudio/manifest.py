@@ -80,9 +80,9 @@ class LoudnessRecord(BaseModel):
     """What normalising the soundtrack to the web loudness target (-16 LUFS) did."""
 
     measured_lufs: float | None  # integrated loudness as mixed; None: silent, left alone
-    peak_dbfs: float | None  # sample peak as mixed
+    true_peak_dbtp: float | None  # true peak as mixed (BS.1770-4, 4x oversampled)
     gain_db: float  # the gain applied to the whole track
-    limited: bool  # peaks would have passed -1 dBFS: the limiter brought them under
+    limited: bool  # true peaks would have passed -1 dBTP: the limiter brought them under
     lufs: float | None  # integrated loudness after normalisation
 
 

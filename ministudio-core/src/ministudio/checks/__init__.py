@@ -2,7 +2,8 @@
 
 - `format`: duration to the frame, sound/picture drift, size and aspect, frame rate;
 - `picture`: black, frozen and flashing stretches;
-- `sound`: silence where a line is spoken, clipping, integrated loudness (BS.1770-4);
+- `sound`: silence where a line is spoken, clipping, integrated loudness and true peak
+  (BS.1770-4);
 - `continuity`: the seam of a `continue` shot, a scene's environment across its shots.
 
 `check_clip` runs every per-clip check; `check_sound` the sound checks on any audio (a
@@ -42,10 +43,10 @@ def check_sound(
     loudness: bool = True,
 ) -> list[QCVerdict]:
     """Silence under the lines (``(start, end)`` seconds), clipping and (if ``loudness``)
-    the integrated loudness against the web target."""
+    the integrated loudness against the web target and the true peak."""
     verdicts = [sound.silence_under_lines(samples, rate, lines), sound.clipping(samples)]
     if loudness:
-        verdicts.append(sound.loudness(samples, rate))
+        verdicts += [sound.loudness(samples, rate), sound.true_peak(samples)]
     return verdicts
 
 

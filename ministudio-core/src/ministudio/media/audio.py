@@ -37,6 +37,10 @@ LIMIT_HOLD = 0.05
 # this many times, until within this many LU of the target. A step is at most 1/_MIN_SLOPE
 # times the shortfall and all of them at most _MAX_TOP_UP dB: a track of clicks barely gets
 # louder however much gain it gets, and the gain would only raise its noise.
+# True peak (ITU-R BS.1770-4 annex 2): the signal's peak between samples too, read from 4x
+# oversampling with a windowed-sinc interpolator of this many taps each side.
+_TRUE_PEAK_PHASES = 4
+_TRUE_PEAK_HALF = 8
 _LIMITED_PASSES = 3
 _LIMITED_TOLERANCE = 0.1
 _MIN_SLOPE = 0.25
@@ -206,8 +210,21 @@ class AudioTrack:
     def _limited(self, lo: int, hi: int, ceiling: float) -> np.ndarray:
         """Samples ``lo`` to ``hi`` through the limiter, mixed with the context it needs."""
         attack, hold = self.offset(LIMIT_ATTACK), self.offset(LIMIT_HOLD)
-        wide = self.mix(lo - attack - hold, hi + attack)
-        return limit(wide, ceiling, attack, hold)[attack + hold : attack + hold + hi - lo]
+        before, after = attack + hold + _TRUE_PEAK_HALF, attack + _TRUE_PEAK_HALF
+        wide = self.mix(lo - before, hi + after)
+        return limit(wide, ceiling, attack, hold)[before : before + hi - lo]
+
+
+def true_level(x: np.ndarray) -> np.ndarray:
+    """Each sample's magnitude, raised to the highest of the 4x-oversampled points between it
+    and the next sample (ITU-R BS.1770-4 true peak): ``true_level(x).max()`` is the true peak."""
+    table = _kernel_table(_TRUE_PEAK_PHASES, _TRUE_PEAK_HALF, 1.0)
+    padded = np.pad(x.astype(np.float32, copy=False), (_TRUE_PEAK_HALF - 1, _TRUE_PEAK_HALF))
+    level: np.ndarray = np.abs(x)
+    for phase in range(1, _TRUE_PEAK_PHASES):  # phase 0 is the sample itself
+        between = np.correlate(padded, table[phase], mode="valid")
+        level = np.maximum(level, np.abs(between))
+    return level
 
 
 def _running_min(x: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -225,12 +242,13 @@ def _running_min(x: np.ndarray, before: int, after: int) -> np.ndarray:
 
 
 def limit(x: np.ndarray, ceiling: float, attack: int, hold: int) -> np.ndarray:
-    """``x`` with no sample over ``ceiling`` (linear): where one would be, the gain falls in a
-    straight line over the ``attack`` samples before it, holds ``hold`` samples after the
+    """``x`` with no true peak over ``ceiling`` (linear): where one would be, the gain falls in
+    a straight line over the ``attack`` samples before it, holds ``hold`` samples after the
     last one and rises over ``attack`` samples again. Sample n's gain depends on samples
-    n - attack - hold .. n + attack only, so stretches limited with that much context around
-    them join exactly. Returns ``x`` itself when nothing is over."""
-    level = np.abs(x)
+    n - attack - hold - 8 .. n + attack + 8 only (8: the true-peak interpolator's reach), so
+    stretches limited with that much context around them join exactly. Returns ``x`` itself
+    when nothing is over."""
+    level = true_level(x)
     if level.size == 0 or float(level.max()) <= ceiling:
         return x
     need = ceiling / np.maximum(level, ceiling)  # the gain each sample needs, <= 1
@@ -247,20 +265,20 @@ class Loudness:
     """What normalisation did to a track (for the manifest: all plain numbers)."""
 
     measured_lufs: float | None  # integrated loudness as mixed; None: silent, left alone
-    peak_dbfs: float | None  # sample peak as mixed; None: silent
+    true_peak_dbtp: float | None  # true peak as mixed (4x oversampled); None: silent
     gain_db: float  # the gain applied to the whole track
     limited: bool  # the gain took peaks over the ceiling: the limiter brought them under
     lufs: float | None  # integrated loudness after normalisation (before encoding)
 
 
 def _loudness(track: AudioTrack, read: Callable[[int, int], np.ndarray]) -> tuple[float, float]:
-    """(integrated LUFS, sample peak) of what ``read`` gives over the track's sound."""
+    """(integrated LUFS, true peak) of what ``read`` gives over the track's sound."""
     peak = 0.0
 
     def reading(lo: int, hi: int) -> np.ndarray:
         nonlocal peak
         x = read(lo, hi)
-        peak = max(peak, float(np.abs(x).max(initial=0.0)))
+        peak = max(peak, float(true_level(x).max(initial=0.0)))
         return x
 
     spans = track.spans()
@@ -291,7 +309,7 @@ def _db(linear: float) -> float | None:
 def normalise(
     track: AudioTrack, target: float = LOUDNESS_TARGET, ceiling: float = PEAK_CEILING
 ) -> Loudness:
-    """Bring ``track`` to ``target`` LUFS integrated with its peaks under ``ceiling`` dBFS.
+    """Bring ``track`` to ``target`` LUFS integrated with its true peaks under ``ceiling`` dBTP.
 
     Measured as mixed; everything placed so far is scaled, and from then on ``read`` limits
     peaks under the ceiling. When the gain takes peaks over it, the limiter costs a little
