@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,21 @@ def test_a_failing_shot_climbs_the_ladder_in_order_until_a_take_passes(tmp_path:
     places = [len(request.shot.environment.reference_images) for request in asked]
     assert places == [0, 0, 1, 1, 1]
     assert [request.first_frame is not None for request in asked] == [False] * 3 + [True] * 2
+
+
+def test_status_lists_the_takes_left_out(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    engine = Fickle(good=lambda request: request.shot.shot_id != "s2")
+    go(film({"retakes": 2, "ladder": ["seed", "seed"]}), engine, tmp_path)
+    shown = run_cli("status", str(tmp_path / "out"), env={"COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    left_out = [line for line in shown.stdout.splitlines() if "not kept" in line]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
+    (s2,) = [shot for shot in manifest["shots"] if shot["id"] == "s2"]
+    assert len(s2["takes"]) == 3 and s2["takes"][0]["kept"]  # all black: the first is kept
+    assert len(left_out) == 2
+    assert all("s2 (seed)" in line and "failed black" in line for line in left_out)
 
 
 def test_the_ladder_stops_at_the_budget_and_keeps_the_best_take(tmp_path: Path) -> None:

@@ -276,21 +276,29 @@ def status(folder: str) -> None:
             f"folder? (`ministudio render FILE -o {folder}` makes one)"
         ) from None
     journal = Journal(Path(manifest.store) / "journal.sqlite")
-    rows = journal.rows([s.job_key for s in manifest.shots if s.job_key])
+    takes = [t for s in manifest.shots for t in s.takes]
+    rows = journal.rows(
+        [k for k in (*(s.job_key for s in manifest.shots), *(t.job_key for t in takes)) if k]
+    )
     journal.close()
     table = Table("shot", "state", "engine", "engine job", "submits", "age", "detail")
-    for shot in manifest.shots:
-        row = rows.get(shot.job_key or "")
+
+    def add(name: str, state: str, engine: str | None, key: str | None, detail: str) -> None:
+        row = rows.get(key or "")
         age = f"{time.time() - row.submitted_at:.0f} s" if row and row.submitted_at else ""
+        job = (row.job_id if row else None) or ""
+        submits = str(row.submits) if row else ""
         table.add_row(
-            shot.id,
-            shot.state,
-            shot.engine or "",
-            (row.job_id if row else None) or "",
-            str(row.submits) if row else "",
-            age,
-            shot.error or (row.error if row else "") or "",
+            name, state, engine or "", job, submits, age, detail or (row.error if row else "") or ""
         )
+
+    for shot in manifest.shots:
+        add(shot.id, shot.state, shot.engine, shot.job_key, shot.error or "")
+        for take in shot.takes:
+            if not take.kept:  # the takes the retake ladder made and left out
+                failed = ", ".join(v.check for v in take.qc if not v.passed)
+                why = take.error or (f"failed {failed}" if failed else "")
+                add(f"  {shot.id} ({take.rung})", "not kept", take.engine, take.job_key, why)
     Console().print(table)
     done = "film: " + manifest.film if manifest.film else "film: not finished"
     click.echo(f"{manifest.title}: {done}; cost so far ${manifest.cost:.2f}")
