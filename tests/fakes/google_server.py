@@ -1347,7 +1347,7 @@ class GoogleServer(LoopbackServer):
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
-        _send_file(h, op.path, h.fault == "truncate")
+        h.send_bytes(op.path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
 
     def blob(self, h: _Handler, file_id: str, query: str) -> None:
         """The target of a download redirect: no auth, a signed URL."""
@@ -1359,7 +1359,7 @@ class GoogleServer(LoopbackServer):
         given = parse_qs(query).get("sig", [""])[0]
         if sig is None or op is None or op.path is None or not hmac.compare_digest(given, sig):
             raise GoogleError(403, "PERMISSION_DENIED", "The signature does not match.")
-        _send_file(h, op.path, truncate)
+        h.send_bytes(op.path.read_bytes(), "video/mp4", truncate=truncate)
 
     def gcs_download(self, h: _Handler, path: str, query: str) -> None:
         m = re.fullmatch(r"/storage/v1/b/([^/]+)/o/(.+)", path)
@@ -1388,7 +1388,7 @@ class GoogleServer(LoopbackServer):
             return
         with self._lock:
             op.downloads += 1
-        _send_file(h, op.path, h.fault == "truncate")
+        h.send_bytes(op.path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
 
     # -- webhooks ---------------------------------------------------------------------------------
     def _deliver_all(self, op: VeoOperation, payload: dict[str, Any]) -> None:
@@ -2020,20 +2020,6 @@ def _buzz(n: int, f0: float, offset: int) -> np.ndarray:
 
 def _alnum(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))
-
-
-def _send_file(h: JsonHandler, path: Path, truncate: bool) -> None:
-    data = path.read_bytes()
-    h.send_response(200)
-    h.send_header("Content-Type", "video/mp4")
-    h.send_header("Content-Length", str(len(data)))
-    h.end_headers()
-    if truncate:
-        h.wfile.write(data[: len(data) // 2])
-        h.wfile.flush()
-        h.close_connection = True
-        return
-    h.wfile.write(data)
 
 
 def _render(op: VeoOperation, path: Path) -> None:

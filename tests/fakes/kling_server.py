@@ -730,17 +730,7 @@ class KlingServer(LoopbackServer):
         if path is None:
             h.send_json(404, {"error": "Not Found"})
             return
-        data = path.read_bytes()
-        h.send_response(200)
-        h.send_header("Content-Type", "video/mp4")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        if h.fault == "truncate":
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            h.close_connection = True
-            return
-        h.wfile.write(data)
+        h.send_bytes(path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
 
 
 class _Handler(JsonHandler):

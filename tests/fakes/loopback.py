@@ -52,6 +52,29 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_bytes(
+        self,
+        data: bytes,
+        content_type: str,
+        *,
+        truncate: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer 200 with ``data``; with ``truncate``, announce all of it, send half and close
+        (a download cut short)."""
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if truncate:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
 
 class LoopbackServer:
     """A fake API served from a background thread; use it with ``with``."""

@@ -679,18 +679,8 @@ class LumaServer(LoopbackServer):
         if path is None:
             h.send_detail(404, "Not Found")
             return
-        data = path.read_bytes()
         types = {"mp4": "video/mp4", "png": "image/png", "jpg": "image/jpeg"}
-        h.send_response(200)
-        h.send_header("Content-Type", types[ext])
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        if h.fault == "truncate":
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            h.close_connection = True
-            return
-        h.wfile.write(data)
+        h.send_bytes(path.read_bytes(), types[ext], truncate=h.fault == "truncate")
 
 
 class _Handler(JsonHandler):

@@ -453,18 +453,12 @@ class SimServer(LoopbackServer):
         if not ready or job is None or job.path is None:
             h.send_error_json(404, "not_ready", f"no finished clip {job_id!r}")
             return
-        data = job.path.read_bytes()
-        h.send_response(200)
-        h.send_header("Content-Type", "video/mp4")
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("X-Content-Duration", f"{job.duration:g}")
-        h.end_headers()
-        if h.fault == "truncate":
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            h.close_connection = True
-            return
-        h.wfile.write(data)
+        h.send_bytes(
+            job.path.read_bytes(),
+            "video/mp4",
+            truncate=h.fault == "truncate",
+            headers={"X-Content-Duration": f"{job.duration:g}"},
+        )
 
 
 class _Handler(JsonHandler):

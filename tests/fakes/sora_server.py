@@ -584,18 +584,12 @@ class SoraServer(LoopbackServer):
         except ApiError as exc:
             h.send_error_json(exc)
             return
-        data = path.read_bytes()
-        h.send_response(200)
-        h.send_header("Content-Type", VARIANTS[variant])
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("x-request-id", "req_" + uuid.uuid4().hex)
-        h.end_headers()
-        if h.fault == "truncate":
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            h.close_connection = True
-            return
-        h.wfile.write(data)
+        h.send_bytes(
+            path.read_bytes(),
+            VARIANTS[variant],
+            truncate=h.fault == "truncate",
+            headers={"x-request-id": "req_" + uuid.uuid4().hex},
+        )
 
     # -- helpers --------------------------------------------------------------------------------
     def _live(self, video_id: str) -> SoraJob:
