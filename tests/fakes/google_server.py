@@ -206,7 +206,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import numpy as np
 
 from .clips import even, nominal_size, solid_planes
-from .loopback import JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, LoopbackServer
 
 # -- the API surface ------------------------------------------------------------------------
 GEMINI_VERSIONS = ("v1beta", "v1")  # 2.x SDK / 3.x SDK (gotcha 4)
@@ -544,7 +544,7 @@ class GoogleServer(LoopbackServer):
         latency: Latency = (0.3, 0.25),
         concurrency: int | None = 10,
         blocked_words: Iterable[str] = ("forbidden",),
-        faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None = None,
+        faults: Faults = None,
         render_scale: float = 0.125,
         fps: int = 24,
         tts_latency: float = 0.0,
@@ -604,8 +604,7 @@ class GoogleServer(LoopbackServer):
         self._sa_key: Any = None  # the service account's RSA private key
         self._sa_info: dict[str, str] | None = None
 
-        for endpoint, kind, count in _fault_list(faults):
-            self.fail_next(endpoint, kind, count)
+        self.fail_with(faults)
 
     # -- addresses ------------------------------------------------------------------------------
     @property
@@ -1535,25 +1534,6 @@ class _Handler(JsonHandler):
 
 
 # -- request parsing ------------------------------------------------------------------------
-def _fault_list(
-    faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None,
-) -> list[tuple[str, str, int]]:
-    """``{"create": "500"}``, ``{"create": ["500", "drop"]}`` or ``[("create", "500", 2)]``."""
-    if not faults:
-        return []
-    if isinstance(faults, Mapping):
-        return [
-            (endpoint, kind, 1)
-            for endpoint, kinds in faults.items()
-            for kind in ([kinds] if isinstance(kinds, str) else kinds)
-        ]
-    out: list[tuple[str, str, int]] = []
-    for item in faults:
-        endpoint, kind, *rest = item
-        out.append((endpoint, kind, int(rest[0]) if rest else 1))
-    return out
-
-
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")

@@ -114,7 +114,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from .clips import even, nominal_size, solid_planes
-from .loopback import JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, LoopbackServer
 
 ACCESS_KEY = "kling-fake-ACCESS-7d41c0b2"
 SECRET_KEY = "kling-fake-SECRET-0f3a9e6c5b2d4a18e7c6"  # 32+ bytes: PyJWT warns below that
@@ -276,7 +276,7 @@ class KlingServer(LoopbackServer):
         latency: Latency = (0.3, 0.25),
         concurrency: int | None = 5,
         blocked_words: Iterable[str] = ("forbidden",),
-        faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None = None,
+        faults: Faults = None,
         *,
         render_scale: float = 0.125,
         camera_models: Iterable[str] = CAMERA_MODELS,
@@ -315,8 +315,7 @@ class KlingServer(LoopbackServer):
         self._task_failures: deque[str] = deque()
         self._renders: dict[str, Future[None]] = {}
         self._hooks: dict[str, deque[dict[str, Any]]] = {}  # task id -> payloads to send
-        for endpoint, kind, count in _fault_list(faults):
-            self.fail_next(endpoint, kind, count)
+        self.fail_with(faults)
 
     # -- knobs and counters ---------------------------------------------------------------------
     def fail_next_task(self, message: str = "Task failed", count: int = 1) -> None:
@@ -784,24 +783,6 @@ class _Handler(JsonHandler):
 
 def _request_id() -> str:
     return str(uuid.uuid4())
-
-
-def _fault_list(
-    faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None,
-) -> list[tuple[str, str, int]]:
-    """``{"create": "1303"}``, ``{"create": ["5000", "drop"]}`` or ``[("create", "1303", 2)]``."""
-    if not faults:
-        return []
-    out: list[tuple[str, str, int]] = []
-    if isinstance(faults, Mapping):
-        for endpoint, kinds in faults.items():
-            for kind in [kinds] if isinstance(kinds, str) else kinds:
-                out.append((endpoint, kind, 1))
-        return out
-    for item in faults:
-        endpoint, kind, *rest = item
-        out.append((endpoint, kind, int(rest[0]) if rest else 1))
-    return out
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -11,13 +11,16 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 _S = TypeVar("_S", bound="LoopbackServer")
+# Faults to queue at start: {"create": "500"}, {"create": ["500", "drop"]} or
+# [("create", "500", 2)] (endpoint, kind and how many requests).
+Faults = Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -155,6 +158,18 @@ class LoopbackServer:
             raise ValueError(f"fault {kind!r} applies to {kinds[kind]}, not {endpoint!r}")
         with self._lock:
             self._faults[endpoint].extend([kind] * count)
+
+    def fail_with(self, faults: Faults) -> None:
+        """``fail_next`` for each fault of ``faults`` (see ``Faults``)."""
+        if not faults:
+            return
+        if isinstance(faults, Mapping):
+            for endpoint, kinds in faults.items():
+                for kind in [kinds] if isinstance(kinds, str) else kinds:
+                    self.fail_next(endpoint, kind)
+            return
+        for endpoint, kind, *count in faults:
+            self.fail_next(endpoint, kind, int(count[0]) if count else 1)
 
     def _take_fault(self, endpoint: str) -> str | None:
         with self._lock:

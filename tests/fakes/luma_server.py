@@ -107,7 +107,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .clips import even, nominal_size, solid_planes
-from .loopback import JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
 ENDPOINTS = ("create", "image", "get", "list", "delete", "ping", "credits", "download")
@@ -207,7 +207,7 @@ class LumaServer(LoopbackServer):
         concurrency: int | None = 10,
         creates_per_minute: int | None = 20,
         blocked_words: Iterable[str] = ("forbidden",),
-        faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None = None,
+        faults: Faults = None,
         *,
         image_latency: Latency = 0.1,
         image_concurrency: int | None = 40,
@@ -251,8 +251,7 @@ class LumaServer(LoopbackServer):
         self._renders: dict[str, Future[None]] = {}
         self._hooks: dict[str, deque[dict[str, Any]]] = {}  # job id -> payloads to send
 
-        for endpoint, kind, count in _fault_list(faults):
-            self.fail_next(endpoint, kind, count)
+        self.fail_with(faults)
 
     @property
     def api_url(self) -> str:
@@ -737,24 +736,6 @@ class _Handler(JsonHandler):
 
     def send_detail(self, code: int, detail: str, headers: Mapping[str, str] | None = None) -> None:
         self.send_json(code, {"detail": detail}, headers)
-
-
-def _fault_list(
-    faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None,
-) -> list[tuple[str, str, int]]:
-    """``{"create": "500"}``, ``{"create": ["500", "drop"]}`` or ``[("create", "500", 2)]``."""
-    if not faults:
-        return []
-    out: list[tuple[str, str, int]] = []
-    if isinstance(faults, Mapping):
-        for endpoint, kinds in faults.items():
-            for kind in [kinds] if isinstance(kinds, str) else kinds:
-                out.append((endpoint, kind, 1))
-        return out
-    for item in faults:
-        endpoint, kind, *rest = item
-        out.append((endpoint, kind, int(rest[0]) if rest else 1))
-    return out
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -87,7 +87,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from .loopback import JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, LoopbackServer
 
 ENDPOINTS = ("submit", "status", "lookup", "download")
 FAULT_ENDPOINTS = {
@@ -168,7 +168,7 @@ class SimServer(LoopbackServer):
         requests_per_minute: int | None = None,
         blocked_words: Iterable[str] = ("forbidden",),
         poll_after_ms: int | None = None,
-        faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None = None,
+        faults: Faults = None,
         *,
         rate_limited: Iterable[str] = ("submit",),
         rate_window: float = 60.0,
@@ -201,8 +201,7 @@ class SimServer(LoopbackServer):
         self._recent: deque[float] = deque()  # times of requests counted against the RPM
         self._renders: dict[str, Future[Path]] = {}
 
-        for endpoint, kind, count in _fault_list(faults):
-            self.fail_next(endpoint, kind, count)
+        self.fail_with(faults)
 
     # -- knobs and counters -----------------------------------------------------------------
     @property
@@ -495,24 +494,6 @@ class _Handler(JsonHandler):
         self, code: int, error: str, message: str, headers: Mapping[str, str] | None = None
     ) -> None:
         self.send_json(code, {"error": {"code": error, "message": message}}, headers)
-
-
-def _fault_list(
-    faults: Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None,
-) -> list[tuple[str, str, int]]:
-    """``{"submit": "500"}``, ``{"submit": ["500", "drop"]}`` or ``[("submit", "500", 2)]``."""
-    if not faults:
-        return []
-    out: list[tuple[str, str, int]] = []
-    if isinstance(faults, Mapping):
-        for endpoint, kinds in faults.items():
-            for kind in [kinds] if isinstance(kinds, str) else kinds:
-                out.append((endpoint, kind, 1))
-        return out
-    for item in faults:
-        endpoint, kind, *rest = item
-        out.append((endpoint, kind, int(rest[0]) if rest else 1))
-    return out
 
 
 def _parse_submit(body: bytes) -> dict[str, Any]:
