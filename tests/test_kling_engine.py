@@ -27,34 +27,21 @@ from ministudio.jobs import CharacterBrief, EnvironmentBrief, JobStatus, ShotPro
 from ministudio.testing import VideoEngineConformance
 from ministudio_kling import _engine
 
+from .fakes.kit import KitFaults
 from .fakes.kling_server import ACCESS_KEY, SECRET_KEY, KlingServer
 from .fakes.luma_server import LumaServer
 
 KEY = "0123456789abcdef0123456789abcdef"  # a job key's first 32 characters, as the core sends
 
 
-class KlingFaults:
-    """The kit's fault names on the fake's: ``submit`` is ``create``, a 429 is Kling's 1303
-    (concurrency) and a 500 its 5000; the download is a CDN's plain HTTP error."""
+class KlingFaults(KitFaults):
+    """The kit's faults on the Kling fake: a 429 is Kling's 1303 (concurrency) and a 500 its
+    5000; the download is a CDN's plain HTTP error."""
 
-    def __init__(self, server: KlingServer) -> None:
-        self.server = server
-
-    def fail_next(self, endpoint: str, kind: str) -> None:
-        if kind == "refuse":
-            raise NotImplementedError("use refused_action")
-        endpoint = {"submit": "create"}.get(endpoint, endpoint)
-        if endpoint != "download":
-            kind = {"429": "1303", "500": "5000"}.get(kind, kind)
-        self.server.fail_next(endpoint, kind)
-
-    @property
-    def submissions(self) -> int:
-        return self.server.submissions
-
-    @property
-    def status_requests(self) -> int:
-        return self.server.status_requests
+    def kind(self, endpoint: str, kind: str) -> str:
+        if endpoint == "download":
+            return kind
+        return {"429": "1303", "500": "5000"}.get(kind, kind)
 
 
 def kling_env(server: KlingServer, **more: str) -> dict[str, str]:

@@ -17,25 +17,14 @@ from ministudio.manifest import Manifest
 from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
 
+from .fakes.kit import KitFaults
 from .fakes.luma_server import LumaServer
 
 KEY = "luma-conformance-SECRET-4b1e"
 
 
-class LumaFaults:
-    """The kit's fault names on the fake's: ``submit`` is the fake's ``create``."""
-
-    def __init__(self, server: LumaServer) -> None:
-        self.server = server
-
-    def fail_next(self, endpoint: str, kind: str) -> None:
-        if kind == "refuse":
-            raise NotImplementedError("use refused_action")
-        self.server.fail_next({"submit": "create"}.get(endpoint, endpoint), kind)
-
-    @property
-    def submissions(self) -> int:
-        return self.server.submissions
+class LumaFaults(KitFaults):
+    """The kit's faults on the Luma fake, which counts status requests by their path."""
 
     @property
     def status_requests(self) -> int:

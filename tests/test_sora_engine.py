@@ -33,32 +33,13 @@ from ministudio.testing import VideoEngineConformance
 from ministudio_sora import _api, _webhook
 
 from .conftest import run_cli
+from .fakes.kit import KitFaults
 from .fakes.sora_server import MODERATION, SoraServer
 
 pytestmark = pytest.mark.filterwarnings("ignore:The Sora API is scheduled:DeprecationWarning")
 
 KEY = "sora-conformance-SECRET-7f3a"
 SECRET = "whsec_" + "c29yYS1mYWtlLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="
-
-
-class SoraFaults:
-    """The kit's fault names on the fake's: ``submit`` is the fake's ``create``."""
-
-    def __init__(self, server: SoraServer) -> None:
-        self.server = server
-
-    def fail_next(self, endpoint: str, kind: str) -> None:
-        if kind == "refuse":
-            raise NotImplementedError("use refused_action")
-        self.server.fail_next({"submit": "create"}.get(endpoint, endpoint), kind)
-
-    @property
-    def submissions(self) -> int:
-        return self.server.submissions
-
-    @property
-    def status_requests(self) -> int:
-        return self.server.status_requests
 
 
 def _env(server: SoraServer, **more: str) -> dict[str, str]:
@@ -89,8 +70,8 @@ class TestSoraConformance(VideoEngineConformance):
         return _env(server)
 
     @pytest.fixture
-    def engine_faults(self, server: SoraServer) -> SoraFaults:
-        return SoraFaults(server)
+    def engine_faults(self, server: SoraServer) -> KitFaults:
+        return KitFaults(server)
 
     def test_a_continue_shot_starts_from_the_previous_clip(
         self, tmp_path: Path, engine_env: dict[str, str], server: SoraServer

@@ -21,6 +21,7 @@ from ministudio.store import ContentStore
 from ministudio.testing import VideoEngineConformance
 
 from .fakes.google_server import GoogleServer
+from .fakes.kit import KitFaults
 
 GEMINI_KEY = "gemini-conformance-SECRET-91d2"
 VERTEX_TOKEN = "vertex-conformance-TOKEN-5c1e"
@@ -34,26 +35,6 @@ def _offline_google_auth(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", "/nonexistent-gcloud-config")
-
-
-class GoogleFaults:
-    """The kit's fault names on the fake's: ``submit`` is the fake's ``create``."""
-
-    def __init__(self, server: GoogleServer) -> None:
-        self.server = server
-
-    def fail_next(self, endpoint: str, kind: str) -> None:
-        if kind == "refuse":
-            raise NotImplementedError("use refused_action")
-        self.server.fail_next({"submit": "create"}.get(endpoint, endpoint), kind)
-
-    @property
-    def submissions(self) -> int:
-        return self.server.submissions
-
-    @property
-    def status_requests(self) -> int:
-        return self.server.status_requests
 
 
 def gemini_env(server: GoogleServer) -> dict[str, str]:
@@ -90,8 +71,8 @@ class TestVeoConformance(VideoEngineConformance):
         return gemini_env(server)
 
     @pytest.fixture
-    def engine_faults(self, server: GoogleServer) -> GoogleFaults:
-        return GoogleFaults(server)
+    def engine_faults(self, server: GoogleServer) -> KitFaults:
+        return KitFaults(server)
 
 
 class TestVeoVertexConformance(VideoEngineConformance):
@@ -119,8 +100,8 @@ class TestVeoVertexConformance(VideoEngineConformance):
         return vertex_env(server)
 
     @pytest.fixture
-    def engine_faults(self, server: GoogleServer) -> GoogleFaults:
-        return GoogleFaults(server)
+    def engine_faults(self, server: GoogleServer) -> KitFaults:
+        return KitFaults(server)
 
 
 # -- films ----------------------------------------------------------------------------------
