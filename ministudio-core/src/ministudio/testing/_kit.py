@@ -93,12 +93,35 @@ class EngineKit:
             options=options or self.render_options(),
         )
 
+    def film(self) -> Production:
+        """The kit's own production, rendered by the tests every kit shares."""
+        raise NotImplementedError("a kit must define film()")
+
     def routing_limits(self) -> dict[str, Any]:
         """The kit's films' ``routing.limits``."""
         return {self.engine_id: dict(self.engine_limits)} if self.engine_limits else {}
 
     def spec(self, host: PluginHost | None = None) -> EngineSpec:
         return (host or self.host()).engine(self.engine_id, self.kind)
+
+    def test_a_missing_key_names_the_variable_to_set(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """Rendering without the key fails with an error naming the variable to set.
+
+        Check first: the engine gets its key with ``context.key(spec)`` (which raises
+        ``MissingKeyError``) from ``context.env`` or the key store, never from ``os.environ``.
+        """
+        from ministudio.errors import MinistudioError
+
+        spec = self.spec()
+        if not spec.key_env:
+            pytest.skip("the engine needs no key (no key_env)")
+        env = {k: v for k, v in engine_env.items() if k not in spec.key_env}
+        env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "no-keys.json")  # nor a stored key
+        with pytest.raises(MinistudioError) as info:
+            self.render_production(tmp_path, env, self.film())
+        assert any(name in str(info.value) for name in spec.key_env), str(info.value)
 
     def test_importing_the_plugin_does_not_import_its_sdk(self) -> None:
         """Importing the plugin module in a fresh interpreter leaves its SDK unimported.

@@ -114,6 +114,10 @@ class SpeechEngineConformance(EngineKit):
         output = tmp_path / f"{name}.wav"
         return anyio.run(lambda: host.synthesize_speech(self.engine_id, request, output, context))
 
+    def film(self) -> Production:
+        """The kit's production (see ``production``)."""
+        return self.production()
+
     def production(self, texts: tuple[str, ...] = ()) -> Production:
         """Two shots of the animatic at 480p, each with one line (the first one happy) in
         the kit's voice, every line routed to the engine."""
@@ -306,25 +310,6 @@ class SpeechEngineConformance(EngineKit):
         assert self.unknown_voice.lower() in str(info.value).lower(), str(info.value)
         assert self._requests(engine_faults) == before, "a request was sent for a bad voice"
         assert not (tmp_path / "line.wav").exists()
-
-    def test_a_missing_key_names_the_variable_to_set(
-        self, tmp_path: Path, engine_env: dict[str, str]
-    ) -> None:
-        """Rendering without the key fails with an error naming the variable to set.
-
-        Check first: the engine gets its key with ``context.key(spec)`` (which raises
-        ``MissingKeyError``) from ``context.env`` or the key store, never from ``os.environ``.
-        """
-        from ministudio.errors import MinistudioError
-
-        spec = self.spec()
-        if not spec.key_env:
-            pytest.skip("the engine needs no key (no key_env)")
-        env = {k: v for k, v in engine_env.items() if k not in spec.key_env}
-        env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "no-keys.json")  # nor a stored key
-        with pytest.raises(MinistudioError) as info:
-            self.render_production(tmp_path, env, self.production())
-        assert any(name in str(info.value) for name in spec.key_env), str(info.value)
 
     def test_the_key_never_appears(
         self,

@@ -31,6 +31,10 @@ class VideoEngineConformance(EngineKit):
 
     # -- helpers -------------------------------------------------------------------------
 
+    def film(self) -> Production:
+        """The kit's production (see ``production``)."""
+        return self.production(self.spec())
+
     def production(self, spec: EngineSpec, actions: tuple[str, ...] = ()) -> Production:
         """Two silent shots in the engine's first aspect ratio at 480p (else its first
         resolution), with durations it renders as they are."""
@@ -250,25 +254,6 @@ class VideoEngineConformance(EngineKit):
         if isinstance(first, dict):
             first, second = json.dumps(first, sort_keys=True), json.dumps(second, sort_keys=True)
         assert first == second
-
-    def test_a_missing_key_names_the_variable_to_set(
-        self, tmp_path: Path, engine_env: dict[str, str]
-    ) -> None:
-        """Rendering without the key fails with an error naming the variable to set.
-
-        Check first: the engine gets its key with ``context.key(spec)`` (which raises
-        ``MissingKeyError``) from ``context.env`` or the key store, never from ``os.environ``.
-        """
-        from ministudio.errors import MinistudioError
-
-        spec = self.spec()
-        if not spec.key_env:
-            pytest.skip("the engine needs no key (no key_env)")
-        env = {k: v for k, v in engine_env.items() if k not in spec.key_env}
-        env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "no-keys.json")  # nor a stored key
-        with pytest.raises(MinistudioError) as info:
-            self.render(tmp_path, env)
-        assert any(name in str(info.value) for name in spec.key_env), str(info.value)
 
     def test_the_key_never_appears(
         self,
