@@ -207,3 +207,29 @@ def test_an_unknown_judge_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UnknownEngineError, match="no-such-judge"):
         go(film({"judge": "no-such-judge"}), engine, tmp_path)
     assert not engine.requests
+
+
+class BrokenCheck:
+    """A quality-check plugin that crashes."""
+
+    @hookimpl
+    def qc_check(self, clip: Path) -> None:
+        raise RuntimeError("the check fell over")
+
+
+def test_a_crashing_check_fails_its_shot_says_what_to_do_and_keeps_the_clip(
+    tmp_path: Path,
+) -> None:
+    from ministudio.render import RenderError
+
+    engine = Fickle(good=lambda request: True)
+    host = PluginHost()
+    host.register(engine, "fickle")
+    host.register(BrokenCheck(), "broken-check")
+    store = ContentStore(tmp_path / "store")
+    with pytest.raises(RenderError, match="MINISTUDIO_DISABLE_PLUGINS") as info:
+        render(film({}), tmp_path / "out", host=host, store=store)
+    assert "the check fell over" in str(info.value)
+    calls = len(engine.requests)
+    go(film({}), engine, tmp_path)  # without the broken check: the clips come from the store
+    assert len(engine.requests) == calls

@@ -62,7 +62,10 @@ class Inspector:
                 self.host.qc_check, brief, clip, seconds, fps, limiter=self._media
             )
         except Exception as exc:  # the clip stays in the store: a new render checks it again
-            raise MinistudioError(f"its quality checks could not run: {exc}") from exc
+            raise MinistudioError(
+                f"its quality checks could not run ({exc}); the clip is kept: fix the check "
+                "plugin, or skip it with MINISTUDIO_DISABLE_PLUGINS, and render again"
+            ) from exc
         if self.judge is not None:
             found += await self._judged(self.judge, brief, clip, seconds, fps)
         return found
