@@ -1,8 +1,15 @@
 """What every loopback fake API shares: its life on 127.0.0.1, injected faults, the request
-log, the bearer-key check and the JSON answers. Subclasses add their endpoints."""
+log, the bearer-key check and the JSON answers. Subclasses add their endpoints.
+
+Echoing, for every fake alike: the fault kind ``echo`` (any endpoint) answers 400 with an
+error whose every message field echoes the credentials the request carried (``echoed``); and
+``ECHO_MARK`` in any string a fake answers (a job's failure reason, say:
+``fail_next_job(ECHO_MARK)``) is replaced by the same echo of the request being answered.
+"""
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import tempfile
@@ -16,11 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
 
 _S = TypeVar("_S", bound="LoopbackServer")
 # Faults to queue at start: {"create": "500"}, {"create": ["500", "drop"]} or
 # [("create", "500", 2)] (endpoint, kind and how many requests).
 Faults = Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None
+ECHO = "echo"  # a fault kind every endpoint takes: a 400 echoing the request's credentials
+ECHO_MARK = "{echo}"  # in a string a fake answers: the request's credentials, echoed
+_serving = threading.local()  # .handler: the request this thread is answering
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -41,11 +52,17 @@ class JsonHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def parse_request(self) -> bool:
+        _serving.handler = self  # for the ``echo`` fault, taken where no handler is passed
+        return super().parse_request()
+
     def drop(self) -> None:
         """Close the connection without a word."""
         self.close_connection = True
 
     def send_json(self, code: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        if ECHO_MARK in json.dumps(payload):
+            payload = _with_echo(payload, self.fake.echoed(self))
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -151,7 +168,7 @@ class LoopbackServer:
 
     def fail_next(self, endpoint: str, kind: str, count: int = 1) -> None:
         """Make the next ``count`` requests to ``endpoint`` fail with ``kind`` (see module doc)."""
-        kinds = self.fault_endpoints
+        kinds = {**self.fault_endpoints, ECHO: self.endpoints}
         if kind not in kinds:
             raise ValueError(f"fault kind {kind!r}: use one of {sorted(kinds)}")
         if endpoint not in kinds[kind]:
@@ -174,7 +191,50 @@ class LoopbackServer:
     def _take_fault(self, endpoint: str) -> str | None:
         with self._lock:
             queue = self._faults[endpoint]
-            return queue.popleft() if queue else None
+            kind = queue.popleft() if queue else None
+        if kind == ECHO:  # answered here, the same for every fake
+            message = f"invalid request ({ECHO_MARK})"
+            _serving.handler.send_json(
+                400,
+                {
+                    "code": 1200,  # Kling's "invalid request parameters"
+                    "message": message,
+                    "detail": message,
+                    "error": {
+                        "code": 400,
+                        "message": message,
+                        "status": "INVALID_ARGUMENT",
+                        "type": "invalid_request_error",
+                    },
+                },
+                {"x-should-retry": "false"},
+            )
+            return "drop"  # the fake stops there (and closes the connection after the answer)
+        return kind
+
+    def credentials(self, h: BaseHTTPRequestHandler) -> list[str]:
+        """What request ``h`` carried that proves who sent it: the Authorization header, its
+        token (a JWT's issuer too), ``x-goog-api-key``, a ``key=`` parameter; and the key this
+        server expects."""
+        found = [h.headers.get("Authorization") or "", h.headers.get("x-goog-api-key") or ""]
+        token = found[0].partition(" ")[2].strip()
+        found += [token, *_issuer(token), *parse_qs(urlsplit(h.path).query).get("key", [])]
+        return [c for c in dict.fromkeys([*found, self.api_key]) if c]
+
+    def echoed(self, h: BaseHTTPRequestHandler) -> str:
+        """Each of the request's ``credentials`` raw, base64, base64url, URL-encoded and cut
+        to 8 characters: what a careless server's error may quote."""
+        forms = []
+        for secret in self.credentials(h):
+            raw = secret.encode()
+            forms += [
+                secret,
+                base64.b64encode(raw).decode(),
+                base64.urlsafe_b64encode(raw).decode().rstrip("="),
+                quote(secret, safe=""),
+                secret[:8] + "...",
+            ]
+        return "you sent " + " | ".join(forms)
 
     def _log(self, method: str, path: str) -> None:
         with self._lock:
@@ -206,3 +266,24 @@ class LoopbackServer:
     def _authorized(self, h: BaseHTTPRequestHandler) -> bool:
         given = h.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {self.api_key}".encode())
+
+
+def _issuer(token: str) -> list[str]:
+    """The ``iss`` claim of a JWT (unverified), if ``token`` is one."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return [str(claims["iss"])] if isinstance(claims, dict) and "iss" in claims else []
+    except (IndexError, ValueError):
+        return []
+
+
+def _with_echo(value: Any, echo: str) -> Any:
+    """``value`` (JSON data) with ``ECHO_MARK`` replaced by ``echo`` in every string."""
+    if isinstance(value, str):
+        return value.replace(ECHO_MARK, echo)
+    if isinstance(value, dict):
+        return {k: _with_echo(v, echo) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_echo(v, echo) for v in value]
+    return value

@@ -266,6 +266,7 @@ def status(folder: str) -> None:
     from ministudio.errors import MinistudioError
     from ministudio.journal import Journal
     from ministudio.manifest import Manifest
+    from ministudio.secrets import gate
 
     path = Path(folder) / "manifest.json"
     try:
@@ -277,21 +278,22 @@ def status(folder: str) -> None:
         ) from None
     journal = Journal(Path(manifest.store) / "journal.sqlite")
     takes = [t for s in manifest.shots for t in s.takes]
-    rows = journal.rows(
-        [k for k in (*(s.job_key for s in manifest.shots), *(t.job_key for t in takes)) if k]
-    )
+    keys = [s.job_key for s in (*manifest.plates, *manifest.shots)] + [t.job_key for t in takes]
+    rows = journal.rows([k for k in keys if k])
     journal.close()
     table = Table("shot", "state", "engine", "engine job", "submits", "age", "detail")
+    blank = gate().blank  # a journal or manifest written by an older version may hold keys
 
     def add(name: str, state: str, engine: str | None, key: str | None, detail: str) -> None:
         row = rows.get(key or "")
         age = f"{time.time() - row.submitted_at:.0f} s" if row and row.submitted_at else ""
         job = (row.job_id if row else None) or ""
         submits = str(row.submits) if row else ""
-        table.add_row(
-            name, state, engine or "", job, submits, age, detail or (row.error if row else "") or ""
-        )
+        detail = detail or (row.error if row else "") or ""
+        table.add_row(*(blank(c) for c in (name, state, engine or "", job, submits, age, detail)))
 
+    for plate in manifest.plates:  # background plates, which the shots on them wait for
+        add(plate.id, plate.state, plate.engine, plate.job_key, plate.error or "")
     for shot in manifest.shots:
         add(shot.id, shot.state, shot.engine, shot.job_key, shot.error or "")
         for take in shot.takes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -62,7 +63,12 @@ class JobRow:
 class Journal:
     """A durable record of remote jobs, safe to share between the threads of one render."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, blank: Callable[[str], str] | None = None) -> None:
+        """``blank``: the gate every text written here passes (``ministudio.secrets.blank``,
+        the process's gate, unless the render gives one that knows its own env too)."""
+        from ministudio.secrets import blank as process_blank
+
+        self._blank = blank or process_blank
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -137,8 +143,9 @@ class Journal:
             )
 
     def failed(self, key: str, error: str) -> None:
-        """The job ended without a clip; a later render may submit it again."""
-        now = time.time()
+        """The job ended without a clip; a later render may submit it again. ``error`` is
+        written through the journal's blanking gate."""
+        error, now = self._blank(error), time.time()
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ? "

@@ -109,28 +109,13 @@ def lookup(name: str, env: Mapping[str, str]) -> str | None:
 
 
 def described(exc: Exception, names: Iterable[str], env: Mapping[str, str]) -> str:
-    """A failure as text (a MiniStudio error's message, else its type and message), with the
-    values of the key variables ``names`` blanked out wherever they occur."""
+    """A failure as text (a MiniStudio error's message, else its type and message), through
+    the blanking gate (``ministudio.secrets``), which also knows the key variables ``names``
+    of ``env``."""
+    from ministudio.secrets import gate
+
     text = str(exc) if isinstance(exc, MinistudioError) else f"{type(exc).__name__}: {exc}"
-    for secret in key_values(names, env):
-        text = text.replace(secret, "***")
-    return text
-
-
-def key_values(names: Iterable[str], env: Mapping[str, str]) -> list[str]:
-    """Every value ``names`` have in ``env`` or the store, longest first: what to blank out.
-
-    Never raises: an unreadable store has handed out no key, so there is none of it to hide.
-    """
-    names = tuple(names)
-    found = {env[name] for name in names if env.get(name)}
-    if names:
-        try:
-            stored = load(store_path(env))
-        except KeyStoreError:
-            stored = {}
-        found.update(stored[name] for name in names if stored.get(name))
-    return sorted(found, key=len, reverse=True)
+    return gate(env, names).blank(text)
 
 
 def _corrupt(path: Path, reason: str) -> KeyStoreError:

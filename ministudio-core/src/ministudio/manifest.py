@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,5 +107,21 @@ class Manifest(BaseModel):
     shots: list[ShotRecord] = []
     plates: list[ShotRecord] = []  # background plates made (or reused) for this film
 
-    def write(self, path: Path) -> None:
-        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    def write(self, path: Path, blank: Callable[[str], str] | None = None) -> None:
+        """Write it as JSON, every string (keys and values) through ``blank``, the blanking
+        gate (the process's, ``ministudio.secrets.gate()``, unless the render gives its own)."""
+        from ministudio.secrets import gate
+
+        data = _blanked(self.model_dump(mode="json"), blank or gate().blank)
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _blanked(value: Any, blank: Callable[[str], str]) -> Any:
+    """``value`` (JSON data) with every string passed through ``blank``."""
+    if isinstance(value, str):
+        return blank(value)
+    if isinstance(value, dict):
+        return {blank(k): _blanked(v, blank) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blanked(v, blank) for v in value]
+    return value

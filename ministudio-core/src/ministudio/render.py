@@ -64,6 +64,7 @@ from ministudio.planning import (
 from ministudio.plugins import PluginHost
 from ministudio.remote import RemoteRunner, RetryPolicy, WebhookHub
 from ministudio.retakes import Take, best, climb, failing
+from ministudio.secrets import gate, guard_logging
 from ministudio.spec import Production, Rung
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
 from ministudio.verdicts import Inspector
@@ -294,7 +295,11 @@ class _Renderer:
         self.fps = production.format.fps
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
-        self.journal = Journal(store.root / "journal.sqlite")
+        # Every text bound for the terminal, manifest or journal passes this gate: it knows the
+        # keys of the process, of ``env`` and of every engine of ``host``.
+        self.blanker = gate(env, [name for e in host.engines.values() for name in e.key_env])
+        guard_logging()
+        self.journal = Journal(store.root / "journal.sqlite", blank=self.blanker.blank)
         self._remember_locks: dict[tuple[str, str], anyio.Lock] = {}
         self._plate_locks: dict[str, anyio.Lock] = {}
         self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
@@ -586,8 +591,8 @@ class _Renderer:
             state: ShotState = "cached" if shot.record.cached else "done"
             self._event(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
         except MinistudioError as exc:
-            shot.record.error = str(exc)
-            self._event(ShotEvent(ps.id, "failed", ps.engine.id, detail=str(exc)))
+            shot.record.error = self.blanker.blank(str(exc))
+            self._event(ShotEvent(ps.id, "failed", ps.engine.id, detail=shot.record.error))
         finally:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
@@ -937,6 +942,11 @@ class _Renderer:
                 image = self.store.put(image_key, scratch / "plate.png", ".png")
                 record.output_hash = self._hash(image)
                 return image
+            except Exception as exc:  # fails each shot on the plate, its keys blanked
+                record.state, record.error = "failed", _describe(exc, engine, self.env)
+                raise MinistudioError(
+                    f"its background plate could not be made: {record.error}"
+                ) from exc
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
 
@@ -1007,7 +1017,7 @@ class _Renderer:
         if failures:
             self.film.abort()
             manifest.seconds = round(time.monotonic() - started, 3)
-            manifest.write(self.out / "manifest.json")
+            manifest.write(self.out / "manifest.json", self.blanker.blank)
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
         await anyio.to_thread.run_sync(self._check_across, shots, limiter=self._media)
         labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
@@ -1018,7 +1028,7 @@ class _Renderer:
         if self.film.loudness is not None:
             manifest.loudness = LoudnessRecord(**dataclasses.asdict(self.film.loudness))
         manifest.seconds = round(time.monotonic() - started, 3)
-        manifest.write(self.out / "manifest.json")
+        manifest.write(self.out / "manifest.json", self.blanker.blank)
         return manifest
 
     def _check_across(self, shots: list[_Shot]) -> None:
@@ -1073,7 +1083,7 @@ class _Renderer:
         if event.state in ("done", "cached", "failed") or now - self._saved > 0.5:
             self._saved = now
             with contextlib.suppress(OSError):
-                self._manifest(self._shots).write(self.out / "manifest.json")
+                self._manifest(self._shots).write(self.out / "manifest.json", self.blanker.blank)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -1220,7 +1230,8 @@ def _previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
 
 
 def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str]) -> str:
-    """An engine failure as text, with the engine's key values blanked out wherever they occur."""
+    """An engine failure as text, through the blanking gate (which knows the engine's keys in
+    ``env`` besides the process's)."""
     return described(exc, engine.key_env if engine else (), env)
 
 

@@ -17,6 +17,7 @@ from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict, ShotPrompt
 from ministudio.keys import described
 from ministudio.plugins import PluginHost
+from ministudio.secrets import gate
 from ministudio.store import ContentStore, job_key
 
 
@@ -62,8 +63,9 @@ class Inspector:
                 self.host.qc_check, brief, clip, seconds, fps, limiter=self._media
             )
         except Exception as exc:  # the clip stays in the store: a new render checks it again
+            why = gate(self.env).blank(str(exc))
             raise MinistudioError(
-                f"its quality checks could not run ({exc}); the clip is kept: fix the check "
+                f"its quality checks could not run ({why}); the clip is kept: fix the check "
                 "plugin, or skip it with MINISTUDIO_DISABLE_PLUGINS, and render again"
             ) from exc
         if self.judge is not None:
