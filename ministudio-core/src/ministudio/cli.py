@@ -14,10 +14,20 @@ if TYPE_CHECKING:
     from ministudio.spec import Production
 
 
+UNEXPECTED = 3  # the exit code of an error MiniStudio did not foresee (a bug)
+_debug = False  # --debug: print the traceback of an error
+
+
 def main() -> None:
-    """Entry point: typed MiniStudio errors print as one clear message, no traceback."""
+    """Entry point: every error prints as a clear message, never a traceback unless asked
+    (``--debug`` or ``MINISTUDIO_DEBUG=1``). Exit codes: a typed error's own (1 or 2), 3 for
+    an unexpected one, 130 when interrupted."""
+    import os
+
     from ministudio.errors import MinistudioError
 
+    global _debug
+    _debug = os.environ.get("MINISTUDIO_DEBUG", "").strip() not in ("", "0")
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:
@@ -27,23 +37,59 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except MinistudioError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
+        _say_error(f"error: {exc}", traceback=_debug)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted: finished shots are kept in the store", err=True)
         sys.exit(130)
+    except Exception as exc:
+        message = " ".join(str(exc).split())  # one line
+        hint = "" if _debug else " (unexpected: run again with --debug for the traceback)"
+        _say_error(f"error: {type(exc).__name__}: {message}{hint}", traceback=_debug)
+        sys.exit(UNEXPECTED)
+
+
+def _say_error(text: str, *, traceback: bool = False) -> None:
+    """Print an error (and, with ``traceback``, the one being handled) on stderr, through the
+    blanking gate: the one place every error message of the command goes through."""
+    if traceback:
+        import traceback as tb
+
+        text = f"{tb.format_exc().rstrip()}\n{text}"
+    try:
+        from ministudio.secrets import blank
+
+        text = blank(text)
+    except Exception:  # never print what could not be checked for keys
+        text = "error: (its message is not shown: the key check failed)"
+    click.secho(text, fg="red", err=True)
+
+
+def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    global _debug
+    _debug = _debug or value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ministudio-core", prog_name="ministudio")
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_set_debug,
+    help="Print the traceback of an error (also MINISTUDIO_DEBUG=1).",
+)
 def cli() -> None:
     """MiniStudio: make films with AI video models as code."""
 
 
 def _load(file: str) -> Production:
+    """The production in ``file``, with every problem (unknown engines included) at once."""
     from ministudio.loading import load_production
+    from ministudio.plugins import PluginHost
 
-    return load_production(file)
+    return load_production(file, engines=PluginHost())
 
 
 def _film_options(command: Any) -> Any:
@@ -468,6 +514,7 @@ def _key_variables(name: str, engines: list[EngineSpec]) -> tuple[str, ...]:
 
 
 def _out_dir(production: Production, output: str | None) -> Path:
+    """``-o``, else out/<the title as a folder name>."""
     return Path(output) if output else Path("out") / _slug(production.title)
 
 
@@ -480,7 +527,11 @@ def _store(folder: str | None) -> Any:
 def _slug(title: str) -> str:
     import re
 
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "film"
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:SLUG_CHARS].rstrip("-") or "film"
+
+
+SLUG_CHARS = 80  # a folder name well under every file system's limit (255 bytes)
 
 
 class _Progress:

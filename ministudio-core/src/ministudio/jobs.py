@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
@@ -108,8 +108,8 @@ class Voice(_Frozen):
 
     engine: str | None = None  # None: the routing's default speech engine
     voice: str = "en-us"
-    pitch: int = 50  # 0..100
-    rate: int = 170  # words per minute
+    pitch: int = Field(50, ge=0, le=100, description="0..100; 50 is the voice's own")
+    rate: int = Field(170, ge=80, le=450, description="words per minute, 80..450")
     options: dict[str, Any] = {}
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ministudio.engines import Capabilities, EngineSpec
-from ministudio.errors import CapabilityError
+from ministudio.errors import CapabilityError, UnknownEngineError
 from ministudio.jobs import (
     CharacterBrief,
     EnvironmentBrief,
@@ -17,7 +18,7 @@ from ministudio.jobs import (
     SpeechRequest,
     Voice,
 )
-from ministudio.plugins import PluginHost
+from ministudio.plugins import PluginHost, unknown_engine
 from ministudio.spec import NARRATOR, Production, Scene, Shot
 
 LEAD_IN = 0.3  # silence before a shot's first line (s)
@@ -53,8 +54,63 @@ def shot_seed(production_seed: int, shot_id: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+def engine_problems(
+    data: Any, engines: PluginHost | Mapping[str, EngineSpec]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each engine id a production names that is not installed (or of the wrong kind), as
+    (field path, message). Reads plain data (a parsed file, or ``model_dump``) and passes over
+    what has the wrong shape: pydantic reports that."""
+    host = engines if isinstance(engines, PluginHost) else None
+    installed = host.engines if host is not None else engines
+    assert not isinstance(installed, PluginHost)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+
+    def check(loc: tuple[str | int, ...], value: Any, kind: str | None) -> None:
+        name = value.strip() if isinstance(value, str) else None
+        spec = installed.get(name) if name is not None else None
+        if name is not None and (spec is None or (kind and spec.kind != kind)):
+            why = host.unknown(name, kind) if host else unknown_engine(name, kind, installed)
+            problems.append((loc, why))
+
+    def mapping(value: Any) -> dict[Any, Any]:
+        return value if isinstance(value, dict) else {}
+
+    data = mapping(data)
+    routing = mapping(data.get("routing"))
+    for role, kind in (("video", "video"), ("speech", "speech"), ("plate", "video")):
+        check(("routing", role), routing.get(role), kind)
+    for shot_id, engine in mapping(routing.get("shots")).items():
+        check(("routing", "shots", shot_id), engine, "video")
+    for engine, fallbacks in mapping(routing.get("fallbacks")).items():
+        check(("routing", "fallbacks", engine), engine, None)
+        for i, fallback in enumerate(fallbacks if isinstance(fallbacks, list) else []):
+            check(("routing", "fallbacks", engine, i), fallback, "video")
+    for section in ("options", "limits"):
+        for engine in mapping(routing.get(section)):
+            check(("routing", section, engine), engine, None)
+    for cid, character in mapping(data.get("characters")).items():
+        voice = mapping(mapping(character).get("voice"))
+        check(("characters", cid, "voice", "engine"), voice.get("engine"), "speech")
+    check(("narrator", "engine"), mapping(data.get("narrator")).get("engine"), "speech")
+    check(("qc", "judge"), mapping(data.get("qc")).get("judge"), "judge")
+    return problems
+
+
+def check_engines(production: Production, host: PluginHost) -> None:
+    """Refuse, listing them all, the engine ids ``production`` names that are not installed."""
+    problems = engine_problems(production.model_dump(), host)
+    if problems:
+        listed = "\n".join(f"  - {_dotted(loc)}: {message}" for loc, message in problems)
+        raise UnknownEngineError(f"{len(problems)} unknown engine(s); fix these:\n{listed}")
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in loc).lstrip(".")
+
+
 def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
     """Route every shot and line to an engine and check what can be checked before any work."""
+    check_engines(production, host)
     if production.qc.judge:
         host.engine(production.qc.judge, "judge")
     planned = []

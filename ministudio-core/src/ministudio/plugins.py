@@ -146,16 +146,15 @@ class PluginHost:
         """The engine declared under ``engine_id``; a clear error if there is none."""
         spec = self.engines.get(engine_id)
         if spec is None or (kind and spec.kind != kind):
-            available = sorted(e.id for e in self.engines.values() if not kind or e.kind == kind)
-            broken = [p.name for p in self.plugins if p.error]
-            hint = f"; plugins that failed to load: {', '.join(broken)}" if broken else ""
-            what = f"{kind} engine" if kind else "engine"
-            raise UnknownEngineError(
-                f"no {what} '{engine_id}' is installed (available: {', '.join(available)}){hint}; "
-                f"install its package (pip install ministudio-provider-{engine_id}) or fix "
-                f"the routing"
-            )
+            raise UnknownEngineError(self.unknown(engine_id, kind))
         return spec
+
+    def unknown(self, engine_id: str, kind: str | None) -> str:
+        """Why ``engine_id`` is no installed engine of ``kind``: the installed ones of that
+        kind, the plugins that failed to load, and what to do."""
+        return unknown_engine(
+            engine_id, kind, self.engines, [p.name for p in self.plugins if p.error]
+        )
 
     def _caller(self, engine_id: str, hook: str) -> Any:
         owner = self._owners[engine_id][0]
@@ -264,6 +263,24 @@ class PluginHost:
             shot=shot, clip=clip, expected_duration=expected_duration, fps=fps, judge=judge
         )
         return _verdicts(answer)
+
+
+def unknown_engine(
+    engine_id: str, kind: str | None, engines: Mapping[str, EngineSpec], broken: Iterable[str] = ()
+) -> str:
+    """The message for an engine id that is not installed (or is of another kind)."""
+    available = sorted(e.id for e in engines.values() if not kind or e.kind == kind)
+    what = f"{kind} engine" if kind else "engine"
+    listed = f"(available: {', '.join(available) or 'none'})"
+    other = engines.get(engine_id)
+    if other is not None and kind and other.kind != kind:
+        return f"'{engine_id}' is a {other.kind} engine, not a {what} {listed}"
+    failed = ", ".join(broken)
+    hint = f"; plugins that failed to load: {failed}" if failed else ""
+    return (
+        f"no {what} '{engine_id}' is installed {listed}{hint}; install its package "
+        f"(pip install ministudio-provider-{engine_id}) or fix the name"
+    )
 
 
 def _verdicts(answers: Any) -> list[QCVerdict]:

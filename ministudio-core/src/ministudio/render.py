@@ -260,10 +260,14 @@ def _renderer(
     on_event: Callable[[ShotEvent], None] | None,
     options: RenderOptions | None,
 ) -> _Renderer:
+    """The renderer of ``production``, once its engines are known and able to render it:
+    nothing (store, journal, output folder) is written before."""
+    host = host or PluginHost()
+    plan_shots(production, host)  # unknown engines, impossible formats: refused here
     return _Renderer(
         production,
         out_dir,
-        host or PluginHost(),
+        host,
         store or ContentStore(default_store_dir()),
         os.environ if env is None else env,
         on_event or (lambda event: None),

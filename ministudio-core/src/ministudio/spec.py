@@ -8,9 +8,10 @@ Reference images are resolved against the production file's folder (validation c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -101,11 +102,38 @@ class Environment(_Model):
     _images = field_validator("reference_images")(_resolve_images)
 
 
+def _spoken(text: str | None) -> str | None:
+    """A spoken line no longer than the limit ``MINISTUDIO_MAX_LINE_CHARS``."""
+    from ministudio.loading import limit, past_limit
+
+    if text is not None and len(text) > limit("MINISTUDIO_MAX_LINE_CHARS"):
+        found = f"this line is {len(text):,} characters; split it into several lines"
+        raise PydanticCustomError("line_length", past_limit("MINISTUDIO_MAX_LINE_CHARS", found))
+    return text
+
+
+SpokenText = Annotated[str, Field(min_length=1), AfterValidator(_spoken)]
+"""A line's text (or narration): at most ``MINISTUDIO_MAX_LINE_CHARS`` characters."""
+
+TITLE_CHARS = 200
+
+
+def _title(text: str) -> str:
+    if len(text) > TITLE_CHARS:
+        raise PydanticCustomError(
+            "title_length",
+            "the title is {found} characters; at most {cap} (it names the film and its output "
+            "folder): put the rest in style.description",
+            {"found": f"{len(text):,}", "cap": TITLE_CHARS},
+        )
+    return text
+
+
 class Line(_Model):
     """A spoken line. ``speaker`` is a character id."""
 
     speaker: str
-    text: str = Field(min_length=1)
+    text: SpokenText
     emotion: str = "neutral"
 
 
@@ -120,7 +148,7 @@ class Shot(_Model):
         None, description="character ids in frame; defaults to the shot's speakers"
     )
     dialogue: list[Line] = []
-    narration: str | None = Field(None, description="voice-over spoken after the dialogue")
+    narration: SpokenText | None = Field(None, description="voice-over spoken after the dialogue")
     duration: float | Literal["audio"] = Field(
         "audio", description="seconds, or 'audio' to last as long as the shot's lines"
     )
@@ -234,7 +262,7 @@ class QualityControl(_Model):
 class Production(_Model):
     """A film: who, where, what happens, and which engines render it."""
 
-    title: str = Field(min_length=1)
+    title: Annotated[str, Field(min_length=1), AfterValidator(_title)]
     format: Format = Format()
     style: Style = Style()
     seed: int = Field(0, ge=0, description="every shot's seed is derived from this one")
@@ -248,7 +276,10 @@ class Production(_Model):
 
     @model_validator(mode="after")
     def _check_references(self) -> Production:
-        problems = list(_reference_problems(self))
+        problems = [
+            InitErrorDetails(type=PydanticCustomError("reference", message), loc=loc, input=None)
+            for loc, message in reference_problems(self.model_dump())
+        ]
         if problems:
             raise ValidationError.from_exception_data("Production", problems)
         return self
@@ -266,64 +297,78 @@ def _defined(names: list[str]) -> str:
     return f"defined: {', '.join(names)}" if names else "none are defined"
 
 
-def _problem(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
-    return InitErrorDetails(type=PydanticCustomError("reference", message), loc=loc, input=value)
+Loc = tuple[str | int, ...]
 
 
-def _reference_problems(p: Production) -> list[InitErrorDetails]:
-    problems: list[InitErrorDetails] = []
-    known_chars = sorted(p.characters)
-    seen: dict[str, tuple[str | int, ...]] = {}
+def _name(value: Any) -> str | None:
+    """A name as pydantic reads it (stripped), or None where it is not a string."""
+    return value.strip() if isinstance(value, str) else None
+
+
+def _names(value: Any) -> set[str] | None:
+    """The names a mapping defines, or None where it is not a mapping (nothing to check)."""
+    if not isinstance(value, dict):
+        return None
+    return {name for name in map(_name, value) if name is not None}
+
+
+def _items(value: Any) -> list[tuple[int, Any]]:
+    return list(enumerate(value)) if isinstance(value, list) else []
+
+
+def reference_problems(data: Any) -> list[tuple[Loc, str]]:
+    """Names that refer to nothing (environments, characters, shot ids), duplicate shot ids and
+    a first shot that continues, as (field path, message). Reads plain data (a parsed file, or
+    ``model_dump``) and passes over what has the wrong shape: pydantic reports that."""
+    if not isinstance(data, dict):
+        return []
+    problems: list[tuple[Loc, str]] = []
+    characters, places = _names(data.get("characters")), _names(data.get("environments"))
+    cast = _defined(sorted(characters or ()))
+    seen: set[str] = set()
+    every_id_read = True
     index = 0
-    for si, scene in enumerate(p.scenes):
-        here: tuple[str | int, ...] = ("scenes", si)
-        if scene.environment not in p.environments:
-            problems.append(
-                _problem(
-                    (*here, "environment"),
-                    f"unknown environment '{scene.environment}'; "
-                    + _defined(sorted(p.environments)),
-                    scene.environment,
-                )
-            )
-        for hi, shot in enumerate(scene.shots):
+    for si, scene in _items(data.get("scenes")):
+        if not isinstance(scene, dict):
+            every_id_read = False
+            continue
+        place = _name(scene.get("environment"))
+        if places is not None and place is not None and place not in places:
+            message = f"unknown environment '{place}'; {_defined(sorted(places))}"
+            problems.append((("scenes", si, "environment"), message))
+        for hi, shot in _items(scene.get("shots")):
             index += 1
-            at = (*here, "shots", hi)
-            shot_id = shot.id or f"s{index}"
-            if shot_id in seen:
-                problems.append(
-                    _problem((*at, "id"), f"shot id '{shot_id}' is used twice", shot_id)
-                )
-            seen[shot_id] = at
-            if index == 1 and shot.continuity == "continue":
-                problems.append(
-                    _problem(
-                        (*at, "continuity"),
-                        "the first shot has nothing to continue from; use 'cut'",
-                        shot.continuity,
-                    )
-                )
-            for li, line in enumerate(shot.dialogue):
-                if line.speaker not in p.characters:
-                    problems.append(
-                        _problem(
-                            (*at, "dialogue", li, "speaker"),
-                            f"unknown character '{line.speaker}'; {_defined(known_chars)}",
-                            line.speaker,
-                        )
-                    )
-            for ci, cid in enumerate(shot.characters or []):
-                if cid not in p.characters:
-                    problems.append(
-                        _problem(
-                            (*at, "characters", ci),
-                            f"unknown character '{cid}'; {_defined(known_chars)}",
-                            cid,
-                        )
-                    )
-    for shot_id in p.routing.shots:
-        if shot_id.removesuffix(".plate") not in seen:
-            problems.append(
-                _problem(("routing", "shots", shot_id), f"no shot has the id '{shot_id}'", shot_id)
-            )
+            at: Loc = ("scenes", si, "shots", hi)
+            if not isinstance(shot, dict):
+                every_id_read = False
+                continue
+            raw = shot.get("id")
+            shot_id = (_name(raw) or f"s{index}") if raw is None or isinstance(raw, str) else None
+            if shot_id is None:
+                every_id_read = False
+            elif shot_id in seen:
+                problems.append(((*at, "id"), f"shot id '{shot_id}' is used twice"))
+            else:
+                seen.add(shot_id)
+            if index == 1 and _name(shot.get("continuity")) == "continue":
+                message = "the first shot has nothing to continue from; use 'cut'"
+                problems.append(((*at, "continuity"), message))
+            if characters is None:
+                continue
+            for li, line in _items(shot.get("dialogue")):
+                speaker = _name(line.get("speaker")) if isinstance(line, dict) else None
+                if speaker is not None and speaker not in characters:
+                    where: Loc = (*at, "dialogue", li, "speaker")
+                    problems.append((where, f"unknown character '{speaker}'; {cast}"))
+            for ci, cid in _items(shot.get("characters")):
+                name = _name(cid)
+                if name is not None and name not in characters:
+                    where = (*at, "characters", ci)
+                    problems.append((where, f"unknown character '{name}'; {cast}"))
+    routing = data.get("routing")
+    routed = routing.get("shots") if isinstance(routing, dict) else None
+    for key in routed if isinstance(routed, dict) and every_id_read else ():
+        name = _name(key)
+        if name is not None and name.removesuffix(".plate") not in seen:
+            problems.append((("routing", "shots", key), f"no shot has the id '{name}'"))
     return problems

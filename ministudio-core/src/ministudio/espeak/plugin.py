@@ -108,8 +108,6 @@ def synthesize_speech(
     if not request.text.strip():
         raise EngineError(ENGINE, "nothing to say: the line's text is empty")
     settings = speech_settings(request.voice, request.emotion)
-    samples, sample_rate = synth.synthesize(request.text, **settings)
-    samples = synth.trim_silence(samples, sample_rate, keep=0.05)
-    write_wav(output, samples, sample_rate)
+    seconds = synth.speak_to_wav(request.text, output, keep=0.05, **settings)  # bounded memory
     context.progress(1.0)
-    return SpeechResult(path=output, duration=len(samples) / sample_rate)
+    return SpeechResult(path=output, duration=seconds)

@@ -18,11 +18,12 @@ import ctypes
 import difflib
 import sys
 import threading
-from collections.abc import Iterator
+import wave
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ministudio.errors import EngineError
 
@@ -154,13 +155,13 @@ class _Session:
             seed.argtypes = (ctypes.c_long,)
             seed.restype = ctypes.c_int
             seed(_NOISE_SEED)
-        self._chunks: list[bytes] = []
+        self._sink: Callable[[bytes], None] = lambda chunk: None
         self._callback = _SynthCallback(self._collect)  # kept alive while the library may call it
         lib.espeak_SetSynthCallback(self._callback)
 
     def _collect(self, wav: int | None, count: int, _events: int | None) -> int:
         if wav and count > 0:
-            self._chunks.append(ctypes.string_at(wav, count * 2))
+            self._sink(ctypes.string_at(wav, count * 2))
         return 0  # 0 = carry on
 
     @property
@@ -200,19 +201,27 @@ class _Session:
             i += 1
         return found
 
-    def speak(self, text: str, *, voice: str, settings: dict[int, int]) -> bytes:
+    def speak(
+        self, text: str, *, voice: str, settings: dict[int, int], sink: Callable[[bytes], None]
+    ) -> None:
+        """Speak ``text``, handing each chunk of samples (int16, as eSpeak makes them) to
+        ``sink`` as it comes."""
         lib = self.lib
         if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
             raise EngineError(ENGINE, f"eSpeak NG could not load the voice '{voice}'")
         for parameter, value in settings.items():
             lib.espeak_SetParameter(parameter, value, 0)
         data = text.encode("utf-8") + b"\0"
-        self._chunks = []
-        status = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        lib.espeak_Synchronize()
+        self._sink = sink
+        try:
+            status = lib.espeak_Synth(
+                data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
+            )
+            lib.espeak_Synchronize()
+        finally:
+            self._sink = lambda chunk: None
         if status != _EE_OK:
             raise EngineError(ENGINE, f"eSpeak NG failed to speak the line (status {status})")
-        return b"".join(self._chunks)
 
 
 @contextmanager
@@ -358,22 +367,110 @@ def synthesize(
     """
     import numpy as np
 
-    if not text.strip():
-        raise EngineError(ENGINE, "nothing to say: the line's text is empty")
-    text = text.replace("\0", " ")
-    settings = {
+    chunks: list[bytes] = []
+    sample_rate = _speak(
+        text, chunks.append, voice, variant, _settings(pitch, rate, range_, volume, wordgap)
+    )
+    samples = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.int16)
+    return samples, sample_rate
+
+
+def _settings(pitch: int, rate: int, range_: int, volume: int, wordgap: int) -> dict[int, int]:
+    return {
         _RATE: _clamp(rate, RATE_MIN, RATE_MAX),
         _VOLUME: _clamp(volume, 0, VOLUME_MAX),
         _PITCH: _clamp(pitch, 0, 100),
         _RANGE: _clamp(range_, 0, 100),
         _WORDGAP: _clamp(wordgap, 0, 100),
     }
+
+
+def _speak(
+    text: str,
+    sink: Callable[[bytes], None],
+    voice: str,
+    variant: str | None,
+    settings: dict[int, int],
+) -> int:
+    """Speak ``text`` into ``sink`` chunk by chunk; return the sample rate."""
+    if not text.strip():
+        raise EngineError(ENGINE, "nothing to say: the line's text is empty")
     with _LOCK, _session() as session:
         name = _resolve(_load_catalogue(session), voice, variant)
-        audio = session.speak(text, voice=name, settings=settings)
-        sample_rate = session.sample_rate
-    samples = np.frombuffer(audio, dtype="<i2").astype(np.int16)
-    return samples, sample_rate
+        session.speak(text.replace("\0", " "), voice=name, settings=settings, sink=sink)
+        return session.sample_rate
+
+
+def speak_to_wav(
+    text: str,
+    output: Path,
+    *,
+    voice: str = "en-us",
+    pitch: int = 50,
+    rate: int = 175,
+    range_: int = 50,
+    volume: int = 100,
+    variant: str | None = None,
+    wordgap: int = 0,
+    keep: float = 0.05,
+) -> float:
+    """Speak ``text`` into a mono 16-bit WAV at ``output``, silence cut as ``trim_silence``
+    does; return its seconds. The same samples as ``synthesize`` then ``trim_silence``, in
+    bounded memory however long the text: eSpeak's chunks go to a scratch file as they come,
+    with each chunk's loudest sample, and the cut is found from those."""
+    import numpy as np
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    raw = output.with_name(output.name + ".raw")
+    chunks: list[tuple[int, int, int]] = []  # (first sample, samples, loudest level)
+    try:
+        with raw.open("wb") as scratch:
+
+            def sink(chunk: bytes) -> None:
+                level = np.abs(np.frombuffer(chunk, dtype="<i2").astype(np.int32)).max()
+                start = chunks[-1][0] + chunks[-1][1] if chunks else 0
+                chunks.append((start, len(chunk) // 2, int(level)))
+                scratch.write(chunk)
+
+            settings = _settings(pitch, rate, range_, volume, wordgap)
+            sample_rate = _speak(text, sink, voice, variant, settings)
+        start, end = _cut(raw, chunks, round(keep * sample_rate))
+        with raw.open("rb") as source, wave.open(str(output), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(sample_rate)
+            source.seek(start * 2)
+            left = end - start
+            while left > 0:
+                block = source.read(min(left, 1 << 20) * 2)
+                out.writeframes(block)
+                left -= len(block) // 2
+    finally:
+        raw.unlink(missing_ok=True)
+    return (end - start) / sample_rate
+
+
+def _cut(
+    raw: Path, chunks: list[tuple[int, int, int]], margin: int, threshold: float = 0.01
+) -> tuple[int, int]:
+    """The samples to keep of the raw file ``chunks`` describe: ``trim_silence``'s cut."""
+    import numpy as np
+
+    total = chunks[-1][0] + chunks[-1][1] if chunks else 0
+    limit = max(32, int(max((c[2] for c in chunks), default=0) * threshold))
+    loud = [c for c in chunks if c[2] > limit]
+    if not loud:
+        return 0, total
+
+    def levels(chunk: tuple[int, int, int]) -> Any:
+        with raw.open("rb") as f:
+            f.seek(chunk[0] * 2)
+            samples = np.frombuffer(f.read(chunk[1] * 2), dtype="<i2").astype(np.int32)
+        return np.flatnonzero(np.abs(samples) > limit)
+
+    first = loud[0][0] + int(levels(loud[0])[0])
+    last = loud[-1][0] + int(levels(loud[-1])[-1])
+    return max(0, first - margin), min(total, last + 1 + margin)
 
 
 def trim_silence(
