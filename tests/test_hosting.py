@@ -27,6 +27,7 @@ from ministudio.plugins import PluginHost
 from ministudio.render import render
 from ministudio.spec import Production
 from ministudio.store import ContentStore
+from ministudio.testing._kit import solid_png
 
 from .fakes.luma_server import LumaServer
 
@@ -228,14 +229,32 @@ def test_settings_errors_name_the_variable_to_set() -> None:
     assert AssetHost.from_env(store, "LUMA_ASSET_", engine="luma").expires == DEFAULT_EXPIRES
 
 
-def test_a_public_folder_as_before(tmp_path: Path) -> None:
+def test_a_public_folder_holds_re_encoded_images_only(tmp_path: Path) -> None:
+    from ministudio.images import reencoded
+    from PIL import Image
+
     image = tmp_path / "frame.png"
-    image.write_bytes(b"a frame")
+    Image.new("RGB", (32, 16), (10, 200, 30)).save(image, pnginfo=_text_chunk("a secret"))
     env = {"LUMA_ASSET_BASE_URL": "https://x.example/a/", "LUMA_ASSET_DIR": str(tmp_path / "www")}
-    hosted = AssetHost.from_env(env, "LUMA_ASSET_", engine="luma").publish(image)
-    name = _name(b"a frame")
+    host = AssetHost.from_env(env, "LUMA_ASSET_", engine="luma")
+    hosted = host.publish(image)
+    name = _name(reencoded(image))
     assert hosted == HostedAsset(reference=f"https://x.example/a/{name}", expires_at=None)
-    assert (tmp_path / "www" / name).read_bytes() == b"a frame"
+    assert (tmp_path / "www" / name).read_bytes() == reencoded(image)
+    assert b"a secret" not in (tmp_path / "www" / name).read_bytes()
+    secret = tmp_path / "notes.png"  # not an image, whatever its name says
+    secret.write_bytes(b"KEY=sk-live-123")
+    with pytest.raises(AssetHostError, match=r"refusing to publish notes\.png in LUMA_ASSET_DIR"):
+        host.publish(secret)
+    assert [p.name for p in (tmp_path / "www").iterdir()] == [name]
+
+
+def _text_chunk(text: str) -> Any:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text)
+    return info
 
 
 # -- the core: expiring references are asked for again ----------------------------------------
@@ -335,7 +354,7 @@ def _film(face: Path, action: str) -> Production:
 
 def test_the_core_asks_again_for_a_reference_about_to_expire(tmp_path: Path) -> None:
     face = tmp_path / "ann.png"
-    face.write_bytes(b"\x89PNG Ann")
+    solid_png(face, (200, 40, 40))
     engine = Signing()
     host = PluginHost()
     host.register(engine, "signing")

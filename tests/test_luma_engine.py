@@ -12,10 +12,12 @@ import ministudio_luma
 import pytest
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
+from ministudio.images import reencoded
 from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
 from ministudio.manifest import Manifest
 from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
+from ministudio.testing._kit import solid_png
 
 from .fakes.kit import KitFaults
 from .fakes.luma_server import LumaServer
@@ -103,7 +105,7 @@ def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:
 
 def test_submit_sends_luma_fields_and_a_first_frame_url(tmp_path: Path) -> None:
     frame = tmp_path / "frame.png"
-    frame.write_bytes(b"not really a png")
+    solid_png(frame, (10, 20, 30))
     with LumaServer(latency=0.05) as server:
         context = _context(_env(server, tmp_path / "assets"), tmp_path)
         submission = anyio.run(
@@ -114,7 +116,7 @@ def test_submit_sends_luma_fields_and_a_first_frame_url(tmp_path: Path) -> None:
         assert job.request["concepts"] == [{"key": "pull_out"}]
         url = job.keyframes["frame0"]["url"]
         assert url.startswith("http://127.0.0.1:9/assets/")
-        assert (tmp_path / "assets" / url.rsplit("/", 1)[1]).read_bytes() == frame.read_bytes()
+        assert (tmp_path / "assets" / url.rsplit("/", 1)[1]).read_bytes() == reencoded(frame)
 
 
 def test_submit_errors_map_to_the_core_types(tmp_path: Path) -> None:
@@ -264,7 +266,7 @@ def test_character_references_become_one_shared_photon_keyframe(
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     reference = tmp_path / "ann.png"
-    reference.write_bytes(b"\x89PNG not really an image of Ann")
+    solid_png(reference, (200, 30, 30))
     film = Production.model_validate(
         {
             "title": "Ann twice",
@@ -305,7 +307,7 @@ def test_character_references_become_one_shared_photon_keyframe(
         (ref_url,) = image.request["character_ref"]["identity0"]["images"]
         assert ref_url.startswith("http://127.0.0.1:9/assets/")
         assert (tmp_path / "assets" / ref_url.rsplit("/", 1)[1]).read_bytes() == (
-            reference.read_bytes()
+            reencoded(reference)
         )
         frames = {job.keyframes["frame0"]["url"] for job in videos}
         assert len(frames) == 1
@@ -336,10 +338,10 @@ def test_identity_false_and_a_first_frame_skip_photon(tmp_path: Path) -> None:
     from ministudio.jobs import CharacterBrief
 
     reference = tmp_path / "ann.png"
-    reference.write_bytes(b"ann")
+    solid_png(reference, (200, 30, 30))
     ann = CharacterBrief(id="ann", name="Ann", dna="a woman", reference_images=(reference,))
     frame = tmp_path / "frame.png"
-    frame.write_bytes(b"a first frame")
+    solid_png(frame, (10, 20, 30))
     with LumaServer(latency=0.05) as server:
         context = _context(_env(server, tmp_path / "assets"), tmp_path)
         base = _request()
@@ -357,7 +359,7 @@ def _chain(
 ) -> Production:
     """s1 ends on an image; s2 continues s1; s3 continues s2 and loops. All on luma."""
     end = tmp_path / "end.png"
-    end.write_bytes(b"\x89PNG the last frame of s1")
+    solid_png(end, (1, 2, 3))
     return Production.model_validate(
         {
             "title": "Chain",
@@ -414,7 +416,9 @@ def test_continue_shots_extend_the_previous_generation(
     s1, s2, s3 = (manifest.shots[i] for i in range(3))
     assert jobs["s1"].keyframes["frame1"]["type"] == "image"
     end_url = jobs["s1"].keyframes["frame1"]["url"]
-    assert (tmp_path / "assets" / end_url.rsplit("/", 1)[1]).read_bytes().endswith(b"of s1")
+    assert (tmp_path / "assets" / end_url.rsplit("/", 1)[1]).read_bytes() == reencoded(
+        tmp_path / "end.png"
+    )
     assert not jobs["s1"].request.get("loop")
     assert jobs["s2"].keyframes == {"frame0": {"type": "generation", "id": s1.engine_job_id}}
     assert jobs["s3"].keyframes == {"frame0": {"type": "generation", "id": s2.engine_job_id}}

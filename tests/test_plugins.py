@@ -145,7 +145,7 @@ async def _call(host: PluginHost, engine: str, tmp_path: Path) -> VideoResult:
     planned = plan_shots(production, host)[0]
     timing = time_shot(planned.shot, [1.0], 24)
     request = VideoRequest(
-        shot=shot_brief(production, planned, timing, [1.0]),
+        shot=shot_brief(production, planned, timing, [1.0], image=lambda path: path),
         prompt="p",
         duration=1.0,
         aspect_ratio="16:9",

@@ -89,7 +89,9 @@ def test_missing_reference_image(tmp_path: Path) -> None:
     text = GOOD.replace("dna: a man in a blue coat}", "dna: a man, reference_images: [bob.png]}")
     found = problems(tmp_path, text)
     assert len(found) == 1 and "reference image 'bob.png' does not exist" in found[0]
-    (tmp_path / "bob.png").write_bytes(b"png")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "bob.png")
     production = load_production(tmp_path / "film.yaml")
     assert production.characters["bob"].reference_images == [(tmp_path / "bob.png").resolve()]
 

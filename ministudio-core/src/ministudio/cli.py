@@ -84,16 +84,40 @@ def cli() -> None:
     """MiniStudio: make films with AI video models as code."""
 
 
+_IMAGE_ROOTS = "ministudio.image_roots"  # the click context's meta key of --allow-images-from
+
+
 def _load(file: str) -> Production:
     """The production in ``file``, with every problem (unknown engines included) at once."""
     from ministudio.loading import load_production
     from ministudio.plugins import PluginHost
 
-    return load_production(file, engines=PluginHost())
+    context = click.get_current_context(silent=True)
+    roots = context.meta.get(_IMAGE_ROOTS, ()) if context else ()
+    return load_production(file, image_roots=roots, engines=PluginHost())
+
+
+def _keep_image_roots(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    ctx.meta[_IMAGE_ROOTS] = tuple(value)
+
+
+def _images_option(command: Any) -> Any:
+    """--allow-images-from DIR (repeatable), kept in the click context for ``_load``."""
+    return click.option(
+        "--allow-images-from",
+        type=click.Path(file_okay=False, exists=True),
+        multiple=True,
+        expose_value=False,
+        callback=_keep_image_roots,
+        help="A folder besides the production file's that reference images and end frames "
+        "may come from (repeatable; also $MINISTUDIO_IMAGE_ROOTS).",
+    )(command)
 
 
 def _film_options(command: Any) -> Any:
-    """FILE, -o/--output and --store, shared by the commands that work on a film."""
+    """FILE, -o/--output, --store and --allow-images-from, shared by the commands that work
+    on a film."""
+    command = _images_option(command)
     command = click.option(
         "--store",
         type=click.Path(file_okay=False),
@@ -112,6 +136,7 @@ def _film_options(command: Any) -> Any:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@_images_option
 def validate(file: str) -> None:
     """Check a file without rendering: the spec, and that routing names installed engines
     able to render the film's format."""

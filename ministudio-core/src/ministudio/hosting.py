@@ -4,8 +4,9 @@ An engine plugin's ``upload_asset`` hook calls ``AssetHost.from_env(context.env,
 engine=...).publish(path)``; the answer is a ``HostedAsset`` (URL, expiry) for the core to
 cache per content. Two ways to host, chosen by settings:
 
-- a public folder: ``folder`` is served by a web server at ``base_url``; a file is copied
-  there under its content hash and its URL never expires;
+- a public folder: ``folder`` is served by a web server at ``base_url``; an image is
+  re-encoded (pixels only, as PNG: anything else is refused) and written there under its
+  content hash, and its URL never expires;
 - an object store through fsspec: ``store`` is a URL such as ``s3://bucket/prefix`` (or
   ``gs://``, ``az://``); a file is put there under its content hash unless an object of that
   name and size is already there (one upload per content), and handed out as a signed URL
@@ -156,9 +157,9 @@ class AssetHost:
         from ministudio.jobs import HostedAsset
 
         path = Path(path)
-        name = _content_name(path)
         if not self.store:
-            return HostedAsset(reference=self._copy(path, name))
+            return HostedAsset(reference=self._copy(path))
+        name = _content_name(path)
         fs, target = self._open(name)
         if not self.base_url and not _can_sign(fs):
             raise self._cannot_sign()
@@ -186,14 +187,26 @@ class AssetHost:
     def _var(self, name: str) -> str:
         return f"{self.prefix}{_VARIABLES[name]}" if self.prefix else name
 
-    def _copy(self, path: Path, name: str) -> str:
-        import shutil
+    def _copy(self, path: Path) -> str:
+        """Put a re-encoded copy of the image ``path`` in the public folder: whatever a
+        plugin asks to publish, the folder only ever holds pixels (``ministudio.images``)."""
+        import hashlib
 
+        from ministudio.images import ImageError, reencoded
+
+        try:
+            data = reencoded(path)
+        except ImageError as exc:
+            raise AssetHostError(
+                self.engine,
+                f"refusing to publish {path.name} in {self._var('folder')}: it {exc.problem}",
+            ) from None
+        name = hashlib.sha256(data).hexdigest()[:32] + ".png"
         target = Path(self.folder).expanduser() / name
-        if not target.exists() or target.stat().st_size != path.stat().st_size:
+        if not target.is_file() or target.stat().st_size != len(data):
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.with_name(name + ".part")
-            shutil.copyfile(path, temp)
+            temp.write_bytes(data)
             temp.replace(target)
         return f"{self.base_url}/{name}"
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ministudio.errors import Problem, ProductionError
+from ministudio.images import allowed_roots
 from ministudio.spec import Production, reference_problems
 
 if TYPE_CHECKING:
@@ -62,11 +63,13 @@ def past_limit(name: str, found: str) -> str:
 def load_production(
     path: str | Path,
     *,
+    image_roots: Sequence[str | Path] = (),
     engines: PluginHost | Mapping[str, EngineSpec] | None = None,
 ) -> Production:
     """Read, parse and validate a production file (``.yaml``, ``.yml`` or ``.json``).
-    ``engines``: the installed engines (a plugin host, or its ``engines``); with it, each
-    engine id the file names is checked too."""
+    ``image_roots``: folders besides the file's own that images may come from. ``engines``:
+    the installed engines (a plugin host, or its ``engines``); with it, each engine id the file
+    names is checked too."""
     path = Path(path)
     source = str(path)
     text = _decode(_read(path, source), source)
@@ -74,7 +77,7 @@ def load_production(
         data, problems, lines = _load_json(text, source)
     else:
         data, problems, lines = _load_yaml(text, source)
-    return _validate(data, source, path.parent, lines, problems, engines)
+    return _validate(data, source, path.parent, lines, problems, image_roots, engines)
 
 
 def validate_production(
@@ -83,6 +86,7 @@ def validate_production(
     source: str = "<production>",
     base_dir: Path | None = None,
     positions: Lines | None = None,
+    image_roots: Sequence[str | Path] = (),
     engines: PluginHost | Mapping[str, EngineSpec] | None = None,
 ) -> Production:
     """Validate parsed data. ``positions`` maps field paths (tuples) to lines, when known."""
@@ -90,7 +94,7 @@ def validate_production(
         deep = past_limit("MINISTUDIO_MAX_DEPTH", "the data is nested too deeply")
         raise ProductionError(source, [Problem("", deep)])
     plain = _plain(data)
-    return _validate(plain, source, base_dir, lambda: positions or {}, [], engines)
+    return _validate(plain, source, base_dir, lambda: positions or {}, [], image_roots, engines)
 
 
 def _validate(
@@ -99,6 +103,7 @@ def _validate(
     base_dir: Path | None,
     lines: Callable[[], Lines],
     problems: list[Problem],
+    image_roots: Sequence[str | Path],
     engines: PluginHost | Mapping[str, EngineSpec] | None,
 ) -> Production:
     """Every problem at once: parsing's, pydantic's, references' and unknown engines'."""
@@ -113,7 +118,7 @@ def _validate(
     errors: list[Any] = []
     production = None
     try:
-        context = {"base_dir": base_dir or Path.cwd()}
+        context = {"base_dir": base_dir or Path.cwd(), "image_roots": allowed_roots(image_roots)}
         production = Production.model_validate(data, context=context)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ministudio.engines import Capabilities, EngineSpec
@@ -244,9 +245,15 @@ def snap_duration(engine: EngineSpec, seconds: float, shot_id: str) -> float:
 
 
 def shot_brief(
-    production: Production, planned: PlannedShot, timing: ShotTiming, line_lengths: list[float]
+    production: Production,
+    planned: PlannedShot,
+    timing: ShotTiming,
+    line_lengths: list[float],
+    *,
+    image: Callable[[Path], Path],
 ) -> ShotPrompt:
-    """The structured, engine-neutral prompt of a planned shot."""
+    """The structured, engine-neutral prompt of a planned shot. ``image`` maps each of the
+    production's images to the file engines get instead (the render's re-encoded copy)."""
     scene, shot = planned.scene, planned.shot
     speakers = {line.speaker for line in planned.lines}
     characters = tuple(
@@ -254,7 +261,7 @@ def shot_brief(
             id=cid,
             name=production.characters[cid].name,
             dna=production.characters[cid].dna,
-            reference_images=tuple(production.characters[cid].reference_images),
+            reference_images=tuple(map(image, production.characters[cid].reference_images)),
             speaking=cid in speakers,
         )
         for cid in shot.cast
@@ -278,7 +285,7 @@ def shot_brief(
         camera_move=shot.camera,
         continuity=shot.continuity,
         characters=characters,
-        environment=_environment(production, planned),
+        environment=_environment(production, planned, image),
         style=production.style.description,
         negative=tuple(production.style.negative),
         lines=lines,
@@ -296,10 +303,13 @@ def estimated_speech(text: str) -> float:
     return round(max(0.6, len(text.split()) / 2.5), 3)
 
 
-def plate_brief(production: Production, planned: PlannedShot) -> ShotPrompt:
+def plate_brief(
+    production: Production, planned: PlannedShot, *, image: Callable[[Path], Path]
+) -> ShotPrompt:
     """A shot's background plate: its place alone, in its lighting, wide and still. Nothing
-    shot-specific goes in, so every shot in the same place and light shares one plate."""
-    environment = _environment(production, planned)
+    shot-specific goes in, so every shot in the same place and light shares one plate.
+    ``image`` as in ``shot_brief``."""
+    environment = _environment(production, planned, image)
     return ShotPrompt(
         shot_id=f"plate-{environment.id}",
         scene_id=environment.id,
@@ -319,7 +329,9 @@ def shot_lighting(production: Production, planned: PlannedShot) -> str:
     return shot.lighting or scene.lighting or production.environments[scene.environment].lighting
 
 
-def _environment(production: Production, planned: PlannedShot) -> EnvironmentBrief:
+def _environment(
+    production: Production, planned: PlannedShot, image: Callable[[Path], Path]
+) -> EnvironmentBrief:
     scene = planned.scene
     env = production.environments[scene.environment]
     return EnvironmentBrief(
@@ -327,5 +339,5 @@ def _environment(production: Production, planned: PlannedShot) -> EnvironmentBri
         description=env.description,
         lighting=shot_lighting(production, planned),
         palette=tuple(env.palette),
-        reference_images=tuple(env.reference_images),
+        reference_images=tuple(map(image, env.reference_images)),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import shutil
@@ -28,6 +29,7 @@ from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.film import FilmAssembly, Spoken
+from ministudio.images import sanitized
 from ministudio.jobs import (
     HostedAsset,
     PreviousClip,
@@ -405,7 +407,11 @@ class _Renderer:
                 before = fitted[after] if after else None
                 first = await self._last_frame(before) if before else None
                 shot.brief = shot_brief(
-                    self.p, ps, shot.timing, [line.duration for line in shot.lines]
+                    self.p,
+                    ps,
+                    shot.timing,
+                    [line.duration for line in shot.lines],
+                    image=self._image,
                 )
                 if plate is not None:
                     self._with_plate(shot, plate)
@@ -580,7 +586,9 @@ class _Renderer:
                         f"it continues shot '{previous.planned.id}', which failed"
                     )
                 first_frame = await self._last_frame(previous.clip)
-            shot.brief = shot_brief(self.p, ps, shot.timing, [line.duration for line in shot.lines])
+            shot.brief = shot_brief(
+                self.p, ps, shot.timing, [line.duration for line in shot.lines], image=self._image
+            )
             plate = await self._plate(shot)
             if plate is not None:
                 self._with_plate(shot, plate)
@@ -779,8 +787,9 @@ class _Renderer:
             brief = brief.model_copy(
                 update={"environment": env.model_copy(update={"reference_images": images})}
             )
+        end = ps.shot.end_frame
         wanted = Conditioning(
-            brief, take.first_frame, take.previous, ps.shot.end_frame, ps.shot.loop
+            brief, take.first_frame, take.previous, self._image(end) if end else None, ps.shot.loop
         )
         request, fingerprint = self._request(engine, wanted, timing.duration, take.seed)
         key = job_key("video", fingerprint)
@@ -890,7 +899,7 @@ class _Renderer:
         engine = shot.planned.plate
         if engine is None:
             return None
-        brief = plate_brief(self.p, shot.planned)
+        brief = plate_brief(self.p, shot.planned, image=self._image)
         seed = shot_seed(self.p.seed, f"{brief.shot_id}|{brief.environment.lighting}")
         wanted = Conditioning(brief)
         request, fingerprint = self._request(engine, wanted, engine.capabilities.min_duration, seed)
@@ -1137,6 +1146,16 @@ class _Renderer:
                 reference = hosted.reference
                 self.journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
         return reference
+
+    def _image(self, path: Path) -> Path:
+        """The re-encoded copy (pixels only, in the store) engines get of a production image."""
+        if path not in self._sanitized:
+            self._sanitized[path] = sanitized(path, self.store)
+        return self._sanitized[path]
+
+    @functools.cached_property
+    def _sanitized(self) -> dict[Path, Path]:
+        return {}  # a production image -> its re-encoded copy, made once a render
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:

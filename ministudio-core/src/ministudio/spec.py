@@ -1,8 +1,9 @@
 """The production spec: a film as data. These models are also the Python API.
 
 Every model is frozen and forbids unknown fields, so a misspelled field is an error.
-Reference images are resolved against the production file's folder (validation context
-``base_dir``; the current directory for productions built in Python) and must exist.
+Reference images and end frames are resolved against the production file's folder (validation
+context ``base_dir``; the current directory for productions built in Python) and must be
+images (see ``ministudio.images``) inside it or inside a folder allowed in ``image_roots``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from ministudio.images import ImageError, check_image
 from ministudio.jobs import Voice
 
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
@@ -39,22 +41,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-def _resolve_images(
-    paths: list[Path], info: ValidationInfo, what: str = "reference image"
-) -> list[Path]:
-    base = Path((info.context or {}).get("base_dir", "."))
-    resolved = []
-    for path in paths:
-        full = path if path.is_absolute() else base / path
-        if not full.is_file():
-            raise PydanticCustomError(
-                "missing_image",
-                "{what} '{path}' does not exist (paths are relative to the production file's "
-                "folder)",
-                {"path": str(path), "what": what},
-            )
-        resolved.append(full.resolve())
-    return resolved
+def _resolve_image(path: Path, info: ValidationInfo, what: str = "reference image") -> Path:
+    """``path`` resolved and checked as an image (``ministudio.images.check_image``). With a
+    validation context (a production file), it must be inside ``base_dir`` or one of the
+    ``image_roots``; a production built in Python may take images from anywhere."""
+    context = info.context or {}
+    base = Path(context.get("base_dir", "."))
+    roots = [base, *context.get("image_roots", ())] if "base_dir" in context else None
+    try:
+        return check_image(path if path.is_absolute() else base / path, roots)
+    except ImageError as exc:
+        raise PydanticCustomError(
+            "image",
+            "{what} '{path}' {problem}",
+            {"what": what, "path": str(path), "problem": exc.problem},
+        ) from None
+
+
+def _reference_image(path: Path, info: ValidationInfo) -> Path:
+    return _resolve_image(path, info)
+
+
+ReferenceImage = Annotated[Path, AfterValidator(_reference_image)]
+"""A reference image: each one is checked, and reported at its own index, line and all."""
 
 
 class Format(_Model):
@@ -85,10 +94,8 @@ class Character(_Model):
 
     name: str
     dna: str = Field(min_length=1, description="identity description kept identical in every shot")
-    reference_images: list[Path] = []
+    reference_images: list[ReferenceImage] = []
     voice: Voice = Voice()
-
-    _images = field_validator("reference_images")(_resolve_images)
 
 
 class Environment(_Model):
@@ -97,9 +104,7 @@ class Environment(_Model):
     description: str = Field(min_length=1)
     palette: list[str] = []
     lighting: str = ""
-    reference_images: list[Path] = []
-
-    _images = field_validator("reference_images")(_resolve_images)
+    reference_images: list[ReferenceImage] = []
 
 
 def _spoken(text: str | None) -> str | None:
@@ -177,7 +182,7 @@ class Shot(_Model):
     @field_validator("end_frame")
     @classmethod
     def _end_frame(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve_images([value], info, "end frame")[0]
+        return None if value is None else _resolve_image(value, info, "end frame")
 
     @field_validator("duration")
     @classmethod
