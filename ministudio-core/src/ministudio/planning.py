@@ -98,8 +98,18 @@ def engine_problems(
 
 
 def check_engines(production: Production, host: PluginHost) -> None:
-    """Refuse, listing them all, the engine ids ``production`` names that are not installed."""
-    problems = engine_problems(production.model_dump(), host)
+    """Refuse, listing them all, the engine ids ``production`` names that are not installed;
+    the default video and speech engines only where a shot or a line uses them."""
+    data = production.model_dump()
+    shots = production.shots()
+    if all(shot_id in production.routing.shots for _, _, shot_id in shots):
+        del data["routing"]["video"]
+    voices = [production.narrator for _, shot, _ in shots if shot.narration] + [
+        production.characters[line.speaker].voice for _, shot, _ in shots for line in shot.dialogue
+    ]
+    if all(voice.engine for voice in voices):
+        del data["routing"]["speech"]
+    problems = engine_problems(data, host)
     if problems:
         listed = "\n".join(f"  - {_dotted(loc)}: {message}" for loc, message in problems)
         raise UnknownEngineError(f"{len(problems)} unknown engine(s); fix these:\n{listed}")
