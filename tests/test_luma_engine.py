@@ -507,3 +507,119 @@ def test_a_rejected_key_then_the_right_one_just_renders(
         manifest = _render_chain(film, server, tmp_path)
         assert server.submissions == 3
     assert all(shot.state == "done" for shot in manifest.shots)
+
+
+# -- lost answers: found by listing ---------------------------------------------------------
+def _find(request: VideoRequest, since: float, context: EngineContext) -> str | None:
+    async def find() -> str | None:
+        answer = ministudio_luma.find_video_job(
+            engine="luma", context=context, request=request, since=since
+        )
+        assert answer is not None
+        return await answer
+
+    return anyio.run(find)
+
+
+def test_a_lost_submit_is_found_among_the_listed_generations(tmp_path: Path) -> None:
+    """The answer is lost; newer generations (other requests) push it to a later page."""
+    import time
+
+    from ministudio.errors import AmbiguousSubmission
+
+    with LumaServer(latency=0.05, list_limit=2) as server:
+        context = _context(_env(server, tmp_path / "assets"), tmp_path)
+        since = time.time()
+        server.fail_next("create", "drop_after_accept")
+        with pytest.raises(AmbiguousSubmission):
+            anyio.run(ministudio_luma._submit, _request(), context)
+        (lost,) = server.jobs
+        for prompt in ("a blue kite over a lake", "a green kite", "a yellow kite"):
+            anyio.run(ministudio_luma._submit, _request(prompt=prompt), context)
+        assert _find(_request(), since, context) == lost
+        lists = [
+            path
+            for method, path in server.requests
+            if path.startswith("/dream-machine/v1/generations?")
+        ]
+        assert len(lists) == 2  # paged: the lost one is the 4th newest, 2 a page
+
+
+def test_no_match_in_the_window_is_none(tmp_path: Path) -> None:
+    """Nothing with this request (other prompts, other durations), or the same request made
+    long before the lost one: no job, so the core may send it."""
+    import time
+
+    with LumaServer(latency=0.05) as server:
+        context = _context(_env(server, tmp_path / "assets"), tmp_path)
+        since = time.time()
+        anyio.run(ministudio_luma._submit, _request(prompt="another kite"), context)
+        anyio.run(ministudio_luma._submit, _request(duration=9.0), context)
+        assert _find(_request(), since, context) is None
+        anyio.run(ministudio_luma._submit, _request(), context)
+        assert _find(_request(), since + 3600, context) is None  # made an hour earlier
+
+
+def test_two_matches_stay_ambiguous(tmp_path: Path) -> None:
+    import time
+
+    from ministudio.errors import AmbiguousSubmission
+
+    with LumaServer(latency=0.05) as server:
+        context = _context(_env(server, tmp_path / "assets"), tmp_path)
+        since = time.time()
+        for _ in range(2):
+            anyio.run(ministudio_luma._submit, _request(), context)
+        with pytest.raises(AmbiguousSubmission, match="2 generations match"):
+            _find(_request(), since, context)
+
+
+def test_lost_answers_in_a_render_are_found_not_paid_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identity image's answer and a clip's answer are both lost: each is found by
+    listing, so the film has one image and one job per shot, with no --forget-lost."""
+    from ministudio.plugins import PluginHost
+    from ministudio.remote import RetryPolicy
+    from ministudio.render import RenderOptions, render
+    from ministudio.store import ContentStore
+    from PIL import Image
+
+    monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
+    reference = tmp_path / "ann.png"
+    Image.new("RGB", (32, 32), (180, 30, 30)).save(reference)
+    film = Production.model_validate(
+        {
+            "title": "Lost",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 12},
+            "characters": {
+                "ann": {"name": "Ann", "dna": "a woman, red coat", "reference_images": [reference]}
+            },
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
+                        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
+                    ],
+                }
+            ],
+            "routing": {"video": "luma"},
+        }
+    )
+    with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
+        server.fail_next("image", "drop_after_accept")
+        server.fail_next("create", "drop_after_accept")
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=PluginHost(env={}),
+            store=ContentStore(tmp_path / "store"),
+            env=_env(server, tmp_path / "assets"),
+            options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
+        )
+        kinds = [job.generation_type for job in server.jobs.values()]
+    assert kinds.count("image") == 1 and kinds.count("video") == 2
+    assert all(shot.state == "done" and shot.engine_job_id for shot in manifest.shots)

@@ -270,3 +270,23 @@ def test_truncated_download_detected(luma: LumaServer) -> None:
     assert 0 < len(got) < expected
     whole = httpx.get(done.assets.video)
     assert len(whole.content) == int(whole.headers["content-length"]) == expected
+
+
+def test_list_pages_refusals_and_a_capped_page() -> None:
+    """The documented query (integer limit and offset, defaults 100 and 0); what the docs do
+    not bound is refused in Luma's error shape; a server capping its pages (``list_limit``,
+    the docs are silent) still pages right."""
+    with LumaServer(latency=3.0, list_limit=2) as luma:
+        c = client(luma)
+        ids = [c.generations.create(model="ray-2", prompt=f"shot {i}").id for i in range(3)]
+        page = c.generations.list(limit=100)
+        assert [g.id for g in page.generations] == ids[::-1][:2] and page.has_more
+        assert page.limit == 2 and page.count == 2
+        rest = c.generations.list(limit=100, offset=2)
+        assert [g.id for g in rest.generations] == [ids[0]] and not rest.has_more
+        for query in ("limit=ten", "limit=0", "offset=-1"):
+            answer = httpx.get(
+                f"{luma.api_url}/generations?{query}",
+                headers={"Authorization": f"Bearer {luma.api_key}"},
+            )
+            assert answer.status_code == 400 and set(answer.json()) == {"detail"}

@@ -286,3 +286,73 @@ def test_status_shows_engine_jobs(host, tmp_path) -> None:
     assert shown.returncode == 0
     for job_id in server.jobs:
         assert job_id in shown.stdout
+
+
+class CrashesBeforeSending:
+    """The sim engine, its submit crashing (a kill, as far as the journal can tell) before
+    the request leaves, declared with or without ``marks_sending``."""
+
+    def __init__(self, marks_sending: bool) -> None:
+        self.sim = _load_plugin()
+        self.marks_sending = marks_sending
+        self.crash = True
+
+    @hookimpl
+    def ministudio_engines(self) -> Any:
+        import dataclasses
+
+        return [dataclasses.replace(self.sim.spec(), marks_sending=self.marks_sending)]
+
+    @hookimpl
+    def submit_video(self, engine, request, idempotency_key, context) -> Any:
+        if self.crash:
+            raise RuntimeError("killed while preparing")
+        return self.sim.submit_video(engine, request, idempotency_key, context)
+
+    @hookimpl
+    def poll_video(self, engine, job_id, context) -> Any:
+        return self.sim.poll_video(engine, job_id, context)
+
+    @hookimpl
+    def download_video(self, engine, job_id, status, output, context) -> Any:
+        return self.sim.download_video(engine, job_id, status, output, context)
+
+
+@pytest.mark.parametrize("marks_sending", [True, False])
+def test_the_journal_marks_a_job_only_as_its_request_leaves(
+    marks_sending: bool, monkeypatch, tmp_path
+) -> None:
+    """A plugin that says when its request leaves (``context.sending()``) and dies before:
+    nothing is in flight, the next render submits. A plugin that never says: the job was
+    marked before its hook, so the next render stops it as possibly billed (never twice)."""
+    monkeypatch.setenv("SIM_EXPECTED_LATENCY", "0.3")
+    plugin = CrashesBeforeSending(marks_sending)
+    host = PluginHost()
+    host.register(plugin, "sim-crashing")
+    with SimServer(latency=(0.2, 0.2)) as server:
+        with pytest.raises(RenderError, match="killed while preparing"):
+            go(production(1), server, host, tmp_path)
+        plugin.crash = False
+        if marks_sending:
+            go(production(1), server, host, tmp_path)
+            assert server.submissions == 1
+        else:
+            with pytest.raises(RenderError, match="--forget-lost"):
+                go(production(1), server, host, tmp_path)
+            assert server.submissions == 0
+
+
+def test_a_clip_stored_but_not_fitted_keeps_its_engine_job(host, tmp_path) -> None:
+    """The fitted clip is lost (a render killed between storing and fitting): the next
+    render fits the stored clip again and still names the engine job that made it."""
+    with SimServer(latency=(0.2, 0.2)) as server:
+        first = go(production(2), server, host, tmp_path)
+        store = ContentStore(tmp_path / "store")
+        raw = {store.path(s.job_key or "", ".mp4") for s in first.shots}
+        for path in store.root.rglob("*.mp4"):
+            if path not in raw:
+                path.unlink()  # the fitted clips
+        again = go(production(2), server, host, tmp_path, "again")
+        assert server.submissions == 2
+    assert [s.engine_job_id for s in again.shots] == [s.engine_job_id for s in first.shots]
+    assert all(s.cached for s in again.shots)

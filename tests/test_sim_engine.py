@@ -571,7 +571,13 @@ def test_the_core_host_routes_to_the_plugin(tmp_path: Path) -> None:
             assert isinstance(submission, Submission)
             status = await until_done(ctx, submission.job_id)
             found = await host.call_engine(
-                "sim", "find_video_job", idempotency_key="k", context=ctx, expected=(str,)
+                "sim",
+                "find_video_job",
+                idempotency_key="k",
+                context=ctx,
+                request=request(),
+                since=0.0,
+                expected=(str,),
             )
             assert found == submission.job_id
             result: VideoResult = await host.call_engine(

@@ -161,6 +161,8 @@ matching requests before anything else (auth, validation) is checked. Endpoints:
   ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE); on ``token`` these are OAuth-style bodies;
 - ``"drop"``: close the connection without answering, having done nothing;
 - ``"drop_after_accept"`` (``create``): accept the operation, then close without answering;
+- ``"hold_after_accept"`` (``create``): accept it, then answer nothing until the client goes
+  away (``fakes.hold``: a request in flight, for kill tests);
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
 
 The SDK does not retry by default (spec 2.2); google-auth retries 429/500/503 on the token
@@ -206,6 +208,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import numpy as np
 
 from .clips import even, nominal_size, solid_planes
+from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 # -- the API surface ------------------------------------------------------------------------
@@ -241,6 +244,7 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "503": ENDPOINTS,
     "drop": ENDPOINTS,
     "drop_after_accept": ("create",),
+    HOLD: ("create",),
     "truncate": ("download",),
 }
 
@@ -950,6 +954,9 @@ class GoogleServer(LoopbackServer):
             )
         if h.fault == "drop_after_accept":
             h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
             return
         h.send_json(200, {"name": op.name})
 

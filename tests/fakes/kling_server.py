@@ -77,6 +77,8 @@ matching requests before anything else (auth, limits) is checked:
   that is set; Kling documents no such header);
 - ``"drop"``: close the connection without answering, having done nothing;
 - ``"drop_after_accept"`` (``create``): accept the task, then close without answering;
+- ``"hold_after_accept"`` (``create``): accept it, then answer nothing until the client goes
+  away (``fakes.hold``: a request in flight, for kill tests);
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it;
 - ``"500"`` / ``"404"`` (``download``): a bare CDN error.
 
@@ -114,6 +116,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from .clips import even, nominal_size, solid_planes
+from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 ACCESS_KEY = "kling-fake-ACCESS-7d41c0b2"
@@ -148,6 +151,7 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     **{str(code): ("create", "get", "list") for code in CODES},
     "drop": ENDPOINTS,
     "drop_after_accept": ("create",),
+    HOLD: ("create",),
     "truncate": ("download",),
     "500": ("download",),
     "404": ("download",),
@@ -478,6 +482,9 @@ class KlingServer(LoopbackServer):
             return
         if h.fault == "drop_after_accept":
             h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
             return
         h.send_data(payload)
 

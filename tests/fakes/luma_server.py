@@ -53,7 +53,13 @@ call there, else 401 ``{"detail": "Invalid API key is provided"}``; errors are
     the image is a thumbnail) or ``{"image": url}`` (image) once completed, else null.
     404 ``{"detail": "Generation not found"}``.
 ``GET /generations?limit=&offset=``
-    ``{"generations": [...newest first], "count", "has_more", "limit", "offset"}``.
+    ``{"generations": [...newest first], "count", "has_more", "limit", "offset"}`` (lumaai
+    1.21.0 ``generations.list(limit=, offset=)`` -> ``GenerationListResponse``; the OpenAPI
+    ``listGenerations`` in lumalabs/lumaai-api: integers, defaults 100 and 0, newest first in
+    its example). A limit or offset that is not an integer: 400 ``{"detail"}`` (the documented
+    error shape). The docs give no bounds: a limit under 1 or a negative offset is refused
+    (ours), and ``list_limit`` (default None: any) caps the page size silently, as a server
+    may; tests cover both.
 ``DELETE /generations/{id}``
     204, no body. A deleted generation is gone from get/list/assets and stops counting
     against the concurrency limit; no further callbacks are sent for it.
@@ -72,6 +78,8 @@ matching requests before anything else (auth, limits) is checked:
   ``x-should-retry: false`` so the SDK does not retry them (spec section 6 item 18);
 - ``"drop"``: close the connection without answering, having done nothing;
 - ``"drop_after_accept"`` (``create``/``image``): accept the job, then close without answering;
+- ``"hold_after_accept"`` (``create``/``image``): accept it, then answer nothing until the
+  client goes away (``fakes.hold``: a request in flight, for kill tests);
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
 
 Endpoints: ``"create"`` (video and legacy), ``"image"``, ``"get"``, ``"list"``,
@@ -107,6 +115,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .clips import even, nominal_size, solid_planes
+from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
@@ -116,6 +125,7 @@ FAULT_ENDPOINTS = {
     "500": ENDPOINTS,
     "drop": ENDPOINTS,
     "drop_after_accept": ("create", "image"),
+    HOLD: ("create", "image"),
     "truncate": ("download",),
 }
 TERMINAL = ("completed", "failed")
@@ -214,6 +224,7 @@ class LumaServer(LoopbackServer):
         image_creates_per_minute: int | None = 80,
         render_scale: float = 0.125,
         fps: int = 12,
+        list_limit: int | None = None,
         rate_window: float = 60.0,
         fault_retry_after: float = 0.1,
         webhook_retry_delay: float = 0.1,
@@ -222,7 +233,8 @@ class LumaServer(LoopbackServer):
         seed: int = 0,
     ) -> None:
         """``render_scale``: the fraction of the nominal size actually encoded; ``fps``: the
-        encoded frame rate; ``rate_window``: the seconds a "minute" lasts."""
+        encoded frame rate; ``rate_window``: the seconds a "minute" lasts; ``list_limit``: the
+        most generations a list page holds, whatever the limit asked (None: no cap)."""
         super().__init__(api_key, encoders)
         self.latency = latency
         self.image_latency = image_latency
@@ -233,6 +245,7 @@ class LumaServer(LoopbackServer):
         self.blocked_words = tuple(w.lower() for w in blocked_words)
         self.render_scale = render_scale
         self.fps = fps
+        self.list_limit = list_limit
         self.rate_window = rate_window
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
@@ -404,6 +417,9 @@ class LumaServer(LoopbackServer):
             return
         if h.fault == "drop_after_accept":
             h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
             return
         if kind == "image" and data.get("sync"):
             timeout = float(data.get("sync_timeout") or 60)
@@ -613,13 +629,16 @@ class LumaServer(LoopbackServer):
             return
         params = parse_qs(query)
         try:
+            # integers, defaults 100 and 0 (OpenAPI listGenerations; lumaai GenerationListParams)
             limit = int(params.get("limit", ["100"])[0])
             offset = int(params.get("offset", ["0"])[0])
-            if limit < 1 or offset < 0:
+            if limit < 1 or offset < 0:  # ours: the docs give no bounds
                 raise ValueError
         except ValueError:
             h.send_detail(400, "limit must be a positive integer and offset non-negative")
             return
+        if self.list_limit is not None:  # the docs are silent on a largest page: a knob
+            limit = min(limit, self.list_limit)
         with self._lock:
             live = [j for j in reversed(self.jobs.values()) if not j.deleted]
             page = [self._job_json(j) for j in live[offset : offset + limit]]

@@ -55,6 +55,8 @@ hit the next matching requests before anything else (auth, limits) is checked:
 - ``"500"``: 500 ``internal``;
 - ``"drop"``: close the connection without answering, having done nothing;
 - ``"drop_after_accept"`` (submit only): accept and bill the job, then close without answering;
+- ``"hold_after_accept"`` (submit only): accept and bill it, then answer nothing until the
+  client goes away (``fakes.hold``: a request in flight, for kill tests);
 - ``"truncate"`` (download only): send ``Content-Length`` for the whole file, then only half
   the bytes, and close.
 
@@ -87,6 +89,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 ENDPOINTS = ("submit", "status", "lookup", "download")
@@ -95,6 +98,7 @@ FAULT_ENDPOINTS = {
     "500": ENDPOINTS,
     "drop": ENDPOINTS,
     "drop_after_accept": ("submit",),
+    HOLD: ("submit",),
     "truncate": ("download",),
 }
 TERMINAL = ("succeeded", "failed")
@@ -312,6 +316,9 @@ class SimServer(LoopbackServer):
             return
         if h.fault == "drop_after_accept":
             h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
             return
         brief = {
             "id": job.id,

@@ -69,6 +69,8 @@ before anything else (auth, limits) is checked:
 - ``"quota"`` (``create``/``remix``): 429 ``insufficient_quota``;
 - ``"drop"``: close the connection without answering, having done nothing;
 - ``"drop_after_accept"`` (``create``/``remix``): accept the job, then close without answering;
+- ``"hold_after_accept"`` (``create``/``remix``): accept it, then answer nothing until the
+  client goes away (``fakes.hold``: a request in flight, for kill tests);
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
 
 Endpoints: ``"create"``, ``"remix"``, ``"retrieve"``, ``"list"``, ``"delete"``,
@@ -106,6 +108,7 @@ import numpy as np
 from ministudio_sora._webhook import sign
 
 from .clips import even, solid_planes
+from .hold import HOLD, hold
 from .loopback import JsonHandler, LoopbackServer
 
 API = "/v1"
@@ -116,6 +119,7 @@ FAULT_ENDPOINTS = {
     "drop": ENDPOINTS,
     "quota": ("create", "remix"),
     "drop_after_accept": ("create", "remix"),
+    HOLD: ("create", "remix"),
     "truncate": ("download",),
 }
 MODELS = ("sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08")
@@ -335,6 +339,9 @@ class SoraServer(LoopbackServer):
     def _answer_accepted(self, h: _Handler, job: SoraJob) -> None:
         if h.fault == "drop_after_accept":
             h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
             return
         with self._lock:
             payload = self._video_json(job)

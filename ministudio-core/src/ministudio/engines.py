@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 EngineKind = Literal["video", "speech", "judge"]  # judge: looks at clips (``qc_check``)
 Made = Callable[[], Awaitable["str | HostedAsset"]]
+PaidMade = Callable[["SideJob"], Awaitable["str | HostedAsset"]]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -68,6 +69,10 @@ class EngineSpec:
     all_keys: bool = False  # every variable of key_env is needed (a key pair), not any one
     default_model: str | None = None
     legacy: bool = False
+    # submit_video calls ``context.sending()`` right before each request that may create (and
+    # bill) a job, so the journal marks the job in flight only then. False (any plugin that
+    # never calls it): the core marks the job before calling submit_video.
+    marks_sending: bool = False
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -88,6 +93,17 @@ class EngineContext:
     webhook_url: str | None = None  # where the engine should POST job updates, when listening
     uploader: Callable[[Path], Awaitable[str]] | None = None  # set by the core
     remember: Callable[[str, Made], Awaitable[str]] | None = None  # set by the core
+    on_sending: Callable[[], None] | None = None  # set by the core around submit_video
+
+    def sending(self) -> None:
+        """Say that the request that creates (and bills) the job leaves now: call it right
+        before sending it, after any preparation (uploads, an identity image), in every
+        ``submit_video`` of an engine declared with ``marks_sending``. The journal then
+        marks the job in flight, so a crash before this point resubmits it freely and a
+        crash after it looks the job up instead. Calling it again in the same submit (a
+        second try after a refusal) changes nothing."""
+        if self.on_sending is not None:
+            self.on_sending()
 
     async def upload(self, path: Path) -> str:
         """The engine's reference (URL or id) for a local file, uploaded once per content."""
@@ -99,12 +115,22 @@ class EngineContext:
         """What ``make()`` returns (a URL or an id, or a ``HostedAsset`` with its expiry) the
         first time this engine asks for ``key``. Later shots, renders and productions sharing
         the store get it back from the journal, until it nears its expiry; shots asking at
-        the same moment wait for the one call. Use it for paid side jobs, such as an identity
-        image every shot of a character starts from."""
+        the same moment wait for the one call. For a side job that is paid for (an identity
+        image every shot of a character starts from), use ``paid``: a crash while it is made
+        then neither pays for it twice nor loses it."""
         if self.remember is not None:
             return await self.remember(key, make)
         made = await make()  # no core behind this context (a unit test): nothing is kept
         return made if isinstance(made, str) else made.reference
+
+    async def paid(self, key: str, make: PaidMade) -> str:
+        """As ``once``, for a side job that is paid for (an identity image): it is a job of
+        its own in the journal. ``make`` gets its ``SideJob``: when ``job.job_id`` is set, an
+        earlier run created the job, so wait for it; when ``job.lost_since`` is set, an
+        earlier run sent it and lost the answer, so look it up. Otherwise create it, calling
+        ``job.sending()`` right before the request leaves and ``job.accepted(id)`` as soon
+        as the engine names it, and ``job.failed()`` if it ends without a result."""
+        return await self.once(key, Paid(make))
 
     def keys(self, spec: EngineSpec) -> dict[str, str]:
         """Every one of the engine's `key_env` variables (a key pair), each from `env`, else
@@ -128,6 +154,42 @@ class EngineContext:
         if value:
             return value
         raise MissingKeyError(spec.id, list(spec.key_env))
+
+
+@dataclass
+class SideJob:
+    """A paid side job as the journal knows it (see ``EngineContext.paid``)."""
+
+    job_id: str | None = None  # created by an earlier run: wait for it, create nothing
+    lost_since: float | None = None  # sent by an earlier run (epoch s), answer lost: look it up
+    on_sending: Callable[[], None] = lambda: None  # set by the core
+    on_accepted: Callable[[str], None] = lambda job_id: None
+    on_failed: Callable[[], None] = lambda: None
+
+    def sending(self) -> None:
+        """The request that creates (and bills) the job leaves now."""
+        self.on_sending()
+
+    def accepted(self, job_id: str) -> None:
+        """The engine named the job ``job_id``."""
+        self.job_id, self.lost_since = job_id, None
+        self.on_accepted(job_id)
+
+    def failed(self) -> None:
+        """The job ended without a result: the next attempt creates a new one."""
+        self.job_id = None
+        self.on_failed()
+
+
+@dataclass(frozen=True)
+class Paid:
+    """A paid side job's maker, as ``EngineContext.paid`` hands it to the core's ``remember``.
+    Called with no argument (no core: a unit test), it runs with a fresh ``SideJob``."""
+
+    make: PaidMade
+
+    async def __call__(self) -> str | HostedAsset:
+        return await self.make(SideJob())
 
 
 @dataclass(frozen=True)

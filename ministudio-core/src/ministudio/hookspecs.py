@@ -50,8 +50,8 @@ def generate_video(
 # -- remote engines -------------------------------------------------------------------------
 # An engine that renders remotely and bills per job implements these four (and optionally
 # parse_webhook) instead of generate_video. The core then owns waiting, retries and the
-# journal: every submission is recorded with its job id before anything waits on it, so a
-# crash never causes a second payment.
+# journal: every submission is marked in flight just before its request leaves and recorded
+# with its job id before anything waits on it, so a crash never causes a second payment.
 
 
 @hookspec(firstresult=True)
@@ -60,6 +60,13 @@ def submit_video(
 ) -> Submission | Awaitable[Submission]:
     """Send one job; return its id. Pass ``idempotency_key`` to the engine where it takes one
     (an external id) so ``find_video_job`` can find the job if this answer is lost.
+
+    Call ``context.sending()`` right before the request that creates the job leaves, after
+    any preparation (uploads; a paid identity image, made through ``context.paid``), and
+    declare the engine with ``marks_sending=True``: the journal then marks the job in flight
+    only at that moment, so a crash during preparation resubmits freely instead of stopping
+    the shot as "answer lost". An engine declared without it is marked before this hook is
+    called (never paid twice, but a crash anywhere in the hook counts as a lost answer).
 
     Raise ``TransientError`` (429, 5xx, connection refused before sending), ``EngineRefusal``
     (invalid input, safety) or ``AmbiguousSubmission`` (the request may have arrived).
@@ -95,11 +102,21 @@ def download_video(
 
 @hookspec(firstresult=True)
 def find_video_job(
-    engine: str, idempotency_key: str, context: EngineContext
+    engine: str,
+    idempotency_key: str,
+    context: EngineContext,
+    request: VideoRequest,
+    since: float,
 ) -> str | Awaitable[str | None] | None:
-    """The id of the job submitted with ``idempotency_key``, or None if the engine has none.
+    """The id of the job a submit whose answer was lost created, or None if the engine
+    surely has none (the core then sends it again).
 
-    Leave unimplemented when the engine offers no lookup: the core then stops the shot.
+    Engines that take an external id look up ``idempotency_key``. Engines that only list
+    their jobs match ``request`` (what was submitted) against the jobs created from ``since``
+    on (epoch seconds: when the lost request was about to leave; allow for clock skew), and
+    raise ``AmbiguousSubmission`` when several match or the search could not cover the
+    window. Take only the arguments you need. Leave unimplemented when the engine offers no
+    lookup: the core then stops the shot.
     """
     raise NotImplementedError
 

@@ -1,10 +1,12 @@
 """The submission journal: every paid job is written down before anything waits on it.
 
 One SQLite database (WAL, fully synchronous) beside the content store. A row per job key:
-``submitting`` is written before the request leaves, ``submitted`` (with the engine's job id)
-as soon as the engine answers, ``done`` once the clip is in the store. After a crash,
-``render`` again finds each job here: a ``submitted`` job is waited for, not resent; a
-``submitting`` one had its answer lost and is looked up, never blindly resent.
+``submitting`` is written immediately before the request leaves (after any preparation),
+``submitted`` (with the engine's job id) as soon as the engine answers, ``done`` once the
+clip is in the store. After a crash, ``render`` again finds each job here: a ``submitted``
+job is waited for, not resent; a ``submitting`` one had its answer lost and is looked up,
+never blindly resent. Paid side jobs (an identity image) have rows of their own, keyed
+``side:<engine>:<key>``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS assets (
 # job may wait that long before the engine fetches its images), or a tenth of its lifetime.
 ASSET_MARGIN = 3600.0
 ASSET_MARGIN_SHARE = 0.1
+SIDE_PREFIX = "side:"  # the key of a paid side job (an identity image) starts with this
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class JobRow:
     submitted_at: float | None  # wall-clock time the engine accepted the job
     finished_at: float | None
     error: str | None
+    updated_at: float | None = None  # of a `submitting` row: when its request was about to leave
 
 
 class Journal:
@@ -94,7 +98,7 @@ class Journal:
         with self._lock:
             row = self._db.execute(
                 "SELECT key, engine, shot, state, job_id, submits, submitted_at, finished_at, "
-                "error FROM jobs WHERE key = ?",
+                "error, updated_at FROM jobs WHERE key = ?",
                 (key,),
             ).fetchone()
         return JobRow(*row) if row else None
@@ -184,11 +188,13 @@ class Journal:
             )
 
     def latencies(self, engine: str, last: int = 20) -> list[float]:
-        """Seconds from acceptance to done of this engine's most recent finished jobs."""
+        """Seconds from acceptance to done of this engine's most recent finished jobs (its
+        clips: side jobs, such as identity images, take their own time)."""
         with self._lock:
             found = self._db.execute(
                 "SELECT finished_at - submitted_at FROM jobs WHERE engine = ? AND state = 'done' "
-                "AND submitted_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+                f"AND submitted_at IS NOT NULL AND key NOT LIKE '{SIDE_PREFIX}%' "
+                "ORDER BY finished_at DESC LIMIT ?",
                 (engine, last),
             ).fetchall()
         return [row[0] for row in found]

@@ -1,7 +1,9 @@
 """Running one job on a remote engine: submit once, wait, download; survive crashes.
 
-The journal is written before every request that may create a job, and the job id as soon as
-the engine answers, so a later run resumes the same job instead of paying for a new one.
+The journal is written immediately before every request that may create a job (engines that
+declare ``marks_sending`` say when, through ``context.sending()``; for the others, before the
+submit hook), and the job id as soon as the engine answers, so a later run resumes the same job
+instead of paying for a new one. Paid side jobs (``EngineContext.paid``) go the same way.
 Waiting uses the engine's webhook when one is set up, else polls shaped by how long the
 engine's jobs take (learned from the journal), with jitter, honouring the engine's hints.
 """
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
-from ministudio.engines import EngineContext, EngineSpec
+from ministudio.engines import EngineContext, EngineSpec, Paid, SideJob
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -27,10 +29,11 @@ from ministudio.errors import (
     MinistudioError,
     TransientError,
 )
-from ministudio.journal import Journal
+from ministudio.failpoints import checkpoint
+from ministudio.journal import SIDE_PREFIX, Journal
 
 if TYPE_CHECKING:
-    from ministudio.jobs import JobStatus, VideoRequest, VideoResult
+    from ministudio.jobs import HostedAsset, JobStatus, VideoRequest, VideoResult
     from ministudio.plugins import PluginHost
 
 _T = TypeVar("_T")
@@ -198,6 +201,7 @@ class RemoteRunner:
         """Resume or submit the job for ``key``, wait for it, and download it to ``output``."""
         job_id, accepted_at = await self._job_for(engine, request, key, context, shot, rate)
         on_submitted(job_id)
+        checkpoint("id-recorded")
         status = await self._wait(engine, job_id, accepted_at, context)
         if status.state == "failed":
             self.journal.failed(key, status.error or "failed")
@@ -206,6 +210,7 @@ class RemoteRunner:
             raise EngineError(
                 engine.id, f"job {job_id} failed: {status.error or 'no reason given'}"
             )
+        checkpoint("downloading")
         result: VideoResult = await self.retrying(
             engine,
             "download",
@@ -237,7 +242,7 @@ class RemoteRunner:
         if row is not None and row.state in ("submitted", "done") and row.job_id:
             return row.job_id, row.submitted_at or time.time()  # resume: never resubmit
         if row is not None and row.state == "submitting" and not self.forget_lost:
-            found = await self._lookup(engine, key, context)
+            found = await self._lookup(engine, key, context, request, row.updated_at)
             if found is not None:
                 self.journal.submitted(key, found)
                 return found, time.time()
@@ -245,7 +250,20 @@ class RemoteRunner:
         tries = Attempts(self.retry)
         while True:
             await rate.wait()
-            self.journal.submitting(key, engine.id, shot)
+            sent_at: float | None = None
+
+            def sending() -> None:
+                """Mark the job in flight, once per submit call."""
+                nonlocal sent_at
+                if sent_at is None:
+                    checkpoint("before-submit")
+                    sent_at = time.time()
+                    self.journal.submitting(key, engine.id, shot)
+
+            if engine.marks_sending:
+                context.on_sending = sending  # the plugin says when its request leaves
+            else:
+                sending()  # it may send at any moment of the hook
             try:
                 submission = await self.host.call_engine(
                     engine.id,
@@ -255,14 +273,16 @@ class RemoteRunner:
                     context=context,
                 )
             except TransientError as exc:
-                self.journal.not_sent(key)
+                if sent_at is not None:
+                    self.journal.not_sent(key)
                 wait = tries.failed(exc)
                 if wait is None:
                     raise
                 await anyio.sleep(wait)
                 continue
             except AmbiguousSubmission:
-                found = await self._lookup(engine, key, context)
+                sending()  # it was sent, whether or not the plugin said so
+                found = await self._lookup(engine, key, context, request, sent_at)
                 if found is None:  # the engine has no such job: nothing was billed, resend
                     self.journal.not_sent(key)
                     if not tries.spend():
@@ -272,19 +292,34 @@ class RemoteRunner:
                     continue
                 submission_id = found
             except EngineRefusal:
-                self.journal.not_sent(key)
+                if sent_at is not None:
+                    self.journal.not_sent(key)
                 self.journal.failed(key, "refused at submit")
                 raise
             except MinistudioError:  # a typed answer (a rejected key, say): no job was made
-                self.journal.not_sent(key)
+                if sent_at is not None:
+                    self.journal.not_sent(key)
                 raise
             else:
+                sending()  # a plugin that never said: the job exists, mark it now
                 submission_id = submission.job_id
+            finally:
+                context.on_sending = None
             self.journal.submitted(key, submission_id)
             return submission_id, time.time()
 
-    async def _lookup(self, engine: EngineSpec, key: str, context: EngineContext) -> str | None:
-        """Find a job whose submit answer was lost; stop the shot if the engine cannot say."""
+    async def _lookup(
+        self,
+        engine: EngineSpec,
+        key: str,
+        context: EngineContext,
+        request: VideoRequest,
+        since: float | None,
+    ) -> str | None:
+        """Find a job whose submit answer was lost; stop the shot if the engine cannot say.
+
+        ``since``: when the lost request was about to leave (the journal's mark).
+        """
         if not self.host.implements(engine.id, "find_video_job"):
             raise AmbiguousSubmission(
                 engine.id,
@@ -300,10 +335,42 @@ class RemoteRunner:
                 "find_video_job",
                 idempotency_key=key[:32],
                 context=context,
+                request=request,
+                since=since if since is not None else time.time(),
                 expected=(str, type(None)),
             ),
         )
         return found
+
+    # -- paid side jobs ------------------------------------------------------------------
+
+    async def side_job(
+        self, engine: EngineSpec, key: str, make: Paid, shot: str
+    ) -> str | HostedAsset:
+        """Run a paid side job (``EngineContext.paid``) through the journal: marked just
+        before its request leaves, its id kept once the engine names it, so a crash is
+        resumed (or looked up) by the next run instead of paid for again."""
+        row_key = f"{SIDE_PREFIX}{engine.id}:{key}"
+        row = self.journal.get(row_key)
+        job = SideJob()
+        if row is not None and row.state in ("submitted", "done") and row.job_id:
+            job.job_id = row.job_id
+        elif row is not None and row.state == "submitting":
+            job.lost_since = row.updated_at or time.time()
+
+        def sending() -> None:
+            checkpoint("side:before-submit")
+            self.journal.submitting(row_key, engine.id, shot)
+
+        def accepted(job_id: str) -> None:
+            self.journal.submitted(row_key, job_id)
+            checkpoint("side:id-recorded")
+
+        job.on_sending, job.on_accepted = sending, accepted
+        job.on_failed = lambda: self.journal.failed(row_key, "the side job failed")
+        made = await make.make(job)
+        self.journal.done(row_key)
+        return made
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -336,6 +403,7 @@ class RemoteRunner:
                 context.progress(status.progress)
             if status.state in ("succeeded", "failed"):
                 return status
+            checkpoint("polling")
             hint = status.retry_after
 
     def expected_latency(self, engine: EngineSpec) -> float:

@@ -25,9 +25,10 @@ import anyio.to_thread
 
 from ministudio import __version__
 from ministudio.conditioning import Conditioning, given, ignored
-from ministudio.engines import EngineContext, EngineSpec, Made
+from ministudio.engines import EngineContext, EngineSpec, Made, Paid
 from ministudio.errors import MinistudioError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
+from ministudio.failpoints import checkpoint
 from ministudio.film import FilmAssembly, Spoken
 from ministudio.images import sanitized
 from ministudio.jobs import (
@@ -831,8 +832,10 @@ class _Renderer:
         try:
             if raw is None:
                 raw = await self._generate(engine, request, key, scratch, record)
-            else:
+            else:  # stored, not yet fitted (a render killed in between): its job id lives on
                 record.cached = True
+                row = self.journal.get(key)
+                record.engine_job_id = row.job_id if row else None
             out = scratch / "fitted.mp4"
             await anyio.to_thread.run_sync(
                 lambda: fit_clip(
@@ -845,7 +848,9 @@ class _Renderer:
                 ),
                 limiter=self._media,
             )
-            return self.store.put(fit_key, out, ".mp4"), raw
+            fitted = self.store.put(fit_key, out, ".mp4")
+            checkpoint("fitted")
+            return fitted, raw
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -868,6 +873,10 @@ class _Renderer:
                 self._event(ShotEvent(shot_id, "rendering", engine.id, fraction))
 
             context = self._context(engine, scratch, progress)
+            # side jobs (``context.paid``) are journaled under the shot that first asks
+            context.remember = lambda key, make: self._remember(
+                engine, f"once:{key}", make, shot_id
+            )
             output = scratch / "clip.mp4"
             if self.host.implements(engine.id, "submit_video"):
 
@@ -890,9 +899,11 @@ class _Renderer:
         # refuse a damaged clip loudly
         await anyio.to_thread.run_sync(probe, result.path, limiter=self._media)
         record.cost += result.cost
-        record.engine_job_id = result.engine_job_id
+        record.engine_job_id = result.engine_job_id or record.engine_job_id
         record.model = result.model or record.model
-        return self.store.put(key, result.path, ".mp4")
+        stored = self.store.put(key, result.path, ".mp4")
+        checkpoint("stored")
+        return stored
 
     def _plate_job(self, shot: _Shot) -> tuple[EngineSpec, VideoRequest, str, str] | None:
         """(engine, request, clip key, image key) of the shot's background plate, if any."""
@@ -938,6 +949,9 @@ class _Renderer:
                     job_key=key,
                 ),
             )
+            if record.engine_job_id is None:  # a plate made by an earlier run: its job
+                row = self.journal.get(key)
+                record.engine_job_id = row.job_id if row else None
             image = self.store.get(image_key, ".png")
             if image is not None:
                 record.cached = record.cached or record.cost == 0.0
@@ -1135,13 +1149,17 @@ class _Renderer:
             ),
         )
 
-    async def _remember(self, engine: EngineSpec, key: str, make: Made) -> str:
+    async def _remember(self, engine: EngineSpec, key: str, make: Made, shot: str = "") -> str:
         """``make()``'s reference for ``(engine, key)``, made once and kept in the journal;
-        later shots and runs reuse it until it is close to expiring (``Journal.asset``)."""
+        later shots and runs reuse it until it is close to expiring (``Journal.asset``). A
+        paid side job (``Paid``) is a journal job of its own while it is made."""
         async with self._remember_locks.setdefault((engine.id, key), anyio.Lock()):
             reference = self.journal.asset(engine.id, key)
             if reference is None:
-                made = await make()
+                if isinstance(make, Paid):
+                    made = await self.remote.side_job(engine, key, make, shot)
+                else:
+                    made = await make()
                 hosted = HostedAsset(reference=made) if isinstance(made, str) else made
                 reference = hosted.reference
                 self.journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)

@@ -52,6 +52,7 @@ def spec() -> EngineSpec:
         key_env=KEY_ENV,
         all_keys=True,  # an access key and a secret key, both needed
         default_model=MODEL,
+        marks_sending=True,  # _engine.submit calls context.sending()
         capabilities=Capabilities(
             durations=(5.0, 10.0),
             min_duration=5.0,

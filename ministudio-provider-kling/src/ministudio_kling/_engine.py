@@ -60,6 +60,7 @@ async def submit(request: VideoRequest, key: str, context: EngineContext) -> Sub
     attempt = 0
     while True:
         body["external_task_id"] = external_id(key, attempt)
+        context.sending()  # the images are encoded: the paid request leaves now
         try:
             data = await api.create(kind, body)
         except ParameterRefusal as refusal:

@@ -19,8 +19,13 @@ How failures map, so the core never pays twice:
 - submit: 429 and 5xx, or a connection that failed before the request went out:
   ``TransientError`` (with the server's ``retry-after``); 400/422: ``EngineRefusal``; 401/403:
   ``KeyRejected`` (a ``MissingKeyError`` naming LUMAAI_API_KEY); anything that went wrong
-  after the request was sent: ``AmbiguousSubmission``. Luma takes no external id, so there is
-  no ``find_video_job``: the core stops a shot whose submit answer was lost.
+  after the request was sent: ``AmbiguousSubmission``. The journal marks a job in flight only
+  as its create request leaves (``context.sending()``), after the keyframes are ready.
+- a lost submit answer: Luma takes no external id, so ``find_video_job`` lists the account's
+  generations (``GET /generations``, newest first) and looks for the one request that matches
+  what was sent (model, prompt, keyframes, aspect ratio, resolution, duration, loop, camera
+  concepts) created in the window around the lost request; several matches, or a window
+  the listing could not cover, stay ambiguous (the core stops the shot).
 - poll: transport errors, 429 and 5xx: ``TransientError``.
 - a generation ``failed``: a failed status, ``refused`` when moderation or blacklisted words
   caused it.
@@ -34,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, SideJob
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -130,6 +135,7 @@ def spec() -> EngineSpec:
             price_per_second=PRICE_PER_SECOND,
             expected_latency=float(os.environ.get("LUMA_EXPECTED_LATENCY") or 45.0),
         ),
+        marks_sending=True,
     )
 
 
@@ -156,6 +162,13 @@ def download_video(
     engine: str, job_id: str, status: JobStatus, output: Path, context: EngineContext
 ) -> Awaitable[VideoResult] | None:
     return _download(job_id, status, Path(output), context) if engine == ENGINE else None
+
+
+@hookimpl
+def find_video_job(
+    engine: str, context: EngineContext, request: VideoRequest, since: float
+) -> Awaitable[str | None] | None:
+    return _find_video(request, since, context) if engine == ENGINE else None
 
 
 @hookimpl
@@ -204,34 +217,16 @@ def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
 
 # -- the calls ------------------------------------------------------------------------------
 async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
-    import json
-
     import httpx
     import lumaai
     from ministudio.jobs import Submission
 
-    prompt = request.prompt
-    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
-    body: dict[str, Any] = {
-        "model": request.model or MODEL,
-        "prompt": text[:MAX_PROMPT],
-        "aspect_ratio": request.aspect_ratio,
-        "resolution": _resolution(request.width, request.height),
-        "duration": f"{round(request.duration)}s",
-    }
-    concept = CAMERA_CONCEPTS.get(request.shot.camera_move)
-    if concept:
-        body["concepts"] = [{"key": concept}]
-    if context.webhook_url:
-        body["callback_url"] = context.webhook_url
-    keyframes = await _keyframes(request, context)
-    if keyframes:
-        body["keyframes"] = keyframes
-    if request.loop and "frame1" not in keyframes:  # Luma loops no clip given an end frame
-        body["loop"] = True
+    body = await _body(request, context)
+    keyframes = body.get("keyframes", {})
     client = _client(context)
     try:
         try:
+            context.sending()  # the keyframes are ready: the paid request leaves now
             generation = await client.generations.create(**body)
         except lumaai.APIStatusError as exc:
             extends = keyframes.get("frame0", {}).get("type") == "generation"
@@ -255,7 +250,7 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
         raise AmbiguousSubmission(
             ENGINE,
             f"the submit was sent but its answer was lost ({_why(cause or exc)}); the "
-            "generation may exist and be billed: Luma offers no lookup by external id",
+            "generation may exist and be billed: it is looked up among the account's",
         ) from None
     except lumaai.APIError as exc:  # an unreadable 2xx answer, for one
         raise AmbiguousSubmission(
@@ -267,6 +262,32 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
     if not isinstance(job_id, str) or not job_id:
         raise AmbiguousSubmission(ENGINE, "the submit was accepted but its answer has no id")
     return Submission(job_id=job_id)
+
+
+async def _body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
+    """The create request's body for ``request`` (its images uploaded, its identity made)."""
+    import json
+
+    prompt = request.prompt
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
+    body: dict[str, Any] = {
+        "model": request.model or MODEL,
+        "prompt": text[:MAX_PROMPT],
+        "aspect_ratio": request.aspect_ratio,
+        "resolution": _resolution(request.width, request.height),
+        "duration": f"{round(request.duration)}s",
+    }
+    concept = CAMERA_CONCEPTS.get(request.shot.camera_move)
+    if concept:
+        body["concepts"] = [{"key": concept}]
+    if context.webhook_url:
+        body["callback_url"] = context.webhook_url
+    keyframes = await _keyframes(request, context)
+    if keyframes:
+        body["keyframes"] = keyframes
+    if request.loop and "frame1" not in keyframes:  # Luma loops no clip given an end frame
+        body["loop"] = True
+    return body
 
 
 async def _keyframes(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
@@ -377,25 +398,33 @@ async def _identity_frame(request: VideoRequest, context: EngineContext) -> str 
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
-    async def make() -> str:
+    async def make(job: SideJob) -> str:
         urls = [await context.upload(p) for p in images]
-        return await _photon(prompt, urls, request.aspect_ratio, context)
+        asked = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "refs": urls}
+        if job.job_id is None and job.lost_since is not None:  # sent before, answer lost
+            found = await _find_image(asked, job.lost_since, context)
+            if found is not None:
+                job.accepted(found)
+        if job.job_id is None:
+            job.accepted(await _photon(asked, job, context))
+        assert job.job_id is not None
+        return await _photon_image(job.job_id, job, context)
 
-    return await context.once(f"photon:{key}", make)
+    return await context.paid(f"photon:{key}", make)
 
 
-async def _photon(prompt: str, refs: list[str], ratio: str, context: EngineContext) -> str:
-    """Generate one Photon image with ``refs`` as identity0; wait for it; its asset URL."""
-    import anyio
+async def _photon(asked: dict[str, Any], job: SideJob, context: EngineContext) -> str:
+    """Create one Photon image with ``asked["refs"]`` as identity0; its generation id."""
     import lumaai
 
     client = _client(context)
     try:
+        job.sending()
         generation = await client.generations.image.create(
             model=IMAGE_MODEL,
-            prompt=prompt,
-            aspect_ratio=ratio,  # type: ignore[arg-type]
-            character_ref={"identity0": {"images": refs}},
+            prompt=asked["prompt"],
+            aspect_ratio=asked["aspect_ratio"],
+            character_ref={"identity0": {"images": asked["refs"]}},
         )
     except lumaai.APIStatusError as exc:
         if exc.status_code in (400, 422):
@@ -404,42 +433,198 @@ async def _photon(prompt: str, refs: list[str], ratio: str, context: EngineConte
             ) from None
         raise _failure(exc, "identity keyframe (Photon)") from None
     except lumaai.APIError as exc:
-        # An image is cheap: a lost answer is retried (at worst one more image is paid for),
-        # and no video has been submitted yet.
+        # The image may exist: the journal says it was sent, so the next try looks it up
+        # among the account's generations before making another.
         raise TransientError(ENGINE, f"identity keyframe (Photon) failed ({_why(exc)})") from None
     finally:
         await client.close()
     image_id = getattr(generation, "id", None)
     if not isinstance(image_id, str) or not image_id:
         raise TransientError(ENGINE, "identity keyframe (Photon): the answer has no id")
+    return image_id
+
+
+async def _photon_image(image_id: str, job: SideJob, context: EngineContext) -> str:
+    """Wait for Photon generation ``image_id``; its image URL."""
+    import anyio
+
     latency = spec().capabilities.expected_latency
     interval = min(1.0, max(0.05, latency / 20))
     deadline = anyio.current_time() + max(_timeout(context), 10 * latency)
     misses = 0
     while True:
         try:
-            job = await _get_job(image_id, context)
+            job_json = await _get_job(image_id, context)
         except TransientError:
             misses += 1
             if misses > 5:
                 raise
-            job = None
-        if job is not None:
-            state = job.get("state")
+            job_json = None
+        except EngineError:  # gone (deleted): make another
+            job.failed()
+            raise TransientError(ENGINE, f"identity keyframe {image_id} is gone") from None
+        if job_json is not None:
+            state = job_json.get("state")
             if state == "completed":
-                assets = job.get("assets")
+                assets = job_json.get("assets")
                 url = assets.get("image") if isinstance(assets, dict) else None
                 if isinstance(url, str) and url:
                     return url
+                job.failed()
                 raise EngineError(ENGINE, f"identity keyframe {image_id} completed without image")
             if state == "failed":
-                reason = str(job.get("failure_reason") or "no reason given")
+                job.failed()
+                reason = str(job_json.get("failure_reason") or "no reason given")
                 if any(w in reason.lower() for w in REFUSAL_WORDS):
                     raise EngineRefusal(ENGINE, f"identity keyframe (Photon): {reason}")
                 raise TransientError(ENGINE, f"identity keyframe {image_id} failed: {reason}")
         if anyio.current_time() > deadline:
             raise TransientError(ENGINE, f"identity keyframe {image_id} is still not done")
         await anyio.sleep(interval)
+
+
+# -- lost answers: Luma lists its generations ---------------------------------------------
+# Seconds allowed between our clock and Luma's, each way, when matching a generation's
+# created_at to the moment a lost request left. Wider is safer: a match missed means paying
+# twice, a match too many only stops the shot.
+CLOCK_SKEW = 600.0
+LIST_PAGE = 100  # the documented default (and our ask) of GET /generations?limit=
+LIST_PAGES = 20  # at most this many pages are read; past them the answer stays ambiguous
+
+
+async def _find_video(request: VideoRequest, since: float, context: EngineContext) -> str | None:
+    """The generation a lost create made for ``request``, None if there is surely none.
+
+    Matches what was sent (see ``_sent``; the extend fallback's body too) among the video
+    generations created from ``since`` on; several matches are ambiguous.
+    """
+    body = await _body(request, context)
+    wanted = [_sent(body)]
+    frame0 = body.get("keyframes", {}).get("frame0", {})
+    if frame0.get("type") == "generation" and request.first_frame is not None:
+        fallback = {**body, "keyframes": {**body["keyframes"]}}
+        fallback["keyframes"]["frame0"] = await _image(request.first_frame, context)
+        wanted.append(_sent(fallback))
+    found = [
+        g
+        for g in await _listed(since, context)
+        if g.get("generation_type", "video") == "video" and _sent(_request_of(g)) in wanted
+    ]
+    if len(found) > 1:
+        ids = ", ".join(str(g["id"]) for g in found)
+        raise AmbiguousSubmission(
+            ENGINE,
+            f"the submit's answer was lost and {len(found)} generations match it ({ids}): "
+            "check them on Luma, then run `ministudio render --forget-lost` to send it again",
+        )
+    return str(found[0]["id"]) if found else None
+
+
+async def _find_image(asked: dict[str, Any], since: float, context: EngineContext) -> str | None:
+    """The Photon generation a lost image create made, None if there is none. Of several
+    matches (all paid for already, all the same image asked), the newest not failed."""
+    for g in await _listed(since, context):  # newest first
+        request = _request_of(g)
+        refs = (request.get("character_ref") or {}).get("identity0", {}).get("images") or []
+        if (
+            g.get("generation_type") == "image"
+            and g.get("state") != "failed"
+            and request.get("model", IMAGE_MODEL) == IMAGE_MODEL
+            and request.get("prompt") == asked["prompt"]
+            and request.get("aspect_ratio") == asked["aspect_ratio"]
+            and [_where(u) for u in refs] == [_where(u) for u in asked["refs"]]
+        ):
+            return str(g["id"])
+    return None
+
+
+async def _listed(since: float, context: EngineContext) -> list[dict[str, Any]]:
+    """The account's generations created within the window around ``since`` (newest first).
+
+    Pages through ``GET /generations`` (``limit``/``offset``) until a page holds only older
+    generations; ``AmbiguousSubmission`` if the window could not be covered.
+    """
+    import itertools
+
+    import lumaai
+
+    start = since - CLOCK_SKEW
+    end = since + _timeout(context) + CLOCK_SKEW
+    found: list[dict[str, Any]] = []
+    client = _client(context)
+    try:
+        offset = 0
+        for _ in range(LIST_PAGES):
+            try:
+                page = await client.generations.list(limit=LIST_PAGE, offset=offset)
+            except lumaai.APIStatusError as exc:
+                raise _failure(exc, "listing generations") from None
+            except lumaai.APIError as exc:
+                raise TransientError(ENGINE, f"listing generations: {_why(exc)}") from None
+            generations = [g.to_dict() for g in page.generations]
+            # an unreadable time counts as inside the window: a candidate, never a reason to stop
+            times = [_created(g) or since for g in generations]
+            found += [g for g, t in zip(generations, times, strict=True) if start <= t <= end]
+            newest_first = all(a >= b for a, b in itertools.pairwise(times))
+            if not generations or not page.has_more or (newest_first and times[0] < start):
+                return found
+            offset += len(generations)
+    finally:
+        await client.close()
+    raise AmbiguousSubmission(
+        ENGINE,
+        f"the submit's answer was lost and the generations around it are more than "
+        f"{LIST_PAGES * LIST_PAGE}: run `ministudio render --forget-lost` after checking Luma",
+    )
+
+
+def _request_of(generation: dict[str, Any]) -> dict[str, Any]:
+    request = generation.get("request")
+    return request if isinstance(request, dict) else {}
+
+
+def _sent(body: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a video create: its fields as sent (image URLs without their query,
+    which a re-signed URL changes; no callback URL, which changes every run)."""
+    frames = body.get("keyframes") or {}
+    keyframes = tuple(
+        (name, frame.get("type"), frame.get("id") or _where(frame.get("url") or ""))
+        for name, frame in sorted(frames.items())
+        if isinstance(frame, dict)
+    )
+    concepts = tuple(c.get("key") for c in body.get("concepts") or [] if isinstance(c, dict))
+    return (
+        body.get("model"),
+        body.get("prompt"),
+        body.get("aspect_ratio"),
+        body.get("resolution"),
+        body.get("duration"),
+        bool(body.get("loop")),
+        concepts,
+        keyframes,
+    )
+
+
+def _where(url: str) -> str:
+    """A URL without its query (a signature) or fragment."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _created(generation: dict[str, Any]) -> float | None:
+    """A generation's ``created_at`` as epoch seconds; None if unreadable."""
+    from datetime import datetime, timezone
+
+    value = generation.get("created_at")
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def specs() -> list[EngineSpec]:
             default_model=MODEL,
             capabilities=_capabilities(remix=False),
             legacy=True,
+            marks_sending=True,  # _api._send calls context.sending()
         ),
         EngineSpec(
             id=REMIX,
@@ -84,6 +85,7 @@ def specs() -> list[EngineSpec]:
             key_env=KEY_ENV,
             capabilities=_capabilities(remix=True),
             legacy=True,
+            marks_sending=True,  # _api._send calls context.sending()
         ),
     ]
 

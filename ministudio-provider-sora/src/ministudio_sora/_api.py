@@ -136,7 +136,9 @@ async def _send(
     engine: str, client: openai.AsyncOpenAI, request: VideoRequest, context: EngineContext
 ) -> Video:
     if engine != REMIX:
-        return await client.videos.create(**await _create_params(request))
+        params = await _create_params(request)
+        context.sending()  # the paid request leaves now
+        return await client.videos.create(**params)
     source = _remix_source(request)
     original, _ = await _retrieve(engine, source, context)
     try:
@@ -150,6 +152,7 @@ async def _send(
             f"'{request.shot.shot_id}' lasts {request.duration:g} s: shorten the shot or remix "
             "a longer video",
         )
+    context.sending()
     return await client.videos.remix(source, prompt=_request.prompt(request))
 
 

@@ -90,6 +90,7 @@ def specs() -> list[EngineSpec]:
             description="Google Veo 3.1 on the Gemini API (google-genai)",
             key_env=GEMINI_KEYS,
             default_model="veo-3.1-generate-preview",
+            marks_sending=True,  # _api.submit calls context.sending()
             capabilities=_capabilities(vertex=False),
         ),
         EngineSpec(
@@ -98,6 +99,7 @@ def specs() -> list[EngineSpec]:
             description="Google Veo 3.1 on Vertex AI: a project, or express mode with a key",
             key_env=VERTEX_KEYS,
             default_model="veo-3.1-generate-001",
+            marks_sending=True,
             capabilities=_capabilities(vertex=True),
         ),
         EngineSpec(

@@ -77,12 +77,13 @@ class KeyRejected(MissingKeyError):
 async def submit(engine: str, request: VideoRequest, context: EngineContext) -> Submission:
     client, http = _client(engine, context)
     try:
+        source = types.GenerateVideosSource(
+            prompt=_prompt(request), image=_image(request.first_frame)
+        )
+        config = _config(engine, request, context)
+        context.sending()  # the images are read: the paid request leaves now
         operation = await client.aio.models.generate_videos(
-            model=model_id(engine, request.model),
-            source=types.GenerateVideosSource(
-                prompt=_prompt(request), image=_image(request.first_frame)
-            ),
-            config=_config(engine, request, context),
+            model=model_id(engine, request.model), source=source, config=config
         )
     except errors.APIError as exc:
         if exc.code in (400, 404) and not _bad_key(exc):

@@ -68,6 +68,7 @@ def spec() -> EngineSpec:
         description="loopback fake paid video API (tests and benchmarks)",
         key_env=KEY_ENV,
         default_model=MODEL,
+        marks_sending=True,  # _submit calls context.sending()
         capabilities=Capabilities(
             durations=(4.0, 8.0),
             snap_duration="up",
@@ -157,6 +158,7 @@ async def _submit(
     if request.first_frame is not None:
         body["first_frame"] = base64.b64encode(Path(request.first_frame).read_bytes()).decode()
     async with _client(context) as client:
+        context.sending()  # the paid request leaves now
         try:
             answer = await client.post(f"{base}/v1/clips", json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
