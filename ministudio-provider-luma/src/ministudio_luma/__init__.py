@@ -250,7 +250,7 @@ async def _submit(request: VideoRequest, context: EngineContext) -> Submission:
         raise AmbiguousSubmission(
             ENGINE,
             f"the submit was sent but its answer was lost ({_why(cause or exc)}); the "
-            "generation may exist and be billed: it is looked up among the account's",
+            "generation may exist and be billed: it is looked up among the account's generations",
         ) from None
     except lumaai.APIError as exc:  # an unreadable 2xx answer, for one
         raise AmbiguousSubmission(

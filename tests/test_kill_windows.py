@@ -1,0 +1,300 @@
+"""``kill -9`` in each phase of a render, on every remote engine's fake, then ``render`` again:
+each clip (and each identity image) is paid for once, every clip keeps its engine job, and
+the film is whole.
+
+The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
+(``ministudio.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
+by the fake holding the create request it accepted (``fakes.hold``) while the test kills the
+client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from .fakes.google_server import GoogleServer
+from .fakes.hold import HOLD, held
+from .fakes.kling_server import KlingServer
+from .fakes.loopback import LoopbackServer
+from .fakes.luma_server import LumaServer
+from .fakes.sim_server import SimServer
+from .fakes.sora_server import SoraServer
+
+LATENCY = 0.4  # each fake job's seconds: long enough for a poll before it is done
+EXPECTED = "0.2"  # what the engines expect: the first poll comes at 0.72 x this
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How one engine's fake is started and wired to a render, and what it counts."""
+
+    id: str
+    server: Callable[[], LoopbackServer]
+    env: Callable[[Any, Path], dict[str, str]]
+    creates: Callable[[Any], int]  # clips the fake accepted (each one billed)
+    endpoint: str = "create"  # the fault endpoint of its create request
+    seconds: float = 4.0
+    resolution: str = "720p"
+    lookup: bool = True  # finds a job whose submit answer was lost
+    identity: bool = False  # makes an identity image per character (Luma's Photon)
+
+
+def _luma_videos(server: LumaServer) -> int:
+    return sum(1 for job in server.jobs.values() if job.generation_type == "video")
+
+
+def _luma_images(server: LumaServer) -> int:
+    return sum(1 for job in server.jobs.values() if job.generation_type == "image")
+
+
+def _google(server: GoogleServer, assets: Path, *, vertex: bool) -> dict[str, str]:
+    env = {"NO_GCE_CHECK": "True", "CLOUDSDK_CONFIG": "/nonexistent-gcloud-config"}
+    if vertex:
+        return {
+            **env,
+            "VERTEX_BASE_URL": server.base_url,
+            "VEO_STORAGE_BASE_URL": server.base_url,
+            "GOOGLE_CLOUD_PROJECT": "ministudio-fake",
+            "GOOGLE_CLOUD_LOCATION": "us-central1",
+            "VERTEX_AI_ACCESS_TOKEN": server.access_token,
+            "VEO_EXPECTED_LATENCY": EXPECTED,
+        }
+    return {
+        **env,
+        "GEMINI_BASE_URL": server.base_url,
+        "GEMINI_API_KEY": server.api_key,
+        "VEO_EXPECTED_LATENCY": EXPECTED,
+    }
+
+
+ENGINES = {
+    "luma": Engine(
+        "luma",
+        lambda: LumaServer(latency=LATENCY, image_latency=0.2, render_scale=0.05),
+        lambda s, assets: {
+            "LUMAAI_BASE_URL": s.api_url,
+            "LUMAAI_API_KEY": s.api_key,
+            "LUMA_ASSET_BASE_URL": "http://127.0.0.1:9/assets",  # recorded, never fetched
+            "LUMA_ASSET_DIR": str(assets),
+            "LUMA_EXPECTED_LATENCY": EXPECTED,
+        },
+        _luma_videos,
+        seconds=5.0,
+        identity=True,
+    ),
+    "veo": Engine(
+        "veo",
+        lambda: GoogleServer(latency=LATENCY, render_scale=0.05),
+        lambda s, assets: _google(s, assets, vertex=False),
+        lambda s: s.submissions,
+        lookup=False,
+    ),
+    "veo-vertex": Engine(
+        "veo-vertex",
+        lambda: GoogleServer(latency=LATENCY, render_scale=0.05),
+        lambda s, assets: _google(s, assets, vertex=True),
+        lambda s: s.submissions,
+        lookup=False,
+    ),
+    "kling": Engine(
+        "kling",
+        lambda: KlingServer(latency=LATENCY, render_scale=0.05),
+        lambda s, assets: {
+            "KLING_BASE_URL": s.base_url,
+            "KLING_ACCESS_KEY": s.access_key,
+            "KLING_SECRET_KEY": s.secret_key,
+            "KLING_BUSY_WAIT": "0.05",
+            "KLING_EXPECTED_LATENCY": EXPECTED,
+        },
+        lambda s: s.submissions,
+        seconds=5.0,
+    ),
+    "sora": Engine(
+        "sora",
+        lambda: SoraServer(latency=LATENCY),
+        lambda s, assets: {
+            "SORA_BASE_URL": s.api_url,
+            "SORA_API_KEY": s.api_key,
+            "SORA_EXPECTED_LATENCY": EXPECTED,
+        },
+        lambda s: s.submissions,
+        lookup=False,
+    ),
+    "sim": Engine(
+        "sim",
+        lambda: SimServer(latency=LATENCY),
+        lambda s, assets: {
+            "SIM_BASE_URL": s.base_url,
+            "SIM_API_KEY": s.api_key,
+            "SIM_EXPECTED_LATENCY": EXPECTED,
+        },
+        lambda s: s.submissions,
+        endpoint="submit",
+        resolution="480p",
+    ),
+}
+# Each phase: the failpoint that kills the render there (None: the fake holds the create).
+PHASES: dict[str, str | None] = {
+    "before-submit": "before-submit",
+    "in-flight": None,
+    "id-recorded": "id-recorded",
+    "polling": "polling",
+    "downloading": "downloading",
+    "stored": "stored",
+    "fitted": "fitted",
+    "assembling": "fitted@2",  # the last clip is fitted: the film is being put together
+}
+# Luma makes a paid identity image (Photon) before its first clip's request: its own phases.
+IMAGE_PHASES: dict[str, str | None] = {
+    "image-before-submit": "side:before-submit",
+    "image-in-flight": None,
+    "image-id-recorded": "side:id-recorded",
+}
+# Every phase on Luma (paid preparation, a lookup by listing, clips that extend each other)
+# and on the sim engine; on the others, the phases their own code decides: when the request
+# leaves, a lost answer, and the stored-but-not-fitted window. KILL_MATRIX=full runs all.
+FULL = ("luma", "sim")
+SOME = ("before-submit", "in-flight", "stored")
+CASES = [
+    (engine, phase)
+    for engine in ENGINES
+    for phase in PHASES
+    if engine in FULL or phase in SOME or os.environ.get("KILL_MATRIX") == "full"
+] + [("luma", phase) for phase in IMAGE_PHASES]
+
+
+def _film(folder: Path, engine: Engine) -> Path:
+    """Two shots of Ann, the second continuing the first (so the first is killed, and an
+    engine that extends its clips, Luma, names the first clip's job in the second request)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ann: dict[str, Any] = {"name": "Ann", "dna": "a woman in a red coat"}
+    if engine.identity:
+        Image.new("RGB", (64, 64), (200, 40, 40)).save(folder / "ann.png")
+        ann["reference_images"] = [str(folder / "ann.png")]
+    shots = [
+        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": engine.seconds},
+        {
+            "id": "s2",
+            "action": "Ann walks on",
+            "characters": ["ann"],
+            "duration": engine.seconds,
+            "continuity": "continue",
+        },
+    ]
+    film = {
+        "title": "Killed",
+        "format": {"aspect_ratio": "16:9", "resolution": engine.resolution, "fps": 12},
+        "characters": {"ann": ann},
+        "environments": {"park": {"description": "a park", "lighting": "day"}},
+        "scenes": [{"id": "one", "environment": "park", "shots": shots}],
+        "routing": {"video": engine.id},
+    }
+    path = folder / "film.json"
+    path.write_text(json.dumps(film))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bytecode cache for every child render: a fresh interpreter then skips compiling
+    (2 s each where PYTHONDONTWRITEBYTECODE is set), and the source tree stays clean."""
+    return tmp_path_factory.mktemp("pycache")
+
+
+@pytest.fixture
+def sites(plugin_sites: dict[str, Path]) -> Iterator[str]:
+    yield str(plugin_sites["sim"])
+
+
+def _command(film: Path, tmp_path: Path, *more: str) -> list[str]:
+    out, store = str(tmp_path / "out"), str(tmp_path / "store")
+    command = [sys.executable, "-m", "ministudio", "render", str(film), "-o", out, "-q"]
+    return [*command, f"--store={store}", *more]
+
+
+def _env(engine: Engine, server: Any, tmp_path: Path, site: str, pycache: Path) -> dict[str, str]:
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith(("MINISTUDIO_", "GOOGLE_")) or k.endswith("_BASE_URL"))
+        or k == "MINISTUDIO_KEYS_FILE"
+    }
+    inherited.pop("PYTHONDONTWRITEBYTECODE", None)
+    return {
+        **inherited,
+        **engine.env(server, tmp_path / "assets"),
+        "PYTHONPATH": site,
+        "PYTHONPYCACHEPREFIX": str(pycache),
+    }
+
+
+@pytest.mark.parametrize(("engine_id", "phase"), CASES, ids=[f"{e}-{p}" for e, p in CASES])
+def test_a_render_killed_in_a_phase_resumes_paying_once(
+    engine_id: str, phase: str, sites: str, pycache: Path, tmp_path: Path
+) -> None:
+    engine = ENGINES[engine_id]
+    film = _film(tmp_path / "film", engine)
+    with engine.server() as server:
+        env = _env(engine, server, tmp_path, sites, pycache)
+        point = {**PHASES, **IMAGE_PHASES}[phase]
+        killed_env = dict(env)
+        if point is not None:
+            killed_env["MINISTUDIO_FAILPOINT"] = point
+        else:
+            server.fail_next("image" if phase.startswith("image") else engine.endpoint, HOLD)
+        child = subprocess.Popen(
+            _command(film, tmp_path),
+            env=killed_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            if point is None:
+                assert held(server).wait(60), "the create request never arrived"
+                child.send_signal(signal.SIGKILL)
+            _, stderr = child.communicate(timeout=120)
+        finally:
+            child.kill()
+        assert child.returncode == -signal.SIGKILL, f"not killed in {phase}: {stderr}"
+
+        again = subprocess.run(
+            _command(film, tmp_path), env=env, capture_output=True, text=True, timeout=180
+        )
+        if phase == "in-flight" and not engine.lookup:
+            # The answer was lost and the engine cannot be asked: the shot stops, unpaid again.
+            assert again.returncode != 0 and "--forget-lost" in again.stderr, again.stderr
+            assert engine.creates(server) == 1  # s1's, not sent again; s2 waits for s1
+            again = subprocess.run(
+                _command(film, tmp_path, "--forget-lost"),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert again.returncode == 0, again.stderr
+            assert engine.creates(server) == 3  # the user chose to pay for s1 once more
+        else:
+            assert again.returncode == 0, again.stderr
+            assert engine.creates(server) == 2, f"{engine.creates(server)} clips paid for"
+        if engine.identity:
+            assert _luma_images(server) == 1, f"{_luma_images(server)} identity images"
+        manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+        jobs = {shot["id"]: shot["engine_job_id"] for shot in manifest["shots"]}
+        assert all(jobs.values()), f"a clip lost its engine job: {jobs}"
+        if engine.identity:  # s2 extended s1's own generation
+            s2 = server.jobs[jobs["s2"]]
+            assert s2.keyframes["frame0"] == {"type": "generation", "id": jobs["s1"]}
+    assert (tmp_path / "out" / "film.mp4").is_file()
+    assert manifest["film"] == "film.mp4" and len(manifest["shots"]) == 2
