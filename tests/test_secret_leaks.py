@@ -440,3 +440,13 @@ def test_log_records_are_blanked(monkeypatch: pytest.MonkeyPatch, caplog: Any) -
     with caplog.at_level(logging.WARNING, logger="ministudio_kling"):
         logging.getLogger("ministudio_kling").warning("answer: %s", f"Bearer {SORA_KEY}")
     assert caplog.records and leaks(caplog.text) == []
+
+
+def test_the_command_s_own_usage_errors_are_blanked(
+    monkeypatch: pytest.MonkeyPatch, ministudio: Callable[..., str]
+) -> None:
+    """A key pasted where an engine id belongs comes back in click's error: blanked there too."""
+    monkeypatch.setenv("LUMAAI_API_KEY", LUMA_KEY)
+    printed = ministudio("voices", LUMA_KEY)
+    assert "Error:" in printed and "***" in printed
+    assert leaks(printed) == []

@@ -34,7 +34,7 @@ def main() -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        _say_error(f"Error: {exc.format_message()}")
         sys.exit(exc.exit_code)
     except MinistudioError as exc:
         _say_error(f"error: {exc}", traceback=_debug)
