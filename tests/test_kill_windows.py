@@ -153,7 +153,7 @@ PHASES: dict[str, str | None] = {
     "downloading": "downloading",
     "stored": "stored",
     "fitted": "fitted",
-    "assembling": "fitted@2",  # the last clip is fitted: the film is being put together
+    "assembling": "assembling",
 }
 # Luma makes a paid identity image (Photon) before its first clip's request: its own phases.
 IMAGE_PHASES: dict[str, str | None] = {

@@ -10,8 +10,8 @@ SIGKILL (no cleanup, as ``kill -9``) the first time the render reaches ``checkpo
 - ``polling``: a status request answered that the job is still running
 - ``downloading``: the finished clip is about to be downloaded
 - ``stored``: the engine's clip is in the store, not yet fitted to the film
-- ``fitted``: the fitted clip is in the store (``fitted@N``, N the film's shot count: the
-  last shot is fitted and the film is being assembled)
+- ``fitted``: the fitted clip is in the store
+- ``assembling``: every shot is in; the film file is about to be finished
 - ``side:before-submit``, ``side:id-recorded``: the same for a paid side job (an identity
   image, ``EngineContext.paid``)
 """

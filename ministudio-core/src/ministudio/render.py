@@ -1048,6 +1048,7 @@ class _Renderer:
             raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
         await anyio.to_thread.run_sync(self._check_across, shots, limiter=self._media)
         labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
+        checkpoint("assembling")
         await anyio.to_thread.run_sync(self.film.close, labels)
         manifest.film = "film.mp4"
         manifest.subtitles = ["film.srt", "film.vtt"]
