@@ -450,3 +450,19 @@ def test_the_command_s_own_usage_errors_are_blanked(
     printed = ministudio("voices", LUMA_KEY)
     assert "Error:" in printed and "***" in printed
     assert leaks(printed) == []
+
+
+def test_everything_the_command_prints_passes_the_gate(
+    monkeypatch: pytest.MonkeyPatch, ministudio: Callable[..., str], tmp_path: Path
+) -> None:
+    """Not only errors: a key that found its way into a production (its title, say) is blanked
+    in what `validate` prints on stdout."""
+    monkeypatch.setenv("LUMAAI_API_KEY", LUMA_KEY)
+    film = tmp_path / "film.yaml"
+    film.write_text(
+        f'title: "{LUMA_KEY}"\n'
+        "environments: {park: {description: a park}}\n"
+        "scenes: [{id: one, environment: park, shots: [{action: Ann waves}]}]\n"
+    )
+    printed = ministudio("validate", str(film))
+    assert "valid: '***'" in printed and leaks(printed) == []

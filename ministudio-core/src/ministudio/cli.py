@@ -24,10 +24,18 @@ def main() -> None:
     an unexpected one, 130 when interrupted."""
     import os
 
-    from ministudio.errors import MinistudioError
+    from ministudio.secrets import blanked_output
 
     global _debug
     _debug = os.environ.get("MINISTUDIO_DEBUG", "").strip() not in ("", "0")
+    with blanked_output():
+        _run()
+
+
+def _run() -> None:
+    """The command, each way it can end turned into a message and an exit code."""
+    from ministudio.errors import MinistudioError
+
     try:
         cli(standalone_mode=False)
     except click.exceptions.Abort:

@@ -24,9 +24,10 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -150,7 +151,52 @@ def gate(env: Mapping[str, str] | None = None, names: Iterable[str] = ()) -> Bla
 def blank(text: str) -> str:
     """``text`` through the process's gate (``os.environ``, the key store, the installed
     engines' key variables and the registered secrets)."""
+    if not _may_hold_secrets(text):
+        return text
     return gate().blank(text)
+
+
+def _may_hold_secrets(text: str) -> bool:
+    """Whether ``text`` holds any form of any value of the environment, the key store or the
+    registered secrets, or a token: a superset of the secrets, found without discovering the
+    plugins (which ``--help`` and most output would otherwise pay for)."""
+    from ministudio.keys import KeyStoreError, load, store_path
+
+    values = set(os.environ.values()) | _registered
+    with contextlib.suppress(KeyStoreError):
+        values.update(load(store_path()).values())
+    found = _blanker(frozenset(values))
+    return found.blank(text) != text
+
+
+class BlankedStream:
+    """A text stream (``sys.stdout``, ``sys.stderr``) whose every write passes the gate."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(blank(text) if text else text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, flush, fileno, encoding...
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def blanked_output() -> Iterator[None]:
+    """Within it, everything printed on ``sys.stdout`` and ``sys.stderr`` (messages, the live
+    progress, warnings, tracebacks) passes the gate."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = BlankedStream(saved[0]), BlankedStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 def guard_logging() -> None:
