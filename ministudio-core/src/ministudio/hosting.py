@@ -48,7 +48,6 @@ _VARIABLES = {
     "expires": "URL_EXPIRES",
 }
 # Storage option keys that are not secret, so they may be shown in an error.
-_PLAIN_OPTIONS = ("endpoint_url", "region_name", "region", "profile", "anon", "use_ssl")
 _CHUNK = 1 << 20
 
 
@@ -256,10 +255,10 @@ class AssetHost:
 
     def _scrub(self, exc: BaseException) -> str:
         """``exc`` as text with every secret-looking storage option value blanked out."""
+        from ministudio.secrets import Blanker, blank, option_secrets
+
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        for secret in _secrets(self.store_options):
-            text = text.replace(secret, "***")
-        return text[:500]
+        return blank(Blanker(option_secrets(self.store_options)).blank(text))[:500]
 
 
 def _content_name(path: Path) -> str:
@@ -276,17 +275,6 @@ def _can_sign(fs: AbstractFileSystem) -> bool:
     from fsspec import AbstractFileSystem
 
     return type(fs).sign is not AbstractFileSystem.sign
-
-
-def _secrets(options: Any, key: str = "") -> list[str]:
-    """String values in ``options`` (nested), but for plainly harmless keys."""
-    if isinstance(options, Mapping):
-        return [s for k, v in options.items() for s in _secrets(v, str(k))]
-    if isinstance(options, (list, tuple)):
-        return [s for v in options for s in _secrets(v, key)]
-    if isinstance(options, str) and len(options) >= 4 and key not in _PLAIN_OPTIONS:
-        return [options]
-    return []
 
 
 def _safe_url(url: str) -> str:

@@ -36,7 +36,7 @@ MIN_LENGTH = 8  # shorter values are never blanked; a cut-short echo of 8 charac
 # Variable names whose values are secrets, whichever engine reads them.
 _SECRET_NAME = re.compile(r"API_?KEY|ACCESS_KEY|SECRET|TOKEN|PASSWORD|PASSWD")
 _NOT_SECRET_NAME = re.compile(r"_(FILE|PATH|DIR|URL|ENDPOINT|ID)$")
-# Storage option keys that are not secret (as ``ministudio.hosting``).
+# Storage option keys that are not secret.
 _PLAIN_OPTIONS = ("endpoint_url", "region_name", "region", "profile", "anon", "use_ssl")
 _JWT = r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?"
 _BEARER = r"\b(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
@@ -250,17 +250,17 @@ def _installed_key_names() -> frozenset[str]:
 
 
 def _option_secrets(raw: str) -> list[str]:
-    """String values of a JSON object of storage options, but for plainly harmless keys."""
+    """``option_secrets`` of a JSON text of storage options; not JSON, the whole value."""
     try:
-        options = json.loads(raw)
+        return option_secrets(json.loads(raw))
     except ValueError:
         return [raw]  # not JSON: the whole value may be a secret
 
-    def walk(value: Any, key: str = "") -> list[str]:
-        if isinstance(value, Mapping):
-            return [s for k, v in value.items() for s in walk(v, str(k))]
-        if isinstance(value, list):
-            return [s for v in value for s in walk(v, key)]
-        return [value] if isinstance(value, str) and key not in _PLAIN_OPTIONS else []
 
-    return walk(options)
+def option_secrets(options: Any, key: str = "") -> list[str]:
+    """String values in storage ``options`` (nested), but for plainly harmless keys."""
+    if isinstance(options, Mapping):
+        return [s for k, v in options.items() for s in option_secrets(v, str(k))]
+    if isinstance(options, (list, tuple)):
+        return [s for v in options for s in option_secrets(v, key)]
+    return [options] if isinstance(options, str) and key not in _PLAIN_OPTIONS else []
