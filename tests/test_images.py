@@ -272,6 +272,21 @@ def test_the_sanitized_copy_holds_pixels_only_upright_and_the_same_every_time(
         assert image.mode == "RGBA" and image.getpixel((0, 0)) == (1, 2, 3, 128)
 
 
+def test_a_large_photo_reaches_engines_scaled_down_to_the_copy_side(tmp_path: Path) -> None:
+    """A 24 MP photo as a lossless PNG would be tens of MB, past engines' request limits: the
+    copy is at most COPY_SIDE pixels a side, its aspect kept; a small image keeps its size."""
+    from ministudio.images import COPY_SIDE
+
+    big = tmp_path / "big.jpg"
+    Image.effect_noise((6000, 4000), 64).convert("RGB").save(big, quality=90)
+    with Image.open(sanitized(big, tmp_path / "copies")) as copy:
+        assert copy.size == (COPY_SIDE, round(COPY_SIDE * 4000 / 6000))
+    small = tmp_path / "small.png"
+    Image.new("RGB", (1920, 1080), (9, 9, 9)).save(small)
+    with Image.open(sanitized(small, tmp_path / "copies")) as copy:
+        assert copy.size == (1920, 1080)
+
+
 def _veo_film(photo: Path, end: Path) -> Production:
     return Production.model_validate(
         {

@@ -3,8 +3,9 @@
 ``check_image`` is what ``validate`` asks of every reference image and end frame: a regular
 file inside the production's folder (or a folder allowed explicitly), under the byte and
 pixel caps, that Pillow decodes completely as PNG, JPEG or WEBP. ``sanitized`` is what the
-render hands engines instead: the image decoded and written again as a PNG with no metadata
-(EXIF, GPS, ICC profile, text chunks), so nothing but its pixels is uploaded or published.
+render hands engines instead: the image decoded, scaled down to ``COPY_SIDE`` if larger, and
+written again as a PNG with no metadata (EXIF, GPS, ICC profile, text chunks), so nothing but
+its pixels is uploaded or published.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 MAX_BYTES = 50 * 1024 * 1024  # a file's size
 MAX_SIDE = 10_000  # pixels, either side
 MAX_PIXELS = 50_000_000  # width x height: 200 MB decoded as RGBA
+# The copies engines get are at most this many pixels a side (scaled down, aspect kept): video
+# engines render 1080p at most, and a 48 MP photo as PNG (~70 MB) would pass no engine's
+# request limit (Gemini's inline data, Kling's 10 MB).
+COPY_SIDE = 2048
 FORMATS = ("PNG", "JPEG", "WEBP")
 ROOTS_VARIABLE = "MINISTUDIO_IMAGE_ROOTS"
 _SYSTEM = ("proc", "sys", "dev")  # top-level folders that never hold a user's image
@@ -204,8 +209,9 @@ def _reason(exc: BaseException) -> str:
 
 
 def _png(image: Image.Image, path: Path) -> bytes:
-    """``image`` upright (EXIF orientation applied), as RGB or RGBA PNG bytes carrying only
-    its pixels: a fresh image is encoded, so no metadata of the source can come along."""
+    """``image`` upright (EXIF orientation applied), at most ``COPY_SIDE`` pixels a side, as
+    RGB or RGBA PNG bytes carrying only its pixels: a fresh image is encoded, so no metadata
+    of the source can come along."""
     from PIL import Image, ImageOps
 
     try:
@@ -215,6 +221,7 @@ def _png(image: Image.Image, path: Path) -> bytes:
         )
         mode = "RGBA" if alpha else "RGB"
         pixels = upright.convert(mode)
+        pixels.thumbnail((COPY_SIDE, COPY_SIDE), Image.Resampling.LANCZOS)
         clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(path, _damaged(exc)) from None
