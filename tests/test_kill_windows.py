@@ -283,6 +283,16 @@ def test_a_render_killed_in_a_phase_resumes_paying_once(
             assert engine.creates(server) == 2, f"{engine.creates(server)} clips paid for"
         if engine.identity:
             assert _luma_images(server) == 1, f"{_luma_images(server)} identity images"
+        if phase.startswith("image"):  # the identity image is a job of its own in `status`
+            shown = subprocess.run(
+                [sys.executable, "-m", "ministudio", "status", str(tmp_path / "out")],
+                env={**env, "COLUMNS": "200"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+            line = next(x for x in shown.splitlines() if "side job photon" in x)
+            assert "done" in line and "luma" in line, shown
         manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
         jobs = {shot["id"]: shot["engine_job_id"] for shot in manifest["shots"]}
         assert all(jobs.values()), f"a clip lost its engine job: {jobs}"

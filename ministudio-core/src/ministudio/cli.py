@@ -343,7 +343,7 @@ def status(folder: str) -> None:
     from rich.table import Table
 
     from ministudio.errors import MinistudioError
-    from ministudio.journal import Journal
+    from ministudio.journal import SIDE_PREFIX, Journal
     from ministudio.manifest import Manifest
     from ministudio.secrets import gate
 
@@ -359,6 +359,8 @@ def status(folder: str) -> None:
     takes = [t for s in manifest.shots for t in s.takes]
     keys = [s.job_key for s in (*manifest.plates, *manifest.shots)] + [t.job_key for t in takes]
     rows = journal.rows([k for k in keys if k])
+    sides = journal.side_jobs([s.id for s in manifest.shots])
+    rows.update((row.key, row) for row in sides)
     journal.close()
     table = Table("shot", "state", "engine", "engine job", "submits", "age", "detail")
     blank = gate().blank  # a journal or manifest written by an older version may hold keys
@@ -371,6 +373,9 @@ def status(folder: str) -> None:
         detail = detail or (row.error if row else "") or ""
         table.add_row(*(blank(c) for c in (name, state, engine or "", job, submits, age, detail)))
 
+    for side in sides:  # paid preparation (an identity image), shared by the shots that need it
+        what = side.key.removeprefix(f"{SIDE_PREFIX}{side.engine}:").removeprefix("once:")
+        add(f"{side.shot} (side job {what.split(':')[0]})", side.state, side.engine, side.key, "")
     for plate in manifest.plates:  # background plates, which the shots on them wait for
         add(plate.id, plate.state, plate.engine, plate.job_key, plate.error or "")
     for shot in manifest.shots:

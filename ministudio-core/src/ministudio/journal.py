@@ -107,6 +107,16 @@ class Journal:
         """The rows of these job keys (those that exist)."""
         return {key: row for key in keys if (row := self.get(key)) is not None}
 
+    def side_jobs(self, shots: list[str]) -> list[JobRow]:
+        """The paid side jobs (identity images) these shots asked for, oldest first."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT key, engine, shot, state, job_id, submits, submitted_at, finished_at, "
+                f"error FROM jobs WHERE key LIKE '{SIDE_PREFIX}%' ORDER BY updated_at"
+            ).fetchall()
+        wanted = set(shots)
+        return [JobRow(*row) for row in found if row[2] in wanted]
+
     def submitting(self, key: str, engine: str, shot: str) -> None:
         """About to send a submit request that may create (and bill) a job."""
         now = time.time()
