@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import itertools
 import os
 import shutil
@@ -302,6 +301,7 @@ class _Renderer:
         self.fps = production.format.fps
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
+        self._sanitized: dict[Path, Path] = {}  # a production image -> its re-encoded copy
         # Every text bound for the terminal, manifest or journal passes this gate: it knows the
         # keys of the process, of ``env`` and of every engine of ``host``.
         self.blanker = gate(env, [name for e in host.engines.values() for name in e.key_env])
@@ -1171,10 +1171,6 @@ class _Renderer:
         if path not in self._sanitized:
             self._sanitized[path] = sanitized(path, self.store)
         return self._sanitized[path]
-
-    @functools.cached_property
-    def _sanitized(self) -> dict[Path, Path]:
-        return {}  # a production image -> its re-encoded copy, made once a render
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:
