@@ -12,6 +12,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+# A small valid production file (YAML): one character, one place, one voiced shot.
+GOOD = """\
+title: Test
+characters:
+  bob: {name: Bob, dna: a man in a blue coat}
+environments:
+  room: {description: a small room}
+scenes:
+  - id: one
+    environment: room
+    shots:
+      - action: Bob waves
+        dialogue:
+          - {speaker: bob, text: hello}
+"""
 
 
 @pytest.fixture(autouse=True)

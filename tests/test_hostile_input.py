@@ -18,22 +18,7 @@ from ministudio.plugins import PluginHost
 from ministudio.store import ContentStore
 from pydantic import ValidationError
 
-from .conftest import run_cli, tiny_production
-
-GOOD = """\
-title: Test
-characters:
-  bob: {name: Bob, dna: a man in a blue coat}
-environments:
-  room: {description: a small room}
-scenes:
-  - id: one
-    environment: room
-    shots:
-      - action: Bob waves
-        dialogue:
-          - {speaker: bob, text: hello}
-"""
+from .conftest import GOOD, run_cli, tiny_production
 
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)

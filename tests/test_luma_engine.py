@@ -253,6 +253,26 @@ def test_a_showcase_film_renders_with_two_shots_on_luma(
     assert (tmp_path / "out" / "film.mp4").exists()
 
 
+def _ann_twice(reference: Path, title: str, *, fps: int) -> Production:
+    """Two shots of Ann on Luma, her reference image given (so she gets a Photon image)."""
+    shots = [
+        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
+        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
+    ]
+    return Production.model_validate(
+        {
+            "title": title,
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": fps},
+            "characters": {
+                "ann": {"name": "Ann", "dna": "a woman, red coat", "reference_images": [reference]}
+            },
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [{"id": "one", "environment": "park", "shots": shots}],
+            "routing": {"video": "luma"},
+        }
+    )
+
+
 def test_character_references_become_one_shared_photon_keyframe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -267,27 +287,7 @@ def test_character_references_become_one_shared_photon_keyframe(
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     reference = tmp_path / "ann.png"
     solid_png(reference, (200, 30, 30))
-    film = Production.model_validate(
-        {
-            "title": "Ann twice",
-            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
-            "characters": {
-                "ann": {"name": "Ann", "dna": "a woman, red coat", "reference_images": [reference]}
-            },
-            "environments": {"park": {"description": "a park", "lighting": "day"}},
-            "scenes": [
-                {
-                    "id": "one",
-                    "environment": "park",
-                    "shots": [
-                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
-                        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
-                    ],
-                }
-            ],
-            "routing": {"video": "luma"},
-        }
-    )
+    film = _ann_twice(reference, "Ann twice", fps=24)
     with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
         manifest = render(
             film,
@@ -588,27 +588,7 @@ def test_lost_answers_in_a_render_are_found_not_paid_again(
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     reference = tmp_path / "ann.png"
     Image.new("RGB", (32, 32), (180, 30, 30)).save(reference)
-    film = Production.model_validate(
-        {
-            "title": "Lost",
-            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 12},
-            "characters": {
-                "ann": {"name": "Ann", "dna": "a woman, red coat", "reference_images": [reference]}
-            },
-            "environments": {"park": {"description": "a park", "lighting": "day"}},
-            "scenes": [
-                {
-                    "id": "one",
-                    "environment": "park",
-                    "shots": [
-                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5},
-                        {"id": "s2", "action": "Ann walks", "characters": ["ann"], "duration": 5},
-                    ],
-                }
-            ],
-            "routing": {"video": "luma"},
-        }
-    )
+    film = _ann_twice(reference, "Lost", fps=12)
     with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
         server.fail_next("image", "drop_after_accept")
         server.fail_next("create", "drop_after_accept")

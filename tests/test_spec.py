@@ -13,22 +13,7 @@ from ministudio.loading import load_production
 from ministudio.spec import Format, Production
 from ruamel.yaml import YAML
 
-from .conftest import EXAMPLES, run_cli
-
-GOOD = """\
-title: Test
-characters:
-  bob: {name: Bob, dna: a man in a blue coat}
-environments:
-  room: {description: a small room}
-scenes:
-  - id: one
-    environment: room
-    shots:
-      - action: Bob waves
-        dialogue:
-          - {speaker: bob, text: hello}
-"""
+from .conftest import EXAMPLES, GOOD, run_cli
 
 
 def write(tmp_path: Path, text: str, name: str = "film.yaml") -> Path:
