@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from .fakes.google_server import GoogleServer
-from .fakes.hold import HOLD, held
+from .fakes.hold import HOLD, LATE, held
 from .fakes.kling_server import KlingServer
 from .fakes.loopback import LoopbackServer
 from .fakes.luma_server import LumaServer
@@ -156,10 +156,14 @@ PHASES: dict[str, str | None] = {
     "assembling": "assembling",
 }
 # Luma makes a paid identity image (Photon) before its first clip's request: its own phases.
+# "committed late": the server accepts the job a second after the client was killed, so a
+# lookup at once would miss it (the core gives a lost request time to land first).
 IMAGE_PHASES: dict[str, str | None] = {
     "image-before-submit": "side:before-submit",
     "image-in-flight": None,
     "image-id-recorded": "side:id-recorded",
+    "committed-late": None,
+    "image-committed-late": None,
 }
 # Every phase on every engine; Luma's identity image has its own phases too.
 CASES = [(engine, phase) for engine in ENGINES for phase in PHASES] + [
@@ -245,7 +249,8 @@ def test_a_render_killed_in_a_phase_resumes_paying_once(
         if point is not None:
             killed_env["MINISTUDIO_FAILPOINT"] = point
         else:
-            server.fail_next("image" if phase.startswith("image") else engine.endpoint, HOLD)
+            fault = LATE if phase.endswith("committed-late") else HOLD
+            server.fail_next("image" if phase.startswith("image") else engine.endpoint, fault)
         child = subprocess.Popen(
             _command(film, tmp_path),
             env=killed_env,

@@ -1,4 +1,5 @@
-"""A request in flight, for kill tests: the fault kind ``hold_after_accept``.
+"""A request in flight, for kill tests: the fault kinds ``hold_after_accept`` and
+``accept_after_client_died``.
 
 A fake given it accepts (and bills) the job as usual, then keeps its answer back until the
 client goes away (its process killed) or the fake closes; ``held(fake)`` is set meanwhile, so
@@ -14,6 +15,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 HOLD = "hold_after_accept"
+LATE = "accept_after_client_died"
+"""Hold the create until the client is gone, then accept (and bill) it ``late_accept``
+seconds later: a server that commits a job just after its client was killed."""
 
 
 def held(fake: Any) -> threading.Event:

@@ -80,6 +80,8 @@ matching requests before anything else (auth, limits) is checked:
 - ``"drop_after_accept"`` (``create``/``image``): accept the job, then close without answering;
 - ``"hold_after_accept"`` (``create``/``image``): accept it, then answer nothing until the
   client goes away (``fakes.hold``: a request in flight, for kill tests);
+- ``"accept_after_client_died"`` (``create``/``image``): answer nothing until the client goes
+  away, then accept the job ``late_accept`` seconds later (a server committing late);
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
 
 Endpoints: ``"create"`` (video and legacy), ``"image"``, ``"get"``, ``"list"``,
@@ -115,7 +117,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .clips import even, nominal_size, solid_planes
-from .hold import HOLD, hold
+from .hold import HOLD, LATE, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
@@ -126,6 +128,7 @@ FAULT_ENDPOINTS = {
     "drop": ENDPOINTS,
     "drop_after_accept": ("create", "image"),
     HOLD: ("create", "image"),
+    LATE: ("create", "image"),
     "truncate": ("download",),
 }
 TERMINAL = ("completed", "failed")
@@ -225,6 +228,7 @@ class LumaServer(LoopbackServer):
         render_scale: float = 0.125,
         fps: int = 12,
         list_limit: int | None = None,
+        late_accept: float = 1.0,
         rate_window: float = 60.0,
         fault_retry_after: float = 0.1,
         webhook_retry_delay: float = 0.1,
@@ -234,7 +238,9 @@ class LumaServer(LoopbackServer):
     ) -> None:
         """``render_scale``: the fraction of the nominal size actually encoded; ``fps``: the
         encoded frame rate; ``rate_window``: the seconds a "minute" lasts; ``list_limit``: the
-        most generations a list page holds, whatever the limit asked (None: no cap)."""
+        most generations a list page holds, whatever the limit asked (None: no cap);
+        ``late_accept``: how long after its client died an ``accept_after_client_died``
+        create is accepted."""
         super().__init__(api_key, encoders)
         self.latency = latency
         self.image_latency = image_latency
@@ -246,6 +252,7 @@ class LumaServer(LoopbackServer):
         self.render_scale = render_scale
         self.fps = fps
         self.list_limit = list_limit
+        self.late_accept = late_accept
         self.rate_window = rate_window
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
@@ -394,6 +401,12 @@ class LumaServer(LoopbackServer):
                 fields = self._parse_video(data, legacy) if kind == "video" else _parse_image(data)
         except BadRequest as exc:
             h.send_detail(400, str(exc))
+            return
+        if h.fault == LATE:
+            hold(self, h)
+            time.sleep(self.late_accept)
+            with self._lock:
+                self._accept(fields, time.monotonic())
             return
         limit = self.concurrency if kind == "video" else self.image_concurrency
         with self._lock:

@@ -49,6 +49,15 @@ class RetryPolicy:
     # Seconds a job keeps waiting out "busy, come back in N s" (a failure with the engine's
     # retry hint: a 429) without spending attempts: a full queue is not a broken engine.
     patience: float = 900.0
+    # Seconds a request whose answer was lost is given to land before the engine is asked
+    # for it: a server may commit a job a moment after its client died, and a lookup that
+    # comes first would find nothing and send it again.
+    lookup_grace: float = 3.0
+
+    async def let_land(self, since: float | None) -> None:
+        """Wait until ``lookup_grace`` seconds have passed since the lost request left."""
+        if since is not None:
+            await anyio.sleep(max(0.0, since + self.lookup_grace - time.time()))
 
     def delay(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
@@ -327,6 +336,7 @@ class RemoteRunner:
                 "exist (and be billed); it was not sent again. Check the engine's dashboard, "
                 "then run `ministudio render --forget-lost` to submit it once more",
             )
+        await self.retry.let_land(since)
         found: str | None = await self.retrying(
             engine,
             "lookup",
@@ -357,6 +367,7 @@ class RemoteRunner:
             job.job_id = row.job_id
         elif row is not None and row.state == "submitting":
             job.lost_since = row.updated_at or time.time()
+            await self.retry.let_land(job.lost_since)
 
         def sending() -> None:
             checkpoint("side:before-submit")
