@@ -466,3 +466,18 @@ def test_everything_the_command_prints_passes_the_gate(
     )
     printed = ministudio("validate", str(film))
     assert "valid: '***'" in printed and leaks(printed) == []
+
+
+def test_output_the_gate_cannot_check_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gate that fails (a broken plugin set, say) withholds the text rather than print it."""
+    import io
+
+    from ministudio import secrets
+
+    def broken(text: str) -> str:
+        raise RuntimeError("no gate")
+
+    monkeypatch.setattr(secrets, "blank", broken)
+    out = io.StringIO()
+    secrets.BlankedStream(out).write(f"error: {LUMA_KEY} refused\n")
+    assert out.getvalue() == secrets.BlankedStream.WITHHELD

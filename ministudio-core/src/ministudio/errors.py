@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -22,6 +23,14 @@ class Problem:
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.path or '<root>'}: {self.message}"
+
+
+def dotted(steps: Iterable[str | int]) -> str:
+    """A field path as text: ``("scenes", 0, "shots")`` -> ``scenes[0].shots``."""
+    out = ""
+    for step in steps:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
 
 
 class ProductionError(MinistudioError):

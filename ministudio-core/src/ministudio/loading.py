@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ministudio.errors import Problem, ProductionError
+from ministudio.errors import Problem, ProductionError, dotted
 from ministudio.images import allowed_roots
 from ministudio.spec import Production, reference_problems
 
@@ -128,7 +128,7 @@ def _validate(
     merged = {(p.path, p.message): p for p in [*problems, *_problems(errors, data, where)]}
     for loc, message in found:
         steps, line = _locate(data, where, loc)
-        merged.setdefault((_dotted(steps), message), Problem(_dotted(steps), message, line))
+        merged.setdefault((dotted(steps), message), Problem(dotted(steps), message, line))
     ordered = sorted(merged.values(), key=lambda p: (p.line or 0, p.path))
     raise ProductionError(source, ordered) from None
 
@@ -416,7 +416,7 @@ class _YamlReader:
             name = "<<" if key is _MERGE else key
             top.skip = name in top.value or (key is _MERGE and bool(top.merges))
             if top.skip:
-                path = _dotted([*top.path, name])
+                path = dotted([*top.path, name])
                 self.problems.append(Problem(path, "this key appears twice in its mapping", line))
             top.key = key
             if self.with_lines:
@@ -516,7 +516,7 @@ class _JsonScan:
                 elif top[2] is None:  # a key
                     key = json.loads(token)
                     if key in top[1]:
-                        path_text = _dotted([*top[0], key])
+                        path_text = dotted([*top[0], key])
                         message = "this key appears twice in its object"
                         self.duplicates.append(Problem(path_text, message, line))
                     top[1].add(key)
@@ -563,7 +563,7 @@ def _problems(errors: list[Any], data: Any, lines: Lines) -> list[Problem]:
     merged: dict[str, Problem] = {}
     for error in errors:
         steps, line = _locate(data, lines, error["loc"])
-        path = _dotted(steps)
+        path = dotted(steps)
         message = _message(error)
         if path in merged:  # one field failing several union branches: one problem
             old = merged[path]
@@ -607,11 +607,4 @@ def _is_union_branch(step: str) -> bool:
 
 def _brief(path: Loc) -> str:
     """A path as text, its first steps only when it is long (a file nested past a limit)."""
-    return _dotted(path[:8]) + ("..." if len(path) > 8 else "")
-
-
-def _dotted(steps: Sequence[Any]) -> str:
-    out = ""
-    for step in steps:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
+    return dotted(path[:8]) + ("..." if len(path) > 8 else "")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ministudio.engines import Capabilities, EngineSpec
-from ministudio.errors import CapabilityError, UnknownEngineError
+from ministudio.errors import CapabilityError, UnknownEngineError, dotted
 from ministudio.jobs import (
     CharacterBrief,
     EnvironmentBrief,
@@ -111,12 +111,8 @@ def check_engines(production: Production, host: PluginHost) -> None:
         del data["routing"]["speech"]
     problems = engine_problems(data, host)
     if problems:
-        listed = "\n".join(f"  - {_dotted(loc)}: {message}" for loc, message in problems)
+        listed = "\n".join(f"  - {dotted(loc)}: {message}" for loc, message in problems)
         raise UnknownEngineError(f"{len(problems)} unknown engine(s); fix these:\n{listed}")
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    return "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in loc).lstrip(".")
 
 
 def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:

@@ -265,9 +265,10 @@ def _renderer(
     """The renderer of ``production``, once its engines are known and able to render it:
     nothing (store, journal, output folder) is written before."""
     host = host or PluginHost()
-    plan_shots(production, host)  # unknown engines, impossible formats: refused here
+    planned = plan_shots(production, host)  # unknown engines, impossible formats: refused here
     return _Renderer(
         production,
+        planned,
         out_dir,
         host,
         store or ContentStore(default_store_dir()),
@@ -281,6 +282,7 @@ class _Renderer:
     def __init__(
         self,
         production: Production,
+        planned: list[PlannedShot],
         out_dir: Path,
         host: PluginHost,
         store: ContentStore,
@@ -289,6 +291,7 @@ class _Renderer:
         options: RenderOptions,
     ) -> None:
         self.p = production
+        self.planned = planned  # routed and checked (``plan_shots``)
         self.out = out_dir
         self.host = host
         self.store = store
@@ -368,7 +371,7 @@ class _Renderer:
 
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
-        planned = plan_shots(self.p, self.host)
+        planned = self.planned
         self.inspector.check_key()  # a judge without its key stops us before any spending
         for ps in planned:
             self._event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))

@@ -126,10 +126,8 @@ def secrets_of(env: Mapping[str, str] | None = None, names: Iterable[str] = ()) 
     """Every secret the process knows: of ``os.environ`` and ``env`` (the values of ``names``,
     of the installed engines' key variables and of secret-looking variables, and string values
     of ``*_STORE_OPTIONS``), the key store's values, and the registered ones."""
-    from ministudio.keys import KeyStoreError, load, store_path
-
     wanted = set(names) | _installed_key_names()
-    found = set(_registered)
+    found = _registered_and_stored(env)
     for source in (os.environ, env or {}):
         for name, value in source.items():
             if not value:
@@ -138,6 +136,15 @@ def secrets_of(env: Mapping[str, str] | None = None, names: Iterable[str] = ()) 
                 found.add(value)
             elif name.endswith("STORE_OPTIONS"):
                 found.update(_option_secrets(value))
+    return found
+
+
+def _registered_and_stored(env: Mapping[str, str] | None = None) -> set[str]:
+    """The registered secrets and the key store's values."""
+    from ministudio.keys import KeyStoreError, load, store_path
+
+    with _lock:
+        found = set(_registered)
     with contextlib.suppress(KeyStoreError):  # an unreadable store has handed out no key
         found.update(load(store_path(env)).values())
     return found
@@ -160,23 +167,24 @@ def _may_hold_secrets(text: str) -> bool:
     """Whether ``text`` holds any form of any value of the environment, the key store or the
     registered secrets, or a token: a superset of the secrets, found without discovering the
     plugins (which ``--help`` and most output would otherwise pay for)."""
-    from ministudio.keys import KeyStoreError, load, store_path
-
-    values = set(os.environ.values()) | _registered
-    with contextlib.suppress(KeyStoreError):
-        values.update(load(store_path()).values())
-    found = _blanker(frozenset(values))
-    return found.blank(text) != text
+    values = set(os.environ.values()) | _registered_and_stored()
+    return _blanker(frozenset(values)).blank(text) != text
 
 
 class BlankedStream:
     """A text stream (``sys.stdout``, ``sys.stderr``) whose every write passes the gate."""
 
+    WITHHELD = "(output withheld: it could not be checked for keys)\n"
+
     def __init__(self, stream: Any) -> None:
         self.stream = stream
 
     def write(self, text: str) -> int:
-        self.stream.write(blank(text) if text else text)
+        try:
+            checked = blank(text) if text else text
+        except Exception:  # never print what could not be checked
+            checked = self.WITHHELD
+        self.stream.write(checked)
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
