@@ -433,3 +433,17 @@ def test_luma_renders_with_signed_urls_from_an_s3_store(
     assert urlsplit(url).path == f"/{bucket}/{key}"
     image = httpx.get(url).content
     assert image.startswith(b"\x89PNG") and key == f"assets/{_name(image)}"
+
+
+def test_store_option_values_are_blanked_in_errors_short_ones_too() -> None:
+    """A store's error that quotes its options: long values in every form the gate knows, and
+    values of 4 to 7 characters (which the process's gate leaves alone) as they are."""
+    import base64
+
+    host = AssetHost(
+        engine="luma", store="s3://b/x", store_options={"key": "k7x9q", "secret": SECRET}
+    )
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    text = host._scrub(OSError(f"denied for k7x9q with {SECRET} ({encoded})"))
+    assert "k7x9q" not in text and SECRET not in text and encoded not in text
+    assert text.count("***") == 3

@@ -47,7 +47,6 @@ _VARIABLES = {
     "store_options": "STORE_OPTIONS",
     "expires": "URL_EXPIRES",
 }
-# Storage option keys that are not secret, so they may be shown in an error.
 _CHUNK = 1 << 20
 
 
@@ -254,11 +253,17 @@ class AssetHost:
         return AssetHostError(self.engine, f"{where} failed ({self._scrub(exc)})")
 
     def _scrub(self, exc: BaseException) -> str:
-        """``exc`` as text with every secret-looking storage option value blanked out."""
-        from ministudio.secrets import Blanker, blank, option_secrets
+        """``exc`` as text with every secret-looking storage option value blanked out (in
+        every form the gate knows; values of 4 to 7 characters, which it leaves alone, as
+        they are)."""
+        from ministudio.secrets import MIN_LENGTH, Blanker, blank, option_secrets
 
+        secrets = option_secrets(self.store_options)
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return blank(Blanker(option_secrets(self.store_options)).blank(text))[:500]
+        text = blank(Blanker(secrets).blank(text))
+        for short in (s for s in secrets if 4 <= len(s) < MIN_LENGTH):
+            text = text.replace(short, "***")
+        return text[:500]
 
 
 def _content_name(path: Path) -> str:
