@@ -288,12 +288,12 @@ def test_status_shows_engine_jobs(host, tmp_path) -> None:
         assert job_id in shown.stdout
 
 
-class CrashesBeforeSending:
-    """The sim engine, its submit crashing (a kill, as far as the journal can tell) before
-    the request leaves, declared with or without ``marks_sending``."""
+class CrashesBeforeSending(NoLookup):
+    """The sim engine (no lookup), its submit crashing (a kill, as far as the journal can
+    tell) before the request leaves, declared with or without ``marks_sending``."""
 
     def __init__(self, marks_sending: bool) -> None:
-        self.sim = _load_plugin()
+        super().__init__()
         self.marks_sending = marks_sending
         self.crash = True
 
@@ -308,14 +308,6 @@ class CrashesBeforeSending:
         if self.crash:
             raise RuntimeError("killed while preparing")
         return self.sim.submit_video(engine, request, idempotency_key, context)
-
-    @hookimpl
-    def poll_video(self, engine, job_id, context) -> Any:
-        return self.sim.poll_video(engine, job_id, context)
-
-    @hookimpl
-    def download_video(self, engine, job_id, status, output, context) -> Any:
-        return self.sim.download_video(engine, job_id, status, output, context)
 
 
 @pytest.mark.parametrize("marks_sending", [True, False])
