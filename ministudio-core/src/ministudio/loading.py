@@ -472,7 +472,11 @@ def _load_json(text: str, source: str) -> tuple[Any, list[Problem], Callable[[],
         scan.append(_JsonScan(text, source))  # raises at the first level past the limit
         problems = scan[0].duplicates
     if deep:  # nested past what Python's parser takes, though under a raised limit
-        raise _refuse(source, "nested too deeply for Python's JSON parser")
+        raise _refuse(
+            source,
+            "nested too deeply for Python's JSON parser: flatten the file (a production "
+            "nests a few levels)",
+        )
     return data, problems, lines
 
 
