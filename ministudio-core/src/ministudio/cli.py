@@ -92,11 +92,16 @@ _IMAGE_ROOTS = "ministudio.image_roots"  # the click context's meta key of --all
 def _load(file: str) -> Production:
     """The production in ``file``, with every problem (unknown engines included) at once."""
     from ministudio.loading import load_production
+    from ministudio.planning import model_warnings
     from ministudio.plugins import PluginHost
 
     context = click.get_current_context(silent=True)
     roots = context.meta.get(_IMAGE_ROOTS, ()) if context else ()
-    return load_production(file, image_roots=roots, engines=PluginHost())
+    host = PluginHost()
+    production = load_production(file, image_roots=roots, engines=host)
+    for warning in model_warnings(production, host):
+        click.echo(click.style("warning: ", fg="yellow") + warning, err=True)
+    return production
 
 
 def _keep_image_roots(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
@@ -171,7 +176,8 @@ def schema() -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@click.option("--models", is_flag=True, help="List each engine's models and their lifecycle.")
+def plugins(as_json: bool, models: bool) -> None:
     """List plugins: distribution, version, hooks, engines and any load error."""
     import dataclasses
     import json
@@ -180,7 +186,11 @@ def plugins(as_json: bool) -> None:
 
     host = PluginHost()
     if as_json:
-        click.echo(json.dumps([dataclasses.asdict(p) for p in host.plugins], indent=2))
+        listed = [dataclasses.asdict(p) for p in host.plugins]
+        if models:
+            for info in listed:
+                info["models"] = {e: _models_json(host.engines[e]) for e in info["engines"]}
+        click.echo(json.dumps(listed, indent=2, default=str))
         return
     for p in host.plugins:
         status = click.style("failed", fg="red") if p.error else click.style("ok", fg="green")
@@ -193,6 +203,35 @@ def plugins(as_json: bool) -> None:
             spec = host.engines[engine_id]
             legacy = "  [legacy]" if spec.legacy else ""
             click.echo(f"    engine {spec.id} ({spec.kind}){legacy}: {spec.description}")
+            if models:
+                for line in _model_lines(spec):
+                    click.echo(f"      {line}")
+
+
+def _model_lines(spec: EngineSpec) -> list[str]:
+    """One line per declared model: id, stage, shutdown and replacement, what it is for."""
+    from ministudio.lifecycle import today
+
+    on = today()
+    lines = []
+    for model in spec.models:
+        stage = "retired" if model.retired(on) else model.stage
+        notes = [stage + (" (default)" if model.id == spec.default_model else "")]
+        if model.shutdown and not model.retired(on):
+            notes.append(f"shuts down {model.shutdown.isoformat()}")
+        elif model.shutdown:
+            notes.append(f"off since {model.shutdown.isoformat()}")
+        if model.replacement and (model.shutdown or stage in ("deprecated", "retired")):
+            notes.append(model.instead())
+        use = f": {model.use}" if model.use else ""
+        lines.append(f"model {model.id}  [{', '.join(notes)}]{use}")
+    return lines or ["(no models declared)"]
+
+
+def _models_json(spec: EngineSpec) -> list[dict[str, Any]]:
+    import dataclasses
+
+    return [{**dataclasses.asdict(m), "default": m.id == spec.default_model} for m in spec.models]
 
 
 @cli.command()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ministudio.lifecycle import Model as Model  # re-exported: plugins declare models here
+
 if TYPE_CHECKING:
     from ministudio.jobs import HostedAsset
 
@@ -34,6 +36,7 @@ class Capabilities:
     max_references: int = 0
     first_frame: bool = False
     extend: bool = False  # can continue the previous clip's own job (``VideoRequest.previous``)
+    edit: bool = False  # can change a take it made by a request in words (``VideoRequest.edit``)
     last_frame: bool = False
     last_frame_alone: bool = True  # takes an end frame without a first frame
     loop: bool = False  # can make a clip that ends where it begins
@@ -68,6 +71,9 @@ class EngineSpec:
     key_env: tuple[str, ...] = ()  # environment variables that hold its key, any one suffices
     all_keys: bool = False  # every variable of key_env is needed (a key pair), not any one
     default_model: str | None = None
+    # The models it serves, with their lifecycle (stage, shutdown, replacement): ``validate``
+    # and ``plan`` refuse a retired one and warn before a shutdown (``ministudio.lifecycle``).
+    models: tuple[Model, ...] = ()
     legacy: bool = False
     # submit_video calls ``context.sending()`` right before each request that may create (and
     # bill) a job, so the journal marks the job in flight only then. False (any plugin that
@@ -80,6 +86,7 @@ class EngineSpec:
         if self.kind not in ("video", "speech", "judge"):
             raise ValueError(f"engine {self.id!r}: kind must be 'video', 'speech' or 'judge'")
         object.__setattr__(self, "key_env", tuple(self.key_env))
+        object.__setattr__(self, "models", tuple(self.models))
 
 
 @dataclass

@@ -75,6 +75,13 @@ class PreviousClip(_Frozen):
     job_id: str  # the engine's id of the job that made it
 
 
+class EditRequest(_Frozen):
+    """Change a take the engine made (the ``edit`` retake rung): which job, and what to fix."""
+
+    job_id: str  # the engine's id of the job that made the take
+    reasons: tuple[str, ...]  # the failed checks' reasons, in a person's words
+
+
 class VideoRequest(_Frozen):
     """Render one clip. The engine writes an MP4 to the output path it is given."""
 
@@ -91,6 +98,7 @@ class VideoRequest(_Frozen):
     previous: PreviousClip | None = None  # the clip a `continue` shot continues
     last_frame: Path | None = None  # the shot should end on this image
     loop: bool = False  # the clip should end where it begins
+    edit: EditRequest | None = None  # change this take of the engine's instead of a new clip
     options: dict[str, Any] = {}  # engine options from routing
 
 

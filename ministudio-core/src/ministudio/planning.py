@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ministudio import lifecycle
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.errors import CapabilityError, UnknownEngineError, dotted
 from ministudio.jobs import (
@@ -94,6 +95,7 @@ def engine_problems(
         check(("characters", cid, "voice", "engine"), voice.get("engine"), "speech")
     check(("narrator", "engine"), mapping(data.get("narrator")).get("engine"), "speech")
     check(("qc", "judge"), mapping(data.get("qc")).get("judge"), "judge")
+    problems += [(f.loc, f.message) for f in lifecycle.findings(data, installed) if f.error]
     return problems
 
 
@@ -112,7 +114,13 @@ def check_engines(production: Production, host: PluginHost) -> None:
     problems = engine_problems(data, host)
     if problems:
         listed = "\n".join(f"  - {dotted(loc)}: {message}" for loc, message in problems)
-        raise UnknownEngineError(f"{len(problems)} unknown engine(s); fix these:\n{listed}")
+        raise UnknownEngineError(f"{len(problems)} engine problem(s); fix these:\n{listed}")
+
+
+def model_warnings(production: Production, host: PluginHost) -> list[str]:
+    """The models ``production`` would use whose shutdown is near, one sentence each."""
+    found = lifecycle.findings(production.model_dump(), host.engines)
+    return [f"{dotted(f.loc)}: {f.message}" for f in found if not f.error]
 
 
 def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:

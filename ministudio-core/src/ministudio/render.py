@@ -31,6 +31,7 @@ from ministudio.failpoints import checkpoint
 from ministudio.film import FilmAssembly, Spoken
 from ministudio.images import sanitized
 from ministudio.jobs import (
+    EditRequest,
     HostedAsset,
     PreviousClip,
     ShotPrompt,
@@ -676,7 +677,9 @@ class _Renderer:
                     else "retakes are off (qc.retakes: 0)"
                 )
                 break
-            climbed = _next_rung(rungs, take, len(attempts), attempts, ps, self.p.seed, scene_frame)
+            climbed = _next_rung(
+                rungs, take, len(attempts), attempts, ps, self.p.seed, scene_frame, made[-1]
+            )
             if climbed is None:
                 shot.record.retakes_stopped = "no rung of the retake ladder applies any more"
                 break
@@ -754,7 +757,12 @@ class _Renderer:
         await self.film.place_audio(shot.source, shot.record.start, shot.timing.duration, engine)
 
     def _request(
-        self, engine: EngineSpec, wanted: Conditioning, seconds: float, seed: int
+        self,
+        engine: EngineSpec,
+        wanted: Conditioning,
+        seconds: float,
+        seed: int,
+        edit: EditRequest | None = None,
     ) -> tuple[VideoRequest, dict[str, Any]]:
         """What ``engine`` is asked for, and its fingerprint (input files as content hashes).
 
@@ -776,6 +784,7 @@ class _Renderer:
             previous=inputs.previous,
             last_frame=inputs.last_frame,
             loop=inputs.loop,
+            edit=edit if engine.capabilities.edit else None,
             options=options,
         )
         return request, {"engine": engine.id, "request": self._fingerprint(request)}
@@ -795,7 +804,7 @@ class _Renderer:
         wanted = Conditioning(
             brief, take.first_frame, take.previous, self._image(end) if end else None, ps.shot.loop
         )
-        request, fingerprint = self._request(engine, wanted, timing.duration, take.seed)
+        request, fingerprint = self._request(engine, wanted, timing.duration, take.seed, take.edit)
         key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
@@ -1217,9 +1226,15 @@ def _next_rung(
     ps: PlannedShot,
     production_seed: int,
     scene_frame: Path | None,
+    latest: _Take,
 ) -> Take | None:
-    """Retake ``number``: ``last`` changed by the next rung of the ladder that applies."""
+    """Retake ``number``: ``last`` changed by the next rung of the ladder that applies;
+    ``latest`` is the last take made (what an ``edit`` rung changes)."""
     tried = [t.take.engine.id if isinstance(t, _Take) else t.engine for t in attempts]
+    edit = None
+    if latest.take.engine.id == last.engine.id and latest.record.engine_job_id:
+        reasons = tuple(v.reason for v in failing(latest.record.qc))
+        edit = EditRequest(job_id=latest.record.engine_job_id, reasons=reasons)
     for rung in rungs:
         take = climb(
             last,
@@ -1231,6 +1246,7 @@ def _next_rung(
             fallbacks=ps.fallbacks,
             tried=tried,
             native_audio=speaks_natively(ps),
+            edit=edit,
         )
         if take is not None:
             return take

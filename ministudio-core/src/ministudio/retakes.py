@@ -4,6 +4,8 @@ A production's ``qc.ladder`` lists rungs; each retake climbs the next rung that 
 the shot, on top of what the rungs below it changed:
 
 - ``seed``: a new seed (derived from the production seed, the shot and the take: stable);
+- ``edit``: ask the engine to change its last take by the failed checks' reasons (engines
+  whose capabilities say ``edit``; it pays for an edit, not a clip from nothing);
 - ``references``: the frame the scene's previous shot ends on, as one more image of the place;
 - ``first-frame``: start the shot from that frame;
 - ``engine``: the next engine of ``routing.fallbacks`` not tried yet.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ministudio.engines import EngineSpec
-from ministudio.jobs import PreviousClip, QCVerdict
+from ministudio.jobs import EditRequest, PreviousClip, QCVerdict
 from ministudio.planning import shot_seed
 from ministudio.spec import Rung
 
@@ -35,6 +37,7 @@ class Take:
     first_frame: Path | None = None
     previous: PreviousClip | None = None  # the job a `continue` shot extends, where it can
     references: tuple[Path, ...] = ()  # images of the place added by the ladder
+    edit: EditRequest | None = None  # change this earlier take instead (the ``edit`` rung)
     rung: str = "first"  # the ladder rung that made this take ("first": none)
 
 
@@ -59,14 +62,22 @@ def climb(
     fallbacks: Sequence[EngineSpec],
     tried: Sequence[str],
     native_audio: bool,
+    edit: EditRequest | None = None,
 ) -> Take | None:
     """Retake ``number`` (1, 2, ...): ``take`` changed by ``rung``; None if it cannot apply.
 
     ``scene_frame`` is the last frame of the scene's previous shot (None for a scene's first
     shot); ``tried`` the engines already used; ``native_audio`` whether the engine must speak
-    the shot's lines (only engines that can are then tried).
+    the shot's lines (only engines that can are then tried); ``edit`` what changing the
+    last take would ask of its engine (None when that take is not ``take.engine``'s or its
+    job has no id). Only the ``edit`` rung's take edits: the others render anew.
     """
     caps = take.engine.capabilities
+    if rung == "edit":
+        if edit is None or not caps.edit or take.edit == edit:
+            return None
+        return dataclasses.replace(take, edit=edit, rung=rung)
+    take = dataclasses.replace(take, edit=None)
     if rung == "seed":
         seed = shot_seed(production_seed, f"{shot_id}|retake {number}")
         return dataclasses.replace(take, seed=seed, rung=rung)

@@ -237,7 +237,7 @@ class Routing(_Model):
     )
 
 
-Rung = Literal["seed", "references", "first-frame", "engine"]
+Rung = Literal["seed", "edit", "references", "first-frame", "engine"]
 
 
 class QualityControl(_Model):
@@ -258,7 +258,9 @@ class QualityControl(_Model):
     ladder: list[Rung] = Field(
         ["seed", "references", "first-frame", "engine"],
         min_length=1,
-        description="what each retake changes, in order: a new seed; more reference images "
+        description="what each retake changes, in order: a new seed; 'edit' (not in the "
+        "default): ask an engine that can edit its own takes to change the last one by the "
+        "failed checks' reasons, instead of paying for a clip from nothing; more reference images "
         "(the frame the scene's previous shot ends on); starting from that frame; the next "
         "engine in routing.fallbacks. A rung that cannot apply to a shot is passed over",
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -52,6 +52,9 @@ def spec() -> EngineSpec:
         key_env=KEY_ENV,
         all_keys=True,  # an access key and a secret key, both needed
         default_model=MODEL,
+        models=tuple(
+            Model(m, "ga") for m in ("kling-v1-6", "kling-v1", "kling-v1-5", "kling-v2-master")
+        ),
         marks_sending=True,  # _engine.submit calls context.sending()
         capabilities=Capabilities(
             durations=(5.0, 10.0),

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec, SideJob
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model, SideJob
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -117,6 +117,7 @@ def spec() -> EngineSpec:
         description="Luma Dream Machine (Ray 2) through the lumaai SDK",
         key_env=KEY_ENV,
         default_model=MODEL,
+        models=(Model(MODEL, "ga"), Model("ray-flash-2", "ga", use="faster and cheaper")),
         capabilities=Capabilities(
             durations=(5.0, 9.0),
             min_duration=5.0,

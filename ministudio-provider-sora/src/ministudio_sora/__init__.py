@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -43,6 +43,11 @@ ENGINES = (ENGINE, REMIX)
 KEY_ENV = ("SORA_API_KEY",)
 MODEL = "sora-2"
 RETIRED = "OpenAI retired the Sora API on 2026-09-24"
+# Deprecated, not retired: this engine exists for endpoints that still speak the API.
+MODELS = (
+    Model(MODEL, "deprecated", use=f"{RETIRED}; endpoints still speaking it (SORA_BASE_URL)"),
+    Model("sora-2-pro", "deprecated", use="the same, 1080p sizes (1792x1024, 1024x1792)"),
+)
 
 
 def _capabilities(*, remix: bool) -> Capabilities:
@@ -73,6 +78,7 @@ def specs() -> list[EngineSpec]:
             "speaking its API: set SORA_BASE_URL",
             key_env=KEY_ENV,
             default_model=MODEL,
+            models=MODELS,
             capabilities=_capabilities(remix=False),
             legacy=True,
             marks_sending=True,  # _api._send calls context.sending()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 
 if TYPE_CHECKING:
     from ministudio.jobs import ShotPrompt, VideoRequest, VideoResult
@@ -44,6 +44,7 @@ def ministudio_engines() -> list[EngineSpec]:
                 expected_latency=1.0,
             ),
             default_model=MODEL,
+            models=(Model(MODEL, "ga", use="the keyless animatic, drawn and encoded here"),),
         )
     ]
 

@@ -123,6 +123,37 @@ class EngineKit:
             self.render_production(tmp_path, env, self.film())
         assert any(name in str(info.value) for name in spec.key_env), str(info.value)
 
+    def test_models_are_declared_with_their_lifecycle(self) -> None:
+        """The engine declares its models (``EngineSpec.models``), the default among them and
+        not retired; ids and aliases are unique; a replacement is a declared model (of this
+        engine, or of ``replacement_engine`` when that is installed) that is not retired.
+
+        Check first: ``models=(Model(id, stage, shutdown, replacement, use=...), ...)`` in the
+        plugin's ``EngineSpec``, with the dates from the provider's deprecations page.
+        """
+        from ministudio.lifecycle import find, today
+
+        host = self.host()
+        spec = self.spec(host)
+        if spec.default_model is None and not spec.models:
+            pytest.skip("the engine names no model")
+        names = [n for m in spec.models for n in (m.id, *m.aliases)]
+        assert spec.models, f"engine {spec.id} has a default model but declares no models"
+        assert len(names) == len(set(names)), f"model ids or aliases repeat: {sorted(names)}"
+        on = today()
+        default = find(spec.models, spec.default_model or "")
+        assert default is not None, f"the default model {spec.default_model!r} is not declared"
+        assert not default.retired(on), f"the default model {default.id} is retired"
+        for model in spec.models:
+            if model.replacement is None:
+                continue
+            other = host.engines.get(model.replacement_engine or spec.id)
+            if other is None:
+                continue  # the replacement's engine is another package, not installed here
+            replacement = find(other.models, model.replacement)
+            assert replacement is not None, f"{model.id}: replacement {model.replacement} unknown"
+            assert not replacement.retired(on), f"{model.id}: replacement {replacement.id} retired"
+
     def test_importing_the_plugin_does_not_import_its_sdk(self) -> None:
         """Importing the plugin module in a fresh interpreter leaves its SDK unimported.
 

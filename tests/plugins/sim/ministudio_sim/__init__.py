@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ministudio import hookimpl
-from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -68,6 +68,7 @@ def spec() -> EngineSpec:
         description="loopback fake paid video API (tests and benchmarks)",
         key_env=KEY_ENV,
         default_model=MODEL,
+        models=(Model(MODEL, "ga", use="the loopback simulator"),),
         marks_sending=True,  # _submit calls context.sending()
         capabilities=Capabilities(
             durations=(4.0, 8.0),
