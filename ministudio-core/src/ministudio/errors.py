@@ -107,6 +107,11 @@ class TransientError(EngineError):
         self.retry_after = retry_after
 
 
+class WebhookRejected(EngineError):
+    """A push claiming to come from an engine failed its check (unsigned, badly signed, too
+    old): it is refused and nothing it names is fetched."""
+
+
 class AmbiguousSubmission(EngineError):
     """A submit whose answer was lost: the engine may or may not have accepted (and billed) it.
 

@@ -10,7 +10,7 @@ picks by id, never by order. Any engine hook may be ``async def``: the core awai
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,8 +139,20 @@ def upload_asset(
 
 
 @hookspec(firstresult=True)
-def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
-    """Turn a webhook the engine sent into a status; None if it is not this engine's."""
+def parse_webhook(
+    engine: str, body: bytes, headers: dict[str, str], env: Mapping[str, str]
+) -> JobStatus | None:
+    """Turn a webhook the engine sent into a status; None if it is not this engine's.
+
+    Verify the push first: raise ``WebhookRejected`` for one that is unsigned or badly
+    signed (the receiver answers 401 and logs it; nothing is woken). ``env`` is the render's
+    environment (signing secrets, key endpoints). The hook runs in a worker thread, so it
+    may fetch (and cache) a key set, within a timeout of its own.
+
+    A terminal status (succeeded, failed) is taken as the job's outcome. A thin event that
+    only says "this job changed" should come back as a non-terminal status (``running``):
+    the core then asks the engine for the job once, at once, instead of trusting the push.
+    """
     raise NotImplementedError
 
 

@@ -226,15 +226,20 @@ class PluginHost:
         return result
 
     def parse_webhook(
-        self, engine_id: str, body: bytes, headers: dict[str, str]
+        self,
+        engine_id: str,
+        body: bytes,
+        headers: dict[str, str],
+        env: Mapping[str, str] | None = None,
     ) -> JobStatus | None:
-        """Decode a webhook for ``engine_id`` with its own plugin; None if it cannot."""
+        """Decode a webhook for ``engine_id`` with its own plugin; None if it cannot.
+        ``WebhookRejected`` when the plugin refuses it (unsigned, badly signed)."""
         if engine_id not in self._owners or not self.implements(engine_id, "parse_webhook"):
             return None
         from ministudio.jobs import JobStatus
 
         status = self._caller(engine_id, "parse_webhook")(
-            engine=engine_id, body=body, headers=headers
+            engine=engine_id, body=body, headers=headers, env=env or {}
         )
         return status if isinstance(status, JobStatus) else None
 

@@ -141,7 +141,8 @@ class RateLimiter:
 
 @dataclass
 class WebhookHub:
-    """Statuses pushed by engines, waiting for the job that wants them."""
+    """Statuses pushed by engines, waiting for the job that wants them. A terminal one is the
+    job's outcome; any other says "the job changed: ask the engine now" (a thin event)."""
 
     _statuses: dict[str, JobStatus] = field(default_factory=dict)
     _events: dict[str, anyio.Event] = field(default_factory=dict)
@@ -151,14 +152,12 @@ class WebhookHub:
         self._event(status.job_id).set()
 
     async def wait(self, job_id: str, timeout: float) -> JobStatus | None:
-        """The job's terminal status once pushed, or None after ``timeout`` seconds."""
+        """The status pushed for the job (at once if one already was), or None after
+        ``timeout`` seconds."""
         with anyio.move_on_after(timeout):
-            while True:
-                status = self.pushed(job_id)
-                if status is not None:
-                    return status
-                event = self._events[job_id] = anyio.Event()
-                await event.wait()
+            if job_id not in self._statuses:
+                await self._event(job_id).wait()
+            return self._statuses.get(job_id)
         return None
 
     def pushed(self, job_id: str) -> JobStatus | None:
@@ -389,16 +388,20 @@ class RemoteRunner:
         self, engine: EngineSpec, job_id: str, accepted_at: float, context: EngineContext
     ) -> JobStatus:
         expected = self.expected_latency(engine)
+        asked = False  # a thin push came: ask the engine at once
         if self.webhooks is not None and context.webhook_url and engine.capabilities.webhooks:
-            # Trust the push; poll only if it is long overdue (a lost webhook).
+            # Trust a push of the outcome; poll only if it is long overdue (a lost webhook).
             pushed = await self.webhooks.wait(job_id, timeout=max(3 * expected, 60.0))
-            if pushed is not None:
+            if pushed is not None and pushed.state in ("succeeded", "failed"):
                 return pushed
+            asked = pushed is not None
         plan = PollPlan(expected)
         hint: float | None = None
         while True:
             elapsed = time.time() - accepted_at
-            await anyio.sleep(plan.next_delay(elapsed, hint))
+            if not asked:
+                await anyio.sleep(plan.next_delay(elapsed, hint))
+            asked = False
             pushed_status = self.webhooks.pushed(job_id) if self.webhooks else None
             if pushed_status is not None:
                 return pushed_status

@@ -1013,7 +1013,10 @@ class _Renderer:
         from ministudio.webhooks import WebhookReceiver
 
         host, _, port = self.options.webhook_listen.rpartition(":")
-        receiver = WebhookReceiver(self.host.parse_webhook, hub.deliver)
+        receiver = WebhookReceiver(
+            lambda engine, body, headers: self.host.parse_webhook(engine, body, headers, self.env),
+            hub.deliver,
+        )
         async with anyio.create_task_group() as tg:
             self.webhook_port = await tg.start(receiver.serve, host or "127.0.0.1", int(port))
             task_status.started()
