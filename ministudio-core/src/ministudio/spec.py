@@ -27,7 +27,7 @@ from ministudio.images import ImageError, check_image
 from ministudio.jobs import Voice
 
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
-Resolution = Literal["480p", "720p", "1080p"]
+Resolution = Literal["360p", "480p", "720p", "1080p", "2160p"]  # the short side; 2160p is 4k
 ShotSize = Literal["extreme-wide", "wide", "full", "medium", "close-up", "extreme-close-up"]
 CameraMove = Literal[
     "static", "pan-left", "pan-right", "tilt-up", "tilt-down", "push-in", "pull-back", "handheld"

@@ -33,7 +33,7 @@ def ministudio_engines() -> list[EngineSpec]:
                 min_duration=0.5,
                 max_duration=600,
                 aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"),
-                resolutions=("480p", "720p", "1080p"),
+                resolutions=("360p", "480p", "720p", "1080p", "2160p"),
                 max_references=8,
                 first_frame=True,
                 seed=True,
