@@ -233,3 +233,44 @@ def test_a_crashing_check_fails_its_shot_says_what_to_do_and_keeps_the_clip(
     calls = len(engine.requests)
     go(film({}), engine, tmp_path)  # without the broken check: the clips come from the store
     assert len(engine.requests) == calls
+
+
+class Editor(Fickle):
+    """``fickle`` that can edit its own takes (``capabilities.edit``): an edit comes out good."""
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), seed=True, edit=True, price_per_second=0.10)
+        return [EngineSpec(id="fickle", kind="video", capabilities=caps)]
+
+    @hookimpl
+    def generate_video(
+        self, engine: str, request: VideoRequest, output: Path, context: EngineContext
+    ) -> VideoResult:
+        made = Fickle.generate_video(self, engine, request, output, context)
+        return made.model_copy(update={"engine_job_id": f"job-{len(self.requests)}"})
+
+
+def test_the_edit_rung_asks_the_engine_to_fix_its_own_last_take(tmp_path: Path) -> None:
+    engine = Editor(good=lambda request: request.edit is not None)
+    production = film({"retakes": 2, "ladder": ["edit", "seed"]}, 1)
+    production = production.model_copy(
+        update={"routing": production.routing.model_copy(update={"fallbacks": {}})}
+    )
+    (shot,) = go(production, engine, tmp_path).shots
+    assert [t.rung for t in shot.takes] == ["first", "edit"] and shot.takes[1].kept
+    first, edit = (request for _, request in engine.requests)
+    assert first.edit is None and edit.edit is not None
+    assert edit.edit.job_id == "job-1" == shot.takes[0].engine_job_id
+    assert any("black" in reason for reason in edit.edit.reasons), edit.edit.reasons
+    assert edit.seed == first.seed  # the edit changes the take, not the seed
+    assert not black(shot.qc) and shot.cost == pytest.approx(0.4)
+
+
+def test_an_engine_that_cannot_edit_passes_the_edit_rung_over(tmp_path: Path) -> None:
+    engine = Fickle(good=lambda request: False)
+    engine.good = lambda request: len(engine.requests) > 1  # the second take is good
+    manifest = go(film({"retakes": 1, "ladder": ["edit", "seed"]}, 1), engine, tmp_path)
+    (shot,) = manifest.shots
+    assert [t.rung for t in shot.takes] == ["first", "seed"]
+    assert all(request.edit is None for _, request in engine.requests)
