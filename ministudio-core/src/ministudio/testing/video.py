@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
+from ministudio import hookimpl
 from ministudio.testing._kit import EngineKit, FaultInjector, solid_png
 
 if TYPE_CHECKING:
@@ -473,6 +474,37 @@ class VideoEngineConformance(EngineKit):
         assert all(s.state == "done" for s in manifest.shots)
         assert all("1 reference image" in s.conditioning for s in manifest.shots)
 
+    def test_an_edit_retake_changes_the_engines_own_take(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: object
+    ) -> None:
+        """A shot failing a check, with ``qc.ladder: [edit]``, is retaken by an edit of its own
+        take: one more job, recorded as the ``edit`` take with a job id of its own.
+
+        Check first: the engine reads ``request.edit`` (the job id of its own last take and
+        the failed checks' reasons) and asks its API to change that take; the edit's clip is
+        downloaded like any other, and ``VideoResult.engine_job_id`` names it. Needs
+        ``Capabilities.edit``.
+        """
+        if not self.spec().capabilities.edit:
+            pytest.skip("the engine declares no edit")
+        from ministudio.spec import Production
+
+        host = self.host()
+        host.register(_FailsFirstTake("s1"), "fails-first-take")
+        film = self.production(self.spec()).model_dump()
+        film["qc"] = {"retakes": 1, "ladder": ["edit"]}
+        before = self._submissions(engine_faults)
+        manifest = self.render_production(
+            tmp_path, engine_env, Production.model_validate(film), host=host
+        )
+        first, edit = manifest.shots[0].takes
+        assert (first.rung, edit.rung) == ("first", "edit")
+        assert edit.engine_job_id and edit.engine_job_id != first.engine_job_id
+        assert edit.kept and manifest.shots[0].state == "done"
+        after = self._submissions(engine_faults)
+        if before is not None and after is not None:
+            assert after - before == 3, "two shots and one edit"
+
     def test_seeds_are_recorded_and_stable(
         self, tmp_path: Path, engine_env: dict[str, str]
     ) -> None:
@@ -511,3 +543,20 @@ class VideoEngineConformance(EngineKit):
         with pytest.raises(CapabilityError, match=spec.id):
             self.render_production(tmp_path, engine_env, Production.model_validate(film))
         assert self._submissions(engine_faults) == before
+
+
+class _FailsFirstTake:
+    """A check that fails the first take of one shot (so the retake ladder runs)."""
+
+    def __init__(self, shot_id: str) -> None:
+        self.shot_id = shot_id
+        self.failed = False
+
+    @hookimpl
+    def qc_check(self, shot: Any, clip: Path, judge: Any) -> Any:
+        from ministudio.jobs import QCVerdict
+
+        if judge is not None or shot.shot_id != self.shot_id or self.failed:
+            return None
+        self.failed = True
+        return QCVerdict(check="kit", passed=False, score=0.0, reason="the kit fails take one")
