@@ -207,37 +207,90 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import numpy as np
 
+from . import google_interactions as omni
 from .clips import even, nominal_size, solid_planes
+from .google_interactions import InteractionRecord
+from .google_webhooks import (
+    EVENT_INTERACTION_COMPLETED,
+    EVENT_INTERACTION_FAILED,
+    EVENT_VIDEO_GENERATED,
+    EVENTS,
+    JWKS_PATH,
+    WebhookDelivery,
+    WebhookSigner,
+    deliver,
+    event,
+)
 from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 # -- the API surface ------------------------------------------------------------------------
 GEMINI_VERSIONS = ("v1beta", "v1")  # 2.x SDK / 3.x SDK (gotcha 4)
 VERTEX_VERSIONS = ("v1beta1", "v1")
-GEMINI_VIDEO_MODELS = (
+# The Gemini Developer API serves no Veo model any more (/tmp/research/veo.md §1):
+# https://ai.google.dev/gemini-api/docs/deprecations "Veo models": veo-3.1-*-preview shut down
+# 2026-10-22 (replacement gemini-omni-1.1-flash), veo-3.0-*/veo-2.0 on 2026-06-30. The 404
+# "is no longer available" is a third-party notice:
+# https://docs.apiyi.com/en/live/2026-10/veo-3-1-preview-retired.md
+LEGACY_GEMINI_VIDEO_MODELS = (  # served only with GoogleServer(serve_retired_veo=True)
     "veo-3.1-generate-preview",
     "veo-3.1-fast-generate-preview",
     "veo-3.1-lite-generate-preview",
 )
+RETIRED_GEMINI_VIDEO_MODELS = (
+    *LEGACY_GEMINI_VIDEO_MODELS,
+    "veo-3.0-generate-001",
+    "veo-3.0-fast-generate-001",
+    "veo-2.0-generate-001",
+    "veo-3.0-generate-preview",
+    "veo-3.0-fast-generate-preview",
+)
+GEMINI_VIDEO_MODELS: tuple[str, ...] = ()
+# Vertex: https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/model-versions
+# (veo-3.1-*-001 GA; veo-3.0/2.0 retired 2026-06-30); lite-001 per the extend page's model
+# list (https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/video/
+# extend-a-veo-video); Vertex preview ids retired 2026-04-02 (Veo 2 page, retirement note).
 VERTEX_VIDEO_MODELS = (
     "veo-3.1-generate-001",
     "veo-3.1-fast-generate-001",
     "veo-3.1-lite-generate-001",
 )
-GEMINI_TTS_MODELS = (
+RETIRED_VERTEX_VIDEO_MODELS = (
+    "veo-3.0-generate-001",
+    "veo-3.0-fast-generate-001",
+    "veo-2.0-generate-001",
+    "veo-3.1-generate-preview",
+    "veo-3.1-fast-generate-preview",
+)
+# Vertex locations for Veo: every official REST sample uses us-central1 (veo.md §4); a
+# third-party transcription of the model card says "us-central1 only"; `global` unverified
+# (GoogleServer(veo_global=True) serves it there too).
+VEO_LOCATIONS = ("us-central1",)
+# Gemini TTS (/tmp/research/tts.md §1, §F): 3.8 GA on the Gemini API since 2026-09-22
+# (changelog); the older ids "No shutdown date announced" on the deprecations page, third
+# parties disagree -> GoogleServer(retire_older_tts=True) retires them (404).
+TTS_38_MODELS = ("gemini-3.8-flash-tts", "gemini-3.8-flash-lite-tts")
+OLDER_GEMINI_TTS_MODELS = (
     "gemini-2.5-flash-preview-tts",
     "gemini-2.5-pro-preview-tts",
     "gemini-3.1-flash-tts-preview",
-    "gemini-3.8-flash-tts",
-    "gemini-3.8-flash-lite-tts",
 )
-VERTEX_TTS_MODELS = (
+GEMINI_TTS_MODELS = (*OLDER_GEMINI_TTS_MODELS, *TTS_38_MODELS)
+# Vertex TTS overview's supported-models table (https://docs.cloud.google.com/gemini-
+# enterprise-agent-platform/models/text-to-speech/overview) and the migration guide's list.
+OLDER_VERTEX_TTS_MODELS = (
     "gemini-2.5-flash-tts",
     "gemini-2.5-pro-tts",
-    "gemini-3.8-flash-tts",
-    "gemini-3.8-flash-lite-tts",
+    "gemini-2.5-flash-lite-preview-tts",
+    "gemini-3.1-flash-tts-preview",
 )
-ENDPOINTS = ("create", "poll", "download", "tts", "judge", "token")
+VERTEX_TTS_MODELS = (*OLDER_VERTEX_TTS_MODELS, *TTS_38_MODELS)
+# 3.8 TTS on Vertex: "available in the global location" (model page: "Global: global"); the
+# newer zh-cn revision of the overview adds "the us and eu multi-region locations"
+# (GoogleServer(tts_multiregions=False) keeps to global). No source names a single region.
+TTS_38_LOCATIONS = ("global",)
+TTS_38_MULTIREGIONS = ("us", "eu")
+ENDPOINTS = ("create", "poll", "download", "tts", "judge", "token")  # interactions too
 FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "429": ENDPOINTS,
     "500": ENDPOINTS,
@@ -309,7 +362,19 @@ VOICES = (
 DEFAULT_VOICE = "Zephyr"  # an assumption: the API picks some voice when none is given
 MAX_SPEAKERS = 2
 TTS_RATE = 24000
+# Older models answer headerless PCM with this mimeType (third-party clients, tts.md §K); 3.8
+# unary answers "a complete WAV (audio/wav) ... 24 kHz, mono, 16-bit" (Gemini API speech
+# guide, "Audio output formats"; Vertex migration guide "Default output").
 TTS_MIME = "audio/L16;codec=pcm;rate=24000"
+TTS_WAV_MIME = "audio/wav"
+# SDK types.SpeechMetadata (2.34 types.py:1628): exactly speaker and style.
+SPEECH_METADATA_FIELDS = ("speaker", "style")
+# 3.8: "temperature, topP, topK: Rejected with an INVALID_ARGUMENT error"; also remove
+# candidateCount; "System instructions aren't supported" (Vertex TTS migration guide).
+TTS_38_REJECTED = ("temperature", "top_p", "top_k", "candidate_count")
+# Vertex TTS overview: responseFormat audio mimeTypes (MP3/Ogg "not supported"); the fake
+# encodes WAV and L16 only.
+TTS_RESPONSE_FORMATS = {"AUDIO_WAV": "wav", "AUDIO_L16": "pcm"}
 TTS_CHARS_PER_SECOND = 15.0
 TTS_MIN_SECONDS = 0.5
 AUDIO_TOKENS_PER_SECOND = 25
@@ -480,15 +545,6 @@ class VeoOperation:
 
 
 @dataclass
-class WebhookDelivery:
-    operation: str
-    url: str
-    attempts: int
-    delivered: bool
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class TtsRequest:
     """One speech request that reached the TTS endpoint (answered, blocked or rejected)."""
 
@@ -500,6 +556,12 @@ class TtsRequest:
     speakers: dict[str, str] = field(default_factory=dict)  # multi-speaker: speaker -> voice
     speech_config: dict[str, Any] = field(default_factory=dict)  # normalised to snake_case
     language_code: str | None = None
+    location: str | None = None  # Vertex project mode
+    transcript: str = ""  # what is spoken: the text parts joined (the 3.8 verbatim rule)
+    styles: list[str] = field(default_factory=list)  # speechMetadata.style per part ("" none)
+    turns: list[tuple[str | None, str]] = field(default_factory=list)  # (speaker, text)/part
+    mime_type: str = ""  # the inlineData mimeType answered
+    audio: bytes = b""  # the answered bytes (a WAV file, or raw PCM)
     seconds: float = 0.0
     pcm: bytes = b""
     blocked: bool = False
@@ -558,9 +620,21 @@ class GoogleServer(LoopbackServer):
         token_lifetime: int = 3600,
         project_id: str = "ministudio-fake",
         redirect_downloads: bool = False,
-        strict_durations: bool = False,
+        strict_durations: bool = True,
         encoders: int = 2,
         seed: int = 0,
+        serve_retired_veo: bool = False,
+        veo_global: bool = False,
+        retire_older_tts: bool = False,
+        tts_multiregions: bool = True,
+        older_tts_refuse_metadata: bool = True,
+        tts_output: str | None = None,
+        omni_blocked: str = "failed",
+        omni_strict_video_config: bool = False,
+        jwt_carries_event: bool = True,
+        static_webhook_uri: str | None = None,
+        webhook_secret: str | None = None,
+        static_webhook_events: Iterable[str] = EVENTS,
     ) -> None:
         """``api_key``: the Gemini Developer API key; ``vertex_api_key``: Vertex express;
         ``access_token``: a bearer token always accepted on Vertex (besides issued ones);
@@ -582,11 +656,27 @@ class GoogleServer(LoopbackServer):
         self.project_id = project_id
         self.redirect_downloads = redirect_downloads
         self.strict_durations = strict_durations
+        self.serve_retired_veo = serve_retired_veo
+        self.veo_global = veo_global
+        self.retire_older_tts = retire_older_tts
+        self.tts_multiregions = tts_multiregions
+        self.older_tts_refuse_metadata = older_tts_refuse_metadata
+        if tts_output not in (None, "wav", "pcm"):
+            raise ValueError("tts_output: None (per model), 'wav' or 'pcm'")
+        self.tts_output = tts_output
+        if omni_blocked not in ("failed", "empty"):
+            raise ValueError("omni_blocked: 'failed' or 'empty'")
+        self.omni_blocked = omni_blocked
+        self.omni_strict_video_config = omni_strict_video_config
+        self.static_webhook_uri = static_webhook_uri
+        self.static_webhook_events = tuple(static_webhook_events)
+        self.signer = WebhookSigner(jwt_carries_event, webhook_secret)
         self._rng = random.Random(seed)
 
         self.submissions = 0
         self.status_requests = 0
         self.operations: dict[str, VeoOperation] = {}
+        self.interactions: dict[str, InteractionRecord] = {}
         self.webhooks: list[WebhookDelivery] = []
         self.tts_requests: list[TtsRequest] = []
         self.judge_requests: list[JudgeRequest] = []
@@ -597,7 +687,7 @@ class GoogleServer(LoopbackServer):
         self.billed_seconds = 0.0
         self.billed_usd = 0.0
 
-        self._files: dict[str, VeoOperation] = {}  # Developer API file id -> operation
+        self._files: dict[str, VeoOperation | InteractionRecord] = {}  # file id -> its job
         self._objects: dict[str, VeoOperation] = {}  # "bucket/object" -> operation
         self._blob_sigs: dict[str, str] = {}  # file id -> signature of its redirect URL
         self._truncate_blobs: set[str] = set()
@@ -624,6 +714,21 @@ class GoogleServer(LoopbackServer):
     @property
     def token_uri(self) -> str:
         return self.base_url + "/token"
+
+    @property
+    def jwks_url(self) -> str:
+        """The loopback JWKS of the dynamic-webhook JWTs (Google's:
+        https://generativelanguage.googleapis.com/.well-known/jwks.json)."""
+        return self.base_url + JWKS_PATH
+
+    @property
+    def webhook_secret(self) -> str:
+        """The static webhooks' ``whsec_<base64>`` signing secret."""
+        return self.signer.secret
+
+    @property
+    def jwt_carries_event(self) -> bool:
+        return self.signer.jwt_carries_event
 
     def local_url(self, uri: str) -> str:
         """A ``generatedSamples[].video.uri`` (on Google's host) pointed at this server."""
@@ -698,7 +803,9 @@ class GoogleServer(LoopbackServer):
         return True
 
     def _active(self) -> int:
-        return sum(1 for op in self.operations.values() if not op.done)
+        return sum(1 for op in self.operations.values() if not op.done) + sum(
+            1 for ix in self.interactions.values() if not ix.done
+        )
 
     # -- routing ----------------------------------------------------------------------------------
     def dispatch(self, h: _Handler, method: str, path: str, query: str, body: bytes) -> None:
@@ -715,7 +822,18 @@ class GoogleServer(LoopbackServer):
         if path.startswith("/blob/") and method == "GET":
             self.blob(h, path[len("/blob/") :], query)
             return
+        if path == JWKS_PATH and method == "GET":
+            h.send_json(200, self.signer.jwks())
+            return
         version, _, rest = path.lstrip("/").partition("/")
+        if version in GEMINI_VERSIONS and (rest == "interactions" or rest.startswith("inter")):
+            self._interactions(h, method, version, rest, query, body)
+            return
+        if version in GEMINI_VERSIONS and method == "GET" and _GEMINI_FILE_META.fullmatch(rest):
+            if not self._guard(h, "poll"):
+                self._authenticate(h, Route("gemini", version), query)
+                self.file_meta(h, version, rest.partition("/")[2])
+            return
         route: Route | None = None
         endpoint = ""
         if version in GEMINI_VERSIONS and rest.startswith(("models/", "files/")):
@@ -974,13 +1092,34 @@ class GoogleServer(LoopbackServer):
             "model-versions"
         )
 
+    def _model_retired(self, route: Route) -> GoogleError:
+        """A shut-down model: 404 NOT_FOUND "... is no longer available" (the wording of the
+        third-party notice https://docs.apiyi.com/en/live/2026-10/veo-3-1-preview-retired.md;
+        Google's own text is not published)."""
+        name = route.resource if route.backend != "gemini" else f"models/{route.model}"
+        return not_found(
+            f"{name} is no longer available. It has been shut down; see"
+            " https://ai.google.dev/gemini-api/docs/deprecations for its replacement."
+        )
+
     def _parse_veo(self, route: Route, data: dict[str, Any]) -> dict[str, Any]:
         """Check a predictLongRunning body (spec 2.3). Hold the lock (``video`` looks up
         operations). The fields of the new operation."""
         vertex = route.backend != "gemini"
-        models = VERTEX_VIDEO_MODELS if vertex else GEMINI_VIDEO_MODELS
-        if route.model not in models:
-            raise self._model_not_found(route)
+        if vertex:
+            if route.model in RETIRED_VERTEX_VIDEO_MODELS:  # model-versions page: retired
+                raise self._model_retired(route)
+            if route.model not in VERTEX_VIDEO_MODELS:
+                raise self._model_not_found(route)
+            locations = VEO_LOCATIONS + (("global",) if self.veo_global else ())
+            if route.location is not None and route.location not in locations:
+                raise self._model_not_found(route)  # not served in that location
+        else:
+            legacy = self.serve_retired_veo and route.model in LEGACY_GEMINI_VIDEO_MODELS
+            if route.model in RETIRED_GEMINI_VIDEO_MODELS and not legacy:
+                raise self._model_retired(route)
+            if route.model not in GEMINI_VIDEO_MODELS and not legacy:
+                raise self._model_not_found(route)
         top = {"instances", "parameters"}
         top |= {"labels"} if vertex else {"webhookConfig", "webhook_config"}
         for name in data:
@@ -1027,6 +1166,8 @@ class GoogleServer(LoopbackServer):
         references = instance.get("referenceImages")
         reference_types: list[str] = []
         if references is not None:
+            if "lite" in route.model:  # Gemini video guide table: referenceImages "n/a" on Lite
+                raise bad(f"referenceImages is not supported by {route.model}.")
             if not isinstance(references, list) or not references:
                 raise bad("referenceImages must be a non-empty list.")
             if len(references) > MAX_REFERENCE_IMAGES:
@@ -1082,8 +1223,10 @@ class GoogleServer(LoopbackServer):
                 f"Resolution `{parameters.get('resolution')}` is not supported. Supported:"
                 f" {', '.join(RESOLUTIONS)}."
             )
-        if "lite" in route.model and resolution != "720p":
-            raise bad(f"{route.model} only supports 720p.")
+        # Lite: "720p" (default), "1080p" (8 s only), no 4k (Gemini video guide parameter
+        # table; Vertex pricing lists Lite at 720p and 1080p only)
+        if "lite" in route.model and resolution == "4k":
+            raise bad(f"{route.model} supports 720p and 1080p only.")
         person = parameters.get("personGeneration")
         if person is not None and str(person).lower() not in PERSON_GENERATION:
             raise bad(f"personGeneration {person!r}: use one of {', '.join(PERSON_GENERATION)}.")
@@ -1091,12 +1234,16 @@ class GoogleServer(LoopbackServer):
             raise bad("negativePrompt must be a string.")
         if not isinstance(parameters.get("enhancePrompt", False), bool):
             raise bad("enhancePrompt must be a boolean.")
+        # durationSeconds "must be "8" when using extension or reference images, or with
+        # 1080p and 4k resolutions" (https://ai.google.dev/gemini-api/docs/video, parameter
+        # table); Vertex card: "reference image to video only supports 8 seconds". Vertex
+        # extension takes inputs of 1-30 s (extend page): no 8 s rule there.
         if self.strict_durations and duration != 8:
             why = (
                 "reference images"
                 if references
                 else "extension"
-                if video is not None
+                if video is not None and not vertex
                 else f"{resolution}"
                 if resolution != "720p"
                 else None
@@ -1168,7 +1315,7 @@ class GoogleServer(LoopbackServer):
             return None
         m = re.search(r"files/([a-z0-9]+)", str(uri))
         source = self._files.get(m.group(1)) if m else None
-        if source is None:
+        if not isinstance(source, VeoOperation):
             raise bad(f"{where}.uri {uri!r}: only videos generated by Veo can be extended.")
         return source.name
 
@@ -1244,12 +1391,20 @@ class GoogleServer(LoopbackServer):
             else:
                 op.state = "succeeded"
                 self._publish(op)
-            if op.webhook_uris:
-                self._webhooks_pending += len(op.webhook_uris)
-                payload = self._operation_json(op)
-                if op.user_metadata is not None:
-                    payload["userMetadata"] = op.user_metadata
-                threading.Thread(target=self._deliver_all, args=(op, payload), daemon=True).start()
+            if op.backend == "gemini" and op.state == "succeeded":
+                # webhooks guide catalog: video.generated {id, output_file_uri, file_name}; no
+                # event for a failed or filtered video (none in the catalog or SDK enum)
+                uri = f"{FILE_HOST}/{op.version}/files/{op.files[0]}:download?alt=media"
+                self._emit(
+                    op.webhook_uris,
+                    event(
+                        EVENT_VIDEO_GENERATED,
+                        op.name,
+                        op.user_metadata,
+                        output_file_uri=uri,
+                        file_name=f"files/{op.files[0]}",
+                    ),
+                )
             self._changed.notify_all()
 
     def _publish(self, op: VeoOperation) -> None:
@@ -1307,6 +1462,288 @@ class GoogleServer(LoopbackServer):
             self._inline[op.name] = base64.b64encode(op.path.read_bytes()).decode()
         inline = {"bytesBase64Encoded": self._inline[op.name], "mimeType": "video/mp4"}
         return [dict(inline) for _ in range(op.sample_count)]
+
+    # -- Gemini Omni: the Interactions API (rules in google_interactions.py) ---------------------
+    def _interactions(
+        self, h: _Handler, method: str, version: str, rest: str, query: str, body: bytes
+    ) -> None:
+        """``POST /{v}/interactions`` (endpoint ``create``), ``GET /{v}/interactions/{id}``
+        (``poll`` while running, ``download`` once done); Gemini API auth ([SDK]
+        _gaos/_hooks/google_genai_auth.py: ``x-goog-api-key``; the Omni guide also uses
+        ``?key=``)."""
+        route = Route("gemini", version)
+        if method == "POST" and rest == "interactions":
+            if not self._guard(h, "create"):
+                self._authenticate(h, route, query)
+                self.interaction_create(h, version, body)
+            return
+        m = _INTERACTION.fullmatch(rest)
+        if method == "GET" and m:
+            with self._lock:
+                ix = self.interactions.get(m["id"])
+                endpoint = "download" if ix is not None and ix.done else "poll"
+            if not self._guard(h, endpoint):
+                self._authenticate(h, route, query)
+                self.interaction_get(h, m["id"])
+            return
+        raise not_found(f"The requested URL /{version}/{rest} was not found on this server.")
+
+    def interaction_create(self, h: _Handler, version: str, body: bytes) -> None:
+        data = _json_object(body)
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            raise bad("model is required.")
+        model = model.removeprefix("models/")
+        if model in omni.RETIRED_OMNI_MODELS:
+            raise not_found(
+                f"models/{model} is no longer available. Use gemini-omni-1.1-flash or"
+                " gemini-omni-1.2-flash."
+            )
+        if model not in omni.OMNI_MODELS:
+            # [PROBE] "Model 'gemini-omni-9.9-flash' not found. Did you mean ...?"
+            raise not_found(f"Model '{model}' not found.")
+        try:
+            fields = omni.parse_create(data, self.omni_strict_video_config)
+        except omni.Invalid as exc:
+            raise bad(exc.message) from None
+        fmt = fields["response_format"]
+        now = time.monotonic()
+        with self._changed:
+            previous = fields["previous_interaction_id"]
+            base: InteractionRecord | None = None
+            chain: list[str] = []
+            if previous is not None:
+                base = self.interactions.get(previous)
+                # [IX] store=false: "won't be editable in subsequent turns using the
+                # previous_interaction_id"; the fake answers it as an unknown id (404).
+                if base is None or not base.store:
+                    raise not_found(f"Interaction {previous} was not found.")
+                if base.status != "completed" or base.path is None:
+                    raise bad(f"Interaction {previous} has no video to continue from.")
+                chain = [previous, *base.chain]
+            asked = omni.parse_duration(fmt["duration"]) if "duration" in fmt else None
+            if base is not None and fields["task"] == "extend":
+                duration = base.duration + (asked or omni.DEFAULT_SECONDS)
+                if duration > omni.MAX_TOTAL_SECONDS:  # [OMNI] "up to a total length of 40s"
+                    raise bad(f"An extended video can be at most {omni.MAX_TOTAL_SECONDS:g}s.")
+            elif base is not None:
+                duration = asked or base.duration  # an edit returns a new full video [OMNI]
+            else:
+                duration = asked or omni.DEFAULT_SECONDS
+            limit = self.concurrency
+            if limit is not None and self._active() >= limit:
+                self.rejected["concurrency_limit"] += 1
+                raise GoogleError(
+                    429,
+                    "RESOURCE_EXHAUSTED",
+                    "You exceeded your current quota, please check your plan and billing details.",
+                    [_retry_info(self.fault_retry_after)],
+                    {"Retry-After": f"{self.fault_retry_after:.3f}"},
+                )
+            ratio = fmt.get("aspect_ratio", "16:9")
+            resolution = fmt.get("resolution", "720p")
+            width, height = nominal_size(omni.RESOLUTIONS[resolution], omni.ASPECT_RATIOS[ratio])
+            stamp = _now_iso()
+            ix = InteractionRecord(
+                id="v1_" + _alnum(self._rng, 24),  # TanStack/ai#871: ids look like "v1_..."
+                model=model,
+                version=version,
+                body=data,
+                texts=fields["texts"],
+                images=fields["images"],
+                videos=fields["videos"],
+                response_format=fmt,
+                task=fields["task"],
+                previous_interaction_id=previous,
+                chain=chain,
+                store=fields["store"],
+                background=fields["background"],
+                webhook_uris=fields["webhook_uris"],
+                user_metadata=fields["user_metadata"],
+                duration=duration,
+                aspect_ratio=ratio,
+                resolution=resolution,
+                delivery=fmt.get("delivery", "inline"),
+                width=width,
+                height=height,
+                render_width=even(width * self.render_scale),
+                render_height=even(height * self.render_scale),
+                fps=omni.OMNI_FPS,
+                latency=self._latency(" ".join(fields["texts"])),
+                submitted_at=now,
+                created=stamp,
+                updated=stamp,
+                ignored_fields=fields["ignored_fields"],
+            )
+            ix.blocked = self._blocked(ix.prompt)
+            if not ix.blocked and self._job_errors:
+                ix.planned_error = self._job_errors.popleft()
+            self.submissions += 1
+            self.interactions[ix.id] = ix
+            self.peak_concurrency = max(self.peak_concurrency, self._active())
+            if not ix.blocked and ix.planned_error is None:
+                assert self._pool is not None and self._tmp is not None
+                path = Path(self._tmp.name) / f"{ix.id}.mp4"
+                self._renders[ix.id] = self._pool.submit(_render, ix, path)
+            timer = threading.Timer(ix.latency, self._finish_interaction, args=(ix.id,))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+        if h.fault == "drop_after_accept":
+            h.drop()
+            return
+        if h.fault == HOLD:
+            hold(self, h)
+            return
+        if ix.background:
+            with self._lock:
+                payload = self._interaction_json(ix, include_input=False, inline=True)
+            h.send_json(200, payload)
+            return
+        # Synchronous (background=false): the answer waits for the video ([OMNI] samples are
+        # unary calls); [IX] the create answer holds only the model's steps.
+        with self._changed:
+            while not ix.done and not self._closed:
+                self._changed.wait(0.5)
+            payload = self._interaction_json(ix, include_input=False, inline=ix.delivery != "uri")
+        h.send_json(200, payload)
+
+    def interaction_get(self, h: _Handler, ident: str) -> None:
+        with self._lock:
+            ix = self.interactions.get(ident)
+            if ix is not None:
+                ix.polls += 1
+                self.status_requests += 1
+                if ix.done:
+                    ix.downloads += 1
+                # [OMNI] "calling GET /v1beta/interactions/{id} returns the video as inline
+                # base64 data in the data field, even if the interaction was originally created
+                # with delivery: "uri"." [IX] the stored resource includes the user_input step.
+                payload = self._interaction_json(ix, include_input=True, inline=True)
+        if ix is None:
+            raise not_found(f"Interaction {ident} was not found.")
+        if h.fault == "truncate":
+            data = json.dumps(payload).encode()
+            h.send_bytes(data, "application/json", truncate=True)
+            return
+        h.send_json(200, payload)
+
+    def _finish_interaction(self, ident: str) -> None:
+        ix = self.interactions[ident]
+        render = self._renders.get(ident)
+        error = ix.planned_error
+        if render is not None:
+            try:
+                render.result()
+            except Exception as exc:  # an encoding failure, or the server closing
+                error = {"code": 13, "message": f"Internal error encountered: {exc}"}
+        with self._changed:
+            if self._closed:
+                return
+            ix.done_at = time.monotonic()
+            ix.updated = _now_iso()
+            if error is not None:
+                ix.status, ix.error = "failed", error
+            elif ix.blocked and self.omni_blocked == "failed":
+                ix.status = "failed"
+                ix.error = {"code": 3, "message": OMNI_BLOCKED_MESSAGE}
+            else:
+                ix.status = "completed"
+                if not ix.blocked:
+                    file_id = _alnum(self._rng, 12)
+                    ix.files.append(file_id)
+                    self._files[file_id] = ix
+                    ix.cost_usd = ix.duration * omni.price_per_second(ix.resolution)
+                    self.billed_seconds += ix.duration
+                    self.billed_usd += ix.cost_usd
+            if ix.status == "failed":
+                err = ix.error or {}
+                payload = event(
+                    EVENT_INTERACTION_FAILED,
+                    ix.id,
+                    ix.user_metadata,
+                    error_code=_RPC_STATUS.get(int(err.get("code", 13)), "INTERNAL"),
+                    error_message=str(err.get("message", "")),
+                )
+            else:
+                payload = event(EVENT_INTERACTION_COMPLETED, ix.id, ix.user_metadata)
+            if ix.background:
+                self._emit(ix.webhook_uris, payload)
+            self._changed.notify_all()
+
+    def _interaction_json(
+        self, ix: InteractionRecord, *, include_input: bool, inline: bool
+    ) -> dict[str, Any]:
+        """The Interaction resource ([OMNI] response sample; [SDK] interaction.py). Hold the
+        lock."""
+        out: dict[str, Any] = {
+            "id": ix.id,
+            "object": "interaction",
+            "model": ix.model,
+            "status": ix.status,
+            "created": ix.created,
+            "updated": ix.updated,
+            "response_format": ix.response_format,
+        }
+        if ix.previous_interaction_id:
+            out["previous_interaction_id"] = ix.previous_interaction_id
+        if ix.webhook_uris or ix.user_metadata is not None:
+            config: dict[str, Any] = {"uris": list(ix.webhook_uris)}
+            if ix.user_metadata is not None:
+                config["user_metadata"] = ix.user_metadata
+            out["webhook_config"] = config
+        if not ix.done:
+            return out
+        steps: list[dict[str, Any]] = []
+        if include_input:
+            content = [{"type": "text", "text": t} for t in ix.texts]
+            content += [{"type": "image", "mime_type": m} for m, _ in ix.images]
+            steps.append({"type": "user_input", "content": content})
+        signature = base64.b64encode(hashlib.sha256(ix.id.encode()).digest()).decode()
+        steps.append({"type": "thought", "signature": signature})
+        if ix.status == "failed":
+            err = ix.error or {}
+            code = int(err.get("code", 13))
+            out["errors"] = [
+                {"code": _RPC_STATUS.get(code, "INTERNAL"), "message": err.get("message", "")}
+            ]
+            steps.append(
+                {"type": "model_output", "error": {"code": code, "message": err.get("message", "")}}
+            )
+        elif ix.blocked:  # omni_blocked="empty": completed, no video (TanStack's "filtered")
+            steps.append({"type": "model_output", "content": []})
+        else:
+            video: dict[str, Any] = {"type": "video", "mime_type": "video/mp4"}
+            if inline:
+                if ix.id not in self._inline:
+                    assert ix.path is not None
+                    self._inline[ix.id] = base64.b64encode(ix.path.read_bytes()).decode()
+                video["data"] = self._inline[ix.id]
+            else:
+                video["uri"] = f"{FILE_HOST}/{ix.version}/files/{ix.files[0]}:download?alt=media"
+            steps.append({"type": "model_output", "content": [video]})
+            out["usage"] = omni.usage(ix)
+        out["steps"] = steps
+        return out
+
+    def file_meta(self, h: _Handler, version: str, file_id: str) -> None:
+        """``GET /{v}/files/{id}``: a generated clip's File (the Omni guide polls it until
+        ``state`` is ACTIVE before downloading)."""
+        with self._lock:
+            job = self._files.get(file_id)
+        if job is None or job.path is None:
+            raise not_found()
+        h.send_json(
+            200,
+            {
+                "name": f"files/{file_id}",
+                "mimeType": "video/mp4",
+                "sizeBytes": str(job.path.stat().st_size),
+                "state": "ACTIVE",
+                "uri": f"{FILE_HOST}/{version}/files/{file_id}",
+                "downloadUri": f"{FILE_HOST}/{version}/files/{file_id}:download?alt=media",
+            },
+        )
 
     # -- polls ------------------------------------------------------------------------------------
     def poll(self, h: _Handler, route: Route, body: bytes) -> None:
@@ -1397,17 +1834,51 @@ class GoogleServer(LoopbackServer):
         h.send_bytes(op.path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
 
     # -- webhooks ---------------------------------------------------------------------------------
-    def _deliver_all(self, op: VeoOperation, payload: dict[str, Any]) -> None:
-        for url in op.webhook_uris:
-            attempts, delivered = self.post_webhook(
-                url, payload, attempts=WEBHOOK_ATTEMPTS, delay=self.webhook_retry_delay
+    def _emit(self, uris: list[str], payload: dict[str, Any]) -> None:
+        """Send one event: to the request's ``webhook_config.uris`` (dynamic, JWT-signed), else
+        to the static webhook if it subscribes to the event ("If set, these webhook URIs will
+        be used instead of the registered webhooks": SDK types.WebhookConfig docstring). Hold
+        the lock."""
+        if uris:
+            targets = [(u, "dynamic") for u in uris]
+        elif self.static_webhook_uri and payload["type"] in self.static_webhook_events:
+            targets = [(self.static_webhook_uri, "static")]
+        else:
+            return
+        self._webhooks_pending += len(targets)
+        threading.Thread(target=self._deliver_all, args=(targets, payload), daemon=True).start()
+
+    def _deliver_all(self, targets: list[tuple[str, str]], payload: dict[str, Any]) -> None:
+        for url, kind in targets:
+            record = deliver(
+                url,
+                payload,
+                self.signer,
+                kind,
+                attempts=WEBHOOK_ATTEMPTS,
+                delay=self.webhook_retry_delay,
+                closed=lambda: self._closed,
             )
             with self._changed:
-                self.webhooks.append(WebhookDelivery(op.name, url, attempts, delivered, payload))
+                self.webhooks.append(record)
                 self._webhooks_pending -= 1
                 self._changed.notify_all()
 
     # -- TTS --------------------------------------------------------------------------------------
+    def _check_tts_model(self, route: Route) -> None:
+        gemini = route.backend == "gemini"
+        older = OLDER_GEMINI_TTS_MODELS if gemini else OLDER_VERTEX_TTS_MODELS
+        if route.model in older and self.retire_older_tts:
+            raise self._model_retired(route)
+        if route.model not in (GEMINI_TTS_MODELS if gemini else VERTEX_TTS_MODELS):
+            raise self._model_not_found(route)
+        if route.model in TTS_38_MODELS and route.location is not None:
+            allowed = TTS_38_LOCATIONS + (TTS_38_MULTIREGIONS if self.tts_multiregions else ())
+            if route.location not in allowed:
+                # Vertex 3.8 model pages: "Supported regions ... Global: global"; no single
+                # region serves them (tts.md §4): the model is not found there.
+                raise self._model_not_found(route)
+
     def tts(self, h: _Handler, route: Route, body: bytes) -> None:
         try:
             raw = json.loads(body or b"{}")
@@ -1415,23 +1886,65 @@ class GoogleServer(LoopbackServer):
             raw = None
         record = TtsRequest(route.backend, route.model, raw if isinstance(raw, dict) else {})
         try:
-            models = GEMINI_TTS_MODELS if route.backend == "gemini" else VERTEX_TTS_MODELS
-            if route.model not in models:
-                raise self._model_not_found(route)
-            text, config = _parse_tts(_snake_keys(_json_object(body)))
-            record.text, record.speech_config = text, config
-            voice, speakers, record.language_code = _parse_speech_config(config, text)
+            record.location = route.location
+            self._check_tts_model(route)
+            is38 = route.model in TTS_38_MODELS
+            data = _snake_keys(_json_object(body))
+            if is38 and "system_instruction" in data:
+                # "System instructions aren't supported" (Vertex TTS migration guide)
+                raise bad("System instructions are not supported by this model.")
+            turns, config, generation = _parse_tts(data)
+            text = "\n".join(t for _, t, _ in turns)
+            record.text = record.transcript = text
+            record.styles = [style or "" for _, _, style in turns]
+            record.turns = [(speaker, t) for speaker, t, _ in turns]
+            record.speech_config = config
+            metadata = any(speaker is not None or style is not None for speaker, _, style in turns)
+            if is38:
+                for name in TTS_38_REJECTED:  # Vertex TTS migration guide: INVALID_ARGUMENT
+                    if name in generation:
+                        raise bad(f"generation_config.{name} is not supported by {route.model}.")
+            elif metadata and self.older_tts_refuse_metadata:
+                # third-party test comment (tts.md §K): "gemini-3.1-flash-tts-preview answers
+                # speech_metadata and responseFormat with HTTP 400"
+                raise unknown_field("speech_metadata", "contents[0].parts[0]")
+            voice, speakers, record.language_code = _parse_speech_config(
+                config, text, is38 or not self.older_tts_refuse_metadata, is38
+            )
             record.voice, record.speakers = (None if speakers else voice), speakers
+            if speakers and is38:
+                # "Every turn in a multi-speaker request must explicitly include speaker
+                # inside speech_metadata matching one of the configured speakers" (Gemini API
+                # speech guide, migration step 3)
+                for i, (speaker, _, _) in enumerate(turns):
+                    if speaker not in speakers:
+                        raise bad(
+                            f"contents.parts[{i}].speech_metadata.speaker must name one of the"
+                            f" configured speakers ({', '.join(speakers)}); got {speaker!r}."
+                        )
+            elif not speakers and any(speaker for speaker, _, _ in turns):
+                raise bad("speech_metadata.speaker needs a multi_speaker_voice_config.")
+            output = self.tts_output or ("wav" if is38 else "pcm")
+            output = _tts_response_format(
+                generation, output, is38 or not self.older_tts_refuse_metadata
+            )
         except GoogleError as exc:
             record.error = exc.message
             with self._lock:
                 self.tts_requests.append(record)
             raise
         blocked = self._blocked(text)
-        segments = _turns(text, speakers) if speakers else [(voice or DEFAULT_VOICE, len(text))]
+        if speakers and is38:
+            segments = [(speakers[str(speaker)], len(t)) for speaker, t, _ in turns]
+        elif speakers:
+            segments = _turns(text, speakers)
+        else:
+            segments = [(voice or DEFAULT_VOICE, len(text))]
         pcm = b"" if blocked else synthesize(segments, tts_samples(text))
         seconds = len(pcm) / 2 / TTS_RATE
         record.pcm, record.seconds, record.blocked = pcm, seconds, blocked
+        record.mime_type = TTS_WAV_MIME if output == "wav" else TTS_MIME
+        record.audio = wav_file(pcm) if output == "wav" else pcm
         if self.tts_latency:
             time.sleep(self.tts_latency)
         with self._lock:
@@ -1450,7 +1963,8 @@ class GoogleServer(LoopbackServer):
         else:
             usage["candidatesTokenCount"] = audio_tokens
             usage["candidatesTokensDetails"] = [{"modality": "AUDIO", "tokenCount": audio_tokens}]
-            part = {"inlineData": {"mimeType": TTS_MIME, "data": base64.b64encode(pcm).decode()}}
+            audio = base64.b64encode(record.audio).decode()
+            part = {"inlineData": {"mimeType": record.mime_type, "data": audio}}
             answer["candidates"] = [
                 {
                     "content": {"role": "model", "parts": [part]},
@@ -1508,6 +2022,21 @@ class GoogleServer(LoopbackServer):
 _GEMINI_CALL = re.compile(r"models/(?P<model>[^/:]+):(?P<verb>\w+)")
 _GEMINI_OPERATION = re.compile(r"models/(?P<model>[^/:]+)/operations/(?P<id>[^/:]+)")
 _GEMINI_FILE = re.compile(r"files/(?P<id>[^/:]+):download")
+_GEMINI_FILE_META = re.compile(r"files/[a-z0-9]+")
+_INTERACTION = re.compile(r"interactions/(?P<id>[A-Za-z0-9_-]+)")
+_RPC_STATUS = {3: "INVALID_ARGUMENT", 8: "RESOURCE_EXHAUSTED", 13: "INTERNAL", 14: "UNAVAILABLE"}
+# The Omni guide says prompts "that violate usage policies are blocked" but not how it shows;
+# this text is the fake's.
+OMNI_BLOCKED_MESSAGE = (
+    "The prompt could not be processed because it violates the usage policies. Try rephrasing"
+    " the prompt."
+)
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 _VERTEX_CALL = re.compile(
     r"(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/)?"
     r"publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/:]+):(?P<verb>\w+)"
@@ -1685,24 +2214,47 @@ def _contents(data: dict[str, Any]) -> list[Any]:
     return contents
 
 
-def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The text and the (snake_case) speech config of a generateContent body."""
+def _parse_tts(
+    data: dict[str, Any],
+) -> tuple[list[tuple[str | None, str, str | None]], dict[str, Any], dict[str, Any]]:
+    """(speaker, text, style) per text part, the speech config and the generation config of a
+    snake_case generateContent body."""
     contents = _contents(data)
-    texts: list[str] = []
-    for content in contents:
+    turns: list[tuple[str | None, str, str | None]] = []
+    for i, content in enumerate(contents):
         parts = content.get("parts") if isinstance(content, dict) else None
         if not isinstance(parts, list) or not parts:
             raise bad("* GenerateContentRequest.contents.parts: contents.parts must not be empty.")
-        for part in parts:
+        for j, part in enumerate(parts):
+            where = f"contents[{i}].parts[{j}]"
             if not isinstance(part, dict) or not isinstance(part.get("text"), str):
-                raise bad("Speech generation only accepts text parts.")
-            texts.append(part["text"])
-    text = "\n".join(texts)
-    if not text.strip():
+                raise bad("Speech generation only accepts text parts.")  # text-only input
+            for name in part:
+                if name not in ("text", "speech_metadata"):
+                    raise unknown_field(name, where)
+            meta = part.get("speech_metadata")
+            speaker = style = None
+            if meta is not None:
+                # SDK types.SpeechMetadata: speaker and style only ("Only valid when
+                # Part.data is set to text")
+                if not isinstance(meta, dict):
+                    raise bad(f"{where}.speech_metadata must be an object.")
+                for name in meta:
+                    if name not in SPEECH_METADATA_FIELDS:
+                        raise unknown_field(name, f"{where}.speech_metadata")
+                speaker, style = meta.get("speaker"), meta.get("style")
+                for value in (speaker, style):
+                    if value is not None and not isinstance(value, str):
+                        raise bad(f"{where}.speech_metadata fields must be strings.")
+            turns.append((speaker, part["text"], style))
+    if not "".join(t for _, t, _ in turns).strip():
         raise bad("The input text is empty.")
     generation = data.get("generation_config") or {}
     if not isinstance(generation, dict):
         raise bad("generationConfig must be an object.")
+    for name in generation:
+        if name not in GENERATION_FIELDS and name not in ("speech_config", "response_format"):
+            raise unknown_field(name, "generation_config")
     modalities = [str(m).upper() for m in generation.get("response_modalities") or ["TEXT"]]
     if modalities != ["AUDIO"]:
         raise bad(
@@ -1712,32 +2264,88 @@ def _parse_tts(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     config = generation.get("speech_config") or {}
     if not isinstance(config, dict):
         raise bad("generationConfig.speechConfig must be an object.")
-    return text, config
+    return turns, config, generation
 
 
-def _voice_name(voice_config: Any, where: str) -> str:
+def _tts_response_format(generation: dict[str, Any], default: str, allowed: bool) -> str:
+    """``responseFormat: [{"audio": {"mimeType": "AUDIO_WAV" | "AUDIO_L16" ...}}]`` (a list:
+    Vertex TTS overview); older models refuse it (third party, as speech_metadata)."""
+    formats = generation.get("response_format")
+    if formats is None:
+        return default
+    if not allowed:
+        raise unknown_field("response_format", "generation_config")
+    formats = formats if isinstance(formats, list) else [formats]
+    for entry in formats:
+        audio = entry.get("audio") if isinstance(entry, dict) else None
+        mime = str((audio or {}).get("mime_type", "")).upper()
+        if mime in TTS_RESPONSE_FORMATS:
+            return TTS_RESPONSE_FORMATS[mime]
+        raise bad(
+            f"responseFormat audio mimeType {mime or '(none)'}: this fake encodes"
+            f" {' and '.join(TTS_RESPONSE_FORMATS)} only."
+        )
+    return default
+
+
+def wav_file(pcm: bytes, rate: int = TTS_RATE) -> bytes:
+    """A complete RIFF WAV (16-bit mono) around ``pcm``: the 44-byte header 3.8 sends."""
+    import struct
+
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(pcm),
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        rate,
+        rate * 2,
+        2,
+        16,
+        b"data",
+        len(pcm),
+    )
+    return header + pcm
+
+
+def _voice_name(voice_config: Any, where: str, new_fields: bool) -> str:
+    """``voice_config``: ``prebuilt_voice_config.voice_name``, or (3.8) ``voice`` — "voiceConfig.
+    voice ... prebuiltVoiceConfig.voiceName still works for prebuilt voices" (Vertex TTS
+    migration guide; SDK types.VoiceConfig.voice)."""
     if not isinstance(voice_config, dict):
         raise bad(f"{where} must be an object.")
     for name in voice_config:
-        if name != "prebuilt_voice_config":
+        if name not in ("prebuilt_voice_config", "voice") or (name == "voice" and not new_fields):
             raise unknown_field(name, where)
-    prebuilt = voice_config.get("prebuilt_voice_config")
-    if not isinstance(prebuilt, dict) or not isinstance(prebuilt.get("voice_name"), str):
-        raise bad(f"{where}.prebuilt_voice_config.voice_name is required.")
-    for name in prebuilt:
-        if name != "voice_name":
-            raise unknown_field(name, f"{where}.prebuilt_voice_config")
-    given = prebuilt["voice_name"]
+    if ("voice" in voice_config) == ("prebuilt_voice_config" in voice_config):
+        raise bad(f"{where} needs exactly one of voice and prebuilt_voice_config.")
+    if "voice" in voice_config:
+        given = voice_config["voice"]
+        if not isinstance(given, str):
+            raise bad(f"{where}.voice must be a string.")
+    else:
+        prebuilt = voice_config.get("prebuilt_voice_config")
+        if not isinstance(prebuilt, dict) or not isinstance(prebuilt.get("voice_name"), str):
+            raise bad(f"{where}.prebuilt_voice_config.voice_name is required.")
+        for name in prebuilt:
+            if name != "voice_name":
+                raise unknown_field(name, f"{where}.prebuilt_voice_config")
+        given = prebuilt["voice_name"]
     for voice in VOICES:
         if voice.lower() == given.lower():
             return voice
+    # designed/replicated voices (voice_..., voicekey_...) exist, but this fake has none
     raise bad(f"Voice name {given} is not supported. Supported voices: {', '.join(VOICES)}.")
 
 
 def _parse_speech_config(
-    config: dict[str, Any], text: str
+    config: dict[str, Any], text: str, new_fields: bool, verbatim: bool
 ) -> tuple[str | None, dict[str, str], str | None]:
-    """(the voice, or speaker -> voice, the language code) of a snake_case speech config."""
+    """(the voice, or speaker -> voice, the language code) of a snake_case speech config.
+    ``verbatim``: a 3.8 model (speakers named in speech_metadata, not in the text)."""
     where = "generation_config.speech_config"
     for name in config:
         if name not in ("voice_config", "multi_speaker_voice_config", "language_code"):
@@ -1748,9 +2356,10 @@ def _parse_speech_config(
     multi = config.get("multi_speaker_voice_config")
     if multi is None:
         single = config.get("voice_config")
-        voice = None if single is None else _voice_name(single, f"{where}.voice_config")
+        voice = None if single is None else _voice_name(single, f"{where}.voice_config", new_fields)
         return voice or DEFAULT_VOICE, {}, language
     if "voice_config" in config:
+        # SDK types.SpeechConfig: "This field is mutually exclusive with voice_config"
         raise bad("voice_config and multi_speaker_voice_config cannot both be set.")
     where += ".multi_speaker_voice_config"
     if not isinstance(multi, dict):
@@ -1759,10 +2368,11 @@ def _parse_speech_config(
         if name != "speaker_voice_configs":
             raise unknown_field(name, where)
     configs = multi.get("speaker_voice_configs")
-    if not isinstance(configs, list) or not configs:
-        raise bad(f"{where}.speaker_voice_configs must not be empty.")
-    if len(configs) > MAX_SPEAKERS:
-        raise bad(f"At most {MAX_SPEAKERS} speakers are supported; got {len(configs)}.")
+    if not isinstance(configs, list) or len(configs) != MAX_SPEAKERS:
+        # SDK types.MultiSpeakerVoiceConfig: "Exactly two speaker voice configurations must be
+        # provided"; Vertex TTS overview: "Multi-speaker requests require exactly two speakers"
+        n = len(configs) if isinstance(configs, list) else 0
+        raise bad(f"{where}.speaker_voice_configs must list exactly 2 speakers; got {n}.")
     speakers: dict[str, str] = {}
     for i, entry in enumerate(configs):
         here = f"{where}.speaker_voice_configs[{i}]"
@@ -1776,9 +2386,11 @@ def _parse_speech_config(
             raise bad(f"{here}.speaker is required.")
         if speaker in speakers:
             raise bad(f"Speaker {speaker} is listed twice.")
-        if speaker not in text:
+        if not verbatim and speaker not in text:  # older models: "Name:" turns in the text
             raise bad(f"Speaker {speaker} does not appear in the input text.")
-        speakers[speaker] = _voice_name(entry.get("voice_config"), f"{here}.voice_config")
+        speakers[speaker] = _voice_name(
+            entry.get("voice_config"), f"{here}.voice_config", new_fields
+        )
     return None, speakers, language
 
 
