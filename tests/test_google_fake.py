@@ -40,7 +40,7 @@ PNG = types.Image(image_bytes=b"\x89PNG\r\n\x1a\nfake", mime_type="image/png")
 
 @pytest.fixture
 def google() -> Iterator[GoogleServer]:
-    with GoogleServer(latency=0.1) as server:
+    with GoogleServer(latency=0.1, serve_retired_veo=True) as server:
         yield server
 
 
@@ -245,7 +245,7 @@ def test_tts_errors(google: GoogleServer) -> None:
 
     with pytest.raises(errors.ClientError, match="does not appear"):
         multi(["Joe", "Ann"], "Joe: hi there")
-    with pytest.raises(errors.ClientError, match="At most 2 speakers"):
+    with pytest.raises(errors.ClientError, match="exactly 2 speakers"):
         multi(["A", "B", "C"], "A: one. B: two. C: three.")
     with pytest.raises(errors.ClientError, match="response modalities"):
         c.models.generate_content(model=TTS_MODEL, contents="Hello there")
@@ -299,15 +299,15 @@ def test_gemini_first_and_last_frame(google: GoogleServer, tmp_path: Path) -> No
         model=VEO,
         source=types.GenerateVideosSource(prompt="a cat leaps onto a sunlit sill", image=PNG),
         config=types.GenerateVideosConfig(
-            last_frame=PNG, duration_seconds=4, aspect_ratio="9:16", resolution="1080p"
+            last_frame=PNG, duration_seconds=4, aspect_ratio="9:16", resolution="720p"
         ),
     )
     assert op.name.startswith(f"models/{VEO}/operations/") and not op.done
     record = google.operations[op.name]
     assert record.backend == "gemini" and record.state == "running"
     assert set(record.instance) == {"prompt", "image", "lastFrame"}
-    assert record.parameters == {"durationSeconds": 4, "aspectRatio": "9:16", "resolution": "1080p"}
-    assert (record.width, record.height) == (1080, 1920)
+    assert record.parameters == {"durationSeconds": 4, "aspectRatio": "9:16", "resolution": "720p"}
+    assert (record.width, record.height) == (720, 1280)
     assert c.operations.get(op).done is None  # still running: no `done`
     op = wait_done(c, op)
     assert op.error is None and op.response.rai_media_filtered_count == 0
@@ -341,7 +341,7 @@ def test_gemini_first_and_last_frame(google: GoogleServer, tmp_path: Path) -> No
 
 def test_gemini_v1_routes_and_redirected_download(tmp_path: Path) -> None:
     """google-genai 3.x sends /v1/...; the real download answers a 302 to storage."""
-    with GoogleServer(latency=0.1, redirect_downloads=True) as google:
+    with GoogleServer(latency=0.1, redirect_downloads=True, serve_retired_veo=True) as google:
         c = gemini(google, api_version="v1")
         op = wait_done(
             c,
@@ -409,7 +409,7 @@ def test_veo_validation(google: GoogleServer) -> None:
         (VEO, {"duration_seconds": 5}, "durationSeconds"),
         (VEO, {"aspect_ratio": "1:1"}, "Aspect ratio"),
         (VEO, {"resolution": "8k"}, "Resolution"),
-        ("veo-3.1-lite-generate-preview", {"resolution": "1080p"}, "only supports 720p"),
+        ("veo-3.1-lite-generate-preview", {"resolution": "4k"}, "720p and 1080p only"),
         (VEO, {"last_frame": PNG}, "lastFrame must be used together with image"),
     ]
     for model, config, message in cases:
@@ -430,7 +430,9 @@ def test_veo_validation(google: GoogleServer) -> None:
     )
     assert google.submissions == 0
 
-    with GoogleServer(strict_durations=True) as strict:  # 1080p, 4k, references: 8 s only
+    with GoogleServer(
+        strict_durations=True, serve_retired_veo=True
+    ) as strict:  # 1080p, 4k, references: 8 s only
         url = f"{strict.base_url}/v1beta/models/{VEO}:predictLongRunning"
         body: dict[str, Any] = {"instances": [{"prompt": "a cat"}]}
         headers = {"x-goog-api-key": strict.api_key}
@@ -592,7 +594,7 @@ def test_safety_filter_and_failed_job(google: GoogleServer) -> None:
 
 
 def test_concurrency_limit() -> None:
-    with GoogleServer(latency=0.5, concurrency=1) as google:
+    with GoogleServer(latency=0.5, concurrency=1, serve_retired_veo=True) as google:
         c = gemini(google)
         c.models.generate_videos(model=VEO, source=src("one"))
         with pytest.raises(errors.ClientError) as err:
@@ -678,50 +680,3 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-def test_webhooks(google: GoogleServer) -> None:
-    receiver: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    receiver.got, receiver.hits, receiver.fail_first = [], 0, 1
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/veo"
-        c = gemini(google)
-        op = c.models.generate_videos(
-            model=VEO,
-            source=src("a paper boat"),
-            config=types.GenerateVideosConfig(
-                duration_seconds=4,
-                webhook_config=types.WebhookConfig(uris=[url], user_metadata={"shot": "s1"}),
-            ),
-        )
-        # camelCase inside webhookConfig, by hand
-        r = httpx.post(
-            f"{google.base_url}/v1beta/models/{VEO}:predictLongRunning",
-            headers={"x-goog-api-key": google.api_key},
-            json={
-                "instances": [{"prompt": "forbidden boat"}],
-                "webhookConfig": {"uris": [url], "userMetadata": {"shot": "s2"}},
-            },
-        )
-        assert r.status_code == 200
-        assert google.wait_idle()
-        got = {p["userMetadata"]["shot"]: p for p in receiver.got}
-        assert got["s1"]["name"] == op.name and got["s1"]["done"] is True
-        polled = httpx.get(
-            f"{google.base_url}/v1beta/{op.name}", headers={"x-goog-api-key": google.api_key}
-        ).json()
-        assert got["s1"] == {**polled, "userMetadata": {"shot": "s1"}}
-        assert got["s2"]["response"]["generateVideoResponse"]["raiMediaFilteredCount"] == 1
-        first = next(w for w in google.webhooks if w.operation == op.name)
-        other = next(w for w in google.webhooks if w.operation != op.name)
-        assert sorted([first.attempts, other.attempts]) == [1, 2]  # the receiver's first 500
-        assert all(w.delivered and w.url == url for w in google.webhooks)
-        v = vertex(google)
-        with pytest.raises(ValueError):  # the SDK refuses webhooks on Vertex
-            v.models.generate_videos(
-                model=VERTEX_VEO, source=src("x"), config={"webhook_config": {"uris": [url]}}
-            )
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
