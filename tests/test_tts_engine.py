@@ -1,11 +1,14 @@
 """Speech engines: the speech conformance kit (``ministudio.testing.SpeechEngineConformance``)
 on the embedded ``espeak`` engine and on ``gemini`` (ministudio-tts) against the loopback fake
 Google API (tests/fakes/google_server.py) through the official google-genai SDK; a film whose
-characters speak with two Gemini voices; and the gemini engine's own cases (style
-instructions, two speakers, models, Vertex express, errors, answers it must refuse)."""
+characters speak with two Gemini voices and whose audio says the film's lines and nothing
+else; and the gemini engine's own cases: the 3.8 models' verbatim transcript with the style in
+``speech_metadata``, one part per turn for two speakers, the older models' in-text style, the
+declared models, Vertex locations, WAV and PCM answers, errors, answers it must refuse."""
 
 from __future__ import annotations
 
+import struct
 import wave
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,9 +30,9 @@ from ministudio.jobs import SpeechRequest, SpeechResult, Voice
 from ministudio.plugins import PluginHost
 from ministudio.spec import Production
 from ministudio.testing import SpeechEngineConformance
-from ministudio_tts import gemini, style
+from ministudio_tts import gemini, models, style, wav
 
-from .fakes.google_server import GoogleServer, TtsRequest
+from .fakes.google_server import TTS_MIME, GoogleServer, TtsRequest, tts_samples
 
 KEY = "gemini-conformance-SECRET-9c2d"
 
@@ -86,6 +89,20 @@ class TestGeminiSpeechConformance(SpeechEngineConformance):
     @pytest.fixture
     def engine_faults(self, server: GoogleServer) -> GoogleFaults:
         return GoogleFaults(server)
+
+    def test_emotion_reaches_the_engine(  # type: ignore[override]
+        self, tmp_path: Path, engine_env: dict[str, str], server: GoogleServer
+    ) -> None:
+        """The kit compares the audio of a neutral and a happy line; the fake's audio is a
+        function of the transcript and the voice only (it ignores speech_metadata.style), and
+        with 3.8 the transcript no longer carries the emotion. So the emotion is checked
+        where the fake can see it: the same words, a different style, reached Google."""
+        host = self.host()
+        self.speak(tmp_path, engine_env, self.request(), "neutral", host)
+        self.speak(tmp_path, engine_env, self.request(emotion="happy"), "happy", host)
+        neutral, happy = server.tts_requests
+        assert neutral.transcript == happy.transcript
+        assert (neutral.styles, happy.styles) == ([""], ["cheerful"])
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -189,13 +206,20 @@ def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServ
     )
     for shot, line in zip(manifest.shots, lines, strict=True):
         assert shot.duration >= line.end - line.start  # audio first: the shot holds its line
-    # the fake saw both voices, and the happy line's style instruction
-    recorded = {r.text: _voices(r) for r in server.tts_requests}
+    # What the film says is its lines and nothing else: the fake's transcripts (the text
+    # parts it would read aloud) are exactly the lines; the happy line's manner went in
+    # speech_metadata, with both voices.
+    assert sorted(r.transcript for r in server.tts_requests) == [
+        "Only two of them.",
+        "The boats are back, Bo!",
+    ]
+    recorded = {r.transcript: (_voices(r), r.styles) for r in server.tts_requests}
     assert recorded == {
-        "Say cheerfully: The boats are back, Bo!": ["Kore"],
-        "Only two of them.": ["Puck"],
+        "The boats are back, Bo!": (["Kore"], ["cheerful"]),
+        "Only two of them.": (["Puck"], [""]),
     }
-    assert {r.model for r in server.tts_requests} == {style.DEFAULT_MODEL}
+    assert {r.model for r in server.tts_requests} == {models.DEFAULT_MODEL}
+    assert {r.mime_type for r in server.tts_requests} == {"audio/wav"}  # 3.8 answers a WAV
     assert all(line.cost > 0 for line in lines)  # what each line cost is in the manifest
     assert manifest.cost == pytest.approx(sum(line.cost for line in lines), abs=1e-4)
 
@@ -215,7 +239,7 @@ def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServ
         env=_env(server),
         options=retry,
     )
-    assert [r.text for r in server.tts_requests[seen:]] == ["Only three of them."]
+    assert [r.transcript for r in server.tts_requests[seen:]] == ["Only three of them."]
     first, second = (shot.lines[0] for shot in again.shots)
     assert first.cached and first.cost == 0 and not second.cached and second.cost > 0
 
@@ -237,24 +261,94 @@ def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServ
 # -- the gemini engine's own cases -----------------------------------------------------------
 
 
-def test_styles_become_an_instruction(tmp_path: Path, server: GoogleServer) -> None:
+def _parts(record: TtsRequest) -> list[dict[str, Any]]:
+    """The text parts of a recorded request's body, as sent."""
+    return [part for content in record.body["contents"] for part in content["parts"]]
+
+
+def test_a_line_is_said_verbatim_with_its_style_in_speech_metadata(
+    tmp_path: Path, server: GoogleServer
+) -> None:
+    """Gemini 3.8 reads its text aloud word for word: the line goes alone, its emotion, pace
+    and pitch in speech_metadata.style; nothing 3.8 rejects (temperature, top_p, top_k,
+    candidate count, a system instruction) is sent."""
     _speak(tmp_path, _env(server), _line("Over here.", "whispering", rate=120, pitch=20))
     _speak(tmp_path, _env(server), _line("So this is it.", "wistful"), "wistful")
-    texts = [r.text for r in server.tts_requests]
-    assert texts == [
-        "Say in a whisper, slowly and in a low voice: Over here.",
-        "Say in a wistful tone: So this is it.",
+    _speak(tmp_path, _env(server), _line("Is it?", "curious", rate=230, pitch=80), "curious")
+    _speak(tmp_path, _env(server), _line("Fine."), "neutral")
+    said = [(r.transcript, r.styles) for r in server.tts_requests]
+    assert said == [
+        ("Over here.", ["whispering, speaking slowly, low pitch"]),
+        ("So this is it.", ["wistful"]),
+        ("Is it?", ["curious, speaking rapidly, high pitch"]),
+        ("Fine.", [""]),
     ]
+    assert all(r.error is None for r in server.tts_requests)
+    first, *_, neutral = server.tts_requests
+    assert _parts(first) == [
+        {
+            "text": "Over here.",
+            "speechMetadata": {"style": "whispering, speaking slowly, low pitch"},
+        }
+    ]
+    assert _parts(neutral) == [{"text": "Fine."}]  # no style: no speech_metadata at all
+    for record in server.tts_requests:
+        generation = record.body["generationConfig"]
+        assert not {"temperature", "topP", "topK", "candidateCount"} & set(generation)
+        assert "systemInstruction" not in record.body
 
 
-def test_two_speakers_share_one_line(tmp_path: Path, server: GoogleServer) -> None:
-    text = "Ann: Did you hear that?\nBo: Only the wind."
+def test_two_speakers_are_one_part_per_turn(tmp_path: Path, server: GoogleServer) -> None:
+    text = "Ann: Did you hear that?\nBo: Only the wind.\nIt howls here.\nAnn: Let's go."
     request = _line(text, "fearful", options={"speakers": {"Ann": "Kore", "Bo": "puck"}})
     result = _speak(tmp_path, _env(server), request)
     assert result.duration == pytest.approx(_seconds(result.path), abs=1e-6)
     (record,) = server.tts_requests
-    assert _voices(record) == ["Kore", "Puck"]
-    assert record.text == f"Read this conversation between Ann and Bo fearfully:\n{text}"
+    assert record.error is None
+    assert record.speakers == {"Ann": "Kore", "Bo": "Puck"}  # exactly two, bound to voices
+    assert record.turns == [
+        ("Ann", "Did you hear that?"),
+        ("Bo", "Only the wind.\nIt howls here."),  # a line without a name continues a turn
+        ("Ann", "Let's go."),
+    ]
+    assert "Ann:" not in record.transcript and "Read" not in record.transcript
+    assert record.styles == ["fearful"] * 3
+    assert [p["speechMetadata"]["speaker"] for p in _parts(record)] == ["Ann", "Bo", "Ann"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("Hello.\nAnn: Hi.\nBo: Hey.", "must open with a speaker's turn"),
+        ("Ann:\nBo: Hey.", "a turn of 'Ann' is empty"),
+    ],
+)
+def test_a_two_speaker_line_needs_a_speaker_on_every_turn(
+    tmp_path: Path, server: GoogleServer, text: str, match: str
+) -> None:
+    request = _line(text, options={"speakers": {"Ann": "Kore", "Bo": "Puck"}})
+    with pytest.raises(EngineError, match=match):
+        _speak(tmp_path, _env(server), request)
+    assert server.tts_requests == []
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-pro-preview-tts", "gemini-3.1-flash-tts-preview"])
+def test_older_models_keep_the_style_in_the_text(
+    tmp_path: Path, server: GoogleServer, model: str
+) -> None:
+    """The 2.5 and 3.1 previews refuse speech_metadata (the fake, like Google, answers 400):
+    they get the instruction in front of the text, and answer PCM."""
+    options = {"model": model}
+    _speak(tmp_path, _env(server), _line("Over here.", "whispering", rate=120, options=options))
+    duo = {"model": model, "speakers": {"Ann": "Kore", "Bo": "Puck"}}
+    text = "Ann: Did you hear that?\nBo: Only the wind."
+    _speak(tmp_path, _env(server), _line(text, "fearful", options=duo), "duo")
+    one, two = server.tts_requests
+    assert (one.error, two.error) == (None, None)
+    assert one.transcript == "Say in a whisper and slowly: Over here."
+    assert two.transcript == f"Read this conversation between Ann and Bo fearfully:\n{text}"
+    assert all("speechMetadata" not in part for r in (one, two) for part in _parts(r))
+    assert {one.mime_type, two.mime_type} == {"audio/L16;codec=pcm;rate=24000"}
 
 
 @pytest.mark.parametrize(
@@ -285,8 +379,31 @@ def test_an_unknown_voice_suggests_a_close_one() -> None:
 def test_the_model_is_a_voice_option(tmp_path: Path, server: GoogleServer) -> None:
     _speak(tmp_path, _env(server), _line(options={"model": "gemini-2.5-pro-preview-tts"}))
     _speak(tmp_path, _env(server), _line(), "default")
-    models = [r.model for r in server.tts_requests]
-    assert models == ["gemini-2.5-pro-preview-tts", "gemini-3.8-flash-tts"]
+    used = [r.model for r in server.tts_requests]
+    assert used == ["gemini-2.5-pro-preview-tts", "gemini-3.8-flash-tts"]
+
+
+def test_the_models_are_declared_once_with_their_lifecycle() -> None:
+    """EngineSpec.models is the one declaration: the default GA 3.8 Flash, the older ids
+    deprecated with a 3.8 replacement and no shutdown date (Google announces none)."""
+    spec = ministudio_tts.spec()
+    assert spec.models is models.MODELS and not hasattr(style, "MODELS")
+    stages = {m.id: (m.stage, m.shutdown, m.replacement) for m in spec.models}
+    assert stages == {
+        "gemini-3.8-flash-tts": ("ga", None, None),
+        "gemini-3.8-flash-lite-tts": ("ga", None, None),
+        "gemini-3.1-flash-tts-preview": ("deprecated", None, "gemini-3.8-flash-lite-tts"),
+        "gemini-2.5-flash-preview-tts": ("deprecated", None, "gemini-3.8-flash-tts"),
+        "gemini-2.5-pro-preview-tts": ("deprecated", None, "gemini-3.8-flash-tts"),
+        "gemini-2.5-flash-tts": ("ga", None, "gemini-3.8-flash-tts"),
+        "gemini-2.5-pro-tts": ("ga", None, "gemini-3.8-flash-tts"),
+    }
+    assert spec.default_model == "gemini-3.8-flash-tts"
+    assert all(m.use for m in spec.models)
+    # verbatim (speech_metadata) or in-text style, from the id; later models are verbatim
+    in_text = [m.id for m in spec.models if models.in_text_style(m.id)]
+    assert all(i.startswith(("gemini-2.5-", "gemini-3.1-")) for i in in_text)
+    assert len(in_text) == 5 and not models.in_text_style("gemini-4-flash-tts")
 
 
 def test_the_google_api_key_variable_works_too(tmp_path: Path, server: GoogleServer) -> None:
@@ -297,22 +414,68 @@ def test_the_google_api_key_variable_works_too(tmp_path: Path, server: GoogleSer
 def test_vertex_express_mode(tmp_path: Path, server: GoogleServer) -> None:
     env = {"VERTEX_BASE_URL": server.base_url, "VERTEX_AI_API_KEY": server.vertex_api_key}
     assert _speak(tmp_path, env, _line()).duration > 0
-    assert [(r.backend, r.model) for r in server.tts_requests] == [("express", style.DEFAULT_MODEL)]
+    assert [(r.backend, r.model) for r in server.tts_requests] == [
+        ("express", models.DEFAULT_MODEL)
+    ]
 
 
-def test_vertex_project_mode_with_an_access_token(tmp_path: Path, server: GoogleServer) -> None:
-    env = {
+def _vertex(server: GoogleServer, **more: str) -> dict[str, str]:
+    return {
         "VERTEX_BASE_URL": server.base_url,
         "GOOGLE_CLOUD_PROJECT": "films",
-        "GOOGLE_CLOUD_LOCATION": "europe-west4",
         "VERTEX_AI_ACCESS_TOKEN": server.access_token,
+        **more,
     }
-    assert _speak(tmp_path, env, _line()).duration > 0
-    assert (
+
+
+def _path(location: str, model: str = models.DEFAULT_MODEL) -> tuple[str, str]:
+    return (
         "POST",
-        "/v1beta1/projects/films/locations/europe-west4/publishers/google/models/"
-        f"{style.DEFAULT_MODEL}:generateContent",
-    ) in server.requests
+        f"/v1beta1/projects/films/locations/{location}/publishers/google/models/{model}"
+        ":generateContent",
+    )
+
+
+def test_vertex_without_a_location_goes_to_global(tmp_path: Path, server: GoogleServer) -> None:
+    result = _speak(tmp_path, _vertex(server), _line("Hello from the quay.", "happy"))
+    assert result.duration > 0
+    assert _path("global") in server.requests
+    (record,) = server.tts_requests
+    assert (record.transcript, record.styles) == ("Hello from the quay.", ["cheerful"])
+
+
+@pytest.mark.parametrize("location", ["us", "eu", "global"])
+def test_gemini_tts_location_wins_over_the_shared_one(
+    tmp_path: Path, server: GoogleServer, location: str
+) -> None:
+    """GOOGLE_CLOUD_LOCATION=us-central1 stays for Veo; GEMINI_TTS_LOCATION is speech's."""
+    env = _vertex(server, GOOGLE_CLOUD_LOCATION="us-central1", GEMINI_TTS_LOCATION=location)
+    assert _speak(tmp_path, env, _line()).duration > 0
+    assert _path(location) in server.requests
+
+
+@pytest.mark.parametrize("variable", ["GOOGLE_CLOUD_LOCATION", "GEMINI_TTS_LOCATION"])
+def test_a_single_region_is_refused_for_a_38_model(
+    tmp_path: Path, server: GoogleServer, variable: str
+) -> None:
+    """The user's region is honoured or refused, loudly and before any request: 3.8 is not
+    served at us-central1, and sending it to global behind their back is not ours to do."""
+    with pytest.raises(models.LocationRefused) as info:
+        _speak(tmp_path, _vertex(server, **{variable: "us-central1"}), _line())
+    message = str(info.value)
+    assert "us-central1" in message and variable in message
+    assert "GEMINI_TTS_LOCATION=global" in message
+    assert server.tts_requests == [] and server.requests == []
+    assert not isinstance(info.value, TransientError)
+
+
+def test_an_older_vertex_model_keeps_its_region(tmp_path: Path, server: GoogleServer) -> None:
+    env = _vertex(server, GOOGLE_CLOUD_LOCATION="europe-west4")
+    request = _line("Hello.", "sad", options={"model": "gemini-2.5-flash-tts"})
+    assert _speak(tmp_path, env, request).duration > 0
+    assert _path("europe-west4", "gemini-2.5-flash-tts") in server.requests
+    (record,) = server.tts_requests
+    assert record.transcript == "Say sadly: Hello."
 
 
 def test_vertex_project_mode_with_a_service_account(tmp_path: Path, server: GoogleServer) -> None:
@@ -436,16 +599,124 @@ def test_answers_without_usable_audio_are_typed_errors(
 
 def test_cost_comes_from_the_usage_metadata() -> None:
     request = style.plan(_line())
+    text, audio = models.prices(request.model)
     usage = {
         "prompt_token_count": 10,
         "candidates_token_count": 60,
         "candidates_tokens_details": [{"modality": "AUDIO", "token_count": 50}],
     }
     answer = _answer(candidates=[_candidate()], usage_metadata=usage)
-    assert gemini._cost(answer, request, 2.0) == pytest.approx(10 * 0.5e-6 + 50 * 6e-6)
-    bare = _answer(candidates=[_candidate()])  # no usage: 25 audio tokens a second
-    expected = len(request.prompt) / 4 * 0.5e-6 + 2.0 * 25 * 6e-6
+    assert gemini._cost(answer, request, 2.0) == pytest.approx(10 * text + 50 * audio)
+    bare = _answer(candidates=[_candidate()])  # no usage: 32 audio tokens a second
+    expected = len(request.prompt) / 4 * text + 2.0 * 32 * audio
     assert gemini._cost(bare, request, 2.0) == pytest.approx(expected, abs=1e-6)
+
+
+def test_prices_per_model_and_day() -> None:
+    """Third parties citing Google's pricing page: launch prices through 2026-12-31, doubled
+    from 2027-01-01; Flash $0.50 / $9, Flash-Lite $0.50 / $6 per million tokens."""
+    import datetime as dt
+
+    december, january = dt.date(2026, 12, 31), dt.date(2027, 1, 1)
+    assert models.prices("gemini-3.8-flash-tts", december) == pytest.approx((0.5e-6, 9e-6))
+    assert models.prices("gemini-3.8-flash-lite-tts", december) == pytest.approx((0.5e-6, 6e-6))
+    assert models.prices("gemini-3.8-flash-tts", january) == pytest.approx((1e-6, 18e-6))
+    assert models.prices("gemini-3.8-flash-lite-tts", january) == pytest.approx((1e-6, 12e-6))
+
+
+def _wav(
+    pcm: bytes,
+    rate: int = 24000,
+    channels: int = 1,
+    bits: int = 16,
+    tag: int = 1,
+    size: int | None = None,
+    extra: bytes = b"",
+) -> bytes:
+    """A WAV file written by hand (so its header can lie)."""
+    block = channels * bits // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
+    if tag == 0xFFFE:
+        fmt += struct.pack("<HHI16s", 22, bits, 4, b"\x01\x00" + b"\x00" * 14)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    body += b"data" + struct.pack("<I", len(pcm) if size is None else size) + pcm
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_wav_answers_are_read_not_wrapped_again() -> None:
+    pcm = b"\x01\x02" * 480
+    answer = _answer(candidates=[_candidate(_audio_part(_wav(pcm), "audio/wav"))])
+    assert gemini._audio(answer) == (pcm, 24000)
+    # a WAV at another rate keeps its rate
+    answer = _answer(candidates=[_candidate(_audio_part(_wav(pcm, 16000), "audio/wav"))])
+    assert gemini._audio(answer) == (pcm, 16000)
+    # a WAV labelled as raw PCM is still a WAV (its header is not read as samples)
+    labelled = _audio_part(_wav(pcm, 22050), "audio/L16;codec=pcm;rate=24000")
+    assert gemini._audio(_answer(candidates=[_candidate(labelled)])) == (pcm, 22050)
+    # chunks before the samples (LIST), WAVE_FORMAT_EXTENSIBLE, a streamed header's size
+    info = b"LIST" + struct.pack("<I", 5) + b"INFOx\x00"  # odd size, padded
+    assert wav.read_wav(_wav(pcm, extra=info)) == (pcm, 24000)
+    assert wav.read_wav(_wav(pcm, tag=0xFFFE)) == (pcm, 24000)
+    assert wav.read_wav(_wav(pcm, size=0xFFFFFFFF)) == (pcm, 24000)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (_wav(b"\x00\x00" * 100)[:60], "truncated"),
+        (_wav(b"\x00\x00" * 100)[:30], "cut short"),
+        (_wav(b"\x00\x00" * 100)[:36], "no format or no samples"),
+        (b"RIFF\x00\x00\x00\x00WAVEjunk", "no format or no samples"),
+        (_wav(b"\x00\x00" * 100, channels=2), "not mono 16-bit"),
+        (_wav(b"\x00" * 100, bits=8), "not mono 16-bit"),
+        (_wav(b"\x00\x00" * 100, tag=3), "not mono 16-bit PCM"),
+        (b"not a wav at all", "no RIFF/WAVE header"),
+    ],
+)
+def test_a_broken_wav_is_a_typed_error(data: bytes, match: str) -> None:
+    answer = _answer(candidates=[_candidate(_audio_part(data, "audio/wav"))])
+    with pytest.raises(EngineError, match=match) as info:
+        gemini._audio(answer)
+    assert not isinstance(info.value, (TransientError, EngineRefusal))
+
+
+@pytest.mark.parametrize("output", ["wav", "pcm"])
+def test_both_answer_formats_make_the_same_line(tmp_path: Path, output: str) -> None:
+    """Whatever Google answers (a WAV or raw PCM), the line's WAV holds exactly the samples
+    the server made, once, and its duration is theirs."""
+    with GoogleServer(api_key=KEY, tts_output=output) as fake:
+        result = _speak(tmp_path, _env(fake), _line("The tide is turning now."))
+        (record,) = fake.tts_requests
+    assert record.mime_type == ("audio/wav" if output == "wav" else TTS_MIME)
+    assert record.audio[:4] == (b"RIFF" if output == "wav" else record.pcm[:4])
+    with wave.open(str(result.path), "rb") as w:
+        assert w.readframes(w.getnframes()) == record.pcm  # no header read as samples
+    assert result.duration == pytest.approx(record.seconds, abs=1e-6)
+    assert result.duration == pytest.approx(tts_samples(record.transcript) / 24000, abs=1e-6)
+
+
+def test_the_request_for_a_38_model(tmp_path: Path) -> None:
+    """What the SDK is given, without a server: one part per turn with speech_metadata, the
+    voices as prebuilt voice names, AUDIO only, and nothing 3.8 rejects."""
+    text = "Ann: Look!\nBo: Where?"
+    decided = style.plan(
+        _line(text, "excited", options={"speakers": {"Ann": "Kore", "Bo": "Puck"}})
+    )
+    contents = gemini._contents(decided)
+    assert isinstance(contents, types.Content)
+    assert [(p.text, p.speech_metadata) for p in contents.parts or []] == [
+        ("Look!", types.SpeechMetadata(speaker="Ann", style="excited")),
+        ("Where?", types.SpeechMetadata(speaker="Bo", style="excited")),
+    ]
+    config = gemini._config(decided)
+    assert config.response_modalities == ["AUDIO"]
+    assert (config.temperature, config.top_p, config.top_k) == (None, None, None)
+    assert config.system_instruction is None and config.candidate_count is None
+    pairs = config.speech_config.multi_speaker_voice_config.speaker_voice_configs  # type: ignore[union-attr]
+    assert [(p.speaker, p.voice_config.prebuilt_voice_config.voice_name) for p in pairs] == [  # type: ignore[union-attr]
+        ("Ann", "Kore"),
+        ("Bo", "Puck"),
+    ]
 
 
 def test_ministudio_voices_lists_every_speech_engine() -> None:

@@ -1,5 +1,11 @@
 """One line through Gemini TTS: ``client.aio.models.generate_content`` with an AUDIO answer,
-its PCM written as a WAV, its failures turned into ``ministudio.errors``.
+its audio (a WAV from the 3.8 models, PCM from older ones) written as a WAV, its failures
+turned into ``ministudio.errors``.
+
+A verbatim model (3.8) gets one part per turn, each with its ``speech_metadata`` (the style,
+and the speaker of a two-speaker line); an older one the text with its style written in front
+(``style.plan`` decides). No ``temperature``, ``top_p``, ``top_k``, candidate count or system
+instruction is ever sent: the 3.8 models reject them with 400 INVALID_ARGUMENT.
 
 Imported by the ``synthesize_speech`` hook only: this module imports the SDK (and httpx).
 The SDK retries nothing (its default), and its async transport is an ``httpx.AsyncClient``
@@ -10,7 +16,6 @@ and every connection is closed when the line is done.
 from __future__ import annotations
 
 import re
-import wave
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +38,9 @@ from ministudio.http import tls_context
 from ministudio.jobs import SpeechRequest, SpeechResult
 from ministudio.keys import lookup, lookup_any
 
-from ministudio_tts.style import DEFAULT_MODEL, ENGINE, MODELS, Plan, plan
+from ministudio_tts import models, wav
+from ministudio_tts.models import DEFAULT_MODEL, ENGINE
+from ministudio_tts.style import Plan, plan
 
 DEVELOPER_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 VERTEX_KEY = "VERTEX_AI_API_KEY"
@@ -41,11 +48,6 @@ TOKEN = "VERTEX_AI_ACCESS_TOKEN"
 # What to check when Vertex project credentials are missing or refused.
 CREDENTIALS = [TOKEN, "GOOGLE_APPLICATION_CREDENTIALS", VERTEX_KEY]
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-SAMPLE_RATE = 24_000  # what Gemini TTS answers: PCM s16le, mono, 24 kHz
-# Secondary figures (spec 2.9; Gemini docs): USD per token, and audio tokens per second.
-PRICE_PER_TEXT_TOKEN = 0.50 / 1e6
-PRICE_PER_AUDIO_TOKEN = 6.0 / 1e6
-AUDIO_TOKENS_PER_SECOND = 25
 DEFAULT_TIMEOUT = 120.0  # seconds for one line
 # A candidate that ended for these reasons was refused: change the line, do not resend it.
 REFUSED = frozenset(
@@ -72,10 +74,10 @@ async def synthesize(
 ) -> SpeechResult:
     """Speak ``request`` into a mono 16-bit WAV at ``output``."""
     decided = plan(request, spec.default_model or DEFAULT_MODEL)  # checks before any request
-    client, http, backend = await _client(context)
+    client, http, backend = await _client(context, decided.model)
     try:
         response = await client.aio.models.generate_content(
-            model=decided.model, contents=decided.prompt, config=_config(decided)
+            model=decided.model, contents=_contents(decided), config=_config(decided)
         )
     except genai_errors.APIError as exc:
         raise _scrub(_failure(exc, decided, backend), backend.secrets) from None
@@ -94,15 +96,18 @@ async def synthesize(
         await http.aclose()
         client.close()
     pcm, rate = _audio(response)
-    write_wav(output, pcm, rate)
+    wav.write_wav(output, pcm, rate)
     duration = (len(pcm) // 2) / rate
     context.progress(1.0)
     return SpeechResult(path=output, duration=duration, cost=_cost(response, decided, duration))
 
 
-async def _client(context: EngineContext) -> tuple[genai.Client, httpx.AsyncClient, Backend]:
+async def _client(
+    context: EngineContext, model: str
+) -> tuple[genai.Client, httpx.AsyncClient, Backend]:
     """The SDK client for the settings in ``context.env``, on an httpx client we own: a Gemini
-    API key first; else Vertex AI, with a project (and its credentials) or an express key."""
+    API key first; else Vertex AI, with a project (and its credentials, at the location
+    ``models.vertex_location`` picks for ``model``) or an express key."""
     env = context.env
     timeout = _timeout(env)
     key = lookup_any(DEVELOPER_KEYS, env)
@@ -113,6 +118,7 @@ async def _client(context: EngineContext) -> tuple[genai.Client, httpx.AsyncClie
     if key:
         backend = Backend(list(DEVELOPER_KEYS), [key])
     elif project:
+        location = models.vertex_location(model, env)  # refuses before credentials are read
         credentials, secrets = _credentials(env)
         backend = Backend(CREDENTIALS, secrets)
     else:
@@ -130,7 +136,6 @@ async def _client(context: EngineContext) -> tuple[genai.Client, httpx.AsyncClie
         if key:
             client = genai.Client(vertexai=False, api_key=key, http_options=options)
         elif project:
-            location = (env.get("GOOGLE_CLOUD_LOCATION") or "").strip() or "us-central1"
             client = genai.Client(
                 vertexai=True,
                 project=project,
@@ -185,6 +190,24 @@ def _credentials(env: Mapping[str, str]) -> tuple[Any, list[str]]:
     return credentials, []
 
 
+def _contents(decided: Plan) -> str | types.Content:
+    """The request's contents: the text with its in-text style for an older model; for a
+    verbatim one, one part per turn with its ``speech_metadata`` (none when it has neither a
+    speaker nor a style)."""
+    if decided.in_text:
+        return decided.prompt
+    parts = [
+        types.Part(
+            text=turn.text,
+            speech_metadata=types.SpeechMetadata(speaker=turn.speaker, style=turn.style or None)
+            if turn.speaker or turn.style
+            else None,
+        )
+        for turn in decided.turns
+    ]
+    return types.Content(role="user", parts=parts)
+
+
 def _config(decided: Plan) -> types.GenerateContentConfig:
     if decided.speakers:
         speech = types.SpeechConfig(
@@ -226,7 +249,7 @@ def _audio(response: types.GenerateContentResponse) -> tuple[bytes, int]:
         detail = f": {candidate.finish_message}" if candidate.finish_message else ""
         raise EngineRefusal(ENGINE, f"the line was refused ({finish}{detail})")
     chunks: list[bytes] = []
-    rate: int | None = None
+    rates: set[int] = set()
     unsupported = ""
     parts = candidate.content.parts if candidate.content and candidate.content.parts else []
     for part in parts:
@@ -234,13 +257,10 @@ def _audio(response: types.GenerateContentResponse) -> tuple[bytes, int]:
         if blob is None or not blob.data:
             continue
         mime = (blob.mime_type or "").lower()
-        if mime.startswith(("audio/l16", "audio/pcm")):
-            chunks.append(blob.data)
-            rate = rate or _rate(mime)
-        elif mime in ("audio/wav", "audio/x-wav", "audio/wave"):
-            pcm, wav_rate = _read_wav(blob.data)
+        if wav.is_audio(mime) or wav.is_wav(blob.data):
+            pcm, rate = wav.read(mime, blob.data)
             chunks.append(pcm)
-            rate = rate or wav_rate
+            rates.add(rate or wav.SAMPLE_RATE)
         elif mime.startswith("audio/"):
             unsupported = mime
     if not chunks:
@@ -251,43 +271,19 @@ def _audio(response: types.GenerateContentResponse) -> tuple[bytes, int]:
         raise TransientError(
             ENGINE, f"the answer holds no audio (finish reason {finish or 'none'}); try again"
         )
-    pcm = b"".join(chunks)
-    return pcm[: len(pcm) - len(pcm) % 2], rate or SAMPLE_RATE
-
-
-def _rate(mime: str) -> int | None:
-    for parameter in mime.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip() == "rate" and value.strip().isdigit():
-            return int(value.strip()) or None
-    return None
-
-
-def _read_wav(data: bytes) -> tuple[bytes, int]:
-    import io
-
-    try:
-        with wave.open(io.BytesIO(data), "rb") as w:
-            if w.getsampwidth() != 2 or w.getnchannels() != 1:
-                raise EngineError(ENGINE, "the answer's WAV is not mono 16-bit")
-            return w.readframes(w.getnframes()), w.getframerate()
-    except (wave.Error, EOFError) as exc:
-        raise EngineError(ENGINE, f"the answer's WAV is unreadable ({_why(exc)})") from None
-
-
-def write_wav(path: Path, pcm: bytes, rate: int) -> None:
-    """Write s16le mono PCM as a WAV file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
+    if len(rates) > 1:
+        raise EngineError(
+            ENGINE, f"the answer's audio parts differ in sample rate ({sorted(rates)} Hz)"
+        )
+    pcm = b"".join(chunk[: len(chunk) - len(chunk) % 2] for chunk in chunks)
+    return pcm, rates.pop()
 
 
 def _cost(response: types.GenerateContentResponse, decided: Plan, seconds: float) -> float:
-    """The estimated price: prompt tokens at the text price, answer tokens at the audio price,
-    from ``usageMetadata`` when present, else from the prompt's length and the audio's."""
+    """The estimated price at the model's prices (``models.prices``): prompt tokens at the
+    text price, answer tokens at the audio price, from ``usageMetadata`` when present, else
+    from the prompt's length and the audio's."""
+    text_price, audio_price = models.prices(decided.model)
     usage = response.usage_metadata
     text_tokens = (usage.prompt_token_count if usage else None) or len(decided.prompt) / 4
     audio_tokens: float = 0
@@ -298,8 +294,8 @@ def _cost(response: types.GenerateContentResponse, decided: Plan, seconds: float
             if _name(d.modality) == "AUDIO"
         )
         audio_tokens = audio_tokens or usage.candidates_token_count or 0
-    audio_tokens = audio_tokens or seconds * AUDIO_TOKENS_PER_SECOND
-    return round(text_tokens * PRICE_PER_TEXT_TOKEN + audio_tokens * PRICE_PER_AUDIO_TOKEN, 6)
+    audio_tokens = audio_tokens or seconds * models.AUDIO_TOKENS_PER_SECOND
+    return round(text_tokens * text_price + audio_tokens * audio_price, 6)
 
 
 def _failure(exc: genai_errors.APIError, decided: Plan, backend: Backend) -> MinistudioError:
@@ -314,11 +310,13 @@ def _failure(exc: genai_errors.APIError, decided: Plan, backend: Backend) -> Min
     if code == 429 or code >= 500:
         return TransientError(ENGINE, said, retry_after=_retry_after(exc))
     if code == 404:
-        current = ", ".join(m for m, end in MODELS.items() if end is None)
+        instead = models.replacement(decided.model)
+        hint = f"use '{instead}'" if instead else "pick another"
         return EngineError(
             ENGINE,
-            f"model '{decided.model}' is unknown or retired ({said}); pick another with the "
-            f"voice option model (current: {current})",
+            f"model '{decided.model}' is unknown, retired or not served here ({said}); {hint} "
+            f"with the voice option model (current: {', '.join(models.current())}; on Vertex "
+            "AI the 3.8 models are served at global, us and eu only)",
         )
     if code in (400, 422):
         return EngineRefusal(ENGINE, said)

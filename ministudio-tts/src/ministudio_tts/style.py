@@ -1,8 +1,14 @@
-"""What a Gemini TTS request says, before any SDK is involved: the prebuilt voices, the
-models, and the prompt a line becomes (its emotion, pace and pitch as a style instruction).
+"""What a Gemini TTS request says, before any SDK is involved: the prebuilt voices, and what a
+line becomes for its model.
 
-Pure Python and cheap to import: ``ministudio voices``-style listings and validation need no
-SDK, and every check here runs before a request is paid for.
+The 3.8 models (and any later one) read their text verbatim: they get the line's words alone,
+one part per speaker's turn, and its emotion, pace and pitch as a ``speech_metadata.style``
+("curious, speaking slowly, low pitch"). The 2.5 and 3.1 previews, which refuse
+``speech_metadata``, get the style written in front of the text, as Google's guide for them
+did ("Say curiously and slowly: ..."). Which is which: ``models.in_text_style``.
+
+Pure Python and cheap to import: listings and validation need no SDK, and every check here
+runs before a request is paid for.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from ministudio.errors import EngineError
 
+from ministudio_tts.models import DEFAULT_MODEL, ENGINE, in_text_style
+
 if TYPE_CHECKING:
     from ministudio.jobs import SpeechRequest, Voice
-
-ENGINE = "gemini"
 
 # The 30 prebuilt voices (spec 2.9), in Google's order.
 VOICES: tuple[str, ...] = (
@@ -55,55 +61,52 @@ VOICES: tuple[str, ...] = (
 )
 _BY_LOWER = {name.lower(): name for name in VOICES}
 
-# Models: id -> the date Google shuts it down (secondary source, spec 2.9), or None.
-DEFAULT_MODEL = "gemini-3.8-flash-tts"  # GA: outlives the previews that end on 2026-12-18
-MODELS: dict[str, str | None] = {
-    "gemini-3.8-flash-tts": None,
-    "gemini-3.8-flash-lite-tts": None,
-    "gemini-3.1-flash-tts-preview": "2026-12-18",
-    "gemini-2.5-flash-preview-tts": "2026-12-18",
-    "gemini-2.5-pro-preview-tts": "2026-12-18",
-}
-MAX_SPEAKERS = 2  # the API's limit for multi_speaker_voice_config
+MAX_SPEAKERS = 2  # multi_speaker_voice_config takes exactly two (Google's docs and SDK)
 
 # Voice.options this engine reads.
 OPTIONS = ("model", "speakers", "language")
 
-# A line's emotion -> how to say it. Keys are lowercase; synonyms share a phrase.
-EMOTIONS: dict[str, str] = {
-    "neutral": "",
-    "happy": "cheerfully",
-    "cheerful": "cheerfully",
-    "joyful": "joyfully",
-    "sad": "sadly",
-    "angry": "angrily",
-    "furious": "furiously",
-    "fearful": "fearfully",
-    "afraid": "fearfully",
-    "scared": "fearfully",
-    "excited": "excitedly",
-    "whispering": "in a whisper",
-    "whisper": "in a whisper",
-    "whispered": "in a whisper",
-    "shouting": "loudly, shouting",
-    "calm": "calmly",
-    "curious": "curiously",
-    "surprised": "with surprise",
-    "nervous": "nervously",
-    "tired": "wearily",
-    "bored": "in a bored tone",
-    "sarcastic": "sarcastically",
-    "tender": "tenderly",
-    "serious": "seriously",
-    "playful": "playfully",
-    "proud": "proudly",
-    "disgusted": "with disgust",
+# A line's emotion -> (the style for the verbatim models' speech_metadata, the adverb the
+# older models read in "Say <adverb>: ..."). Keys are lowercase; synonyms share a pair. Any
+# other emotion is sent as its own word ("wistful"; "in a wistful tone" for older models).
+EMOTIONS: dict[str, tuple[str, str]] = {
+    "neutral": ("", ""),
+    "happy": ("cheerful", "cheerfully"),
+    "cheerful": ("cheerful", "cheerfully"),
+    "joyful": ("joyful", "joyfully"),
+    "sad": ("sad", "sadly"),
+    "angry": ("angry", "angrily"),
+    "furious": ("furious", "furiously"),
+    "fearful": ("fearful", "fearfully"),
+    "afraid": ("fearful", "fearfully"),
+    "scared": ("fearful", "fearfully"),
+    "excited": ("excited", "excitedly"),
+    "whispering": ("whispering", "in a whisper"),
+    "whisper": ("whispering", "in a whisper"),
+    "whispered": ("whispering", "in a whisper"),
+    "shouting": ("shouting", "loudly, shouting"),
+    "calm": ("calm", "calmly"),
+    "curious": ("curious", "curiously"),
+    "surprised": ("surprised", "with surprise"),
+    "nervous": ("nervous", "nervously"),
+    "tired": ("tired", "wearily"),
+    "bored": ("bored", "in a bored tone"),
+    "sarcastic": ("sarcastic", "sarcastically"),
+    "tender": ("tender", "tenderly"),
+    "serious": ("serious", "seriously"),
+    "playful": ("playful", "playfully"),
+    "proud": ("proud", "proudly"),
+    "disgusted": ("disgusted", "with disgust"),
 }
 
 # Voice.pitch (0..100, default 50) and Voice.rate (words per minute, default 170, eSpeak's
 # scale) become words only when clearly away from the default; otherwise they are ignored.
+# The style words are Google's own examples ("speaking slowly", "speaking rapidly", "high
+# pitch"); the older models' words are the ones this engine always sent them.
 SLOW_RATE, FAST_RATE = 140, 200
 LOW_PITCH, HIGH_PITCH = 35, 65
+PACE = {"slow": ("speaking slowly", "slowly"), "fast": ("speaking rapidly", "quickly")}
+PITCH = {"low": ("low pitch", "in a low voice"), "high": ("high pitch", "in a high voice")}
 
 _SPEAKER_LINE = re.compile(r"^\s*([^:\n]{1,60}?)\s*:", re.MULTILINE)
 _SPACES = re.compile(r"\s+")
@@ -111,12 +114,24 @@ _EMOTION_WORD = re.compile(r"[^\w\s'-]+")
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One part of a verbatim request: the words to say, who says them (two-speaker lines)
+    and how (``speech_metadata.style``, "" for none)."""
+
+    text: str
+    speaker: str | None = None
+    style: str = ""
+
+
+@dataclass(frozen=True)
 class Plan:
     """One request, decided and validated: what to send and with which voices."""
 
     model: str
-    prompt: str  # the text sent, the style instruction first
-    instruction: str  # the style instruction alone ("" when there is none)
+    in_text: bool  # the model wants the style in the text (2.5 / 3.1), not speech_metadata
+    prompt: str  # the text sent: the transcript, or (in_text) the instruction and the text
+    instruction: str  # the style: speech_metadata's, or (in_text) the instruction alone
+    turns: tuple[Turn, ...]  # the parts of a verbatim request, one per turn ((), if in_text)
     voice: str | None  # single speaker: the prebuilt voice
     speakers: tuple[tuple[str, str], ...]  # two speakers: (name in the text, prebuilt voice)
     language: str | None
@@ -137,20 +152,24 @@ def voice_name(name: str) -> str:
     return found
 
 
-def manner(emotion: str, voice: Voice) -> list[str]:
-    """How to say a line, as words: the emotion's, then the pace's and the pitch's."""
+def manner(emotion: str, voice: Voice, in_text: bool = False) -> list[str]:
+    """How to say a line, as words: the emotion's, then the pace's and the pitch's. Style
+    words for ``speech_metadata`` ("curious", "speaking slowly", "low pitch"), or with
+    ``in_text`` the adverbs of an in-text instruction ("curiously", "slowly")."""
+    pick = 1 if in_text else 0
     words = []
     feeling = _SPACES.sub(" ", _EMOTION_WORD.sub(" ", emotion)).strip().lower()[:40]
     if feeling:
-        words.append(EMOTIONS.get(feeling, f"in a {feeling} tone"))
+        known = EMOTIONS.get(feeling)
+        words.append(known[pick] if known else f"in a {feeling} tone" if in_text else feeling)
     if voice.rate <= SLOW_RATE:
-        words.append("slowly")
+        words.append(PACE["slow"][pick])
     elif voice.rate >= FAST_RATE:
-        words.append("quickly")
+        words.append(PACE["fast"][pick])
     if voice.pitch <= LOW_PITCH:
-        words.append("in a low voice")
+        words.append(PITCH["low"][pick])
     elif voice.pitch >= HIGH_PITCH:
-        words.append("in a high voice")
+        words.append(PITCH["high"][pick])
     return [w for w in words if w]
 
 
@@ -168,24 +187,64 @@ def plan(request: SpeechRequest, default_model: str = DEFAULT_MODEL) -> Plan:
     model = _string_option(voice.options, "model") or default_model
     language = _string_option(voice.options, "language")
     speakers = _speakers(voice.options.get("speakers"), text)
-    style = _join(manner(request.emotion, voice))
-    if speakers:
+    legacy = in_text_style(model)
+    words = manner(request.emotion, voice, in_text=legacy)
+    turns: tuple[Turn, ...] = ()
+    if not legacy:
+        instruction = ", ".join(words)
+        if speakers:
+            turns = _turns(text, [name for name, _ in speakers], instruction)
+        else:
+            turns = (Turn(text, None, instruction),)
+        prompt = "\n".join(turn.text for turn in turns)
+    elif speakers:
         names = " and ".join(name for name, _ in speakers)
+        style = _join(words)
         instruction = f"Read this conversation between {names}" + (f" {style}" if style else "")
         prompt = f"{instruction}:\n{text}"
-    elif style:
-        instruction = f"Say {style}"
+    elif words:
+        instruction = f"Say {_join(words)}"
         prompt = f"{instruction}: {text}"
     else:
         instruction, prompt = "", text
     return Plan(
         model=model,
+        in_text=legacy,
         prompt=prompt,
         instruction=instruction,
+        turns=turns,
         voice=None if speakers else voice_name(voice.voice),
         speakers=speakers,
         language=language,
     )
+
+
+def _turns(text: str, names: list[str], style: str) -> tuple[Turn, ...]:
+    """A two-speaker line ("Ann: ...\nBo: ...") as one turn per "Name:" line, the name taken
+    off; a line that opens with neither name continues the turn above it."""
+    opener = re.compile(
+        r"^\s*(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")\s*:"
+    )
+    turns: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        match = opener.match(line)
+        if match:
+            turns.append((match.group(1), [line[match.end() :].strip()]))
+        elif turns:
+            turns[-1][1].append(line.strip())
+        elif line.strip():
+            raise EngineError(
+                ENGINE,
+                f"a two-speaker line must open with a speaker's turn ('{names[0]}: ...'), not "
+                f"{line.strip()[:40]!r}",
+            )
+    parts = []
+    for speaker, lines in turns:
+        said = "\n".join(line for line in lines if line)
+        if not said:
+            raise EngineError(ENGINE, f"a turn of '{speaker}' is empty: write '{speaker}: ...'")
+        parts.append(Turn(said, speaker, style))
+    return tuple(parts)
 
 
 def _join(words: list[str]) -> str:
