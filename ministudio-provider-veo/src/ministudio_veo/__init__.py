@@ -1,38 +1,54 @@
-"""MiniStudio engine plugin for Google Veo 3.1, through the official ``google-genai`` SDK,
-and a Gemini vision judge for quality control.
+"""MiniStudio engine plugins for Google video, through the official ``google-genai`` SDK, and
+a Gemini vision judge for quality control.
 
-Two video engines, because the two Google backends take different inputs:
-
-- ``veo``: the Gemini Developer API, with ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. Clips are
-  downloaded from the Gemini files endpoint; results can arrive by webhook
-  (``webhook_config``); Veo always makes a soundtrack there; no seed.
-- ``veo-vertex``: Vertex AI, either a project (``GOOGLE_CLOUD_PROJECT``,
+- ``gemini-omni``: Gemini Omni on the Gemini API (``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``;
+  ``GEMINI_BASE_URL`` to point elsewhere), through the Interactions API: text, a first frame
+  (and a last one), up to five reference images; 360p to 4k, 3-10 s, always with sound; the
+  ``edit`` retake rung (a take changed by instruction); webhooks, verified (``_webhooks``:
+  ``GEMINI_WEBHOOK_SECRET`` for project webhooks, Google's key set for per-request ones).
+- ``veo-vertex``: Veo 3.1 on Vertex AI, either a project (``GOOGLE_CLOUD_PROJECT``,
   ``GOOGLE_CLOUD_LOCATION``, credentials from ``GOOGLE_APPLICATION_CREDENTIALS`` (a service
   account file), ``VERTEX_AI_ACCESS_TOKEN`` or application default credentials) or express
   mode with ``VERTEX_AI_API_KEY``. Takes a seed and turns the soundtrack off; clips come back
   inline, or in Cloud Storage with the option ``output_gcs_uri``. Polling only.
+- ``veo`` (legacy): Veo on the Gemini API, which Google turned off (the last models on
+  2026-10-22). Declared so ``validate`` can name the replacement (``gemini-omni``); it sends
+  nothing.
 
 And a judge (kind ``judge``), named by a production's ``qc: {judge: gemini-judge}``:
 
-- ``gemini-judge``: the Gemini API with the same keys as ``veo``; ``qc_check`` sends a few
-  frames of each rendered shot, the characters' reference images and DNA and the place's
+- ``gemini-judge``: the Gemini API with the same keys as ``gemini-omni``; ``qc_check`` sends a
+  few frames of each rendered shot, the characters' reference images and DNA and the place's
   description to a Gemini Flash model and turns its structured answer into an
   ``identity:<character>`` verdict per character and a ``continuity`` verdict per shot
   (see ``judge``).
 
-``google-genai`` is pinned below 3: 3.x refuses Veo on the Gemini Developer API.
-
-The SDK is imported inside the hooks only (see ``_api`` and ``judge``).
+Models and their lifecycle are in ``_catalog``. ``google-genai`` is pinned below 3 (see the
+pyproject). The SDK is imported inside the hooks only (``_omni``, ``_api``, ``_webhooks``,
+``judge``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
+
+from ministudio_veo._catalog import (
+    GEMINI_VEO_DEFAULT,
+    GEMINI_VEO_MODELS,
+    JUDGE_MODEL,
+    JUDGE_MODELS,
+    OMNI_DEFAULT,
+    OMNI_MODELS,
+    OMNI_PRICES,
+    VERTEX_DEFAULT,
+    VERTEX_MODELS,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -49,23 +65,31 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-GEMINI = "veo"
+OMNI = "gemini-omni"
+GEMINI = "veo"  # legacy: the Gemini API serves no Veo model any more
 VERTEX = "veo-vertex"
-ENGINES = (GEMINI, VERTEX)
+ENGINES = (GEMINI, VERTEX)  # the Veo engines (``_api``)
+VIDEO = (OMNI, GEMINI, VERTEX)
 JUDGE = "gemini-judge"
-JUDGE_MODEL = "gemini-3.8-flash"  # GA since September 2026; see judge.PRICES
 GEMINI_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 VERTEX_KEYS = ("VERTEX_AI_API_KEY", "VERTEX_AI_ACCESS_TOKEN")
 
+__all__ = ["JUDGE_MODEL", "OMNI_DEFAULT", "specs"]
 
-def _capabilities(*, vertex: bool) -> Capabilities:
+
+def _latency(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def _veo_capabilities(*, vertex: bool) -> Capabilities:
     return Capabilities(
         durations=(4.0, 6.0, 8.0),
         min_duration=4.0,
         max_duration=8.0,
         snap_duration="up",
         aspect_ratios=("16:9", "9:16"),
-        resolutions=("720p", "1080p"),
+        # 4k on Vertex (8 s only; not on Lite, which refuses it before anything is sent).
+        resolutions=("720p", "1080p", "2160p") if vertex else ("720p", "1080p"),
         max_references=3,
         references_with_frames=False,  # Veo takes reference images or frames, not both
         first_frame=True,
@@ -73,34 +97,75 @@ def _capabilities(*, vertex: bool) -> Capabilities:
         last_frame_alone=False,  # Veo interpolates towards an end frame from a first frame
         native_audio=True,
         seed=vertex,
-        webhooks=not vertex,
         # Quotas are per project and tier; 10 requests a minute is Vertex's published figure.
         concurrency=4,
         requests_per_minute=10,
-        price_per_second=0.40,  # veo-3.1 standard, 720p/1080p (secondary figure, May 2026)
-        expected_latency=float(os.environ.get("VEO_EXPECTED_LATENCY") or 90.0),
+        price_per_second=0.40,  # veo-3.1 standard with sound, 720p/1080p (see _catalog)
+        expected_latency=_latency("VEO_EXPECTED_LATENCY", 90.0),
+    )
+
+
+def _omni_capabilities() -> Capabilities:
+    return Capabilities(
+        # Any length from 3 to 10 s (fractions too): a hint Omni follows closely; the core
+        # reads the clip's real length and fits it to the audio. (Vertex's Omni notebook
+        # "Duration: 3s - 10s"; the range is also what the API's own 400s quote.)
+        durations=None,
+        min_duration=3.0,
+        max_duration=10.0,
+        snap_duration="up",
+        aspect_ratios=("16:9", "9:16"),
+        resolutions=tuple(OMNI_PRICES),  # 360p, 720p, 1080p (upscaled), 4k (upscaled)
+        # Google's Omni notebook: "no more than 5 reference images" for best results.
+        max_references=5,
+        references_with_frames=True,
+        first_frame=True,
+        last_frame=True,
+        last_frame_alone=False,  # "<LAST_FRAME>: Must be used with <FIRST_FRAME>"
+        native_audio=True,  # always: Omni has no switch for its soundtrack
+        edit=True,  # previous_interaction_id and an instruction
+        webhooks=True,
+        # No published quota for Omni; conservative, like Veo's.
+        concurrency=4,
+        requests_per_minute=10,
+        price_per_second=OMNI_PRICES["720p"],
+        expected_latency=_latency("OMNI_EXPECTED_LATENCY", 60.0),
     )
 
 
 def specs() -> list[EngineSpec]:
+    """The engines this plugin provides (with their models, see ``_catalog``)."""
     return [
+        EngineSpec(
+            id=OMNI,
+            kind="video",
+            description="Google Gemini Omni on the Gemini API (Interactions, google-genai)",
+            key_env=GEMINI_KEYS,
+            default_model=OMNI_DEFAULT,
+            models=OMNI_MODELS,
+            marks_sending=True,  # _omni.submit calls context.sending()
+            capabilities=_omni_capabilities(),
+        ),
         EngineSpec(
             id=GEMINI,
             kind="video",
-            description="Google Veo 3.1 on the Gemini API (google-genai)",
+            description="Google Veo on the Gemini API: turned off by Google; use gemini-omni",
             key_env=GEMINI_KEYS,
-            default_model="veo-3.1-generate-preview",
-            marks_sending=True,  # _api.submit calls context.sending()
-            capabilities=_capabilities(vertex=False),
+            default_model=GEMINI_VEO_DEFAULT,
+            models=GEMINI_VEO_MODELS,
+            legacy=True,
+            marks_sending=True,  # it never sends anything
+            capabilities=_veo_capabilities(vertex=False),
         ),
         EngineSpec(
             id=VERTEX,
             kind="video",
             description="Google Veo 3.1 on Vertex AI: a project, or express mode with a key",
             key_env=VERTEX_KEYS,
-            default_model="veo-3.1-generate-001",
+            default_model=VERTEX_DEFAULT,
+            models=VERTEX_MODELS,
             marks_sending=True,
-            capabilities=_capabilities(vertex=True),
+            capabilities=_veo_capabilities(vertex=True),
         ),
         EngineSpec(
             id=JUDGE,
@@ -108,6 +173,7 @@ def specs() -> list[EngineSpec]:
             description="Gemini vision judge: identity per character, continuity per shot",
             key_env=GEMINI_KEYS,
             default_model=JUDGE_MODEL,
+            models=JUDGE_MODELS,
             capabilities=Capabilities(concurrency=4, expected_latency=8.0),
         ),
     ]
@@ -123,16 +189,28 @@ def ministudio_engines() -> list[EngineSpec]:
 def submit_video(
     engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
 ) -> Awaitable[Submission] | None:
-    from ministudio_veo import _api
+    if engine == OMNI:
+        from ministudio_veo import _omni
 
-    return _api.submit(engine, request, context) if engine in ENGINES else None
+        return _omni.submit(request, context)
+    if engine in ENGINES:
+        from ministudio_veo import _api
+
+        return _api.submit(engine, request, context)
+    return None
 
 
 @hookimpl
 def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
-    from ministudio_veo import _api
+    if engine == OMNI:
+        from ministudio_veo import _omni
 
-    return _api.poll(engine, job_id, context) if engine in ENGINES else None
+        return _omni.poll(job_id, context)
+    if engine in ENGINES:
+        from ministudio_veo import _api
+
+        return _api.poll(engine, job_id, context)
+    return None
 
 
 @hookimpl
@@ -144,34 +222,49 @@ def download_video(
     context: EngineContext,
     request: VideoRequest,
 ) -> Awaitable[VideoResult] | None:
-    from ministudio_veo import _api
+    if engine == OMNI:
+        from ministudio_veo import _omni
 
-    if engine not in ENGINES:
-        return None
-    return _api.download(engine, job_id, status, Path(output), context, request)
+        return _omni.download(job_id, status, Path(output), context, request)
+    if engine in ENGINES:
+        from ministudio_veo import _api
+
+        return _api.download(engine, job_id, status, Path(output), context, request)
+    return None
 
 
 @hookimpl
-def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
-    from ministudio_veo import _api
+def parse_webhook(
+    engine: str, body: bytes, headers: dict[str, str], env: Mapping[str, str]
+) -> JobStatus | None:
+    """A Gemini API push for ``gemini-omni``: verified (``_webhooks``), then a thin status."""
+    if engine != OMNI:
+        return None
+    from ministudio_veo import _webhooks
 
-    return _api.parse_webhook(body) if engine == GEMINI else None
+    return _webhooks.parse(engine, body, headers, env)
 
 
 @hookimpl
 def estimate_cost(engine: str, request: VideoRequest) -> float | None:
-    from ministudio_veo import _api
+    if engine == OMNI:
+        from ministudio_veo import _omni
 
-    return _api.cost(engine, request) if engine in ENGINES else None
+        return _omni.cost(request)
+    if engine in ENGINES:
+        from ministudio_veo import _api
+
+        return _api.cost(engine, request)
+    return None
 
 
 @hookimpl
 def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
-    if engine not in ENGINES:
+    if engine not in VIDEO:
         return None
     from ministudio.prompts import describe_shot
 
-    # Veo speaks the lines itself only when the shot asks for native audio.
+    # The engine speaks the lines itself only when the shot asks for native audio.
     return describe_shot(shot, include_dialogue=shot.native_audio)
 
 

@@ -1,6 +1,12 @@
-"""The Veo calls through ``google-genai``: clients per backend, requests, statuses, downloads.
+"""The Veo calls through ``google-genai`` on Vertex AI: client, requests, statuses, downloads.
 
-Imported by the hooks only, so ``import ministudio_veo`` stays free of the SDK.
+Imported by the hooks only, so ``import ministudio_veo`` stays free of the SDK. The legacy
+``veo`` engine (the Gemini API, which serves no Veo model since 2026-10-22) sends nothing:
+its submit refuses, naming ``gemini-omni``.
+
+Rules (Vertex's Veo 3.1 model page and the Gemini API's Veo parameter table; veo.md §3):
+4, 6 or 8 s; 8 s with reference images, at 1080p and at 4k; at most 3 reference images (as
+``asset``), none on Lite and none with frames; 4k not on Lite.
 
 How failures map, so the core never pays twice:
 
@@ -36,51 +42,35 @@ from ministudio.errors import (
 from ministudio.http import tls_context
 from ministudio.jobs import JobStatus, Submission, VideoRequest, VideoResult
 
-from ministudio_veo import GEMINI, GEMINI_KEYS, VERTEX, specs
+from ministudio_veo import GEMINI, OMNI, VERTEX, specs
+from ministudio_veo._catalog import OMNI_DEFAULT, VEO_PRICES
+from ministudio_veo._errors import KeyRejected
 
 if TYPE_CHECKING:
     from google import genai
 
-MODELS = {  # short names -> (Gemini API id, Vertex id)
-    "veo-3.1": ("veo-3.1-generate-preview", "veo-3.1-generate-001"),
-    "veo-3.1-fast": ("veo-3.1-fast-generate-preview", "veo-3.1-fast-generate-001"),
-    "veo-3.1-lite": ("veo-3.1-lite-generate-preview", "veo-3.1-lite-generate-001"),
-}
-# USD per second by (model family, resolution), secondary figures (May 2026); audio included.
-PRICES = {
-    ("fast", "720p"): 0.10,
-    ("fast", "1080p"): 0.12,
-    ("lite", "720p"): 0.05,
-    ("standard", "720p"): 0.40,
-    ("standard", "1080p"): 0.40,
-}
 MAX_REFERENCES = 3
-LONG_ONLY = 8  # Veo makes 8 s clips when given reference images or asked for 1080p
+LONG_ONLY = 8  # Veo makes 8 s clips with reference images, at 1080p and at 4k
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 REFUSED_CODES = (3, 400)  # INVALID_ARGUMENT
 
 
-class KeyRejected(MissingKeyError):
-    """Google turned the key or credentials down (401/403, or an invalid API key)."""
-
-    def __init__(self, engine: str, variables: list[str], status: int) -> None:
-        self.engine = engine
-        self.variables = variables
-        MinistudioError.__init__(
-            self,
-            f"engine '{engine}' was refused access (HTTP {status}): check "
-            f"{' or '.join(variables)} (or the stored key: `ministudio keys list`) and run again",
-        )
-
-
 # -- the hooks' work ------------------------------------------------------------------------
 async def submit(engine: str, request: VideoRequest, context: EngineContext) -> Submission:
+    if engine == GEMINI:
+        raise EngineRefusal(
+            GEMINI,
+            "the Gemini API no longer serves Veo (turned off on 2026-10-22): route the shots "
+            f"to engine '{OMNI}' (model {OMNI_DEFAULT}), or to 'veo-vertex' with a Google "
+            "Cloud project",
+        )
+    _check(engine, request)  # before any request: a refusal here is free
     client, http = _client(engine, context)
     try:
         source = types.GenerateVideosSource(
             prompt=_prompt(request), image=_image(request.first_frame)
         )
-        config = _config(engine, request, context)
+        config = _config(request)
         context.sending()  # the images are read: the paid request leaves now
         operation = await client.aio.models.generate_videos(
             model=model_id(engine, request.model), source=source, config=config
@@ -105,6 +95,20 @@ async def submit(engine: str, request: VideoRequest, context: EngineContext) -> 
     return Submission(job_id=operation.name)
 
 
+def _check(engine: str, request: VideoRequest) -> None:
+    """What the model refuses, refused here for nothing."""
+    model = model_id(engine, request.model)
+    if "-lite" in model:
+        if _resolution(request) == "4k":
+            raise EngineRefusal(engine, f"{model} makes 720p or 1080p clips, not 4k: use veo-3.1")
+        if _all_references(request):
+            raise EngineRefusal(
+                engine,
+                f"{model} takes no reference images: route the shot to veo-3.1 or "
+                "veo-3.1-fast, or drop the references",
+            )
+
+
 async def poll(engine: str, job_id: str, context: EngineContext) -> JobStatus:
     return status_of(await _operation(engine, job_id, context))
 
@@ -118,7 +122,7 @@ async def download(
     request: VideoRequest,
 ) -> VideoResult:
     operation = None
-    if status.state != "succeeded" or (engine == GEMINI and not status.video_url):
+    if status.state != "succeeded":
         operation = await _operation(engine, job_id, context)
         status = status_of(operation)
     if status.state == "failed":
@@ -130,16 +134,13 @@ async def download(
     output.parent.mkdir(parents=True, exist_ok=True)
     part = output.with_name(output.name + ".part")
     try:
-        if engine == GEMINI:
-            await _download_file(engine, status.video_url or "", part, context)
+        video = _video(engine, operation or await _operation(engine, job_id, context))
+        if video.video_bytes:
+            part.write_bytes(video.video_bytes)
+        elif video.uri and video.uri.startswith("gs://"):
+            await _download_gcs(engine, video.uri, part, context)
         else:
-            video = _video(engine, operation or await _operation(engine, job_id, context))
-            if video.video_bytes:
-                part.write_bytes(video.video_bytes)
-            elif video.uri and video.uri.startswith("gs://"):
-                await _download_gcs(engine, video.uri, part, context)
-            else:
-                raise EngineError(engine, f"job {job_id} finished without a video to fetch")
+            raise EngineError(engine, f"job {job_id} finished without a video to fetch")
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -152,42 +153,31 @@ async def download(
     )
 
 
-def parse_webhook(body: bytes) -> JobStatus | None:
-    """A Gemini API webhook: the operation as JSON (Google's payload shape is unconfirmed)."""
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    data = data.get("operation", data)  # tolerate an envelope around the operation
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        return None
-    try:
-        operation = types.GenerateVideosOperation.from_api_response(data, is_vertex_ai=False)
-    except (ValueError, TypeError):
-        return None
-    return status_of(operation)
-
-
 # -- requests -------------------------------------------------------------------------------
 def model_id(engine: str, model: str | None) -> str:
-    """The backend's model id for a short name (``veo-3.1-fast``) or a full id."""
+    """The model id for a declared id or alias (``veo-3.1-fast``), or ``model`` as given."""
+    from ministudio.lifecycle import find
+
     spec = _spec(engine)
     model = model or spec.default_model or ""
-    ids = MODELS.get(model)
-    return ids[engine == VERTEX] if ids else model
+    declared = find(spec.models, model)
+    return declared.id if declared else model
 
 
 def cost(engine: str, request: VideoRequest) -> float:
-    """What ``request`` costs: the model's price at its resolution for the seconds sent."""
+    """What ``request`` costs: the model's price at its resolution, with or without sound,
+    for the seconds sent."""
     model = model_id(engine, request.model)
-    return round(_sent_duration(request) * price(model, _resolution(request)), 6)
+    sound = request.shot.native_audio
+    return round(_sent_duration(request) * price(model, _resolution(request), sound), 6)
 
 
-def price(model: str, resolution: str) -> float:
+def price(model: str, resolution: str, sound: bool = True) -> float:
+    """USD per second (``_catalog.VEO_PRICES``); an unknown pairing costs what standard does."""
     family = "fast" if "-fast" in model else "lite" if "-lite" in model else "standard"
-    return PRICES.get((family, resolution), PRICES[("standard", "1080p")])
+    size = "2160p" if resolution == "4k" else resolution
+    known = VEO_PRICES.get((family, size, sound))
+    return known if known is not None else VEO_PRICES[("standard", size, sound)]
 
 
 def _prompt(request: VideoRequest) -> str:
@@ -195,9 +185,7 @@ def _prompt(request: VideoRequest) -> str:
     return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
 
 
-def _config(
-    engine: str, request: VideoRequest, context: EngineContext
-) -> types.GenerateVideosConfig:
+def _config(request: VideoRequest) -> types.GenerateVideosConfig:
     options = request.options
     config: dict[str, Any] = {
         "number_of_videos": 1,
@@ -218,13 +206,10 @@ def _config(
     for name in ("person_generation", "enhance_prompt"):
         if name in options:
             config[name] = options[name]
-    if engine == VERTEX:
-        config["seed"] = request.seed % 2**32
-        config["generate_audio"] = request.shot.native_audio
-        if options.get("output_gcs_uri"):
-            config["output_gcs_uri"] = str(options["output_gcs_uri"])
-    elif context.webhook_url:
-        config["webhook_config"] = types.WebhookConfig(uris=[context.webhook_url])
+    config["seed"] = request.seed % 2**32
+    config["generate_audio"] = request.shot.native_audio
+    if options.get("output_gcs_uri"):
+        config["output_gcs_uri"] = str(options["output_gcs_uri"])
     return types.GenerateVideosConfig(**config)
 
 
@@ -233,9 +218,15 @@ def _references(request: VideoRequest) -> list[Path]:
     which Veo refuses to combine with them (the core already left them out)."""
     if request.first_frame is not None or request.last_frame is not None:
         return []
+    return _all_references(request)[:MAX_REFERENCES]
+
+
+def _all_references(request: VideoRequest) -> list[Path]:
     paths = [p for c in request.shot.characters for p in c.reference_images]
     paths += list(request.shot.environment.reference_images)
-    return [Path(p) for p in paths[:MAX_REFERENCES]]
+    if request.first_frame is not None or request.last_frame is not None:
+        return []
+    return [Path(p) for p in paths]
 
 
 def _sent_duration(request: VideoRequest) -> int:
@@ -245,7 +236,9 @@ def _sent_duration(request: VideoRequest) -> int:
 
 
 def _resolution(request: VideoRequest) -> str:
-    return "1080p" if min(request.width, request.height) >= 1080 else "720p"
+    """Veo's name for the film's resolution: 720p, 1080p or 4k (2160p)."""
+    side = min(request.width, request.height)
+    return "4k" if side >= 2160 else "1080p" if side >= 1080 else "720p"
 
 
 def _image(path: Path | None) -> types.Image | None:
@@ -305,19 +298,6 @@ async def _operation(
 
 
 # -- downloads ------------------------------------------------------------------------------
-async def _download_file(engine: str, uri: str, part: Path, context: EngineContext) -> None:
-    """The Gemini files endpoint (the SDK finds the file id in the uri; the key goes along)."""
-    client, http = _client(engine, context)
-    try:
-        await client.aio.files.download(file=types.Video(uri=uri), destination=str(part))
-    except errors.APIError as exc:
-        raise _failure(engine, exc, "download") from None
-    except httpx.HTTPError as exc:
-        raise TransientError(engine, f"download cut short ({_why(exc)}); download again") from None
-    finally:
-        await http.aclose()
-
-
 async def _download_gcs(engine: str, uri: str, part: Path, context: EngineContext) -> None:
     """A ``gs://bucket/object`` through the Cloud Storage JSON API, with the render's
     credentials, checked against its Content-Length."""
@@ -347,12 +327,6 @@ def _client(engine: str, context: EngineContext) -> tuple[genai.Client, httpx.As
         client_args={"verify": tls},  # the SDK's own sync client
         timeout=int(_timeout(context) * 1000),
     )
-    if engine == GEMINI:
-        base = context.env.get("GEMINI_BASE_URL")
-        if base:
-            options.base_url = base
-        key = context.key(_spec(GEMINI))
-        return genai.Client(api_key=key, http_options=options), http
     base = context.env.get("VERTEX_BASE_URL")
     if base:
         options.base_url = base
@@ -438,8 +412,7 @@ def _timeout(context: EngineContext) -> float:
 def _failure(engine: str, exc: errors.APIError, what: str) -> MinistudioError:
     code = int(exc.code or 0)
     if code in (401, 403) or _bad_key(exc):
-        names = list(GEMINI_KEYS) if engine == GEMINI else _credential_names()
-        return KeyRejected(engine, names, code)
+        return KeyRejected(engine, _credential_names(), code)
     if code in (408, 429) or code >= 500:
         return TransientError(
             engine, f"{what}: {_message(exc)} (HTTP {code})", retry_after=_retry_after(exc)

@@ -50,7 +50,7 @@ from ministudio.media.probe import probe
 from PIL import Image, ImageOps
 
 from ministudio_veo import GEMINI_KEYS, JUDGE, JUDGE_MODEL, specs
-from ministudio_veo._api import KeyRejected
+from ministudio_veo._errors import KeyRejected
 
 DEFAULT_FRAMES = 4
 MAX_FRAMES = 16
