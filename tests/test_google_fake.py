@@ -680,3 +680,483 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+# -- webhooks: signed thin events --------------------------------------------------------------
+class _Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        server: Any = self.server
+        server.hits += 1
+        ok = server.hits > server.fail_first
+        if ok:
+            server.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200 if ok else 500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    server.got, server.hits, server.fail_first = [], 0, 0
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _verify_jwt(google: GoogleServer, token: str, audience: str | None) -> dict[str, Any]:
+    import jwt
+
+    keys = jwt.PyJWKClient(google.jwks_url).get_signing_key_from_jwt(token)
+    options = {} if audience else {"verify_aud": False}
+    claims: dict[str, Any] = jwt.decode(
+        token, keys.key, algorithms=["RS256"], audience=audience, options=options
+    )
+    return claims
+
+
+@pytest.mark.parametrize("carries", [True, False])
+def test_dynamic_webhook_jwt(receiver: Any, carries: bool) -> None:
+    receiver.fail_first = 1  # the first try gets a 500: retried
+    with GoogleServer(latency=0.1, jwt_carries_event=carries) as google:
+        c = gemini(google)
+        ix = c.interactions.create(
+            model="gemini-omni-1.1-flash",
+            input="a paper boat",
+            background=True,
+            response_format={"type": "video", "duration": "3s", "resolution": "360p"},
+            webhook_config={"uris": [receiver.url], "user_metadata": {"shot": "s1"}},
+        )
+        assert google.wait_idle()
+        (headers, body), (record,) = receiver.got[-1], google.webhooks
+        assert record.attempts == 2 and record.delivered and record.status == 200
+        assert record.kind == "dynamic" and record.type == "interaction.completed"
+        event = json.loads(body)
+        assert event["type"] == "interaction.completed" and event["version"] == "v1"
+        assert event["data"] == {"id": ix.id, "user_metadata": {"shot": "s1"}}
+        assert headers["webhook-id"].startswith("msg_") and headers["webhook-timestamp"]
+        token = headers["webhook-signature"]
+        if carries:  # the claims are the event itself (+ iat/exp)
+            claims = _verify_jwt(google, token, None)
+            assert {k: claims[k] for k in event} == event and claims["exp"] > claims["iat"]
+        else:  # only iat/exp/aud: the body carries the event
+            claims = _verify_jwt(google, token, receiver.url)
+            assert set(claims) == {"iat", "exp", "aud"}
+        with pytest.raises(Exception):  # another key pair does not verify it
+            with GoogleServer() as other:
+                _verify_jwt(other, token, None)
+
+
+def test_static_webhook_hmac_and_failure_event(receiver: Any) -> None:
+    import hashlib
+    import hmac
+
+    with GoogleServer(latency=0.1, static_webhook_uri=receiver.url) as google:
+        assert google.webhook_secret.startswith("whsec_")
+        google.fail_next_job(13, "boom")
+        c = gemini(google)
+        ix = c.interactions.create(
+            model="gemini-omni-1.2-flash",
+            input="a kite",
+            background=True,
+            response_format={"type": "video", "duration": "3s", "resolution": "360p"},
+        )
+        assert google.wait_idle()
+        ((headers, body),) = receiver.got
+        key = base64.b64decode(google.webhook_secret.removeprefix("whsec_"))
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        assert headers["webhook-signature"] == f"v1,{expected}"
+        event = json.loads(body)
+        assert event["type"] == "interaction.failed"
+        assert event["data"] == {"id": ix.id, "error_code": "INTERNAL", "error_message": "boom"}
+        got = c.interactions.get(ix.id)
+        assert got.status == "failed" and got.errors[0].message == "boom"
+        # webhook_config needs background=true
+        r = httpx.post(
+            f"{google.base_url}/v1beta/interactions",
+            headers={"x-goog-api-key": google.api_key},
+            json={
+                "model": "gemini-omni-1.1-flash",
+                "input": "x",
+                "webhook_config": {"uris": [receiver.url]},
+            },
+        )
+        assert r.status_code == 400 and "background" in r.json()["error"]["message"]
+
+
+def test_legacy_veo_video_generated_event(receiver: Any) -> None:
+    with GoogleServer(latency=0.1, serve_retired_veo=True) as google:
+        c = gemini(google)
+        op = c.models.generate_videos(
+            model=VEO,
+            source=src("a paper boat"),
+            config=types.GenerateVideosConfig(
+                webhook_config=types.WebhookConfig(uris=[receiver.url], user_metadata={"s": 1})
+            ),
+        )
+        c.models.generate_videos(  # filtered: Veo has no failure event
+            model=VEO,
+            source=src("a forbidden boat"),
+            config=types.GenerateVideosConfig(
+                webhook_config=types.WebhookConfig(uris=[receiver.url])
+            ),
+        )
+        assert google.wait_idle()
+        ((_, body),) = receiver.got
+        data = json.loads(body)["data"]
+        assert json.loads(body)["type"] == "video.generated" and data["id"] == op.name
+        file_id = google.operations[op.name].files[0]
+        assert data["file_name"] == f"files/{file_id}" and data["user_metadata"] == {"s": 1}
+        assert data["output_file_uri"].endswith(f"/files/{file_id}:download?alt=media")
+
+
+# -- model lifecycle -----------------------------------------------------------------------------
+def test_retired_models_404() -> None:
+    with GoogleServer(latency=0.1) as google:
+        c, v = gemini(google), vertex(google)
+        for model in ("veo-3.1-generate-preview", "veo-3.0-generate-001", "veo-2.0-generate-001"):
+            with pytest.raises(errors.ClientError) as err:
+                c.models.generate_videos(model=model, source=src("a cat"))
+            assert (err.value.code, err.value.status) == (404, "NOT_FOUND")
+            assert "is no longer available" in err.value.message
+        with pytest.raises(errors.ClientError) as err:
+            v.models.generate_videos(model="veo-3.0-generate-001", source=src("a cat"))
+        assert err.value.code == 404
+        with pytest.raises(Exception) as caught:  # the Interactions SDK's own error classes
+            c.interactions.create(model="gemini-omni-flash-preview", input="a cat")
+        assert caught.value.status_code == 404  # type: ignore[attr-defined]
+        assert "no longer available" in str(caught.value)
+        assert google.submissions == 0
+    with GoogleServer(retire_older_tts=True) as google:
+        c = gemini(google)
+        with pytest.raises(errors.ClientError) as err:
+            c.models.generate_content(**say("Hi", model="gemini-2.5-flash-preview-tts"))
+        assert err.value.code == 404 and "no longer available" in err.value.message
+        assert c.models.generate_content(**say("Hi", model="gemini-3.8-flash-tts")).candidates
+
+
+def test_vertex_veo_locations_and_lite_rules(google: GoogleServer) -> None:
+    token = {"Authorization": f"Bearer {google.access_token}"}
+    body = {"instances": [{"prompt": "a cat"}], "parameters": {"durationSeconds": 8}}
+
+    def post(location: str, model: str = VERTEX_VEO, json_body: Any = body) -> httpx.Response:
+        return httpx.post(
+            f"{google.base_url}/v1/projects/p/locations/{location}/publishers/google/models/"
+            f"{model}:predictLongRunning",
+            headers=token,
+            json=json_body,
+        )
+
+    assert post("us-central1").status_code == 200
+    assert post("global").status_code == 404 and post("europe-west4").status_code == 404
+    lite = "veo-3.1-lite-generate-001"
+    refs = {
+        "instances": [
+            {
+                "prompt": "a cat",
+                "referenceImages": [
+                    {
+                        "image": {
+                            "bytesBase64Encoded": base64.b64encode(b"\x89PNG").decode(),
+                            "mimeType": "image/png",
+                        },
+                        "referenceType": "asset",
+                    }
+                ],
+            }
+        ],
+        "parameters": {"durationSeconds": 8},
+    }
+    assert post("us-central1", lite, refs).status_code == 400
+    assert post("us-central1", VERTEX_VEO, refs).status_code == 200
+    short = {**refs, "parameters": {"durationSeconds": 6}}
+    assert post("us-central1", VERTEX_VEO, short).status_code == 400  # 8 s with references
+    with GoogleServer(veo_global=True) as g2:
+        r = httpx.post(
+            f"{g2.base_url}/v1/projects/p/locations/global/publishers/google/models/"
+            f"{VERTEX_VEO}:predictLongRunning",
+            headers={"Authorization": f"Bearer {g2.access_token}"},
+            json=body,
+        )
+        assert r.status_code == 200
+
+
+# -- Gemini TTS 3.8 --------------------------------------------------------------------------------
+def _tts38(
+    c: Any, parts: list[Any], speech: Any, model: str = "gemini-3.8-flash-tts", **config: Any
+) -> Any:
+    return c.models.generate_content(
+        model=model,
+        contents=[types.Content(role="user", parts=parts)],
+        config=types.GenerateContentConfig(
+            response_modalities=["AUDIO"], speech_config=speech, **config
+        ),
+    )
+
+
+def test_tts_38_wav_transcript_and_speakers(google: GoogleServer) -> None:
+    c = gemini(google)
+    line = "Have a wonderful day!"
+    r = _tts38(
+        c,
+        [types.Part(text=line, speech_metadata=types.SpeechMetadata(style="cheerful"))],
+        types.SpeechConfig(voice_config=types.VoiceConfig(voice="Kore")),
+    )
+    blob = r.candidates[0].content.parts[0].inline_data
+    assert blob.mime_type == "audio/wav" and blob.data[:4] == b"RIFF" and blob.data[8:12] == b"WAVE"
+    rec = google.tts_requests[-1]
+    assert rec.transcript == line and rec.styles == ["cheerful"] and rec.voice == "Kore"
+    assert len(blob.data) == 44 + tts_pcm_bytes(line)  # the audio follows the line alone
+    # two speakers: one part per turn, each with its speaker
+    speakers = types.SpeechConfig(
+        multi_speaker_voice_config=types.MultiSpeakerVoiceConfig(
+            speaker_voice_configs=[
+                types.SpeakerVoiceConfig(
+                    speaker="Joe", voice_config=types.VoiceConfig(voice="Puck")
+                ),
+                types.SpeakerVoiceConfig(
+                    speaker="Jane", voice_config=types.VoiceConfig(voice="Kore")
+                ),
+            ]
+        )
+    )
+    turns = [
+        types.Part(text="How's it going?", speech_metadata=types.SpeechMetadata(speaker="Joe")),
+        types.Part(text="Not bad.", speech_metadata=types.SpeechMetadata(speaker="Jane")),
+    ]
+    _tts38(c, turns, speakers)
+    rec = google.tts_requests[-1]
+    assert rec.turns == [("Joe", "How's it going?"), ("Jane", "Not bad.")]
+    assert "Joe" not in rec.transcript  # no speaker labels are spoken
+    with pytest.raises(errors.ClientError, match="speaker"):  # a turn without its speaker
+        _tts38(c, [*turns, types.Part(text="Bye.")], speakers)
+    with pytest.raises(errors.ClientError) as err:  # temperature: INVALID_ARGUMENT on 3.8
+        _tts38(c, [types.Part(text=line)], "Kore", temperature=0.5)
+    assert err.value.status == "INVALID_ARGUMENT"
+    r = httpx.post(  # speechMetadata has speaker and style only
+        f"{google.base_url}/v1beta/models/gemini-3.8-flash-tts:generateContent",
+        headers={"x-goog-api-key": google.api_key},
+        json={
+            "contents": [{"parts": [{"text": "hi", "speechMetadata": {"emotion": "sad"}}]}],
+            "generationConfig": {"responseModalities": ["AUDIO"]},
+        },
+    )
+    assert r.status_code == 400 and 'Unknown name "emotion"' in r.json()["error"]["message"]
+    # older models: raw PCM, and speechMetadata refused
+    r = c.models.generate_content(**say("Hello there"))
+    assert r.candidates[0].content.parts[0].inline_data.mime_type == TTS_MIME
+    with pytest.raises(errors.ClientError):
+        _tts38(
+            c,
+            [types.Part(text="hi", speech_metadata=types.SpeechMetadata(style="calm"))],
+            "Kore",
+            model=TTS_MODEL,
+        )
+
+
+def test_tts_38_vertex_locations() -> None:
+    with GoogleServer() as google:
+        for location, ok in (("global", True), ("us", True), ("eu", True), ("us-central1", False)):
+            r = httpx.post(
+                f"{google.base_url}/v1/projects/p/locations/{location}/publishers/google/models/"
+                "gemini-3.8-flash-tts:generateContent",
+                headers={"Authorization": f"Bearer {google.access_token}"},
+                json={
+                    "contents": [{"parts": [{"text": "hi"}]}],
+                    "generationConfig": {"responseModalities": ["AUDIO"]},
+                },
+            )
+            assert (r.status_code == 200) is ok, (location, r.text)
+            if not ok:
+                assert r.status_code == 404
+        r = httpx.post(  # 2.5 ids keep regional service
+            f"{google.base_url}/v1/projects/p/locations/us-central1/publishers/google/models/"
+            "gemini-2.5-flash-tts:generateContent",
+            headers={"Authorization": f"Bearer {google.access_token}"},
+            json={
+                "contents": [{"parts": [{"text": "hi"}]}],
+                "generationConfig": {"responseModalities": ["AUDIO"]},
+            },
+        )
+        assert r.status_code == 200
+    with GoogleServer(tts_multiregions=False) as google:
+        r = httpx.post(
+            f"{google.base_url}/v1/projects/p/locations/us/publishers/google/models/"
+            "gemini-3.8-flash-tts:generateContent",
+            headers={"Authorization": f"Bearer {google.access_token}"},
+            json={
+                "contents": [{"parts": [{"text": "hi"}]}],
+                "generationConfig": {"responseModalities": ["AUDIO"]},
+            },
+        )
+        assert r.status_code == 404
+
+
+# -- Gemini Omni (Interactions API) ----------------------------------------------------------------
+def _wait_interaction(c: Any, ident: str) -> Any:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        got = c.interactions.get(ident)
+        if got.status != "in_progress":
+            return got
+        time.sleep(0.05)
+    raise AssertionError("the interaction did not end")
+
+
+def test_omni_create_poll_edit(google: GoogleServer, tmp_path: Path) -> None:
+    c = gemini(google)
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+    ix = c.interactions.create(
+        model="gemini-omni-1.1-flash",
+        input=[
+            {"type": "image", "data": png, "mime_type": "image/png"},
+            {"type": "text", "text": "<FIRST_FRAME> a red fox runs"},
+        ],
+        background=True,
+        response_format={
+            "type": "video",
+            "aspect_ratio": "9:16",
+            "resolution": "360p",
+            "duration": "4s",
+        },
+        generation_config={"video_config": {"task": "image_to_video"}},
+    )
+    assert ix.id.startswith("v1_") and ix.status == "in_progress"
+    done = _wait_interaction(c, ix.id)
+    assert done.status == "completed"
+    assert [s.type for s in done.steps] == ["user_input", "thought", "model_output"]
+    info = probe_bytes(base64.b64decode(done.output_video.data), tmp_path)
+    assert info.duration == pytest.approx(4.0, abs=0.1) and info.has_audio
+    assert info.width < info.height
+    record = google.interactions[ix.id]
+    assert (
+        record.images == [("image/png", base64.b64decode(png))] and record.task == "image_to_video"
+    )
+    assert record.resolution == "360p" and record.polls >= 1
+    assert google.billed_usd == pytest.approx(4 * 1931 * 17.5e-6)
+    # an edit: a new clip, the instruction recorded, the chain kept
+    edit = c.interactions.create(
+        model="gemini-omni-1.1-flash",
+        previous_interaction_id=ix.id,
+        input="Make the fox blue. Keep everything else the same.",
+        background=True,
+        response_format={"type": "video", "resolution": "360p"},
+    )
+    edited = _wait_interaction(c, edit.id)
+    assert edited.output_video.data != done.output_video.data
+    rec = google.interactions[edit.id]
+    assert rec.chain == [ix.id] and rec.texts == [
+        "Make the fox blue. Keep everything else the same."
+    ]
+    assert rec.duration == 4.0
+    assert google.submissions == 2 and google.status_requests >= 2
+
+
+def test_omni_rules(google: GoogleServer) -> None:
+    url = f"{google.base_url}/v1beta/interactions"
+    key = {"x-goog-api-key": google.api_key}
+
+    def post(**body: Any) -> httpx.Response:
+        return httpx.post(url, headers=key, json={"model": "gemini-omni-1.1-flash", **body})
+
+    for body, message in (
+        ({"input": "x", "negative_prompt": "y"}, 'Unknown name "negative_prompt"'),
+        ({"input": "x", "generation_config": {"temperature": 0.2}}, "temperature"),
+        ({"input": "x", "system_instruction": "be nice"}, "system_instruction"),
+        ({"input": "<LAST_FRAME> x"}, "FIRST_FRAME"),
+        ({"input": "x", "response_format": {"type": "video", "duration": "12s"}}, "maximum"),
+        ({"input": "x", "response_format": {"type": "video", "resolution": "8k"}}, "resolution"),
+        (
+            {
+                "input": [
+                    {
+                        "type": "image",
+                        "data": base64.b64encode(b"GIF89a").decode(),
+                        "mime_type": "image/png",
+                    }
+                ]
+            },
+            "Unable to process input image",
+        ),
+        ({"input": "x", "previous_interaction_id": "v1_nothere"}, "not found"),
+    ):
+        r = post(**body)
+        assert r.status_code in (400, 404), (body, r.text)
+        assert message in r.json()["error"]["message"], (body, r.text)
+    assert post(input="x", previous_interaction_id="v1_nothere").status_code == 404
+    # unknown keys inside video_config are ignored (third-party probe)
+    r = post(
+        input="a cat",
+        background=True,
+        response_format={"type": "video", "duration": "3s", "resolution": "360p"},
+        generation_config={"video_config": {"task": "text_to_video", "duration_seconds": 999}},
+    )
+    assert r.status_code == 200 and r.json()["object"] == "interaction"
+    assert google.interactions[r.json()["id"]].ignored_fields == [
+        "generation_config.video_config.duration_seconds"
+    ]
+    # store=false: not editable later
+    r = post(
+        input="a dog",
+        store=False,
+        response_format={
+            "type": "video",
+            "duration": "3s",
+            "resolution": "360p",
+            "delivery": "uri",
+        },
+    )
+    assert r.status_code == 200 and r.json()["status"] == "completed"  # synchronous
+    video = r.json()["steps"][-1]["content"][0]
+    assert video["uri"].endswith(":download?alt=media") and "data" not in video
+    got = httpx.get(f"{url}/{r.json()['id']}", headers=key).json()
+    assert got["steps"][-1]["content"][0]["data"]  # GET answers inline even for delivery=uri
+    clip = httpx.get(google.local_url(video["uri"]), headers=key)
+    assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
+    assert post(input="edit", previous_interaction_id=r.json()["id"]).status_code == 404
+
+
+@pytest.mark.parametrize("mode", ["failed", "empty"])
+def test_omni_blocked_prompt(mode: str) -> None:
+    with GoogleServer(latency=0.05, omni_blocked=mode) as google:
+        c = gemini(google)
+        ix = c.interactions.create(
+            model="gemini-omni-1.1-flash", input="a forbidden thing", background=True
+        )
+        done = _wait_interaction(c, ix.id)
+        assert done.output_video is None and google.billed_usd == 0
+        assert done.status == ("failed" if mode == "failed" else "completed")
+        if mode == "failed":
+            assert done.errors
+
+
+def test_omni_faults(google: GoogleServer) -> None:
+    url = f"{google.base_url}/v1beta/interactions"
+    key = {"x-goog-api-key": google.api_key}
+    body = {
+        "model": "gemini-omni-1.1-flash",
+        "input": "a cat",
+        "background": True,
+        "response_format": {"type": "video", "duration": "3s", "resolution": "360p"},
+    }
+    google.fail_next("create", "503")
+    r = httpx.post(url, headers=key, json=body)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+    ident = httpx.post(url, headers=key, json=body).json()["id"]
+    google.fail_next("poll", "429")
+    assert httpx.get(f"{url}/{ident}", headers=key).status_code == 429
+    assert google.wait_idle()
+    google.fail_next("download", "500")
+    assert httpx.get(f"{url}/{ident}", headers=key).status_code == 500
+    google.fail_next("download", "truncate")
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/{ident}", headers=key)
+    assert httpx.get(f"{url}/{ident}", headers=key).json()["status"] == "completed"
+    assert google.rejected["injected"] == 3 and google.submissions == 1

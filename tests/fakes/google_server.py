@@ -432,7 +432,11 @@ class GoogleError(Exception):
         self.details = details
         self.headers = dict(headers or {})
 
+    string_code = False  # the Interactions API's error shape (see ``interactions_error``)
+
     def body(self) -> dict[str, Any]:
+        if self.string_code:
+            return {"error": {"code": self.status.lower(), "message": self.message}}
         error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
         if self.details:
             error["details"] = self.details
@@ -827,7 +831,15 @@ class GoogleServer(LoopbackServer):
             return
         version, _, rest = path.lstrip("/").partition("/")
         if version in GEMINI_VERSIONS and (rest == "interactions" or rest.startswith("inter")):
-            self._interactions(h, method, version, rest, query, body)
+            try:
+                self._interactions(h, method, version, rest, query, body)
+            except GoogleError as exc:
+                # The Interactions API's errors are {"error": {"code": <str>, "message"}}: SDK
+                # 2.34 _gaos/types/interactions/error.py (code: str, "A URI that identifies the
+                # error type"); the SDK's own tests use codes like "invalid_argument",
+                # "resource_exhausted" (3.6.1 tests/interactions/test_live_interactions.py).
+                exc.string_code = True
+                raise
             return
         if version in GEMINI_VERSIONS and method == "GET" and _GEMINI_FILE_META.fullmatch(rest):
             if not self._guard(h, "poll"):
