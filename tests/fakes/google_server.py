@@ -4,6 +4,43 @@ clips) APIs, on both backends the
 express mode), plus the OAuth token endpoint a service-account key file points at.
 The wire protocol is spec ``provider-wire-protocols.md`` section 2 and the Google items of 6.
 
+STRICT RULES FROM GOOGLE'S DOCS (issue 13 item 6). Each rule carries its source beside it in
+the code (a URL, or an SDK module of google-genai 2.34; [3P] = third party); the Omni rules are
+in ``google_interactions.py``, the webhooks in ``google_webhooks.py``. In short:
+
+- Model lifecycle: the Gemini API serves NO Veo model (veo-3.1-*-preview shut down 2026-10-22,
+  veo-3.0/2.0 2026-06-30: deprecations page) -> ``predictLongRunning`` answers 404 NOT_FOUND
+  "... is no longer available" ([3P] apiyi notice); ``serve_retired_veo=True`` serves the
+  3.1 preview ids with the old rules (for plugin tests not yet migrated). Vertex serves
+  ``veo-3.1-{,fast-,lite-}generate-001`` in ``us-central1`` (``veo_global=True``: also
+  ``global``); veo-3.0/2.0 there: 404. Omni: ``gemini-omni-1.1-flash``/``-1.2-flash``;
+  ``gemini-omni-flash-preview``: 404. Older TTS ids served unless ``retire_older_tts=True``.
+- Veo: 8 s with reference images, 1080p, 4k (and Gemini-API extension) unless
+  ``strict_durations=False``; references <= 3 ``asset``, none on Lite; Lite 720p/1080p.
+- Gemini Omni, Interactions API: ``POST /{v1beta|v1}/interactions``, ``GET
+  /{v}/interactions/{id}`` (endpoints ``create``; ``poll`` while running, ``download`` once
+  done), ``GET /{v}/files/{id}``; records in ``interactions`` (``InteractionRecord``).
+  Errors there are ``{"error": {"code": "<status in lower case>", "message"}}`` (the SDK's
+  Interactions error type has a string code). Blocked prompts: ``omni_blocked`` "failed"
+  (default) or "empty" (completed, no video). ``omni_strict_video_config``: unknown keys in
+  ``video_config`` are a 400 (default: ignored, as a [3P] live probe saw).
+- Webhooks: thin Standard-Webhooks events (``interaction.completed`` / ``.failed``,
+  ``video.generated``) to ``webhook_config.uris`` signed with an RS256 JWT (JWKS at
+  ``jwks_url``; claims per ``jwt_carries_event``), else to ``static_webhook_uri`` signed with
+  HMAC (``webhook_secret``). Recorded in ``webhooks`` (``WebhookDelivery``: uri, headers,
+  body, status, attempts, kind).
+- Gemini TTS 3.8: parts carry ``speechMetadata {speaker, style}`` only; the text is the
+  verbatim transcript (``TtsRequest.transcript``/``styles``/``turns``; the audio's length
+  follows the transcript alone); multi-speaker: exactly 2 speakers, and every 3.8 part names
+  one; ``voiceConfig.voice`` or ``prebuiltVoiceConfig``; temperature/topP/topK/candidateCount
+  and systemInstruction: 400; unary answers ``audio/wav`` (older: raw L16 PCM;
+  ``tts_output`` forces "wav"/"pcm"; Vertex ``responseFormat`` AUDIO_WAV/AUDIO_L16 honoured).
+  Older models refuse speechMetadata/voice/responseFormat (``older_tts_refuse_metadata``).
+  Vertex 3.8: ``locations/global`` (and ``us``/``eu`` unless ``tts_multiregions=False``);
+  any single region: 404. Older Vertex ids keep regional service.
+
+Some paragraphs below predate these rules; where they disagree, the list above holds.
+
 Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
 
     with GoogleServer(latency=0.2) as google:
