@@ -712,11 +712,11 @@ def test_the_request_for_a_38_model(tmp_path: Path) -> None:
     assert config.response_modalities == ["AUDIO"]
     assert (config.temperature, config.top_p, config.top_k) == (None, None, None)
     assert config.system_instruction is None and config.candidate_count is None
-    pairs = config.speech_config.multi_speaker_voice_config.speaker_voice_configs  # type: ignore[union-attr]
-    assert [(p.speaker, p.voice_config.prebuilt_voice_config.voice_name) for p in pairs] == [  # type: ignore[union-attr]
-        ("Ann", "Kore"),
-        ("Bo", "Puck"),
-    ]
+    sent = config.model_dump(exclude_none=True)["speech_config"]["multi_speaker_voice_config"]
+    assert [
+        (p["speaker"], p["voice_config"]["prebuilt_voice_config"]["voice_name"])
+        for p in sent["speaker_voice_configs"]
+    ] == [("Ann", "Kore"), ("Bo", "Puck")]
 
 
 def test_ministudio_voices_lists_every_speech_engine() -> None:
@@ -734,3 +734,23 @@ def test_ministudio_voices_lists_every_speech_engine() -> None:
     assert one.stdout.startswith("gemini: Zephyr, Puck") and "espeak" not in one.stdout
     unknown = run_cli("voices", "nope")
     assert unknown.returncode != 0 and "espeak, gemini" in unknown.stderr
+
+
+def test_a_retired_model_names_its_replacement(tmp_path: Path) -> None:
+    """If Google has turned the previews off (third parties say it has or will; Google has
+    announced no date), its 404 names the declared replacement."""
+    with GoogleServer(api_key=KEY, retire_older_tts=True) as fake:
+        request = _line(options={"model": "gemini-3.1-flash-tts-preview"})
+        with pytest.raises(EngineError, match=r"use 'gemini-3\.8-flash-lite-tts'") as info:
+            _speak(tmp_path, _env(fake), request)
+    assert not isinstance(info.value, (TransientError, EngineRefusal))
+
+
+def test_a_location_google_does_not_serve_is_a_clear_404(tmp_path: Path) -> None:
+    """Under the older docs (3.8 at global only), `us` is a 404: the error says where the
+    3.8 models are served."""
+    with GoogleServer(api_key=KEY, tts_multiregions=False) as fake:
+        env = _vertex(fake, GEMINI_TTS_LOCATION="us")
+        with pytest.raises(EngineError, match="served at global, us and eu only"):
+            _speak(tmp_path, env, _line())
+        assert [r.location for r in fake.tts_requests] == ["us"]
