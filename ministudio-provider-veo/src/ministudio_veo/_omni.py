@@ -204,7 +204,11 @@ def _body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
         task = request.options.get("task")
         if isinstance(task, str) and task:
             body["generation_config"] = {"video_config": {"task": task}}
-    if context.webhook_url:
+    if context.webhook_url and not context.env.get("GEMINI_WEBHOOK_SECRET"):
+        # A per-request ("dynamic") webhook, signed with a JWT. With GEMINI_WEBHOOK_SECRET
+        # set, the project's registered ("static") webhook is meant to point at the render's
+        # URL: it is left to report (per-request uris would be used "instead of the
+        # registered webhooks", SDK WebhookConfig docstring) and signs with that secret.
         body["webhook_config"] = {"uris": [context.webhook_url]}
     return body
 
