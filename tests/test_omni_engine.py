@@ -51,7 +51,9 @@ class TestOmniConformance(VideoEngineConformance):
 
     @pytest.fixture(autouse=True)
     def server(self) -> Iterator[GoogleServer]:
-        with GoogleServer(api_key=KEY, latency=(0.2, 0.2), fault_retry_after=0.05) as s:
+        with GoogleServer(
+            api_key=KEY, latency=(0.2, 0.2), fault_retry_after=0.05, render_scale=0.05
+        ) as s:
             yield s
 
     @pytest.fixture
@@ -240,3 +242,123 @@ def test_a_completed_interaction_without_a_video_is_a_refusal(tmp_path: Path) ->
         _render(film, tmp_path, omni_env(server))
     assert "refused" in str(info.value) and "without a video" in str(info.value)
     assert server.submissions == 1
+
+
+# -- webhooks -------------------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _bad_pushes(server: GoogleServer, job: str, static: bool) -> list[tuple[bytes, dict[str, str]]]:
+    """An unsigned push, a forged one, and a stale replay, all naming ``job`` as completed."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    event = {"type": "interaction.completed", "version": "v1", "data": {"id": job}}
+    body = json.dumps(event).encode()
+    now = int(time.time())
+    unsigned = (body, {"content-type": "application/json"})
+    if static:
+
+        def signed(secret: str, ts: int) -> dict[str, str]:
+            key = base64.b64decode(secret.removeprefix("whsec_"))
+            mac = hmac.new(key, f"msg_1.{ts}.".encode() + body, hashlib.sha256).digest()
+            return {
+                "webhook-id": "msg_1",
+                "webhook-timestamp": str(ts),
+                "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+            }
+
+        other = "whsec_" + base64.b64encode(b"not-the-secret-at-all-0123").decode()
+        return [
+            unsigned,
+            (body, signed(other, now)),
+            (body, signed(server.webhook_secret, now - 600)),
+        ]
+    foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    kid = {"kid": server.signer.kid}
+    forged = jwt.encode({**event, "iat": now, "exp": now + 300}, foreign, "RS256", headers=kid)
+    stale = server.signer.jwt({**event, "iat": now - 900, "exp": now - 600})
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now)}
+    return [
+        unsigned,
+        (body, {**headers, "webhook-signature": forged}),
+        (body, {**headers, "webhook-signature": stale}),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["jwt-event", "jwt-body", "static"])
+def test_a_signed_push_brings_the_clip_and_bad_ones_are_refused(tmp_path: Path, mode: str) -> None:
+    """While the clip renders, an unsigned, a forged and a stale push naming it are answered
+    401 and wake nothing (no status request); Google's signed push (a JWT carrying the event,
+    a JWT beside the body's event, or the static webhook's HMAC) is what brings it: one status
+    request, no polling before it."""
+    import threading
+
+    port = _free_port()
+    static = mode == "static"
+    hook = f"http://127.0.0.1:{port}/hooks/gemini-omni"
+    server = GoogleServer(
+        api_key=KEY,
+        latency=1.5,
+        render_scale=0.05,
+        jwt_carries_event=mode == "jwt-event",
+        static_webhook_uri=hook if static else None,
+    )
+    film = _film(tmp_path, [{"id": "s1", "action": "Leaves fall", "duration": 3}])
+    with server:
+        env = omni_env(
+            server, **({"GEMINI_WEBHOOK_SECRET": server.webhook_secret} if static else {})
+        )
+        answers: list[int] = []
+
+        def push_bad_ones() -> None:
+            import time
+
+            deadline = time.monotonic() + 5
+            while not server.interactions and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (job,) = server.interactions
+            time.sleep(0.2)  # the receiver is up before the create is sent
+            answers.extend(_post(hook, b, h) for b, h in _bad_pushes(server, job, static))
+
+        pusher = threading.Thread(target=push_bad_ones)
+        pusher.start()
+        manifest = _render(
+            film,
+            tmp_path,
+            env,
+            webhook_url="http://127.0.0.1:{port}/hooks",
+            webhook_listen=f"127.0.0.1:{port}",
+        )
+        pusher.join()
+        (ix,) = server.interactions.values()
+        (delivery,) = server.webhooks
+    assert answers == [401, 401, 401]
+    assert manifest.shots[0].state == "done"
+    assert delivery.delivered and delivery.kind == ("static" if static else "dynamic")
+    assert ("webhook_config" in ix.body) is not static
+    assert server.status_requests == 1  # the one the genuine push asked for
