@@ -421,3 +421,53 @@ def test_a_continue_shot_that_does_not_continue_is_reported(store, tmp_path: Pat
     assert not seam.passed and seam.reason.startswith("the seam jumps")
     assert {v.check for v in reply.qc} >= {"duration", "environment"}
     assert (tmp_path / "out" / "film.mp4").exists()
+
+
+class Voices:
+    """A speech engine whose ``revision`` the test bumps, counting the lines it speaks."""
+
+    def __init__(self) -> None:
+        self.revision = 0
+        self.spoken = 0
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        return [EngineSpec(id="voices", kind="speech", revision=self.revision)]
+
+    @hookimpl
+    def synthesize_speech(self, engine, request, output, context):
+        import wave
+
+        from ministudio.jobs import SpeechResult
+
+        self.spoken += 1
+        with wave.open(str(output), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            tone = (np.sin(np.arange(8000) / 5) * 8000).astype("<i2")
+            out.writeframes(tone.tobytes())
+        return SpeechResult(path=output, duration=0.5)
+
+
+def test_an_engine_revision_redoes_what_the_old_one_stored(store, tmp_path: Path) -> None:
+    """A plugin that fixed its requests bumps ``revision``: lines stored before are spoken
+    again, once; at an unchanged revision they come from the store."""
+    voices = Voices()
+
+    def go(out: str) -> None:
+        host = PluginHost()
+        host.register(voices, "voices")
+        render(
+            tiny_production(routing={"speech": "voices"}), tmp_path / out, host=host, store=store
+        )
+
+    go("a")
+    lines = voices.spoken
+    assert lines >= 2
+    go("b")
+    assert voices.spoken == lines
+    voices.revision = 1
+    go("c")
+    go("d")
+    assert voices.spoken == 2 * lines

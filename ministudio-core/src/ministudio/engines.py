@@ -79,6 +79,9 @@ class EngineSpec:
     # bill) a job, so the journal marks the job in flight only then. False (any plugin that
     # never calls it): the core marks the job before calling submit_video.
     marks_sending: bool = False
+    # Bump when the same request now makes different output (a fixed request format, say a
+    # voice that spoke its instructions): stored outputs of earlier revisions are not reused.
+    revision: int = 0
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

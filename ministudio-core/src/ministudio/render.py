@@ -493,7 +493,11 @@ class _Renderer:
         return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
 
     async def _speak(self, line: PlannedLine) -> _Line:
-        key = job_key("speech", {"engine": line.engine, "request": line.request.model_dump()})
+        revision = self.host.engine(line.engine, "speech").revision
+        key = job_key(
+            "speech",
+            {"engine": line.engine, "request": line.request.model_dump(), **_revision(revision)},
+        )
         path = self.store.get(key, ".wav")
         cached, cost = path is not None, 0.0
         if path is None:
@@ -787,7 +791,8 @@ class _Renderer:
             edit=edit if engine.capabilities.edit else None,
             options=options,
         )
-        return request, {"engine": engine.id, "request": self._fingerprint(request)}
+        fingerprint = {"engine": engine.id, "request": self._fingerprint(request)}
+        return request, {**fingerprint, **_revision(engine.revision)}
 
     def _job(self, shot: _Shot, take: Take) -> _Job:
         """The request ``take`` makes of its engine, and the keys its outputs are stored under."""
@@ -1254,6 +1259,11 @@ def _next_rung(
         if take is not None:
             return take
     return None
+
+
+def _revision(revision: int) -> dict[str, int]:
+    """The engine's revision for a job key: absent at 0, so keys made before it stay valid."""
+    return {"revision": revision} if revision else {}
 
 
 def _take_record(made: _Take, *, kept: bool) -> TakeRecord:
