@@ -1,6 +1,8 @@
 """The Veo engines (ministudio-provider-veo) against the loopback fake of Google's APIs
-(tests/fakes/google_server.py), through the official google-genai SDK: the conformance kit
-on both backends, Vertex credentials, what Veo refuses to combine, native audio, safety."""
+(tests/fakes/google_server.py), through the official google-genai SDK: the conformance kit on
+Vertex, Vertex credentials, what Veo refuses to combine, native audio, safety, prices; and
+the legacy ``veo`` engine (the Gemini API, which serves Veo no more) refused by ``validate``
+with its replacement named."""
 
 from __future__ import annotations
 
@@ -50,29 +52,6 @@ def vertex_env(server: GoogleServer, **more: str) -> dict[str, str]:
         "VERTEX_AI_ACCESS_TOKEN": VERTEX_TOKEN,
         **more,
     }
-
-
-class TestVeoConformance(VideoEngineConformance):
-    engine_id = "veo"
-    sdk_modules = ("google.genai", "google.auth", "httpx")
-    engine_limits: ClassVar[Mapping[str, Any]] = {"requests_per_minute": 600}  # Veo says 10
-    refused_action = "Ann does something forbidden"  # the fake's safety filter
-
-    def plugin(self) -> object:
-        return ministudio_veo
-
-    @pytest.fixture(autouse=True)
-    def server(self) -> Iterator[GoogleServer]:
-        with GoogleServer(api_key=GEMINI_KEY, latency=(0.2, 0.2), fault_retry_after=0.05) as s:
-            yield s
-
-    @pytest.fixture
-    def engine_env(self, server: GoogleServer) -> dict[str, str]:
-        return gemini_env(server)
-
-    @pytest.fixture
-    def engine_faults(self, server: GoogleServer) -> KitFaults:
-        return KitFaults(server)
 
 
 class TestVeoVertexConformance(VideoEngineConformance):
@@ -147,7 +126,7 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
 
     film = _film(
         tmp_path,
-        "veo",
+        "veo-vertex",
         [
             {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 4},
             {
@@ -159,8 +138,8 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
             },
         ],
     )
-    with GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server:
-        manifest = _render(film, tmp_path, gemini_env(server))
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
+        manifest = _render(film, tmp_path, vertex_env(server))
         first, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
     assert [r["referenceType"].upper() for r in first.instance["referenceImages"]] == ["ASSET"]
     assert "image" not in first.instance and first.duration == 8
@@ -175,9 +154,9 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
         film, tmp_path / "out", host=PluginHost(env={}), store=ContentStore(tmp_path / "s2")
     )
     assert planned.shots[1].ignored == (
-        "veo takes no reference images along with frames: the frames win",
+        "veo-vertex takes no reference images along with frames: the frames win",
     )
-    assert manifest.shots[0].cost == pytest.approx(8 * 0.40)
+    assert manifest.shots[0].cost == pytest.approx(8 * 0.20)  # 3.1 without sound
 
 
 def test_vertex_sends_seed_and_turns_sound_off_for_voiced_shots(tmp_path: Path) -> None:
@@ -251,31 +230,34 @@ def test_a_service_account_file_and_express_mode(tmp_path: Path) -> None:
 def test_a_filtered_video_is_a_refusal_with_googles_reason(tmp_path: Path) -> None:
     from ministudio.render import RenderError
 
-    film = _film(tmp_path, "veo", [{"id": "s1", "action": "Ann does something forbidden"}])
+    film = _film(tmp_path, "veo-vertex", [{"id": "s1", "action": "Ann does something forbidden"}])
     with (
-        GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server,
+        GoogleServer(access_token=VERTEX_TOKEN, latency=0.2) as server,
         pytest.raises(RenderError) as info,
     ):
-        _render(film, tmp_path, gemini_env(server))
+        _render(film, tmp_path, vertex_env(server))
     assert "refused" in str(info.value)
     assert server.submissions == 1
 
 
-def test_a_bad_key_names_the_variables(tmp_path: Path) -> None:
+def test_a_bad_token_names_the_variables(tmp_path: Path) -> None:
     from ministudio.render import RenderError
 
-    film = _film(tmp_path, "veo", [{"id": "s1", "action": "Ann waves", "duration": 4}])
+    film = _film(tmp_path, "veo-vertex", [{"id": "s1", "action": "Ann waves", "duration": 4}])
     with (
-        GoogleServer(api_key=GEMINI_KEY, latency=0.2) as server,
+        GoogleServer(access_token=VERTEX_TOKEN, latency=0.2) as server,
         pytest.raises(RenderError) as info,
     ):
-        _render(film, tmp_path, {**gemini_env(server), "GEMINI_API_KEY": "wrong-key-123456"})
-    assert "GEMINI_API_KEY" in str(info.value) and "wrong-key-123456" not in str(info.value)
+        wrong = {**vertex_env(server), "VERTEX_AI_ACCESS_TOKEN": "wrong-token-123456"}
+        _render(film, tmp_path, wrong)
+    assert "VERTEX_AI_ACCESS_TOKEN" in str(info.value)
+    assert "wrong-token-123456" not in str(info.value)
 
 
 def test_the_showcase_on_veo_with_gemini_voices(tmp_path: Path) -> None:
-    """examples/quantum-mechanics.yaml with every shot on Veo and every voice on Gemini,
-    changed by routing and voices alone: 7 Veo jobs (9:16, 720p), one TTS request per line."""
+    """examples/quantum-mechanics.yaml with every shot on Veo (Vertex) and every voice on
+    Gemini, changed by routing and voices alone: 7 Veo jobs (9:16, 720p), one TTS request per
+    line."""
     from ministudio.loading import load_production
 
     root = Path(__file__).resolve().parents[1]
@@ -285,15 +267,17 @@ def test_the_showcase_on_veo_with_gemini_voices(tmp_path: Path) -> None:
     for cid, name in voices.items():
         data["characters"][cid]["voice"] = {"engine": "gemini", "voice": name}
     data["narrator"] = {"engine": "gemini", "voice": "Sulafat"}
-    data["routing"] = {"video": "veo", "speech": "gemini"}
+    data["routing"] = {"video": "veo-vertex", "speech": "gemini"}
     film = Production.model_validate(data, context={"base_dir": root / "examples"})
     lines = sum(len(s.dialogue) + bool(s.narration) for sc in film.scenes for s in sc.shots)
-    with GoogleServer(api_key=GEMINI_KEY, latency=(0.3, 0.3)) as server:
-        manifest = _render(film, tmp_path, gemini_env(server))
+    with GoogleServer(
+        api_key=GEMINI_KEY, access_token=VERTEX_TOKEN, latency=(0.3, 0.3), render_scale=0.05
+    ) as server:
+        manifest = _render(film, tmp_path, {**gemini_env(server), **vertex_env(server)})
         ops = list(server.operations.values())
         assert len(server.tts_requests) == lines
     assert len(ops) == 7 and {(op.aspect_ratio, op.resolution) for op in ops} == {("9:16", "720p")}
-    assert {s.engine for s in manifest.shots} == {"veo"}
+    assert {s.engine for s in manifest.shots} == {"veo-vertex"}
     assert {line.engine for s in manifest.shots for line in s.lines} == {"gemini"}
     assert (tmp_path / "out" / "film.mp4").exists()
     assert manifest.cost > 0
@@ -301,16 +285,54 @@ def test_the_showcase_on_veo_with_gemini_voices(tmp_path: Path) -> None:
 
 def test_plan_prices_what_would_be_sent(tmp_path: Path) -> None:
     """`plan` asks the engine what each request costs: Ann's reference image makes Veo send
-    8 s, and the fast model is a quarter of the price. Nothing is submitted."""
-    from ministudio.render import plan
+    8 s; without sound 3.1 is $0.20/s and Fast $0.08/s; 4k is 8 s at $0.40/s. Lite takes no
+    reference image: the render refuses it before anything is sent."""
+    from ministudio.render import RenderError, plan
 
     shots = [{"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 4}]
-    with GoogleServer(api_key=GEMINI_KEY) as server:
+    with GoogleServer(access_token=VERTEX_TOKEN) as server:
         store = ContentStore(tmp_path / "store")
-        film = _film(tmp_path, "veo", shots)
-        standard = plan(film, tmp_path / "out", host=PluginHost(env={}), store=store)
-        fast = _film(tmp_path, "veo", shots, options={"veo": {"model": "veo-3.1-fast"}})
-        cheaper = plan(fast, tmp_path / "out", host=PluginHost(env={}), store=store)
+
+        def cost(**routing: Any) -> float:
+            film = _film(tmp_path, "veo-vertex", shots, **routing)
+            return float(plan(film, tmp_path / "out", host=PluginHost(env={}), store=store).cost)
+
+        standard = cost()
+        fast = cost(options={"veo-vertex": {"model": "veo-3.1-fast"}})
+        film = _film(tmp_path, "veo-vertex", shots).model_dump()
+        film["format"]["resolution"] = "2160p"
+        uhd = plan(
+            Production.model_validate(film), tmp_path / "o", host=PluginHost(env={}), store=store
+        ).cost
+        lite = _film(
+            tmp_path, "veo-vertex", shots, options={"veo-vertex": {"model": "veo-3.1-lite"}}
+        )
+        with pytest.raises(RenderError, match="takes no reference images"):
+            _render(lite, tmp_path, vertex_env(server))
         assert server.submissions == 0
-    assert standard.cost == pytest.approx(8 * 0.40)
-    assert cheaper.cost == pytest.approx(8 * 0.10)
+    assert standard == pytest.approx(8 * 0.20)
+    assert fast == pytest.approx(8 * 0.08)
+    assert uhd == pytest.approx(8 * 0.40)
+
+
+def test_validate_refuses_veo_on_the_gemini_api_naming_gemini_omni(tmp_path: Path) -> None:
+    """A production routed to `veo` (the Gemini API, which turned Veo off): `ministudio
+    validate` exits 2 and says to route to gemini-omni."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    film = _film(tmp_path, "veo", [{"id": "s1", "action": "Ann waves", "duration": 4}])
+    path = tmp_path / "film.yaml"
+    path.write_text(yaml.safe_dump(film.model_dump(mode="json")), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ministudio", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "veo-3.1-generate-preview" in said and "retired on 2026-10-22" in said
+    assert "route to engine 'gemini-omni', model 'gemini-omni-1.1-flash'" in said
