@@ -70,11 +70,11 @@ def _google(server: GoogleServer, assets: Path, *, vertex: bool) -> dict[str, st
             "VERTEX_AI_ACCESS_TOKEN": server.access_token,
             "VEO_EXPECTED_LATENCY": EXPECTED,
         }
-    return {
+    return {  # gemini-omni: the Gemini API's Interactions
         **env,
         "GEMINI_BASE_URL": server.base_url,
         "GEMINI_API_KEY": server.api_key,
-        "VEO_EXPECTED_LATENCY": EXPECTED,
+        "OMNI_EXPECTED_LATENCY": EXPECTED,
     }
 
 
@@ -93,12 +93,12 @@ ENGINES = {
         seconds=5.0,
         identity=True,
     ),
-    "veo": Engine(
-        "veo",
+    "gemini-omni": Engine(
+        "gemini-omni",
         lambda: GoogleServer(latency=LATENCY, render_scale=0.05),
         lambda s, assets: _google(s, assets, vertex=False),
         lambda s: s.submissions,
-        lookup=False,
+        lookup=False,  # the Interactions API has no lookup by external id
     ),
     "veo-vertex": Engine(
         "veo-vertex",

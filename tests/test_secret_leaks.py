@@ -117,6 +117,7 @@ def _google(tmp: Path) -> tuple[LoopbackServer, dict[str, str]]:
         "VERTEX_BASE_URL": "{base_url}",
         "VERTEX_AI_API_KEY": VERTEX_KEY,
         "VEO_EXPECTED_LATENCY": "0.3",
+        "OMNI_EXPECTED_LATENCY": "0.3",
         "NO_GCE_CHECK": "True",
         "CLOUDSDK_CONFIG": "/nonexistent-gcloud-config",
     }
@@ -152,7 +153,7 @@ CASES = {
         ("create", "retrieve", "download"),
         lambda s: s.fail_next_job("failed", ECHO_MARK),
     ),
-    "veo": Case("veo", _google, ("create", "poll", "download"), _veo_failure),
+    "gemini-omni": Case("gemini-omni", _google, ("create", "poll", "download"), _veo_failure),
     "veo-vertex": Case("veo-vertex", _google, ("create", "poll"), _veo_failure),  # inline video
     "sim": Case("sim", _sim, ("submit", "status", "download"), None),  # fails by prompt only
     "gemini": Case("gemini", _google, ("tts",), None, kind="speech"),
