@@ -1,6 +1,9 @@
-"""Gemini Omni video generation through the Interactions API, as the fake checks and answers
-it (``GoogleServer`` dispatches ``/{v1beta|v1}/interactions`` here). Each rule cites its
-source; [3P] marks a third-party source (research notes /tmp/research/omni.md).
+"""Gemini Omni video generation through the Interactions API: the request rules the fake
+checks (``parse_create``), its record of an interaction (``InteractionRecord``), prices and
+usage. ``GoogleServer`` (``google_server.py``) routes ``/{v1beta|v1}/interactions`` and does
+the rest: models, auth, ``previous_interaction_id`` (extend and edit durations), answers,
+blocked prompts, faults and webhooks. Each rule cites its source beside it; [3P] marks a
+third-party source (research notes /tmp/research/omni.md), as [PROBE] and [TANSTACK] are.
 
 Sources used below:
 
@@ -13,6 +16,31 @@ Sources used below:
 - [VXNB] Google's Vertex Omni notebook ("Duration: 3s - 10s", ``duration="6s"``).
 - [PROBE] third-party live probe of gemini-omni-1.1-flash (2026-08-28), error texts and
   defaults. [TANSTACK] TanStack/ai packages/ai-gemini/src/adapters/video.ts.
+
+What ``parse_create`` checks (each failure a 400 INVALID_ARGUMENT):
+
+- Top-level fields: those of [SDK] ``CreateModelInteraction`` (others: "Unknown name");
+  ``system_instruction`` [OMNI], ``tools``, ``cached_content``, ``environment`` and
+  ``continuation_token`` refused; ``stream`` refused (the fake answers no SSE).
+- ``generation_config``: [SDK] fields; ``temperature``, ``top_p``, ``stop_sequences``, ``seed``
+  refused [OMNI]; ``video_config.task`` one of ``TASKS`` [SDK]; other ``video_config`` keys
+  are ignored, as [PROBE] saw, and listed in ``ignored_fields`` (``strict_video_config``, the
+  server's ``omni_strict_video_config``: a 400). ``response_modalities`` only ``["video"]``.
+- ``response_format``: one ``{"type": "video"}`` format [SDK]: ``aspect_ratio`` 16:9 | 9:16
+  (16:9), ``resolution`` 360p | 720p | 1080p | 4k (720p), ``delivery`` inline | uri (inline),
+  ``duration`` a string like ``"6s"``, 3-10 s, fractional allowed ([CHANGELOG], [VXNB],
+  [PROBE]; the server's default is 10 s: [PROBE], [TANSTACK]); ``gcs_uri`` is Vertex only.
+- ``input`` [OMNI]/[SDK]: a string, content blocks, or steps (``user_input``; replayed
+  ``model_output``/``thought`` steps skipped): ``text``; ``image`` (``data`` in base64 whose
+  bytes are its ``mime_type``, or ``uri``); ``video``/``document`` (``data`` or ``uri``);
+  ``audio`` refused [OMNI]; a prompt or some media required. Tags [OMNI]: ``<LAST_FRAME>``
+  needs ``<FIRST_FRAME>``; frame and ``<IMAGE_REF_n>`` tags may not outnumber the images, nor
+  ``<VIDEO_REF_n>`` tags the videos.
+- ``webhook_config`` {``uris`` http(s), ``user_metadata`` an object} [SDK] needs
+  ``background=true`` [3P]; ``background`` (false) and ``store`` (true [IX]) are booleans.
+
+Prices: ``TOKENS_PER_SECOND`` of the resolution at $17.50 per 1M output tokens [3P];
+``usage`` follows [SDK] usage.py (a text token per 4 characters, 258 per image).
 """
 
 from __future__ import annotations

@@ -1,45 +1,11 @@
-"""A loopback fake of Google's Veo (video), Gemini TTS (speech) and Gemini vision (a judge of
-clips) APIs, on both backends the
-``google-genai`` 2.34.0 SDK speaks: the Gemini Developer API and Vertex AI (project and
-express mode), plus the OAuth token endpoint a service-account key file points at.
-The wire protocol is spec ``provider-wire-protocols.md`` section 2 and the Google items of 6.
-
-STRICT RULES FROM GOOGLE'S DOCS (issue 13 item 6). Each rule carries its source beside it in
-the code (a URL, or an SDK module of google-genai 2.34; [3P] = third party); the Omni rules are
-in ``google_interactions.py``, the webhooks in ``google_webhooks.py``. In short:
-
-- Model lifecycle: the Gemini API serves NO Veo model (veo-3.1-*-preview shut down 2026-10-22,
-  veo-3.0/2.0 2026-06-30: deprecations page) -> ``predictLongRunning`` answers 404 NOT_FOUND
-  "... is no longer available" ([3P] apiyi notice); ``serve_retired_veo=True`` serves the
-  3.1 preview ids with the old rules (for plugin tests not yet migrated). Vertex serves
-  ``veo-3.1-{,fast-,lite-}generate-001`` in ``us-central1`` (``veo_global=True``: also
-  ``global``); veo-3.0/2.0 there: 404. Omni: ``gemini-omni-1.1-flash``/``-1.2-flash``;
-  ``gemini-omni-flash-preview``: 404. Older TTS ids served unless ``retire_older_tts=True``.
-- Veo: 8 s with reference images, 1080p, 4k (and Gemini-API extension) unless
-  ``strict_durations=False``; references <= 3 ``asset``, none on Lite; Lite 720p/1080p.
-- Gemini Omni, Interactions API: ``POST /{v1beta|v1}/interactions``, ``GET
-  /{v}/interactions/{id}`` (endpoints ``create``; ``poll`` while running, ``download`` once
-  done), ``GET /{v}/files/{id}``; records in ``interactions`` (``InteractionRecord``).
-  Errors there are ``{"error": {"code": "<status in lower case>", "message"}}`` (the SDK's
-  Interactions error type has a string code). Blocked prompts: ``omni_blocked`` "failed"
-  (default) or "empty" (completed, no video). ``omni_strict_video_config``: unknown keys in
-  ``video_config`` are a 400 (default: ignored, as a [3P] live probe saw).
-- Webhooks: thin Standard-Webhooks events (``interaction.completed`` / ``.failed``,
-  ``video.generated``) to ``webhook_config.uris`` signed with an RS256 JWT (JWKS at
-  ``jwks_url``; claims per ``jwt_carries_event``), else to ``static_webhook_uri`` signed with
-  HMAC (``webhook_secret``). Recorded in ``webhooks`` (``WebhookDelivery``: uri, headers,
-  body, status, attempts, kind).
-- Gemini TTS 3.8: parts carry ``speechMetadata {speaker, style}`` only; the text is the
-  verbatim transcript (``TtsRequest.transcript``/``styles``/``turns``; the audio's length
-  follows the transcript alone); multi-speaker: exactly 2 speakers, and every 3.8 part names
-  one; ``voiceConfig.voice`` or ``prebuiltVoiceConfig``; temperature/topP/topK/candidateCount
-  and systemInstruction: 400; unary answers ``audio/wav`` (older: raw L16 PCM;
-  ``tts_output`` forces "wav"/"pcm"; Vertex ``responseFormat`` AUDIO_WAV/AUDIO_L16 honoured).
-  Older models refuse speechMetadata/voice/responseFormat (``older_tts_refuse_metadata``).
-  Vertex 3.8: ``locations/global`` (and ``us``/``eu`` unless ``tts_multiregions=False``);
-  any single region: 404. Older Vertex ids keep regional service.
-
-Some paragraphs below predate these rules; where they disagree, the list above holds.
+"""A loopback fake of Google's generative-media APIs as the ``google-genai`` 2.34 SDK speaks
+them: Veo (video) on Vertex AI, project and express mode, and on the Gemini Developer API,
+where it is retired; Gemini Omni through the Interactions API (``google_interactions.py``);
+signed webhooks (``google_webhooks.py``); Gemini TTS (speech); Gemini vision (a judge of
+clips); and the OAuth token endpoint a service-account key file points at. Wire protocol:
+spec ``provider-wire-protocols.md`` section 2 and the Google items of 6. Rules follow Google's
+docs (issue 13 item 6), each with its source beside it in the code (a URL, an SDK module, a
+research note); [3P] = a third-party source; what none documents is called the fake's choice.
 
 Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
 
@@ -54,171 +20,223 @@ Use it as a context manager; it serves on 127.0.0.1 (a free port) from a backgro
             google.service_account_info(), scopes=[CLOUD_PLATFORM])  # token_uri is this server
 
 (``gemini_base_url`` and ``vertex_base_url`` are both ``base_url``; the env vars
-``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL`` work too.) Every success answer is
-HTTP 200 exactly (the SDK raises on 201/204); errors are Google style, ``{"error": {"code",
-"message", "status", "details"?}}``. An unknown field in a body is a 400 ``Invalid JSON
-payload received. Unknown name ...``, as Google's proto JSON parsing answers (for Veo's
-free-form ``instances``/``parameters`` this strictness is the fake's, to catch typos).
+``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL`` work too.) A request meets injected faults
+first, then auth, then its endpoint's rules. Every success is HTTP 200 exactly (the SDK raises on
+201/204; only ``redirect_downloads`` answers a 302). Errors are Google style, ``{"error": {"code",
+"message", "status", "details"?}}`` (OAuth's and Omni's differ); an unknown path is a 404 NOT_FOUND;
+every 400 is INVALID_ARGUMENT; an unknown field in a body is a 400 ``Invalid JSON payload received.
+Unknown name ...``, as Google's proto JSON parsing answers (for Veo's free-form
+``instances``/``parameters`` that strictness is the fake's, to catch typos).
 
-Gemini Developer API (``/v1beta/...`` as the 2.x SDK sends, and ``/v1/...`` as 3.x does)
-    Auth: ``x-goog-api-key: <api_key>`` or ``?key=<api_key>``. No key: 403
-    PERMISSION_DENIED ("Method doesn't allow unregistered callers..."); a wrong key: 400
-    INVALID_ARGUMENT "API key not valid. Please pass a valid API key." with an ErrorInfo
-    detail, reason ``API_KEY_INVALID`` (what Google answers).
-``POST /v1beta/models/{model}:predictLongRunning``  (endpoint ``create``)
-    Veo, models ``GEMINI_VIDEO_MODELS`` (else 404 NOT_FOUND). Body ``{"instances": [one
-    instance], "parameters", "webhookConfig"}`` as spec 2.3, checked: ``durationSeconds``
-    4 | 6 | 8 (default 8), ``aspectRatio`` 16:9 | 9:16, ``resolution`` 720p | 1080p | 4k (the
-    lite model: 720p only), ``sampleCount`` 1..4, ``personGeneration``; ``image`` and
-    ``lastFrame`` as inline bytes (``gcsUri`` is Vertex only; ``lastFrame`` needs ``image``);
-    ``referenceImages`` at most 3, ``referenceType`` ASSET (compared case-insensitively), a
-    prompt required, and none of ``image`` / ``lastFrame`` / ``video`` beside them; ``video``
-    (extension: a ``uri`` of one of this server's files adds ``EXTENSION_SECONDS`` to that
-    clip). The Vertex-only fields (``seed``, ``fps``, ``generateAudio``, ``storageUri``,
-    ``pubsubTopic``, ``compressionQuality``, ``resizeMode``, ``mask``, ``labels``) are a 400
-    here (the SDK refuses them before sending). All 400s are INVALID_ARGUMENT.
-    -> ``{"name": "models/{model}/operations/{id}"}``.
-``GET /v1beta/models/{model}/operations/{id}``  (``poll``)
-    Running: ``{"name"}`` (no ``done``, gotcha 7). Done: spec 2.5's Developer API shape, one
-    ``generatedSamples[].video.uri`` per sample, always
-    ``https://generativelanguage.googleapis.com/v1beta/files/{id}:download?alt=media``
-    (https and a lowercase alphanumeric id, or the SDK cannot parse it: gotcha 2; use
-    ``local_url(uri)`` to fetch it by hand). Failed: ``{"done": true, "error": {...}}``.
-``GET /v1beta/files/{id}:download?alt=media``  (``download``)
-    The MP4 (header or ``key=`` auth). With ``redirect_downloads=True`` it is a 302 to an
-    unauthenticated ``/blob/{id}?sig=...`` (as the real one redirects to storage).
-``POST /v1beta/models/{tts model}:generateContent``  (``tts``)
-    Gemini TTS, models ``GEMINI_TTS_MODELS``; see "Speech" below. A model whose id holds
-    ``tts`` goes here; any other ``generateContent`` is the vision judge:
-``POST /v1beta/models/{model}:generateContent``  (``judge``)
-    Gemini with pictures and a JSON schema, models ``JUDGE_MODELS``; see "Vision judge".
-``webhookConfig`` ``{"uris": [...], "user_metadata" | "userMetadata": {...}}``
-    When the operation ends, its final JSON (exactly what a poll returns) is POSTed to each
-    uri, with ``"userMetadata"`` added when given. The real payload shape is NOT confirmed
-    (spec section 7); this is the fake's choice. Retried ``WEBHOOK_ATTEMPTS - 1`` times,
-    ``webhook_retry_delay`` apart, until an HTTP 2xx; recorded in ``webhooks``.
-
+Gemini Developer API (``/v1beta/...`` as SDK 2.x sends, ``/v1/...`` as 3.x does; Omni too)
+    Auth: ``x-goog-api-key: <api_key>`` or ``?key=``. None: 403 PERMISSION_DENIED ("Method
+    doesn't allow unregistered callers..."); a wrong key: 400 "API key not valid. Please pass
+    a valid API key." with an ErrorInfo, reason ``API_KEY_INVALID``. Veo: NO model is served
+    (``GEMINI_VIDEO_MODELS`` is empty; deprecations page: veo-3.1-*-preview shut down
+    2026-10-22, veo-3.0/2.0 2026-06-30): ``RETIRED_GEMINI_VIDEO_MODELS`` answer 404 "models/{m}
+    is no longer available. It has been shut down; ..." (wording [3P]: apiyi notice), other
+    ids 404 "... is not found for API version ...". ``serve_retired_veo=True`` serves the 3.1
+    preview ids (``LEGACY_GEMINI_VIDEO_MODELS``) under the rules below, for unmigrated tests.
 Vertex AI (``/v1beta1/...``; ``/v1/...`` is routed too)
-    Project mode: paths ``projects/{p}/locations/{l}/publishers/google/models/{model}:verb``
-    with ``Authorization: Bearer <token>``, the token being ``access_token`` or one this
-    server issued (unexpired). No token: 401 UNAUTHENTICATED ("Request is missing required
-    authentication credential..."); another: 401 UNAUTHENTICATED ("Request had invalid
-    authentication credentials..."), with ``WWW-Authenticate``. Express mode: the same paths
-    without ``projects/{p}/locations/{l}/`` and ``x-goog-api-key: <vertex_api_key>`` (a wrong
-    one: 400 API_KEY_INVALID as above).
-``POST .../publishers/google/models/{model}:predictLongRunning``  (``create``)
-    Models ``VERTEX_VIDEO_MODELS``. As above plus the Vertex fields: ``seed``, ``fps``,
-    ``generateAudio`` (an audio track only when true), ``storageUri`` (``gs://``: the done
-    response then lists ``gcsUri``s, else inline ``bytesBase64Encoded``), ``pubsubTopic``
-    (recorded, nothing is published), ``compressionQuality`` OPTIMIZED | LOSSLESS,
-    ``resizeMode`` CROP | PAD, ``mask``, top-level ``labels``; images may be ``gcsUri``;
-    ``webhookConfig`` is a 400 (Developer API only). -> ``{"name": "projects/{p}/locations/
-    {l}/publishers/google/models/{model}/operations/{uuid}"}`` (express: without projects).
-``POST .../publishers/google/models/{model}:fetchPredictOperation``  (``poll``, gotcha 6)
-    Body ``{"operationName"}``, which must lie under the path's model. Spec 2.5's Vertex
-    shape when done.
-``POST .../publishers/google/models/{tts model}:generateContent``  (``tts``)
-    Models ``VERTEX_TTS_MODELS``.
-``GET /storage/v1/b/{bucket}/o/{object}?alt=media``  (``download``)
-    The GCS JSON API download of a ``gcsUri`` this server wrote (object name URL-encoded),
-    with the same bearer auth as Vertex project mode; without ``alt=media``, its metadata.
+    Project mode: ``projects/{p}/locations/{l}/publishers/google/models/{model}:verb``,
+    ``Authorization: Bearer`` ``access_token`` or an unexpired token this server issued. None: 401
+    UNAUTHENTICATED "Request is missing required authentication credential..."; another: 401
+    "Request had invalid authentication credentials..."; both with an ErrorInfo and
+    ``WWW-Authenticate``. Express mode: no ``projects/{p}/locations/{l}/``, ``x-goog-api-key:
+    <vertex_api_key>`` (wrong: 400 API_KEY_INVALID). Another publisher than ``google``: 404. Veo:
+    ``VERTEX_VIDEO_MODELS`` = ``veo-3.1-{,fast-,lite-}generate-001`` (model-versions page; lite per
+    the extend page); ``RETIRED_VERTEX_VIDEO_MODELS`` (veo-3.0/2.0 retired 2026-06-30, 3.1 previews
+    2026-04-02): 404 "... is no longer available"; other ids 404 "Publisher Model ... was not
+    found". Project mode locations: ``us-central1`` (every official REST sample; [3P] a model-card
+    transcription says only there), ``global`` too with ``veo_global=True`` (unverified); any other:
+    404 as an unknown model.
+
+``POST .../models/{model}:predictLongRunning``  (endpoint ``create``; spec 2.3)
+    Body ``{"instances": [exactly one], "parameters"}``, plus ``webhookConfig`` on the Gemini API
+    (see Webhooks) or top-level ``labels`` (string -> string) on Vertex; each on the other backend:
+    400. Instance: ``prompt``; ``image`` and ``lastFrame`` (``lastFrame`` needs ``image``), each
+    exactly one of base64 ``bytesBase64Encoded`` and ``gcsUri`` (Vertex only, ``gs://``), an
+    optional ``image/*`` ``mimeType``; ``mask`` (Vertex only: ``maskMode`` INSERT | REMOVE |
+    REMOVE_STATIC | OUTPAINT, and an image); ``referenceImages``: 1-3 ``{image, referenceType
+    ASSET}`` (case-insensitive), none on Lite (Gemini video guide: "n/a"), not beside
+    ``image``/``lastFrame``/``video``, a prompt required; ``video`` (extension): Gemini API ``uri``
+    (a file this server made with Veo, else 400) or ``encodedVideo``, Vertex ``gcsUri`` or
+    ``bytesBase64Encoded``. A prompt is required unless an image or video is given. Parameters:
+    ``sampleCount`` 1-4 (default 1), ``durationSeconds`` 4 | 6 | 8 (8), ``aspectRatio`` 16:9 | 9:16
+    (16:9), ``resolution`` 720p | 1080p | 4k (720p; Lite: no 4k, Gemini video guide and Vertex
+    pricing), ``personGeneration`` dont_allow | allow_adult | allow_all, ``negativePrompt`` (str),
+    ``enhancePrompt`` (bool). ``strict_durations=True`` (default): ``durationSeconds`` must be 8
+    with reference images, 1080p or 4k (either backend), or a Gemini API extension (Gemini video
+    guide parameter table; Vertex card for references; Vertex extension takes 1-30 s inputs, so no
+    rule there). Vertex only, a 400 on the Gemini API (the SDK refuses them there): ``seed``
+    0-4294967295, ``fps`` > 0 (checked; the clip is encoded at the server's ``fps``),
+    ``generateAudio`` (sound only when true), ``storageUri`` ``gs://bucket/prefix``, ``pubsubTopic``
+    ``projects/*/topics/*`` (nothing is published), ``compressionQuality`` OPTIMIZED | LOSSLESS,
+    ``resizeMode`` CROP | PAD. -> ``{"name": "models/{model}/operations/{12 lowercase
+    alphanumerics}"}`` (Gemini API), ``"{the path's model resource}/operations/{uuid}"`` (Vertex).
+    With ``concurrency`` (10; None: no limit) jobs running, Veo and Omni counted, a create is a 429
+    RESOURCE_EXHAUSTED (each backend's quota message; ``RetryInfo`` and ``Retry-After``: until the
+    first Veo operation ends).
+``GET /{v}/models/{model}/operations/{id}`` (Gemini API), ``POST ...:fetchPredictOperation``
+(Vertex: body exactly ``{"operationName"}``, under the path's model; gotcha 6)  (``poll``)
+    Running: ``{"name"}`` (no ``done``: gotcha 7). Failed: ``{"name", "done": true, "error":
+    {"code", "message"}}``. Done (spec 2.5): ``response`` with ``raiMediaFilteredCount`` and
+    ``raiMediaFilteredReasons``, and per sample on the Gemini API (inside
+    ``generateVideoResponse``) a ``generatedSamples[].video.uri``,
+    ``https://generativelanguage.googleapis.com/{v}/files/{id}:download?alt=media`` (https and
+    a lowercase alphanumeric id, or the SDK cannot parse it: gotcha 2; ``local_url(uri)``
+    points it here), on Vertex a ``videos[]`` ``{"gcsUri", "mimeType"}`` under ``storageUri``
+    (``{prefix}/{operation id}/sample_{i}.mp4``), else inline ``{"bytesBase64Encoded",
+    "mimeType"}``. An unknown operation: 404.
+``GET /{v}/files/{id}:download?alt=media``  (``download``)
+    A Veo or Omni clip (Gemini API auth). ``redirect_downloads=True``: a 302 to an
+    unauthenticated ``/blob/{id}?sig=...`` (wrong ``sig``: 403), as the real one redirects to
+    storage. ``GET /storage/v1/b/{bucket}/o/{object}?alt=media`` (``download``): the GCS JSON
+    API download of an object this server wrote, with Vertex's bearer auth; without
+    ``alt=media`` its metadata. ``GET /{v}/files/{id}`` (``poll``): the clip's File (``name``,
+    ``mimeType``, ``sizeBytes``, ``state: ACTIVE``, ``uri``, ``downloadUri``).
+
+Video jobs run in virtual time: a job is running for its latency (``latency=(mean, jitter)``,
+default (0.3, 0.25): ``mean * (1 +- jitter)`` drawn from the prompt; or a number; or a callable
+``prompt -> seconds``), then done. Its clip is encoded from acceptance (``encoders`` threads, 2): an
+H.264 MP4 of one colour (from the prompt) with a lighter bar sliding down, at ``fps`` (24, as Veo;
+Omni at ``OMNI_FPS``, 24), with an AAC mono chord when it has sound (Veo on the Gemini API always,
+on Vertex with ``generateAudio``; Omni always). Nominal sizes: 720p 16:9 is 1280x720, 9:16 720x1280,
+1080p 1920x1080, 4k 3840x2160 (Omni 360p 640x360); the file is rendered at ``render_scale`` (0.125)
+of that, even and >= 16 px. All samples of an operation share one file. A Veo extension of one of
+this server's clips lasts that clip's duration plus ``EXTENSION_SECONDS`` (7; spec 2.8, secondary).
+A prompt holding one of ``blocked_words`` (default "forbidden", case-insensitive) is accepted and
+not billed; Veo ends done with no samples, ``raiMediaFilteredCount: 1`` and
+``raiMediaFilteredReasons: [RAI_FILTERED_REASON]``. ``fail_next_job(code=13, message, count=1)``:
+the next accepted jobs (Veo or Omni, not blocked) end with that ``error``; so does (code 13) a
+failed encoding. Billed: succeeded Veo samples at ``PRICE_PER_SECOND`` (spec 2.8, secondary; Vertex
+assumed the same; Lite has a 720p price only, so its 1080p bills 0), completed Omni videos as below.
 
 OAuth: ``POST /token``  (``token``)
-    Form-encoded ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>``,
-    as google-auth's ``service_account.Credentials`` sends to its key file's ``token_uri``.
-    The JWT must be RS256, signed by the key of ``service_account_info()`` (a throwaway RSA
-    key made once per server), ``iss`` its ``client_email``, ``aud`` Google's token URI (what
-    google-auth puts there) or this one, ``scope`` non-empty, ``iat``/``exp`` at most an hour
-    apart and current. -> ``{"access_token", "expires_in": token_lifetime, "token_type":
-    "Bearer"}``, recorded in ``tokens_issued``. Errors are OAuth style, ``{"error":
-    "invalid_grant", "error_description": ...}``, HTTP 400.
+    Form ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>``, as
+    google-auth's ``service_account.Credentials`` sends to its key file's ``token_uri``. The
+    JWT: RS256 (``kid`` absent or the key's), signed by the key of ``service_account_info()``
+    (an RSA key made once per server; ``client_email`` ``veo-fake@{project_id}...``), ``iss``
+    that email, ``aud`` Google's token URI (google-auth's) or this one, ``scope`` non-empty,
+    ``iat``/``exp`` at most an hour apart and current (5 min slack). -> ``{"access_token",
+    "expires_in": token_lifetime (3600), "token_type": "Bearer"}``. Errors: HTTP 400, OAuth
+    style ``{"error": "invalid_grant" | "invalid_scope" | "unsupported_grant_type",
+    "error_description"}``.
 
-Video jobs run in virtual time: an operation is running for its latency (``latency=(mean,
-jitter)``: ``mean * (1 ± jitter)`` drawn deterministically from the prompt; or a number; or
-a callable ``prompt -> seconds``), then done. Its clip is encoded in the background from
-acceptance: a real H.264 MP4 of one colour (from the prompt) with a lighter bar sliding
-down, lasting ``durationSeconds`` at ``fps`` (default 24, as Veo), with an AAC mono track (a
-quiet chord) on the Developer API (Veo 3.x always makes sound there) or when Vertex's
-``generateAudio`` is true. Nominal sizes: 720p 16:9 is 1280x720, 9:16 is 720x1280, 1080p
-1920x1080, 4k 3840x2160; the file is rendered at ``render_scale`` of that (even, >= 16 px)
-to keep tests fast. All samples of an operation share one file. A prompt holding one of
-``blocked_words`` is accepted and ends done with no samples, ``raiMediaFilteredCount: 1``
-and ``raiMediaFilteredReasons: [RAI_FILTERED_REASON]``; it is not billed.
-``fail_next_job(code, message)`` makes the next accepted operations end ``done`` with that
-``error``. Over ``concurrency`` operations running, a create is a 429 RESOURCE_EXHAUSTED
-(with a ``RetryInfo`` detail and ``Retry-After``). With ``strict_durations=True``, 1080p,
-4k, reference images and extension need 8 s (reported by several sources, unconfirmed).
+Speech: ``POST .../models/{model}:generateContent``, a model id holding ``tts``  (``tts``)
+    ``GEMINI_TTS_MODELS`` / ``VERTEX_TTS_MODELS`` (research tts.md): ``TTS_38_MODELS`` (3.8 flash
+    and flash-lite; GA 2026-09-22: changelog) and older ids, served unless ``retire_older_tts=True``
+    (404 "no longer available"; Google names no shutdown date, third parties disagree). Vertex
+    project mode serves 3.8 in ``global`` and ``us``/``eu`` (zh-cn overview;
+    ``tts_multiregions=False``: global only), in no single region (404: no source names one); older
+    ids anywhere. Keys in snake_case or camelCase, mixed freely (gotcha 3). Parts are text only,
+    optionally with ``speechMetadata {speaker, style}`` (strings; SDK ``SpeechMetadata``); the
+    transcript is their text verbatim, joined with newlines (styles are not spoken).
+    ``responseModalities`` exactly ``["AUDIO"]``. ``speechConfig``: ``languageCode``; one
+    ``voiceConfig`` (``prebuiltVoiceConfig.voiceName``, or on 3.8 ``voice``: one of ``VOICES``,
+    case-insensitive; none: ``DEFAULT_VOICE``, an assumption) or, not both (SDK),
+    ``multiSpeakerVoiceConfig`` with exactly 2 distinct speakers (SDK, Vertex overview). 3.8 (Vertex
+    TTS migration guide, Gemini speech guide): ``systemInstruction``, ``temperature``, ``topP``,
+    ``topK``, ``candidateCount``: 400; with two speakers every part's ``speaker`` names one. Older
+    ids: each speaker named in the text ("Name:" turns); ``speechMetadata``, ``voice`` and
+    ``responseFormat`` are a 400 Unknown name (``older_tts_refuse_metadata=True``, default; [3P] a
+    test comment), else accepted. A ``speaker`` without two speakers configured: 400. Output: 3.8
+    ``audio/wav``, a complete 44-byte-header WAV (speech guide "Audio output formats"; Vertex
+    migration guide), older ids raw ``audio/L16;codec=pcm;rate=24000`` ([3P] clients), 16-bit mono
+    24 kHz either way; ``tts_output="wav"|"pcm"`` overrides that, and ``responseFormat [{"audio":
+    {"mimeType": "AUDIO_WAV"|"AUDIO_L16"}}]`` (Vertex overview; either backend) overrides both
+    (other types: 400). The audio lasts ``max(TTS_MIN_SECONDS, len(text) / TTS_CHARS_PER_SECOND)``
+    (``tts_samples``): a buzz of five harmonics at ``voice_pitch(voice)`` Hz, 4 syllables a second,
+    each part (3.8) or "Name:" turn (older) in its speaker's voice. The answer: one candidate with
+    one ``inlineData`` part, ``usageMetadata`` (a token per 4 characters, 25 audio tokens a second),
+    ``modelVersion``, ``responseId``. A blocked word in the text: no candidates,
+    ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``tts_latency`` (0) s pass before each
+    answer.
 
-Speech (Gemini TTS, spec 2.9)
-    ``generationConfig.responseModalities`` must be ``["AUDIO"]``; ``speechConfig`` is read
-    in snake_case or camelCase, mixed freely (the SDK sends snake_case, and camelCase for
-    ``speech_config="Kore"``; gotcha 3): one ``voice_config.prebuilt_voice_config.voice_name``
-    out of ``VOICES`` (case-insensitive; none given: ``DEFAULT_VOICE``), or
-    ``multi_speaker_voice_config.speaker_voice_configs`` with 1-2 distinct speakers, each
-    named in the text. Otherwise 400 INVALID_ARGUMENT. The answer is spec 2.9's shape,
-    ``inlineData`` ``audio/L16;codec=pcm;rate=24000``: PCM s16le mono 24 kHz lasting
-    ``max(TTS_MIN_SECONDS, len(text) / TTS_CHARS_PER_SECOND)`` (``tts_pcm_bytes(text)``
-    bytes), the text being the request's text parts joined with newlines. It is a buzzy
-    "voice": five harmonics at ``voice_pitch(voice)`` Hz (every voice its own pitch) under a
-    4-syllables-a-second envelope; with two speakers each "Name:" turn takes that speaker's
-    voice. A text holding a blocked word gets no candidates and ``promptFeedback.blockReason:
-    PROHIBITED_CONTENT``. ``tts_latency`` seconds pass before each answer.
+Vision judge: any other ``generateContent``  (``judge``)
+    ``JUDGE_MODELS`` (else 404). Checked as the API would: at most ``JUDGE_MAX_REQUEST_BYTES``;
+    ``contents`` (a ``Content`` or a list, role user | model) of parts, each exactly one of
+    ``text`` and ``inlineData`` (base64, standard or URL-safe, of an ``image/jpeg``,
+    ``image/png`` or ``image/webp`` whose bytes are that type; ``fileData`` is refused: no
+    uploaded files here); ``systemInstruction`` of text parts; ``generationConfig`` with
+    ``responseMimeType: application/json``, text output and exactly one of
+    ``responseJsonSchema`` and ``responseSchema`` (an object schema). Otherwise 400 (without a
+    schema the real API answers free text; this fake answers only as a judge). The answer is
+    one JSON text part shaped by the schema: a verdict ``{"reason", "score", "passed"}`` per
+    property under ``identity`` (the character ids) and per other top-level property whose
+    schema has those fields (``continuity``); each passes (``JUDGE_PASS_SCORE``) unless its key
+    is in ``judge_failures`` (key -> the reason; ``JUDGE_FAIL_SCORE``).
+    ``script_judge(answer, finish_reason="STOP", count=1)`` queues exact answers instead (a
+    dict as JSON, a str as it is, None a candidate without content). A blocked word in a text
+    part: no candidates, ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``usageMetadata``:
+    ``JUDGE_IMAGE_TOKENS`` per picture plus a token per 4 characters of text (system
+    instruction included); a token per 4 characters answered; ``JUDGE_THOUGHT_TOKENS``
+    thoughts. ``judge_latency`` (0) s pass before each answer.
 
-Vision judge (Gemini ``generateContent`` with images and structured output)
-    Checked as the API would: ``contents`` (one ``Content`` or a list) of parts, each
-    exactly one of ``text`` and ``inlineData`` ({``mimeType``, ``data``}: base64 of an
-    ``image/jpeg``, ``image/png`` or ``image/webp`` whose bytes are that type; ``fileData``
-    is refused: this fake holds no uploaded files); ``systemInstruction`` of text parts;
-    ``generationConfig`` with ``responseMimeType: application/json`` and exactly one of
-    ``responseJsonSchema`` and ``responseSchema`` (an object schema); a body over
-    ``JUDGE_MAX_REQUEST_BYTES``. Otherwise 400 INVALID_ARGUMENT. (Without a schema the real
-    API answers free text; this fake answers only as a judge, so it is a 400 here.)
-    The answer is one JSON text part shaped by the schema: under ``identity`` one verdict
-    ``{"reason", "score", "passed"}`` per property (the character ids the judge asks about),
-    and one verdict for every other top-level property whose schema has those three fields
-    (``continuity``). Every verdict passes (score ``JUDGE_PASS_SCORE``) unless the test put
-    its key (a character id, or ``continuity``) in ``judge_failures`` with the reason the
-    judge gives (score ``JUDGE_FAIL_SCORE``). ``script_judge(answer, finish_reason=...)``
-    queues exact answers instead (a dict is sent as JSON, a str as it is, None as a
-    candidate without content). A text part holding a blocked word gets no candidates and
-    ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``usageMetadata``: ``promptTokenCount``
-    is ``JUDGE_IMAGE_TOKENS`` per picture plus a token per 4 characters of text (the system
-    instruction included), ``candidatesTokenCount`` a token per 4 characters of the answer,
-    ``thoughtsTokenCount`` ``JUDGE_THOUGHT_TOKENS``. ``judge_latency`` seconds pass before
-    each answer. Each request that reaches the endpoint is recorded in ``judge_requests``
-    (``JudgeRequest``: texts, images as ``(mime, bytes)``, system instruction, schema, the
-    answer and its usage, ``error`` if rejected; faulted requests are not recorded).
+Gemini Omni: ``POST /{v}/interactions`` (``create``), ``GET /{v}/interactions/{id}`` (``poll``
+while running, ``download`` once done), with Gemini API auth
+    ``OMNI_MODELS`` (``gemini-omni-1.1-flash``, ``-1.2-flash``; a ``models/`` prefix is
+    dropped); ``gemini-omni-flash-preview`` ([3P] shut down 2026-09-30): 404 "no longer
+    available"; others: 404 "Model '...' not found." ([3P] probe). The body's rules, defaults
+    and sources are ``google_interactions.py``'s (3-10 s, default 10; 360p-4k; tags; unknown
+    ``video_config`` keys ignored, a 400 with ``omni_strict_video_config=True``).
+    ``previous_interaction_id`` names a stored interaction here (else 404, ``store: false``
+    too) that completed with a video (else 400): task ``extend`` adds the asked duration
+    (default 10 s), 40 s in all at most; another task is an edit, a full video of the asked
+    duration or the previous one's. Over ``concurrency``: 429, ``Retry-After:
+    fault_retry_after``. Ids ``v1_`` + 24 alphanumerics ([3P] TanStack). ``background=true``:
+    create answers at once (``status: in_progress``); else when done, with the model's steps
+    only ([IX]), the video inline or a files ``uri`` per ``response_format.delivery``. GET:
+    the stored resource with the ``user_input`` step, the video always inline ([OMNI]). The
+    resource: ``id``, ``object``, ``model``, ``status`` (in_progress | completed | failed),
+    ``created``, ``updated``, ``response_format``, ``previous_interaction_id``?,
+    ``webhook_config``?; once done ``steps`` (``user_input``, ``thought``, ``model_output``
+    with a ``video`` block) and ``usage``; failed: ``errors [{"code": "INTERNAL"...,
+    "message"}]`` and a ``model_output`` ``error``. A blocked prompt (how it shows is
+    undocumented): ``omni_blocked="failed"`` (default) fails, code 3, the fake's message;
+    ``"empty"``: completed, ``model_output`` content ``[]``. Billed: a completed video's
+    seconds at ``TOKENS_PER_SECOND`` of its resolution, $17.50 per 1M tokens ([3P]). Errors
+    here are ``{"error": {"code": "<status in lower case>", "message"}}`` (SDK 2.34's
+    Interactions error: a string code), no ``details``.
+
+Webhooks (rules and sources in ``google_webhooks.py``)
+    Thin Standard-Webhooks events ``{"type", "version": "v1", "timestamp", "data"}``: a succeeded
+    Gemini API Veo operation sends ``video.generated`` {``id`` (its name), ``output_file_uri``,
+    ``file_name``} (failed or filtered ones: nothing); a background Omni interaction
+    ``interaction.completed`` {``id``} or ``interaction.failed`` {``id``, ``error_code``,
+    ``error_message``}; ``user_metadata`` goes in ``data`` (the fake's choice). Targets: the
+    request's ``webhookConfig``/``webhook_config`` ``uris`` (Veo: non-empty, http(s); Omni: needs
+    ``background=true``), signed with an RS256 JWT (JWKS at ``jwks_url``; claims per
+    ``jwt_carries_event``: True, default, the event plus ``iat``/``exp``; False,
+    ``iat``/``exp``/``aud`` = the uri, [3P] hookdeck); without, ``static_webhook_uri`` for the
+    ``static_webhook_events`` (all), signed ``v1,<HMAC-SHA256>`` with ``webhook_secret``
+    (``whsec_...``, random unless given). At most ``WEBHOOK_ATTEMPTS`` (4) tries until a 2xx,
+    ``webhook_retry_delay`` (0.1 s) doubling, one ``webhook-id``; recorded in ``webhooks``.
 
 Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
-matching requests before anything else (auth, validation) is checked. Endpoints:
-``"create"``, ``"poll"``, ``"download"`` (the files download and the GCS download; not the
-``/blob/`` a redirect points at), ``"tts"``, ``"judge"``, ``"token"``. Kinds:
+matching requests before anything else (those are not recorded in ``tts_requests`` or
+``judge_requests``). Endpoints: ``"create"`` (Veo, Omni), ``"poll"`` (Veo polls, an Omni GET
+while running, a File GET), ``"download"`` (files and GCS downloads, an Omni GET once done;
+not the ``/blob/`` a redirect points at), ``"tts"``, ``"judge"``, ``"token"``. Kinds:
+``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` (0.1 s), a RetryInfo),
+``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE), OAuth-style on ``token``; ``"drop"``: close
+without answering, having done nothing; ``"drop_after_accept"`` (``create``): accept, then
+close without answering; ``"hold_after_accept"`` (``create``): accept, then answer nothing
+until the client goes away (``fakes.hold``, for kill tests); ``"truncate"`` (``download``):
+``Content-Length`` for the whole body, then half of it (with ``redirect_downloads`` at the
+``/blob/``); ``"echo"`` (any): a 400 echoing the request's credentials (``loopback.py``).
 
-- ``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` and a RetryInfo),
-  ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE); on ``token`` these are OAuth-style bodies;
-- ``"drop"``: close the connection without answering, having done nothing;
-- ``"drop_after_accept"`` (``create``): accept the operation, then close without answering;
-- ``"hold_after_accept"`` (``create``): accept it, then answer nothing until the client goes
-  away (``fakes.hold``: a request in flight, for kill tests);
-- ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
-
-The SDK does not retry by default (spec 2.2); google-auth retries 429/500/503 on the token
-endpoint itself (up to 3 attempts, ~1 s apart).
-
-Counters: ``submissions`` (accepted creates, filtered and failed ones included),
-``status_requests`` (polls answered), ``operations`` (name -> ``VeoOperation``: backend,
-model, parsed ``instance`` and ``parameters``, ``state`` running | succeeded | filtered |
-failed, ``submitted_at``/``done_at``, ``polls``, ``downloads``...), ``webhooks``
-(``WebhookDelivery``), ``tts_requests`` (``TtsRequest``: model, text, voice or speakers,
-normalised speech config, the raw body, ``error`` if rejected; faulted requests are not
-recorded), ``judge_requests`` (``JudgeRequest``), ``tokens_issued`` (``TokenGrant``),
-``requests`` (``(method, path)``, query included), ``rejected`` (a Counter:
-``concurrency_limit``, ``injected``), ``peak_concurrency``, ``billed_seconds`` and
-``billed_usd`` (successful samples only, at the spec 2.8 per-second prices, secondary
-sources; Vertex assumed the same), ``active``.
-Helpers: ``wait_idle(timeout)`` (every operation done, every webhook delivered),
-``local_url(uri)``, ``service_account_info()``, ``token_uri``; module functions
-``tts_samples(text)``, ``tts_pcm_bytes(text)`` and ``voice_pitch(voice)`` for assertions.
+Counters: ``submissions`` (accepted Veo and Omni creates, filtered and failed included),
+``status_requests`` (Veo polls and Omni GETs answered), ``operations`` (name -> ``VeoOperation``),
+``interactions`` (id -> ``InteractionRecord``), ``webhooks`` (``WebhookDelivery``), ``tts_requests``
+(``TtsRequest``: ``transcript``, ``styles``, ``turns``, voices, the answered
+``mime_type``/``audio``, ``error``...), ``judge_requests`` (``JudgeRequest``), ``tokens_issued``
+(``TokenGrant``), ``requests`` (``(method, path)``, query included), ``rejected`` (a Counter:
+``concurrency_limit``, ``injected``), ``peak_concurrency``, ``billed_seconds``, ``billed_usd``,
+``active``. Helpers: ``wait_idle(timeout)`` (every job done, every webhook delivery ended),
+``local_url(uri)``, ``service_account_info()``, ``token_uri``, ``jwks_url``; ``seed`` (0) makes ids,
+file names and tokens repeatable; module functions ``tts_samples(text)``, ``tts_pcm_bytes(text)``,
+``voice_pitch(voice)`` and ``wav_file(pcm)``.
 """
 
 from __future__ import annotations

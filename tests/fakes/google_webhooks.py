@@ -1,7 +1,10 @@
 """Gemini API webhooks as the fake sends them: thin Standard-Webhooks events, signed with an
-RS256 JWT (dynamic, per-request ``webhook_config``) or an HMAC (static, project-level).
+RS256 JWT when they go to a request's ``webhook_config`` uris (dynamic), else with an HMAC to
+the project-level webhook (static; "If set, these webhook URIs will be used instead of the
+registered webhooks": SDK 2.34 ``types.WebhookConfig``). ``GoogleServer`` decides which events
+fire (see ``google_server.py``); this module shapes, signs and delivers them.
 
-Sources (research notes /tmp/research/webhooks.md):
+Sources (research notes /tmp/research/webhooks.md; [3P] = third party):
 
 - Thin payload ``{"type", "version": "v1", "timestamp", "data": {"id", ...}}`` and the event
   catalog (``interaction.completed`` {id}; ``interaction.failed`` {id, error_code,
@@ -13,13 +16,19 @@ Sources (research notes /tmp/research/webhooks.md):
   base64 after ``whsec_``: the page's Java/Go samples and the Standard Webhooks spec.
 - Dynamic signature: an RS256 JWT in ``webhook-signature``, key picked by the JWT ``kid`` in
   a JWKS (the guide's samples read ``https://generativelanguage.googleapis.com/.well-known/
-  jwks.json``): same page, "Verify dynamic signatures (JWKS)". The JWT's claims are NOT
-  documented; ``jwt_carries_event`` picks one of two readings (see ``WebhookSigner``).
+  jwks.json``; the fake serves its own at ``JWKS_PATH``): same page, "Verify dynamic
+  signatures (JWKS)". The JWT's claims are NOT documented; ``jwt_carries_event`` picks one of
+  two readings: the event plus ``iat``/``exp`` (the guide's samples decode the JWT into a
+  variable named ``event``), or only ``iat``/``exp``/``aud`` = the uri ([3P] hookdeck). The
+  fake's ``exp`` is ``iat`` + ``JWT_LIFETIME`` (the guide's best practice: reject events older
+  than 5 minutes).
 - ``user_metadata`` "will be included in each webhook event notification" (SDK 2.34
   ``_gaos/types/interactions/webhookconfig.py`` docstring); where is not documented: the fake
   puts it in ``data.user_metadata``.
 - Delivery "retries failed requests for 24 hours using exponential backoff" until a 2xx (same
-  page); the fake retries ``attempts`` times, ``delay`` apart, doubling.
+  page); the fake makes at most ``attempts`` tries, ``delay`` after the first and doubling,
+  with one ``webhook-id`` for all (Standard Webhooks: at-least-once, dedupe on it), and
+  records them in a ``WebhookDelivery``.
 """
 
 from __future__ import annotations
