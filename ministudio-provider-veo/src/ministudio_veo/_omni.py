@@ -210,6 +210,9 @@ def _body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
         # URL: it is left to report (per-request uris would be used "instead of the
         # registered webhooks", SDK WebhookConfig docstring) and signs with that secret.
         body["webhook_config"] = {"uris": [context.webhook_url]}
+        from ministudio_veo import _webhooks
+
+        _webhooks.warm(context.env)  # the pushes will be checked against Google's key set
     return body
 
 
@@ -422,6 +425,9 @@ def _client(context: EngineContext) -> tuple[genai.Client, httpx.AsyncClient]:
         base_url=_base(context) + "/",
         httpx_async_client=transport,
         client_args={"verify": tls},  # the SDK's own sync client, never used
+        # Its websocket context: without one the SDK loads the CA bundle anew for every
+        # client (~50 ms, on the path from a webhook to the download).
+        async_client_args={"ssl": tls},
         timeout=int(_timeout(context) * 1000),
     )
     key = context.key(specs()[0])

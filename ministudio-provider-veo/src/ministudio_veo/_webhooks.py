@@ -44,6 +44,7 @@ EVENTS = (
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 _clients: dict[str, Any] = {}  # JWKS URL -> PyJWKClient (it caches the key set)
+_warmed: set[str] = set()  # key-set URLs fetched (or being fetched) ahead of the pushes
 _lock = threading.Lock()
 
 
@@ -140,6 +141,27 @@ def _check_age(engine: str, claims: dict[str, Any]) -> None:
     recent = not isinstance(issued, (int, float)) or abs(time.time() - issued) <= TOLERANCE
     if "exp" not in claims and not recent:
         raise WebhookRejected(engine, "stale push (signed over 5 minutes ago)")
+
+
+def warm(env: Mapping[str, str]) -> None:
+    """Fetch the key set in a background thread (once per URL), so the first push is not
+    kept waiting for it; a failure here only means the push fetches it itself."""
+    url = (env.get("GEMINI_WEBHOOK_JWKS_URL") or JWKS_URL).strip()
+    with _lock:
+        if url in _warmed:
+            return
+        _warmed.add(url)
+
+    def fetch() -> None:
+        import jwt
+
+        try:
+            _jwks(url).get_jwk_set()
+        except jwt.PyJWTError:
+            with _lock:
+                _warmed.discard(url)
+
+    threading.Thread(target=fetch, name="gemini-jwks", daemon=True).start()
 
 
 def _jwks(url: str) -> Any:
