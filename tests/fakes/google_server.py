@@ -389,7 +389,7 @@ COMMON_PARAMETERS = (
 PRICE_PER_SECOND = {
     "standard": {"720p": 0.40, "1080p": 0.40, "4k": 0.60},
     "fast": {"720p": 0.10, "1080p": 0.12, "4k": 0.30},
-    "lite": {"720p": 0.05},
+    "lite": {"720p": 0.05, "1080p": 0.08},  # [3P] two transcriptions of the pricing page
 }
 RAI_FILTERED_REASON = (
     "Veo could not generate videos because the input prompt violates Google's Responsible AI"
@@ -1114,8 +1114,9 @@ class GoogleServer(LoopbackServer):
             limit = self.concurrency
             if limit is not None and self._active() >= limit:
                 self.rejected["concurrency_limit"] += 1
-                ends = [o.submitted_at + o.latency for o in self.operations.values() if not o.done]
-                wait = max(0.01, min(ends) - now)
+                running = [*self.operations.values(), *self.interactions.values()]
+                ends = [job.submitted_at + job.latency for job in running if not job.done]
+                wait = max(0.01, min(ends, default=now) - now)
                 op = None
             else:
                 op = self._accept(route, fields, now)
