@@ -287,10 +287,10 @@ def test_a_large_photo_reaches_engines_scaled_down_to_the_copy_side(tmp_path: Pa
         assert copy.size == (1920, 1080)
 
 
-def _veo_film(photo: Path, end: Path) -> Production:
+def _photo_film(photo: Path, end: Path) -> Production:
     return Production.model_validate(
         {
-            "title": "Veo",
+            "title": "Photos",
             "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 24},
             "characters": {"ann": {"name": "Ann", "dna": "a woman", "reference_images": [photo]}},
             "environments": {"park": {"description": "a park", "lighting": "day"}},
@@ -316,37 +316,40 @@ def _veo_film(photo: Path, end: Path) -> Production:
     )
 
 
-def test_veo_receives_pixels_without_gps_or_the_marker(
+def test_gemini_omni_receives_pixels_without_gps_or_the_marker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A phone photo as Ann's reference and as s2's end frame: what reaches the Veo fake are
-    PNGs with no EXIF (no GPS), and the marker planted in the photo never arrives."""
+    """A phone photo as Ann's reference and as s2's end frame: what reaches the Google fake
+    (Gemini Omni's image blocks) are PNGs with no EXIF (no GPS), and the marker planted in
+    the photo never arrives."""
     from .fakes.google_server import GoogleServer
 
     monkeypatch.setenv("NO_GCE_CHECK", "True")
-    monkeypatch.setenv("VEO_EXPECTED_LATENCY", "0.3")
+    monkeypatch.setenv("OMNI_EXPECTED_LATENCY", "0.3")
     photo = _photo(tmp_path / "ann.jpg")
     end = _photo(tmp_path / "end.jpg", (64, 36))
     key = "gemini-images-SECRET-1"
+    film = _photo_film(photo, end).model_dump()
+    film["routing"] = {"video": "gemini-omni"}
     with GoogleServer(api_key=key, latency=0.2) as server:
         manifest = render(
-            _veo_film(photo, end),
+            Production.model_validate(film),
             tmp_path / "out",
             host=PluginHost(env={}),
             store=ContentStore(tmp_path / "store"),
             env={"GEMINI_BASE_URL": server.base_url, "GEMINI_API_KEY": key},
             options=RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2)),
         )
-        operations = [server.operations[s.engine_job_id or ""] for s in manifest.shots]
+        interactions = [server.interactions[s.engine_job_id or ""] for s in manifest.shots]
     assert all(shot.state == "done" for shot in manifest.shots)
-    first, second = operations
-    sent = [first.instance["referenceImages"][0]["image"], second.instance["lastFrame"]]
-    for image in sent:
-        _clean(base64.b64decode(image["bytesBase64Encoded"]))
-    for operation in operations:
-        received = json.dumps([operation.instance, operation.parameters])
-        assert MARKER not in received
-        for blob in _base64_strings(operation.instance):
+    first, second = interactions
+    assert len(first.images) == 1 and len(second.images) >= 2  # s2: its frames
+    for mime, image in [*first.images, *second.images]:
+        assert mime == "image/png"
+        _clean(image)
+    for interaction in interactions:
+        assert MARKER not in json.dumps(interaction.body)
+        for blob in _base64_strings(interaction.body):
             assert MARKER.encode() not in blob
 
 
@@ -373,7 +376,7 @@ def test_the_luma_asset_folder_holds_re_encoded_images_only(
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     photo = _photo(tmp_path / "ann.jpg")
     end = _photo(tmp_path / "end.jpg", (64, 36))
-    film = _veo_film(photo, end).model_dump()
+    film = _photo_film(photo, end).model_dump()
     film["routing"] = {"video": "luma", "options": {"luma": {"extend": False}}}
     film["scenes"][0]["shots"][1]["continuity"] = "cut"
     film["scenes"][0]["shots"][1]["duration"] = 5
