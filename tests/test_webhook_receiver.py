@@ -129,8 +129,8 @@ async def test_a_plugin_crash_or_a_get_is_not_a_delivery() -> None:
 
 
 async def test_a_thin_push_wakes_the_waiting_job_once() -> None:
-    """A non-terminal push is "ask now": wait returns it; a terminal one is the outcome, kept
-    for later askers too."""
+    """A thin push is "ask now": wait returns it, once; a progress push wakes nobody; a
+    terminal one is the outcome, kept for later askers too."""
     hub = WebhookHub()
     got: list[JobStatus | None] = []
     async with anyio.create_task_group() as tg:
@@ -140,9 +140,13 @@ async def test_a_thin_push_wakes_the_waiting_job_once() -> None:
 
         tg.start_soon(waiter)
         await anyio.sleep(0.05)
-        hub.deliver(JobStatus(job_id="j", state="running"))
-    assert [s.state for s in got if s] == ["running"]
+        hub.deliver(JobStatus(job_id="j", state="running", progress=0.5))
+        await anyio.sleep(0.05)
+        assert got == []
+        hub.deliver(JobStatus(job_id="j", state="running", thin=True))
+    assert [(s.state, s.thin) for s in got if s] == [("running", True)]
     assert hub.pushed("j") is None  # not an outcome
+    assert await hub.wait("j", timeout=0.05) is None  # asked once
     hub.deliver(JobStatus(job_id="j", state="succeeded"))
     assert (await hub.wait("j", timeout=0.1)) == hub.pushed("j")
     assert await hub.wait("other", timeout=0.05) is None

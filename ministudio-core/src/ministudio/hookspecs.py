@@ -149,9 +149,10 @@ def parse_webhook(
     environment (signing secrets, key endpoints). The hook runs in a worker thread, so it
     may fetch (and cache) a key set, within a timeout of its own.
 
-    A terminal status (succeeded, failed) is taken as the job's outcome. A thin event that
-    only says "this job changed" should come back as a non-terminal status (``running``):
-    the core then asks the engine for the job once, at once, instead of trusting the push.
+    A terminal status (succeeded, failed) is taken as the job's outcome; another (queued,
+    running) as progress. A thin event that only says "this job changed" should come back
+    with ``thin=True``: the core then asks the engine for the job once, at once, instead of
+    trusting the push.
     """
     raise NotImplementedError
 

@@ -164,6 +164,7 @@ class JobStatus(_Frozen):
     error: str | None = None  # why it failed, in the engine's words
     refused: bool = False  # failed by a safety filter or invalid input: do not resend as is
     video_url: str | None = None  # where the finished clip is, when the status says
+    thin: bool = False  # a push that only says "this job changed": the core asks the engine
 
 
 class HostedAsset(_Frozen):

@@ -142,31 +142,41 @@ class RateLimiter:
 @dataclass
 class WebhookHub:
     """Statuses pushed by engines, waiting for the job that wants them. A terminal one is the
-    job's outcome; any other says "the job changed: ask the engine now" (a thin event)."""
+    job's outcome; a thin one (``JobStatus.thin``) says "the job changed: ask the engine"."""
 
     _statuses: dict[str, JobStatus] = field(default_factory=dict)
+    _asked: set[str] = field(default_factory=set)  # jobs a thin push named, not yet asked
     _events: dict[str, anyio.Event] = field(default_factory=dict)
 
     def deliver(self, status: JobStatus) -> None:
-        self._statuses[status.job_id] = status
-        self._event(status.job_id).set()
+        if status.thin:
+            self._asked.add(status.job_id)
+        else:
+            self._statuses[status.job_id] = status
+        if status.thin or status.state in ("succeeded", "failed"):
+            self._events.setdefault(status.job_id, anyio.Event()).set()
 
     async def wait(self, job_id: str, timeout: float) -> JobStatus | None:
-        """The status pushed for the job (at once if one already was), or None after
-        ``timeout`` seconds."""
+        """The job's terminal status, or the thin push that named it (once), as soon as
+        one is pushed (at once if it already was); None after ``timeout`` seconds."""
         with anyio.move_on_after(timeout):
-            if job_id not in self._statuses:
-                await self._event(job_id).wait()
-            return self._statuses.get(job_id)
+            while True:
+                pushed = self.pushed(job_id)
+                if pushed is not None:
+                    return pushed
+                if job_id in self._asked:
+                    from ministudio.jobs import JobStatus
+
+                    self._asked.discard(job_id)
+                    return JobStatus(job_id=job_id, state="running", thin=True)
+                event = self._events[job_id] = anyio.Event()
+                await event.wait()
         return None
 
     def pushed(self, job_id: str) -> JobStatus | None:
         """The job's terminal status if a webhook already brought it."""
         status = self._statuses.get(job_id)
         return status if status is not None and status.state in ("succeeded", "failed") else None
-
-    def _event(self, job_id: str) -> anyio.Event:
-        return self._events.setdefault(job_id, anyio.Event())
 
 
 class RemoteRunner:
@@ -394,7 +404,7 @@ class RemoteRunner:
             pushed = await self.webhooks.wait(job_id, timeout=max(3 * expected, 60.0))
             if pushed is not None and pushed.state in ("succeeded", "failed"):
                 return pushed
-            asked = pushed is not None
+            asked = pushed is not None  # thin
         plan = PollPlan(expected)
         hint: float | None = None
         while True:

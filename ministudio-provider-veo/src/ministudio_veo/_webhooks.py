@@ -51,7 +51,7 @@ _lock = threading.Lock()
 def parse(
     engine: str, body: bytes, headers: Mapping[str, str], env: Mapping[str, str]
 ) -> JobStatus | None:
-    """The push as a thin ``running`` status for the job it names; None for an event this
+    """The push as a thin status for the job it names; None for an event this
     engine does not act on. Raises ``WebhookRejected`` for an unsigned, forged or stale push."""
     event = verify(engine, body, headers, env)
     kind = event.get("type")
@@ -61,7 +61,7 @@ def parse(
     job_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(job_id, str) or not job_id:
         return None
-    return JobStatus(job_id=job_id, state="running")
+    return JobStatus(job_id=job_id, state="running", thin=True)
 
 
 def verify(
