@@ -79,7 +79,9 @@ def test_a_showcase_film_on_google_says_its_lines_and_nothing_else(
         "GOOGLE_CLOUD_LOCATION": "us-central1",
         "VERTEX_AI_ACCESS_TOKEN": TOKEN,
     }
-    with GoogleServer(api_key=KEY, access_token=TOKEN, latency=(0.2, 0.2)) as server:
+    with GoogleServer(
+        api_key=KEY, access_token=TOKEN, latency=(0.2, 0.2), render_scale=0.05
+    ) as server:
         for name_ in ("GEMINI_BASE_URL", "VERTEX_BASE_URL", "VEO_STORAGE_BASE_URL"):
             env[name_] = server.base_url
         manifest = render(

@@ -254,35 +254,6 @@ def test_a_bad_token_names_the_variables(tmp_path: Path) -> None:
     assert "wrong-token-123456" not in str(info.value)
 
 
-def test_the_showcase_on_veo_with_gemini_voices(tmp_path: Path) -> None:
-    """examples/quantum-mechanics.yaml with every shot on Veo (Vertex) and every voice on
-    Gemini, changed by routing and voices alone: 7 Veo jobs (9:16, 720p), one TTS request per
-    line."""
-    from ministudio.loading import load_production
-
-    root = Path(__file__).resolve().parents[1]
-    film = load_production(root / "examples" / "quantum-mechanics.yaml")
-    voices = {"grandpa": "Charon", "lily": "Leda"}
-    data = film.model_dump()
-    for cid, name in voices.items():
-        data["characters"][cid]["voice"] = {"engine": "gemini", "voice": name}
-    data["narrator"] = {"engine": "gemini", "voice": "Sulafat"}
-    data["routing"] = {"video": "veo-vertex", "speech": "gemini"}
-    film = Production.model_validate(data, context={"base_dir": root / "examples"})
-    lines = sum(len(s.dialogue) + bool(s.narration) for sc in film.scenes for s in sc.shots)
-    with GoogleServer(
-        api_key=GEMINI_KEY, access_token=VERTEX_TOKEN, latency=(0.3, 0.3), render_scale=0.05
-    ) as server:
-        manifest = _render(film, tmp_path, {**gemini_env(server), **vertex_env(server)})
-        ops = list(server.operations.values())
-        assert len(server.tts_requests) == lines
-    assert len(ops) == 7 and {(op.aspect_ratio, op.resolution) for op in ops} == {("9:16", "720p")}
-    assert {s.engine for s in manifest.shots} == {"veo-vertex"}
-    assert {line.engine for s in manifest.shots for line in s.lines} == {"gemini"}
-    assert (tmp_path / "out" / "film.mp4").exists()
-    assert manifest.cost > 0
-
-
 def test_plan_prices_what_would_be_sent(tmp_path: Path) -> None:
     """`plan` asks the engine what each request costs: Ann's reference image makes Veo send
     8 s; without sound 3.1 is $0.20/s and Fast $0.08/s; 4k is 8 s at $0.40/s. Lite takes no

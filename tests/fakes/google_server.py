@@ -1439,15 +1439,19 @@ class GoogleServer(LoopbackServer):
         digest = hashlib.sha256((prompt or "").encode()).digest()
         return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
 
-    def _finish(self, name: str) -> None:
-        op = self.operations[name]
+    def _render_error(self, name: str, planned: Any) -> Any:
+        """The job's error: its clip's encoding failure, else the one a test planned."""
         render = self._renders.get(name)
-        error = op.planned_error
         if render is not None:
             try:
                 render.result()
             except Exception as exc:  # an encoding failure, or the server closing
-                error = {"code": 13, "message": f"Internal error encountered: {exc}"}
+                return {"code": 13, "message": f"Internal error encountered: {exc}"}
+        return planned
+
+    def _finish(self, name: str) -> None:
+        op = self.operations[name]
+        error = self._render_error(name, op.planned_error)
         with self._changed:
             if self._closed:
                 return
@@ -1698,13 +1702,7 @@ class GoogleServer(LoopbackServer):
 
     def _finish_interaction(self, ident: str) -> None:
         ix = self.interactions[ident]
-        render = self._renders.get(ident)
-        error = ix.planned_error
-        if render is not None:
-            try:
-                render.result()
-            except Exception as exc:  # an encoding failure, or the server closing
-                error = {"code": 13, "message": f"Internal error encountered: {exc}"}
+        error = self._render_error(ident, ix.planned_error)
         with self._changed:
             if self._closed:
                 return

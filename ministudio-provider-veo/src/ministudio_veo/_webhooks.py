@@ -127,9 +127,9 @@ def _dynamic(engine: str, token: str, body: bytes, env: Mapping[str, str]) -> di
         raise WebhookRejected(engine, f"bad signature ({type(exc).__name__})") from None
     if not isinstance(claims, dict):
         raise WebhookRejected(engine, "bad signature (no claims)")
+    _check_age(engine, claims)
     if "type" in claims:
         return claims  # the signed event; the body is not looked at
-    _check_age(engine, claims)
     return _object(engine, _json(engine, body))
 
 
