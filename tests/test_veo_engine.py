@@ -120,8 +120,9 @@ def _render(film: Production, tmp_path: Path, env: dict[str, str], out: str = "o
 
 
 def test_references_or_frames_never_both(tmp_path: Path) -> None:
-    """Ann has a reference image. s1 sends it (as an ASSET, with an 8 s clip); s2 continues s1,
-    so it sends the first frame and no reference (Veo refuses both), and the plan says so."""
+    """Ann has a reference image. s1 sends it (as an ASSET, with an 8 s clip); s2 continues s1
+    from its last frame (``extend: false``), so it sends the first frame and no reference (Veo
+    refuses both), and the plan says so."""
     from ministudio.render import plan
 
     film = _film(
@@ -137,6 +138,7 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
                 "continuity": "continue",
             },
         ],
+        options={"veo-vertex": {"extend": False}},
     )
     with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
         manifest = _render(film, tmp_path, vertex_env(server))
@@ -149,7 +151,7 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
     )
     assert second.duration == 4
     assert manifest.shots[0].conditioning == ["1 reference image"]
-    assert manifest.shots[1].conditioning == ["first frame"]
+    assert manifest.shots[1].conditioning[-1] == "first frame"  # after "continues veo-vertex job"
     planned = plan(
         film, tmp_path / "out", host=PluginHost(env={}), store=ContentStore(tmp_path / "s2")
     )
@@ -307,3 +309,141 @@ def test_validate_refuses_veo_on_the_gemini_api_naming_gemini_omni(tmp_path: Pat
     assert done.returncode == 2, said
     assert "veo-3.1-generate-preview" in said and "retired on 2026-10-22" in said
     assert "route to engine 'gemini-omni', model 'gemini-omni-1.1-flash'" in said
+
+
+# -- extension of Veo clips (veo-vertex) ------------------------------------------------------
+def _continuing(tmp_path: Path, **routing: Any) -> Production:
+    """s1, then s2 continuing it with Veo's own sound (so the extension's audio is cut too)."""
+    return _film(
+        tmp_path,
+        "veo-vertex",
+        [
+            {"id": "s1", "action": "Ann waves", "duration": 4},
+            {
+                "id": "s2",
+                "action": "Ann walks on",
+                "duration": 4,
+                "continuity": "continue",
+                "audio": "native",
+                "dialogue": [{"speaker": "ann", "text": "On we go."}],
+            },
+        ],
+        **routing,
+    )
+
+
+def _raw_clips(tmp_path: Path) -> dict[int, Path]:
+    """The clips as the engine answered them (the content store), by frame count."""
+    from ministudio.media.probe import probe
+
+    infos = [probe(p) for p in (tmp_path / "store").rglob("*.mp4")]
+    return {i.frames: i.path for i in infos if i.width < 1280}  # not the film's fitted ones
+
+
+def _luma(path: Path, index: int) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [f.to_ndarray(format="gray").astype(float) for f in container.decode(video=0)]
+    return frames[index]
+
+
+@pytest.mark.parametrize("answer", ["combined", "extension"])
+def test_a_continue_shot_extends_the_previous_veo_clip(tmp_path: Path, answer: str) -> None:
+    """s2 sends s1's clip as the video to extend (no first frame, no length: Veo adds 7 s).
+    Whether Vertex answers the source and the extension in one clip (Google's "up to 37
+    seconds total") or the extension alone, the clip kept is the new 7 s: its first frame is
+    s1's last, its sound as long as its picture; billed 7 s with sound."""
+    from ministudio.media.probe import probe
+
+    film = _continuing(tmp_path)
+    with GoogleServer(
+        access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05, veo_extension=answer
+    ) as server:
+        manifest = _render(film, tmp_path, vertex_env(server))
+        first, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
+        billed = server.billed_seconds
+    assert second.extends == first.name and "bytesBase64Encoded" in second.instance["video"]
+    assert "image" not in second.instance and "durationSeconds" not in second.parameters
+    assert second.duration == (4 + 7 if answer == "combined" else 7)
+    assert billed == 4 + 7
+    assert manifest.shots[1].conditioning[0] == f"continues veo-vertex job {first.name}"
+    assert manifest.shots[1].cost == pytest.approx(7 * 0.40)  # 3.1 with sound, 7 s
+    (seam,) = [v for v in manifest.shots[1].qc if v.check == "seam"]
+    assert seam.passed, seam.reason
+    raw = _raw_clips(tmp_path)
+    assert sorted(raw) == [4 * 24, 7 * 24]  # s1, and the new part only
+    kept = probe(raw[7 * 24])
+    assert kept.has_audio and abs(kept.duration - 7.0) < 0.1
+    source_end, new_start = _luma(raw[4 * 24], -1), _luma(raw[7 * 24], 0)
+    assert float(np.abs(source_end - new_start).mean()) < 2.0
+
+
+def test_a_gone_source_falls_back_to_the_last_frame(tmp_path: Path) -> None:
+    """s1's clip is in Cloud Storage and gone by the time s2 is sent (deleted, or another
+    project's): s2 starts from s1's last frame, as a 4 s clip priced as such."""
+    film = _continuing(tmp_path, options={"veo-vertex": {"output_gcs_uri": "gs://fake/clips/"}})
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
+        serve = server.gcs_download
+
+        def once(h: Any, path: str, query: str) -> None:
+            serve(h, path, query)
+            with server._lock:
+                server._objects.clear()  # each object is fetched once, then deleted
+
+        server.gcs_download = once  # type: ignore[method-assign]
+        manifest = _render(film, tmp_path, vertex_env(server))
+        _, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
+    assert "video" not in second.instance and "bytesBase64Encoded" in second.instance["image"]
+    assert second.extends is None and second.parameters["durationSeconds"] == 4
+    assert manifest.shots[1].cost == pytest.approx(4 * 0.40)
+
+
+def test_extend_false_starts_from_the_last_frame(tmp_path: Path) -> None:
+    film = _continuing(tmp_path, options={"veo-vertex": {"extend": False}})
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
+        manifest = _render(film, tmp_path, vertex_env(server))
+        _, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
+    assert "video" not in second.instance and "image" in second.instance
+    assert manifest.shots[1].cost == pytest.approx(4 * 0.40)
+
+
+def test_a_failed_cut_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The download of an extension whose cut fails half-way (a kill, a full disk) leaves
+    neither the clip nor a part file; downloading again then succeeds."""
+    import anyio
+    from ministudio.engines import EngineContext
+    from ministudio.jobs import JobStatus
+    from ministudio_veo import _api
+
+    requests = []
+    submit = _api.submit
+
+    async def recording(engine: str, request: Any, context: Any) -> Any:
+        requests.append(request)
+        return await submit(engine, request, context)
+
+    monkeypatch.setattr(_api, "submit", recording)
+    film = _continuing(tmp_path)
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
+        env = vertex_env(server)
+        manifest = _render(film, tmp_path, env)
+        request = next(r for r in requests if r.previous is not None)
+        job = manifest.shots[1].engine_job_id or ""
+        context = EngineContext(engine="veo-vertex", work_dir=tmp_path / "work", env=env)
+        done = JobStatus(job_id=job, state="succeeded")
+        output = tmp_path / "again" / "s2.mp4"
+        cut = _api._cut_head
+
+        def broken(src: Path, dst: Path, skip: int) -> None:
+            dst.write_bytes(b"half a clip")
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(_api, "_cut_head", broken)
+        with pytest.raises(KeyboardInterrupt):
+            anyio.run(_api.download, "veo-vertex", job, done, output, context, request)
+        assert list(output.parent.iterdir()) == []
+        monkeypatch.setattr(_api, "_cut_head", cut)
+        result = anyio.run(_api.download, "veo-vertex", job, done, output, context, request)
+    assert result.path == output and [p.name for p in output.parent.iterdir()] == ["s2.mp4"]
+    assert result.cost == pytest.approx(7 * 0.40)

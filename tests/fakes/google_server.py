@@ -104,7 +104,19 @@ Omni at ``OMNI_FPS``, 24), with an AAC mono chord when it has sound (Veo on the 
 on Vertex with ``generateAudio``; Omni always). Nominal sizes: 720p 16:9 is 1280x720, 9:16 720x1280,
 1080p 1920x1080, 4k 3840x2160 (Omni 360p 640x360); the file is rendered at ``render_scale`` (0.125)
 of that, even and >= 16 px. All samples of an operation share one file. A Veo extension of one of
-this server's clips lasts that clip's duration plus ``EXTENSION_SECONDS`` (7; spec 2.8, secondary).
+this server's clips lasts that clip's duration plus ``EXTENSION_SECONDS`` (7; spec 2.8, secondary)
+on the Gemini API. On Vertex (``_check_video``) the source is one of this server's finished
+Veo clips (``gcsUri`` of an object it wrote, or those bytes inline: "extend videos that you
+previously generated using Veo", Vertex's extend page), 1-30 s at 24 fps ("the input video must
+be 1 to 30 seconds in length", same page, English revision; 24 fps: its localized
+"Limitations"), never beside ``image``/``lastFrame`` (the SDK's ``last_frame``: "Only supported
+for image to video"; an extension is video to video: the fake's choice). The extension is 7 s
+("can be extended by 7 seconds (up to 37 seconds total)"), at the source's size, its first
+frame the source's last and its bar sliding back. What the finished clip holds is
+``veo_extension``: ``"combined"`` (default: the source, then the extension; "up to 37 seconds
+total" on that page and "a single video combining the user-provided video and the generated
+extended video" in the Gemini API guide) or ``"extension"`` (the new 7 s only: what Vertex
+serves is not spelled out). Either way the 7 s made are billed.
 A prompt holding one of ``blocked_words`` (default "forbidden", case-insensitive) is accepted and
 not billed; Veo ends done with no samples, ``raiMediaFilteredCount: 1`` and
 ``raiMediaFilteredReasons: [RAI_FILTERED_REASON]``. ``fail_next_job(code=13, message, count=1)``:
@@ -597,6 +609,8 @@ class VeoOperation:
     gcs_uris: list[str] = field(default_factory=list)  # Vertex with storageUri
     path: Path | None = None
     cost_usd: float = 0.0
+    # (colour key, bar top per frame) of an extension (Vertex), from its source's timeline
+    timeline: tuple[str, list[int]] | None = None
 
     @property
     def done(self) -> bool:
@@ -694,6 +708,7 @@ class GoogleServer(LoopbackServer):
         static_webhook_uri: str | None = None,
         webhook_secret: str | None = None,
         static_webhook_events: Iterable[str] = EVENTS,
+        veo_extension: str = "combined",
     ) -> None:
         """``api_key``: the Gemini Developer API key; ``vertex_api_key``: Vertex express;
         ``access_token``: a bearer token always accepted on Vertex (besides issued ones);
@@ -727,6 +742,9 @@ class GoogleServer(LoopbackServer):
             raise ValueError("omni_blocked: 'failed' or 'empty'")
         self.omni_blocked = omni_blocked
         self.omni_strict_video_config = omni_strict_video_config
+        if veo_extension not in ("combined", "extension"):
+            raise ValueError("veo_extension: 'combined' or 'extension'")
+        self.veo_extension = veo_extension
         self.static_webhook_uri = static_webhook_uri
         self.static_webhook_events = tuple(static_webhook_events)
         self.signer = WebhookSigner(jwt_carries_event, webhook_secret)
@@ -1330,9 +1348,17 @@ class GoogleServer(LoopbackServer):
             ):
                 raise bad("labels must map strings to strings.")
         webhook_uris, user_metadata = ([], None) if vertex else _webhook(data)
-        if extends is not None:
-            duration = self.operations[extends].duration + EXTENSION_SECONDS
         width, height = nominal_size(RESOLUTIONS[resolution], ASPECT_RATIOS[ratio])
+        if extends is not None:
+            source = self.operations[extends]
+            duration = source.duration + EXTENSION_SECONDS
+            if vertex:  # the source's size; the new 7 s alone, or after the source
+                if image is not None or last_frame is not None:
+                    raise bad("video cannot be combined with image or lastFrame: extend a video.")
+                width, height = source.width, source.height
+                resolution, ratio = source.resolution, source.aspect_ratio
+                if self.veo_extension == "extension":
+                    duration = EXTENSION_SECONDS
         return {
             "model": route.model,
             "instance": instance,
@@ -1370,11 +1396,31 @@ class GoogleServer(LoopbackServer):
             uri = video.get("gcsUri")
             if uri is None and video.get("bytesBase64Encoded") is None:
                 raise bad(f"{where} needs gcsUri or bytesBase64Encoded.")
+            found: VeoOperation | None = None
             if isinstance(uri, str):
-                source = self._objects.get(uri.removeprefix("gs://"))
-                return source.name if source is not None else None
-            _b64(video.get("bytesBase64Encoded"), f"{where}.bytesBase64Encoded")
-            return None
+                found = self._objects.get(uri.removeprefix("gs://"))
+            else:
+                data = _b64(video.get("bytesBase64Encoded"), f"{where}.bytesBase64Encoded")
+                found = next(
+                    (
+                        op
+                        for op in self.operations.values()
+                        if op.backend != "gemini"
+                        and op.state == "succeeded"
+                        and op.path is not None
+                        and op.path.read_bytes() == data
+                    ),
+                    None,
+                )
+            # Vertex extend page: "extend videos that you previously generated using Veo"
+            if found is None or found.state != "succeeded" or found.path is None:
+                raise bad(f"{where}: only videos generated by Veo can be extended.")
+            # the same page: "1 to 30 seconds in length"; 24 fps (its "Limitations")
+            if not 1 <= found.duration <= 30:
+                raise bad(f"{where}: the video to extend must be 1 to 30 seconds long.")
+            if found.fps != 24:
+                raise bad(f"{where}: the video to extend must be 24 frames per second.")
+            return found.name
         uri = video.get("uri")
         if uri is None:
             if video.get("encodedVideo") is None:
@@ -1413,6 +1459,8 @@ class GoogleServer(LoopbackServer):
         )
         if not self._blocked(op.prompt) and self._job_errors:
             op.planned_error = self._job_errors.popleft()
+        if op.extends is not None and op.backend != "gemini":
+            op.timeline = self._extension_timeline(op)
         self.operations[name] = op
         self.peak_concurrency = max(self.peak_concurrency, self._active())
         if not self._blocked(op.prompt) and op.planned_error is None:
@@ -1424,6 +1472,17 @@ class GoogleServer(LoopbackServer):
         self._timers.append(timer)
         timer.start()
         return op
+
+    def _extension_timeline(self, op: VeoOperation) -> tuple[str, list[int]]:
+        """A Vertex extension's frames: its source's colour, the bar going back from where
+        the source left it over 7 s, after the source's own frames when ``combined``."""
+        source = self.operations[op.extends or ""]
+        key, before = source.timeline or (source.prompt or source.name, _tops(source))
+        bar = max(2, op.render_height // 8)
+        last, n = before[-1], EXTENSION_SECONDS * op.fps
+        end = 0 if last > (op.render_height - bar) // 2 else op.render_height - bar
+        new = [last + (end - last) * j // max(1, n - 1) for j in range(n)]
+        return key, (before + new if self.veo_extension == "combined" else new)
 
     def _blocked(self, text: str | None) -> bool:
         lowered = (text or "").lower()
@@ -1492,7 +1551,8 @@ class GoogleServer(LoopbackServer):
                 op.gcs_uris.append(uri)
                 self._objects[uri.removeprefix("gs://")] = op
         tier = "lite" if "lite" in op.model else "fast" if "fast" in op.model else "standard"
-        seconds = op.duration * op.sample_count
+        made = EXTENSION_SECONDS if op.timeline is not None else op.duration  # Vertex extension
+        seconds = made * op.sample_count
         op.cost_usd = seconds * PRICE_PER_SECOND[tier].get(op.resolution, 0.0)
         self.billed_seconds += seconds
         self.billed_usd += op.cost_usd
@@ -2693,9 +2753,11 @@ def _render(op: VeoOperation, path: Path) -> None:
     from ministudio.media.encode import PIXEL_FORMAT, VIDEO_CODEC, X264_OPTIONS
 
     w, h, fps = op.render_width, op.render_height, op.fps
-    base = solid_planes(w, h, op.prompt or op.name, band=False)
+    timeline = getattr(op, "timeline", None)  # an Omni interaction has none
+    key, tops = timeline or (op.prompt or op.name, _tops(op))
+    base = solid_planes(w, h, key, band=False)
     luma = int(base[0, 0])
-    frames = max(1, round(op.duration * fps))
+    frames = len(tops)
     bar = max(2, h // 8)
     with av.open(str(path), mode="w", format="mp4") as container:
         video = container.add_stream(VIDEO_CODEC, rate=fps, options=dict(X264_OPTIONS))
@@ -2706,7 +2768,7 @@ def _render(op: VeoOperation, path: Path) -> None:
         written = 0
         for i in range(frames):
             planes = base.copy()
-            top = (i * (h - bar) // max(1, frames - 1)) if frames > 1 else 0
+            top = tops[i]
             planes[top : top + bar] = min(255, luma + 90)
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts = i
@@ -2727,6 +2789,14 @@ def _render(op: VeoOperation, path: Path) -> None:
         if audio is not None:
             container.mux(audio.encode(None))
     op.path = path
+
+
+def _tops(op: Any) -> list[int]:
+    """Where the bar's top is in each frame of a clip made from scratch: sliding down."""
+    h = op.render_height
+    bar = max(2, h // 8)
+    frames = max(1, round(op.duration * op.fps))
+    return [(i * (h - bar) // max(1, frames - 1)) if frames > 1 else 0 for i in range(frames)]
 
 
 def _soundtrack(seconds: float) -> np.ndarray:

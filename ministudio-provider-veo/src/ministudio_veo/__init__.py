@@ -10,7 +10,10 @@ a Gemini vision judge for quality control.
   ``GOOGLE_CLOUD_LOCATION``, credentials from ``GOOGLE_APPLICATION_CREDENTIALS`` (a service
   account file), ``VERTEX_AI_ACCESS_TOKEN`` or application default credentials) or express
   mode with ``VERTEX_AI_API_KEY``. Takes a seed and turns the soundtrack off; clips come back
-  inline, or in Cloud Storage with the option ``output_gcs_uri``. Polling only.
+  inline, or in Cloud Storage with the option ``output_gcs_uri``. Polling only. A `continue`
+  shot after a Veo-on-Vertex clip extends that clip (7 s more, at 720p; the clip kept is the
+  new part only), else starts from its last frame; option ``extend: false`` turns it off
+  (``_api``, "Extension").
 - ``veo`` (legacy): Veo on the Gemini API, which Google turned off (the last models on
   2026-10-22). Declared so ``validate`` can name the replacement (``gemini-omni``); it sends
   nothing.
@@ -93,6 +96,9 @@ def _veo_capabilities(*, vertex: bool) -> Capabilities:
         max_references=3,
         references_with_frames=False,  # Veo takes reference images or frames, not both
         first_frame=True,
+        # Vertex extends a Veo clip by 7 s (its "Extend videos" page); the Gemini API's Veo is
+        # gone. The core then hands `request.previous` as well as the last frame (_api).
+        extend=vertex,
         last_frame=True,
         last_frame_alone=False,  # Veo interpolates towards an end frame from a first frame
         native_audio=True,

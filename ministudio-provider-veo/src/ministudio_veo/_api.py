@@ -8,6 +8,24 @@ Rules (Vertex's Veo 3.1 model page and the Gemini API's Veo parameter table; veo
 4, 6 or 8 s; 8 s with reference images, at 1080p and at 4k; at most 3 reference images (as
 ``asset``), none on Lite and none with frames; 4k not on Lite.
 
+Extension (``veo-vertex``; ``_extension``): a `continue` shot whose previous shot Veo on Vertex
+made sends that clip (``instances[0].video``: its inline bytes, or its ``gs://`` uri) instead of
+the previous clip's last frame. Vertex's "Extend videos" page
+(https://docs.cloud.google.com/gemini-enterprise-agent-platform/models/video/extend-a-veo-video,
+English revision): "With Veo, the input video must be 1 to 30 seconds in length and can be
+extended by 7 seconds (up to 37 seconds total)"; all three 3.1 ids (-001) are listed; input
+MP4, 24 fps, 16:9 or 9:16 (its localized revisions' "Limitations"). Sent only at 720p (the
+3.1 model card: "1080, except for video extension"; the Gemini API guide: 720p inputs), with
+no end frame and no reference images, and no ``durationSeconds`` (the page's 7 s is the
+model's; ``parameters`` then take "a default value appropriate for the model"). Anything
+else, ``extend: false``, or a source operation or object that is gone: the last frame, as
+before. "37 seconds total" (and the Gemini API guide: "a single video combining the
+user-provided video and the generated extended video") says the answer holds the source and
+the extension; an answer longer than the extension by about the source's length has the
+source cut off its head (``_cut_head``: PyAV, frame-exact, sound kept in sync), so the clip
+kept is the new shot only; a 7 s answer is kept as it is. Billed as the seconds it makes
+(Vertex prices Veo per second of output; the extension's 7 s, ``EXTENSION_SECONDS``).
+
 How failures map, so the core never pays twice:
 
 - create: 429 and 5xx, or a connection that failed before the request went out:
@@ -24,9 +42,12 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 from google.genai import errors, types
 from ministudio import http
@@ -50,6 +71,9 @@ if TYPE_CHECKING:
     from google import genai
 
 MAX_REFERENCES = 3
+EXTENSION_SECONDS = 7  # Vertex "Extend videos": a Veo video "can be extended by 7 seconds"
+SOURCE_SECONDS = (1.0, 30.0)  # the same page: "the input video must be 1 to 30 seconds"
+EXTENSION_FPS = 24  # the same page (its limitations): 24 frames per second
 LONG_ONLY = 8  # Veo makes 8 s clips with reference images, at 1080p and at 4k
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 REFUSED_CODES = (3, 400)  # INVALID_ARGUMENT
@@ -65,12 +89,17 @@ async def submit(engine: str, request: VideoRequest, context: EngineContext) -> 
             "Cloud project",
         )
     _check(engine, request)  # before any request: a refusal here is free
+    extension = await _extension(engine, request, context)
     client, http = _client(engine, context)
     try:
-        source = types.GenerateVideosSource(
-            prompt=_prompt(request), image=_image(request.first_frame)
-        )
-        config = _config(request)
+        if extension is not None:
+            source = types.GenerateVideosSource(prompt=_prompt(request), video=extension.video)
+            config = _config(request, extending=True)
+        else:
+            source = types.GenerateVideosSource(
+                prompt=_prompt(request), image=_image(request.first_frame)
+            )
+            config = _config(request)
         context.sending()  # the images are read: the paid request leaves now
         operation = await client.aio.models.generate_videos(
             model=model_id(engine, request.model), source=source, config=config
@@ -133,6 +162,8 @@ async def download(
         raise TransientError(engine, f"job {job_id} has no video yet (state {status.state})")
     output.parent.mkdir(parents=True, exist_ok=True)
     part = output.with_name(output.name + ".part")
+    cut = output.with_name(output.name + ".cut.part")
+    extended = False
     try:
         video = _video(engine, operation or await _operation(engine, job_id, context))
         if video.video_bytes:
@@ -141,16 +172,192 @@ async def download(
             await _download_gcs(engine, video.uri, part, context)
         else:
             raise EngineError(engine, f"job {job_id} finished without a video to fetch")
+        # The same answer as at submit: the source is still there (then this job extended
+        # it) or still gone (then it started from the last frame).
+        source = await _extension(engine, request, context)
+        if source is not None:
+            extended = True
+            if await anyio.to_thread.run_sync(_new_part, part, cut, source):
+                cut.replace(part)
     except BaseException:
         part.unlink(missing_ok=True)
+        cut.unlink(missing_ok=True)
         raise
     part.replace(output)
     return VideoResult(
         path=output,
         engine_job_id=job_id,
         model=model_id(engine, request.model),
-        cost=cost(engine, request),
+        cost=cost(engine, request, extended=extended),
     )
+
+
+# -- extension ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Source:
+    """The previous shot's clip as an extension sends it, and its length."""
+
+    video: types.Video
+    frames: int
+    fps: float
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps if self.fps else 0.0
+
+
+def extendable(engine: str, request: VideoRequest) -> bool:
+    """Whether ``request`` may extend its previous clip rather than start from its last
+    frame: a `continue` shot after a clip this engine made, at 720p, with no end frame (Veo
+    takes a video, or frames), unless the option ``extend: false`` says otherwise."""
+    previous = request.previous
+    return (
+        engine == VERTEX
+        and previous is not None
+        and previous.engine == engine
+        and request.options.get("extend", True) is not False
+        and request.last_frame is None
+        and _resolution(request) == "720p"
+    )
+
+
+async def _extension(engine: str, request: VideoRequest, context: EngineContext) -> Source | None:
+    """The source to extend, or None (then the shot starts from the last frame): not
+    ``extendable``, its operation or clip gone or refused, or a clip Veo does not extend
+    (1-30 s, 24 fps). A failure worth retrying (5xx, a lost connection) is raised."""
+    if request.previous is None or not extendable(engine, request):
+        return None
+    job_id = request.previous.job_id
+    try:
+        operation = await _operation(engine, job_id, context)
+    except TransientError:
+        raise
+    except EngineError:
+        return None  # gone: unknown to Veo now
+    if status_of(operation).state != "succeeded":
+        return None
+    video = _video(engine, operation)
+    if video.video_bytes:
+        data, sent = video.video_bytes, types.Video(video_bytes=video.video_bytes)
+    elif video.uri and video.uri.startswith("gs://"):
+        fetched = await _fetch_source(engine, video.uri, context)
+        if fetched is None:
+            return None
+        data, sent = fetched, types.Video(uri=video.uri)
+    else:
+        return None
+    sent.mime_type = video.mime_type or "video/mp4"
+    measured = await anyio.to_thread.run_sync(_measure, data)
+    if measured is None:
+        return None
+    frames, fps = measured
+    source = Source(sent, frames, fps)
+    low, high = SOURCE_SECONDS
+    if not low <= source.seconds <= high or round(fps) != EXTENSION_FPS:
+        return None
+    return source
+
+
+async def _fetch_source(engine: str, uri: str, context: EngineContext) -> bytes | None:
+    """A ``gs://`` clip's bytes (to measure it); None when the object is gone (404) or
+    refused (403: another project's)."""
+    from urllib.parse import quote
+
+    bucket, _, name = uri[len("gs://") :].partition("/")
+    base = (context.env.get("VEO_STORAGE_BASE_URL") or "https://storage.googleapis.com").rstrip("/")
+    url = f"{base}/storage/v1/b/{quote(bucket, safe='')}/o/{quote(name, safe='')}?alt=media"
+    headers = {"Authorization": f"Bearer {_access_token(context)}"}
+    timeout = httpx.Timeout(_timeout(context), connect=5.0)
+    try:
+        async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
+            answer = await client.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise TransientError(engine, f"fetching the clip to extend failed ({_why(exc)})") from None
+    if answer.status_code in (403, 404):
+        return None
+    if answer.status_code == 401:
+        raise KeyRejected(engine, _credential_names(), 401)
+    if answer.status_code != 200:
+        raise TransientError(engine, f"fetching the clip to extend: HTTP {answer.status_code}")
+    return answer.content
+
+
+def _measure(data: bytes) -> tuple[int, float] | None:
+    """A clip's frame count and rate, or None when it is no readable video."""
+    import tempfile
+
+    from ministudio.media.probe import probe
+
+    with tempfile.TemporaryDirectory(prefix="ministudio-veo-") as tmp:
+        path = Path(tmp) / "source.mp4"
+        path.write_bytes(data)
+        try:
+            info = probe(path)
+        except MinistudioError:
+            return None
+    return info.frames, info.fps
+
+
+def _new_part(clip: Path, cut: Path, source: Source) -> bool:
+    """Write to ``cut`` the extension alone when ``clip`` holds the source too (it is longer
+    than the extension by about the source's length); False when ``clip`` is the extension
+    already."""
+    from ministudio.media.probe import probe
+
+    info = probe(clip)
+    made = info.frames / info.fps if info.fps else info.duration
+    if made - EXTENSION_SECONDS < source.seconds - 1.0 or made - source.seconds < 0.5:
+        return False
+    _cut_head(clip, cut, round(source.seconds * info.fps))
+    return True
+
+
+def _cut_head(src: Path, dst: Path, skip: int) -> None:
+    """Write ``dst``: ``src`` without its first ``skip`` frames, and its sound without the
+    same span, re-encoded (frame-exact; the shared H.264 settings, AAC)."""
+    import av
+    from ministudio.media.encode import PIXEL_FORMAT, VIDEO_CODEC, X264_OPTIONS
+
+    with av.open(str(src)) as source, av.open(str(dst), mode="w", format="mp4") as out:
+        vin = source.streams.video[0]
+        rate = Fraction(vin.average_rate or vin.guessed_rate or EXTENSION_FPS)
+        vout = out.add_stream(VIDEO_CODEC, rate=rate, options=dict(X264_OPTIONS))
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = PIXEL_FORMAT
+        vout.codec_context.time_base = 1 / rate
+        ain = source.streams.audio[0] if source.streams.audio else None
+        aout = None
+        if ain is not None:
+            aout = out.add_stream("aac", rate=ain.codec_context.sample_rate, layout=ain.layout)
+        made = 0
+        for i, frame in enumerate(source.decode(vin)):
+            if i < skip:
+                continue
+            picture = frame.reformat(format=PIXEL_FORMAT)
+            picture.pts, picture.time_base = made, 1 / rate
+            out.mux(vout.encode(picture))
+            made += 1
+        out.mux(vout.encode(None))
+        if ain is None or aout is None:
+            return
+        start = skip / rate  # the sound kept starts with the first frame kept
+        source.seek(0)
+        sample_rate = ain.codec_context.sample_rate
+        written = 0
+        for sound in source.decode(ain):
+            at = float(sound.time or 0.0)
+            data = sound.to_ndarray()
+            drop = max(0, round((float(start) - at) * sample_rate))
+            if drop >= data.shape[-1]:
+                continue
+            kept = av.AudioFrame.from_ndarray(
+                data[..., drop:], format=sound.format.name, layout=sound.layout.name
+            )
+            kept.sample_rate, kept.pts = sample_rate, written
+            kept.time_base = Fraction(1, sample_rate)
+            written += kept.samples
+            out.mux(aout.encode(kept))
+        out.mux(aout.encode(None))
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -164,12 +371,16 @@ def model_id(engine: str, model: str | None) -> str:
     return declared.id if declared else model
 
 
-def cost(engine: str, request: VideoRequest) -> float:
+def cost(engine: str, request: VideoRequest, *, extended: bool | None = None) -> float:
     """What ``request`` costs: the model's price at its resolution, with or without sound,
-    for the seconds sent."""
+    for the seconds made: those sent, or an extension's 7 s. ``extended`` None (a plan, before
+    the source is looked at): an extension whenever the request may be one."""
     model = model_id(engine, request.model)
     sound = request.shot.native_audio
-    return round(_sent_duration(request) * price(model, _resolution(request), sound), 6)
+    if extended is None:
+        extended = extendable(engine, request)
+    seconds = EXTENSION_SECONDS if extended else _sent_duration(request)
+    return round(seconds * price(model, _resolution(request), sound), 6)
 
 
 def price(model: str, resolution: str, sound: bool = True) -> float:
@@ -185,19 +396,22 @@ def _prompt(request: VideoRequest) -> str:
     return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True)
 
 
-def _config(request: VideoRequest) -> types.GenerateVideosConfig:
+def _config(request: VideoRequest, *, extending: bool = False) -> types.GenerateVideosConfig:
+    """The parameters; an extension's (``extending``) carry no length (Veo extends by 7 s),
+    no end frame and no reference images."""
     options = request.options
     config: dict[str, Any] = {
         "number_of_videos": 1,
-        "duration_seconds": _sent_duration(request),
         "aspect_ratio": request.aspect_ratio,
         "resolution": _resolution(request),
     }
+    if not extending:
+        config["duration_seconds"] = _sent_duration(request)
     if request.shot.negative:
         config["negative_prompt"] = ", ".join(request.shot.negative)
-    if request.last_frame is not None:
+    if request.last_frame is not None and not extending:
         config["last_frame"] = _image(request.last_frame)
-    references = _references(request)
+    references = [] if extending else _references(request)
     if references:
         config["reference_images"] = [
             types.VideoGenerationReferenceImage(image=_image(path), reference_type="ASSET")
