@@ -399,6 +399,26 @@ def test_a_gone_source_falls_back_to_the_last_frame(tmp_path: Path) -> None:
     assert manifest.shots[1].cost == pytest.approx(4 * 0.40)
 
 
+def test_a_refused_extension_starts_from_the_last_frame(tmp_path: Path) -> None:
+    """Vertex answers 400 to the extension (a rule the docs do not state, say): a refused
+    create is not billed, so s2 is sent again from s1's last frame, once."""
+    from .fakes.google_server import bad
+
+    film = _continuing(tmp_path)
+    with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:
+
+        def refuse(video: Any, vertex: bool, route: Any) -> str | None:
+            raise bad("Video extension is not supported for this request.")
+
+        server._check_video = refuse  # type: ignore[method-assign]
+        manifest = _render(film, tmp_path, vertex_env(server))
+        _, second = (server.operations[s.engine_job_id or ""] for s in manifest.shots)
+        submissions = server.submissions
+    assert "video" not in second.instance and "image" in second.instance
+    assert submissions == 2 and manifest.shots[1].state == "done"
+    assert manifest.shots[1].cost == pytest.approx(4 * 0.40)
+
+
 def test_extend_false_starts_from_the_last_frame(tmp_path: Path) -> None:
     film = _continuing(tmp_path, options={"veo-vertex": {"extend": False}})
     with GoogleServer(access_token=VERTEX_TOKEN, latency=0.2, render_scale=0.05) as server:

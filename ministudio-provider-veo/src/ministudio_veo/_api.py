@@ -90,6 +90,19 @@ async def submit(engine: str, request: VideoRequest, context: EngineContext) -> 
         )
     _check(engine, request)  # before any request: a refusal here is free
     extension = await _extension(engine, request, context)
+    if extension is not None:
+        try:
+            return await _create(engine, request, context, extension)
+        except EngineRefusal:
+            # Vertex refused the extension (400: not billed): start from the last frame.
+            pass
+    return await _create(engine, request, context, None)
+
+
+async def _create(
+    engine: str, request: VideoRequest, context: EngineContext, extension: Source | None
+) -> Submission:
+    """One create: an extension of ``extension``'s clip, or a clip from the first frame."""
     client, http = _client(engine, context)
     try:
         if extension is not None:
@@ -173,11 +186,11 @@ async def download(
         else:
             raise EngineError(engine, f"job {job_id} finished without a video to fetch")
         # The same answer as at submit: the source is still there (then this job extended
-        # it) or still gone (then it started from the last frame).
+        # it, unless Vertex refused that) or still gone (then it started from the last frame).
         source = await _extension(engine, request, context)
         if source is not None:
-            extended = True
-            if await anyio.to_thread.run_sync(_new_part, part, cut, source):
+            extended, was_cut = await anyio.to_thread.run_sync(_new_part, part, cut, source)
+            if was_cut:
                 cut.replace(part)
     except BaseException:
         part.unlink(missing_ok=True)
@@ -298,18 +311,19 @@ def _measure(data: bytes) -> tuple[int, float] | None:
     return info.frames, info.fps
 
 
-def _new_part(clip: Path, cut: Path, source: Source) -> bool:
-    """Write to ``cut`` the extension alone when ``clip`` holds the source too (it is longer
-    than the extension by about the source's length); False when ``clip`` is the extension
-    already."""
+def _new_part(clip: Path, cut: Path, source: Source) -> tuple[bool, bool]:
+    """(whether ``clip`` extends ``source``, whether the extension alone is now in ``cut``).
+    A clip longer than the extension by about the source's length holds both: its head is
+    cut off. One of the extension's length is the extension. Any other started from the
+    last frame (Vertex refused the extension, and the create was sent again)."""
     from ministudio.media.probe import probe
 
     info = probe(clip)
     made = info.frames / info.fps if info.fps else info.duration
-    if made - EXTENSION_SECONDS < source.seconds - 1.0 or made - source.seconds < 0.5:
-        return False
-    _cut_head(clip, cut, round(source.seconds * info.fps))
-    return True
+    if made - EXTENSION_SECONDS >= source.seconds - 1.0 and made - source.seconds >= 0.5:
+        _cut_head(clip, cut, round(source.seconds * info.fps))
+        return True, True
+    return abs(made - EXTENSION_SECONDS) < 0.5, False
 
 
 def _cut_head(src: Path, dst: Path, skip: int) -> None:
