@@ -29,7 +29,6 @@ from .fakes.kling_server import KlingServer
 from .fakes.loopback import LoopbackServer
 from .fakes.luma_server import LumaServer
 from .fakes.sim_server import SimServer
-from .fakes.sora_server import SoraServer
 
 LATENCY = 0.4  # each fake job's seconds: long enough for a poll before it is done
 EXPECTED = "0.2"  # what the engines expect: the first poll comes at 0.72 x this
@@ -119,17 +118,6 @@ ENGINES = {
         },
         lambda s: s.submissions,
         seconds=5.0,
-    ),
-    "sora": Engine(
-        "sora",
-        lambda: SoraServer(latency=LATENCY),
-        lambda s, assets: {
-            "SORA_BASE_URL": s.api_url,
-            "SORA_API_KEY": s.api_key,
-            "SORA_EXPECTED_LATENCY": EXPECTED,
-        },
-        lambda s: s.submissions,
-        lookup=False,
     ),
     "sim": Engine(
         "sim",

@@ -26,7 +26,6 @@ from .fakes.kling_server import KlingServer
 from .fakes.loopback import ECHO, ECHO_MARK, LoopbackServer
 from .fakes.luma_server import LumaServer
 from .fakes.sim_server import SimServer
-from .fakes.sora_server import SoraServer
 
 # Marker keys: '/', '+' and '=' make their URL-encoded and base64 forms differ from the raw key.
 LUMA_KEY = "luma-MARK/7f3a+9c2e=41d8b6"
@@ -98,15 +97,6 @@ def _kling(tmp: Path) -> tuple[LoopbackServer, dict[str, str]]:
     }
 
 
-def _sora(tmp: Path) -> tuple[LoopbackServer, dict[str, str]]:
-    server = SoraServer(api_key=SORA_KEY, latency=(0.05, 0.1), render_scale=0.05)
-    return server, {
-        "SORA_BASE_URL": "{api_url}",
-        "SORA_API_KEY": SORA_KEY,
-        "SORA_EXPECTED_LATENCY": "0.2",
-    }
-
-
 def _google(
     tmp: Path, latency: tuple[float, float] = (0.05, 0.1)
 ) -> tuple[LoopbackServer, dict[str, str]]:
@@ -148,12 +138,6 @@ CASES = {
     ),
     "kling": Case(
         "kling", _kling, ("create", "get", "download"), lambda s: s.fail_next_task(ECHO_MARK)
-    ),
-    "sora": Case(
-        "sora",
-        _sora,
-        ("create", "retrieve", "download"),
-        lambda s: s.fail_next_job("failed", ECHO_MARK),
     ),
     # Omni's "poll" is a GET of a running interaction and its "download" the GET of a
     # finished one: the jobs outlast the first poll (0.3 s expected), so both happen.

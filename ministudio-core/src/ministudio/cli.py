@@ -201,11 +201,19 @@ def plugins(as_json: bool, models: bool) -> None:
         click.echo(f"    hooks: {', '.join(p.hooks)}")
         for engine_id in p.engines:
             spec = host.engines[engine_id]
-            legacy = "  [legacy]" if spec.legacy else ""
-            click.echo(f"    engine {spec.id} ({spec.kind}){legacy}: {spec.description}")
+            click.echo(f"    engine {spec.id} ({spec.kind}){_tag(spec)}: {spec.description}")
             if models:
                 for line in _model_lines(spec):
                     click.echo(f"      {line}")
+
+
+def _tag(spec: EngineSpec) -> str:
+    """``[retired]`` when every model the engine declares is, else ``[legacy]`` if it says."""
+    from ministudio.lifecycle import today
+
+    if spec.models and all(model.retired(today()) for model in spec.models):
+        return "  [retired]"
+    return "  [legacy]" if spec.legacy else ""
 
 
 def _model_lines(spec: EngineSpec) -> list[str]:

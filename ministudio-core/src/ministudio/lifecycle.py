@@ -33,6 +33,7 @@ class Model:
     replacement_engine: str | None = None
     aliases: tuple[str, ...] = ()  # short names the engine also accepts (``veo-3.1-fast``)
     use: str = ""  # what it is for, one line for ``ministudio plugins --models``
+    why: str = ""  # why it goes (or went), for the refusal: "OpenAI shut its Videos API down"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -50,7 +51,7 @@ class Model:
     def instead(self) -> str:
         """What to use instead, as a clause ("use 'x'", "route to engine 'e', model 'x'")."""
         if not self.replacement:
-            return "pick another model (`ministudio plugins --models`)"
+            return "route the shots to another engine or model (`ministudio plugins --models`)"
         if self.replacement_engine:
             return f"route to engine '{self.replacement_engine}', model '{self.replacement}'"
         return f"use model '{self.replacement}'"
@@ -95,7 +96,9 @@ def findings(data: Any, engines: Mapping[str, Any], on: dt.date | None = None) -
 def _judge(engine: str, name: str, model: Model, on: dt.date) -> tuple[str, bool] | None:
     if model.retired(on):
         when = f" on {model.shutdown.isoformat()}" if model.shutdown else ""
-        return (f"engine '{engine}': model '{name}' was retired{when}; {model.instead()}", True)
+        why = f" ({model.why})" if model.why else ""
+        said = f"engine '{engine}': model '{name}' was retired{when}{why}; {model.instead()}"
+        return said, True
     left = model.days_left(on)
     if left is not None and left <= WARN_DAYS:
         assert model.shutdown is not None
