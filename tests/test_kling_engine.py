@@ -377,7 +377,7 @@ def test_a_truncated_download_leaves_nothing(tmp_path: Path) -> None:
     assert not output.exists() and not (tmp_path / "clip.mp4.part").exists()
 
 
-def test_callbacks_become_statuses() -> None:
+def test_callbacks_are_hints_and_progress() -> None:
     parse = ministudio_kling.parse_webhook
     done = (
         b'{"task_id": "867283741759111202", "task_status": "succeed", "task_status_msg": "",'
@@ -385,15 +385,16 @@ def test_callbacks_become_statuses() -> None:
         b' "task_info": {"external_task_id": "k"}, "final_unit_deduction": "1",'
         b' "task_result": {"videos": [{"id": "v", "url": "https://cdn/x.mp4", "duration": "5.1"}]}}'
     )
+    # Unsigned: a callback saying the task ended is a hint (thin), never its URL to fetch.
     status = parse(engine="kling", body=done, headers={})
-    assert status == JobStatus(
-        job_id="867283741759111202", state="succeeded", video_url="https://cdn/x.mp4"
-    )
+    assert status == JobStatus(job_id="867283741759111202", state="running", thin=True)
     running = b'{"task_id": "1", "task_status": "processing"}'
-    assert parse(engine="kling", body=running, headers={}).state == "running"  # type: ignore[union-attr]
+    progress = parse(engine="kling", body=running, headers={})
+    assert progress is not None and progress.state == "running" and not progress.thin
     failed = b'{"task_id": "1", "task_status": "failed", "task_status_msg": "sensitive content"}'
-    status = parse(engine="kling", body=failed, headers={})
-    assert status is not None and status.state == "failed" and status.refused
+    assert parse(engine="kling", body=failed, headers={}) == JobStatus(
+        job_id="1", state="running", thin=True
+    )
     assert parse(engine="kling", body=b"nope", headers={}) is None
     assert parse(engine="kling", body=b'{"id": "g1", "state": "completed"}', headers={}) is None
     assert parse(engine="luma", body=done, headers={}) is None

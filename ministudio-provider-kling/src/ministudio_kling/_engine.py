@@ -130,7 +130,10 @@ async def find(key: str, context: EngineContext) -> str | None:
 
 
 def parse_webhook(body: bytes) -> JobStatus | None:
-    """A Kling callback (the task, without the envelope) as a status; None if it is not one."""
+    """A Kling callback (the task, without the envelope) as a status; None if it is not one.
+    Callbacks are not signed (Kling documents no signature), so one that says the task
+    ended is only a hint: it comes back thin, and the core asks Kling for the task before
+    anything is downloaded. Progress is taken as it is."""
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -141,7 +144,10 @@ def parse_webhook(body: bytes) -> JobStatus | None:
         return None
     if not isinstance(data.get("task_id"), (str, int)) or isinstance(data.get("task_id"), bool):
         return None
-    return status_of(data)
+    status = status_of(data)
+    if status.state in ("succeeded", "failed"):
+        return JobStatus(job_id=status.job_id, state="running", thin=True)
+    return status
 
 
 def status_of(task: dict[str, Any]) -> JobStatus:
