@@ -962,42 +962,28 @@ def test_tts_38_wav_transcript_and_speakers(google: GoogleServer) -> None:
         )
 
 
+def _vertex_tts(google: GoogleServer, location: str, model: str) -> int:
+    """The status of a minimal Vertex TTS request at ``location``."""
+    return httpx.post(
+        f"{google.base_url}/v1/projects/p/locations/{location}/publishers/google/models/"
+        f"{model}:generateContent",
+        headers={"Authorization": f"Bearer {google.access_token}"},
+        json={
+            "contents": [{"parts": [{"text": "hi"}]}],
+            "generationConfig": {"responseModalities": ["AUDIO"]},
+        },
+    ).status_code
+
+
 def test_tts_38_vertex_locations() -> None:
     with GoogleServer() as google:
         for location, ok in (("global", True), ("us", True), ("eu", True), ("us-central1", False)):
-            r = httpx.post(
-                f"{google.base_url}/v1/projects/p/locations/{location}/publishers/google/models/"
-                "gemini-3.8-flash-tts:generateContent",
-                headers={"Authorization": f"Bearer {google.access_token}"},
-                json={
-                    "contents": [{"parts": [{"text": "hi"}]}],
-                    "generationConfig": {"responseModalities": ["AUDIO"]},
-                },
-            )
-            assert (r.status_code == 200) is ok, (location, r.text)
-            if not ok:
-                assert r.status_code == 404
-        r = httpx.post(  # 2.5 ids keep regional service
-            f"{google.base_url}/v1/projects/p/locations/us-central1/publishers/google/models/"
-            "gemini-2.5-flash-tts:generateContent",
-            headers={"Authorization": f"Bearer {google.access_token}"},
-            json={
-                "contents": [{"parts": [{"text": "hi"}]}],
-                "generationConfig": {"responseModalities": ["AUDIO"]},
-            },
-        )
-        assert r.status_code == 200
+            status = _vertex_tts(google, location, "gemini-3.8-flash-tts")
+            assert status == (200 if ok else 404), location
+        # 2.5 ids keep regional service
+        assert _vertex_tts(google, "us-central1", "gemini-2.5-flash-tts") == 200
     with GoogleServer(tts_multiregions=False) as google:
-        r = httpx.post(
-            f"{google.base_url}/v1/projects/p/locations/us/publishers/google/models/"
-            "gemini-3.8-flash-tts:generateContent",
-            headers={"Authorization": f"Bearer {google.access_token}"},
-            json={
-                "contents": [{"parts": [{"text": "hi"}]}],
-                "generationConfig": {"responseModalities": ["AUDIO"]},
-            },
-        )
-        assert r.status_code == 404
+        assert _vertex_tts(google, "us", "gemini-3.8-flash-tts") == 404
 
 
 # -- Gemini Omni (Interactions API) ----------------------------------------------------------------
