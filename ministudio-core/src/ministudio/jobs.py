@@ -166,6 +166,22 @@ class JobStatus(_Frozen):
     video_url: str | None = None  # where the finished clip is, when the status says
     thin: bool = False  # a push that only says "this job changed": the core asks the engine
 
+    def check_done(
+        self, engine: str, *, noun: str = "job", refusal: str = "", url: bool = False
+    ) -> None:
+        """Before a download: raise unless the job succeeded (with a ``video_url`` if
+        ``url``): ``EngineRefusal`` (with ``refusal`` when the engine gave no reason) if it
+        was refused, ``EngineError`` if it failed, ``TransientError`` if it has not finished."""
+        from ministudio.errors import EngineError, EngineRefusal, TransientError
+
+        job = f"{noun} {self.job_id}"
+        if self.state == "failed":
+            if self.refused:
+                raise EngineRefusal(engine, self.error or refusal or f"the {noun} was refused")
+            raise EngineError(engine, f"{job} failed: {self.error or 'no reason given'}")
+        if self.state != "succeeded" or (url and not self.video_url):
+            raise TransientError(engine, f"{job} has no video yet (state {self.state})")
+
 
 class HostedAsset(_Frozen):
     """A file made reachable by an engine (``upload_asset``'s answer): its URL or id, and when

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ministudio.engines import EngineContext
-from ministudio.errors import EngineError, EngineRefusal, TransientError
+from ministudio.errors import EngineError
 from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, VideoResult
 
 from ministudio_kling import ENGINE
@@ -104,13 +104,8 @@ async def download(
         if task is None:
             raise EngineError(ENGINE, f"task {job_id} is unknown to Kling")
         status = status_of(task)
-    if status.state == "failed":
-        if status.refused:
-            raise EngineRefusal(ENGINE, status.error or "the task failed a content check")
-        raise EngineError(ENGINE, f"task {job_id} failed: {status.error or 'no reason given'}")
-    if status.state != "succeeded" or not status.video_url:
-        raise TransientError(ENGINE, f"task {job_id} has no video yet (state {status.state})")
-    await api.download(status.video_url, output)
+    status.check_done(ENGINE, noun="task", refusal="the task failed a content check", url=True)
+    await api.download(status.video_url or "", output)
     return VideoResult(path=output, engine_job_id=job_id, model=model(request), cost=cost(request))
 
 

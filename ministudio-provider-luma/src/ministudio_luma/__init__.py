@@ -332,13 +332,8 @@ async def _download(
     if status.state != "succeeded" or not status.video_url:  # ask Luma where it is
         job = await _get_job(job_id, context)
         status = _status(job)
-    if status.state == "failed":
-        if status.refused:
-            raise EngineRefusal(ENGINE, status.error or "the generation failed")
-        raise EngineError(ENGINE, f"job {job_id} failed: {status.error or 'no reason given'}")
-    url = status.video_url
-    if status.state != "succeeded" or not url:
-        raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
+    status.check_done(ENGINE, refusal="the generation failed", url=True)
+    url = status.video_url or ""
     await download(url, output, engine=ENGINE, timeout=_timeout(context))
     if job is None:
         try:

@@ -167,12 +167,7 @@ async def download(
     if status.state != "succeeded":
         operation = await _operation(engine, job_id, context)
         status = status_of(operation)
-    if status.state == "failed":
-        if status.refused:
-            raise EngineRefusal(engine, status.error or "the video was refused")
-        raise EngineError(engine, f"job {job_id} failed: {status.error or 'no reason given'}")
-    if status.state != "succeeded":
-        raise TransientError(engine, f"job {job_id} has no video yet (state {status.state})")
+    status.check_done(engine, refusal="the video was refused")
     output.parent.mkdir(parents=True, exist_ok=True)
     part = output.with_name(output.name + ".part")
     cut = output.with_name(output.name + ".cut.part")

@@ -128,12 +128,7 @@ async def download(
         found = await _interaction(job_id, context)
         status = status_of(found)
         data = _video(found).get("data")
-    if status.state == "failed":
-        if status.refused:
-            raise EngineRefusal(OMNI, status.error or "the clip was refused")
-        raise EngineError(OMNI, f"job {job_id} failed: {status.error or 'no reason given'}")
-    if status.state != "succeeded":
-        raise TransientError(OMNI, f"job {job_id} has no video yet (state {status.state})")
+    status.check_done(OMNI, refusal="the clip was refused")
     output.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str) and data:
         _write(output, _decode(job_id, data))
