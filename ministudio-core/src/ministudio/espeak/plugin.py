@@ -5,7 +5,6 @@ Importing this module is cheap: the library, numpy and the voice list load on th
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,18 +81,6 @@ def speech_settings(voice: Voice, emotion: str) -> dict[str, Any]:
         "volume": round(_number(voice, "volume", DEFAULT_VOLUME) * prosody.volume),
         "wordgap": _number(voice, "wordgap", 0),
     }
-
-
-def write_wav(path: Path, samples: Any, sample_rate: int) -> None:
-    """Write int16 samples as a mono 16-bit WAV."""
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(np.asarray(samples, dtype="<i2").tobytes())
 
 
 @hookimpl
