@@ -61,6 +61,26 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One way an engine renders: a model, in one mode where the engine has modes (Kling's
+    ``std``/``pro``), with what that way takes. An engine whose inputs depend on model, mode
+    or length declares one per combination, cheapest first (``EngineSpec.variants``); the
+    core then picks, per shot, the first variant of the routed model (and pinned mode) that
+    renders the film's format and the shot's length and drops the fewest of its inputs
+    (``ministudio.variants``). A request made with it carries ``model`` and, when set,
+    ``options["mode"]``; its length is snapped to this variant's durations."""
+
+    model: str
+    capabilities: Capabilities
+    mode: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How ``plan`` names it: the model, and the mode when there is one."""
+        return f"{self.model} {self.mode}" if self.mode else self.model
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     """An engine a plugin provides. ``id`` is what routing names."""
 
@@ -74,6 +94,10 @@ class EngineSpec:
     # The models it serves, with their lifecycle (stage, shutdown, replacement): ``validate``
     # and ``plan`` refuse a retired one and warn before a shutdown (``ministudio.lifecycle``).
     models: tuple[Model, ...] = ()
+    # What each model (and mode) takes, where that differs from ``capabilities`` (which stay
+    # the engine's envelope: webhooks, concurrency, latency; and the inputs of a model no
+    # variant names). Cheapest first: the core picks the first that fits a shot.
+    variants: tuple[Variant, ...] = ()
     legacy: bool = False
     # submit_video calls ``context.sending()`` right before each request that may create (and
     # bill) a job, so the journal marks the job in flight only then. False (any plugin that
@@ -90,6 +114,7 @@ class EngineSpec:
             raise ValueError(f"engine {self.id!r}: kind must be 'video', 'speech' or 'judge'")
         object.__setattr__(self, "key_env", tuple(self.key_env))
         object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "variants", tuple(self.variants))
 
 
 @dataclass
