@@ -341,12 +341,13 @@ def plan(file: str, output: str | None, store: str | None) -> None:
 
     production = _load(file)
     film = make_plan(production, _out_dir(production, output), store=_store(store))
-    table = Table("shot", "engine", "length", "asks", "status", "cost", "time")
+    table = Table("shot", "engine", "model", "length", "asks", "status", "cost", "time")
     for shot in film.shots:
         status = "cached" if shot.cached else "render"
         table.add_row(
             shot.id,
             shot.engine,
+            shot.model,
             f"{shot.duration:.2f} s",
             f"{shot.requested:g} s",
             f"{status}: {shot.reason}"

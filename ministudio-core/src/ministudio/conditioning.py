@@ -15,6 +15,7 @@ from ministudio.engines import EngineSpec
 from ministudio.jobs import PreviousClip, ShotPrompt, VideoRequest
 from ministudio.planning import PlannedShot
 from ministudio.spec import Production
+from ministudio.variants import label
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,21 @@ def given(request: VideoRequest) -> list[str]:
 def ignored(production: Production, ps: PlannedShot, engine: EngineSpec) -> list[str]:
     """What ``ps`` asks for that ``engine`` cannot take, each as a sentence."""
     caps, shot, notes = engine.capabilities, ps.shot, []
+    name = engine.id + (f" ({variant})" if (variant := label(engine)) else "")
     starts = shot.continuity == "continue" and caps.first_frame
     if shot.continuity == "continue" and not caps.first_frame:
-        notes.append(f"{engine.id} cannot start from the previous shot's last frame")
+        notes.append(f"{name} cannot start from the previous shot's last frame")
     if shot.end_frame is not None and not caps.last_frame:
-        notes.append(f"{engine.id} takes no end frame")
+        notes.append(f"{name} takes no end frame")
     elif shot.end_frame is not None and not (starts or caps.last_frame_alone):
-        notes.append(f"{engine.id} takes an end frame only with a first frame (`continue`)")
+        notes.append(f"{name} takes an end frame only with a first frame (`continue`)")
     if shot.loop and not caps.loop:
-        notes.append(f"{engine.id} cannot loop a clip")
+        notes.append(f"{name} cannot loop a clip")
     if shot.audio == "native" and not caps.native_audio:
-        notes.append(f"{engine.id} cannot speak the lines: MiniStudio voices them")
+        notes.append(f"{name} cannot speak the lines: MiniStudio voices them")
     framed = starts or (shot.end_frame is not None and caps.last_frame and caps.last_frame_alone)
     if framed and not caps.references_with_frames and _has_references(production, ps):
-        notes.append(f"{engine.id} takes no reference images along with frames: the frames win")
+        notes.append(f"{name} takes no reference images along with frames: the frames win")
     return notes
 
 

@@ -27,6 +27,7 @@ INPUT_WORDS = {
 class ShotPlan:
     id: str
     engine: str
+    model: str  # the model (and mode, "kling-v3 pro") it is rendered with; "" if the engine's own
     duration: float  # seconds in the film
     requested: float  # seconds asked of the engine (snapped to what it renders)
     cached: bool

@@ -22,6 +22,7 @@ from ministudio.jobs import (
 )
 from ministudio.plugins import PluginHost, unknown_engine
 from ministudio.spec import NARRATOR, Production, Scene, Shot
+from ministudio.variants import routed
 
 LEAD_IN = 0.3  # silence before a shot's first line (s)
 GAP = 0.3  # between two lines
@@ -128,18 +129,19 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
     check_engines(production, host)
     if production.qc.judge:
         host.engine(production.qc.judge, "judge")
+    routing = production.routing
+
+    def video(engine_id: str) -> EngineSpec:  # narrowed to the model routing names
+        return routed(host.engine(engine_id, "video"), routing.options.get(engine_id, {}))
+
     planned = []
     for index, (scene, shot, shot_id) in enumerate(production.shots()):
-        engine_id = production.routing.shots.get(shot_id, production.routing.video)
-        engine = host.engine(engine_id, "video")
-        fallbacks = tuple(
-            host.engine(f, "video") for f in production.routing.fallbacks.get(engine_id, [])
-        )
+        engine_id = routing.shots.get(shot_id, routing.video)
+        engine = video(engine_id)
+        fallbacks = tuple(video(f) for f in routing.fallbacks.get(engine_id, []))
         plate = None
         if "plate" in shot.layers:
-            routing = production.routing
-            plate_id = routing.shots.get(f"{shot_id}.plate", routing.plate or engine_id)
-            plate = host.engine(plate_id, "video")
+            plate = video(routing.shots.get(f"{shot_id}.plate", routing.plate or engine_id))
         for candidate in (engine, *fallbacks, *([plate] if plate else [])):
             check_format(candidate, production, shot_id)
         planned.append(

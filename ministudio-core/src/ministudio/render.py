@@ -70,6 +70,7 @@ from ministudio.retakes import Take, best, climb, failing
 from ministudio.secrets import gate, guard_logging
 from ministudio.spec import Production, Rung
 from ministudio.store import ContentStore, default_store_dir, file_hash, job_key
+from ministudio.variants import choose, label
 from ministudio.verdicts import Inspector
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ class _Job:
     fit_key: str  # the clip fitted to the film
     inputs: dict[str, str]  # a short hash per input, to tell later which one changed
     ignored: list[str]  # what the shot asks for that the engine cannot take
+    engine: EngineSpec  # narrowed to the variant (model and mode) that renders it
 
 
 @dataclass
@@ -386,10 +388,8 @@ class _Renderer:
         fitted: dict[str, Path | None] = {}
         planned_plates: set[str] = set()
         for i, shot in enumerate(shots):
-            ps, engine = shot.planned, shot.planned.engine
+            ps = shot.planned
             after = shots[i - 1].planned.id if ps.shot.continuity == "continue" else None
-            requested = snap_duration(engine, shot.timing.duration, ps.id)
-            job = None
             plate_job = self._plate_job(shot)
             plate = self.store.get(plate_job[3], ".png") if plate_job else None
             if plate_job and plate is None and plate_job[2] not in planned_plates:
@@ -399,6 +399,7 @@ class _Renderer:
                     ShotPlan(
                         id=plate_request.shot.shot_id,
                         engine=plate_engine.id,
+                        model=label(plate_engine) or plate_request.model or "",
                         duration=0.0,
                         requested=plate_request.duration,
                         cached=False,
@@ -408,19 +409,19 @@ class _Renderer:
                         after=None,
                     )
                 )
-            if (after is None or fitted[after] is not None) and (plate_job is None or plate):
-                before = fitted[after] if after else None
-                first = await self._last_frame(before) if before else None
-                shot.brief = shot_brief(
-                    self.p,
-                    ps,
-                    shot.timing,
-                    [line.duration for line in shot.lines],
-                    image=self._image,
-                )
-                if plate is not None:
-                    self._with_plate(shot, plate)
-                job = self._job(shot, Take(engine, ps.seed, first))
+            ready = (after is None or fitted[after] is not None) and (plate_job is None or plate)
+            before = fitted[after] if ready and after else None
+            first = await self._last_frame(before) if before else None
+            shot.brief = shot_brief(
+                self.p, ps, shot.timing, [line.duration for line in shot.lines], image=self._image
+            )
+            if plate is not None:
+                self._with_plate(shot, plate)
+            # Built even when the shot waits (for the shot it continues, or its plate): its
+            # model, mode, length and price are known; only its frame or plate is not yet.
+            costed = self._job(shot, Take(ps.engine, ps.seed, first))
+            job = costed if ready else None
+            engine, requested = costed.engine, costed.request.duration
             clip = self.store.get(job.fit_key, ".mp4") if job else None
             fitted[ps.id] = clip
             cached = clip is not None or (job is not None and self.store.get(job.key, ".mp4"))
@@ -438,24 +439,19 @@ class _Renderer:
                 ShotPlan(
                     id=ps.id,
                     engine=engine.id,
+                    model=label(engine) or costed.request.model or "",
                     duration=shot.timing.duration,
                     requested=requested,
                     cached=bool(cached),
                     reason=reason,
-                    cost=0.0 if cached else self._estimate(engine, job, requested),
+                    cost=0.0 if cached else self.host.estimate_cost(engine, costed.request),
                     seconds=0.0 if cached else self.remote.expected_latency(engine),
                     after=after if after and not fitted[after] else None,
-                    ignored=tuple(ignored(self.p, ps, engine)),
+                    ignored=tuple(costed.ignored),
                 )
             )
         engines = {shot.planned.engine for shot in shots}
         return FilmPlan(plans, {engine.id: self._limits(engine)[0] for engine in engines})
-
-    def _estimate(self, engine: EngineSpec, job: _Job | None, seconds: float) -> float:
-        """A shot's cost: its engine's estimate of its request, when it can be built yet."""
-        if job is None:  # it waits for the shot it continues
-            return seconds * engine.capabilities.price_per_second
-        return self.host.estimate_cost(engine, job.request)
 
     def refuse_over_budget(self, plan: FilmPlan, max_cost: float | None) -> None:
         for limit, name in ((self.p.budget, "the production's budget"), (max_cost, "--max-cost")):
@@ -760,20 +756,38 @@ class _Renderer:
             )
         await self.film.place_audio(shot.source, shot.record.start, shot.timing.duration, engine)
 
+    def _variant(
+        self, engine: EngineSpec, ps: PlannedShot, seconds: float, *, plate: bool = False
+    ) -> tuple[EngineSpec, dict[str, Any]]:
+        """``engine`` narrowed to the model and mode that render ``ps`` (a plate of it: no
+        frames, no lines), and its routing options with that model and mode."""
+        return choose(
+            engine,
+            self.p.routing.options.get(engine.id, {}),
+            aspect_ratio=self.p.format.aspect_ratio,
+            resolution=self.p.format.resolution,
+            seconds=seconds,
+            speaks=not plate and speaks_natively(ps),
+            dropped=(lambda e: []) if plate else (lambda e: ignored(self.p, ps, e)),
+            shot_id=ps.id,
+        )
+
     def _request(
         self,
         engine: EngineSpec,
+        options: dict[str, Any],
         wanted: Conditioning,
         seconds: float,
         seed: int,
         edit: EditRequest | None = None,
     ) -> tuple[VideoRequest, dict[str, Any]]:
-        """What ``engine`` is asked for, and its fingerprint (input files as content hashes).
+        """What ``engine`` (narrowed by ``_variant``, with its ``options``) is asked for, and
+        its fingerprint (input files as content hashes).
 
         Inputs the engine cannot take (see its capabilities) are left out.
         """
         inputs = wanted.admitted_by(engine)
-        options = dict(self.p.routing.options.get(engine.id, {}))
+        options = dict(options)
         request = VideoRequest(
             shot=inputs.brief,
             prompt=self.host.prompt_map(engine.id, inputs.brief),
@@ -796,7 +810,8 @@ class _Renderer:
 
     def _job(self, shot: _Shot, take: Take) -> _Job:
         """The request ``take`` makes of its engine, and the keys its outputs are stored under."""
-        ps, timing, engine = shot.planned, shot.timing, take.engine
+        ps, timing = shot.planned, shot.timing
+        engine, options = self._variant(take.engine, ps, timing.duration)
         assert shot.brief is not None
         brief = shot.brief
         if take.references:  # the retake ladder's extra images of the place
@@ -809,7 +824,9 @@ class _Renderer:
         wanted = Conditioning(
             brief, take.first_frame, take.previous, self._image(end) if end else None, ps.shot.loop
         )
-        request, fingerprint = self._request(engine, wanted, timing.duration, take.seed, take.edit)
+        request, fingerprint = self._request(
+            engine, options, wanted, timing.duration, take.seed, take.edit
+        )
         key = job_key("video", fingerprint)
         fit_key = job_key(
             "fit",
@@ -822,7 +839,7 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
-        return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine))
+        return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine), engine)
 
     async def _render_with(
         self, shot: _Shot, take: Take, record: ShotRecord
@@ -930,7 +947,9 @@ class _Renderer:
         brief = plate_brief(self.p, shot.planned, image=self._image)
         seed = shot_seed(self.p.seed, f"{brief.shot_id}|{brief.environment.lighting}")
         wanted = Conditioning(brief)
-        request, fingerprint = self._request(engine, wanted, engine.capabilities.min_duration, seed)
+        engine, options = self._variant(engine, shot.planned, 0.0, plate=True)
+        seconds = engine.capabilities.min_duration
+        request, fingerprint = self._request(engine, options, wanted, seconds, seed)
         key = job_key("video", fingerprint)
         return engine, request, key, job_key("plate", {"clip": key})
 
