@@ -1,6 +1,7 @@
-"""The Luma engine plugin (ministudio-provider-luma) against the loopback fake Luma API
-(tests/fakes/luma_server.py), through the official lumaai SDK: the conformance kit, plus a
-film whose shots are split between luma and animatic by routing alone."""
+"""The luma-dream-machine engine (ministudio-provider-luma, Luma's legacy Dream Machine API)
+against the loopback fake Dream Machine API (tests/fakes/luma_server.py), through the official
+lumaai SDK: the conformance kit, plus a film whose shots are split between luma-dream-machine
+and animatic by routing alone."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pytest
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.images import reencoded
-from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
+from ministudio.jobs import EnvironmentBrief, JobStatus, ShotPrompt, VideoRequest
 from ministudio.manifest import Manifest
 from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
 from ministudio.testing._kit import solid_png
+from ministudio_luma import _dream_machine
 
 from .fakes.kit import KitFaults
 from .fakes.luma_server import LumaServer
@@ -48,7 +50,7 @@ def _env(server: LumaServer, assets: Path) -> dict[str, str]:
 
 
 class TestLumaConformance(VideoEngineConformance):
-    engine_id = "luma"
+    engine_id = "luma-dream-machine"
     sdk_modules = ("lumaai",)
     refused_action = "Ann does something forbidden"  # the fake's moderation blocks it
 
@@ -97,9 +99,11 @@ def _request(**changes: object) -> VideoRequest:
 
 def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:
     async def upload(path: Path) -> str:
-        return ministudio_luma._publish(path, context)
+        return _dream_machine._publish(path, context)
 
-    context = EngineContext(engine="luma", work_dir=tmp_path, env=env, uploader=upload)
+    context = EngineContext(
+        engine="luma-dream-machine", work_dir=tmp_path, env=env, uploader=upload
+    )
     return context
 
 
@@ -109,7 +113,7 @@ def test_submit_sends_luma_fields_and_a_first_frame_url(tmp_path: Path) -> None:
     with LumaServer(latency=0.05) as server:
         context = _context(_env(server, tmp_path / "assets"), tmp_path)
         submission = anyio.run(
-            ministudio_luma._submit, _request(first_frame=frame, duration=9.0), context
+            _dream_machine._submit, _request(first_frame=frame, duration=9.0), context
         )
         job = server.jobs[submission.job_id]
         assert job.request["resolution"] == "720p" and job.request["duration"] == "9s"
@@ -125,42 +129,53 @@ def test_submit_errors_map_to_the_core_types(tmp_path: Path) -> None:
         context = _context(env, tmp_path)
         server.fail_next("create", "429")
         with pytest.raises(TransientError) as info:
-            anyio.run(ministudio_luma._submit, _request(), context)
+            anyio.run(_dream_machine._submit, _request(), context)
         assert info.value.retry_after == pytest.approx(0.1)
         server.fail_next("create", "500")
         with pytest.raises(TransientError):
-            anyio.run(ministudio_luma._submit, _request(), context)
+            anyio.run(_dream_machine._submit, _request(), context)
         with pytest.raises(EngineRefusal, match="too short"):
-            anyio.run(ministudio_luma._submit, _request(prompt="ab"), context)
+            anyio.run(_dream_machine._submit, _request(prompt="ab"), context)
         bad = _context({**env, "LUMAAI_API_KEY": "wrong"}, tmp_path)
         with pytest.raises(MissingKeyError, match="LUMAAI_API_KEY") as denied:
-            anyio.run(ministudio_luma._submit, _request(), bad)
+            anyio.run(_dream_machine._submit, _request(), bad)
         assert "wrong" not in str(denied.value)
         from ministudio.errors import AmbiguousSubmission
 
         server.fail_next("create", "drop_after_accept")
         with pytest.raises(AmbiguousSubmission):
-            anyio.run(ministudio_luma._submit, _request(), context)
+            anyio.run(_dream_machine._submit, _request(), context)
         assert server.submissions == 1
 
 
 def test_a_missing_asset_host_is_named(tmp_path: Path) -> None:
-    context = EngineContext(engine="luma", work_dir=tmp_path, env={})
+    context = EngineContext(engine="luma-dream-machine", work_dir=tmp_path, env={})
     with pytest.raises(EngineError, match=r"LUMA_ASSET_BASE_URL.*LUMA_ASSET_DIR"):
-        ministudio_luma.upload_asset(engine="luma", path=tmp_path, context=context)
+        ministudio_luma.upload_asset(engine="luma-dream-machine", path=tmp_path, context=context)
 
 
-def test_webhook_json_becomes_a_status() -> None:
-    parse = ministudio_luma.parse_webhook
-    done = b'{"id": "g1", "state": "completed", "assets": {"video": "https://cdn/x.mp4"}}'
-    status = parse(engine="luma", body=done, headers={})
-    assert status is not None and status.state == "succeeded"
-    assert status.video_url == "https://cdn/x.mp4"
+def test_a_callback_is_only_a_hint() -> None:
+    """Dream Machine callbacks are unsigned: one saying a generation ended comes back thin
+    (the core asks Luma by id before downloading), without the pushed URL; progress is
+    progress."""
+    env: dict[str, str] = {}
+
+    def parse(engine: str, body: bytes) -> JobStatus | None:
+        return ministudio_luma.parse_webhook(engine=engine, body=body, headers={}, env=env)
+
+    done = b'{"id": "g1", "state": "completed", "assets": {"video": "https://evil/x.mp4"}}'
+    status = parse("luma-dream-machine", done)
+    assert status is not None and status.thin and status.job_id == "g1"
+    assert status.state == "running" and status.video_url is None
     failed = b'{"id": "g1", "state": "failed", "failure_reason": "Frame moderation failed"}'
-    status = parse(engine="luma", body=failed, headers={})
-    assert status is not None and status.state == "failed" and status.refused
-    assert parse(engine="luma", body=b"nope", headers={}) is None
-    assert parse(engine="sim", body=done, headers={}) is None
+    status = parse("luma-dream-machine", failed)
+    assert status is not None and status.thin and not status.refused
+    dreaming = b'{"id": "g1", "state": "dreaming"}'
+    status = parse("luma-dream-machine", dreaming)
+    assert status is not None and status.state == "running" and not status.thin
+    assert parse("luma-dream-machine", b"nope") is None
+    assert parse("luma", done) is None  # the Agents API sends no callbacks
+    assert parse("sim", done) is None
 
 
 # -- routing --------------------------------------------------------------------------------
@@ -175,7 +190,7 @@ def test_a_film_split_between_luma_and_animatic_by_routing(
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     host = PluginHost(env={})
-    assert "luma" in host.engines and "animatic" in host.engines
+    assert "luma-dream-machine" in host.engines and "animatic" in host.engines
     film = Production.model_validate(
         {
             "title": "Split",
@@ -192,7 +207,7 @@ def test_a_film_split_between_luma_and_animatic_by_routing(
                     ],
                 }
             ],
-            "routing": {"video": "animatic", "shots": {"s2": "luma"}},
+            "routing": {"video": "animatic", "shots": {"s2": "luma-dream-machine"}},
         }
     )
     with LumaServer(latency=(0.1, 0.2)) as server:
@@ -205,15 +220,16 @@ def test_a_film_split_between_luma_and_animatic_by_routing(
         )
         assert server.submissions == 1
     engines = {shot.id: shot.engine for shot in manifest.shots}
-    assert engines == {"s1": "animatic", "s2": "luma"}
+    assert engines == {"s1": "animatic", "s2": "luma-dream-machine"}
     assert all(shot.state == "done" for shot in manifest.shots)
     assert (tmp_path / "out" / "film.mp4").exists()
 
 
-def test_a_showcase_film_renders_with_two_shots_on_luma(
+def test_a_showcase_film_renders_with_two_shots_on_luma_dream_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """examples/quantum-mechanics.yaml (9:16, 720p): "question" and "finale" routed to luma."""
+    """examples/quantum-mechanics.yaml (9:16, 720p): "question" and "finale" routed to
+    luma-dream-machine."""
     from ministudio.loading import load_production
     from ministudio.plugins import PluginHost
     from ministudio.remote import RetryPolicy
@@ -224,14 +240,14 @@ def test_a_showcase_film_renders_with_two_shots_on_luma(
     root = Path(__file__).resolve().parents[1]
     film = load_production(root / "examples" / "quantum-mechanics.yaml")
     assert film.format.aspect_ratio == "9:16" and film.format.resolution == "720p"
-    routed = {"question": "luma", "finale": "luma"}
+    routed = {"question": "luma-dream-machine", "finale": "luma-dream-machine"}
     film = film.model_copy(
         update={
             "routing": film.routing.model_copy(update={"shots": {**film.routing.shots, **routed}})
         }
     )
     host = PluginHost(env={})
-    assert "luma" in host.engines
+    assert "luma-dream-machine" in host.engines
     with LumaServer(latency=(0.2, 0.1), render_scale=0.05) as server:
         manifest = render(
             film,
@@ -246,7 +262,7 @@ def test_a_showcase_film_renders_with_two_shots_on_luma(
         assert {job.request["aspect_ratio"] for job in videos} == {"9:16"}
         assert {job.request["resolution"] for job in videos} == {"720p"}
     engines = {shot.id: shot.engine for shot in manifest.shots}
-    assert {k for k, v in engines.items() if v == "luma"} == set(routed)
+    assert {k for k, v in engines.items() if v == "luma-dream-machine"} == set(routed)
     assert all(v == "animatic" for k, v in engines.items() if k not in routed)
     assert len(engines) == 7
     assert all(shot.state == "done" for shot in manifest.shots)
@@ -268,7 +284,7 @@ def _ann_twice(reference: Path, title: str, *, fps: int) -> Production:
             },
             "environments": {"park": {"description": "a park", "lighting": "day"}},
             "scenes": [{"id": "one", "environment": "park", "shots": shots}],
-            "routing": {"video": "luma"},
+            "routing": {"video": "luma-dream-machine"},
         }
     )
 
@@ -329,7 +345,7 @@ def test_character_references_become_one_shared_photon_keyframe(
         assert len(again) == 1, "the Photon image was made again"
         newest = max(server.jobs.values(), key=lambda job: job.submitted_at)
         assert newest.keyframes["frame0"]["url"] == frame0
-    assert [shot.engine for shot in manifest.shots] == ["luma", "luma"]
+    assert [shot.engine for shot in manifest.shots] == ["luma-dream-machine", "luma-dream-machine"]
     assert all(shot.state == "done" for shot in manifest.shots)
     assert (tmp_path / "out" / "film.mp4").exists()
 
@@ -348,7 +364,7 @@ def test_identity_false_and_a_first_frame_skip_photon(tmp_path: Path) -> None:
         shot = base.shot.model_copy(update={"characters": (ann,)})
         for changes in ({"options": {"identity": False}}, {"first_frame": frame}):
             request = base.model_copy(update={"shot": shot, **changes})
-            anyio.run(ministudio_luma._submit, request, context)
+            anyio.run(_dream_machine._submit, request, context)
         assert all(job.generation_type == "video" for job in server.jobs.values())
         assert server.submissions == 2
 
@@ -357,7 +373,8 @@ def test_identity_false_and_a_first_frame_skip_photon(tmp_path: Path) -> None:
 def _chain(
     tmp_path: Path, *, second: str = "Ann walks", options: dict[str, object] | None = None
 ) -> Production:
-    """s1 ends on an image; s2 continues s1; s3 continues s2 and loops. All on luma."""
+    """s1 ends on an image; s2 continues s1; s3 continues s2 and loops; all on
+    luma-dream-machine."""
     end = tmp_path / "end.png"
     solid_png(end, (1, 2, 3))
     return Production.model_validate(
@@ -383,7 +400,10 @@ def _chain(
                     ],
                 }
             ],
-            "routing": {"video": "luma", "options": {"luma": options or {}}},
+            "routing": {
+                "video": "luma-dream-machine",
+                "options": {"luma-dream-machine": options or {}},
+            },
         }
     )
 
@@ -424,7 +444,10 @@ def test_continue_shots_extend_the_previous_generation(
     assert jobs["s3"].keyframes == {"frame0": {"type": "generation", "id": s2.engine_job_id}}
     assert jobs["s3"].request["loop"] is True
     assert s1.conditioning == ["end frame"]
-    assert s2.conditioning == [f"continues luma job {s1.engine_job_id}", "first frame"]
+    assert s2.conditioning == [
+        f"continues luma-dream-machine job {s1.engine_job_id}",
+        "first frame",
+    ]
     assert "loop" in s3.conditioning
     assert all(shot.state == "done" and not shot.ignored for shot in manifest.shots)
 
@@ -513,7 +536,7 @@ def test_a_rejected_key_then_the_right_one_just_renders(
 def _find(request: VideoRequest, since: float, context: EngineContext) -> str | None:
     async def find() -> str | None:
         answer = ministudio_luma.find_video_job(
-            engine="luma", context=context, request=request, since=since
+            engine="luma-dream-machine", context=context, request=request, since=since
         )
         assert answer is not None
         return await answer
@@ -532,10 +555,10 @@ def test_a_lost_submit_is_found_among_the_listed_generations(tmp_path: Path) -> 
         since = time.time()
         server.fail_next("create", "drop_after_accept")
         with pytest.raises(AmbiguousSubmission):
-            anyio.run(ministudio_luma._submit, _request(), context)
+            anyio.run(_dream_machine._submit, _request(), context)
         (lost,) = server.jobs
         for prompt in ("a blue kite over a lake", "a green kite", "a yellow kite"):
-            anyio.run(ministudio_luma._submit, _request(prompt=prompt), context)
+            anyio.run(_dream_machine._submit, _request(prompt=prompt), context)
         assert _find(_request(), since, context) == lost
         lists = [
             path
@@ -553,10 +576,10 @@ def test_no_match_in_the_window_is_none(tmp_path: Path) -> None:
     with LumaServer(latency=0.05) as server:
         context = _context(_env(server, tmp_path / "assets"), tmp_path)
         since = time.time()
-        anyio.run(ministudio_luma._submit, _request(prompt="another kite"), context)
-        anyio.run(ministudio_luma._submit, _request(duration=9.0), context)
+        anyio.run(_dream_machine._submit, _request(prompt="another kite"), context)
+        anyio.run(_dream_machine._submit, _request(duration=9.0), context)
         assert _find(_request(), since, context) is None
-        anyio.run(ministudio_luma._submit, _request(), context)
+        anyio.run(_dream_machine._submit, _request(), context)
         assert _find(_request(), since + 3600, context) is None  # made an hour earlier
 
 
@@ -569,7 +592,7 @@ def test_two_matches_stay_ambiguous(tmp_path: Path) -> None:
         context = _context(_env(server, tmp_path / "assets"), tmp_path)
         since = time.time()
         for _ in range(2):
-            anyio.run(ministudio_luma._submit, _request(), context)
+            anyio.run(_dream_machine._submit, _request(), context)
         with pytest.raises(AmbiguousSubmission, match="2 generations match"):
             _find(_request(), since, context)
 

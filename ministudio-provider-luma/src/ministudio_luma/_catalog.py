@@ -1,0 +1,162 @@
+"""What the two Luma engines are: ids, models with their lifecycle, capabilities, variants and
+prices. Imports nothing but ``ministudio.engines``, so declaring the engines stays cheap.
+
+Sources are Luma's (docs/providers/luma.md cites each): the ``luma-agents`` 0.5 SDK types
+(``types/video_options_param.py`` and friends) and the Agents API guides at
+docs.agents.lumalabs.ai for ``luma``; the ``lumaai`` 1.21 SDK for ``luma-dream-machine``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Final
+
+from ministudio.engines import Capabilities, EngineSpec, Model, Variant
+
+# -- luma: the Agents API (Ray 3.2) -----------------------------------------------------------
+AGENTS: Final = "luma"
+AGENTS_MODEL: Final = "ray-3.2"
+AGENTS_KEYS: Final = ("LUMA_AGENTS_API_KEY",)  # the SDK's own variable (luma_agents._client)
+AGENTS_BASE_URL: Final = "https://agents.lumalabs.ai/v1"  # the SDK's default; LUMA_BASE_URL
+# ray-3.2 video aspect ratios: the SDK enum is the image list and "the server validates the
+# final model-specific set" (generation_create_params.py); the video set is these six
+# (notes §1.2). Dream Machine's 9:21 is gone.
+AGENTS_ASPECT_RATIOS: Final = ("9:16", "3:4", "1:1", "4:3", "16:9", "21:9")
+# video_resolution.py: 360p (draft, SDR only), 540p, 720p, 1080p. A 480p film is rendered
+# at 540p (the core fits it down): Luma has no 480p.
+AGENTS_RESOLUTIONS: Final = ("360p", "480p", "720p", "1080p")
+EXTENSION_SECONDS: Final = 5.0  # "Extensions are always 5 seconds" (notes §3.1)
+MAX_PROMPT: Final = 6000  # 1-6,000 characters (notes §1.2)
+FPS: Final = 24  # the keyframe grid: 5 s = frames 0..120, 10 s = 0..240 (video_options_param)
+
+# USD per generation, pay as you go: https://docs.agents.lumalabs.ai/guides/pricing/ as
+# transcribed on 2026-07-10 by a third party that links it (notes §2; the first-party excerpt
+# confirms "videos are priced by request type, resolution, dynamic range, and duration").
+# (operation, seconds) -> {resolution: price}. 360p draft prices are not transcribed: a 360p
+# job is estimated at the 540p price (an upper bound). An extension costs a 5 s generation.
+AGENTS_PRICES: Final[dict[tuple[str, int], dict[str, float]]] = {
+    ("video", 5): {"540p": 0.15, "720p": 0.30, "1080p": 1.20},
+    ("video", 10): {"540p": 0.45, "720p": 0.90, "1080p": 3.60},
+    ("video_edit", 5): {"540p": 0.72, "720p": 1.08, "1080p": 2.16},
+    ("video_edit", 10): {"540p": 1.44, "720p": 2.16, "1080p": 4.32},
+}
+
+
+def agents_spec() -> EngineSpec:
+    """``luma``: Ray 3.2 through the Agents API and the official ``luma-agents`` SDK."""
+    envelope = Capabilities(
+        durations=(5.0, 10.0),
+        min_duration=5.0,
+        max_duration=10.0,
+        snap_duration="up",
+        aspect_ratios=AGENTS_ASPECT_RATIOS,
+        resolutions=AGENTS_RESOLUTIONS,
+        max_references=0,  # image_ref on type=video is undocumented: routing option image_ref
+        first_frame=True,
+        last_frame=True,
+        last_frame_alone=True,
+        loop=True,
+        extend=True,
+        edit=True,  # type=video_edit on the take's generation_id
+        webhooks=False,  # the Agents API has no callbacks (notes §1.4)
+        concurrency=5,  # per account (X-RateLimit-*): override in routing.limits
+        price_per_second=AGENTS_PRICES[("video", 5)]["720p"] / 5,
+        expected_latency=_latency(90.0),
+    )
+    # Frames, loop and extension: start_frame/end_frame ("the legacy 2-frame surface") and an
+    # extension take 5 s only; loop is "not supported with duration=10s" (video_options_param).
+    five = replace(envelope, durations=(5.0,), max_duration=5.0)
+    # 10 s: text, or frames as keyframes at output frames 0 and 240 (keyframes "support
+    # arbitrary positions, 10s durations"); no loop, no extension.
+    ten = replace(
+        envelope,
+        durations=(10.0,),
+        loop=False,
+        extend=False,
+        price_per_second=AGENTS_PRICES[("video", 10)]["720p"] / 10,
+    )
+    return EngineSpec(
+        id=AGENTS,
+        kind="video",
+        description="Luma Ray 3.2 through the Agents API (luma-agents SDK): text, frames, "
+        "extension, loops, video-to-video edits",
+        key_env=AGENTS_KEYS,
+        default_model=AGENTS_MODEL,
+        models=(
+            Model(
+                AGENTS_MODEL,
+                "preview",  # the pricing page: rates "may change ahead of general availability"
+                use="Luma's current video model: text/image to video, keyframes, 5 s "
+                "extensions, video-to-video edits; silent",
+            ),
+        ),
+        variants=(Variant(AGENTS_MODEL, five), Variant(AGENTS_MODEL, ten)),
+        capabilities=envelope,
+        marks_sending=True,  # _agents.submit calls context.sending() right before the create
+    )
+
+
+# -- luma-dream-machine: the legacy Dream Machine API (Ray 2) ---------------------------------
+DREAM_MACHINE: Final = "luma-dream-machine"
+DM_MODEL: Final = "ray-2"
+DM_KEYS: Final = ("LUMAAI_API_KEY",)
+DM_ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+DM_PRICE_PER_SECOND: Final = 0.14  # ray-2 720p 16:9 (secondary figure, see _dream_machine)
+DM_MAX_CHARACTER_REFS: Final = 4  # through a Photon identity keyframe
+_LEGACY = (
+    "Luma calls the Dream Machine API its legacy surface; the Agents API's ray-3.2 replaces "
+    "it (no shutdown date announced)"
+)
+
+
+def dream_machine_spec() -> EngineSpec:
+    """``luma-dream-machine``: Ray 2 through the Dream Machine API and the ``lumaai`` SDK."""
+    return EngineSpec(
+        id=DREAM_MACHINE,
+        kind="video",
+        description="Luma Dream Machine (Ray 2, legacy API) through the lumaai SDK",
+        key_env=DM_KEYS,
+        default_model=DM_MODEL,
+        models=tuple(
+            Model(
+                model,
+                "deprecated",  # legacy, still served: no shutdown date (notes §1)
+                replacement=AGENTS_MODEL,
+                replacement_engine=AGENTS,
+                use=use,
+                why=_LEGACY,
+            )
+            for model, use in (
+                (DM_MODEL, "Ray 2 on the legacy API"),
+                ("ray-flash-2", "faster and cheaper Ray 2 on the legacy API"),
+            )
+        ),
+        capabilities=Capabilities(
+            durations=(5.0, 9.0),
+            min_duration=5.0,
+            max_duration=9.0,
+            snap_duration="up",
+            aspect_ratios=DM_ASPECT_RATIOS,
+            resolutions=("720p", "1080p"),
+            max_references=DM_MAX_CHARACTER_REFS,
+            first_frame=True,
+            extend=True,  # a `continue` shot extends the previous Dream Machine generation
+            last_frame=True,
+            loop=True,
+            webhooks=True,
+            concurrency=10,
+            requests_per_minute=20,
+            price_per_second=DM_PRICE_PER_SECOND,
+            expected_latency=_latency(45.0),
+        ),
+        marks_sending=True,
+    )
+
+
+def _latency(default: float) -> float:
+    """``LUMA_EXPECTED_LATENCY`` (read when the engines are declared), else ``default``."""
+    try:
+        return float(os.environ.get("LUMA_EXPECTED_LATENCY") or default)
+    except ValueError:
+        return default

@@ -1,0 +1,111 @@
+"""Images for ``luma`` go through the Agents API's Files API: uploaded once per content (the
+core keeps the answer: ``context.upload`` calls the ``upload_asset`` hook once per content and
+engine), then referenced as ``{"file_id": ...}``. Imported by the hooks only.
+
+The presigned flow of ``luma-agents`` 0.5 (``resources/files.py``): ``POST /files`` (JSON:
+``mime_type``, ``size_bytes``, ``filename``, ``purpose``) answers an ``upload`` envelope; the
+bytes are PUT to its URL with its headers; ``POST /files/{id}/complete`` starts ingest and
+moderation; the file turns ``ready`` (usable) or ``failed`` (refused, ``failure_reason``)
+"asynchronously", so ``GET /files/{id}`` is asked until it settles. A file "must be owned by
+the same client and in state=ready" to be referenced (``image_ref_param.py``).
+
+What is uploaded is the image's pixels re-encoded as PNG without metadata
+(``ministudio.images.reencoded``), as for any engine. An upload creates no paid job, so any
+failure may simply be retried (``TransientError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ministudio.engines import EngineContext
+from ministudio.errors import EngineError, EngineRefusal, TransientError
+
+from ministudio_luma._catalog import AGENTS
+from ministudio_luma._client import client, failure, timeout
+from ministudio_luma._errors import why
+
+if TYPE_CHECKING:
+    from luma_agents import AsyncLuma
+
+FIRST_WAIT = 0.1  # seconds before the first look at a completed upload; doubled up to...
+LONGEST_WAIT = 2.0
+READY_WITHIN = 300.0  # seconds a file may take to turn ready (LUMA_FILE_WAIT)
+
+
+async def upload(path: Path, context: EngineContext) -> str:
+    """Upload the image at ``path``; its ``file_id`` once Luma says it is ready."""
+    import anyio
+    import luma_agents
+    from ministudio.images import reencoded
+
+    data = await anyio.to_thread.run_sync(reencoded, path)
+    name = f"{hashlib.sha256(data).hexdigest()[:16]}.png"
+    luma = client(context)
+    try:
+        try:
+            made = await luma.files.create(
+                mime_type="image/png", size_bytes=len(data), filename=name, purpose="input"
+            )
+            if made.upload is None:
+                raise EngineError(AGENTS, f"uploading {path.name}: Luma gave no upload URL")
+            await _put(made.upload.url, made.upload.headers or {}, data, context)
+            await luma.files.complete(made.id)
+            await _ready(luma, made.id, path, context)
+        except luma_agents.APIStatusError as exc:
+            raise failure(exc, f"uploading {path.name}") from None
+        except luma_agents.APIError as exc:
+            raise TransientError(AGENTS, f"uploading {path.name} failed ({why(exc)})") from None
+    finally:
+        await luma.close()
+    return made.id
+
+
+async def _put(url: str, headers: dict[str, str], data: bytes, context: EngineContext) -> None:
+    """PUT the bytes to the presigned URL (no API key: the URL is the authority)."""
+    import httpx
+    from ministudio.http import retry_after, tls_context
+
+    try:
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout(context), connect=5.0), verify=tls_context()
+        ) as http:
+            answer = await http.put(url, content=data, headers=headers)
+    except httpx.HTTPError as exc:
+        raise TransientError(AGENTS, f"uploading an image failed ({why(exc)})") from None
+    if answer.status_code >= 300:
+        raise TransientError(
+            AGENTS,
+            f"uploading an image: the storage answered HTTP {answer.status_code}",
+            retry_after=retry_after(answer.headers),
+        )
+
+
+async def _ready(luma: AsyncLuma, file_id: str, path: Path, context: EngineContext) -> None:
+    """Wait until file ``file_id`` is ``ready``; refused if ingest or moderation failed it."""
+    import anyio
+
+    files = luma.files
+    wait, deadline = FIRST_WAIT, anyio.current_time() + _patience(context)
+    while True:
+        found = await files.get(file_id)
+        if found.state == "ready":
+            return
+        if found.state == "failed":
+            reason = found.failure_reason or "no reason given"
+            raise EngineRefusal(AGENTS, f"Luma refused the image {path.name}: {reason}")
+        if found.state == "deleted":
+            raise TransientError(AGENTS, f"the uploaded image {path.name} was deleted")
+        if anyio.current_time() + wait > deadline:
+            raise TransientError(AGENTS, f"the uploaded image {path.name} is not ready yet")
+        await anyio.sleep(wait)
+        wait = min(wait * 2, LONGEST_WAIT)
+
+
+def _patience(context: EngineContext) -> float:
+    try:
+        return float(context.env.get("LUMA_FILE_WAIT") or READY_WITHIN)
+    except ValueError:
+        return READY_WITHIN

@@ -1,0 +1,235 @@
+"""What ``luma`` sends: the ``POST /generations`` body for a request, the rules Ray 3.2 sets
+on it (refused here, before anything is sent or paid for), its price and its prompt.
+
+The rules, from the ``luma-agents`` 0.5 types (``video_options_param.py``,
+``video_edit_options_param.py``, ``image_ref_param.py``) and the guides they point to (notes
+§3, §4):
+
+- ``video.duration`` is ``"5s"`` or ``"10s"``; ``video.resolution`` 360p-1080p (a 480p film
+  is rendered at 540p); six aspect ratios (``_catalog``).
+- 5 s: first and last frame as ``video.start_frame``/``video.end_frame`` ("the legacy 2-frame
+  surface", which "does not support 10s"); ``video.loop`` (not with an end frame, not at 10 s,
+  not with keyframes).
+- 10 s: text only, or the frames as ``video.keyframes`` at output frames 0 and 240
+  (``keyframe_indexes``; keyframes "support arbitrary positions, 10s durations", and are
+  "mutually exclusive with start_frame / end_frame / loop"). No loop.
+- extension: a `continue` shot after a ``luma`` clip puts that generation in
+  ``video.start_frame`` (``{"generation_id": ...}``): 5 s, SDR, no other keyframe, so only
+  without an end frame and without a loop; else it starts from the previous clip's last
+  frame. Routing option ``extend: false`` turns it off.
+- edit (``request.edit``, the ``edit`` retake rung): ``type: video_edit`` with the take's
+  generation as ``source`` and ``video.edit`` controls (routing option ``edit``: a mapping
+  with ``auto_controls``, ``strength``, ``controls``; default ``{"auto_controls": true}``,
+  Luma's recommended mode). No duration (the output "matches the source"), no aspect ratio
+  (derived from the source), no loop, no end frame, no ``image_ref``.
+- reference images: ``image_ref`` is documented "for type 'image'" and "'image_edit'" only;
+  whether ``type: video`` takes it is not. They are sent only with routing option
+  ``image_ref: true`` (up to 9: the characters', then the place's), never on an extension
+  or an edit; if Luma refuses them, the refusal says to turn the option off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ministudio.engines import EngineContext
+from ministudio.errors import EngineRefusal
+
+from ministudio_luma._catalog import (
+    AGENTS,
+    AGENTS_ASPECT_RATIOS,
+    AGENTS_MODEL,
+    AGENTS_PRICES,
+    EXTENSION_SECONDS,
+    FPS,
+    MAX_PROMPT,
+)
+
+if TYPE_CHECKING:
+    from ministudio.jobs import ShotPrompt, VideoRequest
+
+MAX_IMAGE_REFS: Final = 9  # "Up to 9 for type 'image'" (generation_create_params.py)
+EDIT_STRENGTHS: Final = tuple(
+    f"{kind}_{n}" for kind in ("adhere", "flex", "reimagine") for n in (1, 2, 3)
+)  # video_edit_strength.py
+EDIT_CONTROLS: Final = ("depth", "pose", "face", "normals", "trajectory")  # advanced_controls
+EDIT_KEYS: Final = ("auto_controls", "strength", "controls")
+
+
+def prompt(shot: ShotPrompt) -> str:
+    """The shot in words, without its dialogue (Ray 3.2 makes silent clips), cut to 6,000."""
+    from ministudio.prompts import describe_shot
+
+    return describe_shot(shot, include_dialogue=False)[:MAX_PROMPT]
+
+
+def text(request: VideoRequest) -> str:
+    """The request's prompt as text (a mapped prompt that is a mapping becomes JSON)."""
+    asked = request.prompt
+    return (asked if isinstance(asked, str) else json.dumps(asked, sort_keys=True))[:MAX_PROMPT]
+
+
+def seconds(request: VideoRequest) -> int:
+    """5 or 10: the clip length Ray 3.2 makes for ``request``; refused otherwise."""
+    asked = round(request.duration)
+    if asked not in (5, 10) or abs(request.duration - asked) > 1e-6:
+        raise _refused(f"Ray 3.2 makes 5 s or 10 s clips, not {request.duration:g} s")
+    return asked
+
+
+def resolution(request: VideoRequest) -> str:
+    """Luma's resolution for the film's size: its short side, 480 rendered at 540p."""
+    short = min(request.width, request.height)
+    if short >= 1080:
+        return "1080p"
+    if short >= 720:
+        return "720p"
+    if short > 360:
+        return "540p"
+    return "360p"
+
+
+def extends(request: VideoRequest) -> bool:
+    """Whether ``request`` extends its previous ``luma`` clip (see the module's rules)."""
+    previous = request.previous
+    return (
+        request.edit is None
+        and previous is not None
+        and previous.engine == AGENTS
+        and request.options.get("extend", True) is not False
+        and request.last_frame is None
+        and not request.loop
+        and round(request.duration) == EXTENSION_SECONDS
+    )
+
+
+def operation(request: VideoRequest) -> str:
+    """``video_edit`` for an edit, else ``video`` (what the price table calls it)."""
+    return "video_edit" if request.edit is not None else "video"
+
+
+def cost(request: VideoRequest) -> float:
+    """USD for ``request`` by the price table (``_catalog.AGENTS_PRICES``): its operation,
+    length and resolution. An extension costs a 5 s generation; 360p is priced as 540p."""
+    length = 5 if round(request.duration) <= 5 else 10
+    table = AGENTS_PRICES[(operation(request), length)]
+    tier = resolution(request)
+    return table.get(tier, table["540p"])
+
+
+def check(request: VideoRequest) -> None:
+    """Refuse, before anything is uploaded or sent, what Ray 3.2 does not take."""
+    model = request.model or AGENTS_MODEL
+    if model != AGENTS_MODEL:
+        raise _refused(f"model '{model}' is not a Luma Agents API video model: use ray-3.2")
+    if request.edit is not None:
+        edit_options(request.options)
+        return
+    length = seconds(request)
+    if request.aspect_ratio not in AGENTS_ASPECT_RATIOS:
+        raise _refused(
+            f"Ray 3.2 renders {', '.join(AGENTS_ASPECT_RATIOS)}, not {request.aspect_ratio}"
+        )
+    if request.loop and length == 10:
+        raise _refused("Ray 3.2 loops 5 s clips only (loop is not supported with 10 s)")
+    if request.loop and request.last_frame is not None:
+        raise _refused(
+            f"shot '{request.shot.shot_id}': Ray 3.2 loops no clip given an end frame "
+            "(a loop ends where it begins): drop loop or end_frame"
+        )
+
+
+async def body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
+    """The create body for ``request``, its images uploaded through the Files API (as
+    ``file_id``s, once per content: ``context.upload``). Call ``check`` first."""
+    if request.edit is not None:
+        return {
+            "model": AGENTS_MODEL,
+            "type": "video_edit",
+            "prompt": edit_prompt(request),
+            "source": {"generation_id": request.edit.job_id},
+            "video": {"resolution": resolution(request), "edit": edit_options(request.options)},
+        }
+    length = seconds(request)
+    video: dict[str, Any] = {"duration": f"{length}s", "resolution": resolution(request)}
+    extending = extends(request)
+    if extending:
+        assert request.previous is not None
+        video["start_frame"] = {"generation_id": request.previous.job_id}
+    elif length == 5:
+        if request.first_frame is not None:
+            video["start_frame"] = await _file(request.first_frame, context)
+        if request.last_frame is not None:
+            video["end_frame"] = await _file(request.last_frame, context)
+        if request.loop:
+            video["loop"] = True
+    else:
+        frames = [(0, request.first_frame), (length * FPS, request.last_frame)]
+        anchors = [(at, path) for at, path in frames if path is not None]
+        if anchors:
+            video["keyframes"] = [await _file(path, context) for _, path in anchors]
+            video["keyframe_indexes"] = [at for at, _ in anchors]
+    sent: dict[str, Any] = {
+        "model": AGENTS_MODEL,
+        "type": "video",
+        "prompt": text(request),
+        "aspect_ratio": request.aspect_ratio,
+        "video": video,
+    }
+    if request.options.get("image_ref") is True and not extending:
+        references = [await _file(p, context) for p in reference_images(request)]
+        if references:
+            sent["image_ref"] = references
+    return sent
+
+
+def reference_images(request: VideoRequest) -> list[Path]:
+    """The shot's reference images, the characters' first, then the place's; at most 9."""
+    shot = request.shot
+    found = [Path(p) for c in shot.characters for p in c.reference_images]
+    found += [Path(p) for p in shot.environment.reference_images]
+    return list(dict.fromkeys(found))[:MAX_IMAGE_REFS]
+
+
+def edit_prompt(request: VideoRequest) -> str:
+    """An edit's prompt: the shot as asked, then what to fix, in the failed checks' words."""
+    assert request.edit is not None
+    fixes = "; ".join(r.strip().rstrip(".") for r in request.edit.reasons if r.strip())
+    fix = f" Fix what is wrong with this take: {fixes or 'its flaws'}. Keep everything else."
+    return text(request)[: MAX_PROMPT - len(fix)] + fix[:MAX_PROMPT]
+
+
+def edit_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``video.edit`` from routing option ``edit``; Luma's auto controls when not given.
+    Refused when it names what Luma does not take (video_edit_options_param.py)."""
+    given = options.get("edit")
+    if given is None:
+        return {"auto_controls": True}
+    if not isinstance(given, Mapping):
+        raise _refused("routing option edit must be a mapping (auto_controls, strength, controls)")
+    unknown = sorted(set(given) - set(EDIT_KEYS))
+    if unknown:
+        raise _refused(f"routing option edit: unknown {', '.join(unknown)} (takes {EDIT_KEYS})")
+    strength = given.get("strength")
+    if strength is not None and strength not in EDIT_STRENGTHS:
+        raise _refused(f"edit strength '{strength}': one of {', '.join(EDIT_STRENGTHS)}")
+    controls = given.get("controls")
+    if controls is not None:
+        if not isinstance(controls, Mapping) or set(controls) - set(EDIT_CONTROLS):
+            raise _refused(f"edit controls: a mapping of {', '.join(EDIT_CONTROLS)}")
+        if given.get("auto_controls") is True:
+            raise _refused("edit: controls cannot be given with auto_controls: true")
+    chosen = {k: given[k] for k in EDIT_KEYS if given.get(k) is not None}
+    return chosen or {"auto_controls": True}
+
+
+async def _file(path: Path, context: EngineContext) -> dict[str, str]:
+    """An ImageRef to ``path``: the Files API id the core keeps per content."""
+    return {"file_id": await context.upload(Path(path))}
+
+
+def _refused(why: str) -> EngineRefusal:
+    return EngineRefusal(AGENTS, why)
