@@ -1,105 +1,110 @@
-"""A loopback fake of the Kling AI video API (spec ``provider-wire-protocols.md`` section 3 and
-items 15-17 of section 6), for testing the Kling engine: JWT auth, text2video and image2video,
-task states, external ids, callbacks, the error table, limits and faults.
+"""A loopback fake of Kling's video API (the ``/v1/videos/*`` family with AK/SK JWT auth), strict
+to Kling's own docs: for testing the Kling engine. The checks of a body (model enums, the
+capability map, images, multi-shot, elements...) live in ``kling_rules``; sources are cited
+there and below (OD-2026-03 = the official docs' copy ``docs/kling_full.md`` in
+github.com/artykrd/ai-bot-misha @ 1455ed3; OD-2025-12 = ``docs/kling_api.md`` @ a7b6213).
 
 Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
 
     with KlingServer(latency=0.2) as kling:
-        token = jwt.encode({"iss": kling.access_key, "exp": now + 1800, "nbf": now - 5},
-                           kling.secret_key, algorithm="HS256")
         answer = httpx.post(f"{kling.base_url}/v1/videos/text2video",
-                            headers={"Authorization": f"Bearer {token}"},
+                            headers={"Authorization": f"Bearer {kling.token()}"},
                             json={"model_name": "kling-v1-6", "prompt": "a kite", "duration": "5"})
         kling.fail_next("create", "1303")
 
-Tasks do no real work: each runs in virtual time. It is ``submitted`` for the first tenth of its
-latency (``latency=(mean, jitter)``: ``mean * (1 ± jitter)`` drawn deterministically from the
-prompt; or a number; or a callable ``prompt -> seconds``), then ``processing``, then ``succeed``
-or ``failed``. Its video is encoded in the background from acceptance: a real H.264 MP4 of one
-solid colour (from the prompt) with a lighter band at the top, lasting ``duration`` seconds at
-the model's frame rate (30 for kling-v1 and kling-v1-5, else 24). Its nominal size is 720p in
-``std`` mode and 1080p in ``pro`` (on the short side), in ``aspect_ratio`` for text2video and
-in the shape of the (first) base64 image for image2video (Kling's image2video takes no
-aspect ratio: spec 3.3); the file is rendered at ``render_scale`` of that (rounded to even, at
-least 16 px) so tests stay fast.
+Tasks do no real work: each runs in virtual time, ``submitted`` for the first tenth of its
+latency (``latency=(mean, jitter)``: ``mean * (1 ± jitter)`` drawn from the prompt; or a
+number; or a callable ``prompt -> seconds``), then ``processing``, then ``succeed`` or
+``failed`` (OD-2026-03: "Enum values: submitted, processing, succeed, failed"). Its video is a
+real H.264 MP4 of one solid colour (from the prompt), lasting the task's duration at the
+model's frame rate (the resolution table: 30 fps for kling-v1, kling-v1-5 and kling-v1-6
+image2video, else 24), nominally 720p/1080p by model and mode on the short side, in the
+aspect ratio (text2video, omni) or the first image's shape (image2video, first frame); the file
+is rendered at ``render_scale`` of that (even, >= 16 px) so tests stay fast. No audio track.
 
-Wire protocol:
+Wire (every ``/v1`` call needs auth; ``/cdn`` is the video host):
 
-Auth (every ``/v1`` call)
-    ``Authorization: Bearer <jwt>``: HS256, signed with ``secret_key``, ``iss == access_key``,
-    ``nbf <= now < exp`` (``now`` is the wall clock plus ``clock_offset``). Failures are HTTP
-    401 with code 1001 (no header: "Authorization is empty"), 1002 ("Authorization is invalid:
-    ..." - not a Bearer JWT, not HS256, a missing claim, "unknown access key (iss)",
-    "signature verification failed"), 1003 (``nbf`` in the future) or 1004 (expired).
-Envelope
-    Success: HTTP 200 ``{"code": 0, "message": "SUCCEED", "request_id": uuid, "data": ...}``.
-    Failure: the HTTP status and ``code`` of the official table (``CODES``), ``{"code",
-    "message", "request_id"}`` and no ``data``.
-``POST /v1/videos/text2video`` and ``POST /v1/videos/image2video``  (endpoint ``create``)
-    Bodies as spec 3.3, checked (1201 unless said): ``model_name`` (``T2V_MODELS`` /
-    ``I2V_MODELS``, else 404 code 1203; the legacy ``model`` field means kling-v1), ``prompt``
-    (a string of at most 2500 characters, required for text2video), ``negative_prompt`` (at
-    most 2500), ``cfg_scale`` (0..1), ``mode`` (std | pro), ``duration`` (the **strings** "5" |
-    "10"), ``aspect_ratio`` (16:9 | 9:16 | 1:1, text2video), ``camera_control`` (``type``
-    simple | down_back | forward_up | right_turn_forward | left_turn_forward; ``simple`` needs
-    a ``config`` of the six fields in [-10, 10] with exactly one non-zero, the others take no
-    config; accepted only for ``camera_models`` at ``camera_durations``: else 1201 "not
-    supported"), ``image`` / ``image_tail`` (at least one; an http(s) URL - recorded, never
-    fetched - or raw base64 without a ``data:`` prefix of a JPEG or PNG of at most 10 MB, each
-    side at least 300 px, aspect ratio within 1:2.5..2.5:1), ``image_tail``, masks and
-    ``camera_control`` mutually exclusive, ``callback_url`` (http(s)), ``external_task_id``
-    (unique per account: a second use is 1201 "external_task_id already exists"). A prompt
-    holding a blocked word is refused, 400 code 1301 (content security). Over ``concurrency``
-    tasks in flight: 429 code 1303 "parallel task over resource pack limit". -> ``data``:
-    ``{"task_id" (a numeric string), "task_status": "submitted", "task_info":
-    {"external_task_id"?}, "created_at", "updated_at"}`` (milliseconds).
+Auth (OD-2026-03 "API Authentication")
+    ``Authorization: Bearer <jwt>``, HS256 signed with ``secret_key``, ``iss`` = ``access_key``,
+    ``nbf <= now < exp`` (server clock = wall clock + ``clock_offset``). Else HTTP 401: 1001
+    (no header), 1002 (not "Bearer <jwt>", not HS256, a claim missing, an unknown ``iss``, a
+    bad signature), 1003 (``nbf`` ahead), 1004 (expired) - codes of "Error Code".
+Envelope (OD-2026-03 create/query examples; "SUCCEED" from live captures, notes 3.4)
+    ``{"code": 0, "message": "SUCCEED", "request_id", "data"}``; errors ``{"code", "message",
+    "request_id"}`` with the table's HTTP status (the 1303 example of "Concurrency Rules").
+``POST /v1/videos/{text2video|image2video|omni-video}``  (fault endpoint ``create``)
+    Checked by ``kling_rules.Rules.video``; refusals are 1201 (400) naming the problem, 1203
+    (404) for a model not in the endpoint's enum. Over ``concurrency`` unfinished tasks: 1303
+    "parallel task over resource pack limit" (OD-2026-03 "Concurrency Rules"). A prompt
+    holding a ``blocked_words`` word: ``content_policy="refuse"`` (default) answers 1301 (400,
+    "Trigger the content security policy"); ``"fail"`` accepts it and the task ends
+    ``failed`` with ``task_status_msg`` "Failure to pass the risk control system" (the query
+    doc: "failure reason ... such as triggering the content risk control"). ->
+    ``data = {task_id (digits), task_info: {external_task_id?}, task_status: "submitted",
+    created_at, updated_at}`` (ms).
 ``GET /v1/videos/{kind}/{task_id or external_task_id}``  (``get``)
-    The task, on the endpoint that made it only (else 404 code 1203 "task not found"):
-    ``task_status``, ``task_status_msg``, ``task_info``, ms timestamps and, once ``succeed``,
-    ``task_result.videos = [{"id", "url", "duration": "5.0"}]`` (a string) and
-    ``final_unit_deduction`` (a string; units are this fake's assumption: 1 per 5 s in std
-    mode, 2 in pro).
+    "Fill the value directly in the request path. Choose either task_id or external_task_id"
+    (OD-2026-03 Query Task (Single)): a task id first, then an external id, on the kind that
+    made it only. ``data``: task_id, task_status, task_status_msg, task_info, watermark_info
+    ``{"enabled"}``, final_unit_deduction (a string: "0" until it succeeds), created_at,
+    updated_at and, once ``succeed``, ``task_result.videos = [{id, url, duration}]``
+    (``duration`` a string, "5.0"; ``watermark_url`` too when watermark_info.enabled).
 ``GET /v1/videos/{kind}?pageNum=&pageSize=``  (``list``)
-    ``data`` is an **array** of tasks, newest first (pageNum 1..1000, pageSize 1..500).
-``GET /cdn/{task_id}/{video_id}.mp4``  (``download``)
-    The MP4, no auth (a CDN URL), with ``Content-Length``. 404 until the task succeeded.
-Callbacks
-    With ``callback_url``, the task JSON (as of the change, **without** the envelope, plus
-    ``final_unit_deduction``) is POSTed on ``processing``, ``succeed`` and ``failed``, in
-    order per task, from a background thread; retried until a 2xx, ``WEBHOOK_ATTEMPTS`` tries
-    ``webhook_retry_delay`` apart (no signature: Kling documents none).
+    ``data`` an array, newest first; pageNum 1..1000, pageSize 1..500 (else 1201).
+Elements (OD-2026-03 "Element"; fault endpoint ``elements``)
+    ``POST /v1/general/advanced-custom-elements`` (checked by ``kling_rules.check_element``),
+    an async task like a video's; ``GET .../advanced-custom-elements/{task_id or external id}``
+    and the list; once ``succeed``, ``task_result.elements[0].element_id`` (a long) is usable in
+    ``element_list``. ``GET /v1/general/advanced-presets-elements`` lists ``PRESET_ELEMENTS``
+    (usable too). ``POST /v1/general/delete-elements {element_id}`` deletes a custom one
+    (status ``deleted``; unusable after).
+``GET /cdn/{task_id}/{video_id}.mp4`` (``-wm.mp4`` watermarked)  (``download``)
+    The MP4, no auth, with ``Content-Length``; 404 until the task succeeded.
+Callbacks (OD-2026-03 "Callback Protocol")
+    With ``callback_url``, the bare task object (no envelope: task_id, task_status,
+    task_status_msg, created_at, updated_at, final_unit_deduction, task_info, task_result) is
+    POSTed on each status change in ``callback_statuses`` (default all four, as the protocol's
+    enum), in order per task, unsigned (no signature is documented). Retries are not
+    documented: the fake tries ``WEBHOOK_ATTEMPTS`` times, ``webhook_retry_delay`` apart.
 
-Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
-matching requests before anything else (auth, limits) is checked:
+Where the docs are silent, a switch (each tested both ways in tests/test_kling_fake.py):
 
-- a code of the error table (``"1303"``, ``"1302"``, ``"1102"``, ``"5000"``, ...) on ``create``,
-  ``get`` or ``list``: that answer (with ``Retry-After: fault_retry_after`` for 1302/1303 when
-  that is set; Kling documents no such header);
-- ``"drop"``: close the connection without answering, having done nothing;
-- ``"drop_after_accept"`` (``create``): accept the task, then close without answering;
-- ``"hold_after_accept"`` (``create``): accept it, then answer nothing until the client goes
-  away (``fakes.hold``: a request in flight, for kill tests);
-- ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it;
-- ``"500"`` / ``"404"`` (``download``): a bare CDN error.
+- ``reused_external_id``: a create whose ``external_task_id`` is taken (ids are "unique within
+  a single user account": one namespace over every kind and element tasks; failed tasks keep
+  theirs) - ``"1201"`` (default) or any other code of the table (``"1200"``, ``"1203"``...):
+  refused with it; ``"create"``: a second task is made (a query by the id finds the newest);
+  ``"existing"``: no new task, the first task's create answer again.
+- ``unknown_task``: a query of an id that no task of that kind has - a code (``"1203"``,
+  default: 404 "resource does not exist"; ``"1201"``...) or ``"null"`` (200, ``data: null``).
+- ``unknown_fields``: a body (or query-string) field the docs do not list - ``"reject"``
+  (default, 1201 naming it) or ``"ignore"``.
+- ``external_id_query``: ``"path"`` (default; the official text) or ``"both"`` (also
+  ``GET /v1/videos/{kind}?external_task_id=ID``, as some public clients send; answers one task).
+- ``older_sound``: ``sound: "on"`` for a model without an audio row in the capability map
+  (kling-v1 .. kling-v2-5-turbo, kling-video-o1) - ``"refuse"`` (default, 1201) or ``"accept"``.
+- ``unknown_element``: the code for an unknown or deleted element id - 1203 (default) or 1201.
 
-``fail_next_task(message)`` makes the next accepted tasks end ``failed`` with that
-``task_status_msg``.
+Faults, with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next matching
+requests before anything else (auth, checks): a code of the table (``"1303"``, ``"1302"``,
+``"1102"``, ``"5000"``...) on ``create``, ``get``, ``list`` or ``elements`` (with
+``Retry-After: fault_retry_after`` for 1302/1303 when set; Kling documents no such header);
+``"drop"`` (close without answering); ``"drop_after_accept"`` and ``"hold_after_accept"``
+(``create``: accept, then close / answer nothing until the client goes away); ``"truncate"``,
+``"500"``, ``"404"`` (``download``). ``fail_next_task(message)``: the next accepted tasks end
+``failed`` with that ``task_status_msg``.
 
-Counters: ``submissions`` (accepted creates), ``tasks`` (id -> ``KlingTask``, with the parsed
-``request`` (images replaced by a summary), ``images``, ``status``, sizes, ``get_requests``,
-``downloads``...), ``requests`` (``(method, path)``, query included), ``status_requests``
-(single-task queries), ``refusals`` (``(code, message)`` of every refused create),
-``rejected`` (a Counter by code), ``peak_concurrency``, ``webhooks`` (``WebhookDelivery``),
-``billed_usd`` (the secondary per-clip prices of spec 3.6, per second; other models at
-``DEFAULT_PRICE``).
+Counters: ``submissions`` (accepted video creates), ``tasks`` (id -> ``KlingTask``: parsed
+``request`` with images summarised, ``images``, ``status``, sizes, ``get_requests``,
+``downloads``...), ``elements`` (task id -> ``ElementTask``), ``requests`` (method, path),
+``status_requests`` (single-task video queries), ``refusals`` ((code, message) of refused
+creates), ``rejected`` (Counter by code), ``peak_concurrency``, ``webhooks``
+(``WebhookDelivery``), ``billed_usd`` (units x ``USD_PER_UNIT``; units per second from the
+[3P] price table of the notes, section 1.3).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import io
 import json
 import random
 import threading
@@ -115,40 +120,40 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from .clips import even, nominal_size, solid_planes
+from .clips import even, solid_planes
 from .hold import HOLD, hold
+from .kling_rules import (
+    CODES,
+    MODELS,
+    USD_PER_UNIT,
+    ElementInfo,
+    ImageInfo,
+    Refused,
+    Rules,
+    Spec,
+    check_element,
+)
 from .loopback import Faults, JsonHandler, LoopbackServer
+
+__all__ = [
+    "ACCESS_KEY",
+    "CODES",
+    "KINDS",
+    "SECRET_KEY",
+    "ElementTask",
+    "ImageInfo",
+    "KlingServer",
+    "KlingTask",
+    "Refused",
+    "WebhookDelivery",
+]
 
 ACCESS_KEY = "kling-fake-ACCESS-7d41c0b2"
 SECRET_KEY = "kling-fake-SECRET-0f3a9e6c5b2d4a18e7c6"  # 32+ bytes: PyJWT warns below that
-KINDS = ("text2video", "image2video")
-ENDPOINTS = ("create", "get", "list", "download")
-# The official table: code -> (HTTP status, message).
-CODES: dict[int, tuple[int, str]] = {
-    1000: (401, "Authentication failed"),
-    1001: (401, "Authorization is empty"),
-    1002: (401, "Authorization is invalid"),
-    1003: (401, "Authorization is not yet valid"),
-    1004: (401, "Authorization has expired"),
-    1100: (429, "Account exception"),
-    1101: (429, "Account in arrears"),
-    1102: (429, "Resource pack depleted or expired"),
-    1103: (403, "No permission for the requested resource"),
-    1200: (400, "Invalid request parameters"),
-    1201: (400, "Invalid parameter key or value"),
-    1202: (404, "Invalid request method"),
-    1203: (404, "Requested resource does not exist"),
-    1300: (400, "Trigger platform strategy"),
-    1301: (400, "Trigger content security policy"),
-    1302: (429, "API request rate too high"),
-    1303: (429, "parallel task over resource pack limit"),
-    1304: (429, "Trigger IP whitelist policy"),
-    5000: (500, "Server internal error"),
-    5001: (503, "Server temporarily unavailable (maintenance)"),
-    5002: (504, "Server internal timeout (backlog)"),
-}
+KINDS = tuple(MODELS)  # text2video, image2video, omni-video
+ENDPOINTS = ("create", "get", "list", "download", "elements")
 FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
-    **{str(code): ("create", "get", "list") for code in CODES},
+    **{str(code): ("create", "get", "list", "elements") for code in CODES},
     "drop": ENDPOINTS,
     "drop_after_accept": ("create",),
     HOLD: ("create",),
@@ -156,108 +161,74 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "500": ("download",),
     "404": ("download",),
 }
-T2V_MODELS = (
-    "kling-v1",
-    "kling-v1-6",
-    "kling-v2-master",
-    "kling-v2-1-master",
-    "kling-v2-5-turbo",
-    "kling-v2-6",
-    "kling-v3",
-)
-I2V_MODELS = (
-    "kling-v1",
-    "kling-v1-5",
-    "kling-v1-6",
-    "kling-v2-master",
-    "kling-v2-1",
-    "kling-v2-1-master",
-    "kling-v2-5-turbo",
-    "kling-v2-6",
-    "kling-v3",
-)
-CAMERA_MODELS = ("kling-v1", "kling-v1-5", "kling-v1-6")  # this fake's choice (spec: "varies")
-CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
-CAMERA_FIELDS = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-ASPECT_RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1)}
-DURATIONS = ("5", "10")
-MAX_TEXT = 2500
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MIN_IMAGE_SIDE = 300
 TERMINAL = ("succeed", "failed")
+STATUSES = ("submitted", "processing", "succeed", "failed")
 SUBMITTED_FRACTION = 0.1
-WEBHOOK_ATTEMPTS = 4  # the first try and 3 retries
-# USD per second by (model, mode): spec 3.6 per-clip figures / 5 s (secondary).
-PRICES = {
-    ("kling-v1", "std"): 0.028,
-    ("kling-v1-5", "std"): 0.056,
-    ("kling-v1-6", "std"): 0.056,
-    ("kling-v1-6", "pro"): 0.098,
-    ("kling-v2-master", "std"): 0.28,
-}
-DEFAULT_PRICE = 0.28
-UNITS_PER_5S = {"std": 1, "pro": 2}  # the fake's assumption (no official unit table)
+WEBHOOK_ATTEMPTS = 4  # the fake's choice: retries are not documented
+RISK_MESSAGE = "Failure to pass the risk control system"
+# Preset elements (GET /v1/general/advanced-presets-elements, owned_by "kling"): the fake's.
+PRESET_ELEMENTS = (ElementInfo(800000000000000001, "image_refer"),)
 
 Latency = float | tuple[float, float] | Callable[[str], float]
 
 
-class Refused(ValueError):
-    """A create answered with ``code`` (its HTTP status from ``CODES``) and ``message``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What a create's ``image`` / ``image_tail`` held."""
-
-    source: str  # "url" | "base64"
-    url: str | None = None
-    format: str | None = None  # "JPEG" | "PNG"
-    width: int = 0
-    height: int = 0
-    sha256: str = ""
-
-
 @dataclass
-class KlingTask:
-    """One accepted task, as the server sees it."""
+class _Job:
+    """What video and element tasks share: identity, status and callbacks."""
 
     task_id: str
-    kind: str  # "text2video" | "image2video"
-    model: str
-    mode: str
-    duration: int
-    prompt: str
-    request: dict[str, Any]  # the body, images replaced by a summary
-    images: dict[str, ImageInfo]
     external_task_id: str | None
     callback_url: str | None
-    width: int  # nominal
-    height: int
-    render_width: int
-    render_height: int
-    fps: int
     latency: float
     submitted_at: float  # time.monotonic()
     created_at: int  # ms since the epoch
     updated_at: int
-    video_id: str
     status: str = "submitted"
     status_msg: str = ""
     planned_failure: str | None = None
     done_at: float | None = None
-    path: Path | None = None
-    cost_usd: float = 0.0
+    units: float = 0.0  # deducted when it succeeds
     get_requests: int = 0
-    downloads: int = 0
 
     @property
     def in_flight(self) -> bool:
         return self.status not in TERMINAL
+
+
+@dataclass
+class KlingTask(_Job):
+    """One accepted video task, as the server sees it."""
+
+    kind: str = "text2video"  # text2video | image2video | omni-video
+    model: str = ""
+    mode: str = "std"
+    duration: int = 5
+    prompt: str = ""
+    request: dict[str, Any] = field(default_factory=dict)  # the body, images summarised
+    images: dict[str, ImageInfo] = field(default_factory=dict)
+    width: int = 0  # nominal
+    height: int = 0
+    render_width: int = 16
+    render_height: int = 16
+    fps: int = 24
+    sound: bool = False
+    watermark: bool = False
+    multi_shot: bool = False
+    element_ids: tuple[int, ...] = ()
+    video_id: str = ""
+    path: Path | None = None
+    cost_usd: float = 0.0
+    downloads: int = 0
+
+
+@dataclass
+class ElementTask(_Job):
+    """One element creation task (OD-2026-03 "Element")."""
+
+    element_id: int = 0
+    reference_type: str = "image_refer"
+    request: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
 
 
 @dataclass
@@ -268,6 +239,12 @@ class WebhookDelivery:
     attempts: int
     delivered: bool
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+def _code_or(value: str, extra: tuple[str, ...], what: str) -> str:
+    if value in extra or (value.isdigit() and int(value) in CODES):
+        return value
+    raise ValueError(f"{what}: {value!r} is neither an error code of the table nor {extra}")
 
 
 class KlingServer(LoopbackServer):
@@ -283,31 +260,55 @@ class KlingServer(LoopbackServer):
         faults: Faults = None,
         *,
         render_scale: float = 0.125,
-        camera_models: Iterable[str] = CAMERA_MODELS,
-        camera_durations: Iterable[str] = ("5",),
         clock_offset: float = 0.0,
         fault_retry_after: float | None = None,
         webhook_retry_delay: float = 0.05,
         encoders: int = 2,
         seed: int = 0,
+        content_policy: str = "refuse",
+        reused_external_id: str = "1201",
+        unknown_task: str = "1203",
+        unknown_fields: str = "reject",
+        external_id_query: str = "path",
+        older_sound: str = "refuse",
+        unknown_element: int = 1203,
+        callback_statuses: Iterable[str] = STATUSES,
     ) -> None:
         """``render_scale``: the fraction of the nominal size actually encoded;
-        ``clock_offset``: seconds the server's clock is ahead of this machine's."""
+        ``clock_offset``: seconds the server's clock is ahead of this machine's; the rest: see
+        the module doc."""
         super().__init__(access_key, encoders)
+        if content_policy not in ("refuse", "fail"):
+            raise ValueError("content_policy: 'refuse' or 'fail'")
+        if unknown_fields not in ("reject", "ignore"):
+            raise ValueError("unknown_fields: 'reject' or 'ignore'")
+        if external_id_query not in ("path", "both"):
+            raise ValueError("external_id_query: 'path' or 'both'")
+        if older_sound not in ("refuse", "accept"):
+            raise ValueError("older_sound: 'refuse' or 'accept'")
+        if unknown_element not in (1201, 1203):
+            raise ValueError("unknown_element: 1201 or 1203")
         self.access_key = access_key
         self.secret_key = secret_key
         self.latency = latency
         self.concurrency = concurrency
         self.blocked_words = tuple(w.lower() for w in blocked_words)
         self.render_scale = render_scale
-        self.camera_models = tuple(camera_models)
-        self.camera_durations = tuple(camera_durations)
         self.clock_offset = clock_offset
         self.fault_retry_after = fault_retry_after
         self.webhook_retry_delay = webhook_retry_delay
+        self.content_policy = content_policy
+        self.reused_external_id = _code_or(
+            reused_external_id, ("create", "existing"), "reused_external_id"
+        )
+        self.unknown_task = _code_or(unknown_task, ("null",), "unknown_task")
+        self.external_id_query = external_id_query
+        self.callback_statuses = tuple(callback_statuses)
+        self.rules = Rules(unknown_fields, older_sound, unknown_element, self._usable_element)
         self._rng = random.Random(seed)
 
         self.tasks: dict[str, KlingTask] = {}
+        self.elements: dict[str, ElementTask] = {}
         self.submissions = 0
         self.status_requests = 0
         self.refusals: list[tuple[int, str]] = []
@@ -335,21 +336,27 @@ class KlingServer(LoopbackServer):
 
     @property
     def active(self) -> int:
-        """Tasks accepted and not yet terminal."""
+        """Video tasks accepted and not yet terminal."""
         with self._lock:
             return self._active()
 
     def by_external_id(self, external_task_id: str) -> KlingTask | None:
+        """The newest video task with that external id."""
         with self._lock:
             return next(
-                (t for t in self.tasks.values() if t.external_task_id == external_task_id), None
+                (
+                    t
+                    for t in reversed(self.tasks.values())
+                    if t.external_task_id == external_task_id
+                ),
+                None,
             )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every task is terminal and every callback delivery has ended."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while any(t.in_flight for t in self.tasks.values()) or self._webhooks_pending:
+            while any(j.in_flight for j in self._jobs()) or self._webhooks_pending:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -357,8 +364,27 @@ class KlingServer(LoopbackServer):
         return True
 
     # -- helpers (hold the lock where said) -----------------------------------------------------
+    def _jobs(self) -> list[_Job]:
+        return [*self.tasks.values(), *self.elements.values()]
+
+    def _job(self, task_id: str) -> _Job | None:
+        return self.tasks.get(task_id) or self.elements.get(task_id)
+
     def _active(self) -> int:
+        # "A task occupies concurrency from entering submitted status until completion
+        # (including failures)" (OD-2026-03 Concurrency Rules); per resource pack type: video.
         return sum(1 for t in self.tasks.values() if t.in_flight)
+
+    def _usable_element(self, element_id: int) -> ElementInfo | None:
+        """An element ``element_list`` may name: a preset, or a custom one that succeeded and
+        is not deleted. Called with the lock held."""
+        for preset in PRESET_ELEMENTS:
+            if preset.element_id == element_id:
+                return preset
+        for job in self.elements.values():
+            if job.element_id == element_id and job.status == "succeed" and not job.deleted:
+                return ElementInfo(job.element_id, job.reference_type)
+        return None
 
     def _guard(self, h: _Handler, endpoint: str) -> bool:
         """Faults and auth. True when the handler has already answered (or dropped)."""
@@ -373,7 +399,8 @@ class KlingServer(LoopbackServer):
                 headers["Retry-After"] = f"{self.fault_retry_after:.3f}"
             with self._lock:
                 self.rejected[code] += 1
-            h.send_error_code(code, f"{CODES[code][1]} (injected)", headers)
+            message = CODES[code][1] if code == 1303 else f"{CODES[code][1]} (injected)"
+            h.send_error_code(code, message, headers)
             return True
         if fault in ("500", "404"):
             h.send_json(int(fault), {"error": "injected"})
@@ -387,11 +414,12 @@ class KlingServer(LoopbackServer):
         return False
 
     def _check_token(self, header: str | None) -> tuple[int, str] | None:
-        """None if ``header`` carries a valid token, else (code, message)."""
+        """None if ``header`` carries a valid token, else (code, message) - OD-2026-03 "API
+        Authentication" (HS256, iss/exp/nbf, "Bearer <token>") and "Error Code" 1001-1004."""
         if not header:
             return 1001, "Authorization is empty"
         scheme, _, token = header.partition(" ")
-        if scheme != "Bearer" or not token.strip():
+        if scheme != "Bearer" or not token.strip():  # "a space between Bearer and XXX"
             return 1002, "Authorization is invalid: expected 'Bearer <token>'"
         try:
             head = jwt.get_unverified_header(token)
@@ -437,43 +465,131 @@ class KlingServer(LoopbackServer):
         digest = hashlib.sha256(prompt.encode()).digest()
         return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
 
-    def _url(self, task: KlingTask) -> str:
-        return f"{self.base_url}/cdn/{task.task_id}/{task.video_id}.mp4"
+    def _new_id(self) -> str:
+        """A numeric task id, as Kling's ("866889456698785798" in a live capture, notes 3.3)."""
+        task_id = str(self._rng.randrange(10**17, 10**18))
+        while self._job(task_id) is not None:
+            task_id = str(self._rng.randrange(10**17, 10**18))
+        return task_id
 
-    def _task_json(self, task: KlingTask, *, created: bool = False) -> dict[str, Any]:
-        info = {"external_task_id": task.external_task_id} if task.external_task_id else {}
-        data: dict[str, Any] = {"task_id": task.task_id, "task_status": task.status}
-        if not created:
-            data["task_status_msg"] = task.status_msg
-        data["task_info"] = info
-        data["created_at"] = task.created_at
-        data["updated_at"] = task.updated_at
+    def _taken(self, ext: str) -> _Job | None:
+        """The newest task (video or element) holding external id ``ext``. Hold the lock."""
+        return next((j for j in reversed(self._jobs()) if j.external_task_id == ext), None)
+
+    # -- JSON of a task -------------------------------------------------------------------------
+    def _url(self, task: KlingTask, watermark: bool = False) -> str:
+        suffix = "-wm" if watermark else ""
+        return f"{self.base_url}/cdn/{task.task_id}/{task.video_id}{suffix}.mp4"
+
+    @staticmethod
+    def _info(job: _Job) -> dict[str, Any]:
+        return {"external_task_id": job.external_task_id} if job.external_task_id else {}
+
+    @staticmethod
+    def _deducted(job: _Job) -> str:
+        return f"{job.units if job.status == 'succeed' else 0:g}"
+
+    def _created_json(self, job: _Job) -> dict[str, Any]:
+        """The create answer's ``data`` (OD-2026-03 Create Task, 200)."""
+        return {
+            "task_id": job.task_id,
+            "task_info": self._info(job),
+            "task_status": job.status,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+        }
+
+    def _videos(self, task: KlingTask, *, marks: bool) -> list[dict[str, Any]]:
+        video = {"id": task.video_id, "url": self._url(task), "duration": f"{task.duration}.0"}
+        if marks and task.watermark:
+            video["watermark_url"] = self._url(task, watermark=True)
+        return [video]
+
+    def _task_json(self, task: KlingTask) -> dict[str, Any]:
+        """A query's ``data`` (OD-2026-03 Query Task (Single), 200)."""
+        data: dict[str, Any] = {
+            "task_id": task.task_id,
+            "task_status": task.status,
+            "task_status_msg": task.status_msg,
+            "task_info": self._info(task),
+            "watermark_info": {"enabled": task.watermark},
+            "final_unit_deduction": self._deducted(task),
+            "created_at": task.created_at,
+            "updated_at": task.updated_at,
+        }
         if task.status == "succeed":
-            data["task_result"] = {
-                "videos": [
-                    {"id": task.video_id, "url": self._url(task), "duration": f"{task.duration}.0"}
-                ]
-            }
-        if task.status in TERMINAL and not created:
-            units = UNITS_PER_5S[task.mode] * task.duration / 5 if task.status == "succeed" else 0
-            data["final_unit_deduction"] = f"{units:g}"
+            data["task_result"] = {"videos": self._videos(task, marks=True)}
+        return data
+
+    def _element_json(self, job: ElementTask) -> dict[str, Any]:
+        """Query Custom Element (Single)'s ``data`` (OD-2026-03 "Element")."""
+        data: dict[str, Any] = {
+            "task_id": job.task_id,
+            "task_status": job.status,
+            "task_status_msg": job.status_msg,
+            "task_info": self._info(job),
+            "final_unit_deduction": self._deducted(job),
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+        }
+        if job.status == "succeed":
+            data["task_result"] = {"elements": [self._element_entry(job)]}
+        return data
+
+    @staticmethod
+    def _element_entry(job: ElementTask | ElementInfo) -> dict[str, Any]:
+        request = job.request if isinstance(job, ElementTask) else {}
+        deleted = isinstance(job, ElementTask) and job.deleted
+        return {
+            "element_id": job.element_id,
+            "element_name": request.get("element_name", "preset"),
+            "element_description": request.get("element_description", "a preset element"),
+            "reference_type": job.reference_type,
+            "element_image_list": request.get("element_image_list", {}),
+            "element_video_list": request.get("element_video_list", {}),
+            "element_voice_info": {},
+            "tag_list": request.get("tag_list", []),
+            "owned_by": "kling" if isinstance(job, ElementInfo) else "1",
+            "status": "deleted" if deleted else "succeed",
+        }
+
+    def _callback_json(self, job: _Job) -> dict[str, Any]:
+        """The callback body: the bare task object (OD-2026-03 "Callback Protocol")."""
+        data: dict[str, Any] = {
+            "task_id": job.task_id,
+            "task_status": job.status,
+            "task_status_msg": job.status_msg,
+            "created_at": job.created_at,
+            "updated_at": job.updated_at,
+            "final_unit_deduction": self._deducted(job),
+            "task_info": self._info(job),
+        }
+        if job.status == "succeed" and isinstance(job, KlingTask):
+            data["task_result"] = {"videos": self._videos(job, marks=False)}
+        if job.status == "succeed" and isinstance(job, ElementTask):
+            data["task_result"] = {"elements": [self._element_entry(job)]}
         return data
 
     # -- create ---------------------------------------------------------------------------------
     def create(self, h: _Handler, kind: str, body: bytes) -> None:
         if self._guard(h, "create"):
             return
+        existing = None
         try:
             data = _json_object(body)
-            fields = self._parse(kind, data)
             with self._lock:
-                ext = fields["external_task_id"]
-                if ext is not None and any(t.external_task_id == ext for t in self.tasks.values()):
-                    raise Refused(1201, f"external_task_id {ext!r} already exists")
-                if self.concurrency is not None and self._active() >= self.concurrency:
-                    raise Refused(1303, CODES[1303][1])
-                task = self._accept(kind, fields)
-                payload = self._task_json(task, created=True)
+                spec = self.rules.video(kind, data)  # element lookups need the lock
+                blocked = self._blocked(spec.texts)
+                if blocked and self.content_policy == "refuse":
+                    raise Refused(1301, f"{CODES[1301][1]}: the prompt is not allowed")
+                existing = self._reused(spec.external_task_id)
+                if existing is None:
+                    if self.concurrency is not None and self._active() >= self.concurrency:
+                        raise Refused(1303, CODES[1303][1])
+                    task = self._accept(spec, RISK_MESSAGE if blocked else None)
+                    payload = self._created_json(task)
+                else:
+                    payload = self._created_json(existing)
         except Refused as exc:
             with self._lock:
                 self.refusals.append((exc.code, exc.message))
@@ -488,124 +604,69 @@ class KlingServer(LoopbackServer):
             return
         h.send_data(payload)
 
-    def _parse(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Check a create body (spec 3.3); the task's fields, or ``Refused``."""
-        model = data.get("model_name")
-        if model is None:
-            model = "kling-v1"  # the default, and what the legacy field ``model`` means
-        allowed = T2V_MODELS if kind == "text2video" else I2V_MODELS
-        if model not in allowed:
-            raise Refused(1203, f"model_name {model!r} not found for {kind}")
-        prompt = data.get("prompt")
-        if prompt is None or prompt == "":
-            if kind == "text2video":
-                raise Refused(1201, "prompt is required")
-            prompt = ""
-        if not isinstance(prompt, str) or len(prompt) > MAX_TEXT:
-            raise Refused(1201, f"prompt must be a string of at most {MAX_TEXT} characters")
-        negative = data.get("negative_prompt")
-        if negative is not None and (not isinstance(negative, str) or len(negative) > MAX_TEXT):
-            raise Refused(1201, f"negative_prompt: a string of at most {MAX_TEXT} characters")
-        cfg = data.get("cfg_scale")
-        if cfg is not None and (
-            isinstance(cfg, bool) or not isinstance(cfg, (int, float)) or not 0 <= cfg <= 1
-        ):
-            raise Refused(1201, "cfg_scale must be a number from 0 to 1")
-        mode = data.get("mode", "std")
-        if mode not in ("std", "pro"):
-            raise Refused(1201, "mode must be 'std' or 'pro'")
-        duration = data.get("duration", "5")
-        if not isinstance(duration, str):
-            raise Refused(1201, "duration must be a string: '5' or '10'")
-        if duration not in DURATIONS:
-            raise Refused(1201, "duration must be '5' or '10'")
-        ratio = data.get("aspect_ratio", "16:9")
-        if kind == "text2video" and ratio not in ASPECT_RATIOS:
-            raise Refused(1201, "aspect_ratio must be '16:9', '9:16' or '1:1'")
-        images = {
-            name: _image(name, data[name])
-            for name in ("image", "image_tail")
-            if data.get(name) is not None
-        }
-        masks = data.get("static_mask") is not None or data.get("dynamic_masks") is not None
-        camera = data.get("camera_control")
-        if kind == "image2video":
-            if not images:
-                raise Refused(1201, "image or image_tail is required")
-            exclusive = ("image_tail" in images) + masks + (camera is not None)
-            if exclusive > 1:
-                raise Refused(
-                    1201, "image_tail, the masks and camera_control cannot be used together"
-                )
-        if camera is not None:
-            _camera(camera)
-            if model not in self.camera_models or duration not in self.camera_durations:
-                raise Refused(
-                    1201, f"camera_control is not supported for {model} {mode} {duration}s"
-                )
-        callback = data.get("callback_url")
-        if callback is not None and (
-            not isinstance(callback, str) or urlsplit(callback).scheme not in ("http", "https")
-        ):
-            raise Refused(1201, "callback_url must be an http(s) URL")
-        ext = data.get("external_task_id")
-        if ext is not None and (not isinstance(ext, str) or not ext):
-            raise Refused(1201, "external_task_id must be a non-empty string")
-        if any(word in prompt.lower() for word in self.blocked_words):
-            raise Refused(1301, "Trigger content security policy: the prompt is not allowed")
-        short = 1080 if mode == "pro" else 720
-        shape = ASPECT_RATIOS.get(ratio, (16, 9))
-        first = next((i for i in images.values() if i.source == "base64"), None)
-        if kind == "image2video" and first is not None:
-            shape = (first.width, first.height)
-        width, height = nominal_size(short, shape)
-        request = {k: v for k, v in data.items() if k not in images}
-        for name, info in images.items():
-            request[name] = f"<{info.source} {info.format or info.url} {info.width}x{info.height}>"
-        return {
-            "model": model,
-            "mode": mode,
-            "duration": int(duration),
-            "prompt": prompt,
-            "request": request,
-            "images": images,
-            "external_task_id": ext,
-            "callback_url": callback,
-            "width": width,
-            "height": height,
-            "fps": 30 if model in ("kling-v1", "kling-v1-5") else 24,
-        }
+    def _blocked(self, texts: Iterable[str]) -> bool:
+        return any(word in text.lower() for text in texts for word in self.blocked_words)
 
-    def _accept(self, kind: str, fields: dict[str, Any]) -> KlingTask:
-        """Create and start one task. Hold the lock."""
+    def _reused(self, ext: str | None) -> _Job | None:
+        """A taken external id: SILENT in the docs; ``reused_external_id``. Hold the lock."""
+        if ext is None:
+            return None
+        taken = self._taken(ext)
+        if taken is None or self.reused_external_id == "create":
+            return None
+        if self.reused_external_id == "existing":
+            return taken
+        code = int(self.reused_external_id)
+        raise Refused(code, f"external_task_id {ext!r} already exists")
+
+    def _accept(self, spec: Spec, failure: str | None) -> KlingTask:
+        """Create and start one video task. Hold the lock."""
         self.submissions += 1
         now_ms = int(time.time() * 1000)
-        scale = self.render_scale
-        task_id = str(self._rng.randrange(10**17, 10**18))
-        while task_id in self.tasks:
-            task_id = str(self._rng.randrange(10**17, 10**18))
         task = KlingTask(
-            task_id=task_id,
-            kind=kind,
-            render_width=even(fields["width"] * scale),
-            render_height=even(fields["height"] * scale),
-            latency=self._latency(fields["prompt"]),
+            task_id=self._new_id(),
+            external_task_id=spec.external_task_id,
+            callback_url=spec.callback_url,
+            latency=self._latency(spec.prompt),
             submitted_at=time.monotonic(),
             created_at=now_ms,
             updated_at=now_ms,
+            units=spec.units,
+            kind=spec.kind,
+            model=spec.model,
+            mode=spec.mode,
+            duration=spec.duration,
+            prompt=spec.prompt,
+            request=spec.request,
+            images=spec.images,
+            width=spec.width,
+            height=spec.height,
+            render_width=even(spec.width * self.render_scale),
+            render_height=even(spec.height * self.render_scale),
+            fps=spec.fps,
+            sound=spec.sound,
+            watermark=spec.watermark,
+            multi_shot=spec.multi_shot,
+            element_ids=spec.element_ids,
             video_id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
-            **fields,
         )
         if self._task_failures:
             task.planned_failure = self._task_failures.popleft()
+        elif failure is not None:
+            task.planned_failure = failure
         self.tasks[task.task_id] = task
         self.peak_concurrency = max(self.peak_concurrency, self._active())
         if task.planned_failure is None:
             assert self._pool is not None and self._tmp is not None
             self._renders[task.task_id] = self._pool.submit(_render, task, Path(self._tmp.name))
-        self._timer(task.latency * SUBMITTED_FRACTION, self._process, task.task_id)
-        self._timer(task.latency, self._finish, task.task_id)
+        self._start(task)
         return task
+
+    def _start(self, job: _Job) -> None:
+        """Queue the ``submitted`` callback and the job's timers. Hold the lock."""
+        self._queue_hook(job)
+        self._timer(job.latency * SUBMITTED_FRACTION, self._process, job.task_id)
+        self._timer(job.latency, self._finish, job.task_id)
 
     def _timer(self, delay: float, fn: Callable[[str], None], task_id: str) -> None:
         timer = threading.Timer(delay, fn, args=(task_id,))
@@ -615,15 +676,18 @@ class KlingServer(LoopbackServer):
 
     def _process(self, task_id: str) -> None:
         with self._changed:
-            task = self.tasks[task_id]
-            if self._closed or task.status != "submitted":
+            job = self._job(task_id)
+            if self._closed or job is None or job.status != "submitted":
                 return
-            self._move(task, "processing")
+            self._move(job, "processing")
 
     def _finish(self, task_id: str) -> None:
-        task = self.tasks[task_id]
+        with self._lock:
+            job = self._job(task_id)
+        if job is None:
+            return
         render = self._renders.get(task_id)
-        reason = task.planned_failure
+        reason = job.planned_failure
         if render is not None:
             try:
                 render.result()
@@ -632,42 +696,42 @@ class KlingServer(LoopbackServer):
         with self._changed:
             if self._closed:
                 return
-            if task.status == "submitted":  # the processing timer has not run yet
-                self._move(task, "processing")
-            task.done_at = time.monotonic()
+            if job.status == "submitted":  # the processing timer has not run yet
+                self._move(job, "processing")
+            job.done_at = time.monotonic()
             if reason:
-                task.status_msg = reason
-                self._move(task, "failed")
+                job.status_msg = reason
+                self._move(job, "failed")
                 return
-            task.cost_usd = task.duration * PRICES.get((task.model, task.mode), DEFAULT_PRICE)
-            self.billed_usd += task.cost_usd
-            self._move(task, "succeed")
+            if isinstance(job, KlingTask):
+                job.cost_usd = round(job.units * USD_PER_UNIT, 6)
+                self.billed_usd += job.cost_usd
+            self._move(job, "succeed")
 
-    def _move(self, task: KlingTask, status: str) -> None:
+    def _move(self, job: _Job, status: str) -> None:
         """Change a task's status and queue its callback. Hold the lock."""
-        task.status = status
-        task.updated_at = max(task.updated_at, int(time.time() * 1000))
-        self._queue_hook(task)
+        job.status = status
+        job.updated_at = max(job.updated_at + 1, int(time.time() * 1000))
+        self._queue_hook(job)
         self._changed.notify_all()
 
     # -- callbacks ------------------------------------------------------------------------------
-    def _queue_hook(self, task: KlingTask) -> None:
+    def _queue_hook(self, job: _Job) -> None:
         """Queue the task's callback body, in order. Hold the lock."""
-        if not task.callback_url:
+        if not job.callback_url or job.status not in self.callback_statuses:
             return
-        payload = self._task_json(task)
-        payload.setdefault("final_unit_deduction", "0")
+        payload = self._callback_json(job)
         self._webhooks_pending += 1
-        queue = self._hooks.get(task.task_id)
+        queue = self._hooks.get(job.task_id)
         if queue is None:
-            queue = self._hooks[task.task_id] = deque([payload])
-            threading.Thread(target=self._deliver_all, args=(task.task_id,), daemon=True).start()
+            queue = self._hooks[job.task_id] = deque([payload])
+            threading.Thread(
+                target=self._deliver_all, args=(job.task_id, job.callback_url), daemon=True
+            ).start()
         else:
             queue.append(payload)
 
-    def _deliver_all(self, task_id: str) -> None:
-        url = self.tasks[task_id].callback_url
-        assert url is not None
+    def _deliver_all(self, task_id: str, url: str) -> None:
         while True:
             with self._lock:
                 queue = self._hooks[task_id]
@@ -689,28 +753,66 @@ class KlingServer(LoopbackServer):
                 self._changed.notify_all()
 
     # -- queries and downloads ------------------------------------------------------------------
+    def _find(self, kind: str, ident: str) -> KlingTask | None:
+        """By task id, else by external id (newest first), on ``kind`` only. Hold the lock."""
+        task = self.tasks.get(ident)
+        if task is not None and task.kind == kind:
+            return task
+        mine = (t for t in reversed(self.tasks.values()) if t.kind == kind)
+        return next((t for t in mine if t.external_task_id == ident), None)
+
+    def _send_unknown(self, h: _Handler, what: str) -> None:
+        """An unknown id: SILENT in the docs; ``unknown_task``."""
+        if self.unknown_task == "null":
+            h.send_data(None)
+        else:
+            h.send_error_code(int(self.unknown_task), f"{what} does not exist")
+
     def get(self, h: _Handler, kind: str, ident: str) -> None:
         if self._guard(h, "get"):
             return
         with self._lock:
             self.status_requests += 1
-            task = self.tasks.get(ident)
-            if task is None:
-                task = next((t for t in self.tasks.values() if t.external_task_id == ident), None)
-            if task is not None and task.kind != kind:
-                task = None
+            task = self._find(kind, ident)
             if task is not None:
                 task.get_requests += 1
                 payload = self._task_json(task)
         if task is None:
-            h.send_error_code(1203, f"task {ident!r} not found")
+            self._send_unknown(h, f"task {ident!r}")
             return
         h.send_data(payload)
 
     def list_tasks(self, h: _Handler, kind: str, query: str) -> None:
         if self._guard(h, "list"):
             return
-        params = parse_qs(query)
+        params = parse_qs(query, keep_blank_values=True)
+        if self.external_id_query == "both" and "external_task_id" in params:
+            # Not the official text (path form): public clients' query form (notes 3.2).
+            with self._lock:
+                self.status_requests += 1
+                task = self._find(kind, params["external_task_id"][0])
+                payload = self._task_json(task) if task is not None else None
+            if payload is None:
+                self._send_unknown(h, "external_task_id")
+            else:
+                h.send_data(payload)
+            return
+        page = self._page(h, params)
+        if page is None:
+            return
+        start, size = page
+        with self._lock:
+            mine = [t for t in reversed(self.tasks.values()) if t.kind == kind]
+            data = [self._task_json(t) for t in mine[start : start + size]]
+        h.send_data(data)
+
+    def _page(self, h: _Handler, params: dict[str, list[str]]) -> tuple[int, int] | None:
+        """pageNum [1, 1000] (default 1), pageSize [1, 500] (default 30): OD-2026-03 Query
+        Task (List). None when answered (refused)."""
+        unknown = sorted(set(params) - {"pageNum", "pageSize"})
+        if unknown and self.rules.unknown_fields == "reject":
+            h.send_error_code(1201, f"unknown parameter(s): {', '.join(unknown)}")
+            return None
         try:
             page = int(params.get("pageNum", ["1"])[0])
             size = int(params.get("pageSize", ["30"])[0])
@@ -718,11 +820,8 @@ class KlingServer(LoopbackServer):
                 raise ValueError
         except ValueError:
             h.send_error_code(1201, "pageNum must be 1..1000 and pageSize 1..500")
-            return
-        with self._lock:
-            mine = [t for t in reversed(self.tasks.values()) if t.kind == kind]
-            data = [self._task_json(t) for t in mine[(page - 1) * size : page * size]]
-        h.send_data(data)
+            return None
+        return (page - 1) * size, size
 
     def download(self, h: _Handler, task_id: str, name: str) -> None:
         if self._guard(h, "download"):
@@ -730,49 +829,171 @@ class KlingServer(LoopbackServer):
         with self._lock:
             task = self.tasks.get(task_id)
             path = None
-            if task is not None and task.status == "succeed" and name == f"{task.video_id}.mp4":
-                path = task.path
-                task.downloads += 1
+            if task is not None and task.status == "succeed":
+                names = {f"{task.video_id}.mp4"}
+                if task.watermark:
+                    names.add(f"{task.video_id}-wm.mp4")
+                if name in names:
+                    path = task.path
+                    task.downloads += 1
         if path is None:
             h.send_json(404, {"error": "Not Found"})
             return
         h.send_bytes(path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
 
+    # -- elements (OD-2026-03 "Element") --------------------------------------------------------
+    def create_element(self, h: _Handler, body: bytes) -> None:
+        if self._guard(h, "elements"):
+            return
+        try:
+            data = _json_object(body)
+            summary = check_element(data, self.rules)
+            with self._lock:
+                ext = summary["external_task_id"]
+                existing = self._reused(ext)
+                if existing is not None:
+                    payload = self._created_json(existing)
+                else:
+                    now_ms = int(time.time() * 1000)
+                    job = ElementTask(
+                        task_id=self._new_id(),
+                        external_task_id=ext,
+                        callback_url=summary["callback_url"],
+                        latency=self._latency(summary["element_name"]),
+                        submitted_at=time.monotonic(),
+                        created_at=now_ms,
+                        updated_at=now_ms,
+                        element_id=self._rng.randrange(10**11, 10**12),
+                        reference_type=summary["reference_type"],
+                        request=summary,
+                    )
+                    if self._task_failures:
+                        job.planned_failure = self._task_failures.popleft()
+                    self.elements[job.task_id] = job
+                    self._start(job)
+                    payload = self._created_json(job)
+        except Refused as exc:
+            with self._lock:
+                self.refusals.append((exc.code, exc.message))
+                self.rejected[exc.code] += 1
+            h.send_error_code(exc.code, exc.message)
+            return
+        h.send_data(payload)
+
+    def get_element(self, h: _Handler, ident: str) -> None:
+        if self._guard(h, "elements"):
+            return
+        with self._lock:
+            job = self.elements.get(ident) or next(
+                (j for j in reversed(self.elements.values()) if j.external_task_id == ident),
+                None,
+            )
+            payload = self._element_json(job) if job is not None else None
+        if payload is None:
+            self._send_unknown(h, f"element task {ident!r}")
+            return
+        h.send_data(payload)
+
+    def list_elements(self, h: _Handler, query: str, presets: bool) -> None:
+        if self._guard(h, "elements"):
+            return
+        page = self._page(h, parse_qs(query, keep_blank_values=True))
+        if page is None:
+            return
+        start, size = page
+        with self._lock:
+            if presets:
+                data = [
+                    {
+                        "task_id": str(p.element_id),
+                        "task_status": "succeed",
+                        "task_status_msg": "",
+                        "task_info": {},
+                        "task_result": {"elements": [self._element_entry(p)]},
+                        "final_unit_deduction": "0",
+                        "created_at": 0,
+                        "updated_at": 0,
+                    }
+                    for p in PRESET_ELEMENTS
+                ]
+            else:
+                data = [self._element_json(j) for j in reversed(self.elements.values())]
+        h.send_data(data[start : start + size])
+
+    def delete_element(self, h: _Handler, body: bytes) -> None:
+        """POST /v1/general/delete-elements {element_id}: "only supports deleting custom
+        elements" (OD-2026-03)."""
+        if self._guard(h, "elements"):
+            return
+        try:
+            data = _json_object(body)
+            self.rules.fields(data, frozenset({"element_id"}))
+            raw = data.get("element_id")
+            if not str(raw).isdigit() or isinstance(raw, bool):
+                raise Refused(1201, "element_id is required")
+            with self._lock:
+                job = next(
+                    (
+                        j
+                        for j in self.elements.values()
+                        if j.element_id == int(str(raw)) and not j.deleted
+                    ),
+                    None,
+                )
+                if job is None:
+                    raise Refused(self.rules.unknown_element, f"element_id {raw} not found")
+                job.deleted = True
+                payload = {"task_id": job.task_id, "task_status": job.status}
+        except Refused as exc:
+            h.send_error_code(exc.code, exc.message)
+            return
+        h.send_data(payload)
+
 
 class _Handler(JsonHandler):
-    server_version = "kling-fake/1"
+    server_version = "kling-fake/2"
 
     @property
     def kling(self) -> KlingServer:
         return self.fake  # type: ignore[no-any-return]
 
-    def _route(self) -> tuple[str, str]:
+    def _route(self) -> tuple[list[str], str]:
         self.fault = None
         parts = urlsplit(self.path)
-        return parts.path.rstrip("/"), parts.query
+        return parts.path.rstrip("/").split("/")[1:], parts.query
 
     def do_POST(self) -> None:
-        path, _ = self._route()
+        parts, _ = self._route()
         self.kling._log("POST", self.path)
         body = self._body()
-        kind = path.removeprefix("/v1/videos/")
-        if path.startswith("/v1/videos/") and kind in KINDS:
-            self.kling.create(self, kind, body)
-        else:
-            self.send_error_code(1202, f"no such method: POST {path}")
+        if len(parts) == 3 and parts[:2] == ["v1", "videos"] and parts[2] in KINDS:
+            self.kling.create(self, parts[2], body)
+        elif parts == ["v1", "general", "advanced-custom-elements"]:
+            self.kling.create_element(self, body)
+        elif parts == ["v1", "general", "delete-elements"]:
+            self.kling.delete_element(self, body)
+        else:  # 1202 "The requested method is invalid"
+            self.send_error_code(1202, f"no such method: POST /{'/'.join(parts)}")
 
     def do_GET(self) -> None:
-        path, query = self._route()
+        parts, query = self._route()
         self.kling._log("GET", self.path)
-        parts = path.split("/")
-        if len(parts) == 4 and path.startswith("/v1/videos/") and parts[3] in KINDS:
-            self.kling.list_tasks(self, parts[3], query)
-        elif len(parts) == 5 and path.startswith("/v1/videos/") and parts[3] in KINDS:
-            self.kling.get(self, parts[3], parts[4])
-        elif len(parts) == 4 and parts[1] == "cdn":
-            self.kling.download(self, parts[2], parts[3])
+        videos = parts[:2] == ["v1", "videos"] and len(parts) >= 3 and parts[2] in KINDS
+        elements = parts[:3] == ["v1", "general", "advanced-custom-elements"]
+        if videos and len(parts) == 3:
+            self.kling.list_tasks(self, parts[2], query)
+        elif videos and len(parts) == 4:
+            self.kling.get(self, parts[2], parts[3])
+        elif elements and len(parts) == 3:
+            self.kling.list_elements(self, query, presets=False)
+        elif elements and len(parts) == 4:
+            self.kling.get_element(self, parts[3])
+        elif parts == ["v1", "general", "advanced-presets-elements"]:
+            self.kling.list_elements(self, query, presets=True)
+        elif len(parts) == 3 and parts[0] == "cdn":
+            self.kling.download(self, parts[1], parts[2])
         else:
-            self.send_error_code(1202, f"no such method: GET {path}")
+            self.send_error_code(1202, f"no such method: GET /{'/'.join(parts)}")
 
     def send_data(self, data: Any) -> None:
         self.send_json(
@@ -782,6 +1003,8 @@ class _Handler(JsonHandler):
     def send_error_code(
         self, code: int, message: str, headers: Mapping[str, str] | None = None
     ) -> None:
+        """The error shape: ``{code, message, request_id}``, no ``data`` (OD-2026-03 1303
+        example), with the table's HTTP status."""
         status = CODES[code][0]
         self.send_json(
             status, {"code": code, "message": message, "request_id": _request_id()}, headers
@@ -789,7 +1012,7 @@ class _Handler(JsonHandler):
 
 
 def _request_id() -> str:
-    return str(uuid.uuid4())
+    return str(uuid.uuid4())  # "request_id": "9984d27b-...-17ca6a13622d" //uuid (OD-2026-03)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -800,57 +1023,6 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Refused(1200, "the body must be a JSON object")
     return data
-
-
-def _image(name: str, value: Any) -> ImageInfo:
-    """Check one ``image`` / ``image_tail`` value (spec 3.3)."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not isinstance(value, str) or not value:
-        raise Refused(1201, f"{name} must be an image URL or base64 string")
-    if urlsplit(value).scheme in ("http", "https"):
-        return ImageInfo(source="url", url=value)
-    if value.startswith("data:"):
-        raise Refused(1201, f"{name}: send raw base64, without a 'data:' prefix")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise Refused(1201, f"{name} is neither a URL nor valid base64") from None
-    if len(raw) > MAX_IMAGE_BYTES:
-        raise Refused(1201, f"{name} is over 10MB")
-    try:
-        with Image.open(io.BytesIO(raw)) as image:
-            fmt, (width, height) = image.format, image.size
-    except (OSError, UnidentifiedImageError):
-        raise Refused(1201, f"{name} is not an image") from None
-    if fmt not in ("JPEG", "PNG"):
-        raise Refused(1201, f"{name}: the format must be jpg, jpeg or png, not {fmt}")
-    if min(width, height) < MIN_IMAGE_SIDE:
-        raise Refused(1201, f"{name}: each side must be at least {MIN_IMAGE_SIDE}px")
-    if not 1 / 2.5 <= width / height <= 2.5:
-        raise Refused(1201, f"{name}: the aspect ratio must be between 1:2.5 and 2.5:1")
-    digest = hashlib.sha256(raw).hexdigest()
-    return ImageInfo("base64", None, fmt, width, height, digest)
-
-
-def _camera(camera: Any) -> None:
-    """Check a ``camera_control`` object (spec 3.3)."""
-    if not isinstance(camera, dict) or camera.get("type") not in CAMERA_TYPES:
-        raise Refused(1201, f"camera_control.type must be one of {', '.join(CAMERA_TYPES)}")
-    config = camera.get("config")
-    if camera["type"] != "simple":
-        if config is not None:
-            raise Refused(1201, f"camera_control {camera['type']} takes no config")
-        return
-    if not isinstance(config, dict) or set(config) - set(CAMERA_FIELDS):
-        raise Refused(1201, f"camera_control.config takes {', '.join(CAMERA_FIELDS)}")
-    values = [config.get(name, 0) for name in CAMERA_FIELDS]
-    if not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and -10 <= v <= 10 for v in values
-    ):
-        raise Refused(1201, "camera_control.config values must be numbers in [-10, 10]")
-    if sum(1 for v in values if v != 0) != 1:
-        raise Refused(1201, "camera_control simple: exactly one config value must be non-zero")
 
 
 def _render(task: KlingTask, folder: Path) -> None:
