@@ -3,26 +3,29 @@ that takes the shot's inputs, prices it, and says what it had to leave out or wh
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ministudio import hookimpl
 from ministudio.checks import synthetic
-from ministudio.engines import Capabilities, EngineContext, EngineSpec, Variant
-from ministudio.errors import CapabilityError
+from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model, Variant
+from ministudio.errors import CapabilityError, EngineRefusal
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
-from ministudio.render import plan, render
+from ministudio.render import RenderError, plan, render
 from ministudio.spec import Production
 from ministudio.store import ContentStore
+from ministudio.testing import VideoEngineConformance
 from PIL import Image
 
 WHOLE = tuple(float(s) for s in range(3, 16))  # 3..15 s, whole seconds
-STD = Capabilities(durations=WHOLE, resolutions=("720p",), first_frame=True, native_audio=True)
+SD = ("480p", "720p")  # 480p: the conformance kit's films, which stay quick
+STD = Capabilities(durations=WHOLE, resolutions=SD, first_frame=True, native_audio=True)
 PRO = Capabilities(
     durations=WHOLE,
-    resolutions=("720p", "1080p"),
+    resolutions=(*SD, "1080p"),
     first_frame=True,
     last_frame=True,
     last_frame_alone=False,
@@ -41,19 +44,22 @@ class Modal:
 
     @hookimpl
     def ministudio_engines(self) -> list[EngineSpec]:
-        short = Capabilities(durations=(5.0,), first_frame=True, last_frame=True, loop=True)
+        short = Capabilities(
+            durations=(5.0,), resolutions=SD, first_frame=True, last_frame=True, loop=True
+        )
         return [
             EngineSpec(
                 id="modal",
                 kind="video",
                 default_model="m1",
-                capabilities=Capabilities(resolutions=("720p", "1080p"), concurrency=3),
+                models=(Model("m1"), Model("old"), Model("ray")),
+                capabilities=Capabilities(resolutions=(*SD, "1080p"), concurrency=3),
                 variants=(
                     Variant("m1", STD, "std"),
                     Variant("m1", PRO, "pro"),
-                    Variant("old", Capabilities(durations=(5.0, 10.0)), "std"),
+                    Variant("old", Capabilities(durations=(5.0, 10.0), resolutions=SD), "std"),
                     Variant("ray", short),
-                    Variant("ray", Capabilities(durations=(5.0, 10.0))),
+                    Variant("ray", Capabilities(durations=(5.0, 10.0), resolutions=SD)),
                 ),
             )
         ]
@@ -68,7 +74,8 @@ class Modal:
     ) -> VideoResult:
         self.requests.append(request)
         count = round(request.duration * request.fps)
-        view = synthetic.frames(synthetic.place(3, 960, 540), request.width, request.height, count)
+        small = (request.width // 4 // 2 * 2, request.height // 4 // 2 * 2)  # the core fits it
+        view = synthetic.frames(synthetic.place(3, 960, 540), *small, count)
         synthetic.write(output, view, request.fps)
         return VideoResult(path=output, cost=self.estimate_cost(engine, request))
 
@@ -158,7 +165,7 @@ def test_a_mode_the_model_lacks_is_refused_before_anything_runs(tmp_path: Path) 
 
 
 def test_the_format_check_holds_for_any_variant_of_the_routed_model(tmp_path: Path) -> None:
-    with pytest.raises(CapabilityError, match="renders 720p, not 1080p"):
+    with pytest.raises(CapabilityError, match="renders 480p, 720p, not 1080p"):
         planned(tmp_path, [shot(1)], resolution="1080p", options={"modal": {"model": "old"}})
 
 
@@ -181,3 +188,39 @@ def test_the_render_sends_the_chosen_model_and_mode(tmp_path: Path) -> None:
     assert sent["s1"] == ("m1", "std", None)
     assert sent["s2"][:2] == ("m1", "pro") and sent["s2"][2] is not None
     assert manifest.cost == pytest.approx(0.40 + 0.80)
+
+
+class TestModalConformance(VideoEngineConformance):
+    """The conformance kit on the local engine above: each of its variants renders."""
+
+    engine_id = "modal"
+
+    def plugin(self) -> object:
+        return Modal()
+
+
+class Overclaiming(Modal):
+    """An engine whose ``m1 std`` claims end frames its API (here: itself) refuses."""
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        (spec,) = super().ministudio_engines()
+        lying = Variant("m1", dataclasses.replace(PRO, resolutions=SD), "std")
+        return [dataclasses.replace(spec, variants=(lying, *spec.variants[1:]))]
+
+    @hookimpl
+    def generate_video(
+        self, engine: str, request: VideoRequest, output: Path, context: EngineContext
+    ) -> VideoResult:
+        if request.options.get("mode") == "std" and request.last_frame is not None:
+            raise EngineRefusal(engine, "end frames are pro only")
+        return super().generate_video(engine, request, output, context)
+
+
+def test_the_kit_fails_a_variant_that_claims_what_its_engine_refuses(tmp_path: Path) -> None:
+    class Kit(TestModalConformance):
+        def plugin(self) -> object:
+            return Overclaiming()
+
+    with pytest.raises(RenderError, match="end frames are pro only"):
+        Kit().test_every_variant_takes_what_it_declares(tmp_path, {})

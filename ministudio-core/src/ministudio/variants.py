@@ -28,9 +28,7 @@ _INPUTS = (  # what a model takes if any of its variants does
     "extend",
     "edit",
     "last_frame",
-    "last_frame_alone",
     "loop",
-    "references_with_frames",
     "native_audio",
     "seed",
 )
@@ -60,6 +58,10 @@ def routed(engine: EngineSpec, options: Mapping[str, Any]) -> EngineSpec:
     caps = [v.capabilities for v in variants]
     grids = [c.durations for c in caps]
     takes: dict[str, Any] = {name: any(getattr(c, name) for c in caps) for name in _INPUTS}
+    takes["last_frame_alone"] = any(c.last_frame and c.last_frame_alone for c in caps)
+    takes["references_with_frames"] = any(
+        c.max_references and c.references_with_frames for c in caps
+    )
     envelope = dataclasses.replace(
         caps[0],
         durations=None if None in grids else tuple(sorted({d for g in grids if g for d in g})),

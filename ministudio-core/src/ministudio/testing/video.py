@@ -32,6 +32,13 @@ class VideoEngineConformance(EngineKit):
 
     # -- helpers -------------------------------------------------------------------------
 
+    def spec(self, host: PluginHost | None = None) -> EngineSpec:
+        """The engine as the kit's films route it: narrowed to the model ``engine_options``
+        names (else its default), when the engine declares variants (``EngineSpec.variants``)."""
+        from ministudio.variants import routed
+
+        return routed(super().spec(host), self.engine_options)
+
     def film(self) -> Production:
         """The kit's production (see ``production``)."""
         return self.production(self.spec())
@@ -163,6 +170,59 @@ class VideoEngineConformance(EngineKit):
         assert caps.max_references >= 0
         assert caps.requests_per_minute is None or caps.requests_per_minute >= 1
         assert all(name and name.upper() == name for name in spec.key_env), spec.key_env
+        models = {m.id for m in spec.models} | {a for m in spec.models for a in m.aliases}
+        for variant in spec.variants:
+            assert not spec.models or variant.model in models, f"{variant.label}: undeclared"
+            v = variant.capabilities
+            assert v.durations is None or list(v.durations) == sorted(set(v.durations))
+            assert v.aspect_ratios and v.resolutions, variant.label
+        labels = [(v.label, v.capabilities.durations) for v in spec.variants]
+        assert len(set(labels)) == len(labels), "a variant is declared twice"
+
+    def test_every_variant_takes_what_it_declares(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """Each variant (a model in one mode) renders two shots pinned to it, with every
+        input it declares: a loop on the first shot, and on the second a `continue` (first
+        frame, or an extension), an end frame and a reference image, at its longest length.
+
+        Check first: ``EngineSpec.variants`` declares only what the provider takes for that
+        model, mode and length (its docs' capability map), and the engine does not send
+        combinations its API refuses (drop one with a clear rule instead).
+        """
+        from ministudio.spec import Production
+
+        variants = super().spec().variants
+        if not variants:
+            pytest.skip("the engine declares no variants (EngineSpec.variants)")
+        end, face = tmp_path / "end.png", tmp_path / "ann.png"
+        solid_png(end, (200, 40, 40))
+        solid_png(face, (180, 30, 30))
+        for n, variant in enumerate(variants):
+            caps = variant.capabilities
+            pinned = {"model": variant.model, **({"mode": variant.mode} if variant.mode else {})}
+            film = self.production(self.spec()).model_dump()
+            film["routing"]["options"][self.engine_id] = {**self.engine_options, **pinned}
+            film["format"]["aspect_ratio"] = caps.aspect_ratios[0]
+            film["format"]["resolution"] = caps.resolutions[0]
+            first, second = film["scenes"][0]["shots"]
+            longest = max(caps.durations) if caps.durations else caps.max_duration
+            second["duration"] = math.floor(min(longest, 12.0) * FPS) / FPS
+            if caps.durations:  # the first shot at the shortest length
+                first["duration"] = min(caps.durations)
+            first["loop"] = caps.loop
+            if caps.first_frame or caps.extend:
+                second["continuity"] = "continue"
+            if caps.last_frame and (caps.last_frame_alone or second["continuity"] == "continue"):
+                second["end_frame"] = end
+            if caps.max_references:
+                film["characters"]["ann"]["reference_images"] = [face]
+            manifest = self.render_production(
+                tmp_path / str(n), engine_env, Production.model_validate(film)
+            )
+            for shot in manifest.shots:
+                assert shot.state == "done", f"{variant.label}: {shot.id}: {shot.error}"
+                assert shot.model == variant.model, (variant.label, shot.model)
 
     def test_durations_are_snapped_or_refused_before_any_work(self) -> None:
         """An off-grid duration is snapped up or refused, as the engine declares.
