@@ -52,7 +52,7 @@ class Modal:
                 id="modal",
                 kind="video",
                 default_model="m1",
-                models=(Model("m1"), Model("old"), Model("ray")),
+                models=(Model("m1", aliases=("one",)), Model("old"), Model("ray")),
                 capabilities=Capabilities(resolutions=(*SD, "1080p"), concurrency=3),
                 variants=(
                     Variant("m1", STD, "std"),
@@ -132,6 +132,11 @@ def test_a_pinned_mode_drops_what_it_cannot_take_and_says_so(tmp_path: Path) -> 
 
 def test_the_film_format_picks_the_mode_that_renders_it(tmp_path: Path) -> None:
     shots = planned(tmp_path, [shot(1)], resolution="1080p")
+    assert shots["s1"].model == "m1 pro"
+
+
+def test_a_models_alias_takes_its_variants(tmp_path: Path) -> None:
+    shots = planned(tmp_path, [shot(1)], resolution="1080p", options={"modal": {"model": "one"}})
     assert shots["s1"].model == "m1 pro"
 
 

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ministudio import lifecycle
 from ministudio.engines import Capabilities, EngineSpec, Variant
 from ministudio.errors import CapabilityError
 
@@ -38,6 +39,8 @@ def of_model(engine: EngineSpec, options: Mapping[str, Any]) -> tuple[Variant, .
     """The variants of the routed model (and pinned mode); empty when the engine declares
     none for it (its capabilities then apply as they are)."""
     model = options.get("model") or engine.default_model
+    declared = lifecycle.find(engine.models, model) if model else None
+    model = declared.id if declared else model  # an alias names its model's variants
     mine = tuple(v for v in engine.variants if v.model == model)
     mode = options.get("mode")
     if mine and mode is not None and not any(v.mode == mode for v in mine):
