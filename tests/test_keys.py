@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import anyio
-import ministudio_luma
 import pytest
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
@@ -21,6 +20,8 @@ from ministudio.keys import KeyStoreError, lookup, save
 from ministudio.plugins import PluginHost
 from ministudio.remote import RetryPolicy
 from ministudio.render import RenderError, RenderOptions, render
+from ministudio_luma import _dream_machine
+from ministudio_luma._catalog import dream_machine_spec
 
 from .conftest import tiny_production
 from .fakes.luma_server import LumaServer
@@ -57,7 +58,7 @@ def stored(keys_file: Path) -> dict[str, str]:
 
 # -- the command --------------------------------------------------------------------------
 def test_set_an_engine_key_with_value_into_a_private_file(keys_file: Path) -> None:
-    result = ministudio("keys", "set", "luma", "--value", KEY, keys_file=keys_file)
+    result = ministudio("keys", "set", "luma-dream-machine", "--value", KEY, keys_file=keys_file)
     assert result.returncode == 0, result.stderr
     assert KEY not in result.stdout + result.stderr
     assert "LUMAAI_API_KEY" in result.stdout and str(keys_file) in result.stdout
@@ -83,7 +84,9 @@ def test_set_refuses_an_unknown_engine_and_an_empty_key(keys_file: Path) -> None
     unknown = ministudio("keys", "set", "lumaa", "--value", KEY, keys_file=keys_file)
     assert unknown.returncode == 2 and "'lumaa' is neither an installed engine" in unknown.stderr
     assert "luma" in unknown.stderr
-    empty = ministudio("keys", "set", "luma", "--value", "-", keys_file=keys_file, input="\n")
+    empty = ministudio(
+        "keys", "set", "luma-dream-machine", "--value", "-", keys_file=keys_file, input="\n"
+    )
     assert empty.returncode == 2 and "empty" in empty.stderr
     assert not keys_file.exists()
 
@@ -91,16 +94,19 @@ def test_set_refuses_an_unknown_engine_and_an_empty_key(keys_file: Path) -> None
 def test_list_shows_where_each_key_comes_from_never_the_value(keys_file: Path) -> None:
     missing = ministudio("keys", "list", keys_file=keys_file)
     assert missing.returncode == 0, missing.stderr
-    assert "luma: missing: run `ministudio keys set luma`" in missing.stdout
+    assert (
+        "luma-dream-machine: missing: run `ministudio keys set luma-dream-machine`"
+        in missing.stdout
+    )
     save(keys_file, {"LUMAAI_API_KEY": KEY, "SHORT_KEY": "abc123"})
     listed = ministudio("keys", "list", keys_file=keys_file)
     assert listed.returncode == 0, listed.stderr
     assert KEY not in listed.stdout and "abc123" not in listed.stdout
-    assert f"LUMAAI_API_KEY  ...{KEY[-4:]}  (used by luma)" in listed.stdout
+    assert f"LUMAAI_API_KEY  ...{KEY[-4:]}  (used by luma-dream-machine)" in listed.stdout
     assert "SHORT_KEY  (used by no installed engine)" in listed.stdout  # too short for a hint
-    assert "luma: store (LUMAAI_API_KEY)" in listed.stdout
+    assert "luma-dream-machine: store (LUMAAI_API_KEY)" in listed.stdout
     env_wins = ministudio("keys", "list", keys_file=keys_file, LUMAAI_API_KEY="from-env-0000")
-    assert "luma: environment (LUMAAI_API_KEY)" in env_wins.stdout
+    assert "luma-dream-machine: environment (LUMAAI_API_KEY)" in env_wins.stdout
     assert "from-env" not in env_wins.stdout
 
 
@@ -108,7 +114,7 @@ def test_remove_and_path(keys_file: Path) -> None:
     save(keys_file, {"LUMAAI_API_KEY": KEY, "OTHER_API_KEY": "x"})
     path = ministudio("keys", "path", keys_file=keys_file)
     assert path.stdout.strip() == str(keys_file)
-    removed = ministudio("keys", "remove", "luma", keys_file=keys_file)
+    removed = ministudio("keys", "remove", "luma-dream-machine", keys_file=keys_file)
     assert removed.returncode == 0 and "removed LUMAAI_API_KEY" in removed.stdout
     assert stored(keys_file) == {"OTHER_API_KEY": "x"}
     again = ministudio("keys", "remove", "LUMAAI_API_KEY", keys_file=keys_file)
@@ -122,9 +128,9 @@ def test_a_corrupt_store_is_one_clear_error_naming_the_file(keys_file: Path) -> 
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"the key store {keys_file} is damaged" in result.stderr
     assert "half-writ" not in result.stderr
-    context = EngineContext(engine="luma", work_dir=keys_file.parent, env={})
+    context = EngineContext(engine="luma-dream-machine", work_dir=keys_file.parent, env={})
     with pytest.raises(KeyStoreError, match="delete it"):
-        context.key(ministudio_luma.spec())
+        context.key(dream_machine_spec())
     keys_file.write_text('["not", "an object"]')
     with pytest.raises(KeyStoreError, match=r"JSON object"):
         lookup("LUMAAI_API_KEY", {})
@@ -132,15 +138,18 @@ def test_a_corrupt_store_is_one_clear_error_naming_the_file(keys_file: Path) -> 
 
 # -- engines find stored keys -------------------------------------------------------------
 def test_the_environment_wins_over_the_store(keys_file: Path, tmp_path: Path) -> None:
-    spec = ministudio_luma.spec()
+    spec = dream_machine_spec()
     with pytest.raises(MissingKeyError) as missing:
-        EngineContext(engine="luma", work_dir=tmp_path, env={}).key(spec)
+        EngineContext(engine="luma-dream-machine", work_dir=tmp_path, env={}).key(spec)
     assert "set LUMAAI_API_KEY" in str(missing.value)
-    assert "`ministudio keys set luma`" in str(missing.value)
+    assert "`ministudio keys set luma-dream-machine`" in str(missing.value)
     save(keys_file, {"LUMAAI_API_KEY": KEY})
-    assert EngineContext(engine="luma", work_dir=tmp_path, env={}).key(spec) == KEY
+    assert EngineContext(engine="luma-dream-machine", work_dir=tmp_path, env={}).key(spec) == KEY
     env = {"LUMAAI_API_KEY": "from-env"}
-    assert EngineContext(engine="luma", work_dir=tmp_path, env=env).key(spec) == "from-env"
+    assert (
+        EngineContext(engine="luma-dream-machine", work_dir=tmp_path, env=env).key(spec)
+        == "from-env"
+    )
 
 
 def test_a_render_env_can_name_its_own_store(keys_file: Path, tmp_path: Path) -> None:
@@ -149,9 +158,9 @@ def test_a_render_env_can_name_its_own_store(keys_file: Path, tmp_path: Path) ->
     save(own, {"LUMAAI_API_KEY": "own-store"})
     save(keys_file, {"LUMAAI_API_KEY": KEY})
     context = EngineContext(
-        engine="luma", work_dir=tmp_path, env={"MINISTUDIO_KEYS_FILE": str(own)}
+        engine="luma-dream-machine", work_dir=tmp_path, env={"MINISTUDIO_KEYS_FILE": str(own)}
     )
-    assert context.key(ministudio_luma.spec()) == "own-store"
+    assert context.key(dream_machine_spec()) == "own-store"
 
 
 def test_luma_renders_with_its_key_only_in_the_store(
@@ -163,7 +172,7 @@ def test_luma_renders_with_its_key_only_in_the_store(
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     save(keys_file, {"LUMAAI_API_KEY": KEY})
-    film = tiny_production(format=HD, routing={"shots": {"reply": "luma"}})
+    film = tiny_production(format=HD, routing={"shots": {"reply": "luma-dream-machine"}})
     with LumaServer(api_key=KEY, latency=(0.1, 0.1), fault_retry_after=0.02) as server:
         env = {k: v for k, v in _env(server, tmp_path / "assets").items() if "API_KEY" not in k}
         env["MINISTUDIO_KEYS_FILE"] = str(keys_file)
@@ -176,7 +185,7 @@ def test_luma_renders_with_its_key_only_in_the_store(
             options=QUICK,
         )
         assert server.submissions == 1
-        assert [shot.engine for shot in manifest.shots] == ["animatic", "luma"]
+        assert [shot.engine for shot in manifest.shots] == ["animatic", "luma-dream-machine"]
         assert all(shot.state == "done" for shot in manifest.shots)
         server.fail_next("create", "500", count=20)
         with pytest.raises(RenderError) as failed:
@@ -241,8 +250,8 @@ def test_an_engine_call_with_a_stored_key_reaches_the_fake(keys_file: Path, tmp_
     save(keys_file, {"LUMAAI_API_KEY": KEY})
     with LumaServer(api_key=KEY, latency=0.05) as server:
         env = {k: v for k, v in _env(server, tmp_path / "assets").items() if "API_KEY" not in k}
-        context = EngineContext(engine="luma", work_dir=tmp_path, env=env)
-        submission = anyio.run(ministudio_luma._submit, _request(), context)
+        context = EngineContext(engine="luma-dream-machine", work_dir=tmp_path, env=env)
+        submission = anyio.run(_dream_machine._submit, _request(), context)
         assert submission.job_id in server.jobs
 
 
