@@ -161,7 +161,20 @@ def test_a_shot_no_mode_can_render_is_refused_with_each_modes_reason(tmp_path: P
         planned(tmp_path, [shot(1, duration=20)])
     message = str(refused.value)
     assert "no mode of engine 'modal' renders it (20.00 s" in message
-    assert "m1 std: 3, 4, 5" in message and "m1 pro:" in message
+    assert "m1 std: 3-15 s, 480p/720p, first frame, speaks" in message and "m1 pro:" in message
+
+
+def test_plugins_lists_what_each_mode_takes() -> None:
+    from ministudio.cli import _model_lines
+
+    (spec,) = Modal().ministudio_engines()
+    lines = _model_lines(spec)
+    assert lines[:3] == [
+        "model m1  [ga (default)]",
+        "  std: 3-15 s, 480p/720p, first frame, speaks",
+        "  pro: 3-15 s, 480p/720p/1080p, first frame, end frame with a first, speaks",
+    ]
+    assert "  any: 5 s, 480p/720p, first frame, end frame, loop" in lines
 
 
 def test_a_mode_the_model_lacks_is_refused_before_anything_runs(tmp_path: Path) -> None:

@@ -217,8 +217,10 @@ def _tag(spec: EngineSpec) -> str:
 
 
 def _model_lines(spec: EngineSpec) -> list[str]:
-    """One line per declared model: id, stage, shutdown and replacement, what it is for."""
+    """One line per declared model: id, stage, shutdown and replacement, what it is for;
+    under it, what each of its variants (modes, lengths) takes."""
     from ministudio.lifecycle import today
+    from ministudio.variants import describe
 
     on = today()
     lines = []
@@ -233,13 +235,22 @@ def _model_lines(spec: EngineSpec) -> list[str]:
             notes.append(model.instead())
         use = f": {model.use}" if model.use else ""
         lines.append(f"model {model.id}  [{', '.join(notes)}]{use}")
+        for variant in (v for v in spec.variants if v.model == model.id):
+            lines.append(f"  {variant.mode or 'any'}: {describe(variant.capabilities)}")
     return lines or ["(no models declared)"]
 
 
 def _models_json(spec: EngineSpec) -> list[dict[str, Any]]:
     import dataclasses
 
-    return [{**dataclasses.asdict(m), "default": m.id == spec.default_model} for m in spec.models]
+    return [
+        {
+            **dataclasses.asdict(m),
+            "default": m.id == spec.default_model,
+            "variants": [dataclasses.asdict(v) for v in spec.variants if v.model == m.id],
+        }
+        for m in spec.models
+    ]
 
 
 @cli.command()

@@ -15,6 +15,7 @@ checks that hold for any of its variants); ``choose`` picks the variant for one 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -132,13 +133,28 @@ def renders(caps: Capabilities, seconds: float) -> bool:
 
 
 def describe(caps: Capabilities) -> str:
-    """A variant's lengths, formats and voice, in words (for refusals)."""
+    """A variant's lengths, resolutions and what it takes, in words."""
     if caps.durations:
-        lengths = ", ".join(f"{d:g}" for d in caps.durations) + " s"
+        grid = caps.durations
+        whole = len(grid) > 2 and all(b - a == 1 for a, b in itertools.pairwise(grid))
+        lengths = f"{grid[0]:g}-{grid[-1]:g}" if whole else ", ".join(f"{d:g}" for d in grid)
+        lengths += " s"
     else:
         lengths = f"up to {caps.max_duration:g} s"
-    voice = ", speaks" if caps.native_audio else ""
-    return f"{lengths}, {'/'.join(caps.resolutions)}{voice}"
+    takes = [
+        word
+        for word, has in (
+            ("first frame", caps.first_frame),
+            ("end frame" + ("" if caps.last_frame_alone else " with a first"), caps.last_frame),
+            ("loop", caps.loop),
+            ("extends", caps.extend),
+            ("edits", caps.edit),
+            (f"{caps.max_references} reference image(s)", caps.max_references),
+            ("speaks", caps.native_audio),
+        )
+        if has
+    ]
+    return ", ".join([lengths, "/".join(caps.resolutions), *takes])
 
 
 def label(engine: EngineSpec) -> str | None:
