@@ -1,6 +1,7 @@
 """Asset hosting (ministudio.hosting): a public folder, or an object store through fsspec with
 signed URLs, tested against moto's S3 server on loopback; the core re-signing expired
-references; and the Luma engine rendering with an S3 asset store against the fake Luma API."""
+references; and the luma-dream-machine engine rendering with an S3 asset store against the fake
+Dream Machine API."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def test_a_store_uploads_each_content_once_and_hands_out_signed_urls(
             "LUMA_ASSET_URL_EXPIRES": "3600",
         },
         "LUMA_ASSET_",
-        engine="luma",
+        engine="luma-dream-machine",
     )
     before = time.time()
     first, second = host.publish(face), host.publish(copy)
@@ -144,7 +145,7 @@ def test_a_store_with_a_base_url_is_a_public_bucket(
     image = tmp_path / "frame.jpg"
     image.write_bytes(b"a first frame")
     host = AssetHost(
-        engine="luma",
+        engine="luma-dream-machine",
         store=f"s3://{bucket}",
         store_options={"endpoint_url": s3_endpoint},
         base_url="https://cdn.example/films/",
@@ -162,7 +163,7 @@ def test_a_store_that_cannot_sign_is_refused_before_uploading(tmp_path: Path) ->
     image.write_bytes(b"a frame")
     folder = f"luma-{uuid.uuid4().hex[:8]}"
     host = AssetHost.from_env(
-        {"LUMA_ASSET_STORE": f"memory://{folder}"}, "LUMA_ASSET_", engine="luma"
+        {"LUMA_ASSET_STORE": f"memory://{folder}"}, "LUMA_ASSET_", engine="luma-dream-machine"
     )
     with pytest.raises(CannotSign) as info:
         host.publish(image)
@@ -173,7 +174,9 @@ def test_a_store_that_cannot_sign_is_refused_before_uploading(tmp_path: Path) ->
     memory = fsspec.filesystem("memory")
     assert not memory.exists(f"/{folder}")
     # Served publicly, the same store needs no signature.
-    public = AssetHost(engine="luma", store=f"memory://{folder}", base_url="https://x.example")
+    public = AssetHost(
+        engine="luma-dream-machine", store=f"memory://{folder}", base_url="https://x.example"
+    )
     name = _name(b"a frame")
     assert public.publish(image).reference == f"https://x.example/{name}"
     assert memory.cat_file(f"/{folder}/{name}") == b"a frame"
@@ -186,7 +189,9 @@ def test_store_failures_are_typed_and_never_show_credentials(
     image = tmp_path / "frame.png"
     image.write_bytes(b"a frame")
     options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": SECRET}
-    host = AssetHost(engine="luma", store="s3://no-such-bucket/x", store_options=options)
+    host = AssetHost(
+        engine="luma-dream-machine", store="s3://no-such-bucket/x", store_options=options
+    )
     assert SECRET not in repr(host)
     with pytest.raises(AssetHostError) as info:
         host.publish(image)
@@ -196,7 +201,7 @@ def test_store_failures_are_typed_and_never_show_credentials(
     monkeypatch.setattr(s3fs.S3FileSystem, "retries", 1)  # s3fs's own retries, then botocore's:
     quick = {"config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2}}
     closed = AssetHost(
-        engine="luma",
+        engine="luma-dream-machine",
         store="s3://b/x",
         store_options={"endpoint_url": "http://127.0.0.1:9", "key": "k", "secret": SECRET, **quick},
         prefix="LUMA_ASSET_",
@@ -209,7 +214,7 @@ def test_store_failures_are_typed_and_never_show_credentials(
 def test_settings_errors_name_the_variable_to_set() -> None:
     def error(env: dict[str, str]) -> str:
         with pytest.raises(AssetHostError) as info:
-            AssetHost.from_env(env, "LUMA_ASSET_", engine="luma")
+            AssetHost.from_env(env, "LUMA_ASSET_", engine="luma-dream-machine")
         return str(info.value)
 
     assert all(name in error({}) for name in ("LUMA_ASSET_STORE", "LUMA_ASSET_BASE_URL"))
@@ -226,7 +231,10 @@ def test_settings_errors_name_the_variable_to_set() -> None:
     assert "7 days" in too_long
     both = error({**store, "LUMA_ASSET_DIR": "/srv/www"})
     assert "LUMA_ASSET_STORE" in both and "LUMA_ASSET_DIR" in both and "not both" in both
-    assert AssetHost.from_env(store, "LUMA_ASSET_", engine="luma").expires == DEFAULT_EXPIRES
+    assert (
+        AssetHost.from_env(store, "LUMA_ASSET_", engine="luma-dream-machine").expires
+        == DEFAULT_EXPIRES
+    )
 
 
 def test_a_public_folder_holds_re_encoded_images_only(tmp_path: Path) -> None:
@@ -236,7 +244,7 @@ def test_a_public_folder_holds_re_encoded_images_only(tmp_path: Path) -> None:
     image = tmp_path / "frame.png"
     Image.new("RGB", (32, 16), (10, 200, 30)).save(image, pnginfo=_text_chunk("a secret"))
     env = {"LUMA_ASSET_BASE_URL": "https://x.example/a/", "LUMA_ASSET_DIR": str(tmp_path / "www")}
-    host = AssetHost.from_env(env, "LUMA_ASSET_", engine="luma")
+    host = AssetHost.from_env(env, "LUMA_ASSET_", engine="luma-dream-machine")
     hosted = host.publish(image)
     name = _name(reencoded(image))
     assert hosted == HostedAsset(reference=f"https://x.example/a/{name}", expires_at=None)
@@ -372,11 +380,12 @@ def test_the_core_asks_again_for_a_reference_about_to_expire(tmp_path: Path) -> 
     assert engine.calls == 3 and engine.sent[2:] == ["https://signed.example/3"] * 2
 
 
-# -- end to end: Luma with an S3 asset store --------------------------------------------------
+# -- end to end: Luma Dream Machine with an S3 asset store ---------------------------------
 def test_luma_renders_with_signed_urls_from_an_s3_store(
     s3_endpoint: str, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shot s2 continues an animatic shot on Luma: its first frame goes to S3, signed."""
+    """Shot s2 continues an animatic shot on luma-dream-machine: its first frame goes to S3,
+    signed."""
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     film = Production.model_validate(
         {
@@ -400,7 +409,7 @@ def test_luma_renders_with_signed_urls_from_an_s3_store(
                     ],
                 }
             ],
-            "routing": {"video": "animatic", "shots": {"s2": "luma"}},
+            "routing": {"video": "animatic", "shots": {"s2": "luma-dream-machine"}},
         }
     )
     with LumaServer(latency=(0.1, 0.1), render_scale=0.05) as server:
@@ -421,7 +430,7 @@ def test_luma_renders_with_signed_urls_from_an_s3_store(
         frame0 = video.keyframes["frame0"]
         assert frame0["type"] == "image"
     assert all(shot.state == "done" for shot in manifest.shots)
-    assert [shot.engine for shot in manifest.shots] == ["animatic", "luma"]
+    assert [shot.engine for shot in manifest.shots] == ["animatic", "luma-dream-machine"]
     assert (tmp_path / "out" / "film.mp4").exists()
     url = frame0["url"]
     query = _signed(url)
@@ -441,7 +450,9 @@ def test_store_option_values_are_blanked_in_errors_short_ones_too() -> None:
     import base64
 
     host = AssetHost(
-        engine="luma", store="s3://b/x", store_options={"key": "k7x9q", "secret": SECRET}
+        engine="luma-dream-machine",
+        store="s3://b/x",
+        store_options={"key": "k7x9q", "secret": SECRET},
     )
     encoded = base64.b64encode(SECRET.encode()).decode()
     text = host._scrub(OSError(f"denied for k7x9q with {SECRET} ({encoded})"))

@@ -377,7 +377,10 @@ def test_the_luma_asset_folder_holds_re_encoded_images_only(
     photo = _photo(tmp_path / "ann.jpg")
     end = _photo(tmp_path / "end.jpg", (64, 36))
     film = _photo_film(photo, end).model_dump()
-    film["routing"] = {"video": "luma", "options": {"luma": {"extend": False}}}
+    film["routing"] = {
+        "video": "luma-dream-machine",
+        "options": {"luma-dream-machine": {"extend": False}},
+    }
     film["scenes"][0]["shots"][1]["continuity"] = "cut"
     film["scenes"][0]["shots"][1]["duration"] = 5
     film["scenes"][0]["shots"][0]["duration"] = 5
@@ -410,7 +413,9 @@ def test_the_public_folder_refuses_what_is_not_an_image(tmp_path: Path) -> None:
     """Whatever a plugin asks to publish, the public folder holds re-encoded images only."""
     from ministudio.hosting import AssetHost, AssetHostError
 
-    host = AssetHost(engine="luma", base_url="https://x.example", folder=str(tmp_path / "www"))
+    host = AssetHost(
+        engine="luma-dream-machine", base_url="https://x.example", folder=str(tmp_path / "www")
+    )
     for bad in (Path("/proc/self/environ"), _bomb(tmp_path / "bomb.png")):
         with pytest.raises(AssetHostError, match="refusing to publish"):
             host.publish(bad)

@@ -27,6 +27,7 @@ from .fakes.google_server import GoogleServer
 from .fakes.hold import HOLD, LATE, held
 from .fakes.kling_server import KlingServer
 from .fakes.loopback import LoopbackServer
+from .fakes.luma_agents_server import LumaAgentsServer
 from .fakes.luma_server import LumaServer
 from .fakes.sim_server import SimServer
 
@@ -78,8 +79,8 @@ def _google(server: GoogleServer, assets: Path, *, vertex: bool) -> dict[str, st
 
 
 ENGINES = {
-    "luma": Engine(
-        "luma",
+    "luma-dream-machine": Engine(
+        "luma-dream-machine",
         lambda: LumaServer(latency=LATENCY, image_latency=0.2, render_scale=0.05),
         lambda s, assets: {
             "LUMAAI_BASE_URL": s.api_url,
@@ -91,6 +92,18 @@ ENGINES = {
         _luma_videos,
         seconds=5.0,
         identity=True,
+    ),
+    "luma": Engine(
+        "luma",
+        lambda: LumaAgentsServer(latency=LATENCY, render_scale=0.05),
+        lambda s, assets: {
+            "LUMA_BASE_URL": s.api_url,
+            "LUMA_AGENTS_API_KEY": s.api_key,
+            "LUMA_EXPECTED_LATENCY": EXPECTED,
+        },
+        lambda s: s.submissions,
+        seconds=5.0,
+        lookup=False,  # the Agents API has no list and no idempotency key
     ),
     "gemini-omni": Engine(
         "gemini-omni",
@@ -155,7 +168,7 @@ IMAGE_PHASES: dict[str, str | None] = {
 }
 # Every phase on every engine; Luma's identity image has its own phases too.
 CASES = [(engine, phase) for engine in ENGINES for phase in PHASES] + [
-    ("luma", phase) for phase in IMAGE_PHASES
+    ("luma-dream-machine", phase) for phase in IMAGE_PHASES
 ]
 
 
@@ -285,7 +298,7 @@ def test_a_render_killed_in_a_phase_resumes_paying_once(
                 timeout=60,
             ).stdout
             line = next(x for x in shown.splitlines() if "side job photon" in x)
-            assert "done" in line and "luma" in line, shown
+            assert "done" in line and "luma-dream-machine" in line, shown
         manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
         jobs = {shot["id"]: shot["engine_job_id"] for shot in manifest["shots"]}
         assert all(jobs.values()), f"a clip lost its engine job: {jobs}"

@@ -104,8 +104,13 @@ def find_video_job(
     engine: str, context: EngineContext, request: VideoRequest, since: float
 ) -> Awaitable[str | None] | None:
     # Only Dream Machine lists its generations. The Agents API has no list and no
-    # idempotency key (notes §1.6): a lost create answer stays ambiguous and the core stops
-    # the shot rather than pay twice.
+    # idempotency key (notes §1.6): a lost create answer stays ambiguous and the shot stops
+    # rather than pay twice. (This plugin implements the hook for Dream Machine, so the core
+    # asks it for luma too: None would say "surely no job" and resend, hence the refusal.)
+    if engine == AGENTS:
+        from ministudio_luma import _agents
+
+        return _agents.find_lost()
     if engine != DREAM_MACHINE:
         return None
     from ministudio_luma import _dream_machine

@@ -142,6 +142,13 @@ async def _create(sent: dict[str, Any], context: EngineContext, refusal: bool = 
     return job_id
 
 
+async def find_lost() -> str | None:
+    """A create whose answer was lost cannot be found on the Agents API (no list of
+    generations, no idempotency key, no client reference): always ``AmbiguousSubmission``,
+    so the core stops the shot instead of sending it again."""
+    raise AmbiguousSubmission(AGENTS, f"a submit's answer was lost; {LOST}")
+
+
 async def poll(job_id: str, context: EngineContext) -> JobStatus:
     """One ``GET /generations/{id}`` as a status."""
     return status_of(await generation(job_id, context))
