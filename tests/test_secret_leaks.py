@@ -129,8 +129,8 @@ def _veo_failure(server: Any) -> None:
 
 
 CASES = {
-    "luma": Case(
-        "luma",
+    "luma-dream-machine": Case(
+        "luma-dream-machine",
         _luma,
         ("create", "get", "download"),
         lambda s: s.fail_next_job(ECHO_MARK),
