@@ -73,7 +73,7 @@ Where the docs are silent, a switch (each tested both ways in tests/test_kling_f
   a single user account": one namespace over every kind and element tasks; failed tasks keep
   theirs) - ``"1201"`` (default) or any other code of the table (``"1200"``, ``"1203"``...):
   refused with it; ``"create"``: a second task is made (a query by the id finds the newest);
-  ``"existing"``: no new task, the first task's create answer again.
+  ``"existing"``: no new task, the first task's create answer again (its status as of now).
 - ``unknown_task``: a query of an id that no task of that kind has - a code (``"1203"``,
   default: 404 "resource does not exist"; ``"1201"``...) or ``"null"`` (200, ``data: null``).
 - ``unknown_fields``: a body (or query-string) field the docs do not list - ``"reject"``
@@ -113,7 +113,6 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -133,12 +132,26 @@ from .kling_rules import (
     Spec,
     check_element,
 )
+from .kling_tasks import (
+    PRESET_ELEMENTS,
+    STATUSES,
+    ElementTask,
+    Job,
+    KlingTask,
+    WebhookDelivery,
+    callback_json,
+    created_json,
+    element_json,
+    preset_json,
+    task_json,
+)
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 __all__ = [
     "ACCESS_KEY",
     "CODES",
     "KINDS",
+    "PRESET_ELEMENTS",
     "SECRET_KEY",
     "ElementTask",
     "ImageInfo",
@@ -161,84 +174,11 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "500": ("download",),
     "404": ("download",),
 }
-TERMINAL = ("succeed", "failed")
-STATUSES = ("submitted", "processing", "succeed", "failed")
 SUBMITTED_FRACTION = 0.1
 WEBHOOK_ATTEMPTS = 4  # the fake's choice: retries are not documented
 RISK_MESSAGE = "Failure to pass the risk control system"
-# Preset elements (GET /v1/general/advanced-presets-elements, owned_by "kling"): the fake's.
-PRESET_ELEMENTS = (ElementInfo(800000000000000001, "image_refer"),)
 
 Latency = float | tuple[float, float] | Callable[[str], float]
-
-
-@dataclass
-class _Job:
-    """What video and element tasks share: identity, status and callbacks."""
-
-    task_id: str
-    external_task_id: str | None
-    callback_url: str | None
-    latency: float
-    submitted_at: float  # time.monotonic()
-    created_at: int  # ms since the epoch
-    updated_at: int
-    status: str = "submitted"
-    status_msg: str = ""
-    planned_failure: str | None = None
-    done_at: float | None = None
-    units: float = 0.0  # deducted when it succeeds
-    get_requests: int = 0
-
-    @property
-    def in_flight(self) -> bool:
-        return self.status not in TERMINAL
-
-
-@dataclass
-class KlingTask(_Job):
-    """One accepted video task, as the server sees it."""
-
-    kind: str = "text2video"  # text2video | image2video | omni-video
-    model: str = ""
-    mode: str = "std"
-    duration: int = 5
-    prompt: str = ""
-    request: dict[str, Any] = field(default_factory=dict)  # the body, images summarised
-    images: dict[str, ImageInfo] = field(default_factory=dict)
-    width: int = 0  # nominal
-    height: int = 0
-    render_width: int = 16
-    render_height: int = 16
-    fps: int = 24
-    sound: bool = False
-    watermark: bool = False
-    multi_shot: bool = False
-    element_ids: tuple[int, ...] = ()
-    video_id: str = ""
-    path: Path | None = None
-    cost_usd: float = 0.0
-    downloads: int = 0
-
-
-@dataclass
-class ElementTask(_Job):
-    """One element creation task (OD-2026-03 "Element")."""
-
-    element_id: int = 0
-    reference_type: str = "image_refer"
-    request: dict[str, Any] = field(default_factory=dict)
-    deleted: bool = False
-
-
-@dataclass
-class WebhookDelivery:
-    task_id: str
-    status: str
-    url: str
-    attempts: int
-    delivered: bool
-    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def _code_or(value: str, extra: tuple[str, ...], what: str) -> str:
@@ -364,10 +304,10 @@ class KlingServer(LoopbackServer):
         return True
 
     # -- helpers (hold the lock where said) -----------------------------------------------------
-    def _jobs(self) -> list[_Job]:
+    def _jobs(self) -> list[Job]:
         return [*self.tasks.values(), *self.elements.values()]
 
-    def _job(self, task_id: str) -> _Job | None:
+    def _job(self, task_id: str) -> Job | None:
         return self.tasks.get(task_id) or self.elements.get(task_id)
 
     def _active(self) -> int:
@@ -472,103 +412,9 @@ class KlingServer(LoopbackServer):
             task_id = str(self._rng.randrange(10**17, 10**18))
         return task_id
 
-    def _taken(self, ext: str) -> _Job | None:
+    def _taken(self, ext: str) -> Job | None:
         """The newest task (video or element) holding external id ``ext``. Hold the lock."""
         return next((j for j in reversed(self._jobs()) if j.external_task_id == ext), None)
-
-    # -- JSON of a task -------------------------------------------------------------------------
-    def _url(self, task: KlingTask, watermark: bool = False) -> str:
-        suffix = "-wm" if watermark else ""
-        return f"{self.base_url}/cdn/{task.task_id}/{task.video_id}{suffix}.mp4"
-
-    @staticmethod
-    def _info(job: _Job) -> dict[str, Any]:
-        return {"external_task_id": job.external_task_id} if job.external_task_id else {}
-
-    @staticmethod
-    def _deducted(job: _Job) -> str:
-        return f"{job.units if job.status == 'succeed' else 0:g}"
-
-    def _created_json(self, job: _Job) -> dict[str, Any]:
-        """The create answer's ``data`` (OD-2026-03 Create Task, 200)."""
-        return {
-            "task_id": job.task_id,
-            "task_info": self._info(job),
-            "task_status": job.status,
-            "created_at": job.created_at,
-            "updated_at": job.updated_at,
-        }
-
-    def _videos(self, task: KlingTask, *, marks: bool) -> list[dict[str, Any]]:
-        video = {"id": task.video_id, "url": self._url(task), "duration": f"{task.duration}.0"}
-        if marks and task.watermark:
-            video["watermark_url"] = self._url(task, watermark=True)
-        return [video]
-
-    def _task_json(self, task: KlingTask) -> dict[str, Any]:
-        """A query's ``data`` (OD-2026-03 Query Task (Single), 200)."""
-        data: dict[str, Any] = {
-            "task_id": task.task_id,
-            "task_status": task.status,
-            "task_status_msg": task.status_msg,
-            "task_info": self._info(task),
-            "watermark_info": {"enabled": task.watermark},
-            "final_unit_deduction": self._deducted(task),
-            "created_at": task.created_at,
-            "updated_at": task.updated_at,
-        }
-        if task.status == "succeed":
-            data["task_result"] = {"videos": self._videos(task, marks=True)}
-        return data
-
-    def _element_json(self, job: ElementTask) -> dict[str, Any]:
-        """Query Custom Element (Single)'s ``data`` (OD-2026-03 "Element")."""
-        data: dict[str, Any] = {
-            "task_id": job.task_id,
-            "task_status": job.status,
-            "task_status_msg": job.status_msg,
-            "task_info": self._info(job),
-            "final_unit_deduction": self._deducted(job),
-            "created_at": job.created_at,
-            "updated_at": job.updated_at,
-        }
-        if job.status == "succeed":
-            data["task_result"] = {"elements": [self._element_entry(job)]}
-        return data
-
-    @staticmethod
-    def _element_entry(job: ElementTask | ElementInfo) -> dict[str, Any]:
-        request = job.request if isinstance(job, ElementTask) else {}
-        deleted = isinstance(job, ElementTask) and job.deleted
-        return {
-            "element_id": job.element_id,
-            "element_name": request.get("element_name", "preset"),
-            "element_description": request.get("element_description", "a preset element"),
-            "reference_type": job.reference_type,
-            "element_image_list": request.get("element_image_list", {}),
-            "element_video_list": request.get("element_video_list", {}),
-            "element_voice_info": {},
-            "tag_list": request.get("tag_list", []),
-            "owned_by": "kling" if isinstance(job, ElementInfo) else "1",
-            "status": "deleted" if deleted else "succeed",
-        }
-
-    def _callback_json(self, job: _Job) -> dict[str, Any]:
-        """The callback body: the bare task object (OD-2026-03 "Callback Protocol")."""
-        data: dict[str, Any] = {
-            "task_id": job.task_id,
-            "task_status": job.status,
-            "task_status_msg": job.status_msg,
-            "created_at": job.created_at,
-            "updated_at": job.updated_at,
-            "final_unit_deduction": self._deducted(job),
-            "task_info": self._info(job),
-        }
-        if job.status == "succeed" and isinstance(job, KlingTask):
-            data["task_result"] = {"videos": self._videos(job, marks=False)}
-        if job.status == "succeed" and isinstance(job, ElementTask):
-            data["task_result"] = {"elements": [self._element_entry(job)]}
-        return data
 
     # -- create ---------------------------------------------------------------------------------
     def create(self, h: _Handler, kind: str, body: bytes) -> None:
@@ -587,9 +433,9 @@ class KlingServer(LoopbackServer):
                     if self.concurrency is not None and self._active() >= self.concurrency:
                         raise Refused(1303, CODES[1303][1])
                     task = self._accept(spec, RISK_MESSAGE if blocked else None)
-                    payload = self._created_json(task)
+                    payload = created_json(task)
                 else:
-                    payload = self._created_json(existing)
+                    payload = created_json(existing)
         except Refused as exc:
             with self._lock:
                 self.refusals.append((exc.code, exc.message))
@@ -607,7 +453,7 @@ class KlingServer(LoopbackServer):
     def _blocked(self, texts: Iterable[str]) -> bool:
         return any(word in text.lower() for text in texts for word in self.blocked_words)
 
-    def _reused(self, ext: str | None) -> _Job | None:
+    def _reused(self, ext: str | None) -> Job | None:
         """A taken external id: SILENT in the docs; ``reused_external_id``. Hold the lock."""
         if ext is None:
             return None
@@ -662,7 +508,7 @@ class KlingServer(LoopbackServer):
         self._start(task)
         return task
 
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: Job) -> None:
         """Queue the ``submitted`` callback and the job's timers. Hold the lock."""
         self._queue_hook(job)
         self._timer(job.latency * SUBMITTED_FRACTION, self._process, job.task_id)
@@ -708,7 +554,7 @@ class KlingServer(LoopbackServer):
                 self.billed_usd += job.cost_usd
             self._move(job, "succeed")
 
-    def _move(self, job: _Job, status: str) -> None:
+    def _move(self, job: Job, status: str) -> None:
         """Change a task's status and queue its callback. Hold the lock."""
         job.status = status
         job.updated_at = max(job.updated_at + 1, int(time.time() * 1000))
@@ -716,11 +562,11 @@ class KlingServer(LoopbackServer):
         self._changed.notify_all()
 
     # -- callbacks ------------------------------------------------------------------------------
-    def _queue_hook(self, job: _Job) -> None:
+    def _queue_hook(self, job: Job) -> None:
         """Queue the task's callback body, in order. Hold the lock."""
         if not job.callback_url or job.status not in self.callback_statuses:
             return
-        payload = self._callback_json(job)
+        payload = callback_json(self.base_url, job)
         self._webhooks_pending += 1
         queue = self._hooks.get(job.task_id)
         if queue is None:
@@ -776,7 +622,7 @@ class KlingServer(LoopbackServer):
             task = self._find(kind, ident)
             if task is not None:
                 task.get_requests += 1
-                payload = self._task_json(task)
+                payload = task_json(self.base_url, task)
         if task is None:
             self._send_unknown(h, f"task {ident!r}")
             return
@@ -791,7 +637,7 @@ class KlingServer(LoopbackServer):
             with self._lock:
                 self.status_requests += 1
                 task = self._find(kind, params["external_task_id"][0])
-                payload = self._task_json(task) if task is not None else None
+                payload = task_json(self.base_url, task) if task is not None else None
             if payload is None:
                 self._send_unknown(h, "external_task_id")
             else:
@@ -803,7 +649,7 @@ class KlingServer(LoopbackServer):
         start, size = page
         with self._lock:
             mine = [t for t in reversed(self.tasks.values()) if t.kind == kind]
-            data = [self._task_json(t) for t in mine[start : start + size]]
+            data = [task_json(self.base_url, t) for t in mine[start : start + size]]
         h.send_data(data)
 
     def _page(self, h: _Handler, params: dict[str, list[str]]) -> tuple[int, int] | None:
@@ -852,7 +698,7 @@ class KlingServer(LoopbackServer):
                 ext = summary["external_task_id"]
                 existing = self._reused(ext)
                 if existing is not None:
-                    payload = self._created_json(existing)
+                    payload = created_json(existing)
                 else:
                     now_ms = int(time.time() * 1000)
                     job = ElementTask(
@@ -871,7 +717,7 @@ class KlingServer(LoopbackServer):
                         job.planned_failure = self._task_failures.popleft()
                     self.elements[job.task_id] = job
                     self._start(job)
-                    payload = self._created_json(job)
+                    payload = created_json(job)
         except Refused as exc:
             with self._lock:
                 self.refusals.append((exc.code, exc.message))
@@ -888,7 +734,7 @@ class KlingServer(LoopbackServer):
                 (j for j in reversed(self.elements.values()) if j.external_task_id == ident),
                 None,
             )
-            payload = self._element_json(job) if job is not None else None
+            payload = element_json(job) if job is not None else None
         if payload is None:
             self._send_unknown(h, f"element task {ident!r}")
             return
@@ -903,21 +749,9 @@ class KlingServer(LoopbackServer):
         start, size = page
         with self._lock:
             if presets:
-                data = [
-                    {
-                        "task_id": str(p.element_id),
-                        "task_status": "succeed",
-                        "task_status_msg": "",
-                        "task_info": {},
-                        "task_result": {"elements": [self._element_entry(p)]},
-                        "final_unit_deduction": "0",
-                        "created_at": 0,
-                        "updated_at": 0,
-                    }
-                    for p in PRESET_ELEMENTS
-                ]
+                data = [preset_json(p) for p in PRESET_ELEMENTS]
             else:
-                data = [self._element_json(j) for j in reversed(self.elements.values())]
+                data = [element_json(j) for j in reversed(self.elements.values())]
         h.send_data(data[start : start + size])
 
     def delete_element(self, h: _Handler, body: bytes) -> None:
