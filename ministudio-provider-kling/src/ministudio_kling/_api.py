@@ -2,7 +2,15 @@
 transport failures as typed errors, task lookups and streamed downloads.
 
 No retries here: the core retries (``TransientError``), and never resends a submit whose answer
-was lost (``AmbiguousSubmission``) without looking it up by its external id first.
+was lost (``AmbiguousSubmission``) without looking it up by its external id first. A create
+that Kling answers with an error raises ``Answered`` (carrying the typed error), so the caller
+can look its external id up before believing the error.
+
+A lookup of an id Kling does not know: the docs do not say what it answers. ``task`` takes as
+"none" an HTTP 404 (any code), code 1203 ("the requested resource does not exist"), 1200/1201
+(an id it cannot use is an "illegal value"), and a success without a task; any other answer
+is an error. Taking "none" wrongly cannot pay twice: the create that follows reuses the
+external id, which Kling keeps unique per account, and its answer is looked up again.
 """
 
 from __future__ import annotations
@@ -14,15 +22,25 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 from ministudio.engines import EngineContext
-from ministudio.errors import AmbiguousSubmission, EngineError, TransientError
+from ministudio.errors import AmbiguousSubmission, EngineError, MinistudioError, TransientError
 from ministudio.http import download, retry_after, tls_context
 
 from ministudio_kling import DEFAULT_BASE_URL, ENGINE, __version__
 from ministudio_kling._auth import Credentials, credentials
-from ministudio_kling._errors import NOT_FOUND_CODES, api_error
+from ministudio_kling._errors import ABSENT_CODES, api_error
 
-KINDS = ("text2video", "image2video")
+VIDEOS = "/v1/videos"  # + /text2video, /image2video
+ELEMENTS = "/v1/general/advanced-custom-elements"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Answered(Exception):
+    """Kling answered a create with an error (``error``, typed): nothing was made by this
+    request, unless its external id was already taken."""
+
+    def __init__(self, error: MinistudioError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -41,9 +59,10 @@ class Api:
         return cls(base, credentials(context), _seconds(env, "KLING_TIMEOUT", 60.0), busy(env))
 
     # -- calls ------------------------------------------------------------------------------
-    async def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /v1/videos/{kind}``: the new task's ``data``."""
-        url = f"{self.base}/v1/videos/{kind}"
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST {path}`` (``/v1/videos/image2video``, say): the new task's ``data``.
+        ``Answered`` when Kling answers with an error."""
+        url = f"{self.base}{path}"
         ext = body.get("external_task_id")
         try:
             async with self.client(url) as client:
@@ -59,7 +78,12 @@ class Api:
                 f"the submit was sent but its answer was lost ({_why(exc)}); the task may "
                 f"exist: look it up by external_task_id {ext!r}",
             ) from None
-        data = self._data(answer, "submit", submit=True)
+        try:
+            data = self._data(answer, "submit", submit=True)
+        except AmbiguousSubmission:
+            raise
+        except MinistudioError as error:
+            raise Answered(error) from None
         if not isinstance(data, dict) or not data.get("task_id"):
             raise AmbiguousSubmission(
                 ENGINE,
@@ -68,9 +92,9 @@ class Api:
             )
         return data
 
-    async def task(self, kind: str, ident: str) -> dict[str, Any] | None:
-        """``GET /v1/videos/{kind}/{task_id or external_task_id}``; None if Kling has none."""
-        url = f"{self.base}/v1/videos/{kind}/{quote(ident, safe='')}"
+    async def task(self, path: str, ident: str) -> dict[str, Any] | None:
+        """``GET {path}/{task_id or external_task_id}``; None if Kling has none."""
+        url = f"{self.base}{path}/{quote(ident, safe='')}"
         what = f"status of task {ident}"
         try:
             async with self.client(url) as client:
@@ -79,9 +103,11 @@ class Api:
             raise EngineError(ENGINE, f"cannot send to KLING_BASE_URL ({_why(exc)})") from None
         except httpx.TransportError as exc:
             raise TransientError(ENGINE, f"{what} failed ({_why(exc)})") from None
-        if answer.status_code == 404 or _code(answer) in NOT_FOUND_CODES:
+        if answer.status_code == 404 or _code(answer) in ABSENT_CODES:
             return None
         data = self._data(answer, what)
+        if not data or (isinstance(data, dict) and not data.get("task_id")):
+            return None  # a success that holds no task
         if not isinstance(data, dict) or not data.get("task_id") or "task_status" not in data:
             raise TransientError(ENGINE, f"{what}: the answer has no task status")
         return data

@@ -1,16 +1,17 @@
 """The hooks' work: submit (never paying twice), poll, download, find by external id,
 callbacks, and the price of a clip.
 
-Job ids are Kling's ``task_id``s (what its callbacks name). A task is queried on the endpoint
-that made it (``text2video`` or ``image2video``): remembered from the submit in this process,
-else found by trying both.
+Job ids name their endpoint (``image2video:<task_id>``, see ``_ids``): poll and download ask
+that endpoint only.
 
-Submitting: ``external_task_id`` is the job key. When Kling refuses the parameters (1200/1201),
-the plugin asks whether a task with that id exists: a live or finished one is the job (it was
-sent before; it is not sent again), a failed one means "send again under the next id"
-(``<key>-2``, ...). Otherwise, if the body had a ``camera_control``, it is sent once more
-without it (support varies by model, mode and duration; a refused create is not billed); else
-the refusal stands.
+Submitting never trusts an undocumented answer. Before each create the task's external id
+is looked up (the documented ``GET /v1/videos/{endpoint}/{external_task_id}``; Kling counts
+no concurrency or rate for queries): a live or finished task under it is the job, sent
+before (resumed, not sent again); a failed one moves on to the next id (``<id>-2``, ...);
+none means the id is free and the create goes out. A create Kling answers with an error is
+looked up the same way before the error is believed (a reused external id may be answered
+with any code: the docs do not say which); a create answered with a failed task (a reused
+id answered with its old task) moves on to the next id too.
 """
 
 from __future__ import annotations
@@ -25,110 +26,84 @@ from ministudio.errors import EngineError
 from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, VideoResult
 
 from ministudio_kling import ENGINE
-from ministudio_kling._api import KINDS, Api
-from ministudio_kling._errors import ParameterRefusal, refused
-from ministudio_kling._request import build, external_id, mode, model, seconds
+from ministudio_kling._api import VIDEOS, Answered, Api
+from ministudio_kling._errors import refused
+from ministudio_kling._ids import MAX_ATTEMPTS, external_id, job_id, kind_of_external, parse_job
+from ministudio_kling._prices import price
+from ministudio_kling._request import build, kind, mode, model, plan, seconds
 
 log = logging.getLogger("ministudio_kling")
 
-MAX_ATTEMPTS = 10  # external ids per job key: <key>, <key>-2, ... <key>-10
 STATES: dict[str, JobState] = {
     "submitted": "queued",
     "processing": "running",
     "succeed": "succeeded",
     "failed": "failed",
 }
-# USD per second of output by (model, mode): the secondary per-clip figures of the wire spec
-# (section 3.6: kling-v1 std 5 s 0.14; v1-5/v1-6 std 5 s 0.28; v1-6 pro 5 s 0.49; v2-master
-# 5 s 1.40) divided by 5. Other v1 models in pro mode are priced as v1-6 pro; any other model
-# at the highest known figure, so that a budget is never understated.
-PRICES = {
-    ("kling-v1", "std"): 0.028,
-    ("kling-v1-5", "std"): 0.056,
-    ("kling-v1-6", "std"): 0.056,
-    ("kling-v1-6", "pro"): 0.098,
-    ("kling-v2-master", "std"): 0.28,
-}
-HIGHEST = 0.28
-
-_kinds: dict[str, str] = {}  # task id -> the endpoint that made it (this process)
 
 
 async def submit(request: VideoRequest, key: str, context: EngineContext) -> Submission:
     api = Api.of(context)  # keys first: a missing key costs no image work
-    kind, body = await build(request, context)
+    endpoint, body = await build(request, context)
+    path = f"{VIDEOS}/{endpoint}"
     attempt = 0
-    while True:
-        body["external_task_id"] = external_id(key, attempt)
-        context.sending()  # the images are encoded: the paid request leaves now
-        try:
-            data = await api.create(kind, body)
-        except ParameterRefusal as refusal:
-            existing = await _by_external_id(api, body["external_task_id"])
-            if existing is not None:
-                if existing.get("task_status") != "failed":
-                    return Submission(job_id=str(existing["task_id"]))  # already sent
-                attempt += 1
-                if attempt >= MAX_ATTEMPTS:
-                    raise EngineError(
-                        ENGINE, f"job {key} failed on Kling {MAX_ATTEMPTS} times: not sent again"
-                    ) from None
-                continue
-            if "camera_control" in body:
-                log.warning(
-                    "kling: shot %s: Kling refused its camera_control (%s); sent without it",
-                    request.shot.shot_id,
-                    refusal.reason,
-                )
-                del body["camera_control"]
-                continue
-            raise
-        task_id = str(data["task_id"])
-        _kinds[task_id] = kind
-        return Submission(job_id=task_id)
+    while attempt < MAX_ATTEMPTS:
+        ext = external_id(endpoint, key, attempt)
+        task = await api.task(path, ext)
+        if task is None:  # the id is free: send
+            body["external_task_id"] = ext
+            context.sending()  # the images are encoded: the paid request leaves now
+            try:
+                task = await api.create(path, body)
+            except Answered as answer:
+                task = await _quiet(api, path, ext)  # an error may be a taken id: ask
+                if task is None:
+                    raise answer.error from None
+        if task.get("task_status") != "failed":
+            return Submission(job_id=job_id(endpoint, str(task["task_id"])))
+        attempt += 1  # a failed task keeps its id: the job goes again under the next
+    raise EngineError(ENGINE, f"job {key} failed on Kling {MAX_ATTEMPTS} times: not sent again")
 
 
-async def poll(job_id: str, context: EngineContext) -> JobStatus:
-    task = await _task(Api.of(context), job_id)
-    if task is None:
-        raise EngineError(ENGINE, f"task {job_id} is unknown to Kling")
-    return status_of(task)
+async def poll(job: str, context: EngineContext) -> JobStatus:
+    return status_of(await _task(Api.of(context), job), job)
 
 
 async def download(
-    job_id: str, status: JobStatus, output: Path, context: EngineContext, request: VideoRequest
+    job: str, status: JobStatus, output: Path, context: EngineContext, request: VideoRequest
 ) -> VideoResult:
     api = Api.of(context)
     if status.state != "succeeded" or not status.video_url:  # ask Kling where it is
-        task = await _task(api, job_id)
-        if task is None:
-            raise EngineError(ENGINE, f"task {job_id} is unknown to Kling")
-        status = status_of(task)
+        status = status_of(await _task(api, job), job)
     status.check_done(ENGINE, noun="task", refusal="the task failed a content check", url=True)
     await api.download(status.video_url or "", output)
-    return VideoResult(path=output, engine_job_id=job_id, model=model(request), cost=cost(request))
+    return VideoResult(path=output, engine_job_id=job, model=model(request), cost=cost(request))
 
 
-async def find(key: str, context: EngineContext) -> str | None:
-    """The task sent for job ``key`` whose answer was lost: the newest of its external ids,
-    unless that one failed (then the job is sent again, under the next id)."""
+async def find(key: str, context: EngineContext, request: VideoRequest) -> str | None:
+    """The task sent for job ``key`` whose answer was lost, looked up by its external ids on
+    the endpoint ``request`` goes to: the newest, unless it failed (then the job is sent
+    again, under the next id); None if Kling has none."""
     api = Api.of(context)
+    endpoint = kind(request)
+    path = f"{VIDEOS}/{endpoint}"
     newest: dict[str, Any] | None = None
     for attempt in range(MAX_ATTEMPTS):
-        task = await _by_external_id(api, external_id(key, attempt))
+        task = await api.task(path, external_id(endpoint, key, attempt))
         if task is None:
             break
         newest = task
     if newest is None or newest.get("task_status") == "failed":
         return None
-    return str(newest["task_id"])
+    return job_id(endpoint, str(newest["task_id"]))
 
 
 def parse_webhook(body: bytes) -> JobStatus | None:
-    """A Kling callback (the task, without the envelope) as a status; None if it is not one.
-    Callbacks are not signed (Kling documents no signature), so one that says the task
-    ended is only a hint: it comes back thin, and the core asks Kling for the task before
-    anything is downloaded. Progress is taken as it is."""
+    """A Kling callback (the task, without the envelope) as a status; None if it is not one
+    of ours. Callbacks are not signed (Kling documents no signature), so one that says the
+    task ended is only a hint: it comes back thin, and the core asks Kling for the task
+    before anything is downloaded. Progress is taken as it is. The job id's endpoint comes
+    from the task's ``task_info.external_task_id`` (see ``_ids``)."""
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -137,15 +112,22 @@ def parse_webhook(body: bytes) -> JobStatus | None:
         data = data["data"]  # tolerate the envelope
     if not isinstance(data, dict) or "task_status" not in data:
         return None
-    if not isinstance(data.get("task_id"), (str, int)) or isinstance(data.get("task_id"), bool):
+    task_id = data.get("task_id")
+    if not isinstance(task_id, (str, int)) or isinstance(task_id, bool):
         return None
-    status = status_of(data)
+    info = data.get("task_info")
+    endpoint = kind_of_external(info.get("external_task_id") if isinstance(info, dict) else None)
+    if endpoint is None:
+        return None  # not a task of ours (an element's, or another client's): polls decide
+    job = job_id(endpoint, str(task_id))
+    status = status_of(data, job)
     if status.state in ("succeeded", "failed"):
-        return JobStatus(job_id=status.job_id, state="running", thin=True)
+        return JobStatus(job_id=job, state="running", thin=True)
     return status
 
 
-def status_of(task: dict[str, Any]) -> JobStatus:
+def status_of(task: dict[str, Any], job: str) -> JobStatus:
+    """Kling's task as the status of job ``job``."""
     raw = task.get("task_status")
     state: JobState = STATES.get(raw if isinstance(raw, str) else "", "running")
     message = task.get("task_status_msg")
@@ -155,7 +137,7 @@ def status_of(task: dict[str, Any]) -> JobStatus:
         state, error = "failed", error or "the task succeeded without a video"
     failed = state == "failed"
     return JobStatus(
-        job_id=str(task["task_id"]),
+        job_id=job,
         state=state,
         error=(error or "no reason given") if failed else None,
         refused=failed and refused(error),
@@ -164,38 +146,31 @@ def status_of(task: dict[str, Any]) -> JobStatus:
 
 
 def cost(request: VideoRequest) -> float:
-    """What ``request`` costs: its model and mode's price for the seconds sent."""
-    return round(price(model(request), mode(request)) * seconds(request), 6)
-
-
-def price(name: str, how: str) -> float:
-    """USD per second for model ``name`` in mode ``how`` (see ``PRICES``)."""
-    known = PRICES.get((name, how))
-    if known is not None:
-        return known
-    if name.startswith("kling-v1"):
-        return PRICES[("kling-v1-6", how if how == "pro" else "std")]
-    return HIGHEST
+    """What ``request`` costs: its model, mode and sound's price for the seconds sent."""
+    name, how = model(request), mode(request)
+    try:
+        sound = plan(request).sound
+    except EngineError:  # a request Kling cannot take costs nothing: it is never sent
+        return 0.0
+    return round(price(name, how, sound=sound) * seconds(request), 6)
 
 
 # -- lookups --------------------------------------------------------------------------------
-async def _task(api: Api, task_id: str) -> dict[str, Any] | None:
-    known = _kinds.get(task_id)
-    for kind in (known,) if known else KINDS:
-        task = await api.task(kind, task_id)
-        if task is not None:
-            _kinds[task_id] = kind
-            return task
-    return None
+async def _task(api: Api, job: str) -> dict[str, Any]:
+    endpoint, task_id = parse_job(job)
+    task = await api.task(f"{VIDEOS}/{endpoint}", task_id)
+    if task is None:
+        raise EngineError(ENGINE, f"task {task_id} is unknown to Kling ({endpoint})")
+    return task
 
 
-async def _by_external_id(api: Api, ext: str) -> dict[str, Any] | None:
-    for kind in KINDS:
-        task = await api.task(kind, ext)
-        if task is not None:
-            _kinds[str(task["task_id"])] = kind
-            return task
-    return None
+async def _quiet(api: Api, path: str, ext: str) -> dict[str, Any] | None:
+    """The task under ``ext``, or None, also when the lookup itself fails."""
+    try:
+        return await api.task(path, ext)
+    except Exception:  # the create's own error is the one to raise
+        log.debug("kling: looking up %s after a refused create failed", ext, exc_info=True)
+        return None
 
 
 def _video_url(task: dict[str, Any]) -> str | None:

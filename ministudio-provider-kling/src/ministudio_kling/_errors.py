@@ -17,8 +17,10 @@ from ministudio.errors import (
 
 from ministudio_kling import ACCESS_KEY, ENGINE, SECRET_KEY
 
-PARAMETER_CODES = (1200, 1201)  # invalid parameters: also a taken external_task_id
-NOT_FOUND_CODES = (1203,)
+PARAMETER_CODES = (1200, 1201)  # invalid parameters
+# What a lookup of an unknown id may get (undocumented: see _api): "does not exist", or an
+# id it cannot use ("illegal value").
+ABSENT_CODES = (1203, 1200, 1201)
 # Words of a failed task's ``task_status_msg`` that mean a content check stopped it.
 REFUSAL_WORDS = ("risk", "security", "sensitive", "policy", "violat", "inappropriate", "prohibit")
 
@@ -35,14 +37,6 @@ class KeyRejected(MissingKeyError):
             f"engine '{ENGINE}' rejected its keys (code {code}: {reason}): check {names} (or "
             "the stored keys: `ministudio keys list`) and run again",
         )
-
-
-class ParameterRefusal(EngineRefusal):
-    """Kling refused the request's parameters (1200/1201): maybe only its external id."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(ENGINE, reason)
-        self.code = code
 
 
 def api_error(
@@ -76,7 +70,7 @@ def api_error(
     if code == 1103:
         return EngineError(ENGINE, f"{said}: the account may not use this API or model")
     if code in PARAMETER_CODES and submit:
-        return ParameterRefusal(code, f"{message} (code {code})")
+        return EngineRefusal(ENGINE, f"{message} (code {code})")
     if code in (1202, 1203):
         return EngineError(ENGINE, f"{said}: check KLING_BASE_URL and the routing option model")
     if code in (1300, 1301):

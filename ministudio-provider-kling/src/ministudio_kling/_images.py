@@ -5,7 +5,8 @@ host is needed.
 An image that already fits (a first frame the core cut from the previous clip) is sent byte
 for byte. Any other is centre-cropped to the film's aspect ratio (the clip follows its image's
 shape), scaled up to 300 px on its short side if smaller, and sent as PNG (JPEG if the PNG is
-over 10 MB).
+over 10 MB). An element's image (``aspect_ratio`` None) keeps its own shape, cropped only
+into Kling's 1:2.5..2.5:1.
 """
 
 from __future__ import annotations
@@ -23,22 +24,26 @@ MIN_SIDE = 300
 MAX_BYTES = 10 * 1024 * 1024
 FORMATS = ("JPEG", "PNG")
 RATIO_TOLERANCE = 0.01
+WIDEST = 2.5  # "aspect ratio: 1:2.5 ~ 2.5:1"
 
 
-def encode(path: Path, aspect_ratio: str) -> str:
-    """``path`` as the base64 string Kling's ``image``/``image_tail`` take."""
+def encode(path: Path, aspect_ratio: str | None) -> str:
+    """``path`` as the base64 string Kling's ``image``/``image_tail`` (and an element's
+    images, ``aspect_ratio`` None) take."""
     return base64.b64encode(fit(path, aspect_ratio)).decode("ascii")
 
 
-def fit(path: Path, aspect_ratio: str) -> bytes:
-    """The bytes of ``path``, or of a copy made to Kling's rules and the film's shape."""
+def fit(path: Path, aspect_ratio: str | None) -> bytes:
+    """The bytes of ``path``, or of a copy made to Kling's rules and the film's shape (its
+    own shape, within Kling's bounds, when ``aspect_ratio`` is None)."""
     try:
         data = Path(path).read_bytes()
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            if _fits(image, len(data), aspect_ratio):
+            target = ratio(aspect_ratio) if aspect_ratio else _own(image)
+            if _fits(image, len(data), target):
                 return data
-            return _remade(image, aspect_ratio)
+            return _remade(image, target)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise EngineError(
             ENGINE, f"cannot read the image {Path(path).name} ({type(exc).__name__}): use a PNG"
@@ -53,9 +58,14 @@ def ratio(aspect_ratio: str) -> float:
         return 16 / 9
 
 
-def _fits(image: Image.Image, size: int, aspect_ratio: str) -> bool:
+def _own(image: Image.Image) -> float:
+    """The image's own width/height, brought within Kling's 1:2.5..2.5:1."""
     width, height = image.size
-    target = ratio(aspect_ratio)
+    return min(WIDEST, max(1 / WIDEST, width / max(1, height)))
+
+
+def _fits(image: Image.Image, size: int, target: float) -> bool:
+    width, height = image.size
     return (
         image.format in FORMATS
         and min(width, height) >= MIN_SIDE
@@ -64,9 +74,9 @@ def _fits(image: Image.Image, size: int, aspect_ratio: str) -> bool:
     )
 
 
-def _remade(image: Image.Image, aspect_ratio: str) -> bytes:
+def _remade(image: Image.Image, target: float) -> bytes:
     picture = image.convert("RGBA" if _has_alpha(image) else "RGB")
-    picture = _crop(picture, ratio(aspect_ratio))
+    picture = _crop(picture, target)
     short = min(picture.size)
     if short < MIN_SIDE:
         scale = MIN_SIDE / short
