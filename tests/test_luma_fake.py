@@ -290,3 +290,86 @@ def test_list_pages_refusals_and_a_capped_page() -> None:
                 headers={"Authorization": f"Bearer {luma.api_key}"},
             )
             assert answer.status_code == 400 and set(answer.json()) == {"detail"}
+
+
+def test_fields_outside_the_sdk_types() -> None:
+    """Unknown fields: refused by default (400 naming the field), dropped with
+    ``unknown_fields="ignore"`` (the docs do not say which Luma does)."""
+    body = {"model": "ray-2", "prompt": "a cat", "negative_prompt": "dogs"}
+    with (
+        LumaServer(latency=0.05) as luma,
+        httpx.Client(headers={"Authorization": f"Bearer {luma.api_key}"}) as h,
+    ):
+        r = h.post(luma.api_url + "/generations/video", json=body)
+        assert r.status_code == 400 and r.json() == {"detail": "Unknown field 'negative_prompt'"}
+        frame = {"type": "image", "url": "https://x.test/a.jpg", "weight": 1}
+        r = h.post(
+            luma.api_url + "/generations/video",
+            json={"model": "ray-2", "prompt": "a cat", "keyframes": {"frame0": frame}},
+        )
+        assert r.status_code == 400 and "weight" in r.json()["detail"]
+        assert luma.submissions == 0
+    with (
+        LumaServer(latency=0.05, unknown_fields="ignore") as luma,
+        httpx.Client(headers={"Authorization": f"Bearer {luma.api_key}"}) as h,
+    ):
+        assert h.post(luma.api_url + "/generations/video", json=body).status_code == 201
+
+
+def test_sdk_types_refusals(luma: LumaServer) -> None:
+    c = client(luma)
+    video = [
+        ({"model": "ray-2", "prompt": "a cat", "generation_type": "image"}, "generation_type"),
+        ({"model": "ray-2", "prompt": "a cat", "loop": "yes"}, "loop must be a boolean"),
+        ({"model": "ray-2", "prompt": "a cat", "concepts": ["dolly_zoom"]}, "concepts must be"),
+        (
+            {"model": "ray-2", "keyframes": {"frame0": {"type": "video", "url": "https://x/a"}}},
+            "frame0: type must be",
+        ),
+        ({"model": "ray-2", "keyframes": {"frame2": {"type": "image"}}}, "Unknown keyframe"),
+    ]
+    for body, detail in video:
+        with pytest.raises(lumaai.BadRequestError) as err:
+            c.generations.create(**body)
+        assert detail in err.value.body["detail"], body
+    url = "https://example.com/r.jpg"
+    image = [
+        ({"image_ref": [{"url": url}] * 5}, "image_ref: at most 4"),
+        ({"style_ref": [{"url": url}] * 2}, "style_ref: at most 1"),
+        ({"image_ref": [{"url": url, "weight": 1.5}]}, "weight must be a number from 0 to 1"),
+        ({"modify_image_ref": {"url": "file:///etc/passwd"}}, "http(s)"),
+        ({"character_ref": {"identity0": {"images": [url] * 5}}}, "1 to 4"),
+        ({"character_ref": {"identity1": {"images": [url]}}}, "only identity0"),
+        ({"format": "webp"}, "Invalid format"),
+    ]
+    for changes, detail in image:
+        body = {"model": "photon-1", "prompt": "a cat"} | changes
+        with pytest.raises(lumaai.BadRequestError) as err:
+            c.generations.image.create(**body)
+        assert detail in err.value.body["detail"], body
+    no_model = httpx.post(
+        luma.api_url + "/generations/image",
+        json={"prompt": "a cat"},
+        headers={"Authorization": f"Bearer {luma.api_key}"},
+    )
+    assert no_model.status_code == 400 and no_model.json() == {"detail": "Model is required"}
+    assert luma.submissions == 0
+    # what the types allow: a looping forward extension (the spec's "extend_video" example)
+    done = wait_done(c, c.generations.create(model="ray-2", prompt="a calm sea").id)
+    c.generations.create(
+        model="ray-2",
+        loop=True,
+        concepts=[{"key": "dolly_zoom"}],
+        keyframes={"frame0": {"type": "generation", "id": done.id}},
+    )
+    assert luma.status_requests >= 1
+
+
+def test_concept_keys() -> None:
+    with LumaServer(latency=0.05, concept_keys=("dolly_zoom", "orbit_left")) as luma:
+        c = client(luma)
+        assert c.generations.concepts.list() == ["dolly_zoom", "orbit_left"]
+        c.generations.create(model="ray-2", prompt="a cat", concepts=[{"key": "orbit_left"}])
+        with pytest.raises(lumaai.BadRequestError) as err:
+            c.generations.create(model="ray-2", prompt="a cat", concepts=[{"key": "spin"}])
+        assert err.value.body["detail"] == "Unknown concept 'spin'"

@@ -71,6 +71,19 @@ Callbacks
     ``dreaming``, ``completed`` and ``failed``, in order per job, from a background thread;
     retried 3 times (``webhook_retry_delay`` apart, 5 s timeout) until an HTTP 200.
 
+Strictness (issue 14), each rule citing its source beside it in the code: [SDK-DM] is the
+``lumaai`` 1.21.0 wheel (Stainless-generated from Luma's OpenAPI spec; paths inside ``lumaai/``),
+[D-DM] docs.lumalabs.ai, [3P] second-hand material named where used. The request fields are
+those of the SDK types (``types/generations/video_create_params.py``,
+``image_create_params.py``); with ``unknown_fields="reject"`` (the default) any other field is
+a 400 naming it, with ``"ignore"`` it is dropped silently (the docs do not say which the server
+does; tests cover both). ``generation_type``, if sent, must match the endpoint (a Literal in
+the SDK). ``concepts`` is a list of ``{"key": str}``; ``concept_keys`` (None: any key) is the
+list ``GET /generations/concepts/list`` answers and, when set, the only keys accepted. Photon:
+``model`` is required (``Required`` in the SDK), ``image_ref`` up to 4 and ``style_ref`` 1,
+``character_ref.identity0.images`` 1 to 4 URLs, weights 0..1 [3P: the wheattoast11 mcp-video-gen
+schema "based on Luma docs"].
+
 Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
 matching requests before anything else (auth, limits) is checked:
 
@@ -85,10 +98,12 @@ matching requests before anything else (auth, limits) is checked:
 - ``"truncate"`` (``download``): send ``Content-Length`` for the whole file, then half of it.
 
 Endpoints: ``"create"`` (video and legacy), ``"image"``, ``"get"``, ``"list"``,
-``"delete"``, ``"ping"``, ``"credits"``, ``"download"``. ``fail_next_job(reason)`` makes
-the next accepted generations fail (at the end of their latency) with ``failure_reason``.
+``"delete"``, ``"ping"``, ``"credits"``, ``"concepts"``, ``"download"``.
+``fail_next_job(reason)`` makes the next accepted generations fail (at the end of their
+latency) with ``failure_reason``.
 
-Counters: ``submissions`` (accepted creates), ``jobs`` (id -> ``LumaJob``, with the parsed
+Counters: ``submissions`` (accepted creates), ``status_requests`` (GET /generations/{id}),
+``jobs`` (id -> ``LumaJob``, with the parsed
 ``request``, ``keyframes``, ``state``, sizes, ``submitted_at``/``done_at``,
 ``get_requests``, ``downloads``...), ``requests`` (``(method, path)``, query included),
 ``rejected`` (a Counter: ``rate_limit``, ``concurrency_limit``), ``peak_concurrency``,
@@ -121,7 +136,17 @@ from .hold import HOLD, LATE, hold
 from .loopback import Faults, JsonHandler, LoopbackServer
 
 API = "/dream-machine/v1"
-ENDPOINTS = ("create", "image", "get", "list", "delete", "ping", "credits", "download")
+ENDPOINTS = (
+    "create",
+    "image",
+    "get",
+    "list",
+    "delete",
+    "ping",
+    "credits",
+    "concepts",
+    "download",
+)
 FAULT_ENDPOINTS = {
     "429": ENDPOINTS,
     "500": ENDPOINTS,
@@ -133,8 +158,9 @@ FAULT_ENDPOINTS = {
 }
 TERMINAL = ("completed", "failed")
 QUEUED_FRACTION = 0.1
-VIDEO_MODELS = ("ray-2", "ray-flash-2")
-IMAGE_MODELS = ("photon-1", "photon-flash-1")
+VIDEO_MODELS = ("ray-2", "ray-flash-2")  # [SDK-DM] video_create_params.py: model
+IMAGE_MODELS = ("photon-1", "photon-flash-1")  # [SDK-DM] image_create_params.py: model
+# [SDK-DM] video_create_params.py / image_create_params.py: aspect_ratio Literal
 ASPECT_RATIOS = {
     "1:1": (1, 1),
     "16:9": (16, 9),
@@ -144,13 +170,28 @@ ASPECT_RATIOS = {
     "21:9": (21, 9),
     "9:21": (9, 21),
 }
+# [SDK-DM] video_create_params.py: resolution "540p" | "720p" | "1080p" | "4k", duration "5s" |
+# "9s" (both typed ``Union[Literal[...], str]``: the server validates the final set)
 RESOLUTIONS = {"540p": 540, "720p": 720, "1080p": 1080, "4k": 2160}
 DURATIONS = {"5s": 5, "9s": 9}
+# the request fields of [SDK-DM] video_create_params.py and image_create_params.py
+VIDEO_FIELDS = {
+    "model", "aspect_ratio", "callback_url", "concepts", "duration", "generation_type",
+    "keyframes", "loop", "prompt", "resolution",
+}  # fmt: skip
+IMAGE_FIELDS = {
+    "model", "aspect_ratio", "callback_url", "character_ref", "format", "generation_type",
+    "image_ref", "modify_image_ref", "prompt", "style_ref", "sync", "sync_timeout",
+}  # fmt: skip
+REF_FIELDS = {"url", "weight"}  # ImageRef, StyleRef, ModifyImageRef
 IMAGE_SHORT_SIDE = 1080  # nominal Photon output (an assumption)
 PRICE_PER_MPX_CENTS = {"ray-2": 0.64, "ray-flash-2": 0.22}  # US cents per million pixels
 IMAGE_PRICE_CENTS = {"photon-1": 1.5, "photon-flash-1": 0.4}  # assumptions
 NOMINAL_FPS = 24
 MODERATION_FAILED = "Advanced prompt moderation failed"
+# "retries delivery 3 times with a 100ms delay and a 5 second request timeout" when the receiver
+# does not answer 200 (docs.lumalabs.ai/changelog/callbacks-and-credits-balance, as quoted by the
+# api-evangelist luma-ai AsyncAPI [3P]); no signature is documented, so callbacks are unsigned
 WEBHOOK_ATTEMPTS = 4  # the first try and 3 retries
 NO_RETRY = {"x-should-retry": "false"}
 
@@ -233,6 +274,8 @@ class LumaServer(LoopbackServer):
         fault_retry_after: float = 0.1,
         webhook_retry_delay: float = 0.1,
         credit_balance: float = 100_000.0,
+        unknown_fields: str = "reject",
+        concept_keys: Iterable[str] | None = None,
         encoders: int = 2,
         seed: int = 0,
     ) -> None:
@@ -240,8 +283,13 @@ class LumaServer(LoopbackServer):
         encoded frame rate; ``rate_window``: the seconds a "minute" lasts; ``list_limit``: the
         most generations a list page holds, whatever the limit asked (None: no cap);
         ``late_accept``: how long after its client died an ``accept_after_client_died``
-        create is accepted."""
+        create is accepted; ``unknown_fields`` ("reject" or "ignore") and ``concept_keys``: see
+        the module doc."""
         super().__init__(api_key, encoders)
+        if unknown_fields not in ("reject", "ignore"):
+            raise ValueError("unknown_fields: 'reject' or 'ignore'")
+        self.unknown_fields = unknown_fields
+        self.concept_keys = None if concept_keys is None else tuple(concept_keys)
         self.latency = latency
         self.image_latency = image_latency
         self.concurrency = concurrency
@@ -261,6 +309,7 @@ class LumaServer(LoopbackServer):
 
         self.jobs: dict[str, LumaJob] = {}
         self.submissions = 0
+        self.status_requests = 0
         self.rejected: Counter[str] = Counter()
         self.peak_concurrency = 0
         self.webhooks: list[WebhookDelivery] = []
@@ -398,7 +447,9 @@ class LumaServer(LoopbackServer):
         try:
             data = _json_object(body)
             with self._lock:
-                fields = self._parse_video(data, legacy) if kind == "video" else _parse_image(data)
+                fields = (
+                    self._parse_video(data, legacy) if kind == "video" else self._parse_image(data)
+                )
         except BadRequest as exc:
             h.send_detail(400, str(exc))
             return
@@ -449,8 +500,11 @@ class LumaServer(LoopbackServer):
 
     def _parse_video(self, data: dict[str, Any], legacy: bool) -> dict[str, Any]:
         """Check a video create body. Hold the lock (keyframes look up jobs)."""
+        self._unknown(data, VIDEO_FIELDS)
+        if data.get("generation_type") not in (None, "video"):  # [SDK-DM]: Literal["video"]
+            raise BadRequest("generation_type must be 'video'")
         model = data.get("model")
-        if model is None:
+        if model is None:  # [SDK-DM] video_create_params.py: model is Required
             raise BadRequest("Model is required")
         if model not in VIDEO_MODELS:
             raise BadRequest(f"Invalid model {model!r}: use one of {', '.join(VIDEO_MODELS)}")
@@ -473,7 +527,10 @@ class LumaServer(LoopbackServer):
                 raise BadRequest("Loop is not supported for keyframes")
             if "frame1" in frames:
                 raise BadRequest("Loop is not supported for end frame")
-        ratio = _choice(data, "aspect_ratio", ASPECT_RATIOS, "16:9")
+        if data.get("loop") is not None and not isinstance(data["loop"], bool):
+            raise BadRequest("loop must be a boolean")  # [SDK-DM]: loop: bool
+        self._concepts(data.get("concepts"))
+        ratio = _choice(data, "aspect_ratio", ASPECT_RATIOS, "16:9")  # default: [OpenAPI v1alpha]
         resolution = _choice(data, "resolution", RESOLUTIONS, "720p")
         duration = _choice(data, "duration", DURATIONS, "5s")
         callback_url = _callback(data)
@@ -494,10 +551,35 @@ class LumaServer(LoopbackServer):
             "legacy_path": legacy,
         }
 
+    def _unknown(self, data: Mapping[str, Any], known: Iterable[str], where: str = "") -> None:
+        """A field outside the SDK's types: 400, or dropped (``unknown_fields``)."""
+        extra = sorted(set(data) - set(known))
+        if extra and self.unknown_fields == "reject":
+            raise BadRequest(f"Unknown field {where}{extra[0]!r}")
+
+    def _concepts(self, concepts: Any) -> None:
+        """[SDK-DM] video_create_params.py: ``concepts: Iterable[Concept]``, ``Concept = {key:
+        Required[str]}``; the keys ``GET /generations/concepts/list`` names."""
+        if concepts is None:
+            return
+        if not isinstance(concepts, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("key"), str) for c in concepts
+        ):
+            raise BadRequest("concepts must be a list of {key} objects")
+        for concept in concepts:
+            self._unknown(concept, {"key"}, "in concepts: ")
+            if self.concept_keys is not None and concept["key"] not in self.concept_keys:
+                raise BadRequest(f"Unknown concept {concept['key']!r}")
+
     def _keyframe(self, name: str, frame: Any) -> dict[str, Any]:
+        """[SDK-DM] video_create_params.py: ``KeyframesFrame0/1`` = ``{type: "image", url}`` |
+        ``{type: "generation", id}``, all Required."""
         if not isinstance(frame, dict):
             raise BadRequest(f"{name} must be an object")
         kind = frame.get("type")
+        known = {"image": {"type", "url"}, "generation": {"type", "id"}}.get(kind)
+        if known is not None:
+            self._unknown(frame, known, f"in {name}: ")
         if kind == "image":
             url = frame.get("url")
             if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
@@ -512,6 +594,84 @@ class LumaServer(LoopbackServer):
                 raise BadRequest(f"{name}: generation {ref!r} is not a completed video")
             return {"type": "generation", "id": ref}
         raise BadRequest(f"{name}: type must be 'image' or 'generation'")
+
+    def _parse_image(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Check a Photon create body ([SDK-DM] image_create_params.py)."""
+        self._unknown(data, IMAGE_FIELDS)
+        if data.get("generation_type") not in (None, "image"):  # [SDK-DM]: Literal["image"]
+            raise BadRequest("generation_type must be 'image'")
+        model = data.get("model")
+        if model is None:  # [SDK-DM] image_create_params.py: model is Required
+            raise BadRequest("Model is required")
+        if model not in IMAGE_MODELS:
+            raise BadRequest(f"Invalid model {model!r}: use one of {', '.join(IMAGE_MODELS)}")
+        prompt = _prompt(data, required=True)
+        ratio = _choice(data, "aspect_ratio", ASPECT_RATIOS, "16:9")
+        fmt = _choice(data, "format", {"jpg": 0, "png": 0}, "jpg")  # [SDK-DM]: "jpg" | "png"
+        # [3P] mcp-video-gen's schema "based on Luma docs": image_ref up to 4, style_ref 1
+        for name, most in (("image_ref", 4), ("style_ref", 1)):
+            refs = data.get(name)
+            if refs is None:
+                continue
+            if not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs):
+                raise BadRequest(f"{name} must be a list of {{url, weight}} objects")
+            if len(refs) > most:
+                raise BadRequest(f"{name}: at most {most} image{'s' if most > 1 else ''}")
+            for ref in refs:
+                self._ref(name, ref)
+        if data.get("modify_image_ref") is not None:
+            self._ref("modify_image_ref", data["modify_image_ref"])
+        character = data.get("character_ref")
+        if character is not None:
+            # [SDK-DM]: CharacterRef = {identity0: {images: [str]}}; [3P]: 1 to 4 URLs
+            if not isinstance(character, dict) or set(character) - {"identity0"}:
+                raise BadRequest("character_ref: only identity0 is supported")
+            identity = character.get("identity0")
+            images = identity.get("images") if isinstance(identity, dict) else None
+            if not isinstance(images, list) or not 1 <= len(images) <= 4:
+                raise BadRequest("character_ref.identity0.images: 1 to 4 image URLs")
+            if not all(isinstance(u, str) and _is_http(u) for u in images):
+                raise BadRequest("character_ref.identity0.images must be http(s) URLs")
+            self._unknown(identity, {"images"}, "in character_ref.identity0: ")
+        if data.get("sync") is not None and not isinstance(data["sync"], bool):
+            raise BadRequest("sync must be a boolean")  # [SDK-DM]: sync: bool
+        timeout = data.get("sync_timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise BadRequest("sync_timeout must be a positive number")  # [SDK-DM]: float
+        width, height = nominal_size(IMAGE_SHORT_SIDE, ASPECT_RATIOS[ratio])
+        return {
+            "generation_type": "image",
+            "model": model,
+            "prompt": prompt,
+            "request": {**data, "model": model, "generation_type": "image"},
+            "width": width,
+            "height": height,
+            "duration": 0.0,
+            "fmt": fmt,
+            "callback_url": _callback(data),
+            "keyframes": {},
+        }
+
+    def _ref(self, name: str, ref: Any) -> None:
+        """[SDK-DM] ImageRef / StyleRef / ModifyImageRef: ``{url, weight}``; [3P]: weight 0..1."""
+        if not isinstance(ref, dict) or not isinstance(ref.get("url"), str):
+            raise BadRequest(f"{name} must be a list of {{url, weight}} objects")
+        self._unknown(ref, REF_FIELDS, f"in {name}: ")
+        if not _is_http(ref["url"]):
+            raise BadRequest(f"{name}: url must be an http(s) URL")
+        weight = ref.get("weight")
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1
+        ):
+            raise BadRequest(f"{name}: weight must be a number from 0 to 1")
+
+    def concepts(self, h: _Handler) -> None:
+        """``GET /generations/concepts/list`` ([SDK-DM] resources/generations/concepts.py:
+        ``ConceptListResponse = List[str]``)."""
+        if not self._guard(h, "concepts"):
+            h.send_json(200, list(self.concept_keys or ()))
 
     def _accept(self, fields: dict[str, Any], now: float) -> LumaJob:
         """Create and start one job. Hold the lock."""
@@ -627,6 +787,7 @@ class LumaServer(LoopbackServer):
         if self._guard(h, "get"):
             return
         with self._lock:
+            self.status_requests += 1
             job = self.jobs.get(job_id)
             found = job is not None and not job.deleted
             if job is not None and found:
@@ -745,6 +906,8 @@ class _Handler(JsonHandler):
         prefix = f"{API}/generations/"
         if path == f"{API}/generations":
             self.luma.list_generations(self, query)
+        elif path == f"{API}/generations/concepts/list":
+            self.luma.concepts(self)
         elif path.startswith(prefix) and "/" not in path[len(prefix) :]:
             self.luma.get(self, path[len(prefix) :])
         elif path == f"{API}/ping":
@@ -813,41 +976,8 @@ def _callback(data: dict[str, Any]) -> str | None:
     return url
 
 
-def _parse_image(data: dict[str, Any]) -> dict[str, Any]:
-    model = data.get("model", "photon-1")
-    if model not in IMAGE_MODELS:
-        raise BadRequest(f"Invalid model {model!r}: use one of {', '.join(IMAGE_MODELS)}")
-    prompt = _prompt(data, required=True)
-    ratio = _choice(data, "aspect_ratio", ASPECT_RATIOS, "16:9")
-    fmt = _choice(data, "format", {"jpg": 0, "png": 0}, "jpg")
-    for name in ("image_ref", "style_ref"):
-        refs = data.get(name)
-        if refs is None:
-            continue
-        if not isinstance(refs, list) or not all(
-            isinstance(r, dict) and isinstance(r.get("url"), str) for r in refs
-        ):
-            raise BadRequest(f"{name} must be a list of {{url, weight}} objects")
-        if name == "image_ref" and len(refs) > 4:
-            raise BadRequest("image_ref: at most 4 images")
-    character = data.get("character_ref")
-    if character is not None and (
-        not isinstance(character, dict) or set(character) - {"identity0"}
-    ):
-        raise BadRequest("character_ref: only identity0 is supported")
-    width, height = nominal_size(IMAGE_SHORT_SIDE, ASPECT_RATIOS[ratio])
-    return {
-        "generation_type": "image",
-        "model": model,
-        "prompt": prompt,
-        "request": {**data, "model": model, "generation_type": "image"},
-        "width": width,
-        "height": height,
-        "duration": 0.0,
-        "fmt": fmt,
-        "callback_url": _callback(data),
-        "keyframes": {},
-    }
+def _is_http(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
 
 
 def _render(job: LumaJob, folder: Path) -> None:
