@@ -616,3 +616,33 @@ def test_official_sdk_against_the_fake(luma: LumaAgentsServer) -> None:
     assert [f.id for f in client.files.list().data] == [created.id]
     client.files.delete(created.id)
     assert client.files.get(created.id).state == "deleted"
+
+
+def test_hold_late_accept_and_echo(luma: LumaAgentsServer) -> None:
+    from tests.fakes.hold import held
+
+    luma.fail_next("create", "hold_after_accept")
+    with http(luma) as c, pytest.raises(httpx.ReadTimeout):
+        c.post("/generations", json=body(), timeout=0.5)
+    assert held(luma).is_set() and luma.submissions == 1
+    luma.late_accept = 0.1
+    luma.fail_next("create", "accept_after_client_died")
+    with http(luma) as c, pytest.raises(httpx.ReadTimeout):
+        c.post("/generations", json=body(), timeout=0.3)
+    deadline = time.monotonic() + 5
+    while luma.submissions < 2:
+        assert time.monotonic() < deadline, "the late create was never accepted"
+        time.sleep(0.02)
+    luma.fail_next("get", "echo")
+    with http(luma) as c:
+        r = c.get("/generations/x")
+    assert r.status_code == 400 and luma.api_key in r.json()["detail"]
+
+
+def test_media_too_large_is_413() -> None:
+    with LumaAgentsServer(max_media_bytes=10, inline_upload_limit=10) as luma, http(luma) as c:
+        data = base64.b64encode(PNG).decode()
+        status, detail = refused(c, body(start_frame={"data": data, "media_type": "image/png"}))
+        assert status == 413 and "size limit" in detail
+        r = c.post("/files", data={"mime_type": "image/png"}, files={"file": ("a.png", PNG)})
+        assert r.status_code == 413
