@@ -117,7 +117,7 @@ def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:
 
     async def upload(path: Path) -> str:
         if path not in known:
-            known[path] = await _files.upload(path, context)
+            known[path] = (await _files.upload(path, context)).reference
         return known[path]
 
     context = EngineContext(engine="luma", work_dir=tmp_path, env=env, uploader=upload)
@@ -183,6 +183,7 @@ def test_frames_go_through_the_files_api_re_encoded(tmp_path: Path) -> None:
         assert server.files[start].data == reencoded(first)
         assert server.files[end].data == reencoded(last)
         assert server.files[start].state == "ready" and server.files[start].mime_type == "image/png"
+        assert server.files[start].expires_at  # Luma may reclaim it then: the core renews it
         _submit(_request(first_frame=first), context)
         assert len(server.files) == 2
 

@@ -113,15 +113,15 @@ def find_video_job(
         return _agents.find_lost()
     if engine != DREAM_MACHINE:
         return None
-    from ministudio_luma import _dream_machine
+    from ministudio_luma import _dm_lookup
 
-    return _dream_machine._find_video(request, since, context)
+    return _dm_lookup.find_video(request, since, context)
 
 
 @hookimpl
 def upload_asset(
     engine: str, path: Path, context: EngineContext
-) -> Awaitable[str] | HostedAsset | None:
+) -> Awaitable[HostedAsset] | HostedAsset | None:
     if engine == AGENTS:
         from ministudio_luma import _files
 

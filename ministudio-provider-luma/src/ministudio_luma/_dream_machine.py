@@ -27,7 +27,8 @@ How failures map, so the core never pays twice:
   generations (``GET /generations``, newest first) and looks for the one request that matches
   what was sent (model, prompt, keyframes, aspect ratio, resolution, duration, loop, camera
   concepts) created in the window around the lost request; several matches, or a window
-  the listing could not cover, stay ambiguous (the core stops the shot).
+  the listing could not cover, stay ambiguous (the core stops the shot). See ``_dm_lookup``.
+- a character's identity keyframe (Photon) is a paid side job of its own: ``_photon``.
 - poll: transport errors, 429 and 5xx: ``TransientError``.
 - a callback (``parse_webhook``): unsigned (Luma documents no signature), so it is a hint
   only: one that names a finished generation comes back thin (``JobStatus.thin``) and the core
@@ -42,9 +43,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from ministudio.engines import EngineContext, SideJob
+from ministudio.engines import EngineContext
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -56,7 +57,6 @@ from ministudio.errors import (
 from ministudio_luma._catalog import (
     DM_ASPECT_RATIOS,
     DM_KEYS,
-    DM_MAX_CHARACTER_REFS,
     DM_MODEL,
     DM_PRICE_PER_SECOND,
     DREAM_MACHINE,
@@ -225,7 +225,9 @@ async def _keyframes(request: VideoRequest, context: EngineContext) -> dict[str,
     elif request.first_frame is not None:
         frames["frame0"] = await _image(request.first_frame, context)
     else:
-        identity = await _identity_frame(request, context)
+        from ministudio_luma._photon import identity_frame
+
+        identity = await identity_frame(request, context)
         if identity:
             frames["frame0"] = {"type": "image", "url": identity}
     if request.last_frame is not None:
@@ -283,273 +285,6 @@ def _host(path: Path, context: EngineContext) -> HostedAsset:
     from ministudio.hosting import AssetHost
 
     return AssetHost.from_env(context.env, ASSET_PREFIX, engine=ENGINE).publish(path)
-
-
-# -- identity through Photon ---------------------------------------------------------------
-IMAGE_MODEL: Final = "photon-1"
-MAX_CHARACTER_REFS = DM_MAX_CHARACTER_REFS
-
-
-async def _identity_frame(request: VideoRequest, context: EngineContext) -> str | None:
-    """A Photon keyframe (its URL) holding the shot's first referenced character, or None.
-
-    Used when the shot has no first frame, a character in it has reference images and the
-    engine option ``identity`` is not false. One image per (reference images' content,
-    environment, lighting, aspect ratio), kept by the core (``context.once``): shots, runs
-    and productions that match share it.
-    """
-    import hashlib
-
-    if request.first_frame is not None or request.options.get("identity", True) is False:
-        return None
-    character = next((c for c in request.shot.characters if c.reference_images), None)
-    if character is None:
-        return None
-    images = [Path(p) for p in character.reference_images[:MAX_CHARACTER_REFS]]
-    environment = request.shot.environment
-    place = environment.description.strip()
-    if environment.lighting:
-        place = f"{place}, {environment.lighting}"
-    prompt = f"@character {character.name}, {character.dna}, in {place}"
-    if request.shot.style:
-        prompt = f"{prompt}; {request.shot.style}"
-    prompt = prompt[:MAX_PROMPT]
-    identity = {
-        "api": (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/"),
-        "model": IMAGE_MODEL,
-        "images": [hashlib.sha256(p.read_bytes()).hexdigest() for p in images],
-        "prompt": prompt,
-        "ratio": request.aspect_ratio,
-    }
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-
-    async def make(job: SideJob) -> str:
-        urls = [await context.upload(p) for p in images]
-        asked = {"prompt": prompt, "aspect_ratio": request.aspect_ratio, "refs": urls}
-        if job.job_id is None and job.lost_since is not None:  # sent before, answer lost
-            found = await _find_image(asked, job.lost_since, context)
-            if found is not None:
-                job.accepted(found)
-        if job.job_id is None:
-            job.accepted(await _photon(asked, job, context))
-        assert job.job_id is not None
-        return await _photon_image(job.job_id, job, context)
-
-    return await context.paid(f"photon:{key}", make)
-
-
-async def _photon(asked: dict[str, Any], job: SideJob, context: EngineContext) -> str:
-    """Create one Photon image with ``asked["refs"]`` as identity0; its generation id."""
-    import lumaai
-
-    client = _client(context)
-    try:
-        job.sending()
-        generation = await client.generations.image.create(
-            model=IMAGE_MODEL,
-            prompt=asked["prompt"],
-            aspect_ratio=asked["aspect_ratio"],
-            character_ref={"identity0": {"images": asked["refs"]}},
-        )
-    except lumaai.APIStatusError as exc:
-        if exc.status_code in (400, 422):
-            raise EngineRefusal(
-                ENGINE, f"identity keyframe (Photon): {_detail(exc)}; or set option identity: false"
-            ) from None
-        raise _failure(exc, "identity keyframe (Photon)") from None
-    except lumaai.APIError as exc:
-        # The image may exist: the journal says it was sent, so the next try looks it up
-        # among the account's generations before making another.
-        raise TransientError(ENGINE, f"identity keyframe (Photon) failed ({_why(exc)})") from None
-    finally:
-        await client.close()
-    image_id = getattr(generation, "id", None)
-    if not isinstance(image_id, str) or not image_id:
-        raise TransientError(ENGINE, "identity keyframe (Photon): the answer has no id")
-    return image_id
-
-
-async def _photon_image(image_id: str, job: SideJob, context: EngineContext) -> str:
-    """Wait for Photon generation ``image_id``; its image URL."""
-    import anyio
-
-    latency = dream_machine_spec().capabilities.expected_latency
-    interval = min(1.0, max(0.05, latency / 20))
-    deadline = anyio.current_time() + max(_timeout(context), 10 * latency)
-    misses = 0
-    while True:
-        try:
-            job_json = await _get_job(image_id, context)
-        except TransientError:
-            misses += 1
-            if misses > 5:
-                raise
-            job_json = None
-        except EngineError:  # gone (deleted): make another
-            job.failed()
-            raise TransientError(ENGINE, f"identity keyframe {image_id} is gone") from None
-        if job_json is not None:
-            state = job_json.get("state")
-            if state == "completed":
-                assets = job_json.get("assets")
-                url = assets.get("image") if isinstance(assets, dict) else None
-                if isinstance(url, str) and url:
-                    return url
-                job.failed()
-                raise EngineError(ENGINE, f"identity keyframe {image_id} completed without image")
-            if state == "failed":
-                job.failed()
-                reason = str(job_json.get("failure_reason") or "no reason given")
-                if any(w in reason.lower() for w in REFUSAL_WORDS):
-                    raise EngineRefusal(ENGINE, f"identity keyframe (Photon): {reason}")
-                raise TransientError(ENGINE, f"identity keyframe {image_id} failed: {reason}")
-        if anyio.current_time() > deadline:
-            raise TransientError(ENGINE, f"identity keyframe {image_id} is still not done")
-        await anyio.sleep(interval)
-
-
-# -- lost answers: Luma lists its generations ---------------------------------------------
-# Seconds allowed between our clock and Luma's, each way, when matching a generation's
-# created_at to the moment a lost request left. Wider is safer: a match missed means paying
-# twice, a match too many only stops the shot.
-CLOCK_SKEW = 600.0
-LIST_PAGE = 100  # the documented default (and our ask) of GET /generations?limit=
-LIST_PAGES = 20  # at most this many pages are read; past them the answer stays ambiguous
-
-
-async def _find_video(request: VideoRequest, since: float, context: EngineContext) -> str | None:
-    """The generation a lost create made for ``request``, None if there is surely none.
-
-    Matches what was sent (see ``_sent``; the extend fallback's body too) among the video
-    generations created from ``since`` on; several matches are ambiguous.
-    """
-    body = await _body(request, context)
-    wanted = [_sent(body)]
-    frame0 = body.get("keyframes", {}).get("frame0", {})
-    if frame0.get("type") == "generation" and request.first_frame is not None:
-        fallback = {**body, "keyframes": {**body["keyframes"]}}
-        fallback["keyframes"]["frame0"] = await _image(request.first_frame, context)
-        wanted.append(_sent(fallback))
-    found = [
-        g
-        for g in await _listed(since, context)
-        if g.get("generation_type", "video") == "video" and _sent(_request_of(g)) in wanted
-    ]
-    if len(found) > 1:
-        ids = ", ".join(str(g["id"]) for g in found)
-        raise AmbiguousSubmission(
-            ENGINE,
-            f"the submit's answer was lost and {len(found)} generations match it ({ids}): "
-            "check them on Luma, then run `ministudio render --forget-lost` to send it again",
-        )
-    return str(found[0]["id"]) if found else None
-
-
-async def _find_image(asked: dict[str, Any], since: float, context: EngineContext) -> str | None:
-    """The Photon generation a lost image create made, None if there is none. Of several
-    matches (all paid for already, all the same image asked), the newest not failed."""
-    for g in await _listed(since, context):  # newest first
-        request = _request_of(g)
-        refs = (request.get("character_ref") or {}).get("identity0", {}).get("images") or []
-        if (
-            g.get("generation_type") == "image"
-            and g.get("state") != "failed"
-            and request.get("model", IMAGE_MODEL) == IMAGE_MODEL
-            and request.get("prompt") == asked["prompt"]
-            and request.get("aspect_ratio") == asked["aspect_ratio"]
-            and [_where(u) for u in refs] == [_where(u) for u in asked["refs"]]
-        ):
-            return str(g["id"])
-    return None
-
-
-async def _listed(since: float, context: EngineContext) -> list[dict[str, Any]]:
-    """The account's generations created within the window around ``since`` (newest first).
-
-    Pages through ``GET /generations`` (``limit``/``offset``) until a page holds only older
-    generations; ``AmbiguousSubmission`` if the window could not be covered.
-    """
-    import itertools
-
-    import lumaai
-
-    start = since - CLOCK_SKEW
-    end = since + _timeout(context) + CLOCK_SKEW
-    found: list[dict[str, Any]] = []
-    client = _client(context)
-    try:
-        offset = 0
-        for _ in range(LIST_PAGES):
-            try:
-                page = await client.generations.list(limit=LIST_PAGE, offset=offset)
-            except lumaai.APIStatusError as exc:
-                raise _failure(exc, "listing generations") from None
-            except lumaai.APIError as exc:
-                raise TransientError(ENGINE, f"listing generations: {_why(exc)}") from None
-            generations = [g.to_dict() for g in page.generations]
-            # an unreadable time counts as inside the window: a candidate, never a reason to stop
-            times = [_created(g) or since for g in generations]
-            found += [g for g, t in zip(generations, times, strict=True) if start <= t <= end]
-            newest_first = all(a >= b for a, b in itertools.pairwise(times))
-            if not generations or not page.has_more or (newest_first and times[0] < start):
-                return found
-            offset += len(generations)
-    finally:
-        await client.close()
-    raise AmbiguousSubmission(
-        ENGINE,
-        f"the submit's answer was lost and the generations around it are more than "
-        f"{LIST_PAGES * LIST_PAGE}: run `ministudio render --forget-lost` after checking Luma",
-    )
-
-
-def _request_of(generation: dict[str, Any]) -> dict[str, Any]:
-    request = generation.get("request")
-    return request if isinstance(request, dict) else {}
-
-
-def _sent(body: dict[str, Any]) -> tuple[Any, ...]:
-    """What identifies a video create: its fields as sent (image URLs without their query,
-    which a re-signed URL changes; no callback URL, which changes every run)."""
-    frames = body.get("keyframes") or {}
-    keyframes = tuple(
-        (name, frame.get("type"), frame.get("id") or _where(frame.get("url") or ""))
-        for name, frame in sorted(frames.items())
-        if isinstance(frame, dict)
-    )
-    concepts = tuple(c.get("key") for c in body.get("concepts") or [] if isinstance(c, dict))
-    return (
-        body.get("model"),
-        body.get("prompt"),
-        body.get("aspect_ratio"),
-        body.get("resolution"),
-        body.get("duration"),
-        bool(body.get("loop")),
-        concepts,
-        keyframes,
-    )
-
-
-def _where(url: str) -> str:
-    """A URL without its query (a signature) or fragment."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _created(generation: dict[str, Any]) -> float | None:
-    """A generation's ``created_at`` as epoch seconds; None if unreadable."""
-    from datetime import datetime, timezone
-
-    value = generation.get("created_at")
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -9,6 +9,11 @@ moderation; the file turns ``ready`` (usable) or ``failed`` (refused, ``failure_
 "asynchronously", so ``GET /files/{id}`` is asked until it settles. A file "must be owned by
 the same client and in state=ready" to be referenced (``image_ref_param.py``).
 
+Each file is created with an ``expires_at`` (``FILE_DAYS`` ahead: Luma "may automatically
+delete the file" after it) and handed to the core as a ``HostedAsset`` with that expiry, so the
+core uploads the image again before Luma may reclaim it, instead of referring to a file that
+is gone (a refusal no retry would mend).
+
 What is uploaded is the image's pixels re-encoded as PNG without metadata
 (``ministudio.images.reencoded``), as for any engine. An upload creates no paid job, so any
 failure may simply be retried (``TransientError``).
@@ -22,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, TransientError
+from ministudio.jobs import HostedAsset
 
 from ministudio_luma._catalog import AGENTS
 from ministudio_luma._client import client, failure, timeout
@@ -33,21 +39,30 @@ if TYPE_CHECKING:
 FIRST_WAIT = 0.1  # seconds before the first look at a completed upload; doubled up to...
 LONGEST_WAIT = 2.0
 READY_WITHIN = 300.0  # seconds a file may take to turn ready (LUMA_FILE_WAIT)
+FILE_DAYS = 30  # a file's lifetime at Luma (expires_at); the core renews it before then
 
 
-async def upload(path: Path, context: EngineContext) -> str:
-    """Upload the image at ``path``; its ``file_id`` once Luma says it is ready."""
+async def upload(path: Path, context: EngineContext) -> HostedAsset:
+    """Upload the image at ``path``; its ``file_id`` (and expiry) once Luma says it is ready."""
+    import time
+    from datetime import datetime, timezone
+
     import anyio
     import luma_agents
     from ministudio.images import reencoded
 
     data = await anyio.to_thread.run_sync(reencoded, path)
     name = f"{hashlib.sha256(data).hexdigest()[:16]}.png"
+    expires = time.time() + FILE_DAYS * 86400
     luma = client(context)
     try:
         try:
             made = await luma.files.create(
-                mime_type="image/png", size_bytes=len(data), filename=name, purpose="input"
+                mime_type="image/png",
+                size_bytes=len(data),
+                filename=name,
+                purpose="input",
+                expires_at=datetime.fromtimestamp(expires, timezone.utc),
             )
             if made.upload is None:
                 raise EngineError(AGENTS, f"uploading {path.name}: Luma gave no upload URL")
@@ -60,7 +75,7 @@ async def upload(path: Path, context: EngineContext) -> str:
             raise TransientError(AGENTS, f"uploading {path.name} failed ({why(exc)})") from None
     finally:
         await luma.close()
-    return made.id
+    return HostedAsset(reference=made.id, expires_at=expires)
 
 
 async def _put(url: str, headers: dict[str, str], data: bytes, context: EngineContext) -> None:
