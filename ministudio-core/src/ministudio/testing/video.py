@@ -182,9 +182,9 @@ class VideoEngineConformance(EngineKit):
     def test_every_variant_takes_what_it_declares(
         self, tmp_path: Path, engine_env: dict[str, str]
     ) -> None:
-        """Each variant (a model in one mode) renders two shots pinned to it, with every
-        input it declares: a loop on the first shot, and on the second a `continue` (first
-        frame, or an extension), an end frame and a reference image, at its longest length.
+        """Each variant (a model in one mode) renders shots pinned to it, with every input it
+        declares: a loop, a `continue` shot (first frame, or an extension) at its longest
+        length after one at its shortest, an end frame and a reference image.
 
         Check first: ``EngineSpec.variants`` declares only what the provider takes for that
         model, mode and length (its docs' capability map), and the engine does not send
@@ -208,11 +208,14 @@ class VideoEngineConformance(EngineKit):
             first, second = film["scenes"][0]["shots"]
             longest = max(caps.durations) if caps.durations else caps.max_duration
             second["duration"] = math.floor(min(longest, 12.0) * FPS) / FPS
-            if caps.durations:  # the first shot at the shortest length
-                first["duration"] = min(caps.durations)
-            first["loop"] = caps.loop
-            if caps.first_frame or caps.extend:
+            if caps.first_frame or caps.extend:  # the first shot, at the shortest length
                 second["continuity"] = "continue"
+                if caps.durations:
+                    first["duration"] = min(caps.durations)
+                first["loop"] = caps.loop
+            else:  # one shot is enough
+                film["scenes"][0]["shots"] = [second]
+                second["loop"] = caps.loop
             if caps.last_frame and (caps.last_frame_alone or second["continuity"] == "continue"):
                 second["end_frame"] = end
             if caps.max_references:
