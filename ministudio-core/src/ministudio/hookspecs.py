@@ -116,7 +116,9 @@ def find_video_job(
     on (epoch seconds: when the lost request was about to leave; allow for clock skew), and
     raise ``AmbiguousSubmission`` when several match or the search could not cover the
     window. Take only the arguments you need. Leave unimplemented when the engine offers no
-    lookup: the core then stops the shot.
+    lookup: the core then stops the shot. A plugin declaring several engines, only some with
+    a lookup, raises ``AmbiguousSubmission`` for the others (None would mean "no job", and
+    the core would send it again).
     """
     raise NotImplementedError
 
