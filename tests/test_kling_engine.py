@@ -25,13 +25,14 @@ from ministudio.errors import (
     MissingKeyError,
     TransientError,
 )
-from ministudio.jobs import CharacterBrief, EnvironmentBrief, JobStatus, ShotPrompt, VideoRequest
+from ministudio.jobs import CharacterBrief, EnvironmentBrief, JobStatus, VideoRequest
 from ministudio.testing import VideoEngineConformance
 from ministudio_kling import _engine
 
 from .fakes.kit import KitFaults
 from .fakes.kling_server import ACCESS_KEY, CODES, SECRET_KEY, KlingServer
 from .fakes.luma_server import LumaServer
+from .requests import kite_request
 
 KEY = "0123456789abcdef0123456789abcdef"  # a job key's first 32 characters, as the core sends
 
@@ -102,30 +103,8 @@ class TestKlingConformance(VideoEngineConformance):
 
 # -- hook by hook ---------------------------------------------------------------------------
 def _request(**changes: Any) -> VideoRequest:
-    shot = ShotPrompt(
-        shot_id="s1",
-        scene_id="one",
-        index=0,
-        action="A kite rises",
-        shot_size="wide",
-        camera_move=changes.pop("camera_move", "pan-left"),
-        characters=changes.pop("characters", ()),
-        environment=changes.pop("environment", EnvironmentBrief(id="beach", description="a beach")),
-        negative=("blur", "text"),
-    )
-    fields: dict[str, Any] = {
-        "shot": shot,
-        "prompt": "a red kite rises over a beach",
-        "duration": 5.0,
-        "aspect_ratio": "16:9",
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "seed": 1,
-        "model": "kling-v3",
-    }
-    fields.update(changes)
-    return VideoRequest.model_validate(fields)
+    fields = {"camera_move": "pan-left", "negative": ("blur", "text"), "model": "kling-v3"}
+    return kite_request(**{**fields, **changes})
 
 
 def _context(env: dict[str, str], tmp_path: Path, webhook_url: str | None = None) -> EngineContext:

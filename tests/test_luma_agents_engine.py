@@ -25,10 +25,8 @@ from ministudio.errors import (
 )
 from ministudio.jobs import (
     EditRequest,
-    EnvironmentBrief,
     JobStatus,
     PreviousClip,
-    ShotPrompt,
     VideoRequest,
 )
 from ministudio.testing import VideoEngineConformance
@@ -37,6 +35,7 @@ from ministudio_luma import _agents, _files
 
 from .fakes.kit import KitFaults
 from .fakes.luma_agents_server import LumaAgentsServer
+from .requests import kite_request
 
 KEY = "luma-api-conformance-SECRET-9c2d"
 
@@ -87,28 +86,7 @@ class TestLumaAgentsConformance(VideoEngineConformance):
 
 # -- hook by hook ---------------------------------------------------------------------------
 def _request(**changes: Any) -> VideoRequest:
-    shot = ShotPrompt(
-        shot_id="s1",
-        scene_id="one",
-        index=0,
-        action="A kite rises",
-        shot_size="wide",
-        camera_move="pull-back",
-        environment=EnvironmentBrief(id="beach", description="a beach"),
-    )
-    fields: dict[str, Any] = {
-        "shot": shot,
-        "prompt": "a red kite rises over a beach",
-        "duration": 5.0,
-        "aspect_ratio": "16:9",
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "seed": 1,
-        "model": "ray-3.2",
-    }
-    fields.update(changes)
-    return VideoRequest.model_validate(fields)
+    return kite_request(**{"model": "ray-3.2", **changes})
 
 
 def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import ministudio_luma
@@ -14,7 +15,7 @@ import pytest
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.images import reencoded
-from ministudio.jobs import EnvironmentBrief, JobStatus, ShotPrompt, VideoRequest
+from ministudio.jobs import JobStatus, VideoRequest
 from ministudio.manifest import Manifest
 from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
@@ -23,6 +24,7 @@ from ministudio_luma import _dream_machine
 
 from .fakes.kit import KitFaults
 from .fakes.luma_server import LumaServer
+from .requests import kite_request
 
 KEY = "luma-conformance-SECRET-4b1e"
 
@@ -73,28 +75,8 @@ class TestLumaConformance(VideoEngineConformance):
 
 
 # -- hook by hook ---------------------------------------------------------------------------
-def _request(**changes: object) -> VideoRequest:
-    shot = ShotPrompt(
-        shot_id="s1",
-        scene_id="one",
-        index=0,
-        action="A kite rises",
-        shot_size="wide",
-        camera_move="pull-back",
-        environment=EnvironmentBrief(id="beach", description="a beach"),
-    )
-    fields: dict[str, object] = {
-        "shot": shot,
-        "prompt": "a red kite rises over a beach",
-        "duration": 5.0,
-        "aspect_ratio": "16:9",
-        "width": 1280,
-        "height": 720,
-        "fps": 24,
-        "seed": 1,
-    }
-    fields.update(changes)
-    return VideoRequest.model_validate(fields)
+def _request(**changes: Any) -> VideoRequest:
+    return kite_request(**changes)
 
 
 def _context(env: dict[str, str], tmp_path: Path) -> EngineContext:
