@@ -1467,10 +1467,7 @@ class GoogleServer(LoopbackServer):
             assert self._pool is not None and self._tmp is not None
             path = Path(self._tmp.name) / f"{uuid.UUID(int=self._rng.getrandbits(128))}.mp4"
             self._renders[name] = self._pool.submit(_render, op, path)
-        timer = threading.Timer(op.latency, self._finish, args=(name,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
+        self._timer(op.latency, self._finish, name)
         return op
 
     def _extension_timeline(self, op: VeoOperation) -> tuple[str, list[int]]:
@@ -1717,10 +1714,7 @@ class GoogleServer(LoopbackServer):
                 assert self._pool is not None and self._tmp is not None
                 path = Path(self._tmp.name) / f"{ix.id}.mp4"
                 self._renders[ix.id] = self._pool.submit(_render, ix, path)
-            timer = threading.Timer(ix.latency, self._finish_interaction, args=(ix.id,))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+            self._timer(ix.latency, self._finish_interaction, ix.id)
         if h.fault == "drop_after_accept":
             h.drop()
             return

@@ -514,12 +514,6 @@ class KlingServer(LoopbackServer):
         self._timer(job.latency * SUBMITTED_FRACTION, self._process, job.task_id)
         self._timer(job.latency, self._finish, job.task_id)
 
-    def _timer(self, delay: float, fn: Callable[[str], None], task_id: str) -> None:
-        timer = threading.Timer(delay, fn, args=(task_id,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-
     def _process(self, task_id: str) -> None:
         with self._changed:
             job = self._job(task_id)

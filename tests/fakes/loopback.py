@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -118,6 +118,13 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._pool: ThreadPoolExecutor | None = None
+
+    def _timer(self, delay: float, fn: Callable[[str], None], ident: str) -> None:
+        """Call ``fn(ident)`` in ``delay`` seconds (a job's next state), unless closed first."""
+        timer = threading.Timer(delay, fn, args=(ident,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def start(self: _S) -> _S:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{self.name}-server-")

@@ -120,7 +120,6 @@ import math
 import random
 import re
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -710,12 +709,6 @@ class LumaAgentsServer(LoopbackServer):
         self._timer(job.latency * QUEUED_FRACTION, self._process, job.id)
         self._timer(job.latency, self._finish, job.id)
         return job
-
-    def _timer(self, delay: float, fn: Callable[[str], None], ident: str) -> None:
-        timer = threading.Timer(delay, fn, args=(ident,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
 
     def _process(self, job_id: str) -> None:
         with self._changed:

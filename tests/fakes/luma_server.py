@@ -701,12 +701,6 @@ class LumaServer(LoopbackServer):
         self._timer(job.latency, self._finish, job.id)
         return job
 
-    def _timer(self, delay: float, fn: Callable[[str], None], job_id: str) -> None:
-        timer = threading.Timer(delay, fn, args=(job_id,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-
     def _dream(self, job_id: str) -> None:
         with self._changed:
             job = self.jobs[job_id]

@@ -344,10 +344,7 @@ class SimServer(LoopbackServer):
             assert self._pool is not None and self._tmp is not None
             path = Path(self._tmp.name) / f"{job.id}.mp4"
             self._renders[job.id] = self._pool.submit(_encode, job, path)
-        timer = threading.Timer(job.latency, self._finish, args=(job.id,))
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
+        self._timer(job.latency, self._finish, job.id)
         return job
 
     def _latency(self, seed: int, prompt: str) -> float:
