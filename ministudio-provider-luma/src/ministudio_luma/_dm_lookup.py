@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from ministudio.engines import EngineContext
 from ministudio.errors import AmbiguousSubmission, TransientError
 
+from ministudio_luma._client import timeout
 from ministudio_luma._dream_machine import (
     ENGINE,
     _body,
     _client,
     _failure,
     _image,
-    _timeout,
     _why,
 )
 from ministudio_luma._photon import IMAGE_MODEL
@@ -90,7 +90,7 @@ async def _listed(since: float, context: EngineContext) -> list[dict[str, Any]]:
     import lumaai
 
     start = since - CLOCK_SKEW
-    end = since + _timeout(context) + CLOCK_SKEW
+    end = since + timeout(context) + CLOCK_SKEW
     found: list[dict[str, Any]] = []
     client = _client(context)
     try:

@@ -62,6 +62,7 @@ from ministudio_luma._catalog import (
     DREAM_MACHINE,
     dream_machine_spec,
 )
+from ministudio_luma._client import timeout
 from ministudio_luma._errors import KeyRejected, detail, retry_after, why
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ async def _download(
         status = _status(job)
     status.check_done(ENGINE, refusal="the generation failed", url=True)
     url = status.video_url or ""
-    await download(url, output, engine=ENGINE, timeout=_timeout(context))
+    await download(url, output, engine=ENGINE, timeout=timeout(context))
     if job is None and request is not None:
         model = request.model or MODEL
         return VideoResult(
@@ -298,15 +299,8 @@ def _client(context: EngineContext) -> AsyncLumaAI:
         auth_token=key,
         base_url=base,
         max_retries=0,
-        timeout=httpx.Timeout(_timeout(context), connect=5.0),
+        timeout=httpx.Timeout(timeout(context), connect=5.0),
     )
-
-
-def _timeout(context: EngineContext) -> float:
-    try:
-        return float(context.env.get("LUMA_TIMEOUT") or 60.0)
-    except ValueError:
-        return 60.0
 
 
 async def _get_job(job_id: str, context: EngineContext) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ministudio.engines import EngineContext, SideJob
 from ministudio.errors import EngineError, EngineRefusal, TransientError
 
 from ministudio_luma._catalog import DM_MAX_CHARACTER_REFS, dream_machine_spec
+from ministudio_luma._client import timeout
 from ministudio_luma._dream_machine import (
     ENGINE,
     MAX_PROMPT,
@@ -21,7 +22,6 @@ from ministudio_luma._dream_machine import (
     _detail,
     _failure,
     _get_job,
-    _timeout,
     _why,
 )
 
@@ -119,7 +119,7 @@ async def _photon_image(image_id: str, job: SideJob, context: EngineContext) -> 
 
     latency = dream_machine_spec().capabilities.expected_latency
     interval = min(1.0, max(0.05, latency / 20))
-    deadline = anyio.current_time() + max(_timeout(context), 10 * latency)
+    deadline = anyio.current_time() + max(timeout(context), 10 * latency)
     misses = 0
     while True:
         try:
