@@ -855,8 +855,9 @@ def test_the_showcase_film_spreads_over_kling_luma_and_animatic(tmp_path: Path) 
     assert (tmp_path / "out" / "film.mp4").exists()
 
 
-def test_a_render_killed_at_random_20_times_pays_each_clip_once(tmp_path: Path) -> None:
-    """As the engine benchmark does: ``kill -9`` at 20 random moments, then a resume. The
+def test_a_render_killed_at_random_pays_each_clip_once(tmp_path: Path) -> None:
+    """As benchmarks/kling_kills.py does 20 times: ``kill -9`` at 8 random moments, then a
+    resume. The
     fake makes a second task for a reused external id (the answer that would cost most), so
     any resubmission under a taken id would show as a submission too many."""
     import json
@@ -891,7 +892,7 @@ def test_a_render_killed_at_random_20_times_pays_each_clip_once(tmp_path: Path) 
             **kling_env(server),
             "KLING_EXPECTED_LATENCY": "0.3",
         }
-        for _ in range(20):
+        for _ in range(8):
             child = subprocess.Popen(
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
