@@ -174,7 +174,7 @@ def test_plugins_lists_what_each_mode_takes() -> None:
         "  std: 3-15 s, 480p/720p, first frame, speaks",
         "  pro: 3-15 s, 480p/720p/1080p, first frame, end frame with a first, speaks",
     ]
-    assert "  any: 5 s, 480p/720p, first frame, end frame, loop" in lines
+    assert "  5 s, 480p/720p, first frame, end frame, loop" in lines
 
 
 def test_a_mode_the_model_lacks_is_refused_before_anything_runs(tmp_path: Path) -> None:

@@ -236,7 +236,8 @@ def _model_lines(spec: EngineSpec) -> list[str]:
         use = f": {model.use}" if model.use else ""
         lines.append(f"model {model.id}  [{', '.join(notes)}]{use}")
         for variant in (v for v in spec.variants if v.model == model.id):
-            lines.append(f"  {variant.mode or 'any'}: {describe(variant.capabilities)}")
+            mode = f"{variant.mode}: " if variant.mode else ""
+            lines.append(f"  {mode}{describe(variant.capabilities)}")
     return lines or ["(no models declared)"]
 
 
