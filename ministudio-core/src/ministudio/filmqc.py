@@ -16,6 +16,7 @@ from ministudio.checks.continuity import sample
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict
 from ministudio.manifest import Manifest, ShotRecord
+from ministudio.places import Place, places
 
 
 def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
@@ -44,12 +45,9 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     for before, (shot, part) in itertools.pairwise(shots):
         if shot.conditioning and "first frame" in shot.conditioning:
             found.append((shot.id, seam(sample(before[1]), sample(part))))
-    places = itertools.groupby(shots, key=lambda pair: (pair[0].scene, pair[0].lighting))
-    for (_, lighting), grouped in places:
-        same = list(grouped)
-        if len(same) > 1:
-            where = f"the place ({lighting})" if lighting else "the place"
-            verdicts = scene_stability({s.id: sample(f) for s, f in same}, where)
+    for place, same in places(shots, lambda pair: Place(pair[0].scene, "", pair[0].lighting)):
+        if len(same) > 1:  # the render's groups (ministudio.places): neighbours or not
+            verdicts = scene_stability({s.id: sample(f) for s, f in same}, place.name)
             found += [(s.id, v) for (s, _), v in zip(same, verdicts, strict=True)]
     return found
 

@@ -1103,19 +1103,18 @@ class _Renderer:
         place (a scene's lighting may change on purpose): verdicts into each shot's QC. (Each
         `continue` shot's seam was checked with its takes.)"""
         from ministudio.checks import scene_stability
+        from ministudio.places import Place, places
 
-        for _, grouped in itertools.groupby(shots, key=lambda shot: shot.planned.scene.id):
-            lights: dict[str, list[tuple[_Shot, Footage]]] = {}
-            for shot in grouped:
-                if shot.footage is not None and shot.brief is not None:
-                    light = shot.brief.environment.lighting
-                    lights.setdefault(light, []).append((shot, shot.footage))
-            for same in lights.values():
-                if len(same) > 1:
-                    place = f"the {same[0][0].planned.scene.environment}"
-                    found = scene_stability({s.planned.id: f for s, f in same}, place)
-                    for (shot, _), verdict in zip(same, found, strict=True):
-                        shot.record.qc.append(verdict)
+        def where(s: _Shot) -> Place:
+            return Place(s.record.scene, s.planned.scene.environment, s.record.lighting)
+
+        seen = [s for s in shots if s.footage is not None and s.brief is not None]
+        for place, same in places(seen, where):
+            if len(same) > 1:
+                clips = {s.planned.id: s.footage for s in same if s.footage is not None}
+                found = scene_stability(clips, place.name)
+                for shot, verdict in zip(same, found, strict=True):
+                    shot.record.qc.append(verdict)
 
     def _manifest(self, shots: list[_Shot]) -> Manifest:
         return Manifest(
