@@ -1,8 +1,9 @@
 """``ministudio qc DIR``: the quality checks again, on a finished film and its manifest.
 
-The film is decoded once. Each shot's stretch gets the per-clip checks, each `continue` shot
-its seam, the shots of a scene in one light the environment check, and the film's sound
-silence under its lines, clipping and loudness.
+The film is decoded once. Its frames (timestamps, count, where its cuts fall) are checked
+against the manifest, shot by shot (`checks.timeline`). Each shot's stretch gets the per-clip
+checks, each `continue` shot its seam, the shots of a place in one light (`ministudio.places`)
+the environment check, and the film's sound silence under its lines, clipping and loudness.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ministudio.checks import Footage, check_footage, check_sound, decode, scene_stability, seam
 from ministudio.checks.continuity import sample
+from ministudio.checks.timeline import Expected, check_timeline, picture_changes
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict
 from ministudio.manifest import Manifest, ShotRecord
@@ -32,6 +34,10 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     if film.audio is not None:
         spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
         found += [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
+    if film.times is not None:  # the film's real frames and cuts against the manifest
+        expected = [Expected(s.id, s.start, s.frames) for s in manifest.shots]
+        changes = picture_changes(film.grey)
+        found += check_timeline(film.times, changes, expected, manifest.fps)
     shots = [(shot, _stretch(film, shot, manifest.fps)) for shot in manifest.shots]
     for shot, part in shots:
         checks = check_footage(
@@ -61,4 +67,5 @@ def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
         colour=film.colour[first : first + shot.frames],
         audio=None,
         duration=shot.frames / fps,
+        times=None if film.times is None else film.times[first : first + shot.frames],
     )

@@ -35,6 +35,7 @@ class Footage:
     colour: np.ndarray  # (frames, h, w, 3) RGB, about COLOUR_WIDTH wide
     audio: np.ndarray | None = None  # mono float32 -1..1, None when the clip has no sound
     sample_rate: int = 0
+    times: np.ndarray | None = None  # each frame's presentation time, seconds (float64)
 
     @property
     def frames(self) -> int:
@@ -85,6 +86,7 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
     ys: list[np.ndarray] = []  # point samples of each plane, averaged down at the end
     us: list[np.ndarray] = []
     vs: list[np.ndarray] = []
+    times: list[float] = []  # presentation times: what a player shows each frame at
     full = False
     try:
         with av.open(str(path)) as container:
@@ -99,6 +101,7 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
             block = max(1, factor // step)
             has_audio = bool(container.streams.audio)
             for frame in container.decode(stream):
+                times.append(len(times) / (fps or 1.0) if frame.time is None else frame.time)
                 name = frame.format.name
                 if name not in ("yuv420p", "yuvj420p"):
                     frame = frame.reformat(format="yuv420p")
@@ -146,4 +149,5 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
         colour=colour,
         audio=audio,
         sample_rate=sample_rate,
+        times=np.asarray(times, np.float64),
     )

@@ -1,0 +1,170 @@
+"""The film against its manifest: its real frames, their timestamps and where its cuts fall.
+
+The manifest is the expectation (each shot's start, length in frames, the film's frame
+rate); the measurement is the film's decoded presentation timestamps and its picture:
+
+- a gap between two timestamps of more than one frame period is dropped frames, placed at
+  the time of the first missing one;
+- a timestamp repeated (closer than half a period to the one before) is a duplicated frame.
+  Only timestamps decide: two identical pictures in a row are a held frame, which the
+  frozen check judges, not a duplicate (a still shot is made of them);
+- the film holding fewer frame periods than the manifest's total is missing frames;
+- each cut between shots is found in the picture, the frame that changes most near the
+  manifest's time for it (within ``CUT_WINDOW``), when it stands out of the motion around it;
+  a cut the picture does not show (a `continue` shot's seam) is put where the manifest says,
+  moved by however much the cut before it moved. A shot's real length runs from its cut to
+  the next; dropped frames belong to the shot whose real stretch holds them.
+
+Reasons give the film's times ("3 frames missing at 14.21 s", "shot ends 0.50 s early").
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from ministudio.jobs import QCVerdict
+
+CUT_WINDOW = 1.0  # seconds each side of the manifest's cut in which to look for it
+CUT_MIN = 0.04  # a cut changes the picture by at least this much (mean luma 0..1)...
+CUT_FACTOR = 4.0  # ...and this many times the median change around it (camera motion)
+
+
+class Expected(NamedTuple):
+    """One shot as the manifest has it."""
+
+    id: str
+    start: float  # seconds from the film's start
+    frames: int
+
+
+def picture_changes(grey: np.ndarray) -> np.ndarray:
+    """Per frame, its mean absolute luma difference from the frame before (0 for the first)."""
+    if grey.shape[0] < 2:
+        return np.zeros(grey.shape[0], np.float32)
+    diffs = np.abs(np.diff(grey.astype(np.float32), axis=0)).mean(axis=(1, 2))
+    out: np.ndarray = np.concatenate([[0.0], diffs]).astype(np.float32)
+    return out
+
+
+def find_cuts(
+    times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
+) -> list[float]:
+    """Where each shot really starts in the film (its first frame's time), in shot order."""
+    period = 1.0 / fps
+    starts = [float(times[0]) if times.size else 0.0]
+    moved = starts[0] - shots[0].start if shots else 0.0
+    for before, shot in itertools.pairwise(shots):
+        expected = shot.start + moved
+        half = min(CUT_WINDOW, before.frames * period / 2, shot.frames * period / 2)
+        near = np.flatnonzero(np.abs(times - expected) <= half + period / 2)
+        near = near[near > 0]
+        found = None
+        if near.size:
+            best = int(near[np.argmax(changes[near])])
+            rest = np.delete(changes[near], np.argmax(changes[near]))
+            typical = float(np.median(rest)) if rest.size else 0.0
+            if changes[best] >= max(CUT_MIN, CUT_FACTOR * typical):
+                found = float(times[best])
+        if found is None:
+            found = expected
+        moved = found - shot.start
+        starts.append(found)
+    return starts
+
+
+def check_timeline(
+    times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
+) -> list[tuple[str, QCVerdict]]:
+    """Verdicts on the film's frames against the manifest: one per shot (under its id) and
+    one for the whole film (under "film"). ``times`` are the decoded frames' presentation
+    times, ``changes`` their `picture_changes`, ``fps`` the manifest's frame rate."""
+    period = 1.0 / fps
+    times = np.asarray(times, np.float64)
+    steps = np.diff(times)
+    duplicated = [float(times[i + 1]) for i in np.flatnonzero(steps < period / 2)]
+    gaps = [  # (time of the first missing frame, how many are missing)
+        (float(times[i]) + period, round(float(steps[i]) / period) - 1)
+        for i in np.flatnonzero(steps > 1.5 * period)
+    ]
+    starts = find_cuts(times, changes, shots, fps)
+    end = float(times[-1]) + period if times.size else 0.0
+    found: list[tuple[str, QCVerdict]] = []
+    for k, shot in enumerate(shots):
+        lo, hi = starts[k], starts[k + 1] if k + 1 < len(shots) else end
+        problems = []
+        mine = [(t, n) for t, n in gaps if lo <= t < hi]
+        problems += [f"{_frames(n)} missing at {t:.2f} s" for t, n in mine]
+        twice = [t for t in duplicated if lo <= t < hi]
+        if twice:
+            problems.append(f"{_frames(len(twice))} repeated (a timestamp twice) at {_at(twice)}")
+        span = round((hi - lo) / period)
+        if span != shot.frames:
+            short = (shot.frames - span) * period
+            how = f"ends {short:.2f} s early" if short > 0 else f"runs {-short:.2f} s long"
+            problems.append(
+                f"shot {how}: {span * period:.2f} s from {lo:.2f} s to {hi:.2f} s for the "
+                f"manifest's {shot.frames * period:.2f} s ({abs(span - shot.frames)} frames)"
+            )
+        count = int(np.count_nonzero((times >= lo - period / 2) & (times < hi - period / 2)))
+        found.append(
+            (
+                shot.id,
+                QCVerdict(
+                    check="timeline",
+                    passed=not problems,
+                    score=round(min(count, shot.frames) / max(count, shot.frames, 1), 3),
+                    reason="; ".join(problems)
+                    if problems
+                    else f"{count} frames from {lo:.2f} s, as the manifest has it",
+                ),
+            )
+        )
+    found.append(("film", _film(times, gaps, duplicated, shots, fps)))
+    return found
+
+
+def _film(
+    times: np.ndarray,
+    gaps: list[tuple[float, int]],
+    duplicated: list[float],
+    shots: Sequence[Expected],
+    fps: float,
+) -> QCVerdict:
+    period = 1.0 / fps
+    wanted = sum(s.frames for s in shots)
+    problems = []
+    if gaps:
+        problems.append(
+            f"{_frames(sum(n for _, n in gaps))} dropped in {len(gaps)} gap(s), the first at "
+            f"{gaps[0][0]:.2f} s"
+        )
+    if duplicated:
+        problems.append(f"{_frames(len(duplicated))} repeated, the first at {duplicated[0]:.2f} s")
+    if times.size < wanted:
+        problems.append(
+            f"{times.size} frames for the manifest's {wanted}: "
+            f"{_frames(wanted - times.size)} ({(wanted - times.size) * period:.2f} s) missing"
+        )
+    elif times.size > wanted:
+        problems.append(f"{times.size} frames for the manifest's {wanted}")
+    return QCVerdict(
+        check="timeline",
+        passed=not problems,
+        score=round(min(times.size, wanted) / max(times.size, wanted, 1), 3),
+        reason="; ".join(problems)
+        if problems
+        else f"{times.size} frames, one every {period * 1000:.1f} ms, as the manifest has it",
+    )
+
+
+def _frames(n: int) -> str:
+    return f"{n} frame" if n == 1 else f"{n} frames"
+
+
+def _at(seconds: list[float]) -> str:
+    shown = ", ".join(f"{t:.2f} s" for t in seconds[:3])
+    return shown + (f" and {len(seconds) - 3} more" if len(seconds) > 3 else "")

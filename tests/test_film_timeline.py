@@ -1,0 +1,123 @@
+"""`ministudio qc DIR` against the manifest: dropped, repeated and cut frames, on real films."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from ministudio.checks.timeline import Expected, check_timeline
+from ministudio.filmqc import check_film
+from ministudio.render import render
+from ministudio.store import ContentStore
+
+from .conftest import tiny_production
+
+FPS = 24
+SHOTS = {"a": "wide", "b": "close-up", "c": "medium"}  # 2 s each: b is frames 48 to 95
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("timeline")
+    shots = [
+        {"id": k, "action": f"Ann walks ({k})", "size": size, "camera": "pan-right", "duration": 2}
+        for k, size in SHOTS.items()
+    ]
+    production = tiny_production(scenes=[{"id": "walk", "environment": "park", "shots": shots}])
+    render(production, base / "out", store=ContentStore(base / "store"))
+    return base / "out"
+
+
+def remux(out: Path, drop: range, pull: int = 0) -> None:
+    """Copy the film's packets without the video frames ``drop`` (by frame number), their
+    timestamps kept (a gap), or with every later frame's pulled ``pull`` frames earlier (no gap:
+    the shot is cut short). No frame is re-encoded."""
+    source = out / "film.mp4"
+    damaged = out / "damaged.mp4"
+    with av.open(str(source)) as inp, av.open(str(damaged), "w", format="mp4") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in inp.streams}
+        video = inp.streams.video[0]
+        tick = round(1 / (FPS * video.time_base))  # one frame in the stream's time base
+        for packet in inp.demux():
+            if packet.dts is None:  # the demuxer's end-of-stream packets
+                continue
+            stream = streams[packet.stream.index]
+            if packet.stream.index == video.index and packet.pts is not None:
+                frame = round(packet.pts / tick)
+                if frame in drop:
+                    continue
+                if frame >= drop.stop and pull:
+                    packet.pts -= pull * tick
+                    packet.dts -= pull * tick
+            packet.stream = stream
+            dst.mux(packet)
+    damaged.replace(source)
+
+
+def timeline(out: Path) -> dict[str, tuple[bool, str]]:
+    return {who: (v.passed, v.reason) for who, v in check_film(out) if v.check == "timeline"}
+
+
+def damaged(rendered: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(rendered, out)
+    return out
+
+
+def test_the_undamaged_film_passes(rendered: Path) -> None:
+    found = timeline(rendered)
+    assert found == {
+        "a": (True, "48 frames from 0.00 s, as the manifest has it"),
+        "b": (True, "48 frames from 2.00 s, as the manifest has it"),
+        "c": (True, "48 frames from 4.00 s, as the manifest has it"),
+        "film": (True, "144 frames, one every 41.7 ms, as the manifest has it"),
+    }
+
+
+def test_three_frames_dropped_inside_shot_b(rendered: Path, tmp_path: Path) -> None:
+    out = damaged(rendered, tmp_path)
+    remux(out, range(61, 64))  # 2.54 s to 2.62 s
+    found = timeline(out)
+    assert found["a"][0] and found["c"][0], found
+    assert found["b"] == (False, "3 frames missing at 2.54 s"), found
+    assert found["film"] == (
+        False,
+        "3 frames dropped in 1 gap(s), the first at 2.54 s; 141 frames for the manifest's 144: "
+        "3 frames (0.12 s) missing",
+    )
+
+
+def test_shot_b_cut_twelve_frames_short(rendered: Path, tmp_path: Path) -> None:
+    out = damaged(rendered, tmp_path)
+    remux(out, range(84, 96), pull=12)  # b's last half second, c pulled back to 3.50 s
+    found = timeline(out)
+    assert found["a"][0] and found["c"] == (True, "48 frames from 3.50 s, as the manifest has it")
+    assert found["b"] == (
+        False,
+        "shot ends 0.50 s early: 1.50 s from 2.00 s to 3.50 s for the manifest's 2.00 s "
+        "(12 frames)",
+    ), found
+    assert not found["film"][0] and "132 frames for the manifest's 144" in found["film"][1]
+
+
+def test_the_last_shot_cut_short_and_a_repeated_timestamp() -> None:
+    """Pure: timestamps of a 3-shot film whose last shot lost 12 frames at its end, and whose
+    first shot shows one frame twice."""
+    period = 1 / FPS
+    times = np.concatenate([[0.0], np.arange(132) * period])
+    changes = np.zeros(times.size)
+    changes[[49, 97]] = 0.2  # the cuts (one frame later: the repeated timestamp)
+    shots = [Expected(k, 2.0 * i, 48) for i, k in enumerate(SHOTS)]
+    found = dict(check_timeline(times, changes, shots, FPS))
+    assert found["a"].reason == "1 frame repeated (a timestamp twice) at 0.00 s"
+    assert found["b"].passed, found["b"].reason
+    assert found["c"].reason == (
+        "shot ends 0.50 s early: 1.50 s from 4.00 s to 5.50 s for the manifest's 2.00 s (12 frames)"
+    )
+    assert found["film"].reason == (
+        "1 frame repeated, the first at 0.00 s; 133 frames for the manifest's 144: "
+        "11 frames (0.46 s) missing"
+    )
