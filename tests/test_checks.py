@@ -51,7 +51,7 @@ def test_frozen_stretch(tmp_path: Path) -> None:
     pics = shot()
     pics[20:] = [pics[20]] * (N - 20)
     bad = failed(check_clip(syn.write(tmp_path / "f.mp4", pics, FPS), SECONDS, FPS))
-    assert bad == {"frozen": "frozen for 1.2 s from 0.8 s"}
+    assert bad == {"frozen": "frozen for 1.2 s from 0.83 s"}
 
 
 def test_flash(tmp_path: Path) -> None:

@@ -44,8 +44,9 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
             part,
             shot.duration,
             manifest.fps,
-            still_allowed=True,  # as the per-shot hook: holds at a shot's ends are fine
-            frozen_min_seconds=max(1.0, shot.duration / 2),
+            # as the per-shot hook: a static camera may hold at the shot's ends (a manifest
+            # older than ShotRecord.camera does not say, so its shots may too)
+            still_allowed=shot.camera in ("static", ""),
         )
         found += [(shot.id, v) for v in checks]
     for before, (shot, part) in itertools.pairwise(shots):

@@ -60,6 +60,7 @@ class ShotRecord(BaseModel):
     requested_duration: float | None = None  # what the engine was asked for, after snapping
     stretched: bool = False  # an explicit duration was lengthened to fit the lines
     lighting: str = ""  # the light the shot's place is in (shots in one light look alike)
+    camera: str = ""  # the shot's camera move ("static" holds still on purpose); "" in old ones
     cached: bool = False
     state: str = "waiting"  # waiting, rendering, cached, done or failed
     job_key: str | None = None

@@ -29,14 +29,10 @@ def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -
         expected_duration,
         fps,
         lines=[(line.start, line.end) for line in shot.lines if line.end > line.start],
-        # A shot may open or close on a hold: the animatic's moves ease in and out of still
-        # frames and its static shots hold after dissolving in. The hook is not told which
-        # engine made the clip, so only a freeze between two stretches of motion fails here;
-        # a core that knows the engine is generative should call checks.picture.frozen with
-        # still_allowed=False (a clip that stalls at its end). For the same reason a hold
-        # mid-shot fails only past half the shot (the animatic holds 3.8 s of an 8 s shot
-        # in examples/last-algorithm.yaml while its figures talk).
-        still_allowed=True,
-        frozen_min_seconds=max(1.0, expected_duration / 2),
+        # Only a static camera asks for stillness: the animatic's static shots dissolve in and
+        # hold, and a hold opening or closing such a shot is its own. Any other shot fails a
+        # held picture of a second inside it, or of a quarter of it at its start or end (a
+        # moving camera eases in and out): see checks.picture.
+        still_allowed=shot.camera_move == "static",
         loudness=False,
     )

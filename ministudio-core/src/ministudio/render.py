@@ -538,6 +538,7 @@ class _Renderer:
             frames=timing.frames,
             stretched=timing.stretched,
             lighting=shot_lighting(self.p, ps),
+            camera=ps.shot.camera,
         )
         return _Shot(ps, lines, timing, record)
 
