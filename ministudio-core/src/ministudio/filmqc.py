@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ministudio.checks import Footage, check_footage, check_sound, decode, scene_stability, seam
 from ministudio.checks.continuity import sample
+from ministudio.checks.sound import clipped
 from ministudio.checks.timeline import Expected, check_timeline, picture_changes
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict
@@ -49,6 +50,12 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
             still_allowed=shot.camera in ("static", ""),
         )
         found += [(shot.id, v) for v in checks]
+        if film.audio is not None:  # the shot's stretch of the film's sound, and its lines
+            span = (shot.start, shot.start + shot.duration)
+            lines = [(line.start, line.end) for line in shot.lines]
+            found.append(
+                (shot.id, clipped(film.audio, film.sample_rate, span, lines, what="the shot"))
+            )
     for before, (shot, part) in itertools.pairwise(shots):
         if shot.conditioning and "first frame" in shot.conditioning:
             found.append((shot.id, seam(sample(before[1]), sample(part))))

@@ -1,9 +1,10 @@
 """Local quality checks: pure functions over a clip decoded once, small (issue 7).
 
 - `format`: duration to the frame, sound/picture drift, size and aspect, frame rate;
-- `picture`: black, frozen and flashing stretches;
-- `sound`: silence where a line is spoken, clipping, integrated loudness and true peak
-  (BS.1770-4);
+- `picture`: black, frozen (held) and flashing stretches: a held picture fails from a second
+  inside a shot (a static camera may hold at its ends);
+- `sound`: silence where a line is spoken, clipping per stretch and per line (with the times
+  of the clips), integrated loudness and true peak (BS.1770-4);
 - `continuity`: the seam of a `continue` shot, a scene's environment across its shots.
 
 `check_clip` runs every per-clip check; `check_sound` the sound checks on any audio (a
@@ -42,9 +43,13 @@ def check_sound(
     *,
     loudness: bool = True,
 ) -> list[QCVerdict]:
-    """Silence under the lines (``(start, end)`` seconds), clipping and (if ``loudness``)
-    the integrated loudness against the web target and the true peak."""
-    verdicts = [sound.silence_under_lines(samples, rate, lines), sound.clipping(samples)]
+    """Silence under the lines (``(start, end)`` seconds), clipping (over all the sound and
+    each line, with the clips' times) and (if ``loudness``) the integrated loudness against
+    the web target and the true peak."""
+    verdicts = [
+        sound.silence_under_lines(samples, rate, lines),
+        sound.clipped(samples, rate, lines=lines),
+    ]
     if loudness:
         verdicts += [sound.loudness(samples, rate), sound.true_peak(samples)]
     return verdicts
