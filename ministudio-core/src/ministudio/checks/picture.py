@@ -1,6 +1,9 @@
 """Picture checks over a small grey frame sequence (frames, h, w), values 0..1.
 
-Black stretches, frozen stretches and flashes. Each returns one `QCVerdict`.
+Black stretches, held (frozen) pictures and flashes. Each returns one `QCVerdict`. A hold is
+measured against its first frame, so an encoder's keyframe flicker does not split it; it fails
+from a second inside a shot, or past a quarter of the shot at its ends unless the camera is
+static.
 """
 
 from __future__ import annotations
