@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import av
@@ -97,7 +97,7 @@ def render(name: str, work: Path) -> Path:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def film(name: str, work: Path) -> Film:
     folder = work / "films" / name
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
@@ -203,6 +203,14 @@ def rewrite(
 def same_frame(frame: av.VideoFrame) -> av.VideoFrame:
     """A new frame with the same pixels (the picture held, exactly)."""
     return av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
+
+
+def brighter(frame: av.VideoFrame, gain: float) -> av.VideoFrame:
+    """The frame with its luma above black (16) times ``gain``; chroma kept."""
+    planes = frame.to_ndarray(format="yuv420p")
+    y = planes[: frame.height].astype(np.float32)
+    planes[: frame.height] = np.clip(16 + (y - 16) * gain + 0.5, 0, 255).astype(np.uint8)
+    return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
 def recoloured(frame: av.VideoFrame, change: Callable[[np.ndarray], np.ndarray]) -> av.VideoFrame:
@@ -346,6 +354,7 @@ class Case:
     measured: str = ""  # what verification measured
     outcome: str = ""  # caught, unplaced, wrong shot, missed; passed or false flag
     blamed: list[str] = dataclasses.field(default_factory=list)  # new failing verdicts
+    elsewhere: list[str] = dataclasses.field(default_factory=list)  # other shots blamed too
     qc_seconds: float = 0.0
 
 
@@ -462,6 +471,127 @@ def defect_clipping(f: Film, case: Case) -> None:
     case.verified = inside >= 0.05 * (z - a) and outside <= orig
 
 
+def late_sound(ms: float) -> Callable[[Film, Case], None]:
+    """The whole film's sound ``ms`` late against its picture (silence before it, its end cut)."""
+
+    def defect(f: Film, case: Case) -> None:
+        n = round(ms / 1000 * RATE)
+        case.made = f"sound delayed {ms:g} ms ({n} samples)"
+        delayed = lambda x: np.concatenate([np.zeros(n, x.dtype), x[: len(x) - n]])  # noqa: E731
+        rewrite(f.folder / "film.mp4", case.folder / "film.mp4", sound=delayed)
+        lag = lag_ms(decode_sound(case.folder / "film.mp4"), f.audio)
+        case.measured = f"sound {lag:.1f} ms late against the original (cross-correlation)"
+        case.verified = abs(lag - ms) <= 1.0
+
+    defect.__doc__ = late_sound.__doc__.replace("``ms``", f"{ms:g} ms")
+    return defect
+
+
+def defect_recolour(f: Film, case: Case) -> None:
+    """A shot of a place seen in the same light more than once, its hue turned 45 degrees
+    (luma kept: a YIQ rotation)."""
+    shot = place_shot(f)
+    case.shot, case.made = shot.id, "hue rotated 45 degrees (YIQ)"
+    turn = _hue_matrix(45.0)
+    last = shot.first + shot.frames
+
+    def picture(frames: Frames) -> Frames:
+        for i, (pts, frame) in enumerate(frames):
+            if shot.first <= i < last:
+                frame = recoloured(frame, lambda rgb: rgb @ turn.T)
+            yield pts, frame
+
+    rewrite(f.folder / "film.mp4", case.folder / "film.mp4", picture=picture)
+    _, thumbs = decode_picture(case.folder / "film.mp4")
+    angle, chroma = hue_shift(thumbs[shot.first : last], f.thumbs[shot.first : last])
+    rest, rest_chroma = hue_shift(
+        np.delete(thumbs, np.s_[shot.first : last], 0),
+        np.delete(f.thumbs, np.s_[shot.first : last], 0),
+    )
+    case.measured = (
+        f"shot's hue turned {angle:.1f} degrees (mean chroma change {chroma:.1f}/255); "
+        f"the rest {rest:.1f} degrees ({rest_chroma:.1f})"
+    )
+    case.verified = abs(angle - 45) < 8 and abs(rest) < 1 and rest_chroma < 2
+
+
+def _hue_matrix(degrees: float) -> np.ndarray:
+    """RGB to RGB: the chroma of YIQ turned by ``degrees``, Y kept."""
+    to_yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    turn = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    return (np.linalg.inv(to_yiq) @ turn @ to_yiq).astype(np.float32)
+
+
+def defect_grade(f: Film, case: Case) -> None:
+    """Near-miss: a 5% grade on the shot the recolour goes in: luma above black times 1.05,
+    in the decoded YUV planes (an RGB round trip through swscale would lose part of it)."""
+    shot = place_shot(f)
+    case.shot, case.made = shot.id, "luma above black x1.05"
+    last = shot.first + shot.frames
+
+    def picture(frames: Frames) -> Frames:
+        for i, (pts, frame) in enumerate(frames):
+            if shot.first <= i < last:
+                frame = brighter(frame, 1.05)
+            yield pts, frame
+
+    rewrite(f.folder / "film.mp4", case.folder / "film.mp4", picture=picture)
+    _, thumbs = decode_picture(case.folder / "film.mp4")
+    inside = _gain(thumbs[shot.first : last], f.thumbs[shot.first : last])
+    outside = _gain(
+        np.delete(thumbs, np.s_[shot.first : last], 0),
+        np.delete(f.thumbs, np.s_[shot.first : last], 0),
+    )
+    case.measured = f"shot's luma x{inside:.3f} (mid-tones), the rest x{outside:.3f}"
+    case.verified = 1.04 <= inside <= 1.06 and abs(outside - 1) < 0.005
+
+
+def _gain(copy: np.ndarray, original: np.ndarray) -> float:
+    """The copy's luma against the original's, over the original's mid-tones (luma 16-230,
+    which a 5% gain cannot push into clipping)."""
+    weights = np.array([0.299, 0.587, 0.114])
+    y_copy, y_orig = copy.astype(np.float64) @ weights, original.astype(np.float64) @ weights
+    mid = (y_orig >= 16) & (y_orig <= 230)
+    return float(y_copy[mid].mean() / y_orig[mid].mean())
+
+
+def defect_held(f: Film, case: Case) -> None:
+    """Near-miss: one frame of a moving shot shows the picture before it (timestamps kept)."""
+    shot = moving_shot(f)
+    at = shot.first + 3 * f.fps + 5
+    case.shot, case.made = shot.id, f"frame {at} shows frame {at - 1}"
+
+    def picture(frames: Frames) -> Frames:
+        before = None
+        for i, (pts, frame) in enumerate(frames):
+            yield pts, same_frame(before) if i == at else frame
+            before = frame
+
+    rewrite(f.folder / "film.mp4", case.folder / "film.mp4", picture=picture)
+    pts, thumbs = decode_picture(case.folder / "film.mp4")
+    same, was = still_runs(thumbs), still_runs(f.thumbs)
+    diff = np.abs(np.diff(f.thumbs.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    noise = [int(i) for i in np.flatnonzero(same & ~was) if i != at and diff[i - 1] < 4 * STILL]
+    other = [int(i) for i in np.flatnonzero(same & ~was) if i != at and i not in noise]
+    case.measured = (
+        f"frame {at} repeats the one before: {bool(same[at])} (original: {bool(was[at])}); "
+        f"other new repeats: {other}, where the original nearly repeated: {noise}; "
+        f"{len(pts)} frames, timestamps as the original's: {np.array_equal(pts, f.pts)}"
+    )
+    case.verified = same[at] and not was[at] and not other and np.array_equal(pts, f.pts)
+
+
+def defect_loudness(f: Film, case: Case) -> None:
+    """Near-miss: the film's sound set to -16.5 LUFS (BS.1770, measured here)."""
+    gain = -16.5 - lufs(f.audio)
+    case.made = f"sound gain {gain:+.2f} dB"
+    rewrite(f.folder / "film.mp4", case.folder / "film.mp4", sound=lambda x: x * 10 ** (gain / 20))
+    measured = lufs(decode_sound(case.folder / "film.mp4"))
+    case.measured = f"{measured:.2f} LUFS (original {lufs(f.audio):.2f})"
+    case.verified = abs(measured + 16.5) <= 0.1
+
+
 def defect_clean(f: Film, case: Case) -> None:
     """The rendered film as it is."""
     case.made = "the render, untouched"
@@ -475,6 +605,12 @@ DEFECTS: dict[str, tuple[Callable[[Film, Case], None], bool]] = {
     "3 frames dropped": (defect_drops, True),
     "shot 12 frames short": (defect_short, True),
     "clipping 0.3 s": (defect_clipping, True),
+    "sound 200 ms late": (late_sound(200), True),
+    "recoloured shot": (defect_recolour, True),
+    "near-miss 5% grade": (defect_grade, False),
+    "near-miss held frame": (defect_held, False),
+    "near-miss sound 10 ms": (late_sound(10), False),
+    "near-miss -16.5 LUFS": (defect_loudness, False),
 }
 
 
@@ -517,7 +653,7 @@ def failing(folder: Path) -> tuple[set[tuple[str, str, str]], float]:
 
 
 TIME = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*s\b|\bat (\d+(?:\.\d+)?)\s*s\b"
+    r"(\d+(?:\.\d+)?)\s*(?:-|\u2013|to)\s*(\d+(?:\.\d+)?)\s*s\b|\bat (\d+(?:\.\d+)?)\s*s\b"
 )
 
 
@@ -545,6 +681,7 @@ def score(case: Case, f: Film, clean: set[tuple[str, str, str]], found: set) -> 
         case.outcome = "caught"
     else:
         shot = f.shot(case.shot)
+        case.elsewhere = sorted({w for w, _, _ in new} - {shot.id, "film"})
         if any(w == shot.id or (w == "film" and names_shot(r, shot)) for w, _, r in new):
             case.outcome = "caught"
         elif all(w == "film" for w, _, _ in new):
@@ -554,21 +691,24 @@ def score(case: Case, f: Film, clean: set[tuple[str, str, str]], found: set) -> 
 
 
 COLUMNS = ["caught", "missed", "wrong shot", "unplaced", "false flag", "unverified"]
+# "+ others": of the defects caught on the right shot, those that blamed other shots as well
 
 
 def report(cases: list[Case], times: dict[str, list[tuple[float, float]]]) -> None:
     print("\nper case (film, kind, shot: outcome; what was measured; new failing verdicts)")
     for c in cases:
         where = c.shot or "film"
-        print(f"  {c.film:<17} {c.kind:<21} {where:<15} {c.outcome or 'unverified'}")
+        also = f" (also blamed: {', '.join(c.elsewhere)})" if c.elsewhere else ""
+        print(f"  {c.film:<17} {c.kind:<21} {where:<15} {c.outcome or 'unverified'}{also}")
         if c.measured:
             print(f"      measured: {c.measured}")
         for b in c.blamed:
             print(f"      FAIL {b[:150]}")
-    print(f"\n{'kind':<22}" + "".join(f"{h:>11}" for h in COLUMNS) + "   by film")
+    print(f"\n{'kind':<22}" + "".join(f"{h:>11}" for h in [*COLUMNS, "+ others"]) + "   by film")
     for kind in dict.fromkeys(c.kind for c in cases):
         row = [c for c in cases if c.kind == kind]
         counts = [sum((c.outcome or "unverified") == h for c in row) for h in COLUMNS]
+        counts.append(sum(c.outcome == "caught" and bool(c.elsewhere) for c in row))
         by = ", ".join(f"{c.film}: {c.outcome or 'unverified'}" for c in row)
         print(f"{kind:<22}" + "".join(f"{n:>11}" for n in counts) + f"   {by}")
     scored = [c for c in cases if c.outcome]
@@ -606,10 +746,9 @@ def main() -> None:
     jobs = [(name, kind) for name in names for kind in kinds]
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(analysed, names, [work] * len(names)))  # each film decoded once
-        cases = list(pool.map(make, *zip(*jobs), [work] * len(jobs)))
-    print(
-        f"{len(cases)} copies made and verified (or reused) in {time.perf_counter() - started:.1f} s"
-    )
+        cases = list(pool.map(make, *zip(*jobs, strict=True), [work] * len(jobs)))
+    took = time.perf_counter() - started
+    print(f"{len(cases)} copies made and verified (or reused) in {took:.1f} s")
     for c in cases:
         if not c.verified:
             print(f"  NOT VERIFIED, not scored: {c.film} {c.kind} ({c.made}): {c.measured}")
