@@ -88,6 +88,9 @@ def test_three_frames_dropped_inside_shot_b(rendered: Path, tmp_path: Path) -> N
         "3 frames dropped in 1 gap(s), the first at 2.54 s; 141 frames for the manifest's 144: "
         "3 frames (0.12 s) missing",
     )
+    fps = {shot: v.passed for shot, v in check_film(out) if v.check == "fps"}
+    failing = {shot for shot, passed in fps.items() if not passed}
+    assert failing == {"film"}, "the stream's rate is the film's, not blamed on each shot"
 
 
 def test_shot_b_cut_twelve_frames_short(rendered: Path, tmp_path: Path) -> None:

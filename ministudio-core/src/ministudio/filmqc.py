@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ministudio.checks import Footage, check_footage, check_sound, decode, scene_stability, seam
 from ministudio.checks.continuity import sample
+from ministudio.checks.format import frame_rate
 from ministudio.checks.sound import clipped
 from ministudio.checks.timeline import Expected, check_timeline, picture_changes
 from ministudio.errors import MinistudioError
@@ -31,7 +32,9 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     if not manifest.film:
         raise MinistudioError(f"{folder}: the render did not finish a film; render again first")
     film = decode(folder / manifest.film)
-    found: list[tuple[str, QCVerdict]] = []
+    # The stream's rate is the film's: checked once, not blamed on every shot (frames lost
+    # inside one shot lower the average rate of the whole stream; `timeline` places them).
+    found: list[tuple[str, QCVerdict]] = [("film", frame_rate(film, manifest.fps))]
     if film.audio is not None:
         spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
         found += [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
@@ -67,13 +70,15 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
 
 
 def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
-    """The shot's frames of the film, without sound (the film's sound is checked whole)."""
+    """The shot's frames of the film, without sound (the film's sound is checked whole), at
+    the film's frame rate (the stream's is checked whole)."""
     first = round(shot.start * fps)
     return dataclasses.replace(
         film,
         grey=film.grey[first : first + shot.frames],
         colour=film.colour[first : first + shot.frames],
         audio=None,
+        fps=float(fps),
         duration=shot.frames / fps,
         times=None if film.times is None else film.times[first : first + shot.frames],
     )
