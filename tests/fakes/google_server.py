@@ -264,7 +264,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -289,7 +289,7 @@ from .google_webhooks import (
     event,
 )
 from .hold import HOLD, hold
-from .loopback import Faults, JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, Latency, LoopbackServer, draw_latency
 
 # -- the API surface ------------------------------------------------------------------------
 GEMINI_VERSIONS = ("v1beta", "v1")  # 2.x SDK / 3.x SDK (gotcha 4)
@@ -478,8 +478,6 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # the aud google-auth always signs
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 MAX_ASSERTION_LIFETIME = 3600
-
-Latency = float | tuple[float, float] | Callable[[str], float]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -1486,14 +1484,7 @@ class GoogleServer(LoopbackServer):
         return any(word in lowered for word in self.blocked_words)
 
     def _latency(self, prompt: str | None) -> float:
-        latency = self.latency
-        if callable(latency):
-            return max(0.0, float(latency(prompt or "")))
-        if isinstance(latency, (int, float)):
-            return float(latency)
-        mean, jitter = latency
-        digest = hashlib.sha256((prompt or "").encode()).digest()
-        return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
+        return draw_latency(self.latency, prompt)
 
     def _render_error(self, name: str, planned: Any) -> Any:
         """The job's error: its clip's encoding failure, else the one a test planned."""

@@ -104,14 +104,13 @@ creates), ``rejected`` (Counter by code), ``peak_concurrency``, ``webhooks``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -145,7 +144,7 @@ from .kling_tasks import (
     preset_json,
     task_json,
 )
-from .loopback import Faults, JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, Latency, LoopbackServer, draw_latency
 
 __all__ = [
     "ACCESS_KEY",
@@ -177,8 +176,6 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
 SUBMITTED_FRACTION = 0.1
 WEBHOOK_ATTEMPTS = 4  # the fake's choice: retries are not documented
 RISK_MESSAGE = "Failure to pass the risk control system"
-
-Latency = float | tuple[float, float] | Callable[[str], float]
 
 
 def _code_or(value: str, extra: tuple[str, ...], what: str) -> str:
@@ -396,14 +393,7 @@ class KlingServer(LoopbackServer):
         return None
 
     def _latency(self, prompt: str) -> float:
-        latency = self.latency
-        if callable(latency):
-            return max(0.0, float(latency(prompt)))
-        if isinstance(latency, (int, float)):
-            return float(latency)
-        mean, jitter = latency
-        digest = hashlib.sha256(prompt.encode()).digest()
-        return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
+        return draw_latency(self.latency, prompt)
 
     def _new_id(self) -> str:
         """A numeric task id, as Kling's ("866889456698785798" in a live capture, notes 3.3)."""

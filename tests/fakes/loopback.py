@@ -10,8 +10,10 @@ error whose every message field echoes the credentials the request carried (``ec
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
+import random
 import tempfile
 import threading
 import time
@@ -32,6 +34,21 @@ Faults = Mapping[str, str | Iterable[str]] | Iterable[tuple[Any, ...]] | None
 ECHO = "echo"  # a fault kind every endpoint takes: a 400 echoing the request's credentials
 ECHO_MARK = "{echo}"  # in a string a fake answers: the request's credentials, echoed
 _serving = threading.local()  # .handler: the request this thread is answering
+
+
+Latency = float | tuple[float, float] | Callable[[str], float]
+
+
+def draw_latency(latency: Latency, prompt: str | None) -> float:
+    """Seconds a job takes: a fixed number, a function of the prompt, or (mean, jitter) with
+    the jitter drawn from the prompt (the same prompt always takes as long)."""
+    if callable(latency):
+        return max(0.0, float(latency(prompt or "")))
+    if isinstance(latency, (int, float)):
+        return float(latency)
+    mean, jitter = latency
+    digest = hashlib.sha256((prompt or "").encode()).digest()
+    return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
 
 
 class JsonHandler(BaseHTTPRequestHandler):

@@ -123,7 +123,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -135,7 +135,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .clips import even, nominal_size, solid_planes
 from .hold import HOLD, LATE, hold
-from .loopback import Faults, JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, Latency, LoopbackServer, draw_latency
 
 API = "/v1"  # [SDK-A] _client.py: base_url "https://agents.lumalabs.ai/v1"
 API_ENDPOINTS = (
@@ -255,8 +255,6 @@ PRICES = {
     ("video_edit", "sdr", 10): {"360p": 0.72, "540p": 1.44, "720p": 2.16, "1080p": 4.32},
 }
 REFRAME_PER_SECOND = {"360p": 0.03, "540p": 0.06, "720p": 0.12, "1080p": 0.36}
-
-Latency = float | tuple[float, float] | Callable[[str], float]
 
 
 class Refused(ValueError):
@@ -581,14 +579,7 @@ class LumaAgentsServer(LoopbackServer):
         return any(word in lowered for word in self.blocked_words)
 
     def _latency(self, prompt: str) -> float:
-        latency = self.latency
-        if callable(latency):
-            return max(0.0, float(latency(prompt)))
-        if isinstance(latency, (int, float)):
-            return float(latency)
-        mean, jitter = latency
-        digest = hashlib.sha256(prompt.encode()).digest()
-        return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
+        return draw_latency(self.latency, prompt)
 
     def _new_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

@@ -114,14 +114,13 @@ secondary); photon prices are assumptions (``IMAGE_PRICE_CENTS``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -133,7 +132,7 @@ import numpy as np
 
 from .clips import even, nominal_size, solid_planes
 from .hold import HOLD, LATE, hold
-from .loopback import Faults, JsonHandler, LoopbackServer
+from .loopback import Faults, JsonHandler, Latency, LoopbackServer, draw_latency
 
 API = "/dream-machine/v1"
 ENDPOINTS = (
@@ -194,8 +193,6 @@ MODERATION_FAILED = "Advanced prompt moderation failed"
 # api-evangelist luma-ai AsyncAPI [3P]); no signature is documented, so callbacks are unsigned
 WEBHOOK_ATTEMPTS = 4  # the first try and 3 retries
 NO_RETRY = {"x-should-retry": "false"}
-
-Latency = float | tuple[float, float] | Callable[[str], float]
 
 
 class BadRequest(ValueError):
@@ -397,14 +394,7 @@ class LumaServer(LoopbackServer):
         return any(word in lowered for word in self.blocked_words)
 
     def _latency(self, prompt: str | None, kind: str) -> float:
-        latency = self.latency if kind == "video" else self.image_latency
-        if callable(latency):
-            return max(0.0, float(latency(prompt or "")))
-        if isinstance(latency, (int, float)):
-            return float(latency)
-        mean, jitter = latency
-        digest = hashlib.sha256((prompt or "").encode()).digest()
-        return max(0.0, mean * (1.0 + random.Random(digest).uniform(-jitter, jitter)))
+        return draw_latency(self.latency if kind == "video" else self.image_latency, prompt)
 
     def _url(self, job: LumaJob, ext: str) -> str:
         return f"{self.base_url}/cdn/{job.id}.{ext}"
