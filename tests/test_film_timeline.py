@@ -124,3 +124,95 @@ def test_the_last_shot_cut_short_and_a_repeated_timestamp() -> None:
         "1 frame repeated, the first at 0.00 s; 133 frames for the manifest's 144: "
         "11 frames (0.46 s) missing"
     )
+
+
+# -- a shot that continues the one before: no cut between them --------------------------------
+
+CONTINUED = [  # b continues a: it starts on a's last frame, so no cut (or a faint one) shows
+    {"id": "a", "action": "Ann walks", "size": "wide", "camera": "pan-right", "duration": 2},
+    {
+        "id": "b",
+        "action": "Ann walks on",
+        "size": "wide",
+        "camera": "pan-right",
+        "duration": 2,
+        "continuity": "continue",
+    },
+    {"id": "c", "action": "Ann stops", "size": "close-up", "camera": "pan-right", "duration": 2},
+]
+
+
+@pytest.fixture(scope="module")
+def continued(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("continued")
+    scenes = [{"id": "walk", "environment": "park", "shots": CONTINUED}]
+    render(tiny_production(scenes=scenes), base / "out", store=ContentStore(base / "store"))
+    return base / "out"
+
+
+def test_a_shot_cut_short_where_the_next_continues_it_is_blamed(
+    continued: Path, tmp_path: Path
+) -> None:
+    assert all(passed for passed, _ in timeline(continued).values()), timeline(continued)
+    out = damaged(continued, tmp_path)
+    remux(out, range(36, 48), pull=12)  # a's last half second; b (and c) 12 frames earlier
+    found = timeline(out)
+    # placed by the cut to b if the picture shows one, else by the jump where a was cut
+    assert not found["a"][0] and found["a"][1].startswith(
+        "shot ends 0.50 s early: 1.50 s from 0.00 s to 1.50 s for the manifest's 2.00 s (12 frames)"
+    ), found
+    assert found["b"] == (True, "48 frames from 1.50 s, as the manifest has it"), found
+    assert found["c"] == (True, "48 frames from 3.50 s, as the manifest has it"), found
+
+
+def moving(frames: int, cut: int) -> np.ndarray:
+    """Picture changes of a film whose camera moves (0.002 to 0.004 a frame), with a cut at
+    frame ``cut``."""
+    changes = 0.003 + 0.001 * np.sin(np.arange(frames))
+    changes[[0, cut]] = [0.0, 0.2]
+    return changes
+
+
+def continued_timeline(changes: np.ndarray) -> dict[str, tuple[bool, str]]:
+    """Three 2 s shots, b continuing a, of a film that lost 12 frames before c."""
+    times = np.arange(132) / FPS
+    shots = [Expected(k, 2.0 * i, 48) for i, k in enumerate("abc")]
+    return {k: (v.passed, v.reason) for k, v in check_timeline(times, changes, shots, FPS)}
+
+
+def test_frames_lost_at_the_end_of_a_shot_the_next_continues() -> None:
+    changes = moving(132, 84)
+    changes[36] = 0.03  # a's frames 36-47 cut out: a's frame 35, then b's first
+    found = continued_timeline(changes)
+    assert found["a"] == (
+        False,
+        "shot ends 0.50 s early: 1.50 s from 0.00 s to 1.50 s for the manifest's 2.00 s "
+        "(12 frames), placed by a jump in the picture at 1.50 s",
+    )
+    assert found["b"] == (True, "48 frames from 1.50 s, as the manifest has it")
+    assert found["c"] == (True, "48 frames from 3.50 s, as the manifest has it")
+
+
+def test_frames_lost_at_the_start_of_the_continuing_shot() -> None:
+    changes = moving(132, 84)
+    changes[48] = 0.03  # b's frames 0-11 cut out: a's last frame, then b's 12th
+    found = continued_timeline(changes)
+    assert found["a"] == (True, "48 frames from 0.00 s, as the manifest has it")
+    assert found["b"] == (
+        False,
+        "shot ends 0.50 s early: 1.50 s from 2.00 s to 3.50 s for the manifest's 2.00 s "
+        "(12 frames), placed by a jump in the picture at 2.00 s",
+    )
+
+
+def test_frames_lost_where_no_jump_shows_blame_both_shots() -> None:
+    changes = np.zeros(132)  # a still picture: where frames went, nothing shows
+    changes[84] = 0.2
+    found = continued_timeline(changes)
+    both = (
+        "a and b together end 0.50 s early: 3.50 s from 0.00 s to 3.50 s for the manifest's "
+        "4.00 s (12 frames); the picture shows no cut between them, nor one jump to say which "
+        "of them it is"
+    )
+    assert found["a"] == found["b"] == (False, both)
+    assert found["c"] == (True, "48 frames from 3.50 s, as the manifest has it")
