@@ -1,5 +1,5 @@
 """What a shot hands its video engine besides the prompt (frames, the clip it continues, a
-loop, reference images), what of it an engine takes, and what it had to leave out.
+loop, reference images, its voice), what of it an engine takes, and what it had to leave out.
 
 An engine's capabilities decide: inputs it cannot take, or cannot take together, are left
 out before anything is paid for, and ``ignored`` says so in words for ``plan`` and the
@@ -27,6 +27,7 @@ class Conditioning:
     previous: PreviousClip | None = None
     last_frame: Path | None = None
     loop: bool = False
+    voice: Path | None = None  # the shot's on-screen lines (``ministudio.voicing``)
 
     def admitted_by(self, engine: EngineSpec) -> Conditioning:
         """What of this ``engine`` takes."""
@@ -37,7 +38,8 @@ class Conditioning:
         if not caps.references_with_frames and (first or last):
             brief = _without_references(brief)  # the frames win
         previous = self.previous if caps.extend else None
-        return Conditioning(brief, first, previous, last, self.loop and caps.loop)
+        voice = self.voice if caps.reference_audio else None
+        return Conditioning(brief, first, previous, last, self.loop and caps.loop, voice)
 
 
 def given(request: VideoRequest) -> list[str]:
@@ -51,6 +53,8 @@ def given(request: VideoRequest) -> list[str]:
         words.append("end frame")
     if request.loop:
         words.append("loop")
+    if request.voice is not None:
+        words.append("the shot's voice")
     references = sum(len(c.reference_images) for c in request.shot.characters)
     references += len(request.shot.environment.reference_images)
     if references:

@@ -42,6 +42,7 @@ class Capabilities:
     loop: bool = False  # can make a clip that ends where it begins
     references_with_frames: bool = True  # takes reference images along with first/last frames
     native_audio: bool = False
+    reference_audio: bool = False  # animates faces to the shot's voice (``VideoRequest.voice``)
     seed: bool = False
     webhooks: bool = False
     concurrency: int = 1  # jobs in flight at once

@@ -4,6 +4,7 @@ The film is decoded once. Its frames (timestamps, count, where its cuts fall) ar
 against the manifest, shot by shot (`checks.timeline`). Each shot's stretch gets the per-clip
 checks, each `continue` shot its seam, the shots of a place in one light (`ministudio.places`)
 the environment check, and the film's sound silence under its lines, clipping and loudness.
+Sync is measured on each shot where a character in frame speaks, and over them all.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from ministudio.checks import Footage, check_footage, check_sound, decode, scene_stability, seam
+from ministudio.checks import (
+    Footage,
+    check_footage,
+    check_sound,
+    decode,
+    scene_stability,
+    seam,
+    sync,
+)
 from ministudio.checks.continuity import sample
 from ministudio.checks.format import frame_rate
 from ministudio.checks.sound import clipped
@@ -59,6 +68,8 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
             found.append(
                 (shot.id, clipped(film.audio, film.sample_rate, span, lines, what="the shot"))
             )
+    if film.audio is not None:
+        found += _sync(film, shots, manifest.fps)
     for before, (shot, part) in itertools.pairwise(shots):
         if shot.conditioning and "first frame" in shot.conditioning:
             found.append((shot.id, seam(sample(before[1]), sample(part))))
@@ -69,6 +80,33 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     return found
 
 
+def _sync(
+    film: Footage, shots: list[tuple[ShotRecord, Footage]], fps: int
+) -> list[tuple[str, QCVerdict]]:
+    """Sound against the speaking mouths, in each shot where a character in frame speaks and
+    over all of them (the film's sound is read on its own clock: the film starts at 0)."""
+    assert film.audio is not None
+    found, measures = [], []
+    every = [(line.start, line.end) for shot, _ in shots for line in shot.lines]
+    for shot, part in shots:
+        spans = [(line.start, line.end) for line in shot.lines if _on_screen(shot, line.speaker)]
+        if spans:
+            others = [span for span in every if span not in spans]  # never this picture's
+            measured = sync.measure(
+                part.fine, fps, film.audio, film.sample_rate, spans, shot.start, others=others
+            )
+            measures.append(measured)
+            found.append((shot.id, sync.verdict(measured)))
+    if measures:
+        found.append(("film", sync.verdict(sync.combined(measures), "the film")))
+    return found
+
+
+def _on_screen(shot: ShotRecord, speaker: str) -> bool:
+    """Whether ``speaker`` is in frame (a manifest older than ``cast``: anyone but a narrator)."""
+    return speaker in shot.cast if shot.cast else speaker != "narrator"
+
+
 def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
     """The shot's frames of the film, without sound (the film's sound is checked whole), at
     the film's frame rate (the stream's is checked whole)."""
@@ -76,6 +114,7 @@ def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
     return dataclasses.replace(
         film,
         grey=film.grey[first : first + shot.frames],
+        fine=film.fine[first : first + shot.frames],
         colour=film.colour[first : first + shot.frames],
         audio=None,
         fps=float(fps),

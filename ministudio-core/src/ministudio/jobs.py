@@ -99,6 +99,10 @@ class VideoRequest(_Frozen):
     last_frame: Path | None = None  # the shot should end on this image
     loop: bool = False  # the clip should end where it begins
     edit: EditRequest | None = None  # change this take of the engine's instead of a new clip
+    # the shot's on-screen lines as one mono WAV on its timeline, for engines that animate
+    # faces to it (``Capabilities.reference_audio``); ``shot.lines`` say who speaks when
+    # (only lines of characters in ``shot.characters`` are in it: never a narrator's)
+    voice: Path | None = None
     options: dict[str, Any] = {}  # engine options from routing
 
 

@@ -61,6 +61,7 @@ class ShotRecord(BaseModel):
     stretched: bool = False  # an explicit duration was lengthened to fit the lines
     lighting: str = ""  # the light the shot's place is in (shots in one light look alike)
     camera: str = ""  # the shot's camera move ("static" holds still on purpose); "" in old ones
+    cast: list[str] = []  # characters in frame: others' lines (a narrator's) are off screen
     cached: bool = False
     state: str = "waiting"  # waiting, rendering, cached, done or failed
     job_key: str | None = None

@@ -20,15 +20,20 @@ if TYPE_CHECKING:
 @hookimpl
 def qc_check(shot: ShotPrompt, clip: Path, expected_duration: float, fps: int) -> list[QCVerdict]:
     """Duration, frame rate, size and aspect; black, frozen and flashing picture; and, when the
-    clip carries sound, drift, silence under its lines and clipping (loudness is the film's)."""
+    clip carries sound, drift, silence under its lines, clipping (loudness is the film's) and
+    sync where a character in the shot speaks."""
     from ministudio.checks import check_footage, decode
+    from ministudio.voicing import on_screen
 
     footage = decode(clip)
+    spoken = [(line.start, line.end) for line in shot.lines if line.end > line.start]
+    seen = [shot.lines[i] for i in on_screen(shot)]
     return check_footage(
         footage,
         expected_duration,
         fps,
-        lines=[(line.start, line.end) for line in shot.lines if line.end > line.start],
+        lines=spoken,
+        on_screen=[(line.start, line.end) for line in seen if line.end > line.start],
         # Only a static camera asks for stillness: the animatic's static shots dissolve in and
         # hold, and a hold opening or closing such a shot is its own. Any other shot fails a
         # held picture of a second inside it, or of a quarter of it at its start or end (a

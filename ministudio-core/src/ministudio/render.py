@@ -539,6 +539,7 @@ class _Renderer:
             stretched=timing.stretched,
             lighting=shot_lighting(self.p, ps),
             camera=ps.shot.camera,
+            cast=list(ps.shot.cast),
         )
         return _Shot(ps, lines, timing, record)
 
@@ -804,6 +805,7 @@ class _Renderer:
             last_frame=inputs.last_frame,
             loop=inputs.loop,
             edit=edit if engine.capabilities.edit else None,
+            voice=inputs.voice,
             options=options,
         )
         fingerprint = {"engine": engine.id, "request": self._fingerprint(request)}
@@ -822,8 +824,14 @@ class _Renderer:
                 update={"environment": env.model_copy(update={"reference_images": images})}
             )
         end = ps.shot.end_frame
+        voice = self._voice(shot) if engine.capabilities.reference_audio else None
         wanted = Conditioning(
-            brief, take.first_frame, take.previous, self._image(end) if end else None, ps.shot.loop
+            brief,
+            take.first_frame,
+            take.previous,
+            self._image(end) if end else None,
+            ps.shot.loop,
+            voice,
         )
         request, fingerprint = self._request(
             engine, options, wanted, timing.duration, take.seed, take.edit
@@ -1205,6 +1213,34 @@ class _Renderer:
                 self.journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
         return reference
 
+    def _voice(self, shot: _Shot) -> Path | None:
+        """The shot's on-screen lines as one WAV on its timeline (in the store), or None
+        when no character in the shot speaks (``ministudio.voicing``)."""
+        from ministudio.voicing import on_screen, write_voice
+
+        assert shot.brief is not None
+        spoken = [
+            (line.path, shot.brief.lines[i].start)
+            for i in on_screen(shot.brief)
+            if (line := shot.lines[i]).path is not None
+        ]
+        if not spoken:
+            return None
+        seconds = shot.timing.duration
+        key = job_key(
+            "voice", {"lines": [[self._hash(p), t] for p, t in spoken], "seconds": seconds}
+        )
+        path = self.store.get(key, ".wav")
+        if path is None:
+            scratch = self.store.scratch()
+            try:
+                path = self.store.put(
+                    key, write_voice(spoken, seconds, scratch / "voice.wav"), ".wav"
+                )
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        return path
+
     def _image(self, path: Path) -> Path:
         """The re-encoded copy (pixels only, in the store) engines get of a production image."""
         if path not in self._sanitized:
@@ -1229,6 +1265,10 @@ class _Renderer:
             del data["last_frame"]
         if not request.loop:
             del data["loop"]
+        if request.voice is not None:
+            data["voice"] = self._hash(request.voice)
+        else:  # left out when unused, so adding the field kept earlier job keys
+            del data["voice"]
         data["shot"] = self._brief(request.shot)
         return data
 

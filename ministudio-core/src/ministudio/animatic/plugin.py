@@ -37,6 +37,7 @@ def ministudio_engines() -> list[EngineSpec]:
                 max_references=8,
                 first_frame=True,
                 seed=True,
+                reference_audio=True,  # mouths open with the voice's loudness, frame by frame
                 # one clip keeps about one core busy encoding and part of another drawing;
                 # two at once use both cores fully (see benchmarks/animatic_speed.py)
                 concurrency=2,

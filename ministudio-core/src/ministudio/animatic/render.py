@@ -26,6 +26,7 @@ from ministudio.animatic import draw
 from ministudio.animatic.draw import FEET, ORB_RADIUS, View
 from ministudio.animatic.looks import FigureLook, figure_look, grade_for, place_look
 from ministudio.jobs import CharacterBrief, LineBrief, VideoRequest
+from ministudio.media.audio import read_wav
 from ministudio.media.encode import VideoWriter
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -321,6 +322,45 @@ def _talk_times(
     return spans
 
 
+def _talking(
+    plan: _Plan,
+    brief: CharacterBrief,
+    lines: tuple[LineBrief, ...],
+    spans: list[tuple[float, float]],
+    voice: tuple[np.ndarray, int] | None,
+) -> list[int | None]:
+    """Each frame's mouth for a character: from the shot's voice where the engine was given
+    one and the character has lines, else a syllable beat over its talking times."""
+    if voice is not None and any(line.speaker == brief.id for line in lines):
+        return _voiced(plan.frames, plan.fps, spans, voice)
+    phase = random.Random(brief.id).uniform(0, math.tau)
+    return _schedule(plan.frames, plan.fps, spans, 3, phase)
+
+
+def _voiced(
+    frames: int, fps: int, spans: list[tuple[float, float]], voice: tuple[np.ndarray, int]
+) -> list[int | None]:
+    """Each frame's mouth (0 closed .. 3 wide open) from the loudness of the shot's voice
+    while the frame is on screen, inside the character's own lines: the mouth moves with the
+    sound, to the frame. Loudness is relative to the character's loud frames (their 90th
+    percentile); under a tenth of that the mouth is closed."""
+    samples, rate = voice
+    level = np.zeros(frames)
+    inside = np.zeros(frames, bool)
+    for i in range(frames):
+        t = i / fps
+        if any(start <= t < end for start, end in spans):
+            window = samples[round(t * rate) : round((t + 1 / fps) * rate)]
+            level[i] = float(np.sqrt(np.mean(np.square(window)))) if window.size else 0.0
+            inside[i] = True
+    loud = float(np.percentile(level[inside], 90)) if inside.any() else 0.0
+    if loud <= 0:
+        return [0] * frames
+    opened = np.where(level >= 0.1 * loud, np.clip(level / loud, 0.0, 1.0), 0.0)
+    levels: list[int | None] = np.rint(opened * 3).astype(int).tolist()
+    return levels
+
+
 def _openness(t: float, phase: float) -> float:
     """How open a talking mouth is at time t: a syllable beat under a slower phrase swell."""
     beat = max(0.0, math.sin(2 * math.pi * 4.3 * t + phase))
@@ -366,11 +406,12 @@ def _compose(request: VideoRequest, plan: _Plan) -> tuple[Image.Image, list[_Pat
     image = _background(request, plan, view)
     specs: list[_PatchSpec] = []
     shot = request.shot
-    mouths: list[tuple[_Cast, list[tuple[float, float]], list[int | None] | None]] = []
+    mouths: list[tuple[_Cast, list[int | None], list[int | None] | None]] = []
+    voice = read_wav(request.voice) if request.voice is not None else None
     for member in plan.cast:
         look = member.look
         spans = _talk_times(member.brief, shot.lines, request.duration)
-        phase = random.Random(member.brief.id).uniform(0, math.tau)
+        talk = _talking(plan, member.brief, shot.lines, spans, voice)
         if member.sprite is not None:
             half, top = draw.draw_sprite(
                 image, draw.load_sprite(member.sprite), member.x, FEET, look.height, view
@@ -387,8 +428,7 @@ def _compose(request: VideoRequest, plan: _Plan) -> tuple[Image.Image, list[_Pat
                         draw.draw_speech_marks(v, bx - box[0], by - box[1], size, level)
                         variants.append(v)
                     image.paste(variants[1], box[:2])
-                    sched = _schedule(plan.frames, plan.fps, spans, 3, phase)
-                    specs.append(_PatchSpec(box, variants[1:], sched))
+                    specs.append(_PatchSpec(box, variants[1:], talk))
             continue
         if look.kind == "orb":
             a = draw.anchors(look, member.x, FEET)
@@ -406,9 +446,7 @@ def _compose(request: VideoRequest, plan: _Plan) -> tuple[Image.Image, list[_Pat
                 variants.append(Image.fromarray(arr))
             image.paste(variants[0], box[:2])
             if spans:
-                specs.append(
-                    _PatchSpec(box, variants, _schedule(plan.frames, plan.fps, spans, 3, phase))
-                )
+                specs.append(_PatchSpec(box, variants, talk))
             continue
         if look.kind == "hologram":
             sprite = draw.figure_sprite(look, member.x, FEET, view, (view.w, view.h))
@@ -428,13 +466,13 @@ def _compose(request: VideoRequest, plan: _Plan) -> tuple[Image.Image, list[_Pat
             flicker = _flicker(plan.frames, f"{request.seed}:{member.brief.id}")
             specs.append(_PatchSpec(box, variants, list(flicker)))
             if spans:
-                mouths.append((member, spans, [None if f else 0 for f in flicker]))
+                mouths.append((member, talk, [None if f else 0 for f in flicker]))
             continue
         draw.draw_figure(image, look, member.x, FEET, view)
         if spans:
-            mouths.append((member, spans, None))
+            mouths.append((member, talk, None))
     # mouths go last: their variants are cut from the finished figures
-    for member, spans, mask in mouths:
+    for member, sched, mask in mouths:
         a = draw.anchors(member.look, member.x, FEET)
         if a.mouth is None:
             continue
@@ -461,8 +499,6 @@ def _compose(request: VideoRequest, plan: _Plan) -> tuple[Image.Image, list[_Pat
                 draw.draw_mouth(pen, look, m.x, FEET, o)
 
             variants.append(_supersampled(base, sub, paint))
-        phase = random.Random(member.brief.id).uniform(0, math.tau)
-        sched = _schedule(plan.frames, plan.fps, spans, 3, phase)
         if mask is not None:
             sched = [None if m is None else s for s, m in zip(sched, mask, strict=True)]
         specs.append(_PatchSpec(box, variants, sched))

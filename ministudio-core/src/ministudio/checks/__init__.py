@@ -5,7 +5,8 @@
   inside a shot (a static camera may hold at its ends);
 - `sound`: silence where a line is spoken, clipping per stretch and per line (with the times
   of the clips), integrated loudness and true peak (BS.1770-4);
-- `continuity`: the seam of a `continue` shot, a scene's environment across its shots.
+- `continuity`: the seam of a `continue` shot, a scene's environment across its shots;
+- `sync`: sound against picture where a face speaks (EBU R37), per shot and film-wide.
 
 `check_clip` runs every per-clip check; `check_sound` the sound checks on any audio (a
 film's soundtrack, a WAV and the times of its lines); `seam` and `scene_stability` compare
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ministudio.checks import format as fmt
-from ministudio.checks import picture, sound
+from ministudio.checks import picture, sound, sync
 from ministudio.checks.continuity import scene_stability, seam
 from ministudio.checks.footage import Footage, decode
 from ministudio.jobs import QCVerdict
@@ -61,6 +62,7 @@ def check_footage(
     fps: float,
     *,
     lines: Sequence[tuple[float, float]] = (),
+    on_screen: Sequence[tuple[float, float]] = (),
     width: int | None = None,
     height: int | None = None,
     aspect: str | None = None,
@@ -68,7 +70,8 @@ def check_footage(
     frozen_min_seconds: float = picture.FROZEN_MIN_SECONDS,
     loudness: bool = True,
 ) -> list[QCVerdict]:
-    """Every per-clip check on decoded footage (sound checks only if it has sound)."""
+    """Every per-clip check on decoded footage (sound checks only if it has sound; sync
+    where a line is spoken ``on_screen``: by a character in the shot)."""
     verdicts = [
         fmt.duration(footage, expected_duration, fps),
         fmt.frame_rate(footage, fps),
@@ -83,6 +86,12 @@ def check_footage(
     if drift is not None and footage.audio is not None:
         verdicts.append(drift)
         verdicts += check_sound(footage.audio, footage.sample_rate, lines, loudness=loudness)
+        if on_screen:
+            others = [span for span in lines if span not in on_screen]
+            found = sync.measure(
+                footage.fine, fps, footage.audio, footage.sample_rate, on_screen, others=others
+            )
+            verdicts.append(sync.verdict(found))
     return verdicts
 
 
