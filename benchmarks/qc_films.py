@@ -47,7 +47,7 @@ RATE = 48000
 THUMB = 8  # verification looks at frames scaled down by this factor
 STILL = 0.05  # mean absolute thumbnail difference (0-255) under which two frames are the same
 CRF = "16"
-VERSION = 4  # bump when a defect's recipe changes: cached copies are made again
+VERSION = 5  # bump when a defect's recipe changes: cached copies are made again
 
 
 # -- the films -------------------------------------------------------------------------------
@@ -64,6 +64,7 @@ class Shot:
     start: float
     end: float
     lines: list[tuple[float, float]]
+    in_frame: float  # seconds of its lines spoken by someone in frame
 
 
 @dataclasses.dataclass
@@ -106,9 +107,11 @@ def film(name: str, work: Path) -> Film:
     for s in manifest["shots"]:
         first = round(s["start"] * fps)
         lines = [(line["start"], line["end"]) for line in s.get("lines", [])]
+        cast = s.get("cast", [])
+        in_frame = sum(x["end"] - x["start"] for x in s.get("lines", []) if x["speaker"] in cast)
         shots.append(
             Shot(s["id"], s["scene"], s.get("lighting", ""), s.get("camera", ""), first,
-                 s["frames"], s["start"], s["start"] + s["frames"] / fps, lines)
+                 s["frames"], s["start"], s["start"] + s["frames"] / fps, lines, in_frame)
         )  # fmt: skip
     cache = folder / "analysis.npz"
     if not cache.exists() or cache.stat().st_mtime < (folder / "film.mp4").stat().st_mtime:
@@ -482,6 +485,13 @@ def late_sound(ms: float) -> Callable[[Film, Case], None]:
         lag = lag_ms(decode_sound(case.folder / "film.mp4"), f.audio)
         case.measured = f"sound {lag:.1f} ms late against the original (cross-correlation)"
         case.verified = abs(lag - ms) <= 1.0
+        seen = max(s.in_frame for s in f.shots)
+        if seen < 1.0:  # sync is sound against a speaking face: with none, nothing to see
+            case.measured += (
+                f"; no shot has a second of speech by someone in frame (at most {seen:.1f} s):"
+                " not a sync defect anyone can see, not scored"
+            )
+            case.verified = False
 
     defect.__doc__ = late_sound.__doc__.replace("``ms``", f"{ms:g} ms")
     return defect

@@ -32,6 +32,7 @@ _INPUTS = (  # what a model takes if any of its variants does
     "last_frame",
     "loop",
     "native_audio",
+    "reference_audio",
     "seed",
 )
 
@@ -151,6 +152,7 @@ def describe(caps: Capabilities) -> str:
             ("edits", caps.edit),
             (f"{caps.max_references} reference image(s)", caps.max_references),
             ("speaks", caps.native_audio),
+            ("lips to the voice", caps.reference_audio),
         )
         if has
     ]
