@@ -13,6 +13,8 @@ import dataclasses
 import itertools
 from pathlib import Path
 
+import numpy as np
+
 from ministudio.checks import (
     Footage,
     check_footage,
@@ -25,7 +27,7 @@ from ministudio.checks import (
 from ministudio.checks.continuity import sample
 from ministudio.checks.format import frame_rate
 from ministudio.checks.sound import clipped
-from ministudio.checks.timeline import Expected, check_timeline, picture_changes
+from ministudio.checks.timeline import Expected, check_timeline, picture_changes, shot_starts
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict
 from ministudio.manifest import Manifest, ShotRecord
@@ -47,11 +49,18 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     if film.audio is not None:
         spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
         found += [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
-    if film.times is not None:  # the film's real frames and cuts against the manifest
-        expected = [Expected(s.id, s.start, s.frames) for s in manifest.shots]
-        changes = picture_changes(film.grey)
-        found += check_timeline(film.times, changes, expected, manifest.fps)
-    shots = [(shot, _stretch(film, shot, manifest.fps)) for shot in manifest.shots]
+    # the film's real frames and cuts against the manifest; each shot's checks then read
+    # its real stretch (from where it really starts), never the manifest's idea of it
+    times = film.times if film.times is not None else np.arange(film.frames) / manifest.fps
+    expected = [Expected(s.id, s.start, s.frames) for s in manifest.shots]
+    changes = picture_changes(film.grey)
+    found += check_timeline(times, changes, expected, manifest.fps)
+    starts = shot_starts(times, changes, expected, manifest.fps)
+    ends = [*starts[1:], float("inf")]
+    shots = [
+        (shot, _stretch(film, times, start, end, manifest.fps))
+        for shot, start, end in zip(manifest.shots, starts, ends, strict=True)
+    ]
     for shot, part in shots:
         checks = check_footage(
             part,
@@ -93,7 +102,7 @@ def _sync(
         if spans:
             others = [span for span in every if span not in spans]  # never this picture's
             measured = sync.measure(
-                part.fine, fps, film.audio, film.sample_rate, spans, shot.start, others=others
+                part.fine, fps, film.audio, film.sample_rate, spans, times=part.times, others=others
             )
             measures.append(measured)
             found.append((shot.id, sync.verdict(measured)))
@@ -107,17 +116,18 @@ def _on_screen(shot: ShotRecord, speaker: str) -> bool:
     return speaker in shot.cast if shot.cast else speaker != "narrator"
 
 
-def _stretch(film: Footage, shot: ShotRecord, fps: int) -> Footage:
-    """The shot's frames of the film, without sound (the film's sound is checked whole), at
-    the film's frame rate (the stream's is checked whole)."""
-    first = round(shot.start * fps)
+def _stretch(film: Footage, times: np.ndarray, start: float, end: float, fps: int) -> Footage:
+    """The film's frames shown from ``start`` until ``end`` (seconds), without sound (the
+    film's sound is checked whole), at the film's frame rate (the stream's is checked whole)."""
+    half = 0.5 / fps
+    first, last = np.searchsorted(times, [start - half, end - half])
     return dataclasses.replace(
         film,
-        grey=film.grey[first : first + shot.frames],
-        fine=film.fine[first : first + shot.frames],
-        colour=film.colour[first : first + shot.frames],
+        grey=film.grey[first:last],
+        fine=film.fine[first:last],
+        colour=film.colour[first:last],
         audio=None,
         fps=float(fps),
-        duration=shot.frames / fps,
-        times=None if film.times is None else film.times[first : first + shot.frames],
+        duration=(last - first) / fps,
+        times=times[first:last],
     )

@@ -64,20 +64,26 @@ def measure(
     spans: Sequence[tuple[float, float]],
     start: float = 0.0,
     *,
+    times: np.ndarray | None = None,
     others: Sequence[tuple[float, float]] = (),
 ) -> Sync:
     """The offset of ``samples`` (the sound, ``rate`` Hz, whose second 0 is the film's)
-    against ``grey`` (frames, h, w; its first frame shown at ``start`` seconds), from the
-    stretches ``spans`` (seconds, on the sound's clock) where someone on screen speaks.
+    against ``grey`` (frames, h, w; its frames shown at ``times``, seconds on the sound's
+    clock, or one every 1/``fps`` from ``start``), from the stretches ``spans`` (seconds)
+    where someone on screen speaks.
 
     The sound is heard from `MAX_LAG` before each span to `MAX_LAG` after it (a late or early
     sound lies there), except where ``others`` (lines spoken off screen) are."""
     n = grey.shape[0]
     tried = lags()
-    spoken = sum(max(0.0, min(b, start + n / max(fps, 1e-9)) - max(a, start)) for a, b in spans)
-    if n < 3 or fps <= 0 or rate <= 0 or spoken < MIN_SPEECH:
+    if n < 3 or fps <= 0 or rate <= 0:
+        return Sync(None, 0.0, np.zeros(tried.size), n)
+    shown = np.asarray(times, np.float64) if times is not None else start + np.arange(n) / fps
+    first, last = float(shown[0]), float(shown[-1]) + 1 / fps
+    spoken = sum(max(0.0, min(b, last) - max(a, first)) for a, b in spans)
+    if spoken < MIN_SPEECH:
         return Sync(None, 0.0, np.zeros(tried.size), n, spoken)
-    voice = _loudness(samples, rate, _heard(spans, others, rate), start, n, fps, tried)
+    voice = _loudness(samples, rate, _heard(spans, others, rate), shown, fps, tried)
     picture = grey.reshape(n, -1).astype(np.float64)
     width = max(1, round(HIGH_PASS * fps))
     a = _standardised(_high_passed(voice.T, width).T, axis=1)  # (lags, frames)
@@ -149,22 +155,21 @@ def _loudness(
     samples: np.ndarray,
     rate: int,
     heard: np.ndarray,
-    start: float,
-    frames: int,
+    shown: np.ndarray,
     fps: float,
     tried: np.ndarray,
 ) -> np.ndarray:
-    """The sound's RMS over each frame's time on screen, shifted by each lag: (lags, frames).
-    Silence where not ``heard``."""
+    """The sound's RMS while each frame is on screen (from its time ``shown`` for a frame
+    period), shifted by each lag: (lags, frames). Silence where not ``heard``."""
     power = np.zeros(samples.size + 1)
     size = min(samples.size, heard.size)
     power[1 : size + 1] = np.where(heard[:size], np.square(samples[:size], dtype=np.float64), 0.0)
     total = np.cumsum(power)
-    shown = start + np.arange(frames + 1) / fps  # each frame's first instant, and the end
-    edges = np.clip(np.rint((shown[None, :] + tried[:, None]) * rate), 0, samples.size)
-    edges = edges.astype(np.int64)
-    energy = total[edges[:, 1:]] - total[edges[:, :-1]]
-    length = np.maximum(edges[:, 1:] - edges[:, :-1], 1)
+    lagged = shown[None, :] + tried[:, None]
+    begin = np.clip(np.rint(lagged * rate), 0, samples.size).astype(np.int64)
+    end = np.clip(np.rint((lagged + 1 / fps) * rate), 0, samples.size).astype(np.int64)
+    energy = total[end] - total[begin]
+    length = np.maximum(end - begin, 1)
     out: np.ndarray = np.sqrt(np.maximum(energy, 0.0) / length)
     return out
 

@@ -150,6 +150,18 @@ def place_seams(
     return starts, unplaced, placed
 
 
+def shot_starts(
+    times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
+) -> list[float]:
+    """Where each shot really starts in the film (seconds): at its cut, or where its seam was
+    placed (else where the manifest puts it, moved as the cut before it moved)."""
+    times = np.asarray(times, np.float64)
+    changes = np.asarray(changes, np.float64)
+    end = float(times[-1]) + 1.0 / fps if times.size else 0.0
+    starts, seen = find_cuts(times, changes, shots, fps)
+    return place_seams(times, changes, shots, fps, starts, seen, end)[0]
+
+
 def check_timeline(
     times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
 ) -> list[tuple[str, QCVerdict]]:
