@@ -475,13 +475,18 @@ def defect_clipping(f: Film, case: Case) -> None:
 
 
 def late_sound(ms: float) -> Callable[[Film, Case], None]:
-    """The whole film's sound ``ms`` late against its picture (silence before it, its end cut)."""
+    """The whole film's sound ``ms`` late against its picture (silence before it, its end cut;
+    negative: early, its start cut and silence after it)."""
 
     def defect(f: Film, case: Case) -> None:
-        n = round(ms / 1000 * RATE)
-        case.made = f"sound delayed {ms:g} ms ({n} samples)"
-        delayed = lambda x: np.concatenate([np.zeros(n, x.dtype), x[: len(x) - n]])  # noqa: E731
-        rewrite(f.folder / "film.mp4", case.folder / "film.mp4", sound=delayed)
+        n = round(abs(ms) / 1000 * RATE)
+        case.made = f"sound {'delayed' if ms > 0 else 'advanced'} {abs(ms):g} ms ({n} samples)"
+
+        def shifted(x: np.ndarray) -> np.ndarray:
+            silence = np.zeros(n, x.dtype)
+            return np.concatenate([silence, x[: len(x) - n]] if ms > 0 else [x[n:], silence])
+
+        rewrite(f.folder / "film.mp4", case.folder / "film.mp4", sound=shifted)
         lag = lag_ms(decode_sound(case.folder / "film.mp4"), f.audio)
         case.measured = f"sound {lag:.1f} ms late against the original (cross-correlation)"
         case.verified = abs(lag - ms) <= 1.0
@@ -493,7 +498,7 @@ def late_sound(ms: float) -> Callable[[Film, Case], None]:
             )
             case.verified = False
 
-    defect.__doc__ = late_sound.__doc__.replace("``ms``", f"{ms:g} ms")
+    defect.__doc__ = f"The whole film's sound {abs(ms):g} ms {'late' if ms > 0 else 'early'}."
     return defect
 
 
@@ -616,6 +621,7 @@ DEFECTS: dict[str, tuple[Callable[[Film, Case], None], bool]] = {
     "shot 12 frames short": (defect_short, True),
     "clipping 0.3 s": (defect_clipping, True),
     "sound 200 ms late": (late_sound(200), True),
+    "sound 100 ms early": (late_sound(-100), True),
     "recoloured shot": (defect_recolour, True),
     "near-miss 5% grade": (defect_grade, False),
     "near-miss held frame": (defect_held, False),

@@ -1230,12 +1230,12 @@ class _Renderer:
         key = job_key(
             "voice", {"lines": [[self._hash(p), t] for p, t in spoken], "seconds": seconds}
         )
-        path = self.store.get(key, ".wav")
+        path = self.store.get(key, ".voice.wav")
         if path is None:
             scratch = self.store.scratch()
             try:
                 path = self.store.put(
-                    key, write_voice(spoken, seconds, scratch / "voice.wav"), ".wav"
+                    key, write_voice(spoken, seconds, scratch / "voice.wav"), ".voice.wav"
                 )
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
