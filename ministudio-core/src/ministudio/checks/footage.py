@@ -11,6 +11,7 @@ horizontal one does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ COLOUR_SIDE = 32  # enough for colour statistics and seams
 # pixels wide it still moves a few pixels; at 64 it is lost in one (measured: issue 15)
 FINE_SIDE = 128
 _OVERSAMPLE = 2  # point samples averaged per output pixel, each way
+_CHUNK = 64  # frames averaged down at a time
 
 
 @dataclass(frozen=True)
@@ -58,22 +60,28 @@ class Footage:
         return self.audio.size / self.sample_rate
 
 
-def _block(stack: np.ndarray, block: int) -> np.ndarray:
-    """Box-average the last two axes of a (frames, h, w) uint8 stack by ``block`` (float32)."""
-    _, h, w = stack.shape
+def _block(frames: Sequence[np.ndarray], block: int, dtype: type = np.float32) -> np.ndarray:
+    """Box-average each (h, w) uint8 frame by ``block``: a (frames, h', w') stack of means,
+    float32 (or rounded to ``np.uint8``)."""
+    h, w = frames[0].shape
     oh, ow = max(1, h // block), max(1, w // block)
     block_h, block_w = min(block, h), min(block, w)
-    cut = stack[:, : oh * block_h, : ow * block_w]
-    # Strided slices added up, rows of each block then its columns: several times faster than
-    # a reduction over a short middle axis (the same values).
+    out = np.empty((len(frames), oh, ow), dtype)
+    scale = np.float32(1.0 / (block_h * block_w))
     wide = np.uint16 if block_h * block_w * 255 < 1 << 16 else np.uint32
-    rows = cut[:, 0::block_h].astype(wide)
-    for i in range(1, block_h):
-        rows += cut[:, i::block_h]
-    sums = rows[:, :, 0::block_w].copy()
-    for j in range(1, block_w):
-        sums += rows[:, :, j::block_w]
-    out: np.ndarray = sums.astype(np.float32) * np.float32(1.0 / (block_h * block_w))
+    # A few frames at a time: a film's worth of fresh memory costs more to touch than to
+    # compute. Strided slices added up, rows of each block then its columns: several times
+    # faster than a reduction over a short middle axis (the same values).
+    for lo in range(0, len(frames), _CHUNK):
+        cut = np.stack(frames[lo : lo + _CHUNK])[:, : oh * block_h, : ow * block_w]
+        rows = cut[:, 0::block_h].astype(wide)
+        for i in range(1, block_h):
+            rows += cut[:, i::block_h]
+        sums = rows[:, :, 0::block_w].copy()
+        for j in range(1, block_w):
+            sums += rows[:, :, j::block_w]
+        means = sums * scale
+        out[lo : lo + _CHUNK] = np.rint(means) if dtype is np.uint8 else means
     return out
 
 
@@ -142,17 +150,12 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
         raise MediaError(f"{path}: cannot decode it for checking ({exc})") from exc
     if not ys:
         raise MediaError(f"{path}: its video stream holds no frames")
-    y_stack = np.stack(ys)
-    fine = np.rint(_block(y_stack, fine_block)).astype(np.uint8)
-    grey_raw = _block(y_stack, block)
+    fine = _block(ys, fine_block, np.uint8)
+    grey_raw = _block(ys, block)
     grey = grey_raw / 255.0 if full else (grey_raw - 16.0) / 219.0
     grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
     chroma_block = max(1, cblock * step // (2 * cstep))
-    cy, cu, cv = (
-        _block(y_stack, cblock),
-        _block(np.stack(us), chroma_block),
-        _block(np.stack(vs), chroma_block),
-    )
+    cy, cu, cv = _block(ys, cblock), _block(us, chroma_block), _block(vs, chroma_block)
     hh = min(cy.shape[1], cu.shape[1])
     ww = min(cy.shape[2], cu.shape[2])
     colour = _yuv_to_rgb(cy[:, :hh, :ww], cu[:, :hh, :ww], cv[:, :hh, :ww], full)

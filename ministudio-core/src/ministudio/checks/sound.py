@@ -101,7 +101,10 @@ def clipping(samples: np.ndarray) -> QCVerdict:
 
 def clip_runs(samples: np.ndarray) -> np.ndarray:
     """(first sample, samples) of each clip: CLIP_RUN or more samples in a row at full scale."""
-    mask = np.abs(np.asarray(samples).reshape(-1)) >= CLIP_LEVEL
+    x = np.asarray(samples).reshape(-1)
+    mask = (x >= CLIP_LEVEL) | (x <= -CLIP_LEVEL)
+    if not mask.any():  # the common case, without the arrays below
+        return np.zeros((0, 2), np.int64)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     starts, lengths = edges[::2], edges[1::2] - edges[::2]
     keep = lengths >= CLIP_RUN

@@ -88,7 +88,7 @@ def measure(
     if spoken < MIN_SPEECH:
         return Sync(None, 0.0, np.zeros(tried.size), n, spoken)
     voice = _loudness(samples, rate, _heard(spans, others, rate), shown, fps, tried)
-    picture = grey.reshape(n, -1).astype(np.float64)
+    picture = grey.reshape(n, -1).astype(np.float32)
     width = max(1, round(HIGH_PASS * fps))
     a = _standardised(_high_passed(voice.T, width).T, axis=1)  # (lags, frames)
     b = _standardised(_high_passed(picture, width), axis=0)  # (frames, pixels)
@@ -167,14 +167,17 @@ def _loudness(
 ) -> np.ndarray:
     """The sound's RMS while each frame is on screen (from its time ``shown`` for a frame
     period), shifted by each lag: (lags, frames). Silence where not ``heard``."""
-    power = np.zeros(samples.size + 1)
-    size = min(samples.size, heard.size)
-    power[1 : size + 1] = np.where(heard[:size], np.square(samples[:size], dtype=np.float64), 0.0)
-    total = np.cumsum(power)
     lagged = shown[None, :] + tried[:, None]
     begin = np.clip(np.rint(lagged * rate), 0, samples.size).astype(np.int64)
     end = np.clip(np.rint((lagged + 1 / fps) * rate), 0, samples.size).astype(np.int64)
-    energy = total[end] - total[begin]
+    lo, hi = int(begin.min()), int(end.max())  # only the sound these frames can be heard with
+    power = np.zeros(hi - lo + 1)
+    inside = min(hi, heard.size)
+    if inside > lo:
+        part = samples[lo:inside].astype(np.float64)
+        power[1 : inside - lo + 1] = np.where(heard[lo:inside], part * part, 0.0)
+    total = np.cumsum(power)
+    energy = total[end - lo] - total[begin - lo]
     length = np.maximum(end - begin, 1)
     out: np.ndarray = np.sqrt(np.maximum(energy, 0.0) / length)
     return out
