@@ -208,3 +208,21 @@ def test_ministudio_qc_checks_a_finished_film_again(tmp_path: Path) -> None:
     assert "-16." in loudness or "-15.9 LUFS" in loudness, loudness
     missing = run_cli("qc", str(tmp_path / "nothing"))
     assert missing.returncode == 1 and "render first" in missing.stderr
+
+
+def test_a_clip_decoded_in_two_halves_at_once_is_the_clip_decoded_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``decode`` splits a clip of 4 s or more at its middle and decodes both halves at once;
+    the footage is the same, frame for frame, timestamps included."""
+    from ministudio.checks import footage
+
+    pictures = syn.frames(syn.place(5, 640, 360), 320, 180, 24 * 6, move=(0.3, 0.1))
+    clip = syn.write(tmp_path / "six.mp4", pictures, 24, syn.speech(6.0, [(1.0, 5.0)]))
+    halves = footage.decode(clip)
+    monkeypatch.setattr(footage, "_SPLIT_MIN", 1e9)
+    whole = footage.decode(clip)
+    assert halves.frames == whole.frames == 144
+    assert halves.audio is not None and whole.audio is not None
+    for name in ("times", "grey", "fine", "colour", "audio"):
+        assert np.array_equal(getattr(halves, name), getattr(whole, name)), name

@@ -12,7 +12,8 @@ horizontal one does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -27,6 +28,7 @@ COLOUR_SIDE = 32  # enough for colour statistics and seams
 FINE_SIDE = 128
 _OVERSAMPLE = 2  # point samples averaged per output pixel, each way
 _CHUNK = 64  # frames averaged down at a time
+_SPLIT_MIN = 2.0  # seconds: a clip at least twice this long is decoded in two halves at once
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,87 @@ def _yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, full: bool) -> np.n
     return out
 
 
+@dataclass
+class _Samples:
+    """Point samples of each plane of some frames, and when each is shown."""
+
+    ys: list[np.ndarray] = field(default_factory=list)
+    us: list[np.ndarray] = field(default_factory=list)
+    vs: list[np.ndarray] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    full: bool = False  # full-range (JPEG) luma
+    seeked_to: float | None = None  # the first frame decoded after a seek
+
+
+class _Untimed(Exception):
+    """A frame without a timestamp: the film cannot be split by time."""
+
+
+def _sample(
+    path: Path, lo: float | None, hi: float | None, step: int, cstep: int, fps: float
+) -> _Samples:
+    """Sample the frames shown from ``lo`` until ``hi`` (seconds; None: the film's start or
+    end), seeking to the keyframe before ``lo``."""
+    out = _Samples()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if lo is not None and stream.time_base:
+            container.seek(int(lo / stream.time_base), stream=stream, backward=True)
+        for frame in container.decode(stream):
+            t = frame.time
+            if t is None:
+                if lo is not None or hi is not None:
+                    raise _Untimed
+                t = len(out.times) / (fps or 1.0)
+            if out.seeked_to is None:
+                out.seeked_to = t
+            if lo is not None and t < lo:
+                continue
+            if hi is not None and t >= hi:
+                break
+            name = frame.format.name
+            if name not in ("yuv420p", "yuvj420p"):
+                frame = frame.reformat(format="yuv420p")
+                name = "yuv420p"
+            out.full = name == "yuvj420p"
+            w, h = frame.width, frame.height
+            cw, ch = (w + 1) // 2, (h + 1) // 2
+            out.times.append(t)
+            out.ys.append(_plane(frame, 0, h, w)[::step, ::step].copy())
+            out.us.append(_plane(frame, 1, ch, cw)[::cstep, ::cstep].copy())
+            out.vs.append(_plane(frame, 2, ch, cw)[::cstep, ::cstep].copy())
+    return out
+
+
+def _split_decode(
+    path: Path, middle: float | None, step: int, cstep: int, fps: float, pool: ThreadPoolExecutor
+) -> _Samples:
+    """All frames, sampled: in two halves on two threads (the decoder lets go of the GIL)
+    when the film has a ``middle``, else in one pass. A seek that lands past the middle, or a
+    frame without a timestamp, falls back to one pass."""
+    if middle is not None:
+        try:
+            first = pool.submit(_sample, path, None, middle, step, cstep, fps)
+            second = _sample(path, middle, None, step, cstep, fps)
+            head = first.result()
+            landed = second.seeked_to is None or second.seeked_to <= middle
+            if landed and (not second.times or not head.times or head.times[-1] < second.times[0]):
+                head.ys += second.ys
+                head.us += second.us
+                head.vs += second.vs
+                head.times += second.times
+                head.full = head.full or second.full
+                return head
+        except _Untimed:
+            pass
+    return _sample(path, None, None, step, cstep, fps)
+
+
 def decode(path: Path | str, *, sound: bool = True) -> Footage:
     """Decode ``path`` once into a `Footage` (and its audio, mono, if ``sound`` and present)."""
+    from ministudio.media.audio import read_wav
+
     path = Path(path)
-    ys: list[np.ndarray] = []  # point samples of each plane, averaged down at the end
-    us: list[np.ndarray] = []
-    vs: list[np.ndarray] = []
-    times: list[float] = []  # presentation times: what a player shows each frame at
-    full = False
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -119,35 +194,29 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             fps = float(rate) if rate else 0.0
             width, height = stream.codec_context.width, stream.codec_context.height
-            # point samples about twice as dense as the fine picture, each way
-            side = max(width, height)
-            step = max(1, side // (FINE_SIDE * _OVERSAMPLE))
-            fine_block = max(1, side // FINE_SIDE // step)
-            block = max(1, side // GREY_SIDE // step)
-            cblock = max(1, block * GREY_SIDE // COLOUR_SIDE)  # of the luma samples
-            # chroma planes are half size: sampled every `step` (or every other `step` where
-            # a colour pixel still spans whole chroma samples), blocks covering luma's
-            cstep = 2 * step if cblock % 4 == 0 else step
-            has_audio = bool(container.streams.audio)
-            for frame in container.decode(stream):
-                times.append(len(times) / (fps or 1.0) if frame.time is None else frame.time)
-                name = frame.format.name
-                if name not in ("yuv420p", "yuvj420p"):
-                    frame = frame.reformat(format="yuv420p")
-                    name = "yuv420p"
-                full = name == "yuvj420p"
-                w, h, cw, ch = (
-                    frame.width,
-                    frame.height,
-                    (frame.width + 1) // 2,
-                    (frame.height + 1) // 2,
-                )
-                ys.append(_plane(frame, 0, h, w)[::step, ::step].copy())
-                us.append(_plane(frame, 1, ch, cw)[::cstep, ::cstep].copy())
-                vs.append(_plane(frame, 2, ch, cw)[::cstep, ::cstep].copy())
             duration = container.duration / av.time_base if container.duration is not None else 0.0
+            has_audio = bool(container.streams.audio)
+            middle = None
+            if stream.duration and stream.time_base and stream.start_time is not None:
+                seconds = float(stream.duration * stream.time_base)
+                if seconds >= 2 * _SPLIT_MIN:
+                    middle = float(stream.start_time * stream.time_base) + seconds / 2
+        # point samples about twice as dense as the fine picture, each way
+        side = max(width, height)
+        step = max(1, side // (FINE_SIDE * _OVERSAMPLE))
+        fine_block = max(1, side // FINE_SIDE // step)
+        block = max(1, side // GREY_SIDE // step)
+        cblock = max(1, block * GREY_SIDE // COLOUR_SIDE)  # of the luma samples
+        # chroma planes are half size: sampled every `step` (or every other `step` where a
+        # colour pixel still spans whole chroma samples), blocks covering luma's
+        cstep = 2 * step if cblock % 4 == 0 else step
+        with ThreadPoolExecutor(2) as pool:
+            heard = pool.submit(read_wav, path) if sound and has_audio else None
+            got = _split_decode(path, middle, step, cstep, fps, pool)
+            audio, sample_rate = heard.result() if heard is not None else (None, 0)
     except av.FFmpegError as exc:
         raise MediaError(f"{path}: cannot decode it for checking ({exc})") from exc
+    ys, us, vs, times, full = got.ys, got.us, got.vs, got.times, got.full
     if not ys:
         raise MediaError(f"{path}: its video stream holds no frames")
     fine = _block(ys, fine_block, np.uint8)
@@ -159,11 +228,6 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
     hh = min(cy.shape[1], cu.shape[1])
     ww = min(cy.shape[2], cu.shape[2])
     colour = _yuv_to_rgb(cy[:, :hh, :ww], cu[:, :hh, :ww], cv[:, :hh, :ww], full)
-    audio, sample_rate = None, 0
-    if sound and has_audio:
-        from ministudio.media.audio import read_wav
-
-        audio, sample_rate = read_wav(path)
     return Footage(
         path=path,
         width=width,
