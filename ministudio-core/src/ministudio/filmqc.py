@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,25 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
     # The stream's rate is the film's: checked once, not blamed on every shot (frames lost
     # inside one shot lower the average rate of the whole stream; `timeline` places them).
     found: list[tuple[str, QCVerdict]] = [("film", frame_rate(film, manifest.fps))]
-    if film.audio is not None:
-        spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
-        found += [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
+    with ThreadPoolExecutor(1) as pool:  # the film's sound is checked beside its picture
+        sound = pool.submit(_film_sound, film, manifest)
+        found += _picture(film, manifest)
+        found += sound.result()
+    return found
+
+
+def _film_sound(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
+    """Silence under the lines, clipping and loudness of the film's whole sound."""
+    if film.audio is None:
+        return []
+    spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
+    return [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
+
+
+def _picture(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
+    """The film's frames against the manifest, then each shot's checks on its real stretch,
+    seams, places and sync."""
+    found: list[tuple[str, QCVerdict]] = []
     # the film's real frames and cuts against the manifest; each shot's checks then read
     # its real stretch (from where it really starts), never the manifest's idea of it
     times = film.times if film.times is not None else np.arange(film.frames) / manifest.fps
