@@ -64,17 +64,22 @@ def read_wav(path: Path | str) -> tuple[np.ndarray, int]:
             rate = int(stream.codec_context.sample_rate or stream.rate or 0)
             resampler: av.AudioResampler | None = None
             for frame in container.decode(stream):
+                if frame.format.name == "fltp":  # AAC's own format: read as it is
+                    chunks.append(frame.to_ndarray())
+                    continue
                 if resampler is None:
                     resampler = av.AudioResampler(format="fltp", layout=frame.layout)
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().mean(axis=0, dtype=np.float32))
+                chunks += [out.to_ndarray() for out in resampler.resample(frame)]
     except av.FFmpegError as exc:
         raise MediaError(
             f"{path}: cannot read audio ({exc}); the file is damaged: synthesise it again"
         ) from exc
     if not rate:
         raise MediaError(f"{path}: audio has no sample rate; synthesise the line again")
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if not chunks:
+        return np.zeros(0, np.float32), rate
+    channels = np.concatenate(chunks, axis=1)  # (channels, samples), averaged once
+    samples = channels[0] if channels.shape[0] == 1 else channels.mean(axis=0, dtype=np.float32)
     return np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False), rate
 
 
