@@ -13,18 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ministudio.jobs import LineBrief, ShotPrompt
+from ministudio.jobs import ShotPrompt
 
 
 def on_screen(brief: ShotPrompt) -> list[int]:
     """Indices of the brief's lines spoken by a character in the shot."""
     cast = {c.id for c in brief.characters}
     return [i for i, line in enumerate(brief.lines) if line.speaker in cast]
-
-
-def speaker_lines(brief: ShotPrompt, speaker: str) -> list[LineBrief]:
-    """The lines ``speaker`` says in the shot, in order."""
-    return [line for line in brief.lines if line.speaker == speaker]
 
 
 def write_voice(lines: Sequence[tuple[Path, float]], seconds: float, output: Path) -> Path:
