@@ -40,6 +40,7 @@ MOUTH_PIXELS = 8  # the pixels (of the 128 px picture) taken as the mouths
 # match, not its syllables (a lip-sync question, not a sync one).
 MIN_CORRELATION = 0.5
 MIN_SPEECH = 1.0  # seconds of on-screen speech a measure needs
+STILL_RANGE = 3  # luma levels (of 255): a pixel that never changes more is left out
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,13 @@ def measure(
     if spoken < MIN_SPEECH:
         return Sync(None, 0.0, np.zeros(tried.size), n, spoken)
     voice = _loudness(samples, rate, _heard(spans, others, rate), shown, fps, tried)
-    picture = grey.reshape(n, -1).astype(np.float32)
+    picture = grey.reshape(n, -1)
+    moving = np.ptp(picture, axis=0) >= STILL_RANGE * (
+        1.0 if picture.dtype == np.uint8 else 1 / 255
+    )
+    if not moving.any():
+        return Sync(None, 0.0, np.zeros(tried.size), n, spoken)
+    picture = picture[:, moving].astype(np.float32)  # a pixel that never changes says nothing
     width = max(1, round(HIGH_PASS * fps))
     a = _standardised(_high_passed(voice.T, width).T, axis=1)  # (lags, frames)
     b = _standardised(_high_passed(picture, width), axis=0)  # (frames, pixels)
