@@ -14,6 +14,7 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 import numpy as np
 
 from ministudio.checks import (
@@ -29,9 +30,10 @@ from ministudio.checks.continuity import sample
 from ministudio.checks.format import frame_rate
 from ministudio.checks.sound import clipped
 from ministudio.checks.timeline import Expected, check_timeline, picture_changes, shot_starts
-from ministudio.errors import MinistudioError
+from ministudio.errors import MediaError, MinistudioError
 from ministudio.jobs import QCVerdict
 from ministudio.manifest import Manifest, ShotRecord
+from ministudio.media.audio import read_wav
 from ministudio.places import Place, places
 
 
@@ -43,23 +45,31 @@ def check_film(folder: Path) -> list[tuple[str, QCVerdict]]:
         raise MinistudioError(f"{folder}: no readable manifest.json ({exc}); render first") from exc
     if not manifest.film:
         raise MinistudioError(f"{folder}: the render did not finish a film; render again first")
-    film = decode(folder / manifest.film)
+    path = folder / manifest.film
+    with ThreadPoolExecutor(1) as pool:  # the sound is read and checked while the picture is
+        sound = pool.submit(_film_sound, path, manifest)
+        film = decode(path, sound=False)
+        audio, rate, verdicts = sound.result()
+    film = dataclasses.replace(film, audio=audio, sample_rate=rate)
     # The stream's rate is the film's: checked once, not blamed on every shot (frames lost
     # inside one shot lower the average rate of the whole stream; `timeline` places them).
-    found: list[tuple[str, QCVerdict]] = [("film", frame_rate(film, manifest.fps))]
-    with ThreadPoolExecutor(1) as pool:  # the film's sound is checked beside its picture
-        sound = pool.submit(_film_sound, film, manifest)
-        found += _picture(film, manifest)
-        found += sound.result()
-    return found
+    return [("film", frame_rate(film, manifest.fps)), *_picture(film, manifest), *verdicts]
 
 
-def _film_sound(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
-    """Silence under the lines, clipping and loudness of the film's whole sound."""
-    if film.audio is None:
-        return []
+def _film_sound(
+    path: Path, manifest: Manifest
+) -> tuple[np.ndarray | None, int, list[tuple[str, QCVerdict]]]:
+    """The film's sound (None if it has none), and the silence under its lines, clipping and
+    loudness of all of it."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None, 0, []
+    except av.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot read it for checking ({exc})") from exc
+    audio, rate = read_wav(path)
     spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
-    return [("film", v) for v in check_sound(film.audio, film.sample_rate, spans)]
+    return audio, rate, [("film", v) for v in check_sound(audio, rate, spans)]
 
 
 def _picture(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
