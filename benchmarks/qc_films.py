@@ -738,10 +738,11 @@ def report(cases: list[Case], times: dict[str, list[tuple[float, float]]]) -> No
     )
     for orientation, runs in times.items():
         seconds, minutes = sum(s for s, _ in runs), sum(m for _, m in runs)
-        worst = max(s / m for s, m in runs)
+        each = sorted(s / m for s, m in runs)
         print(
             f"qc wall time, {orientation}: {seconds / minutes:.2f} s per minute of film "
-            f"(worst {worst:.2f}; {len(runs)} runs; target {TARGET:.1f})"
+            f"(median {each[len(each) // 2]:.2f}, worst {each[-1]:.2f}; {len(runs)} runs; "
+            f"target {TARGET:.1f})"
         )
 
 
