@@ -105,28 +105,82 @@ def _yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, full: bool) -> np.n
     return out
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """Where a frame's planes are point-sampled, and by how much the samples are averaged
+    down into the fine, grey and colour pictures."""
+
+    step: int  # luma samples every `step` pixels
+    cstep: int  # chroma samples every `cstep` pixels of the half-size chroma planes
+    fine: int  # luma samples per fine pixel, each way
+    grey: int
+    colour: int
+    chroma: int  # chroma samples per colour pixel, each way
+
+
 @dataclass
 class _Samples:
-    """Point samples of each plane of some frames, and when each is shown."""
+    """Some frames, sampled and averaged down a chunk at a time (on the decoding thread, so
+    the work overlaps the other half's decoding), and when each is shown."""
 
-    ys: list[np.ndarray] = field(default_factory=list)
-    us: list[np.ndarray] = field(default_factory=list)
-    vs: list[np.ndarray] = field(default_factory=list)
+    grid: _Grid
     times: list[float] = field(default_factory=list)
     full: bool = False  # full-range (JPEG) luma
     seeked_to: float | None = None  # the first frame decoded after a seek
+    chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # fine, grey, y, u, v
+    planes: tuple[list[np.ndarray], ...] = field(default_factory=lambda: ([], [], []))
+
+    def add(self, frame: av.VideoFrame, t: float) -> None:
+        g, (ys, us, vs) = self.grid, self.planes
+        w, h = frame.width, frame.height
+        cw, ch = (w + 1) // 2, (h + 1) // 2
+        self.times.append(t)
+        ys.append(_plane(frame, 0, h, w)[:: g.step, :: g.step].copy())
+        us.append(_plane(frame, 1, ch, cw)[:: g.cstep, :: g.cstep].copy())
+        vs.append(_plane(frame, 2, ch, cw)[:: g.cstep, :: g.cstep].copy())
+        if len(ys) == _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        g, (ys, us, vs) = self.grid, self.planes
+        if ys:
+            self.chunks.append(
+                (
+                    _block(ys, g.fine, np.uint8),
+                    _block(ys, g.grey),
+                    _block(ys, g.colour),
+                    _block(us, g.chroma),
+                    _block(vs, g.chroma),
+                )
+            )
+        for plane in self.planes:
+            plane.clear()
+
+    def joined(self, index: int) -> np.ndarray:
+        return np.concatenate([chunk[index] for chunk in self.chunks])
+
+
+def _grid(width: int, height: int) -> _Grid:
+    """Point samples about twice as dense as the fine picture, each way; chroma planes are
+    half size, sampled every `step` (or every other one where a colour pixel still spans
+    whole chroma samples), their blocks covering luma's."""
+    side = max(width, height)
+    step = max(1, side // (FINE_SIDE * _OVERSAMPLE))
+    block = max(1, side // GREY_SIDE // step)
+    colour = max(1, block * GREY_SIDE // COLOUR_SIDE)  # of the luma samples
+    cstep = 2 * step if colour % 4 == 0 else step
+    fine = max(1, side // FINE_SIDE // step)
+    return _Grid(step, cstep, fine, block, colour, max(1, colour * step // (2 * cstep)))
 
 
 class _Untimed(Exception):
     """A frame without a timestamp: the film cannot be split by time."""
 
 
-def _sample(
-    path: Path, lo: float | None, hi: float | None, step: int, cstep: int, fps: float
-) -> _Samples:
+def _sample(path: Path, lo: float | None, hi: float | None, grid: _Grid, fps: float) -> _Samples:
     """Sample the frames shown from ``lo`` until ``hi`` (seconds; None: the film's start or
     end), seeking to the keyframe before ``lo``."""
-    out = _Samples()
+    out = _Samples(grid)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         if lo is not None and stream.time_base:
@@ -148,37 +202,31 @@ def _sample(
                 frame = frame.reformat(format="yuv420p")
                 name = "yuv420p"
             out.full = name == "yuvj420p"
-            w, h = frame.width, frame.height
-            cw, ch = (w + 1) // 2, (h + 1) // 2
-            out.times.append(t)
-            out.ys.append(_plane(frame, 0, h, w)[::step, ::step].copy())
-            out.us.append(_plane(frame, 1, ch, cw)[::cstep, ::cstep].copy())
-            out.vs.append(_plane(frame, 2, ch, cw)[::cstep, ::cstep].copy())
+            out.add(frame, t)
+    out.flush()
     return out
 
 
 def _split_decode(
-    path: Path, middle: float | None, step: int, cstep: int, fps: float, pool: ThreadPoolExecutor
+    path: Path, middle: float | None, grid: _Grid, fps: float, pool: ThreadPoolExecutor
 ) -> _Samples:
     """All frames, sampled: in two halves on two threads (the decoder lets go of the GIL)
     when the film has a ``middle``, else in one pass. A seek that lands past the middle, or a
     frame without a timestamp, falls back to one pass."""
     if middle is not None:
         try:
-            first = pool.submit(_sample, path, None, middle, step, cstep, fps)
-            second = _sample(path, middle, None, step, cstep, fps)
+            first = pool.submit(_sample, path, None, middle, grid, fps)
+            second = _sample(path, middle, None, grid, fps)
             head = first.result()
             landed = second.seeked_to is None or second.seeked_to <= middle
             if landed and (not second.times or not head.times or head.times[-1] < second.times[0]):
-                head.ys += second.ys
-                head.us += second.us
-                head.vs += second.vs
+                head.chunks += second.chunks
                 head.times += second.times
                 head.full = head.full or second.full
                 return head
         except _Untimed:
             pass
-    return _sample(path, None, None, step, cstep, fps)
+    return _sample(path, None, None, grid, fps)
 
 
 def decode(path: Path | str, *, sound: bool = True) -> Footage:
@@ -201,39 +249,28 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
                 seconds = float(stream.duration * stream.time_base)
                 if seconds >= 2 * _SPLIT_MIN:
                     middle = float(stream.start_time * stream.time_base) + seconds / 2
-        # point samples about twice as dense as the fine picture, each way
-        side = max(width, height)
-        step = max(1, side // (FINE_SIDE * _OVERSAMPLE))
-        fine_block = max(1, side // FINE_SIDE // step)
-        block = max(1, side // GREY_SIDE // step)
-        cblock = max(1, block * GREY_SIDE // COLOUR_SIDE)  # of the luma samples
-        # chroma planes are half size: sampled every `step` (or every other `step` where a
-        # colour pixel still spans whole chroma samples), blocks covering luma's
-        cstep = 2 * step if cblock % 4 == 0 else step
         with ThreadPoolExecutor(2) as pool:
             heard = pool.submit(read_wav, path) if sound and has_audio else None
-            got = _split_decode(path, middle, step, cstep, fps, pool)
+            got = _split_decode(path, middle, _grid(width, height), fps, pool)
             audio, sample_rate = heard.result() if heard is not None else (None, 0)
     except av.FFmpegError as exc:
         raise MediaError(f"{path}: cannot decode it for checking ({exc})") from exc
-    ys, us, vs, times, full = got.ys, got.us, got.vs, got.times, got.full
-    if not ys:
+    if not got.times:
         raise MediaError(f"{path}: its video stream holds no frames")
-    fine = _block(ys, fine_block, np.uint8)
-    grey_raw = _block(ys, block)
-    grey = grey_raw / 255.0 if full else (grey_raw - 16.0) / 219.0
+    grey_raw = got.joined(1)
+    grey = grey_raw / 255.0 if got.full else (grey_raw - 16.0) / 219.0
     grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
-    chroma_block = max(1, cblock * step // (2 * cstep))
-    cy, cu, cv = _block(ys, cblock), _block(us, chroma_block), _block(vs, chroma_block)
+    cy, cu, cv = got.joined(2), got.joined(3), got.joined(4)
     hh = min(cy.shape[1], cu.shape[1])
     ww = min(cy.shape[2], cu.shape[2])
-    colour = _yuv_to_rgb(cy[:, :hh, :ww], cu[:, :hh, :ww], cv[:, :hh, :ww], full)
+    colour = _yuv_to_rgb(cy[:, :hh, :ww], cu[:, :hh, :ww], cv[:, :hh, :ww], got.full)
+    fine, times = got.joined(0), got.times
     return Footage(
         path=path,
         width=width,
         height=height,
         fps=fps,
-        duration=duration or len(ys) / (fps or 1.0),
+        duration=duration or len(times) / (fps or 1.0),
         grey=grey,
         fine=fine,
         colour=colour,
