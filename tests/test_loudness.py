@@ -165,3 +165,23 @@ def test_a_rendered_film_passes_the_loudness_check(tmp_path: Path) -> None:
     assert recorded.lufs == pytest.approx(lufs, abs=0.2)  # what the film measures
     assert recorded.true_peak_dbtp is not None
     assert sound.true_peak(film.audio).passed  # under -1 dBTP after the AAC encoder
+
+
+def test_the_true_peak_oversamples_only_where_it_can_pass_the_sample_peak() -> None:
+    """``true_peak_level`` skips blocks that cannot beat the sample peak: on speech, noise,
+    a near-Nyquist tone, alternating full-scale samples and clipped noise it returns exactly
+    what oversampling everything does."""
+    from ministudio.media.audio import true_level, true_peak_level
+
+    rng = np.random.default_rng(7)
+    signals = [
+        syn.speech(20.0, [(1.0, 9.0), (11.0, 19.0)], seed=3),
+        rng.normal(0, 0.2, 50_000).astype(np.float32),
+        np.clip(rng.normal(0, 0.6, 30_000), -1, 1).astype(np.float32),
+        (0.9 * np.sin(np.arange(48_000) * 2 * np.pi * 11_000 / 48_000)).astype(np.float32),
+        np.tile(np.float32([0.7, -0.7]), 4000),
+        np.float32([0.5]),
+        np.zeros(3, np.float32),
+    ]
+    for x in signals:
+        assert true_peak_level(x) == float(true_level(x).max(initial=0.0))

@@ -263,9 +263,9 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
 
 def true_peak(samples: np.ndarray) -> QCVerdict:
     """The true peak (4x oversampled, ITU-R BS.1770-4 annex 2) under EBU R128's -1 dBTP."""
-    from ministudio.media.audio import true_level
+    from ministudio.media.audio import true_peak_level
 
-    level = float(true_level(samples).max(initial=0.0))
+    level = true_peak_level(samples)
     dbtp = 20 * np.log10(level) if level > 0 else -np.inf
     ok = dbtp <= TRUE_PEAK_LIMIT
     return QCVerdict(
