@@ -27,7 +27,7 @@ from ministudio.checks import (
 from ministudio.checks.continuity import sample
 from ministudio.checks.format import frame_rate
 from ministudio.checks.sound import clipped
-from ministudio.checks.timeline import Expected, check_timeline, picture_changes, shot_starts
+from ministudio.checks.timeline import Expected, check_timeline, locate, picture_changes
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict
 from ministudio.manifest import Manifest, ShotRecord
@@ -70,8 +70,9 @@ def _picture(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
     times = film.times if film.times is not None else np.arange(film.frames) / manifest.fps
     expected = [Expected(s.id, s.start, s.frames) for s in manifest.shots]
     changes = picture_changes(film.grey)
-    found += check_timeline(times, changes, expected, manifest.fps)
-    starts = shot_starts(times, changes, expected, manifest.fps)
+    located = locate(times, changes, expected, manifest.fps)
+    found += check_timeline(times, changes, expected, manifest.fps, located)
+    starts = located.starts
     ends = [*starts[1:], float("inf")]
     shots = [
         (shot, _stretch(film, times, start, end, manifest.fps))

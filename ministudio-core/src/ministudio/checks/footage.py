@@ -27,7 +27,8 @@ COLOUR_SIDE = 32  # enough for colour statistics and seams
 # pixels wide it still moves a few pixels; at 64 it is lost in one (measured: issue 15)
 FINE_SIDE = 128
 _OVERSAMPLE = 2  # point samples averaged per output pixel, each way
-_CHUNK = 64  # frames averaged down at a time
+_CHUNK = 64  # frames averaged down at a time: a film's worth of fresh memory costs more to
+# touch than to compute
 _SPLIT_MIN = 2.0  # seconds: a clip at least twice this long is decoded in two halves at once
 
 
@@ -64,26 +65,21 @@ class Footage:
 
 def _block(frames: Sequence[np.ndarray], block: int, dtype: type = np.float32) -> np.ndarray:
     """Box-average each (h, w) uint8 frame by ``block``: a (frames, h', w') stack of means,
-    float32 (or rounded to ``np.uint8``)."""
+    float32 (or rounded to ``np.uint8``). Strided slices added up, rows of each block then its
+    columns: several times faster than a reduction over a short middle axis (same values)."""
     h, w = frames[0].shape
     oh, ow = max(1, h // block), max(1, w // block)
     block_h, block_w = min(block, h), min(block, w)
-    out = np.empty((len(frames), oh, ow), dtype)
-    scale = np.float32(1.0 / (block_h * block_w))
     wide = np.uint16 if block_h * block_w * 255 < 1 << 16 else np.uint32
-    # A few frames at a time: a film's worth of fresh memory costs more to touch than to
-    # compute. Strided slices added up, rows of each block then its columns: several times
-    # faster than a reduction over a short middle axis (the same values).
-    for lo in range(0, len(frames), _CHUNK):
-        cut = np.stack(frames[lo : lo + _CHUNK])[:, : oh * block_h, : ow * block_w]
-        rows = cut[:, 0::block_h].astype(wide)
-        for i in range(1, block_h):
-            rows += cut[:, i::block_h]
-        sums = rows[:, :, 0::block_w].copy()
-        for j in range(1, block_w):
-            sums += rows[:, :, j::block_w]
-        means = sums * scale
-        out[lo : lo + _CHUNK] = np.rint(means) if dtype is np.uint8 else means
+    cut = np.stack(frames)[:, : oh * block_h, : ow * block_w]
+    rows = cut[:, 0::block_h].astype(wide)
+    for i in range(1, block_h):
+        rows += cut[:, i::block_h]
+    sums = rows[:, :, 0::block_w].copy()
+    for j in range(1, block_w):
+        sums += rows[:, :, j::block_w]
+    means = sums * np.float32(1.0 / (block_h * block_w))
+    out: np.ndarray = np.rint(means).astype(dtype) if dtype is np.uint8 else means
     return out
 
 

@@ -150,36 +150,48 @@ def place_seams(
     return starts, unplaced, placed
 
 
-def shot_starts(
+class Located(NamedTuple):
+    """Where the film's shots really are: each one's start (seconds), the runs of shots whose
+    seams no jump places, the jump that placed a run's seams (by shot index), and the end."""
+
+    starts: list[float]
+    unplaced: list[_Run]
+    placed: dict[int, float]
+    end: float
+
+
+def locate(
     times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
-) -> list[float]:
-    """Where each shot really starts in the film (seconds): at its cut, or where its seam was
-    placed (else where the manifest puts it, moved as the cut before it moved)."""
+) -> Located:
+    """Each shot's real start: at its cut, or where its seam was placed (else where the
+    manifest puts it, moved as the cut before it moved)."""
     times = np.asarray(times, np.float64)
     changes = np.asarray(changes, np.float64)
     end = float(times[-1]) + 1.0 / fps if times.size else 0.0
     starts, seen = find_cuts(times, changes, shots, fps)
-    return place_seams(times, changes, shots, fps, starts, seen, end)[0]
+    return Located(*place_seams(times, changes, shots, fps, starts, seen, end), end)
 
 
 def check_timeline(
-    times: np.ndarray, changes: np.ndarray, shots: Sequence[Expected], fps: float
+    times: np.ndarray,
+    changes: np.ndarray,
+    shots: Sequence[Expected],
+    fps: float,
+    located: Located | None = None,
 ) -> list[tuple[str, QCVerdict]]:
     """Verdicts on the film's frames against the manifest: one per shot (under its id) and
     one for the whole film (under "film"). ``times`` are the decoded frames' presentation
-    times, ``changes`` their `picture_changes`, ``fps`` the manifest's frame rate."""
+    times, ``changes`` their `picture_changes`, ``fps`` the manifest's frame rate;
+    ``located`` their `locate`, when the caller has it already."""
     period = 1.0 / fps
     times = np.asarray(times, np.float64)
-    changes = np.asarray(changes, np.float64)
     steps = np.diff(times)
     duplicated = [float(times[i + 1]) for i in np.flatnonzero(steps < period / 2)]
     gaps = [  # (time of the first missing frame, how many are missing)
         (float(times[i]) + period, round(float(steps[i]) / period) - 1)
         for i in np.flatnonzero(steps > 1.5 * period)
     ]
-    end = float(times[-1]) + period if times.size else 0.0
-    starts, seen = find_cuts(times, changes, shots, fps)
-    starts, unplaced, placed = place_seams(times, changes, shots, fps, starts, seen, end)
+    starts, unplaced, placed, end = located or locate(times, changes, shots, fps)
     together = {i: run for run in unplaced for i in range(run.first, run.last + 1)}
     found: list[tuple[str, QCVerdict]] = []
     for k, shot in enumerate(shots):
