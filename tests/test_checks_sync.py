@@ -122,3 +122,10 @@ def test_a_clip_with_its_own_sound_gets_the_sync_check(tmp_path: Path) -> None:
     assert not verdict.passed and "ms late" in verdict.reason
     without = check_footage(footage, SECONDS, FPS, lines=lines)
     assert not [v for v in without if v.check == "sync"]
+
+
+def test_a_line_said_to_run_for_ever_is_bounded_by_the_sound(tmp_path: Path) -> None:
+    """Spans come from a manifest anyone may edit: a line ending at 10^12 s reads only the
+    sound there is (no mask of 10^12 seconds), and the face is still measured."""
+    found = measured(face_film(tmp_path, 0.2), spans=((LINE[0], 1e12),))
+    assert found.offset is not None and abs(found.offset - 0.2) < 0.02

@@ -17,6 +17,7 @@ from ministudio import hookimpl
 from ministudio.animatic.render import render_clip
 from ministudio.checks import synthetic as syn
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.errors import MinistudioError
 from ministudio.filmqc import check_film
 from ministudio.jobs import LineBrief, VideoRequest, VideoResult
 from ministudio.media.audio import read_wav
@@ -170,3 +171,16 @@ def test_qc_measures_the_films_sync_and_fails_it_200_ms_late(store, tmp_path: Pa
         assert 180 <= ms <= 220, verdict.reason
     saved = json.loads((out / "manifest.json").read_text())
     assert saved["shots"][1]["cast"] == ["bo"]
+
+
+def test_qc_refuses_a_manifest_whose_line_times_are_not_numbers(store, tmp_path: Path) -> None:
+    """A line time of NaN (JSON accepts it) is refused when the manifest is read, with what
+    to do, not a crash in a check."""
+    out = tmp_path / "out"
+    render(tiny_production(), out, store=store)
+    saved = json.loads((out / "manifest.json").read_text())
+    saved["shots"][1]["lines"][0]["start"] = float("nan")
+    (out / "manifest.json").write_text(json.dumps(saved))
+    refused = r"(?s)no readable manifest\.json .*finite number.*render first"
+    with pytest.raises(MinistudioError, match=refused):
+        check_film(out)

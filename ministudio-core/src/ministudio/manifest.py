@@ -7,12 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from ministudio.jobs import QCVerdict
 
 
 class LineRecord(BaseModel):
+    # times are finite: `ministudio qc DIR` reads them back from a file anyone may edit
+    model_config = ConfigDict(allow_inf_nan=False)
+
     speaker: str
     text: str
     emotion: str
@@ -46,6 +49,8 @@ class TakeRecord(BaseModel):
 
 
 class ShotRecord(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)  # as LineRecord
+
     id: str
     scene: str
     index: int

@@ -88,7 +88,8 @@ def measure(
     spoken = sum(max(0.0, min(b, last) - max(a, first)) for a, b in spans)
     if spoken < MIN_SPEECH:
         return Sync(None, 0.0, np.zeros(tried.size), n, spoken)
-    voice = _loudness(samples, rate, _heard(spans, others, rate), shown, fps, tried)
+    heard = _heard(spans, others, rate, samples.size)
+    voice = _loudness(samples, rate, heard, shown, fps, tried)
     picture = grey.reshape(n, -1)
     moving = np.ptp(picture, axis=0) >= STILL_RANGE * (
         1.0 if picture.dtype == np.uint8 else 1 / 255
@@ -151,16 +152,22 @@ def verdict(sync: Sync, what: str = "the shot") -> QCVerdict:
 
 
 def _heard(
-    spans: Sequence[tuple[float, float]], others: Sequence[tuple[float, float]], rate: int
+    spans: Sequence[tuple[float, float]],
+    others: Sequence[tuple[float, float]],
+    rate: int,
+    size: int,
 ) -> np.ndarray:
-    """Which samples count as on-screen speech: each span widened by `MAX_LAG` each way,
-    less the off-screen lines (a boolean mask long enough for every span)."""
-    end = max(b for _, b in spans) + MAX_LAG
-    mask = np.zeros(round(end * rate) + 1, bool)
+    """Which of the ``size`` samples count as on-screen speech: each span widened by
+    `MAX_LAG` each way, less the off-screen lines."""
+
+    def at(seconds: float) -> int:  # the sample at a time, within the sound
+        return round(min(max(seconds * rate, 0.0), size))
+
+    mask = np.zeros(size, bool)
     for a, b in spans:
-        mask[max(0, round((a - MAX_LAG) * rate)) : round((b + MAX_LAG) * rate)] = True
+        mask[at(a - MAX_LAG) : at(b + MAX_LAG)] = True
     for a, b in others:
-        mask[max(0, round(a * rate)) : max(0, round(b * rate))] = False
+        mask[at(a) : at(b)] = False
     return mask
 
 
