@@ -226,3 +226,38 @@ def test_a_clip_decoded_in_two_halves_at_once_is_the_clip_decoded_in_one_pass(
     assert halves.audio is not None and whole.audio is not None
     for name in ("times", "grey", "fine", "colour", "audio"):
         assert np.array_equal(getattr(halves, name), getattr(whole, name)), name
+
+
+def test_a_picture_that_changes_size_mid_stream_is_refused_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """Two encodings of different sizes in one stream (an MPEG-TS, which allows it): the
+    checks say the picture changes size and to re-encode it, never a numpy error."""
+    from fractions import Fraction
+
+    import av
+    from ministudio.checks.footage import decode
+    from ministudio.errors import MediaError
+
+    path = tmp_path / "two-sizes.ts"
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        for size in ((320, 180), (160, 90)):
+            encoder = av.CodecContext.create("libx264", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = *size, "yuv420p"
+            encoder.time_base = Fraction(1, 24)
+            for i in range(24):
+                picture = np.full((size[1], size[0], 3), i * 10, np.uint8)
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                frame.pts, frame.time_base = i + (24 if size[0] == 160 else 0), Fraction(1, 24)
+                for packet in encoder.encode(frame.reformat(format="yuv420p")):
+                    packet.stream = stream
+                    out.mux(packet)
+            for packet in encoder.encode(None):
+                packet.stream = stream
+                out.mux(packet)
+    with pytest.raises(
+        MediaError, match=r"changes size mid-stream \(320x180 to 160x90\).*re-encode"
+    ):
+        decode(path)
