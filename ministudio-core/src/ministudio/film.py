@@ -109,7 +109,8 @@ class FilmAssembly:
     async def append_ready(self, shots: Sequence[tuple[bool, Path | None]]) -> None:
         """Append, in film order, each finished shot whose predecessors are all in.
 
-        ``shots`` is every shot's (finished, clip); a finished shot without a clip failed.
+        ``shots`` is every shot's (finished, clip); a finished shot without a clip failed
+        (give its ``slate`` as its clip to assemble the film anyway).
         """
         from ministudio.media.contact_sheet import middle_frame
 
@@ -126,6 +127,30 @@ class FilmAssembly:
                     )
                 )
                 self._appended += 1
+
+    async def slate(
+        self, output: Path, shot_id: str, reason: str, *, frames: int, index: int
+    ) -> Path:
+        """Write the slate that stands in for a failed shot (``ministudio.slate``): ``frames``
+        frames at the film's size and rate, encoded to join it by stream copy. Its sound is
+        the film's, laid down already: the shot's spoken lines where they were synthesised,
+        else silence. ``index`` is the shot's place in the film (neighbouring slates differ)."""
+        from ministudio.slate import write_slate
+
+        width, height = self.size
+        return await anyio.to_thread.run_sync(
+            lambda: write_slate(
+                output,
+                shot_id,
+                reason,
+                width=width,
+                height=height,
+                fps=self.fps,
+                frames=frames,
+                index=index,
+            ),
+            limiter=self._limiter,
+        )
 
     def abort(self) -> None:
         """Give up: no film, no partial file."""

@@ -5,6 +5,11 @@ against the manifest, shot by shot (`checks.timeline`). Each shot's stretch gets
 checks, each `continue` shot its seam, the shots of a place in one light (`ministudio.places`)
 the environment check, and the film's sound silence under its lines, clipping and loudness.
 Sync is measured on each shot where a character in frame speaks, and over them all.
+
+A film assembled around failed shots holds a slate in place of each (``ShotRecord.slate``):
+such a shot gets one failing verdict, ``slate``, with why it failed, and none of the checks
+of a shot's picture or lines (a still card is no frozen shot, nobody speaks on it); its
+frames still count in the film's timeline.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def _film_sound(
     except av.FFmpegError:  # an unreadable film: the picture's decoding says why
         return None, 0, []
     audio, rate = read_wav(path)
-    spans = [(line.start, line.end) for shot in manifest.shots for line in shot.lines]
+    spans = [(line.start, line.end) for shot in _shown(manifest) for line in shot.lines]
     return audio, rate, [("film", v) for v in check_sound(audio, rate, spans)]
 
 
@@ -93,6 +98,9 @@ def _picture(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
         for shot, start, end in zip(manifest.shots, starts, ends, strict=True)
     ]
     for shot, part in shots:
+        if shot.slate is not None:
+            found.append((shot.id, _slate(shot)))
+            continue
         checks = check_footage(
             part,
             shot.duration,
@@ -108,12 +116,14 @@ def _picture(film: Footage, manifest: Manifest) -> list[tuple[str, QCVerdict]]:
             found.append(
                 (shot.id, clipped(film.audio, film.sample_rate, span, lines, what="the shot"))
             )
+    filmed = [(shot, part) for shot, part in shots if shot.slate is None]  # no slates
     if film.audio is not None:
-        found += _sync(film, shots, manifest.fps)
+        found += _sync(film, filmed, manifest.fps)
     for before, (shot, part) in itertools.pairwise(shots):
-        if shot.conditioning and "first frame" in shot.conditioning:
+        slated = shot.slate is not None or before[0].slate is not None
+        if shot.conditioning and "first frame" in shot.conditioning and not slated:
             found.append((shot.id, seam(sample(before[1]), sample(part))))
-    for place, same in places(shots, lambda pair: Place(pair[0].scene, "", pair[0].lighting)):
+    for place, same in places(filmed, lambda pair: Place(pair[0].scene, "", pair[0].lighting)):
         if len(same) > 1:  # the render's groups (ministudio.places): neighbours or not
             verdicts = scene_stability({s.id: sample(f) for s, f in same}, place.name)
             found += [(s.id, v) for (s, _), v in zip(same, verdicts, strict=True)]
@@ -140,6 +150,22 @@ def _sync(
     if measures:
         found.append(("film", sync.verdict(sync.combined(measures), "the film")))
     return found
+
+
+def _shown(manifest: Manifest) -> list[ShotRecord]:
+    """The shots the film really shows: not the slates standing in for failed ones."""
+    return [shot for shot in manifest.shots if shot.slate is None]
+
+
+def _slate(shot: ShotRecord) -> QCVerdict:
+    """The verdict on a slate: the shot is missing from the film, and why."""
+    return QCVerdict(
+        check="slate",
+        passed=False,
+        score=0.0,
+        reason=f"a slate stands in for this shot, which failed to render ({shot.slate}); "
+        "render the film again to replace it",
+    )
 
 
 def _on_screen(shot: ShotRecord, speaker: str) -> bool:

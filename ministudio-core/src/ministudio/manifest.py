@@ -31,6 +31,13 @@ class AttemptRecord(BaseModel):
     error: str
 
 
+class FallbackRecord(BaseModel):
+    """The engine a shot was routed to, which failed, before a fallback engine saved it."""
+
+    engine: str
+    reason: str  # its failure, keys blanked
+
+
 class TakeRecord(BaseModel):
     """One rendering of a shot, and what the quality checks made of it."""
 
@@ -78,7 +85,9 @@ class ShotRecord(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0  # wall time spent on this shot in this run
     failed_attempts: list[AttemptRecord] = []
+    fallback_from: FallbackRecord | None = None  # its engine failed and a fallback rendered it
     error: str | None = None
+    slate: str | None = None  # the film shows a slate here, which says this (why it failed)
     qc: list[QCVerdict] = []  # the kept take's verdicts (then the checks across shots)
     takes: list[TakeRecord] = []  # every take when a failing check made the shot retaken
     retakes_stopped: str | None = None  # why the ladder stopped while a check still failed
@@ -107,7 +116,9 @@ class Manifest(BaseModel):
     duration: float
     cost: float
     seconds: float  # wall time of the whole render
-    film: str | None  # file name in the output folder; None when a shot failed
+    # file name in the output folder; None when a shot failed and the render was told not to
+    # assemble the film around it (``--no-partial``): else each failed shot is a slate in it
+    film: str | None
     subtitles: list[str] = []
     contact_sheet: str | None = None
     loudness: LoudnessRecord | None = None  # the soundtrack's normalisation
