@@ -27,8 +27,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ministudio import hookimpl
 from ministudio.engines import EngineContext, EngineSpec
+from ministudio.plugin_kit import Engine, engine_hooks
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -46,114 +46,91 @@ DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 MAX_PROMPT = 2500
 
 
-def spec() -> EngineSpec:
-    """The engine: its variants are Kling's capability map; its capabilities the envelope
-    (what the default model takes in either mode, with webhooks, concurrency and latency)."""
-    import dataclasses
+class Kling(Engine):
+    """The engine ``kling``: its declaration here, its work in ``_engine`` (imported by the
+    methods, so importing the plugin imports no httpx)."""
 
-    from ministudio_kling._models import MODELS, variants
+    id = ENGINE
 
-    latency = float(os.environ.get("KLING_EXPECTED_LATENCY") or 120.0)
-    ways = variants(latency)
-    default = [v.capabilities for v in ways if v.model == MODEL]
-    envelope = dataclasses.replace(
-        default[0],  # std: the cheapest
-        resolutions=tuple(dict.fromkeys(r for c in default for r in c.resolutions)),
-        concurrency=5,  # per account and resource pack: override in routing.limits
-    )
-    return EngineSpec(
-        id=ENGINE,
-        kind="video",
-        description="Kling AI (REST with a JWT per request): text and image to video, "
-        "per model and mode",
-        key_env=KEY_ENV,
-        all_keys=True,  # an access key and a secret key, both needed
-        default_model=MODEL,
-        models=MODELS,
-        variants=ways,
-        marks_sending=True,  # _engine.submit and element side jobs call sending()
-        capabilities=envelope,
-    )
+    def spec(self) -> EngineSpec:
+        """The engine: its variants are Kling's capability map; its capabilities the envelope
+        (what the default model takes in either mode, with webhooks, concurrency, latency)."""
+        import dataclasses
 
+        from ministudio_kling._models import MODELS, variants
 
-@hookimpl
-def ministudio_engines() -> list[EngineSpec]:
-    return [spec()]
+        latency = float(os.environ.get("KLING_EXPECTED_LATENCY") or 120.0)
+        ways = variants(latency)
+        default = [v.capabilities for v in ways if v.model == MODEL]
+        envelope = dataclasses.replace(
+            default[0],  # std: the cheapest
+            resolutions=tuple(dict.fromkeys(r for c in default for r in c.resolutions)),
+            concurrency=5,  # per account and resource pack: override in routing.limits
+        )
+        return EngineSpec(
+            id=ENGINE,
+            kind="video",
+            description="Kling AI (REST with a JWT per request): text and image to video, "
+            "per model and mode",
+            key_env=KEY_ENV,
+            all_keys=True,  # an access key and a secret key, both needed
+            default_model=MODEL,
+            models=MODELS,
+            variants=ways,
+            marks_sending=True,  # _engine.submit and element side jobs call sending()
+            capabilities=envelope,
+        )
 
+    def submit(
+        self, request: VideoRequest, idempotency_key: str, context: EngineContext
+    ) -> Awaitable[Submission]:
+        from ministudio_kling import _engine
 
-# -- hooks: sync shims, so a foreign engine id gets None rather than a coroutine -------------
-@hookimpl
-def submit_video(
-    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
-) -> Awaitable[Submission] | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling import _engine
+        return _engine.submit(request, idempotency_key, context)
 
-    return _engine.submit(request, idempotency_key, context)
+    def poll(self, job_id: str, context: EngineContext) -> Awaitable[JobStatus]:
+        from ministudio_kling import _engine
 
+        return _engine.poll(job_id, context)
 
-@hookimpl
-def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling import _engine
+    def download(
+        self,
+        job_id: str,
+        status: JobStatus,
+        output: Path,
+        context: EngineContext,
+        request: VideoRequest,
+    ) -> Awaitable[VideoResult]:
+        from ministudio_kling import _engine
 
-    return _engine.poll(job_id, context)
+        return _engine.download(job_id, status, Path(output), context, request)
 
+    def find_job(
+        self, idempotency_key: str, context: EngineContext, request: VideoRequest
+    ) -> Awaitable[str | None]:
+        from ministudio_kling import _engine
 
-@hookimpl
-def download_video(
-    engine: str,
-    job_id: str,
-    status: JobStatus,
-    output: Path,
-    context: EngineContext,
-    request: VideoRequest,
-) -> Awaitable[VideoResult] | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling import _engine
+        return _engine.find(idempotency_key, context, request)
 
-    return _engine.download(job_id, status, Path(output), context, request)
+    def parse_webhook(self, body: bytes) -> JobStatus | None:
+        from ministudio_kling import _engine
 
+        return _engine.parse_webhook(body)
 
-@hookimpl
-def find_video_job(
-    engine: str, idempotency_key: str, context: EngineContext, request: VideoRequest
-) -> Awaitable[str | None] | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling import _engine
+    def estimate_cost(self, request: VideoRequest) -> float | None:
+        from ministudio_kling._engine import cost
 
-    return _engine.find(idempotency_key, context, request)
+        return cost(request)
 
+    def prompt(self, shot: ShotPrompt) -> str:
+        from ministudio.prompts import describe_shot
 
-@hookimpl
-def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling import _engine
-
-    return _engine.parse_webhook(body)
+        # What to avoid goes to Kling's negative_prompt instead (see _request); the lines only
+        # when Kling speaks them (native audio).
+        brief = shot.model_copy(update={"negative": ()})
+        return describe_shot(brief, include_dialogue=shot.native_audio)[:MAX_PROMPT]
 
 
-@hookimpl
-def estimate_cost(engine: str, request: VideoRequest) -> float | None:
-    if engine != ENGINE:
-        return None
-    from ministudio_kling._engine import cost
-
-    return cost(request)
-
-
-@hookimpl
-def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
-    if engine != ENGINE:
-        return None
-    from ministudio.prompts import describe_shot
-
-    # What to avoid goes to Kling's negative_prompt instead (see _request); the lines only
-    # when Kling speaks them (native audio).
-    brief = shot.model_copy(update={"negative": ()})
-    return describe_shot(brief, include_dialogue=shot.native_audio)[:MAX_PROMPT]
+KLING = Kling()
+spec = KLING.spec
+globals().update(engine_hooks(KLING))

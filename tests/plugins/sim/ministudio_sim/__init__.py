@@ -1,7 +1,9 @@
 """A remote, paid engine as a plugin: "sim", the loopback fake API in tests/fakes/sim_server.py.
 
-It implements the remote-engine hooks (submit, poll, download, find, parse_webhook) over real
-HTTP with httpx and no retries of its own: the core retries, waits and keeps the journal.
+Written with ``ministudio.plugin_kit``: the class ``Sim`` is the engine (its declaration, and
+submit, poll, download, find_job, parse_webhook over real HTTP with httpx and no retries of
+its own: the core retries, waits and keeps the journal), and ``engine_hooks`` makes it the
+module's hooks.
 Set ``SIM_BASE_URL`` and ``SIM_API_KEY`` in the render's environment.
 
 How failures map, so the core never pays twice:
@@ -23,7 +25,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 from ministudio.errors import (
     AmbiguousSubmission,
@@ -33,10 +34,9 @@ from ministudio.errors import (
     MissingKeyError,
     TransientError,
 )
+from ministudio.plugin_kit import Engine, engine_hooks
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     import httpx
     from ministudio.jobs import JobStatus, Submission, VideoRequest, VideoResult
 
@@ -61,222 +61,194 @@ class KeyRejected(MissingKeyError):
         )
 
 
-def spec() -> EngineSpec:
-    return EngineSpec(
-        id=ENGINE,
-        kind="video",
-        description="loopback fake paid video API (tests and benchmarks)",
-        key_env=KEY_ENV,
-        default_model=MODEL,
-        models=(Model(MODEL, "ga", use="the loopback simulator"),),
-        marks_sending=True,  # _submit calls context.sending()
-        capabilities=Capabilities(
-            durations=(4.0, 8.0),
-            snap_duration="up",
-            aspect_ratios=("16:9", "9:16", "1:1"),
-            resolutions=("480p", "720p"),
-            first_frame=True,
-            seed=True,
-            webhooks=True,
-            concurrency=4,
-            requests_per_minute=60,
-            price_per_second=PRICE_PER_SECOND,
-            expected_latency=float(os.environ.get("SIM_EXPECTED_LATENCY", "30")),
-        ),
-    )
+class Sim(Engine):
+    """The engine "sim": its declaration, and one method per remote-engine hook."""
 
+    id = ENGINE
 
-@hookimpl
-def ministudio_engines() -> list[EngineSpec]:
-    return [spec()]
-
-
-# -- hooks: sync shims, so a foreign engine id gets None rather than a coroutine -------------
-@hookimpl
-def submit_video(
-    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
-) -> Awaitable[Submission] | None:
-    return _submit(request, idempotency_key, context) if engine == ENGINE else None
-
-
-@hookimpl
-def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
-    return _poll(job_id, context) if engine == ENGINE else None
-
-
-@hookimpl
-def download_video(
-    engine: str, job_id: str, status: JobStatus, output: Path, context: EngineContext
-) -> Awaitable[VideoResult] | None:
-    return _download(job_id, status, Path(output), context) if engine == ENGINE else None
-
-
-@hookimpl
-def find_video_job(
-    engine: str, idempotency_key: str, context: EngineContext
-) -> Awaitable[str | None] | None:
-    return _find(idempotency_key, context) if engine == ENGINE else None
-
-
-@hookimpl
-def parse_webhook(engine: str, body: bytes, headers: dict[str, str]) -> JobStatus | None:
-    if engine != ENGINE:
-        return None
-    import json
-
-    try:
-        job = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    if not isinstance(job, dict) or not isinstance(job.get("id"), str) or "state" not in job:
-        return None
-    return _status(job, retry_after=None)
-
-
-# -- the calls ------------------------------------------------------------------------------
-async def _submit(
-    request: VideoRequest, idempotency_key: str, context: EngineContext
-) -> Submission:
-    import base64
-    import json
-
-    import httpx
-    from ministudio.jobs import Submission
-
-    base, headers = _endpoint(context)
-    prompt = request.prompt
-    body: dict[str, Any] = {
-        "prompt": prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True),
-        "duration": request.duration,
-        "width": request.width,
-        "height": request.height,
-        "fps": request.fps,
-        "seed": request.seed,
-        "external_id": idempotency_key,
-        "callback_url": context.webhook_url,
-        "first_frame": None,
-    }
-    if request.first_frame is not None:
-        body["first_frame"] = base64.b64encode(Path(request.first_frame).read_bytes()).decode()
-    async with _client(context) as client:
-        context.sending()  # the paid request leaves now
-        try:
-            answer = await client.post(f"{base}/v1/clips", json=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # The request never left: sending it again cannot pay twice.
-            raise TransientError(ENGINE, f"cannot reach {base} ({_why(exc)})") from None
-        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
-            raise EngineError(ENGINE, f"cannot send to SIM_BASE_URL {base} ({_why(exc)})") from None
-        except httpx.TransportError as exc:
-            raise AmbiguousSubmission(
-                ENGINE,
-                f"the submit was sent but its answer was lost ({_why(exc)}); the job may exist: "
-                f"look it up by external id {idempotency_key!r}",
-            ) from None
-    if answer.status_code in (200, 201, 202):
-        try:
-            job_id = answer.json()["id"]
-        except (ValueError, KeyError, TypeError):
-            job_id = None
-        if not isinstance(job_id, str) or not job_id:
-            raise AmbiguousSubmission(
-                ENGINE,
-                f"the submit was accepted (HTTP {answer.status_code}) but its answer has no job "
-                f"id; look it up by external id {idempotency_key!r}",
-            )
-        return Submission(job_id=job_id)
-    if answer.status_code in (400, 422):
-        raise EngineRefusal(ENGINE, _message(answer))
-    raise _failure(answer, "submit")
-
-
-async def _poll(job_id: str, context: EngineContext) -> JobStatus:
-    job, answer = await _get_job(job_id, context)
-    return _status(job, retry_after=_poll_after(answer))
-
-
-async def _download(
-    job_id: str, status: JobStatus, output: Path, context: EngineContext
-) -> VideoResult:
-    import httpx
-    from ministudio.jobs import VideoResult
-
-    job: dict[str, Any] | None = None
-    if status.state != "succeeded" or not status.video_url:  # ask the engine where it is
-        job, _ = await _get_job(job_id, context)
-        status = _status(job, retry_after=None)
-    if status.state == "failed":
-        if status.refused:
-            raise EngineRefusal(ENGINE, status.error or "the job failed")
-        raise EngineError(ENGINE, f"job {job_id} failed: {status.error or 'no reason given'}")
-    url = status.video_url
-    if status.state != "succeeded" or not url:
-        raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    part = output.with_name(output.name + ".part")
-    received, expected, seconds = 0, None, None
-    try:
-        async with _client(context) as client, client.stream("GET", url) as answer:
-            if answer.status_code != 200:
-                raise _failure(answer, "download", read=False)
-            length = answer.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            seconds = _float(answer.headers.get("X-Content-Duration"))
-            with part.open("wb") as sink:
-                async for chunk in answer.aiter_raw(CHUNK):
-                    sink.write(chunk)
-                    received += len(chunk)
-    except httpx.TransportError as exc:
-        part.unlink(missing_ok=True)
-        raise TransientError(
-            ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
-        ) from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    if expected is not None and received != expected:
-        part.unlink(missing_ok=True)
-        raise TransientError(
-            ENGINE, f"download cut short: {received} of {expected} bytes; download again"
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
+            id=self.id,
+            kind="video",
+            description="loopback fake paid video API (tests and benchmarks)",
+            key_env=KEY_ENV,
+            default_model=MODEL,
+            models=(Model(MODEL, "ga", use="the loopback simulator"),),
+            marks_sending=True,  # submit calls context.sending()
+            capabilities=Capabilities(
+                durations=(4.0, 8.0),
+                snap_duration="up",
+                aspect_ratios=("16:9", "9:16", "1:1"),
+                resolutions=("480p", "720p"),
+                first_frame=True,
+                seed=True,
+                webhooks=True,
+                concurrency=4,
+                requests_per_minute=60,
+                price_per_second=PRICE_PER_SECOND,
+                expected_latency=float(os.environ.get("SIM_EXPECTED_LATENCY", "30")),
+            ),
         )
-    part.replace(output)
-    if job is not None:
-        seconds = _float(job.get("duration"))
-    if seconds is None:  # the clip's length is what is billed: ask for it
-        job, _ = await _get_job(job_id, context)
-        seconds = _float(job.get("duration"))
-    duration = seconds or 0.0
-    return VideoResult(
-        path=output,
-        engine_job_id=job_id,
-        model=MODEL,
-        cost=round(PRICE_PER_SECOND * duration, 6),
-    )
 
+    async def submit(
+        self, request: VideoRequest, idempotency_key: str, context: EngineContext
+    ) -> Submission:
+        import base64
+        import json
 
-async def _find(idempotency_key: str, context: EngineContext) -> str | None:
-    import httpx
+        import httpx
+        from ministudio.jobs import Submission
 
-    base, headers = _endpoint(context)
-    async with _client(context) as client:
+        base, headers = _endpoint(context)
+        prompt = request.prompt
+        body: dict[str, Any] = {
+            "prompt": prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True),
+            "duration": request.duration,
+            "width": request.width,
+            "height": request.height,
+            "fps": request.fps,
+            "seed": request.seed,
+            "external_id": idempotency_key,
+            "callback_url": context.webhook_url,
+            "first_frame": None,
+        }
+        if request.first_frame is not None:
+            body["first_frame"] = base64.b64encode(Path(request.first_frame).read_bytes()).decode()
+        async with _client(context) as client:
+            context.sending()  # the paid request leaves now
+            try:
+                answer = await client.post(f"{base}/v1/clips", json=body, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # The request never left: sending it again cannot pay twice.
+                raise TransientError(ENGINE, f"cannot reach {base} ({_why(exc)})") from None
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                raise EngineError(
+                    ENGINE, f"cannot send to SIM_BASE_URL {base} ({_why(exc)})"
+                ) from None
+            except httpx.TransportError as exc:
+                raise AmbiguousSubmission(
+                    ENGINE,
+                    f"the submit was sent but its answer was lost ({_why(exc)}); the job may "
+                    f"exist: look it up by external id {idempotency_key!r}",
+                ) from None
+        if answer.status_code in (200, 201, 202):
+            try:
+                job_id = answer.json()["id"]
+            except (ValueError, KeyError, TypeError):
+                job_id = None
+            if not isinstance(job_id, str) or not job_id:
+                raise AmbiguousSubmission(
+                    ENGINE,
+                    f"the submit was accepted (HTTP {answer.status_code}) but its answer has no "
+                    f"job id; look it up by external id {idempotency_key!r}",
+                )
+            return Submission(job_id=job_id)
+        if answer.status_code in (400, 422):
+            raise EngineRefusal(ENGINE, _message(answer))
+        raise _failure(answer, "submit")
+
+    async def poll(self, job_id: str, context: EngineContext) -> JobStatus:
+        job, answer = await _get_job(job_id, context)
+        return _status(job, retry_after=_poll_after(answer))
+
+    async def download(
+        self, job_id: str, status: JobStatus, output: Path, context: EngineContext
+    ) -> VideoResult:
+        import httpx
+        from ministudio.jobs import VideoResult
+
+        job: dict[str, Any] | None = None
+        if status.state != "succeeded" or not status.video_url:  # ask the engine where it is
+            job, _ = await _get_job(job_id, context)
+            status = _status(job, retry_after=None)
+        if status.state == "failed":
+            if status.refused:
+                raise EngineRefusal(ENGINE, status.error or "the job failed")
+            raise EngineError(ENGINE, f"job {job_id} failed: {status.error or 'no reason given'}")
+        url = status.video_url
+        if status.state != "succeeded" or not url:
+            raise TransientError(ENGINE, f"job {job_id} has no video yet (state {status.state})")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        part = output.with_name(output.name + ".part")
+        received, expected, seconds = 0, None, None
         try:
-            answer = await client.get(
-                f"{base}/v1/clips", params={"external_id": idempotency_key}, headers=headers
-            )
+            async with _client(context) as client, client.stream("GET", url) as answer:
+                if answer.status_code != 200:
+                    raise _failure(answer, "download", read=False)
+                length = answer.headers.get("Content-Length")
+                expected = int(length) if length and length.isdigit() else None
+                seconds = _float(answer.headers.get("X-Content-Duration"))
+                with part.open("wb") as sink:
+                    async for chunk in answer.aiter_raw(CHUNK):
+                        sink.write(chunk)
+                        received += len(chunk)
         except httpx.TransportError as exc:
-            raise TransientError(ENGINE, f"job lookup failed ({_why(exc)})") from None
-    if answer.status_code != 200:
-        raise _failure(answer, "job lookup")
-    try:
-        data = answer.json()["data"]
-    except (ValueError, KeyError, TypeError):
-        raise TransientError(ENGINE, "job lookup answered without a job list") from None
-    ids = [
-        job["id"]
-        for job in data
-        if isinstance(job, dict) and job.get("external_id") == idempotency_key and job.get("id")
-    ]
-    return ids[0] if ids else None
+            part.unlink(missing_ok=True)
+            raise TransientError(
+                ENGINE, f"download cut short after {received} bytes ({_why(exc)}); download again"
+            ) from None
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if expected is not None and received != expected:
+            part.unlink(missing_ok=True)
+            raise TransientError(
+                ENGINE, f"download cut short: {received} of {expected} bytes; download again"
+            )
+        part.replace(output)
+        if job is not None:
+            seconds = _float(job.get("duration"))
+        if seconds is None:  # the clip's length is what is billed: ask for it
+            job, _ = await _get_job(job_id, context)
+            seconds = _float(job.get("duration"))
+        duration = seconds or 0.0
+        return VideoResult(
+            path=output,
+            engine_job_id=job_id,
+            model=MODEL,
+            cost=round(PRICE_PER_SECOND * duration, 6),
+        )
+
+    async def find_job(self, idempotency_key: str, context: EngineContext) -> str | None:
+        import httpx
+
+        base, headers = _endpoint(context)
+        async with _client(context) as client:
+            try:
+                answer = await client.get(
+                    f"{base}/v1/clips", params={"external_id": idempotency_key}, headers=headers
+                )
+            except httpx.TransportError as exc:
+                raise TransientError(ENGINE, f"job lookup failed ({_why(exc)})") from None
+        if answer.status_code != 200:
+            raise _failure(answer, "job lookup")
+        try:
+            data = answer.json()["data"]
+        except (ValueError, KeyError, TypeError):
+            raise TransientError(ENGINE, "job lookup answered without a job list") from None
+        ids = [
+            job["id"]
+            for job in data
+            if isinstance(job, dict) and job.get("external_id") == idempotency_key and job.get("id")
+        ]
+        return ids[0] if ids else None
+
+    def parse_webhook(self, body: bytes) -> JobStatus | None:
+        """A callback's job as a status (unsigned: the fake signs nothing)."""
+        import json
+
+        try:
+            job = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not isinstance(job, dict) or not isinstance(job.get("id"), str) or "state" not in job:
+            return None
+        return _status(job, retry_after=None)
+
+
+SIM = Sim()
+spec = SIM.spec  # the declaration (the tests and _endpoint read it)
+globals().update(engine_hooks(SIM))  # ministudio_engines and the five remote-engine hooks
 
 
 # -- helpers --------------------------------------------------------------------------------
