@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ministudio import hookimpl
 from ministudio.engines import EngineSpec, Model
+from ministudio.plugin_kit import Engine, engine_hooks
 
 __version__ = "0.2.0"
 
@@ -27,21 +27,30 @@ MODELS = (
 )
 
 
-def specs() -> list[EngineSpec]:
-    """``sora`` and ``sora-remix``: declared so routing to them is refused with the reason."""
-    return [
-        EngineSpec(
-            id=engine,
+class Retired(Engine):
+    """``sora`` or ``sora-remix``: declared with its models retired, so routing to it is
+    refused with the reason; it has no engine methods."""
+
+    def __init__(self, engine_id: str, what: str) -> None:
+        self.id, self.what = engine_id, what
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
+            id=self.id,
             kind="video",
-            description=f"{what} (retired: {WHY} on {SHUTDOWN.isoformat()})",
+            description=f"{self.what} (retired: {WHY} on {SHUTDOWN.isoformat()})",
             default_model="sora-2",
             models=MODELS,
             legacy=True,
         )
-        for engine, what in ((ENGINE, "OpenAI Sora 2"), (REMIX, "remix of a Sora video"))
-    ]
 
 
-@hookimpl
-def ministudio_engines() -> list[EngineSpec]:
-    return specs()
+RETIRED = (Retired(ENGINE, "OpenAI Sora 2"), Retired(REMIX, "remix of a Sora video"))
+
+
+def specs() -> list[EngineSpec]:
+    """``sora`` and ``sora-remix``: declared so routing to them is refused with the reason."""
+    return [engine.spec() for engine in RETIRED]
+
+
+globals().update(engine_hooks(*RETIRED))  # ministudio_engines only

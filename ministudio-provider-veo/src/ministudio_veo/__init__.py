@@ -27,8 +27,8 @@ And a judge (kind ``judge``), named by a production's ``qc: {judge: gemini-judge
   (see ``judge``).
 
 Models and their lifecycle are in ``_catalog``. ``google-genai`` is pinned below 3 (see the
-pyproject). The SDK is imported inside the hooks only (``_omni``, ``_api``, ``_webhooks``,
-``judge``).
+pyproject). Each engine is a class (``ministudio.plugin_kit``); the SDK is imported inside
+their methods and ``qc_check`` only (``_omni``, ``_api``, ``_webhooks``, ``judge``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.plugin_kit import Engine, engine_hooks
 
 from ministudio_veo._catalog import (
     GEMINI_VEO_DEFAULT,
@@ -139,10 +140,23 @@ def _omni_capabilities() -> Capabilities:
     )
 
 
-def specs() -> list[EngineSpec]:
-    """The engines this plugin provides (with their models, see ``_catalog``)."""
-    return [
-        EngineSpec(
+class _Video(Engine):
+    """What the video engines share: the prompt, with the lines only when the shot asks for
+    native audio (the engine speaks them itself)."""
+
+    def prompt(self, shot: ShotPrompt) -> str:
+        from ministudio.prompts import describe_shot
+
+        return describe_shot(shot, include_dialogue=shot.native_audio)
+
+
+class Omni(_Video):
+    """``gemini-omni`` (``_omni``; its webhooks verified in ``_webhooks``)."""
+
+    id = OMNI
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
             id=OMNI,
             kind="video",
             description="Google Gemini Omni on the Gemini API (Interactions, google-genai)",
@@ -151,8 +165,82 @@ def specs() -> list[EngineSpec]:
             models=OMNI_MODELS,
             marks_sending=True,  # _omni.submit calls context.sending()
             capabilities=_omni_capabilities(),
-        ),
-        EngineSpec(
+        )
+
+    def submit(
+        self, request: VideoRequest, idempotency_key: str, context: EngineContext
+    ) -> Awaitable[Submission]:
+        from ministudio_veo import _omni
+
+        return _omni.submit(request, context)
+
+    def poll(self, job_id: str, context: EngineContext) -> Awaitable[JobStatus]:
+        from ministudio_veo import _omni
+
+        return _omni.poll(job_id, context)
+
+    def download(
+        self,
+        job_id: str,
+        status: JobStatus,
+        output: Path,
+        context: EngineContext,
+        request: VideoRequest,
+    ) -> Awaitable[VideoResult]:
+        from ministudio_veo import _omni
+
+        return _omni.download(job_id, status, Path(output), context, request)
+
+    def parse_webhook(
+        self, body: bytes, headers: dict[str, str], env: Mapping[str, str]
+    ) -> JobStatus | None:
+        """A Gemini API push: verified (``_webhooks``), then a thin status."""
+        from ministudio_veo import _webhooks
+
+        return _webhooks.parse(self.id, body, headers, env)
+
+    def estimate_cost(self, request: VideoRequest) -> float:
+        from ministudio_veo import _omni
+
+        return _omni.cost(request)
+
+
+class _Veo(_Video):
+    """The Veo engines (``_api``): ``veo`` (the Gemini API's, gone) and ``veo-vertex``."""
+
+    def submit(self, request: VideoRequest, context: EngineContext) -> Awaitable[Submission]:
+        from ministudio_veo import _api
+
+        return _api.submit(self.id, request, context)
+
+    def poll(self, job_id: str, context: EngineContext) -> Awaitable[JobStatus]:
+        from ministudio_veo import _api
+
+        return _api.poll(self.id, job_id, context)
+
+    def download(
+        self,
+        job_id: str,
+        status: JobStatus,
+        output: Path,
+        context: EngineContext,
+        request: VideoRequest,
+    ) -> Awaitable[VideoResult]:
+        from ministudio_veo import _api
+
+        return _api.download(self.id, job_id, status, Path(output), context, request)
+
+    def estimate_cost(self, request: VideoRequest) -> float:
+        from ministudio_veo import _api
+
+        return _api.cost(self.id, request)
+
+
+class GeminiVeo(_Veo):
+    id = GEMINI
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
             id=GEMINI,
             kind="video",
             description="Google Veo on the Gemini API: turned off by Google; use gemini-omni",
@@ -162,8 +250,14 @@ def specs() -> list[EngineSpec]:
             legacy=True,
             marks_sending=True,  # it never sends anything
             capabilities=_veo_capabilities(vertex=False),
-        ),
-        EngineSpec(
+        )
+
+
+class VertexVeo(_Veo):
+    id = VERTEX
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
             id=VERTEX,
             kind="video",
             description="Google Veo 3.1 on Vertex AI: a project, or express mode with a key",
@@ -172,8 +266,16 @@ def specs() -> list[EngineSpec]:
             models=VERTEX_MODELS,
             marks_sending=True,
             capabilities=_veo_capabilities(vertex=True),
-        ),
-        EngineSpec(
+        )
+
+
+class Judge(Engine):
+    """``gemini-judge``: a declaration; its work is the module's ``qc_check``."""
+
+    id = JUDGE
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
             id=JUDGE,
             kind="judge",
             description="Gemini vision judge: identity per character, continuity per shot",
@@ -181,97 +283,18 @@ def specs() -> list[EngineSpec]:
             default_model=JUDGE_MODEL,
             models=JUDGE_MODELS,
             capabilities=Capabilities(concurrency=4, expected_latency=8.0),
-        ),
-    ]
+        )
 
 
-@hookimpl
-def ministudio_engines() -> list[EngineSpec]:
-    return specs()
+ENGINE_OBJECTS = (Omni(), GeminiVeo(), VertexVeo(), Judge())
 
 
-# -- hooks: sync shims, so a foreign engine id gets None rather than a coroutine -------------
-@hookimpl
-def submit_video(
-    engine: str, request: VideoRequest, idempotency_key: str, context: EngineContext
-) -> Awaitable[Submission] | None:
-    if engine == OMNI:
-        from ministudio_veo import _omni
-
-        return _omni.submit(request, context)
-    if engine in ENGINES:
-        from ministudio_veo import _api
-
-        return _api.submit(engine, request, context)
-    return None
+def specs() -> list[EngineSpec]:
+    """The engines this plugin provides (with their models, see ``_catalog``)."""
+    return [engine.spec() for engine in ENGINE_OBJECTS]
 
 
-@hookimpl
-def poll_video(engine: str, job_id: str, context: EngineContext) -> Awaitable[JobStatus] | None:
-    if engine == OMNI:
-        from ministudio_veo import _omni
-
-        return _omni.poll(job_id, context)
-    if engine in ENGINES:
-        from ministudio_veo import _api
-
-        return _api.poll(engine, job_id, context)
-    return None
-
-
-@hookimpl
-def download_video(
-    engine: str,
-    job_id: str,
-    status: JobStatus,
-    output: Path,
-    context: EngineContext,
-    request: VideoRequest,
-) -> Awaitable[VideoResult] | None:
-    if engine == OMNI:
-        from ministudio_veo import _omni
-
-        return _omni.download(job_id, status, Path(output), context, request)
-    if engine in ENGINES:
-        from ministudio_veo import _api
-
-        return _api.download(engine, job_id, status, Path(output), context, request)
-    return None
-
-
-@hookimpl
-def parse_webhook(
-    engine: str, body: bytes, headers: dict[str, str], env: Mapping[str, str]
-) -> JobStatus | None:
-    """A Gemini API push for ``gemini-omni``: verified (``_webhooks``), then a thin status."""
-    if engine != OMNI:
-        return None
-    from ministudio_veo import _webhooks
-
-    return _webhooks.parse(engine, body, headers, env)
-
-
-@hookimpl
-def estimate_cost(engine: str, request: VideoRequest) -> float | None:
-    if engine == OMNI:
-        from ministudio_veo import _omni
-
-        return _omni.cost(request)
-    if engine in ENGINES:
-        from ministudio_veo import _api
-
-        return _api.cost(engine, request)
-    return None
-
-
-@hookimpl
-def prompt_map(engine: str, shot: ShotPrompt) -> str | None:
-    if engine not in VIDEO:
-        return None
-    from ministudio.prompts import describe_shot
-
-    # The engine speaks the lines itself only when the shot asks for native audio.
-    return describe_shot(shot, include_dialogue=shot.native_audio)
+globals().update(engine_hooks(*ENGINE_OBJECTS))
 
 
 @hookimpl
