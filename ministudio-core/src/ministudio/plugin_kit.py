@@ -18,6 +18,8 @@ A remote engine is its declaration plus submit, poll and download::
 
     globals().update(engine_hooks(Slow()))  # the module is the plugin, as before
 
+(``EnginePlugin(Slow())`` is the same hooks as an object, to register in a test.)
+
 The hookspecs (``ministudio.hookspecs``) stay the contract; this only writes the hooks. Each
 hook is written once per plugin, sync, and dispatches by engine id: an id the plugin does not
 declare gets None (so firstresult hooks pass it on, and a foreign id never gets a
@@ -50,7 +52,7 @@ from ministudio.errors import AmbiguousSubmission, EngineError
 if TYPE_CHECKING:
     from ministudio.engines import EngineSpec
 
-__all__ = ["METHODS", "Engine", "engine_hooks"]
+__all__ = ["METHODS", "Engine", "EnginePlugin", "engine_hooks"]
 
 # Each engine hook and the method of ``Engine`` that answers it.
 METHODS: dict[str, str] = {
@@ -85,7 +87,7 @@ class Engine:
 
     Each method takes the hook's arguments (see ``ministudio.hookspecs``) by name, only those
     it needs; ``self.id`` is the engine id. One class may serve several engines: set ``id``
-    in ``__init__``.
+    in ``__init__``. A subclass drops a method it inherits by setting it to None.
     """
 
     id: str
@@ -100,10 +102,10 @@ class Engine:
 
 
 def engine_hooks(*engines: Engine) -> dict[str, Callable[..., Any]]:
-    """The hookimpls of a plugin that provides ``engines``, by hook name: put them in the
-    plugin module (``globals().update(engine_hooks(...))``), or register them as an object
-    (``types.SimpleNamespace(**engine_hooks(...))``). ``ministudio_engines`` declares the
-    engines; each engine hook is there only if one of the engines has its method."""
+    """The hookimpls of a plugin that provides ``engines``, by hook name, for the plugin
+    module: ``globals().update(engine_hooks(...))`` (``EnginePlugin`` for an object).
+    ``ministudio_engines`` declares the engines; each engine hook is there only if one of
+    the engines has its method."""
     from ministudio import hookimpl
 
     by_id: dict[str, Engine] = {}
@@ -130,6 +132,18 @@ def engine_hooks(*engines: Engine) -> dict[str, Callable[..., Any]]:
         if bound:
             hooks[hook] = hookimpl(_hook(hook, takes, by_id, bound))
     return hooks
+
+
+class EnginePlugin:
+    """A plugin object whose attributes are ``engine_hooks(*engines)``: register it
+    (``PluginHost.register(EnginePlugin(...), "name")``, or an entry point naming it)."""
+
+    def __init__(self, *engines: Engine) -> None:
+        self.__dict__.update(engine_hooks(*engines))
+        self.engines = engines
+
+    def __repr__(self) -> str:
+        return f"EnginePlugin({', '.join(map(repr, self.engines))})"
 
 
 def _declared(engine: Engine) -> EngineSpec:
@@ -187,8 +201,7 @@ def _arguments(
             inspect.Parameter.VAR_KEYWORD,
         ):
             raise TypeError(
-                f"{where} takes '{name}', which {hook} does not pass (it passes "
-                f"{', '.join(takes)})"
+                f"{where} takes '{name}', which {hook} does not pass (it passes {', '.join(takes)})"
             )
     return tuple(names)
 
