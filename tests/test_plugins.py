@@ -10,7 +10,7 @@ import anyio
 import pytest
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
-from ministudio.errors import PluginError, UnknownEngineError
+from ministudio.errors import UnknownEngineError
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
 
@@ -46,11 +46,71 @@ def test_environment_filters_apply_before_import(plugin_sites) -> None:
     assert set(plugins_json(sites, MINISTUDIO_PLUGINS="solid,espeak")) == {"solid", "espeak"}
 
 
-def test_duplicate_engine_id_names_both_distributions(plugin_sites) -> None:
-    result = run_cli("plugins", sites=[plugin_sites["solid"], plugin_sites["dupe"]])
-    assert result.returncode == 1
-    assert "ministudio-plugin-solid" in result.stderr and "ministudio-plugin-dupe" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_a_conflicting_engine_id_fails_only_the_productions_routed_to_it(
+    plugin_sites, tmp_path: Path
+) -> None:
+    """Two installed plugins declaring one engine id: `plugins` still lists everything, with
+    the conflict as a problem naming both distributions; a production on other engines plans;
+    one routed to the id exits 2 with the fix (uninstall, or disable one)."""
+    sites = [plugin_sites["solid"], plugin_sites["dupe"]]
+    listed = run_cli("plugins", sites=sites)
+    assert listed.returncode == 0, listed.stderr
+    problems = [line for line in listed.stdout.splitlines() if "problem:" in line]
+    assert len(problems) == 2  # under each claimant
+    assert "ministudio-plugin-solid 1.2.3" in problems[0]
+    assert "ministudio-plugin-dupe 0.0.1" in problems[0]
+    assert "engine animatic (video)" in listed.stdout  # the rest still listed
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(tiny_production().model_dump_json())
+    planned = run_cli("plan", str(elsewhere), "-o", str(tmp_path / "a"), sites=sites)
+    assert planned.returncode == 0, planned.stderr
+    routed = tmp_path / "routed.json"
+    routed.write_text(tiny_production(routing={"shots": {"reply": "solid"}}).model_dump_json())
+    refused = run_cli("plan", str(routed), "-o", str(tmp_path / "b"), sites=sites)
+    assert refused.returncode == 2, refused.stderr
+    assert "engine id 'solid' is declared by 2 plugins" in refused.stderr
+    assert "MINISTUDIO_DISABLE_PLUGINS=dupe" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_plugins_shows_what_each_engine_takes_and_where_its_key_comes_from(
+    plugin_sites,
+) -> None:
+    """Capabilities (seed included), price, concurrency, the key variables and whether they
+    are set (never their values), the default model."""
+    listed = run_cli("plugins", sites=[plugin_sites["solid"]])
+    assert listed.returncode == 0, listed.stderr
+    text = listed.stdout
+    assert "takes: up to 60 s, 480p/720p, no seed, 2 at once, free" in text, text  # solid
+    assert "takes: up to 600 s" in text and ", seed, 2 at once, free" in text  # animatic
+    assert "model: animatic-1" in text
+    assert (
+        "key: GEMINI_API_KEY or GOOGLE_API_KEY: missing: run `ministudio keys set gemini-omni`"
+    ) in text
+    assert "key: KLING_ACCESS_KEY and KLING_SECRET_KEY: missing" in text
+    secret = "AIza-plugins-SECRET-1234567890"
+    found = run_cli("plugins", env={"GOOGLE_API_KEY": secret})
+    assert "key: GEMINI_API_KEY or GOOGLE_API_KEY: environment (GOOGLE_API_KEY)" in found.stdout
+    assert secret not in found.stdout + found.stderr
+    data = plugins_json([plugin_sites["solid"]], GOOGLE_API_KEY=secret)
+    assert data["veo"]["keys"]["gemini-omni"] == {
+        "variables": ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        "all": False,
+        "source": "environment",
+    }
+    assert data["solid"]["capabilities"]["solid"]["max_duration"] == 60
+    assert secret not in json.dumps(data)
+
+
+def test_an_unknown_id_shows_the_load_error_of_a_plugin_that_failed(plugin_sites) -> None:
+    """An engine no plugin provides, with a plugin that failed to import: the message shows
+    that plugin's exception, and offers no package to install for a name MiniStudio does not
+    publish."""
+    result = run_cli("voices", "brokn", sites=[plugin_sites["broken"]])
+    assert result.returncode == 2, result.stderr
+    assert "'broken' (ministudio-plugin-broken)" in result.stderr
+    assert "ministudio_missing_sdk" in result.stderr
+    assert "pip install" not in result.stderr
 
 
 def test_routed_shot_renders_on_the_third_party_engine(plugin_sites, tmp_path: Path) -> None:
@@ -182,8 +242,73 @@ def test_unknown_engine_lists_what_is_installed() -> None:
         host.engine("luma", "video")
 
 
-def test_duplicate_in_process_registration_is_refused() -> None:
+def test_a_conflict_in_process_refuses_the_id_and_keeps_the_rest() -> None:
+    """Neither claimant wins (routing is never by order): the id is refused with exit code
+    2 and both plugins named; their other engines still work."""
+    from ministudio.errors import EngineConflictError
+
+    class Two(Greedy):
+        @hookimpl
+        def ministudio_engines(self) -> list[EngineSpec]:
+            return [EngineSpec(id="same", kind="video"), EngineSpec(id="own", kind="video")]
+
     host = PluginHost(discover=False)
     host.register(Greedy("same"), "a")
-    with pytest.raises(PluginError, match="engine id 'same' is claimed by two plugins"):
-        host.register(Greedy("same"), "b")
+    host.register(Two("same"), "b")
+    host.register(Greedy("same"), "c")
+    with pytest.raises(EngineConflictError, match="declared by 3 plugins") as refused:
+        host.engine("same")
+    assert refused.value.exit_code == 2
+    assert "MINISTUDIO_DISABLE_PLUGINS=b,c" in str(refused.value)
+    assert host.engine("own").id == "own" and host.owner("own").name == "b"
+    assert all("'same'" in p.problems[0] for p in host.plugins)
+
+
+def test_a_plugin_id_taken_twice_is_reported_and_the_first_kept() -> None:
+    host = PluginHost(discover=False)
+    host.register(Greedy("one"), "a")
+    second = host.register(Greedy("two"), "a")
+    assert second.error is not None and "already taken" in second.error
+    assert host.owner("one").name == "a" and "two" not in host.engines
+
+
+@pytest.mark.parametrize(
+    ("asked", "said", "install"),
+    [
+        ("animatik", "did you mean 'animatic'?", None),
+        ("kling", "", "pip install ministudio-provider-kling"),
+        ("klingg", "", None),
+        ("gemini-omni", "", "pip install ministudio-provider-veo"),
+    ],
+)
+def test_an_unknown_id_suggests_close_names_and_only_first_party_packages(
+    asked: str, said: str, install: str | None
+) -> None:
+    from ministudio.animatic import plugin as animatic_plugin
+
+    host = PluginHost(discover=False)
+    host.register(animatic_plugin, "animatic")
+    with pytest.raises(UnknownEngineError) as unknown:
+        host.engine(asked, "video")
+    message = str(unknown.value)
+    assert said in message
+    if install:
+        assert install in message
+    else:
+        assert "pip install" not in message and "fix the name" in message
+
+
+def test_first_party_engine_ids_match_the_installed_provider_packages() -> None:
+    """`FIRST_PARTY` (the only install advice given) names every engine the workspace's own
+    provider packages declare, each with the package that declares it."""
+    from ministudio.plugins import FIRST_PARTY
+
+    host = PluginHost(env={})
+    declared = {
+        engine: info.distribution
+        for info in host.plugins
+        if info.distribution.startswith("ministudio-provider-")
+        or info.distribution == "ministudio-tts"
+        for engine in info.engines
+    }
+    assert declared == FIRST_PARTY

@@ -104,9 +104,12 @@ class EngineSpec:
     # bill) a job, so the journal marks the job in flight only then. False (any plugin that
     # never calls it): the core marks the job before calling submit_video.
     marks_sending: bool = False
-    # Bump when the same request now makes different output (a fixed request format, say a
-    # voice that spoke its instructions): stored outputs of earlier revisions are not reused.
-    revision: int = 0
+    # What of the engine's code its job keys cover. None: the plugin distribution's version,
+    # so upgrading the plugin makes its clips and lines again. A number: only it (0 adds
+    # nothing to the key); bump it when the same request now makes different output (a fixed
+    # request format, say a voice that spoke its instructions). Paid engines pin a number so
+    # that an upgrade which changes nothing they make never pays for a clip twice.
+    revision: int | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):

@@ -56,6 +56,10 @@ class UnknownEngineError(MinistudioError):
     exit_code = 2
 
 
+class EngineConflictError(UnknownEngineError, PluginError):
+    """Routing names an engine id that two installed plugins declare: neither is used."""
+
+
 class MissingKeyError(MinistudioError):
     """An engine needs a key that is neither in the environment nor in the key store."""
 

@@ -66,5 +66,9 @@ class FilmPlan:
 
 def changed_inputs(before: dict[str, str], now: dict[str, str]) -> str:
     """Which inputs differ, in words ('prompt, seed'), from two ``ShotRecord.inputs``."""
-    names = [INPUT_WORDS.get(k, k) for k in sorted(now) if before.get(k) != now[k]]
+    names = [
+        f"engine updated: {before[k]} -> {now[k]}" if k == "code" else INPUT_WORDS.get(k, k)
+        for k in sorted(now)
+        if before.get(k) != now[k] and (k != "code" or k in before)  # older manifests lack it
+    ]
     return ", ".join(dict.fromkeys(names)) or "inputs unchanged, but the clip is not in the store"

@@ -108,6 +108,22 @@ def lookup(name: str, env: Mapping[str, str]) -> str | None:
     return lookup_any((name,), env)
 
 
+def source(
+    names: tuple[str, ...], all_keys: bool, env: Mapping[str, str], stored: Mapping[str, str]
+) -> tuple[str, str]:
+    """Where an engine reading the variables ``names`` (every one of them if ``all_keys``)
+    finds its key: ("environment" or "store", the variable), ("found", the variables) for a
+    pair, or ("missing", what is missing; "" when any one would do)."""
+    lacking = [v for v in names if not (env.get(v) or stored.get(v))]
+    if all_keys:
+        return ("missing", ", ".join(lacking)) if lacking else ("found", ", ".join(names))
+    for where, values in (("environment", env), ("store", stored)):
+        found = next((v for v in names if values.get(v)), None)
+        if found:
+            return where, found
+    return "missing", ""
+
+
 def described(exc: Exception, names: Iterable[str], env: Mapping[str, str]) -> str:
     """A failure as text (a MiniStudio error's message, else its type and message), through
     the blanking gate (``ministudio.secrets``), which also knows the key variables ``names``

@@ -3,7 +3,9 @@
 Plugins register under the entry point group ``ministudio``; the entry point's name is the
 plugin id. ``MINISTUDIO_PLUGINS`` (comma-separated ids: load only these) and
 ``MINISTUDIO_DISABLE_PLUGINS`` (ids to skip) filter before anything is imported. A plugin that
-fails to import is recorded with its error and skipped; the host keeps working.
+fails to import, or claims a plugin id already taken, is recorded with its error and skipped;
+an engine id two plugins declare is recorded as a conflict and refused only where it is used.
+The host keeps working either way.
 """
 
 from __future__ import annotations
@@ -31,9 +33,24 @@ if TYPE_CHECKING:
         VideoRequest,
         VideoResult,
     )
-from ministudio.errors import EngineError, PluginError, UnknownEngineError
+from ministudio.errors import EngineConflictError, EngineError, UnknownEngineError
 
 ENTRY_POINT_GROUP = "ministudio"
+
+FIRST_PARTY: dict[str, str] = {
+    "gemini-omni": "ministudio-provider-veo",
+    "veo": "ministudio-provider-veo",
+    "veo-vertex": "ministudio-provider-veo",
+    "gemini-judge": "ministudio-provider-veo",
+    "luma": "ministudio-provider-luma",
+    "luma-dream-machine": "ministudio-provider-luma",
+    "kling": "ministudio-provider-kling",
+    "sora": "ministudio-provider-sora",
+    "sora-remix": "ministudio-provider-sora",
+    "gemini": "ministudio-tts",
+}
+"""The engine ids of MiniStudio's own provider packages, and the package to install for each:
+the only install advice given for an unknown id (any other name could be a typosquat)."""
 
 
 @dataclass
@@ -46,7 +63,8 @@ class PluginInfo:
     module: str
     hooks: list[str] = field(default_factory=list)
     engines: list[str] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # why it did not load (its other fields are then incomplete)
+    problems: list[str] = field(default_factory=list)  # engine ids it shares with others
 
 
 def _id_list(value: str | None) -> set[str]:
@@ -62,6 +80,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: list[PluginInfo] = []
         self.engines: dict[str, EngineSpec] = {}
+        self.conflicts: dict[str, list[PluginInfo]] = {}  # an engine id -> its claimants
         self._owners: dict[str, tuple[object, PluginInfo]] = {}
         if discover:
             self._discover()
@@ -95,18 +114,16 @@ class PluginHost:
             info = PluginInfo(info, "<local>", "", getattr(plugin, "__name__", repr(plugin)))
         twin = next((p for p in self.plugins if p.name == info.name and not p.error), None)
         if twin is not None:
-            raise PluginError(
-                f"plugin id '{info.name}' is claimed twice: by distribution {twin.distribution} "
-                f"({twin.module}) and by distribution {info.distribution} ({info.module}); "
-                f"uninstall one of them"
+            info.error = (
+                f"plugin id '{info.name}' is already taken by distribution {twin.distribution} "
+                f"({twin.module}), so this one was not loaded: uninstall one of them"
             )
+            self.plugins.append(info)
+            return info
         try:
             self.pm.register(plugin, name=info.name)
             info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            declared = self._declared_engines(plugin, info)
-        except PluginError:
-            self.pm.unregister(plugin)
-            raise
+            declared = self._declared_engines(plugin)
         except Exception as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
@@ -114,13 +131,25 @@ class PluginHost:
             self.plugins.append(info)
             return info
         for spec in declared:
+            info.engines.append(spec.id)
+            claimants = self.conflicts.get(spec.id)
+            if claimants is None and spec.id in self._owners:  # the second claim: neither wins
+                claimants = self.conflicts[spec.id] = [self._owners.pop(spec.id)[1]]
+                del self.engines[spec.id]
+            if claimants is not None:
+                claimants.append(info)
+                for claimant in claimants:
+                    claimant.problems = [
+                        *(p for p in claimant.problems if f"'{spec.id}'" not in p),
+                        self.conflict(spec.id),
+                    ]
+                continue
             self.engines[spec.id] = spec
             self._owners[spec.id] = (plugin, info)
-            info.engines.append(spec.id)
         self.plugins.append(info)
         return info
 
-    def _declared_engines(self, plugin: object, info: PluginInfo) -> list[EngineSpec]:
+    def _declared_engines(self, plugin: object) -> list[EngineSpec]:
         declare = getattr(plugin, "ministudio_engines", None)
         if declare is None:
             return []
@@ -130,20 +159,29 @@ class PluginHost:
                 raise TypeError(
                     f"ministudio_engines returned {type(spec).__name__}, not EngineSpec"
                 )
-            if spec.id in self._owners:
-                other = self._owners[spec.id][1]
-                raise PluginError(
-                    f"engine id '{spec.id}' is claimed by two plugins: '{other.name}' from "
-                    f"distribution {other.distribution} and '{info.name}' from distribution "
-                    f"{info.distribution}; uninstall one, or disable one with "
-                    f"MINISTUDIO_DISABLE_PLUGINS={info.name}"
-                )
         return specs
+
+    def conflict(self, engine_id: str) -> str:
+        """Why ``engine_id`` cannot be used: the plugins that declare it, and the fix."""
+        claimants = self.conflicts[engine_id]
+        named = " and ".join(f"'{c.name}' ({c.distribution} {c.version})" for c in claimants)
+        return (
+            f"engine id '{engine_id}' is declared by {len(claimants)} plugins, {named}: "
+            f"uninstall all but one, or disable the others with "
+            f"MINISTUDIO_DISABLE_PLUGINS={','.join(c.name for c in claimants[1:])}"
+        )
+
+    def owner(self, engine_id: str) -> PluginInfo:
+        """The plugin that declared ``engine_id`` (its name, distribution and version)."""
+        self.engine(engine_id)
+        return self._owners[engine_id][1]
 
     # -- engines -------------------------------------------------------------------------
 
     def engine(self, engine_id: str, kind: str | None = None) -> EngineSpec:
         """The engine declared under ``engine_id``; a clear error if there is none."""
+        if engine_id in self.conflicts:
+            raise EngineConflictError(self.conflict(engine_id))
         spec = self.engines.get(engine_id)
         if spec is None or (kind and spec.kind != kind):
             raise UnknownEngineError(self.unknown(engine_id, kind))
@@ -151,10 +189,11 @@ class PluginHost:
 
     def unknown(self, engine_id: str, kind: str | None) -> str:
         """Why ``engine_id`` is no installed engine of ``kind``: the installed ones of that
-        kind, the plugins that failed to load, and what to do."""
-        return unknown_engine(
-            engine_id, kind, self.engines, [p.name for p in self.plugins if p.error]
-        )
+        kind, the plugins that failed to load (with their errors), and what to do."""
+        if engine_id in self.conflicts:
+            return self.conflict(engine_id)
+        broken = [f"'{p.name}' ({p.distribution}): {p.error}" for p in self.plugins if p.error]
+        return unknown_engine(engine_id, kind, self.engines, broken)
 
     def _caller(self, engine_id: str, hook: str) -> Any:
         owner = self._owners[engine_id][0]
@@ -273,19 +312,28 @@ class PluginHost:
 def unknown_engine(
     engine_id: str, kind: str | None, engines: Mapping[str, EngineSpec], broken: Iterable[str] = ()
 ) -> str:
-    """The message for an engine id that is not installed (or is of another kind)."""
+    """The message for an engine id that is not installed (or is of another kind): the close
+    names installed, the plugins that failed to load, and install advice only for the first
+    party's own packages (`FIRST_PARTY`)."""
+    import difflib
+
     available = sorted(e.id for e in engines.values() if not kind or e.kind == kind)
     what = f"{kind} engine" if kind else "engine"
     listed = f"(available: {', '.join(available) or 'none'})"
     other = engines.get(engine_id)
     if other is not None and kind and other.kind != kind:
         return f"'{engine_id}' is a {other.kind} engine, not a {what} {listed}"
-    failed = ", ".join(broken)
-    hint = f"; plugins that failed to load: {failed}" if failed else ""
-    return (
-        f"no {what} '{engine_id}' is installed {listed}{hint}; install its package "
-        f"(pip install ministudio-provider-{engine_id}) or fix the name"
-    )
+    said = f"no {what} '{engine_id}' is installed {listed}"
+    close = difflib.get_close_matches(engine_id, available, n=3, cutoff=0.6)
+    if close:
+        said += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    failed = "; ".join(broken)
+    if failed:
+        said += f"; plugins that failed to load: {failed}"
+    package = FIRST_PARTY.get(engine_id)
+    if package:
+        return f"{said}; install it with: pip install {package}"
+    return f"{said}; fix the name, or install the plugin that provides it"
 
 
 def _verdicts(answers: Any) -> list[QCVerdict]:
