@@ -18,7 +18,8 @@ Environment (the render's, ``context.env``, else the key store): ``KLING_ACCESS_
 default 5), ``KLING_ELEMENT_TIMEOUT`` (seconds to wait for an element, default 600). Read
 when the engine is declared: ``KLING_EXPECTED_LATENCY`` (default 120 s).
 
-Importing this module imports neither httpx, PyJWT nor Pillow: the hooks import them.
+Importing this module imports neither httpx, PyJWT nor Pillow: the engine's methods (the class
+``Kling``, made the hooks by ``ministudio.plugin_kit``) import them.
 """
 
 from __future__ import annotations
