@@ -166,9 +166,11 @@ def test_a_failing_shot_keeps_the_others_and_says_what_to_do(store, tmp_path: Pa
     with pytest.raises(RenderError) as info:
         render(production, tmp_path / "out", host=host, store=store)
     assert "reply: refuser: refused: prompt flagged by the safety filter" in str(info.value)
-    assert not (tmp_path / "out" / "film.mp4").exists()
+    # the film is assembled anyway, a slate in place of the failed shot (test_partial_film.py)
+    assert (tmp_path / "out" / "film.mp4").exists()
     saved = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [s["error"] is None for s in saved["shots"]] == [True, False]
+    assert saved["shots"][1]["slate"] == saved["shots"][1]["error"]
     # Routed back to the animatic, the finished shot comes from the store.
     manifest = render(tiny_production(), tmp_path / "again", store=store)
     assert {s.id: s.cached for s in manifest.shots} == {"hello": True, "reply": False}

@@ -297,6 +297,12 @@ def voices(engine: str | None) -> None:
     help="Submit again jobs whose submit answer was lost on an engine that offers no lookup "
     "(check the engine's dashboard first: they may have been billed).",
 )
+@click.option(
+    "--no-partial",
+    is_flag=True,
+    help="Make no film if a shot fails (by default the film is assembled anyway, a slate "
+    "with the shot's id and why it failed in its place, and render still exits 1).",
+)
 def render(
     file: str,
     output: str | None,
@@ -306,9 +312,10 @@ def render(
     webhook_url: str | None,
     webhook_listen: str,
     forget_lost: bool,
+    no_partial: bool,
 ) -> None:
     """Render a production into a finished, voiced, subtitled film."""
-    from ministudio.render import RenderOptions
+    from ministudio.render import RenderError, RenderOptions
     from ministudio.render import render as run_render
 
     production = _load(file)
@@ -318,17 +325,41 @@ def render(
         max_cost=max_cost,
         webhook_url=webhook_url,
         webhook_listen=webhook_listen,
+        partial=not no_partial,
     )
-    with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
-        manifest = run_render(
-            production, out, store=_store(store), on_event=progress.update, options=options
-        )
+    try:
+        with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
+            manifest = run_render(
+                production, out, store=_store(store), on_event=progress.update, options=options
+            )
+    except RenderError as exc:
+        if exc.result is not None and exc.result.film:  # a film with slates: say so, then fail
+            _render_summary(out, exc.result)
+        raise
+    _render_summary(out, manifest)
+
+
+def _render_summary(out: Path, manifest: Any) -> None:
+    """What ``render`` made: the film, its shots, cost and time; the shots a fallback engine
+    saved, the slates standing in for failed shots, retakes and checks still failing."""
     cached = sum(1 for s in manifest.shots if s.cached)
     click.echo(
         f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
         f"({cached} from the store), cost ${manifest.cost:.2f}, "
         f"rendered in {manifest.seconds:.1f} s"
     )
+    for s in manifest.shots:
+        if s.fallback_from is not None and not s.slate:
+            click.echo(
+                f"{s.id}: rendered by {s.engine}, a fallback: {s.fallback_from.engine} failed "
+                f"({s.fallback_from.reason})"
+            )
+    slates = [s.id for s in manifest.shots if s.slate]
+    if slates:
+        click.echo(
+            f"{len(slates)} shot(s) failed and show as a slate (its id and why) in the film: "
+            f"{', '.join(slates)}; render again to replace them"
+        )
     retaken = sum(1 for s in manifest.shots if s.takes)
     failing = [s.id for s in manifest.shots if any(not v.passed for v in s.qc)]
     if retaken:
@@ -435,7 +466,14 @@ def status(folder: str) -> None:
     for plate in manifest.plates:  # background plates, which the shots on them wait for
         add(plate.id, plate.state, plate.engine, plate.job_key, plate.error or "")
     for shot in manifest.shots:
-        add(shot.id, shot.state, shot.engine, shot.job_key, shot.error or "")
+        # a failed shot's engine: the one that failed last (an older manifest left it blank)
+        attempts = shot.failed_attempts
+        engine = shot.engine or (attempts[-1].engine if attempts else None)
+        state = f"{shot.state} (slate)" if shot.slate else shot.state
+        add(shot.id, state, engine, shot.job_key, shot.error or "")
+        # the engines that failed it before a fallback (or the last engine) took it
+        for n, attempt in enumerate(attempts if not shot.error else attempts[:-1], 1):
+            add(f"  {shot.id} (try {n})", "failed", attempt.engine, None, attempt.error)
         for take in shot.takes:
             if not take.kept:  # the takes the retake ladder made and left out
                 failed = ", ".join(v.check for v in take.qc if not v.passed)
@@ -443,6 +481,9 @@ def status(folder: str) -> None:
                 add(f"  {shot.id} ({take.rung})", "not kept", take.engine, take.job_key, why)
     Console().print(table)
     done = "film: " + manifest.film if manifest.film else "film: not finished"
+    slates = [s.id for s in manifest.shots if s.slate]
+    if manifest.film and slates:
+        done += f" (a slate in place of each failed shot: {', '.join(slates)})"
     click.echo(f"{manifest.title}: {done}; cost so far ${manifest.cost:.2f}")
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import logging
 import os
 import shutil
 import time
+import traceback
 import wave
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ import anyio.to_thread
 from ministudio import __version__
 from ministudio.conditioning import Conditioning, given, ignored
 from ministudio.engines import EngineContext, EngineSpec, Made, Paid
-from ministudio.errors import MinistudioError
+from ministudio.errors import EngineError, MediaError, MinistudioError, MissingKeyError
 from ministudio.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.failpoints import checkpoint
 from ministudio.film import FilmAssembly, Spoken
@@ -42,6 +44,7 @@ from ministudio.journal import Journal
 from ministudio.keys import described
 from ministudio.manifest import (
     AttemptRecord,
+    FallbackRecord,
     LineRecord,
     LoudnessRecord,
     Manifest,
@@ -78,6 +81,8 @@ if TYPE_CHECKING:
 
 ShotState = Literal["waiting", "rendering", "cached", "done", "failed"]
 
+log = logging.getLogger("ministudio.render")
+
 
 @dataclass
 class ShotEvent:
@@ -109,15 +114,36 @@ class SpeechError(MinistudioError):
 
 
 class RenderError(MinistudioError):
-    """Some shots failed; the others are kept in the store and the next render reuses them."""
+    """Some shots failed; the others are kept in the store and the next render reuses them.
 
-    def __init__(self, failures: dict[str, str], manifest: Path) -> None:
+    ``film`` is the film assembled anyway, a slate in place of each failed shot (None when
+    it was not: ``RenderOptions.partial`` off, or a slate could not be made), and ``result``
+    the manifest written (for a summary). The first failure's exception is the cause
+    (``__cause__``, with its traceback: ``--debug`` prints it)."""
+
+    def __init__(
+        self,
+        failures: dict[str, str],
+        manifest: Path,
+        *,
+        film: Path | None = None,
+        result: Manifest | None = None,
+        crashed: bool = False,
+    ) -> None:
         self.failures = failures
+        self.film = film
+        self.result = result
         listing = "\n".join(f"  - {shot}: {why}" for shot, why in failures.items())
+        assembled = (
+            f"; the film was assembled anyway, with a slate in place of each: {film}"
+            if film is not None
+            else ""
+        )
+        debug = " (`ministudio --debug render` prints the crash's traceback)" if crashed else ""
         super().__init__(
-            f"{len(failures)} shot(s) failed; finished shots are kept and will not be "
-            f"rendered again. Fix the cause and run render again (details in {manifest}):\n"
-            f"{listing}"
+            f"{len(failures)} shot(s) failed{assembled}; finished shots are kept and will not "
+            f"be rendered again. Fix the cause and run render again (details in {manifest})"
+            f"{debug}:\n{listing}"
         )
 
 
@@ -150,6 +176,8 @@ class _Shot:
     clip: Path | None = None
     source: Path | None = None  # the engine's clip before fitting (for native audio)
     footage: Footage | None = None  # a few of the clip's frames, for the checks across shots
+    slate: Path | None = None  # the card the film shows in its place when it failed
+    cause: BaseException | None = None  # why it failed, with the traceback
     done: anyio.Event = field(default_factory=anyio.Event)
 
 
@@ -192,6 +220,9 @@ class RenderOptions:
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1:0"  # local host:port the receiver binds behind that URL
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # A shot that fails leaves a slate (its id and why) in the film, which is still assembled
+    # (the render still fails); False: no film until every shot renders (``--no-partial``).
+    partial: bool = True
 
 
 def render(
@@ -317,6 +348,7 @@ class _Renderer:
         self._plate_locks: dict[str, anyio.Lock] = {}
         self._plates: dict[str, ShotRecord] = {}  # plates rendered or reused in this run
         self._allowance: float | None = None  # USD the budget leaves for retakes (None: no limit)
+        self._slates: Path | None = None  # a scratch folder for the slates of failed shots
         # Decoding and encoding on this machine (fit, QC, frame grabs): one job per core, so
         # many shots landing at once neither oversubscribe the CPU nor pile up decoders.
         self._media = anyio.CapacityLimiter(os.cpu_count() or 2)
@@ -367,10 +399,13 @@ class _Renderer:
                         previous = shots[i - 1] if continues else None
                         tg.start_soon(self._render_shot, shots, shot, previous)
                 outer.cancel_scope.cancel()  # every shot is done: stop the receiver
+            return await self._finish(shots, started)
         except BaseException:
             self.film.abort()
             raise
-        return await self._finish(shots, started)
+        finally:
+            if self._slates is not None:  # slates live as long as the render: never stored
+                shutil.rmtree(self._slates, ignore_errors=True)
 
     async def prepare(self) -> list[_Shot]:
         """Route, speak every line (audio first) and time every shot."""
@@ -467,13 +502,15 @@ class _Renderer:
     async def _speak_all(self, planned: list[PlannedShot]) -> dict[str, list[_Line]]:
         results: dict[tuple[str, int], _Line] = {}
         failures: dict[str, str] = {}
+        causes: list[Exception] = []
 
         async def speak(shot_id: str, i: int, line: PlannedLine) -> None:
             try:
                 results[(shot_id, i)] = await self._speak(line)
             except Exception as exc:  # every line is tried; all failures are reported at once
                 engine = self.host.engines.get(line.engine)
-                failures[f"{shot_id} line {i + 1}"] = _describe(exc, engine, self.env)
+                failures[f"{shot_id} line {i + 1}"] = self._failure(exc, engine)
+                causes.append(exc)
 
         async with anyio.create_task_group() as tg:
             for ps in planned:
@@ -611,24 +648,36 @@ class _Renderer:
             self._event(ShotEvent(ps.id, state, shot.record.engine or "", 1.0))
         except MinistudioError as exc:
             shot.record.error = self.blanker.blank(str(exc))
-            self._event(ShotEvent(ps.id, "failed", ps.engine.id, detail=shot.record.error))
+            shot.record.engine = shot.record.engine or ps.engine.id  # the one that failed last
+            shot.cause = exc
+            log.debug("shot %s failed: %s", ps.id, self._traceback(exc))
+            if self.options.partial:
+                shot.slate = await self._slate(shots, shot)
+            shot.record.slate = shot.record.error if shot.slate else None
+            self._event(ShotEvent(ps.id, "failed", shot.record.engine, detail=shot.record.error))
         finally:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
         await self._append_ready(shots)
 
     async def _first_take(self, shot: _Shot, take: Take, previous: _Shot | None) -> _Take:
-        """The shot's first take: its engine, else each of its fallbacks in turn, checked."""
+        """The shot's first take: its engine, else each of its fallbacks in turn, checked.
+        A fallback that renders it is recorded (``fallback_from``) with why the engine failed."""
         for engine in (take.engine, *shot.planned.fallbacks):
+            shot.record.engine = engine.id  # for `status` while it renders, or if it fails
             try:
                 made = await self._shoot(shot, dataclasses.replace(take, engine=engine))
                 break
             except Exception as exc:  # a crashing plugin fails its shot, not the film
-                shot.record.failed_attempts.append(
-                    AttemptRecord(engine=engine.id, error=_describe(exc, engine, self.env))
-                )
+                error = self._failure(exc, engine)
+                shot.record.failed_attempts.append(AttemptRecord(engine=engine.id, error=error))
+                log.debug("shot %s on %s: %s", shot.planned.id, engine.id, self._traceback(exc))
+                cause = exc
         else:
-            raise MinistudioError(shot.record.failed_attempts[-1].error)
+            raise MinistudioError(shot.record.failed_attempts[-1].error) from cause
+        if shot.record.failed_attempts:
+            first = shot.record.failed_attempts[0]
+            shot.record.fallback_from = FallbackRecord(engine=first.engine, reason=first.error)
         return await self._check(shot, made, previous)
 
     async def _shoot(self, shot: _Shot, take: Take) -> _Take:
@@ -699,7 +748,7 @@ class _Renderer:
             try:
                 rendered = await self._shoot(shot, take)
             except Exception as exc:  # an engine failing a retake leaves the takes made
-                error = _describe(exc, take.engine, self.env)
+                error = self._failure(exc, take.engine)
                 attempts.append(
                     TakeRecord(rung=take.rung, engine=take.engine.id, seed=take.seed, error=error)
                 )
@@ -1015,7 +1064,7 @@ class _Renderer:
                 record.output_hash = self._hash(image)
                 return image
             except Exception as exc:  # fails each shot on the plate, its keys blanked
-                record.state, record.error = "failed", _describe(exc, engine, self.env)
+                record.state, record.error = "failed", self._failure(exc, engine)
                 raise MinistudioError(
                     f"its background plate could not be made: {record.error}"
                 ) from exc
@@ -1084,18 +1133,52 @@ class _Renderer:
         self.film.open(lines, sum(s.timing.frames for s in shots) / self.fps)
 
     async def _append_ready(self, shots: list[_Shot]) -> None:
-        await self.film.append_ready([(s.done.is_set(), s.clip) for s in shots])
+        # a failed shot's slate stands in for it (even where a clip was kept before it failed)
+        await self.film.append_ready([(s.done.is_set(), s.slate or s.clip) for s in shots])
+
+    async def _slate(self, shots: list[_Shot], shot: _Shot) -> Path | None:
+        """The slate of a failed shot (its id and why, its planned length), made for this
+        render only: never stored, so the next render tries the shot again. None if it
+        cannot be made (the film is then not assembled, as without ``partial``)."""
+        assert shot.record.error is not None
+        if self._slates is None:
+            self._slates = self.store.scratch()
+        index = shots.index(shot)
+        try:
+            return await self.film.slate(
+                self._slates / f"{index:04d}.mp4",
+                shot.planned.id,
+                shot.record.error,
+                frames=shot.timing.frames,
+                index=index,
+            )
+        except Exception as exc:  # no slate: this render ends as it would have without them
+            log.warning("no slate for shot %s: %s", shot.planned.id, self._traceback(exc))
+            return None
 
     async def _finish(self, shots: list[_Shot], started: float) -> Manifest:
         manifest = self._manifest(shots)
-        failures = {s.planned.id: s.record.error for s in shots if s.record.error}
-        if failures:
+        failed = [s for s in shots if s.record.error]
+        failures = {s.planned.id: s.record.error for s in failed if s.record.error}
+        causes = [s.cause for s in failed if s.cause is not None]
+        crashes = [c for c in causes if _crash(c)]
+        cause = (crashes or causes or [None])[0]  # what --debug prints: a crash's, if any
+        if failed and not all(s.slate for s in failed):  # no film (--no-partial)
             self.film.abort()
+            for shot in failed:
+                shot.record.slate = None
             manifest.seconds = round(time.monotonic() - started, 3)
             manifest.write(self.out / "manifest.json", self.blanker.blank)
-            raise RenderError({k: v for k, v in failures.items() if v}, self.out / "manifest.json")
+            raise RenderError(
+                failures, self.out / "manifest.json", crashed=bool(crashes)
+            ) from cause
         await anyio.to_thread.run_sync(self._check_across, shots, limiter=self._media)
-        labels = [f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}" for s in shots]
+        labels = [
+            f"{s.planned.id} · slate (failed)"
+            if s.slate
+            else f"{s.planned.id} · {s.planned.shot.size} · {s.record.engine}"
+            for s in shots
+        ]
         checkpoint("assembling")
         await anyio.to_thread.run_sync(self.film.close, labels)
         manifest.film = "film.mp4"
@@ -1105,6 +1188,15 @@ class _Renderer:
             manifest.loudness = LoudnessRecord(**dataclasses.asdict(self.film.loudness))
         manifest.seconds = round(time.monotonic() - started, 3)
         manifest.write(self.out / "manifest.json", self.blanker.blank)
+        if failures:  # a film with slates: still a failed render
+            film = self.out / "film.mp4"
+            raise RenderError(
+                failures,
+                self.out / "manifest.json",
+                film=film,
+                result=manifest,
+                crashed=bool(crashes),
+            ) from cause
         return manifest
 
     def _check_across(self, shots: list[_Shot]) -> None:
@@ -1161,6 +1253,33 @@ class _Renderer:
                 self._manifest(self._shots).write(self.out / "manifest.json", self.blanker.blank)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _failure(self, exc: Exception, engine: EngineSpec | None) -> str:
+        """An engine's failure as text, keys blanked (``_describe``). A crash (an exception
+        MiniStudio did not raise on purpose: a bug in the plugin) names the engine, the
+        plugin that declares it and its distribution; a damaged clip names the engine."""
+        text = _describe(exc, engine, self.env)
+        if engine is None or isinstance(exc, (EngineError, MissingKeyError)):
+            return text  # an engine's own error, which names it
+        if isinstance(exc, MinistudioError):
+            return f"{engine.id}: {text}" if isinstance(exc, MediaError) else text
+        return self.blanker.blank(
+            f"{text} (a crash in engine '{engine.id}' of {self._provenance(engine.id)}: a bug "
+            f"to report to the plugin's authors)"
+        )
+
+    def _provenance(self, engine_id: str) -> str:
+        """The plugin that declares ``engine_id``: "plugin 'x' (distribution y 1.2)"."""
+        try:
+            owner = self.host.owner(engine_id)
+        except MinistudioError:
+            return "an unknown plugin"
+        version = f" {owner.version}" if owner.version else ""
+        return f"plugin '{owner.name}' (distribution {owner.distribution}{version})"
+
+    def _traceback(self, exc: BaseException) -> str:
+        """``exc`` with its traceback (and causes), keys blanked: for the debug log."""
+        return self.blanker.blank("".join(traceback.format_exception(exc)).rstrip())
 
     def _limits(self, engine: EngineSpec) -> tuple[int, int | None]:
         """(concurrency, requests per minute): the routing's overrides, else the declared ones."""
@@ -1362,6 +1481,14 @@ def _describe(exc: Exception, engine: EngineSpec | None, env: Mapping[str, str])
     """An engine failure as text, through the blanking gate (which knows the engine's keys in
     ``env`` besides the process's)."""
     return described(exc, engine.key_env if engine else (), env)
+
+
+def _crash(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from an exception MiniStudio did not raise on purpose (a bug in a
+    plugin, usually): the root of its causes."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return not isinstance(exc, MinistudioError)
 
 
 def _wav_seconds(path: Path) -> float:
