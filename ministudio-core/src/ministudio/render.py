@@ -522,7 +522,7 @@ class _Renderer:
                     else:
                         tg.start_soon(speak, ps.id, i, line)
         if failures:
-            raise SpeechError(failures)
+            raise SpeechError(failures) from causes[0]
         return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
 
     async def _speak(self, line: PlannedLine) -> _Line:
