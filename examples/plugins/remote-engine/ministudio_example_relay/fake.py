@@ -120,7 +120,9 @@ class FakeRelay:
         self._encoders = ThreadPoolExecutor(2, thread_name_prefix="fake-relay-encode")
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True  # quick to shut down
+        )
 
     @property
     def base_url(self) -> str:
