@@ -1162,7 +1162,7 @@ class _Renderer:
         failures = {s.planned.id: s.record.error for s in failed if s.record.error}
         causes = [s.cause for s in failed if s.cause is not None]
         crashes = [c for c in causes if _crash(c)]
-        cause = (crashes or causes or [None])[0]  # what --debug prints: a crash's, if any
+        cause = next(iter(crashes + causes), None)  # what --debug prints: a crash's, if any
         if failed and not all(s.slate for s in failed):  # no film (--no-partial)
             self.film.abort()
             for shot in failed:
