@@ -199,12 +199,44 @@ def plugins(as_json: bool, models: bool) -> None:
             click.echo(f"    error: {p.error}")
             continue
         click.echo(f"    hooks: {', '.join(p.hooks)}")
-        for engine_id in p.engines:
+        for engine_id in usable[p.name]:
             spec = host.engines[engine_id]
             click.echo(f"    engine {spec.id} ({spec.kind}){_tag(spec)}: {spec.description}")
-            if models:
-                for line in _model_lines(spec):
-                    click.echo(f"      {line}")
+            for line in _engine_lines(spec, stored, models):
+                click.echo(f"      {line}")
+        for problem in p.problems:
+            click.echo(click.style("    problem: ", fg="red") + problem)
+
+
+def _engine_lines(spec: EngineSpec, stored: dict[str, str], models: bool) -> list[str]:
+    """What `plugins` says under an engine: what it takes, its key, its models."""
+    from ministudio.variants import describe
+
+    caps = spec.capabilities
+    takes = [
+        describe(caps) if spec.kind == "video" else "",
+        "seed" if caps.seed else "no seed",
+        "webhooks" if caps.webhooks else "",
+        f"{caps.concurrency} at once",
+        f"${caps.price_per_second:g}/s" if caps.price_per_second else "free",
+    ]
+    joined = (" and " if spec.all_keys else " or ").join(spec.key_env)
+    key = f"{joined}: {_key_source(spec, stored)}" if spec.key_env else "none needed"
+    lines = [f"takes: {', '.join(t for t in takes if t)}", f"key: {key}"]
+    if models:
+        lines += _model_lines(spec)
+    elif spec.default_model:
+        lines.append(f"model: {spec.default_model} (--models for all, with their lifecycle)")
+    return lines
+
+
+def _key_json(spec: EngineSpec, stored: dict[str, str]) -> dict[str, Any]:
+    import os
+
+    from ministudio.keys import source
+
+    where, _ = source(spec.key_env, spec.all_keys, os.environ, stored)
+    return {"variables": list(spec.key_env), "all": spec.all_keys, "source": where}
 
 
 def _tag(spec: EngineSpec) -> str:
@@ -254,6 +286,12 @@ def _models_json(spec: EngineSpec) -> list[dict[str, Any]]:
     ]
 
 
+class _NotInstalled(click.ClickException):
+    """An engine id no installed plugin provides: a configuration error (exit 2)."""
+
+    exit_code = 2
+
+
 @cli.command()
 @click.argument("engine", required=False)
 def voices(engine: str | None) -> None:
@@ -267,7 +305,7 @@ def voices(engine: str | None) -> None:
         try:
             names = host.voices(engine_id)
         except MinistudioError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise _NotInstalled(str(exc)) from None
         click.echo(f"{engine_id}: " + (", ".join(names) if names else "(no list)"))
         if engine_id == "espeak":  # the embedded voice also takes variants
             from ministudio.espeak.synth import list_variants
@@ -558,8 +596,6 @@ def keys_set(name: str, value: str | None) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """Show the stored variables (never their values) and where each engine's key comes from."""
-    import os
-
     from ministudio.keys import load, store_path
 
     path = store_path()
@@ -573,21 +609,20 @@ def keys_list() -> None:
     if engines:
         click.echo("engines:")
     for spec in engines:
-        in_env = next((v for v in spec.key_env if os.environ.get(v)), None)
-        in_store = next((v for v in spec.key_env if stored.get(v)), None)
-        lacking = [v for v in spec.key_env if not (os.environ.get(v) or stored.get(v))]
-        if spec.all_keys and lacking:
-            found = click.style("missing", fg="red") + f" {', '.join(lacking)}: run "
-            found += f"`ministudio keys set {spec.id}`"
-        elif spec.all_keys:
-            found = click.style("found", fg="green") + f" ({', '.join(spec.key_env)})"
-        elif in_env:
-            found = click.style("environment", fg="green") + f" ({in_env})"
-        elif in_store:
-            found = click.style("store", fg="green") + f" ({in_store})"
-        else:
-            found = click.style("missing", fg="red") + f": run `ministudio keys set {spec.id}`"
-        click.echo(f"  {spec.id}: {found}")
+        click.echo(f"  {spec.id}: {_key_source(spec, stored)}")
+
+
+def _key_source(spec: EngineSpec, stored: dict[str, str]) -> str:
+    """Where ``spec``'s key comes from, coloured; for a missing one, the command to set it."""
+    import os
+
+    from ministudio.keys import source
+
+    where, names = source(spec.key_env, spec.all_keys, os.environ, stored)
+    if where == "missing":
+        lacking = f" {names}" if names else ""
+        return click.style("missing", fg="red") + f"{lacking}: run `ministudio keys set {spec.id}`"
+    return click.style(where, fg="green") + f" ({names})"
 
 
 @keys.command("remove")

@@ -526,10 +526,9 @@ class _Renderer:
         return {ps.id: [results[(ps.id, i)] for i in range(len(ps.lines))] for ps in planned}
 
     async def _speak(self, line: PlannedLine) -> _Line:
-        revision = self.host.engine(line.engine, "speech").revision
+        code = self._code(self.host.engine(line.engine, "speech"))
         key = job_key(
-            "speech",
-            {"engine": line.engine, "request": line.request.model_dump(), **_revision(revision)},
+            "speech", {"engine": line.engine, "request": line.request.model_dump(), **code}
         )
         path = self.store.get(key, ".wav")
         cached, cost = path is not None, 0.0
@@ -858,7 +857,20 @@ class _Renderer:
             options=options,
         )
         fingerprint = {"engine": engine.id, "request": self._fingerprint(request)}
-        return request, {**fingerprint, **_revision(engine.revision)}
+        return request, {**fingerprint, **self._code(engine)}
+
+    def _code(self, engine: EngineSpec) -> dict[str, Any]:
+        """What of the engine's code a job key covers: its declared ``revision`` (absent at
+        0, so keys made before it stay valid), else its plugin's distribution and version,
+        so upgrading the plugin makes its outputs again."""
+        if engine.revision is not None:
+            return {"revision": engine.revision} if engine.revision else {}
+        return {"code": self._version(engine)}
+
+    def _version(self, engine: EngineSpec) -> str:
+        """The engine's plugin distribution and version ("ministudio-core 0.1.0")."""
+        owner = self.host.owner(engine.id)
+        return f"{owner.distribution} {owner.version}".strip()
 
     def _job(self, shot: _Shot, take: Take) -> _Job:
         """The request ``take`` makes of its engine, and the keys its outputs are stored under."""
@@ -897,6 +909,8 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
+        code = self._code(engine)  # as the key covers it, for `plan` to say when it changed
+        inputs["code"] = code.get("code") or f"revision {code.get('revision', 0)}"
         return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine), engine)
 
     async def _render_with(
@@ -1437,11 +1451,6 @@ def _next_rung(
         if take is not None:
             return take
     return None
-
-
-def _revision(revision: int) -> dict[str, int]:
-    """The engine's revision for a job key: absent at 0, so keys made before it stay valid."""
-    return {"revision": revision} if revision else {}
 
 
 def _take_record(made: _Take, *, kept: bool) -> TakeRecord:
