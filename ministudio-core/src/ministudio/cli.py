@@ -174,6 +174,32 @@ def schema() -> None:
     click.echo(json.dumps(Production.model_json_schema(), indent=2))
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where to create the package's folder, ministudio-NAME.",
+)
+def new_plugin(name: str, directory: str) -> None:
+    """Create a plugin package: one video engine NAME, its entry point and its conformance
+    tests (they pass before any change)."""
+    from ministudio.scaffold import names
+    from ministudio.scaffold import new_plugin as make
+
+    folder = make(name, Path(directory))
+    module = folder / "src" / names(name)["module"] / "__init__.py"
+    click.echo(
+        f"created {folder}: video engine '{name}' and its conformance tests\nnext:\n"
+        f'  cd {folder}\n  python -m pip install -e ".[test]"\n  python -m pytest\n'
+        f"then replace _render in {module} with calls to your engine "
+        '(see "Writing a plugin" in MiniStudio\'s README)'
+    )
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--models", is_flag=True, help="List each engine's models and their lifecycle.")
