@@ -1,11 +1,15 @@
 """The hooks a MiniStudio plugin may implement.
 
 A plugin is a module (or object) registered under the entry point group ``ministudio``; the
-entry point's name is the plugin id. Implement any of these with ``@ministudio.hookimpl``.
+entry point's name is the plugin id. Implement any of these with ``@ministudio.hookimpl``,
+taking only the arguments you need, by these names. The README's "Writing a plugin" documents
+each hook's arguments and what the core does with its answer (a test keeps the two in step).
 
-Engine hooks (``generate_video``, ``synthesize_speech`` and the remote-engine hooks) are
-called only on the plugin that declared the engine id in ``ministudio_engines``: routing
-picks by id, never by order. Any engine hook may be ``async def``: the core awaits it.
+Engine hooks (``generate_video``, ``synthesize_speech``, the remote-engine hooks,
+``upload_asset``, ``estimate_cost``, ``speech_voices``) are called only on the plugin that
+declared the engine id in ``ministudio_engines``: routing picks by id, never by order. Any
+engine hook may be ``async def``: the core awaits it; a sync one runs in a worker thread.
+``prompt_map`` and ``qc_check`` are called on every plugin.
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ hookspec = pluggy.HookspecMarker("ministudio")
 
 @hookspec
 def ministudio_engines() -> list[EngineSpec]:
-    """Declare the engines this plugin provides: ids, kinds, capabilities, key variables."""
+    """Declare the engines this plugin provides: ids, kinds, capabilities, key variables.
+
+    Called when the plugin is registered (every command that loads plugins, ``ministudio
+    plugins`` included): import no SDK and reach no network here. An answer that is not a
+    list of ``EngineSpec`` marks the plugin as failed; an engine id another plugin declares
+    too is refused wherever a production routes to it.
+    """
     raise NotImplementedError
 
 
@@ -43,7 +53,14 @@ def ministudio_engines() -> list[EngineSpec]:
 def generate_video(
     engine: str, request: VideoRequest, output: Path, context: EngineContext
 ) -> VideoResult | Awaitable[VideoResult]:
-    """Render ``request`` with ``engine`` and write an MP4 to ``output``."""
+    """Render ``request`` with ``engine``: write the clip to ``output``, return its result.
+
+    The clip is any file FFmpeg reads with a video stream (an H.264 MP4 at the request's
+    size, rate and length is best); the core checks it is whole, then fits it to the film
+    (cover-scaled, retimed, trimmed or held to the shot's frames, its sound dropped unless
+    the shot is ``audio: native``). Not called when the store has the clip for this request.
+    An exception fails this take: the shot goes to its fallbacks (``routing.fallbacks``).
+    """
     raise NotImplementedError
 
 
@@ -78,7 +95,11 @@ def submit_video(
 def poll_video(
     engine: str, job_id: str, context: EngineContext
 ) -> JobStatus | Awaitable[JobStatus]:
-    """One status request for ``job_id``. Raise ``TransientError`` for passing failures."""
+    """One status request for ``job_id``. Raise ``TransientError`` for passing failures.
+
+    The core asks again until the state is terminal, waiting about 0.7 of the engine's
+    expected latency before the first request (longer if ``retry_after`` says so).
+    """
     raise NotImplementedError
 
 
@@ -163,7 +184,13 @@ def parse_webhook(
 def synthesize_speech(
     engine: str, request: SpeechRequest, output: Path, context: EngineContext
 ) -> SpeechResult | Awaitable[SpeechResult]:
-    """Speak ``request`` with ``engine`` and write a mono 16-bit WAV to ``output``."""
+    """Speak ``request`` with ``engine`` and write a mono 16-bit PCM WAV to ``output``.
+
+    Any sample rate (the film's sound is 48 kHz; lines are resampled). The WAV's length is
+    the line's: the core times the shot from it, so trim leading and trailing silence.
+    ``TransientError`` is retried; any other error stops the render before any video is
+    made, with every failed line listed. Not called when the store has the line.
+    """
     raise NotImplementedError
 
 
@@ -176,7 +203,8 @@ def estimate_cost(engine: str, request: VideoRequest) -> float | None:
 
 @hookspec(firstresult=True)
 def speech_voices(engine: str) -> list[str] | None:
-    """The voice names a speech engine has, for ``ministudio voices``; None if unknown."""
+    """The voice names a speech engine has (``Voice.voice`` values), for ``ministudio
+    voices``; None if unknown."""
     raise NotImplementedError
 
 
@@ -185,6 +213,8 @@ def prompt_map(engine: str, shot: ShotPrompt) -> str | dict[str, Any] | None:
     """Turn the structured shot prompt into ``engine``'s own prompt; None to pass.
 
     The first non-None answer wins; a ``hookwrapper``/``wrapper`` may rewrite another's answer.
+    The answer becomes ``VideoRequest.prompt`` and part of the job key, so it must be
+    deterministic. With no answer, the prompt is ``ministudio.prompts.describe_shot(shot)``.
     """
     raise NotImplementedError
 
@@ -195,6 +225,8 @@ def qc_check(
 ) -> Any:
     """Inspect a rendered clip; return a ``QCVerdict``, a list of them, or None.
 
+    ``clip`` is the take fitted to the film (its size and rate, exactly the shot's frames, no
+    sound); ``expected_duration`` is the shot's length in seconds and ``fps`` the film's.
     Every implementation runs (with ``judge`` None); the verdicts are collected into the
     manifest, and a failing one sends the shot down the production's retake ladder
     (``qc.ladder``). When the production names a vision judge (``qc.judge``), the plugin

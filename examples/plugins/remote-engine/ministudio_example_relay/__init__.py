@@ -81,6 +81,10 @@ def spec() -> EngineSpec:
             ),
         ),
         marks_sending=True,  # submit_video calls context.sending()
+        # A paid engine pins its revision: a new version of this package re-renders nothing
+        # (and pays for nothing) unless the revision moves, when the same request makes
+        # different clips.
+        revision=1,
         capabilities=Capabilities(
             durations=(2.0, 4.0, 8.0),  # the clip lengths the API makes; others snap up
             snap_duration="up",
