@@ -109,7 +109,9 @@ def synthesize_speech(
 
 # -- the sound -----------------------------------------------------------------------------
 def _hum(text: str, base: float, wpm: int, emotion: str, options: dict[str, Any]) -> np.ndarray:
-    """The line as int16 samples: a tone per syllable, a pause per punctuation mark."""
+    """The line as int16 samples: a tone per syllable, a pause after each word (longer at a
+    punctuation mark), no silence before the first word or after the last (the core times
+    the shot from the WAV's length, and adds its own lead-in and tail)."""
     import numpy as np
 
     factor, glide, speed, loudness = EMOTIONS.get(emotion.lower(), EMOTIONS["neutral"])
@@ -117,8 +119,11 @@ def _hum(text: str, base: float, wpm: int, emotion: str, options: dict[str, Any]
     syllable = 60.0 / (wpm * 1.5) / speed  # seconds: English words average 1.5 syllables
     seed = int.from_bytes(hashlib.sha256(f"{text}|{emotion}".encode()).digest()[:8], "big")
     noise = np.random.default_rng(seed)
-    parts = [np.zeros(int(0.05 * RATE), np.float32)]  # a breath before the first word
-    for word, marks in re.findall(r"(\w+)([^\w]*)", text):
+    parts: list[np.ndarray] = []
+    pause = 0.0
+    for word, marks in re.findall(r"(\w+)([^\w]*)", text) or [("a", "")]:
+        if parts:  # the pause after the previous word
+            parts.append(np.zeros(int((0.04 + pause) * RATE), np.float32))
         vowels = re.findall(r"[aeiouy]+", word.lower()) or ["a"]
         for n, vowel in enumerate(vowels):
             rise = glide * ((n + 1) / len(vowels) - 0.5)  # the pitch glides over the word
@@ -129,7 +134,6 @@ def _hum(text: str, base: float, wpm: int, emotion: str, options: dict[str, Any]
                 tone = (tone * _envelope(tone.size)).astype(np.float32)
             parts.append(tone)
         pause = max((PAUSES.get(m, 0.0) for m in marks), default=0.0)
-        parts.append(np.zeros(int((0.04 + pause) * RATE), np.float32))
     sound = np.concatenate(parts)
     peak = float(np.abs(sound).max()) or 1.0
     samples: np.ndarray = np.round(sound / peak * loudness * 32767).astype(np.int16)

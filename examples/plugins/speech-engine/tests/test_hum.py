@@ -55,3 +55,14 @@ def test_an_unknown_option_fails_naming_it(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="vibratto"):
         speak(tmp_path, options={"vibratto": 1})
     assert not (tmp_path / "line.wav").exists()
+
+
+def test_a_line_has_no_silence_at_its_ends(tmp_path: Path) -> None:
+    """The core times the shot from the WAV (and adds its own lead-in and tail)."""
+    import numpy as np
+
+    result = speak(tmp_path, "Hello, Ann.")
+    with wave.open(str(result.path)) as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    sounding = np.flatnonzero(np.abs(samples) > 300)
+    assert sounding[0] < 0.02 * 24000 and len(samples) - sounding[-1] < 0.04 * 24000
