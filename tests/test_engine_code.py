@@ -68,3 +68,14 @@ def test_a_pinned_revision_keeps_clips_across_upgrades_until_it_is_bumped(
     bumped = plan(production, out, host=_host(Pinned(1), "2.0"), store=store)
     assert not any(s.cached for s in bumped.shots)
     assert all("engine updated: revision 0 -> revision 1" in s.reason for s in bumped.shots)
+
+
+def test_every_paid_first_party_engine_pins_its_revision() -> None:
+    """A new version of a provider package must not re-pay for clips it makes the same way."""
+    host = PluginHost(env={})
+    paid = {
+        engine_id: spec.revision
+        for engine_id, spec in host.engines.items()
+        if host.owner(engine_id).distribution != "ministudio-core"
+    }
+    assert paid and None not in paid.values(), paid

@@ -70,6 +70,7 @@ class Kling(Engine):
         )
         return EngineSpec(
             id=ENGINE,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="video",
             description="Kling AI (REST with a JWT per request): text and image to video, "
             "per model and mode",

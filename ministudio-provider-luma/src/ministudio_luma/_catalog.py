@@ -78,6 +78,7 @@ def agents_spec() -> EngineSpec:
     )
     return EngineSpec(
         id=AGENTS,
+        revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
         kind="video",
         description="Luma Ray 3.2 through the Agents API (luma-agents SDK): text, frames, "
         "extension, loops, video-to-video edits",
@@ -114,6 +115,7 @@ def dream_machine_spec() -> EngineSpec:
     """``luma-dream-machine``: Ray 2 through the Dream Machine API and the ``lumaai`` SDK."""
     return EngineSpec(
         id=DREAM_MACHINE,
+        revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
         kind="video",
         description="Luma Dream Machine (Ray 2, legacy API) through the lumaai SDK",
         key_env=DM_KEYS,

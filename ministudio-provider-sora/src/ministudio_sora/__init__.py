@@ -37,6 +37,7 @@ class Retired(Engine):
     def spec(self) -> EngineSpec:
         return EngineSpec(
             id=self.id,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="video",
             description=f"{self.what} (retired: {WHY} on {SHUTDOWN.isoformat()})",
             default_model="sora-2",

@@ -158,6 +158,7 @@ class Omni(_Video):
     def spec(self) -> EngineSpec:
         return EngineSpec(
             id=OMNI,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="video",
             description="Google Gemini Omni on the Gemini API (Interactions, google-genai)",
             key_env=GEMINI_KEYS,
@@ -242,6 +243,7 @@ class GeminiVeo(_Veo):
     def spec(self) -> EngineSpec:
         return EngineSpec(
             id=GEMINI,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="video",
             description="Google Veo on the Gemini API: turned off by Google; use gemini-omni",
             key_env=GEMINI_KEYS,
@@ -259,6 +261,7 @@ class VertexVeo(_Veo):
     def spec(self) -> EngineSpec:
         return EngineSpec(
             id=VERTEX,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="video",
             description="Google Veo 3.1 on Vertex AI: a project, or express mode with a key",
             key_env=VERTEX_KEYS,
@@ -277,6 +280,7 @@ class Judge(Engine):
     def spec(self) -> EngineSpec:
         return EngineSpec(
             id=JUDGE,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
             kind="judge",
             description="Gemini vision judge: identity per character, continuity per shot",
             key_env=GEMINI_KEYS,
