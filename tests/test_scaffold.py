@@ -86,3 +86,14 @@ def test_the_templates_ship_in_core_wheel() -> None:
     assert templates.is_dir()
     for template in templates.iterdir():
         assert f"ministudio/templates/plugin/{template.name}" in shipped
+
+
+def test_the_kit_without_pytest_says_what_to_install() -> None:
+    """ministudio.testing imports pytest, which the core does not depend on."""
+    probe = (
+        "import sys\nsys.modules['pytest'] = None  # as if not installed\n"
+        "try:\n    import ministudio.testing\nexcept ModuleNotFoundError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert 'pip install "ministudio-core[testing]"' in done.stdout, done.stdout + done.stderr

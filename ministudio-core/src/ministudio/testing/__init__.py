@@ -58,7 +58,19 @@ capability flag: ``webhooks`` (no polling needed), ``first_frame`` (a ``continue
 (seeds recorded and stable), and ``aspect_ratios`` (an undeclared one is refused before any
 submission). ``native_audio`` has no test yet. Every test's docstring says what to check
 first when it fails.
+
+The kit needs pytest, which ``ministudio-core`` does not depend on: a plugin's tests depend on
+``ministudio-core[testing]``.
 """
+
+try:
+    import pytest  # noqa: F401  (the kit is pytest test classes)
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        'ministudio.testing (the conformance kit) needs pytest: pip install "ministudio-core'
+        '[testing]" (or add it to your plugin\'s test dependencies)',
+        name=exc.name,
+    ) from exc
 
 from ministudio.testing._kit import EngineKit, FaultInjector
 from ministudio.testing.speech import SpeechEngineConformance
