@@ -141,6 +141,21 @@ def test_a_fallback_that_saved_a_shot_is_recorded_and_said(site: Path, tmp_path:
     assert reply["engine"] == "animatic" and reply["error"] is None
     assert reply["fallback_from"] == {"engine": "crashy", "reason": CRASH}
     assert saved["shots"][0]["fallback_from"] is None
+    assert "Traceback" not in done.stderr
+    # --debug: the saved crash's traceback, from the plugin's own frame, is logged
+    again = run_cli(
+        "--debug",
+        "render",
+        str(path),
+        "-o",
+        str(tmp_path / "again"),
+        "--store",
+        store,
+        "-q",
+        sites=[site],
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" in again.stderr and "ZeroDivisionError" in again.stderr
 
     shown = run_cli("status", str(out), sites=[site], env={"COLUMNS": "250"})
     assert shown.returncode == 0, shown.stderr

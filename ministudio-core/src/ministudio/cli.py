@@ -84,6 +84,11 @@ def _set_debug(_ctx: click.Context, _param: click.Parameter, value: bool) -> Non
 )
 def cli() -> None:
     """MiniStudio: make films with AI video models as code."""
+    if _debug:  # what MiniStudio logs (a crash a fallback saved, with its traceback) too
+        import logging
+
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("ministudio").setLevel(logging.DEBUG)
 
 
 _IMAGE_ROOTS = "ministudio.image_roots"  # the click context's meta key of --allow-images-from
@@ -204,18 +209,32 @@ def new_plugin(name: str, directory: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--models", is_flag=True, help="List each engine's models and their lifecycle.")
 def plugins(as_json: bool, models: bool) -> None:
-    """List plugins: distribution, version, hooks, engines and any load error."""
+    """List plugins: distribution, version, hooks, engines (what each takes, its key and
+    whether it is set, its models) and every problem (load errors, conflicting ids)."""
     import dataclasses
     import json
 
+    from ministudio.keys import KeyStoreError, load, store_path
     from ministudio.plugins import PluginHost
 
     host = PluginHost()
+    try:
+        stored = load(store_path())
+    except KeyStoreError as exc:  # the listing still shows everything else
+        click.echo(f"key store: {exc}", err=True)
+        stored = {}
+    usable = {p.name: [e for e in p.engines if e in host.engines] for p in host.plugins}
     if as_json:
-        listed = [dataclasses.asdict(p) for p in host.plugins]
-        if models:
-            for info in listed:
-                info["models"] = {e: _models_json(host.engines[e]) for e in info["engines"]}
+        listed = []
+        for info in host.plugins:
+            entry = dataclasses.asdict(info)
+            entry["capabilities"] = {
+                e: dataclasses.asdict(host.engines[e].capabilities) for e in usable[info.name]
+            }
+            entry["keys"] = {e: _key_json(host.engines[e], stored) for e in usable[info.name]}
+            if models:
+                entry["models"] = {e: _models_json(host.engines[e]) for e in usable[info.name]}
+            listed.append(entry)
         click.echo(json.dumps(listed, indent=2, default=str))
         return
     for p in host.plugins:
