@@ -407,3 +407,47 @@ def test_importing_the_kit_and_the_plugins_built_on_it_imports_no_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+HEAVY = """
+import wave  # stands for an SDK imported at module level, the mistake the kit catches
+
+from ministudio.engines import EngineSpec
+from ministudio.plugin_kit import Engine
+
+
+class Heavy(Engine):
+    id = "heavy"
+
+    def spec(self):
+        return EngineSpec(id=self.id, kind="video")
+"""
+
+
+@pytest.mark.parametrize("imports_sdk", [True, False])
+def test_the_kit_checks_the_module_an_engine_plugin_object_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imports_sdk: bool
+) -> None:
+    """An ``EnginePlugin`` object lives in ``ministudio.plugin_kit``; the kit's import check
+    must import the module its engines come from, where the SDK import is."""
+    from ministudio.testing import VideoEngineConformance
+
+    name = f"heavy_plugin_{imports_sdk}"
+    source = HEAVY if imports_sdk else HEAVY.replace("import wave", "")
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = __import__(name)
+
+    class Kit(VideoEngineConformance):
+        engine_id = "heavy"
+        sdk_modules = ("wave",)
+
+        def plugin(self) -> object:
+            return EnginePlugin(module.Heavy())
+
+    check = Kit().test_importing_the_plugin_does_not_import_its_sdk
+    if imports_sdk:
+        with pytest.raises(AssertionError, match=rf"importing {name} imported \['wave'\]"):
+            check()
+    else:
+        check()

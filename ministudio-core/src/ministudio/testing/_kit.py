@@ -162,10 +162,7 @@ class EngineKit:
         """
         if not self.sdk_modules:
             pytest.skip("no sdk_modules declared")
-        plugin = self.plugin()
-        module = (
-            plugin if isinstance(plugin, types.ModuleType) else sys.modules[type(plugin).__module__]
-        )
+        module = _module_of(self.plugin())
         name, file = module.__name__, getattr(module, "__file__", None)
         with contextlib.suppress(ImportError, ValueError):
             if importlib.util.find_spec(name) is not None:
@@ -181,6 +178,18 @@ class EngineKit:
         assert done.returncode == 0, done.stderr
         imported = json.loads(done.stdout.strip().splitlines()[-1])
         assert imported == [], f"importing {name} imported {imported}"
+
+
+def _module_of(plugin: object) -> types.ModuleType:
+    """The module a plugin's code lives in: the plugin itself, the module of an
+    ``EnginePlugin``'s first engine (not ``ministudio.plugin_kit``), else its class's."""
+    from ministudio.plugin_kit import EnginePlugin
+
+    if isinstance(plugin, types.ModuleType):
+        return plugin
+    if isinstance(plugin, EnginePlugin) and plugin.engines:
+        return sys.modules[type(plugin.engines[0]).__module__]
+    return sys.modules[type(plugin).__module__]
 
 
 def solid_png(path: Path, colour: tuple[int, int, int]) -> None:
