@@ -101,6 +101,9 @@ def test_a_failing_shot_climbs_the_ladder_in_order_until_a_take_passes(tmp_path:
     assert [t.kept for t in s2.takes] == [False] * 4 + [True]
     assert all(black(t.qc) for t in s2.takes[:4]) and not black(s2.takes[4].qc)
     assert s2.engine == "steady" and not black(s2.qc)
+    assert s2.fallback_from is not None and s2.fallback_from.engine == "fickle"
+    assert s2.fallback_from.reason.startswith("its take failed the checks: ")
+    assert s1.fallback_from is None
     assert s2.cost == pytest.approx(5 * 0.2) == sum(t.cost for t in s2.takes)
     assert manifest.film == "film.mp4"
     # each rung changed what it names, on top of the rungs below it

@@ -85,7 +85,9 @@ class ShotRecord(BaseModel):
     cost: float = 0.0
     seconds: float = 0.0  # wall time spent on this shot in this run
     failed_attempts: list[AttemptRecord] = []
-    fallback_from: FallbackRecord | None = None  # its engine failed and a fallback rendered it
+    fallback_from: FallbackRecord | None = (
+        None  # its engine failed (or failed the checks) and another rendered it
+    )
     error: str | None = None
     slate: str | None = None  # the film shows a slate here, which says this (why it failed)
     qc: list[QCVerdict] = []  # the kept take's verdicts (then the checks across shots)

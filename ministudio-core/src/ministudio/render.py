@@ -755,6 +755,12 @@ class _Renderer:
             made.append(await self._check(shot, rendered, previous))
             attempts.append(made[-1])
         kept = made[best([t.record.qc for t in made])]
+        if kept.take.engine.id != first.take.engine.id and shot.record.fallback_from is None:
+            # the ladder's `engine` rung: the routed engine's takes failed their checks
+            why = "; ".join(v.reason for v in failing(first.record.qc))
+            shot.record.fallback_from = FallbackRecord(
+                engine=first.take.engine.id, reason=f"its take failed the checks: {why}"
+            )
         if len(attempts) > 1:
             shot.record.takes = [
                 _take_record(t, kept=t is kept) if isinstance(t, _Take) else t for t in attempts
