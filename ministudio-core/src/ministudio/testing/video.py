@@ -546,6 +546,36 @@ class VideoEngineConformance(EngineKit):
         assert all(s.state == "done" for s in manifest.shots)
         assert all("1 reference image" in s.conditioning for s in manifest.shots)
 
+    def test_the_shots_voice_reaches_the_engine_and_never_the_narrators(
+        self, tmp_path: Path, engine_env: dict[str, str]
+    ) -> None:
+        """A shot where a character in frame speaks hands the engine the shot's voice; a shot
+        with only narration does not (a narrator moves no mouth on screen).
+
+        Check first: the engine reads ``request.voice`` (a mono WAV on the shot's timeline;
+        remote engines usually ``await context.upload(path)``) and ``request.shot.lines``
+        (who speaks when). Needs ``Capabilities.reference_audio``.
+        """
+        from ministudio.espeak import plugin as espeak
+        from ministudio.spec import Production
+
+        if not self.spec().capabilities.reference_audio:
+            pytest.skip("the engine declares no reference_audio")
+        film = self.production(self.spec()).model_dump()
+        shots = film["scenes"][0]["shots"]
+        shots[0]["dialogue"] = [{"speaker": "ann", "text": "Hello there."}]
+        shots[1]["narration"] = "She walks away."
+        host = self.host()
+        if "espeak" not in host.engines:  # the lines' voices: the embedded speech engine
+            host.register(espeak, "espeak")
+        manifest = self.render_production(
+            tmp_path, engine_env, Production.model_validate(film), host=host
+        )
+        spoken, narrated = manifest.shots
+        assert spoken.state == narrated.state == "done", (spoken.error, narrated.error)
+        assert "the shot's voice" in spoken.conditioning, spoken.conditioning
+        assert "the shot's voice" not in narrated.conditioning, narrated.conditioning
+
     def test_an_edit_retake_changes_the_engines_own_take(
         self, tmp_path: Path, engine_env: dict[str, str], engine_faults: object
     ) -> None:
