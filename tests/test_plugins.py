@@ -261,7 +261,7 @@ def test_a_conflict_in_process_refuses_the_id_and_keeps_the_rest() -> None:
     assert refused.value.exit_code == 2
     assert "MINISTUDIO_DISABLE_PLUGINS=b,c" in str(refused.value)
     assert host.engine("own").id == "own" and host.owner("own").name == "b"
-    assert all("'same'" in p.problems[0] for p in host.plugins)
+    assert all("'same'" in host.problems(p)[0] for p in host.plugins)
 
 
 def test_a_plugin_id_taken_twice_is_reported_and_the_first_kept() -> None:

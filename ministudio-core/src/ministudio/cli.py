@@ -227,7 +227,7 @@ def plugins(as_json: bool, models: bool) -> None:
     if as_json:
         listed = []
         for info in host.plugins:
-            entry = dataclasses.asdict(info)
+            entry = dataclasses.asdict(info) | {"problems": host.problems(info)}
             entry["capabilities"] = {
                 e: dataclasses.asdict(host.engines[e].capabilities) for e in usable[info.name]
             }
@@ -249,7 +249,7 @@ def plugins(as_json: bool, models: bool) -> None:
             click.echo(f"    engine {spec.id} ({spec.kind}){_tag(spec)}: {spec.description}")
             for line in _engine_lines(spec, stored, models):
                 click.echo(f"      {line}")
-        for problem in p.problems:
+        for problem in host.problems(p):
             click.echo(click.style("    problem: ", fg="red") + problem)
 
 

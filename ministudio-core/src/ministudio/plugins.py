@@ -64,7 +64,6 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     engines: list[str] = field(default_factory=list)
     error: str | None = None  # why it did not load (its other fields are then incomplete)
-    problems: list[str] = field(default_factory=list)  # engine ids it shares with others
 
 
 def _id_list(value: str | None) -> set[str]:
@@ -138,11 +137,6 @@ class PluginHost:
                 del self.engines[spec.id]
             if claimants is not None:
                 claimants.append(info)
-                for claimant in claimants:
-                    claimant.problems = [
-                        *(p for p in claimant.problems if f"'{spec.id}'" not in p),
-                        self.conflict(spec.id),
-                    ]
                 continue
             self.engines[spec.id] = spec
             self._owners[spec.id] = (plugin, info)
@@ -170,6 +164,10 @@ class PluginHost:
             f"uninstall all but one, or disable the others with "
             f"MINISTUDIO_DISABLE_PLUGINS={','.join(c.name for c in claimants[1:])}"
         )
+
+    def problems(self, info: PluginInfo) -> list[str]:
+        """What keeps a loaded plugin's engines from use: the ids it shares with others."""
+        return [self.conflict(e) for e in info.engines if e in self.conflicts]
 
     def owner(self, engine_id: str) -> PluginInfo:
         """The plugin that declared ``engine_id`` (its name, distribution and version)."""
