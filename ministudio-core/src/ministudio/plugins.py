@@ -65,6 +65,11 @@ class PluginInfo:
     engines: list[str] = field(default_factory=list)
     error: str | None = None  # why it did not load (its other fields are then incomplete)
 
+    def __str__(self) -> str:
+        """How messages name it: "plugin 'x' (distribution y 1.2)"."""
+        version = f" {self.version}" if self.version else ""
+        return f"plugin '{self.name}' (distribution {self.distribution}{version})"
+
 
 def _id_list(value: str | None) -> set[str]:
     return {part.strip() for part in (value or "").split(",") if part.strip()}
@@ -168,6 +173,23 @@ class PluginHost:
     def problems(self, info: PluginInfo) -> list[str]:
         """What keeps a loaded plugin's engines from use: the ids it shares with others."""
         return [self.conflict(e) for e in info.engines if e in self.conflicts]
+
+    def culprit(self, exc: BaseException) -> PluginInfo | None:
+        """The plugin whose hook implementation raised ``exc``: the innermost frame of its
+        traceback that runs a registered plugin's hook function (pluggy keeps those frames)."""
+        names: dict[Any, str] = {}
+        for plugin in self.pm.get_plugins():
+            for caller in self.pm.get_hookcallers(plugin) or []:
+                for impl in caller.get_hookimpls():
+                    code = getattr(inspect.unwrap(impl.function), "__code__", None)
+                    if code is not None:
+                        names[code] = impl.plugin_name
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            found = names.get(tb.tb_frame.f_code, found)
+            tb = tb.tb_next
+        return next((p for p in self.plugins if p.name == found), None) if found else None
 
     def owner(self, engine_id: str) -> PluginInfo:
         """The plugin that declared ``engine_id`` (its name, distribution and version)."""

@@ -915,8 +915,8 @@ class _Renderer:
         )
         inputs = {name: job_key(name, value)[:12] for name, value in fingerprint["request"].items()}
         inputs["engine"] = engine.id
-        code = self._code(engine)  # as the key covers it, for `plan` to say when it changed
-        inputs["code"] = code.get("code") or f"revision {code.get('revision', 0)}"
+        # the engine's code as the key covers it, for `plan` to say when it changed
+        inputs["code"] = fingerprint.get("code") or f"revision {fingerprint.get('revision', 0)}"
         return _Job(request, key, fit_key, inputs, ignored(self.p, ps, engine), engine)
 
     async def _render_with(
@@ -1291,11 +1291,9 @@ class _Renderer:
     def _provenance(self, engine_id: str) -> str:
         """The plugin that declares ``engine_id``: "plugin 'x' (distribution y 1.2)"."""
         try:
-            owner = self.host.owner(engine_id)
+            return str(self.host.owner(engine_id))
         except MinistudioError:
             return "an unknown plugin"
-        version = f" {owner.version}" if owner.version else ""
-        return f"plugin '{owner.name}' (distribution {owner.distribution}{version})"
 
     def _traceback(self, exc: BaseException) -> str:
         """``exc`` with its traceback (and causes), keys blanked: for the debug log."""

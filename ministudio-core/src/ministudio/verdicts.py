@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -17,7 +16,7 @@ from ministudio.engines import EngineContext, EngineSpec, Judging
 from ministudio.errors import MinistudioError
 from ministudio.jobs import QCVerdict, ShotPrompt
 from ministudio.keys import described
-from ministudio.plugins import PluginHost, PluginInfo
+from ministudio.plugins import PluginHost
 from ministudio.secrets import gate
 from ministudio.store import ContentStore, job_key
 
@@ -65,16 +64,14 @@ class Inspector:
             )
         except Exception as exc:  # the clip stays in the store: a new render checks it again
             why = gate(self.env).blank(str(exc))
-            plugin = culprit(self.host, exc)
+            plugin = self.host.culprit(exc)
             if plugin is None:
                 raise MinistudioError(
                     f"its quality checks could not run ({why}); the clip is kept: fix the "
                     "check plugin, or skip it with MINISTUDIO_DISABLE_PLUGINS, and render again"
                 ) from exc
-            version = f" {plugin.version}" if plugin.version else ""
             raise MinistudioError(
-                f"its quality checks could not run: the qc_check of plugin '{plugin.name}' "
-                f"(distribution {plugin.distribution}{version}) crashed "
+                f"its quality checks could not run: the qc_check of {plugin} crashed "
                 f"({type(exc).__name__}: {why}); the clip is kept: fix that plugin, or skip "
                 f"it with MINISTUDIO_DISABLE_PLUGINS={plugin.name}, and render again"
             ) from exc
@@ -109,21 +106,3 @@ class Inspector:
             raise MinistudioError(f"the judge {judge.id} could not look at it: {text}") from exc
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def culprit(host: PluginHost, exc: BaseException) -> PluginInfo | None:
-    """The plugin whose hook implementation raised ``exc``: the innermost frame of its
-    traceback that runs a registered plugin's hook function (pluggy keeps those frames)."""
-    names: dict[Any, str] = {}
-    for plugin in host.pm.get_plugins():
-        for caller in host.pm.get_hookcallers(plugin) or []:
-            for impl in caller.get_hookimpls():
-                code = getattr(inspect.unwrap(impl.function), "__code__", None)
-                if code is not None:
-                    names[code] = impl.plugin_name
-    found = None
-    tb = exc.__traceback__
-    while tb is not None:
-        found = names.get(tb.tb_frame.f_code, found)
-        tb = tb.tb_next
-    return next((p for p in host.plugins if p.name == found), None) if found else None
