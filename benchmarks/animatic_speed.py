@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ministudio.animatic.render import render_clip
+from ministudio.engines.animatic.render import render_clip
 from ministudio.jobs import CharacterBrief, EnvironmentBrief, LineBrief, ShotPrompt, VideoRequest
 
 TARGET = 8.0

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ministudio.plugins import PluginHost  # noqa: E402
-from ministudio.render import RenderOptions, render  # noqa: E402
+from ministudio.run.render import RenderOptions, render  # noqa: E402
+from ministudio.run.store import ContentStore  # noqa: E402
 from ministudio.spec import Production  # noqa: E402
-from ministudio.store import ContentStore  # noqa: E402
 
 from tests.conftest import build_plugin  # noqa: E402
 from tests.fakes.sim_server import SimServer  # noqa: E402

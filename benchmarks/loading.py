@@ -22,7 +22,7 @@ SIZES_MB = (1, 5, 25)
 CHILD = """
 import sys, time
 from ministudio.errors import ProductionError
-from ministudio.loading import load_production
+from ministudio.spec.loading import load_production
 began = time.perf_counter()
 try:
     load_production(sys.argv[1])

@@ -30,16 +30,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from ministudio.checks import check_footage, decode, scene_stability, seam
-from ministudio.checks import synthetic as syn
-from ministudio.checks.continuity import (
+from ministudio.jobs import QCVerdict
+from ministudio.qc.checks import check_footage, decode, scene_stability, seam
+from ministudio.qc.checks import synthetic as syn
+from ministudio.qc.checks.continuity import (
     ENV_COLOUR_LIMIT,
     ENV_EDGE_FACTOR,
     environment_distances,
     sample,
 )
-from ministudio.checks.footage import Footage
-from ministudio.jobs import QCVerdict
+from ministudio.qc.checks.footage import Footage
 
 FPS = 24
 TARGET = 2.0  # seconds of checking per minute of film

@@ -15,7 +15,7 @@ Run: python benchmarks/qc_films.py [--work DIR] [--kinds freeze,drops,...] [--fi
    (frame timestamps, identical frames, cross-correlation, hue, full-scale samples, a
    BS.1770 loudness in numpy), never with MiniStudio's checks. A copy whose defect does not
    measure as made is reported and not scored.
-4. Runs the checks of `ministudio qc DIR` (`ministudio.filmqc.check_film`, in this process,
+4. Runs the checks of `ministudio qc DIR` (`ministudio.qc.film.check_film`, in this process,
    one film at a time, timed: the median of --repeat runs) on each copy, in a folder of its
    own with the manifest, and
    scores each defect against the clean film's own verdicts: caught on the right shot,
@@ -663,7 +663,7 @@ def analysed(name: str, work: Path) -> None:
 def failing(folder: Path, repeat: int) -> tuple[set[tuple[str, str, str]], float]:
     """The checks of `ministudio qc DIR` that fail on the film in ``folder``, and the median
     of ``repeat`` timed runs (this machine's speed drifts by a fifth from run to run)."""
-    from ministudio.filmqc import check_film
+    from ministudio.qc.film import check_film
 
     seconds, verdicts = [], set()
     for _ in range(repeat):

@@ -10,9 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ministudio.loading import load_production
-from ministudio.render import render
-from ministudio.store import ContentStore
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
+from ministudio.spec.loading import load_production
 
 TARGET = 30.0
 

@@ -135,7 +135,7 @@ production = Production(
 )
 
 if __name__ == "__main__":
-    from ministudio.render import render
+    from ministudio.run.render import render
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("out/quantum-mechanics-explained")
     manifest = render(production, out)

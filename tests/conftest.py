@@ -40,7 +40,7 @@ def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    from ministudio.store import ContentStore
+    from ministudio.run.store import ContentStore
 
     return ContentStore(tmp_path / "store")
 

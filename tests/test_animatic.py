@@ -9,10 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from ministudio.animatic.looks import figure_look, grade_for
-from ministudio.animatic.plugin import generate_video, ministudio_engines, prompt_map
-from ministudio.animatic.render import render_clip
 from ministudio.engines import EngineContext
+from ministudio.engines.animatic.looks import figure_look, grade_for
+from ministudio.engines.animatic.plugin import generate_video, ministudio_engines, prompt_map
+from ministudio.engines.animatic.render import render_clip
 from ministudio.jobs import (
     CharacterBrief,
     EnvironmentBrief,
@@ -243,7 +243,7 @@ def test_plugin_hooks(tmp_path: Path) -> None:
 
 def test_importing_the_plugin_is_cheap() -> None:
     code = (
-        "import sys, ministudio.animatic.plugin\n"
+        "import sys, ministudio.engines.animatic.plugin\n"
         "heavy = [m for m in ('numpy', 'PIL', 'av') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

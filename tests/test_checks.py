@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ministudio.animatic.render import render_clip
-from ministudio.checks import check_clip, check_sound, scene_stability, seam
-from ministudio.checks import synthetic as syn
-from ministudio.checks.sound import integrated_loudness
+from ministudio.engines.animatic.render import render_clip
 from ministudio.jobs import EnvironmentBrief, LineBrief, QCVerdict, ShotPrompt, VideoRequest
-from ministudio.qc import qc_check
+from ministudio.media.loudness import integrated_loudness
+from ministudio.qc.builtin import qc_check
+from ministudio.qc.checks import check_clip, check_sound, scene_stability, seam
+from ministudio.qc.checks import synthetic as syn
 
 FPS, W, H, SECONDS = 24, 320, 180, 2.0
 N = int(FPS * SECONDS)
@@ -192,8 +192,8 @@ def test_ministudio_qc_checks_a_finished_film_again(tmp_path: Path) -> None:
     """`ministudio qc DIR` decodes the film once and checks every shot's stretch, the scene's
     place and the film's sound, normalised to the web loudness target: all pass (exit 0).
     A folder without a film says to render first."""
-    from ministudio.render import render
-    from ministudio.store import ContentStore
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
 
     from .conftest import run_cli, tiny_production
 
@@ -215,7 +215,7 @@ def test_a_clip_decoded_in_two_halves_at_once_is_the_clip_decoded_in_one_pass(
 ) -> None:
     """``decode`` splits a clip of 4 s or more at its middle and decodes both halves at once;
     the footage is the same, frame for frame, timestamps included."""
-    from ministudio.checks import footage
+    from ministudio.qc.checks import footage
 
     pictures = syn.frames(syn.place(5, 640, 360), 320, 180, 24 * 6, move=(0.3, 0.1))
     clip = syn.write(tmp_path / "six.mp4", pictures, 24, syn.speech(6.0, [(1.0, 5.0)]))
@@ -236,8 +236,8 @@ def test_a_picture_that_changes_size_mid_stream_is_refused_with_what_to_do(
     from fractions import Fraction
 
     import av
-    from ministudio.checks.footage import decode
     from ministudio.errors import MediaError
+    from ministudio.qc.checks.footage import decode
 
     path = tmp_path / "two-sizes.ts"
     with av.open(str(path), "w", format="mpegts") as out:

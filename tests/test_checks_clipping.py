@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from ministudio.checks import check_sound, decode
-from ministudio.checks import synthetic as syn
-from ministudio.checks.sound import clipped, clipping
+from ministudio.qc.checks import check_sound, decode
+from ministudio.qc.checks import synthetic as syn
+from ministudio.qc.checks.sound import clipped, clipping
 
 SHOT = 5.0  # twenty 5 s shots, one line each
 SHOTS = 20

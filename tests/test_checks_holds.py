@@ -10,10 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from ministudio.checks import decode, picture
-from ministudio.checks import synthetic as syn
 from ministudio.jobs import EnvironmentBrief, ShotPrompt
-from ministudio.qc import qc_check
+from ministudio.qc.builtin import qc_check
+from ministudio.qc.checks import decode, picture
+from ministudio.qc.checks import synthetic as syn
 
 FPS, W, H = 24, 320, 180
 N = 4 * FPS  # a 4 s shot

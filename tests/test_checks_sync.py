@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ministudio.checks import Footage, check_footage, decode, sync
-from ministudio.checks import synthetic as syn
+from ministudio.qc.checks import Footage, check_footage, decode, sync
+from ministudio.qc.checks import synthetic as syn
 
 FPS = 24
 SECONDS = 6.0

@@ -19,7 +19,7 @@ class TestAnimaticConformance(VideoEngineConformance):
     sdk_modules = ("PIL", "numpy", "av")
 
     def plugin(self) -> object:
-        from ministudio.animatic import plugin
+        from ministudio.engines.animatic import plugin
 
         return plugin
 

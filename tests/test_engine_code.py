@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 
 from ministudio import hookimpl
-from ministudio.animatic import plugin as animatic
-from ministudio.espeak import plugin as espeak
+from ministudio.engines.animatic import plugin as animatic
+from ministudio.engines.espeak import plugin as espeak
 from ministudio.plugins import PluginHost, PluginInfo
-from ministudio.render import plan, render
-from ministudio.store import ContentStore
+from ministudio.run.render import plan, render
+from ministudio.run.store import ContentStore
 
 from .conftest import tiny_production
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ministudio.engines import EngineContext
+from ministudio.engines.espeak import plugin, synth
 from ministudio.errors import EngineError
-from ministudio.espeak import plugin, synth
 from ministudio.jobs import SpeechRequest, Voice
 
 SENTENCE = "The quick brown fox jumps over the lazy dog, and then it runs away."
@@ -173,8 +173,8 @@ def test_plugin_import_is_cheap() -> None:
     import subprocess
 
     code = (
-        "import sys, ministudio.espeak.plugin\n"
+        "import sys, ministudio.engines.espeak.plugin\n"
         "assert 'numpy' not in sys.modules, 'numpy'\n"
-        "assert 'ministudio.espeak.synth' not in sys.modules, 'synth'\n"
+        "assert 'ministudio.engines.espeak.synth' not in sys.modules, 'synth'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

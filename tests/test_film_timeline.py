@@ -8,10 +8,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from ministudio.checks.timeline import Expected, check_timeline
-from ministudio.filmqc import check_film
-from ministudio.render import render
-from ministudio.store import ContentStore
+from ministudio.qc.checks.timeline import Expected, check_timeline
+from ministudio.qc.film import check_film
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
 
 from .conftest import tiny_production
 

@@ -18,12 +18,12 @@ import pytest
 from ministudio.engines import EngineContext, Judging
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.jobs import CharacterBrief, EnvironmentBrief, QCVerdict, ShotPrompt
-from ministudio.manifest import Manifest
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderError, RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.manifest import Manifest
+from ministudio.run.render import RenderError, RenderOptions, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from PIL import Image
 
 from .fakes.google_server import JUDGE_FAIL_SCORE, JUDGE_PASS_SCORE, GoogleServer

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.render import RenderOptions, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
+from ministudio.spec.loading import load_production
 
 from .conftest import EXAMPLES
 from .fakes.google_server import GoogleServer

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from ministudio.errors import ProductionError, UnknownEngineError
 from ministudio.jobs import Voice
-from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
-from ministudio.store import ContentStore
+from ministudio.run.store import ContentStore
+from ministudio.spec.loading import load_production
 from pydantic import ValidationError
 
 from .conftest import GOOD, run_cli, tiny_production
@@ -62,7 +62,7 @@ def test_an_alias_bomb_is_refused_quickly_in_bounded_memory(tmp_path: Path) -> N
         """
         import sys, time
         from ministudio.errors import ProductionError
-        from ministudio.loading import load_production
+        from ministudio.spec.loading import load_production
         began = time.perf_counter()
         try:
             load_production(sys.argv[1])
@@ -151,7 +151,7 @@ def test_a_long_line_is_spoken_in_bounded_memory(tmp_path: Path) -> None:
         import sys
         from pathlib import Path
         from ministudio.engines import EngineContext
-        from ministudio.espeak import plugin
+        from ministudio.engines.espeak import plugin
         from ministudio.jobs import SpeechRequest
         words = "The quick brown fox jumps over the lazy dog, and then it rests a while. "
         text = (words * 420)[:30_000]
@@ -175,7 +175,7 @@ def test_streamed_speech_is_the_same_as_speech_then_trim(tmp_path: Path) -> None
     import wave
 
     import numpy as np
-    from ministudio.espeak import synth
+    from ministudio.engines.espeak import synth
 
     for text in ("Hello there.", "...", "A longer one, with a pause; then more words!"):
         samples, rate = synth.synthesize(text, voice="en-us+f3", pitch=60)
@@ -325,7 +325,7 @@ qc: {judge: animatic}
 
 
 def test_render_writes_nothing_before_its_production_is_valid(tmp_path: Path) -> None:
-    from ministudio.render import plan, render
+    from ministudio.run.render import plan, render
 
     bad = write(tmp_path, GOOD + "routing: {video: lumaa}\nqc: {judge: nobody}\n")
     for command in ("render", "plan"):
@@ -360,7 +360,8 @@ def test_pitch_and_rate_outside_the_documented_ranges_are_refused(tmp_path: Path
 def _crash(
     *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, str]:
-    from ministudio import cli, loading
+    from ministudio import cli
+    from ministudio.spec import loading
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the disk\nis on fire")

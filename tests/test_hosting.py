@@ -1,5 +1,5 @@
-"""Asset hosting (ministudio.hosting): a public folder, or an object store through fsspec with
-signed URLs, tested against moto's S3 server on loopback; the core re-signing expired
+"""Asset hosting (ministudio.remote.hosting): a public folder, or an object store through
+fsspec with signed URLs, tested against moto's S3 server on loopback; the core re-signing expired
 references; and the luma-dream-machine engine rendering with an S3 asset store against the fake
 Dream Machine API."""
 
@@ -21,13 +21,13 @@ import pytest
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.errors import EngineError, TransientError
-from ministudio.hosting import DEFAULT_EXPIRES, AssetHost, AssetHostError, CannotSign
 from ministudio.jobs import HostedAsset, VideoRequest
-from ministudio.journal import Journal
 from ministudio.plugins import PluginHost
-from ministudio.render import render
+from ministudio.remote.hosting import DEFAULT_EXPIRES, AssetHost, AssetHostError, CannotSign
+from ministudio.remote.journal import Journal
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from ministudio.testing._kit import solid_png
 
 from .fakes.luma_server import LumaServer
@@ -238,7 +238,7 @@ def test_settings_errors_name_the_variable_to_set() -> None:
 
 
 def test_a_public_folder_holds_re_encoded_images_only(tmp_path: Path) -> None:
-    from ministudio.images import reencoded
+    from ministudio.safety.images import reencoded
     from PIL import Image
 
     image = tmp_path / "frame.png"

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from ministudio.errors import ProductionError
-from ministudio.images import (
+from ministudio.plugins import PluginHost
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.render import RenderOptions, render
+from ministudio.run.store import ContentStore
+from ministudio.safety.images import (
     MAX_BYTES,
     ImageError,
     check_image,
     reencoded,
     sanitized,
 )
-from ministudio.loading import load_production
-from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderOptions, render
 from ministudio.spec import Production
-from ministudio.store import ContentStore
+from ministudio.spec.loading import load_production
 from PIL import ExifTags, Image, PngImagePlugin
 from pydantic import ValidationError
 
@@ -275,7 +275,7 @@ def test_the_sanitized_copy_holds_pixels_only_upright_and_the_same_every_time(
 def test_a_large_photo_reaches_engines_scaled_down_to_the_copy_side(tmp_path: Path) -> None:
     """A 24 MP photo as a lossless PNG would be tens of MB, past engines' request limits: the
     copy is at most COPY_SIDE pixels a side, its aspect kept; a small image keeps its size."""
-    from ministudio.images import COPY_SIDE
+    from ministudio.safety.images import COPY_SIDE
 
     big = tmp_path / "big.jpg"
     Image.effect_noise((6000, 4000), 64).convert("RGB").save(big, quality=90)
@@ -411,7 +411,7 @@ def test_the_luma_asset_folder_holds_re_encoded_images_only(
 
 def test_the_public_folder_refuses_what_is_not_an_image(tmp_path: Path) -> None:
     """Whatever a plugin asks to publish, the public folder holds re-encoded images only."""
-    from ministudio.hosting import AssetHost, AssetHostError
+    from ministudio.remote.hosting import AssetHost, AssetHostError
 
     host = AssetHost(
         engine="luma-dream-machine", base_url="https://x.example", folder=str(tmp_path / "www")

@@ -16,10 +16,10 @@ from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
 from ministudio.errors import MissingKeyError
 from ministudio.jobs import VideoRequest
-from ministudio.keys import KeyStoreError, lookup, save
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderError, RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.render import RenderError, RenderOptions, render
+from ministudio.safety.keys import KeyStoreError, lookup, save
 from ministudio_luma import _dream_machine
 from ministudio_luma._catalog import dream_machine_spec
 
@@ -168,7 +168,7 @@ def test_luma_renders_with_its_key_only_in_the_store(
 ) -> None:
     """The render's env has no LUMAAI_API_KEY, only MINISTUDIO_KEYS_FILE; a failed render
     (the fake answers 500 to every submit) shows the stored key nowhere."""
-    from ministudio.store import ContentStore
+    from ministudio.run.store import ContentStore
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     save(keys_file, {"LUMAAI_API_KEY": KEY})

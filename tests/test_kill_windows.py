@@ -3,7 +3,7 @@ each clip (and each identity image) is paid for once, every clip keeps its engin
 the film is whole.
 
 The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
-(``ministudio.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
+(``ministudio.run.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
 by the fake holding the create request it accepted (``fakes.hold``) while the test kills the
 client.
 """

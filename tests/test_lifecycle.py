@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from ministudio import hookimpl
 from ministudio.cli import cli
 from ministudio.engines import Capabilities, EngineSpec, Model
+from ministudio.engines.lifecycle import findings, today
 from ministudio.errors import ProductionError, UnknownEngineError
-from ministudio.lifecycle import findings, today
-from ministudio.loading import load_production
-from ministudio.planning import model_warnings, plan_shots
+from ministudio.plan.shots import model_warnings, plan_shots
 from ministudio.plugins import PluginHost
 from ministudio.spec import Production
+from ministudio.spec.loading import load_production
 
 TODAY = today()
 SOON = TODAY + dt.timedelta(days=12)

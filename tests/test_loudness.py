@@ -8,11 +8,11 @@ from pathlib import Path
 import anyio
 import numpy as np
 import pytest
-from ministudio.checks import check_sound, decode, sound
-from ministudio.checks import synthetic as syn
-from ministudio.checks.sound import LOUDNESS_TARGET, PEAK_CEILING, integrated_loudness
-from ministudio.film import FilmAssembly, Spoken
 from ministudio.media.audio import AudioTrack, normalise, true_level
+from ministudio.media.film import FilmAssembly, Spoken
+from ministudio.media.loudness import LOUDNESS_TARGET, PEAK_CEILING, integrated_loudness
+from ministudio.qc.checks import check_sound, decode, sound
+from ministudio.qc.checks import synthetic as syn
 
 RATE = syn.RATE
 CEILING = 10 ** (PEAK_CEILING / 20)
@@ -147,8 +147,8 @@ def test_voiced_lines_and_native_sound_are_each_brought_to_the_target(tmp_path: 
 def test_a_rendered_film_passes_the_loudness_check(tmp_path: Path) -> None:
     """eSpeak's lines are quieter than the web target, with peaks near full scale: the
     finished film (through the AAC encoder) still lands on it, without clipping."""
-    from ministudio.render import render
-    from ministudio.store import ContentStore
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
 
     from .conftest import tiny_production
 

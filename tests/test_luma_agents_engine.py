@@ -150,7 +150,7 @@ def test_text_to_video_sends_only_what_the_sdk_types_name(tmp_path: Path) -> Non
 def test_frames_go_through_the_files_api_re_encoded(tmp_path: Path) -> None:
     """5 s: start_frame and end_frame as file ids; the bytes Luma got are the image's pixels
     re-encoded as PNG (no metadata); the same image is one file."""
-    from ministudio.images import reencoded
+    from ministudio.safety.images import reencoded
 
     first, last = _png(tmp_path / "a.png"), _png(tmp_path / "b.png", (200, 30, 30))
     with LumaAgentsServer(latency=0.05, render_scale=0.05) as server:

@@ -14,9 +14,9 @@ import ministudio_luma
 import pytest
 from ministudio.engines import EngineContext
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
-from ministudio.images import reencoded
 from ministudio.jobs import JobStatus, VideoRequest
-from ministudio.manifest import Manifest
+from ministudio.run.manifest import Manifest
+from ministudio.safety.images import reencoded
 from ministudio.spec import Production
 from ministudio.testing import VideoEngineConformance
 from ministudio.testing._kit import solid_png
@@ -166,9 +166,9 @@ def test_a_film_split_between_luma_and_animatic_by_routing(
 ) -> None:
     """The installed plugin is discovered through its entry point; routing alone decides."""
     from ministudio.plugins import PluginHost
-    from ministudio.render import render
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
     from ministudio.spec import Production
-    from ministudio.store import ContentStore
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     host = PluginHost(env={})
@@ -212,11 +212,11 @@ def test_a_showcase_film_renders_with_two_shots_on_luma_dream_machine(
 ) -> None:
     """examples/quantum-mechanics.yaml (9:16, 720p): "question" and "finale" routed to
     luma-dream-machine."""
-    from ministudio.loading import load_production
     from ministudio.plugins import PluginHost
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderOptions, render
-    from ministudio.store import ContentStore
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderOptions, render
+    from ministudio.run.store import ContentStore
+    from ministudio.spec.loading import load_production
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")  # read when the engine is declared
     root = Path(__file__).resolve().parents[1]
@@ -277,10 +277,10 @@ def test_character_references_become_one_shared_photon_keyframe(
     """Two shots of Ann (a reference image, no first frame): one Photon image, as frame0 of
     both, and of an edited shot in a later render."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderOptions, render
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderOptions, render
+    from ministudio.run.store import ContentStore
     from ministudio.spec import Production
-    from ministudio.store import ContentStore
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     reference = tmp_path / "ann.png"
@@ -392,9 +392,9 @@ def _chain(
 
 def _render_chain(film: Production, server: LumaServer, tmp_path: Path) -> Manifest:
     from ministudio.plugins import PluginHost
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderOptions, render
-    from ministudio.store import ContentStore
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderOptions, render
+    from ministudio.run.store import ContentStore
 
     return render(
         film,
@@ -467,8 +467,8 @@ def test_engines_without_end_frames_or_loops_say_what_they_ignored(tmp_path: Pat
     """The animatic takes first frames but neither end frames nor loops: plan and manifest
     say so."""
     from ministudio.plugins import PluginHost
-    from ministudio.render import plan, render
-    from ministudio.store import ContentStore
+    from ministudio.run.render import plan, render
+    from ministudio.run.store import ContentStore
 
     film = _chain(tmp_path)
     film = film.model_copy(
@@ -497,8 +497,8 @@ def test_a_rejected_key_then_the_right_one_just_renders(
     """A wrong key fails the render; with the right key the next render submits normally
     (the refused submit made no job, so nothing is 'lost': no --forget-lost needed)."""
     from ministudio.plugins import PluginHost
-    from ministudio.render import RenderError, render
-    from ministudio.store import ContentStore
+    from ministudio.run.render import RenderError, render
+    from ministudio.run.store import ContentStore
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")
     film = _chain(tmp_path)
@@ -585,9 +585,9 @@ def test_lost_answers_in_a_render_are_found_not_paid_again(
     """The identity image's answer and a clip's answer are both lost: each is found by
     listing, so the film has one image and one job per shot, with no --forget-lost."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderOptions, render
-    from ministudio.store import ContentStore
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderOptions, render
+    from ministudio.run.store import ContentStore
     from PIL import Image
 
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")

@@ -11,12 +11,12 @@ from typing import Any, ClassVar
 
 import ministudio_veo
 import pytest
-from ministudio.manifest import Manifest
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.manifest import Manifest
+from ministudio.run.render import RenderOptions, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from ministudio.testing import VideoEngineConformance
 from ministudio_veo._catalog import OMNI_PRICES
 
@@ -149,7 +149,7 @@ def test_draft_and_4k_films_map_and_are_priced(tmp_path: Path) -> None:
     Plan and manifest price the seconds at the resolution."""
     import anyio
     from ministudio.engines import EngineContext
-    from ministudio.render import plan
+    from ministudio.run.render import plan
 
     shots = [{"id": "s1", "action": "Leaves fall", "duration": 3}]
     draft = _film(tmp_path, shots, resolution="360p", aspect="9:16")
@@ -232,7 +232,7 @@ def test_the_edit_rung_asks_omni_to_fix_its_own_take(tmp_path: Path) -> None:
 def test_a_completed_interaction_without_a_video_is_a_refusal(tmp_path: Path) -> None:
     """How Omni shows a block is undocumented: a completed interaction with no video is taken
     as refused (not sent again), with what Omni said."""
-    from ministudio.render import RenderError
+    from ministudio.run.render import RenderError
 
     film = _film(tmp_path, [{"id": "s1", "action": "Ann does something forbidden"}])
     with (

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineSpec
-from ministudio.filmqc import check_film
 from ministudio.jobs import VideoRequest, VideoResult
-from ministudio.manifest import Manifest
+from ministudio.media.slate import slate_image
 from ministudio.plugins import PluginHost, PluginInfo
-from ministudio.render import RenderError, RenderOptions, render
-from ministudio.slate import slate_image
+from ministudio.qc.film import check_film
+from ministudio.run.manifest import Manifest
+from ministudio.run.render import RenderError, RenderOptions, render
 
 from .conftest import tiny_production
 
@@ -79,7 +79,7 @@ def go(tmp_path: Path, engine: Crashy, out: str = "out", **options) -> RenderErr
 
 
 def _store(tmp_path: Path):
-    from ministudio.store import ContentStore
+    from ministudio.run.store import ContentStore
 
     return ContentStore(tmp_path / "store")
 
@@ -203,9 +203,9 @@ def test_a_key_in_the_reason_is_blanked_on_the_slate_and_in_the_manifest(tmp_pat
     assert differs.sum() > 100
     assert np.abs(shown - blanked)[differs].mean() < np.abs(shown - leaked)[differs].mean() / 4
     # and the slate module blanks on its own what it is given (the process's keys)
-    import ministudio.secrets
+    import ministudio.safety.secrets
 
-    ministudio.secrets.register(SECRET)
+    ministudio.safety.secrets.register(SECRET)
     assert np.array_equal(
         np.asarray(slate_image("reply", f"key {SECRET}", 320, 180, seconds=1.0)),
         np.asarray(slate_image("reply", "key ***", 320, 180, seconds=1.0)),

@@ -12,11 +12,11 @@ from ministudio.engines import Capabilities, EngineContext, EngineSpec
 from ministudio.errors import CapabilityError
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.media.audio import read_wav
-from ministudio.phrasing import cuts, pauses
+from ministudio.plan.phrasing import cuts, pauses
 from ministudio.plugins import PluginHost
-from ministudio.render import render
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 
 from .test_retakes import Fickle
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import av
 import pytest
-from ministudio import checks, filmqc
-from ministudio.checks import synthetic as syn
-from ministudio.places import Place, places
-from ministudio.render import render
-from ministudio.store import ContentStore
+from ministudio.qc import checks
+from ministudio.qc import film as filmqc
+from ministudio.qc.checks import synthetic as syn
+from ministudio.qc.places import Place, places
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
 
 from .conftest import tiny_production
 

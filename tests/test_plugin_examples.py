@@ -56,8 +56,16 @@ def test_an_example_passes_its_own_tests_installed(
     env["PYTHONPATH"] = str(example_sites[name])  # the installed copy, not the source
     env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "keys.json")  # no stored key leaks in
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         str(EXAMPLES / name / "tests")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            str(EXAMPLES / name / "tests"),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -78,8 +86,14 @@ def test_installed_examples_are_discovered_with_their_engines(
         assert found[plugin]["distribution"] == distribution, found[plugin]
         assert found[plugin]["engines"] == engines and found[plugin]["error"] is None
     assert set(found["relay"]["hooks"]) >= {
-        "submit_video", "poll_video", "download_video", "find_video_job", "parse_webhook",
-        "upload_asset", "prompt_map", "estimate_cost",
+        "submit_video",
+        "poll_video",
+        "download_video",
+        "find_video_job",
+        "parse_webhook",
+        "upload_asset",
+        "prompt_map",
+        "estimate_cost",
     }
     assert found["letterbox"]["hooks"] == ["qc_check"]
     voices = run_cli("voices", "hum", sites=[example_sites["speech-engine"]])
@@ -117,8 +131,15 @@ def test_the_installed_examples_make_a_film_with_the_check_in_it(
     out = tmp_path / "out"
     sites = [example_sites[n] for n in ("video-engine", "speech-engine", "check")]
     result = run_cli(
-        "render", "film.yaml", "-o", str(out), "--store", str(tmp_path / "store"), "-q",
-        sites=sites, cwd=tmp_path,
+        "render",
+        "film.yaml",
+        "-o",
+        str(out),
+        "--store",
+        str(tmp_path / "store"),
+        "-q",
+        sites=sites,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())

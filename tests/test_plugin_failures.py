@@ -14,10 +14,10 @@ from ministudio import hookimpl
 from ministudio.cli import cli
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.jobs import VideoRequest
-from ministudio.manifest import Manifest
 from ministudio.plugins import PluginHost, PluginInfo
-from ministudio.render import RenderError, RenderOptions, render
-from ministudio.store import ContentStore
+from ministudio.run.manifest import Manifest
+from ministudio.run.render import RenderError, RenderOptions, render
+from ministudio.run.store import ContentStore
 
 from .conftest import run_cli, tiny_production
 
@@ -90,7 +90,7 @@ def test_a_crash_names_the_engine_plugin_and_distribution_and_keeps_the_tracebac
 ) -> None:
     host = host_with(Crashy(), "crashy", "ministudio-crashy", "0.3")
     production = tiny_production(routing={"shots": {"reply": "crashy"}})
-    caplog.set_level(logging.DEBUG, logger="ministudio.render")
+    caplog.set_level(logging.DEBUG, logger="ministudio.run.render")
     with pytest.raises(RenderError) as info:
         render(
             production,
@@ -235,5 +235,5 @@ def test_a_crashing_check_names_its_plugin(tmp_path: Path) -> None:
     )
     assert text.count(said) == 2  # each shot, the same plugin named
     assert "`ministudio --debug render` prints the crash's traceback" in text
-    assert "animatic" not in text and "ministudio.qc" not in text  # not the built-in checks
+    assert "animatic" not in text and "ministudio.qc.builtin" not in text  # not the built-in checks
     assert isinstance(info.value.__cause__.__cause__, RuntimeError)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from ministudio import engines, hookspecs, jobs
+from ministudio import engines, jobs
+from ministudio.plugins import hookspecs
 from ministudio.testing import SpeechEngineConformance, VideoEngineConformance
 
 from .conftest import ROOT

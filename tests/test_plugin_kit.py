@@ -240,9 +240,9 @@ def test_a_lost_answer_for_the_engine_without_lookup_stops_the_shot_and_pays_onc
     """End to end against the loopback paid API: one plugin, two engines, one lookup. A
     submit of the engine without it loses its answer: the render stops (never resent), as
     when no engine of the plugin has a lookup."""
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderError, RenderOptions, render
-    from ministudio.store import ContentStore
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderError, RenderOptions, render
+    from ministudio.run.store import ContentStore
 
     from .conftest import tiny_production
     from .fakes.sim_server import SimServer

@@ -150,7 +150,7 @@ def test_help_and_plugins_import_no_engine_code() -> None:
         "try:\n    cli([{args}], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{{'av', 'numpy', 'PIL', 'pydantic', 'anyio'}} "
-        "or m.startswith('ministudio.animatic.render')))"
+        "or m.startswith('ministudio.engines.animatic.render')))"
     )
     import subprocess
 
@@ -199,7 +199,7 @@ class Greedy:
 
 
 async def _call(host: PluginHost, engine: str, tmp_path: Path) -> VideoResult:
-    from ministudio.planning import plan_shots, shot_brief, time_shot
+    from ministudio.plan.shots import plan_shots, shot_brief, time_shot
 
     production = tiny_production(routing={"video": engine})
     planned = plan_shots(production, host)[0]
@@ -221,7 +221,7 @@ async def _call(host: PluginHost, engine: str, tmp_path: Path) -> VideoResult:
 
 @pytest.mark.parametrize("order", [("one", "two"), ("two", "one")])
 def test_engine_calls_go_to_the_owner_whatever_the_order(order, tmp_path: Path) -> None:
-    from ministudio.espeak import plugin as espeak_plugin
+    from ministudio.engines.espeak import plugin as espeak_plugin
 
     host = PluginHost(discover=False)
     host.register(espeak_plugin, "espeak")
@@ -284,7 +284,7 @@ def test_a_plugin_id_taken_twice_is_reported_and_the_first_kept() -> None:
 def test_an_unknown_id_suggests_close_names_and_only_first_party_packages(
     asked: str, said: str, install: str | None
 ) -> None:
-    from ministudio.animatic import plugin as animatic_plugin
+    from ministudio.engines.animatic import plugin as animatic_plugin
 
     host = PluginHost(discover=False)
     host.register(animatic_plugin, "animatic")

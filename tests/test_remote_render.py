@@ -17,10 +17,10 @@ import av
 import pytest
 from ministudio import hookimpl
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import BudgetError, RenderError, RenderOptions, plan, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.render import BudgetError, RenderError, RenderOptions, plan, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 
 from .conftest import run_cli
 from .fakes.sim_server import SimServer

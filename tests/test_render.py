@@ -16,10 +16,10 @@ from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.errors import EngineRefusal
 from ministudio.jobs import VideoRequest
-from ministudio.loading import load_production
 from ministudio.plugins import PluginHost
-from ministudio.render import BudgetError, RenderError, SpeechError, render
-from ministudio.store import ContentStore, file_hash
+from ministudio.run.render import BudgetError, RenderError, SpeechError, render
+from ministudio.run.store import ContentStore, file_hash
+from ministudio.spec.loading import load_production
 
 from .conftest import EXAMPLES, ROOT, tiny_production
 
@@ -387,7 +387,7 @@ def test_background_plates_render_once_per_place_and_light(store, tmp_path: Path
 
 
 def test_plan_lists_plates_and_the_shots_waiting_for_them(store, tmp_path: Path) -> None:
-    from ministudio.render import plan
+    from ministudio.run.render import plan
 
     host = PluginHost()
     host.register(Plater(), "plater")

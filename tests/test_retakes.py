@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 from ministudio import hookimpl
-from ministudio.checks import synthetic
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
-from ministudio.render import render
+from ministudio.qc.checks import synthetic
+from ministudio.run.render import render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 
 Verdict = Callable[[VideoRequest], bool]  # the engine makes a good clip for this request
 
@@ -223,7 +223,7 @@ class BrokenCheck:
 def test_a_crashing_check_fails_its_shot_says_what_to_do_and_keeps_the_clip(
     tmp_path: Path,
 ) -> None:
-    from ministudio.render import RenderError
+    from ministudio.run.render import RenderError
 
     engine = Fickle(good=lambda request: True)
     host = PluginHost()

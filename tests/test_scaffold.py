@@ -82,10 +82,10 @@ def test_the_templates_ship_in_core_wheel() -> None:
 
     builder = WheelBuilder(str(ROOT / "ministudio-core"))
     shipped = {Path(f.distribution_path).as_posix() for f in builder.recurse_included_files()}
-    templates = ROOT / "ministudio-core" / "src" / "ministudio" / "templates" / "plugin"
+    templates = ROOT / "ministudio-core" / "src" / "ministudio" / "plugins" / "templates" / "plugin"
     assert templates.is_dir()
     for template in templates.iterdir():
-        assert f"ministudio/templates/plugin/{template.name}" in shipped
+        assert f"ministudio/plugins/templates/plugin/{template.name}" in shipped
 
 
 def test_the_kit_without_pytest_says_what_to_install() -> None:

@@ -220,7 +220,7 @@ def started(
     keys_file: Path,
 ) -> Iterator[tuple[Case, LoopbackServer]]:
     """The case's fake, started, and the process's environment pointed at it."""
-    from ministudio.keys import save
+    from ministudio.safety.keys import save
 
     case: Case = CASES[request.param]
     server, env = case.start(tmp_path)
@@ -326,7 +326,7 @@ def test_echoed_credentials_of_background_plates_reach_no_output(
 
 # -- the gate -------------------------------------------------------------------------------
 def test_the_gate_blanks_kling_s_signed_token_and_every_form_of_its_keys() -> None:
-    from ministudio.secrets import Blanker
+    from ministudio.safety.secrets import Blanker
     from ministudio_kling._auth import Credentials
 
     gate = Blanker([KLING_ACCESS, KLING_SECRET])
@@ -358,7 +358,7 @@ def test_the_gate_blanks_kling_s_signed_token_and_every_form_of_its_keys() -> No
 
 
 def test_the_gate_leaves_ordinary_text_and_short_values_alone() -> None:
-    from ministudio.secrets import Blanker
+    from ministudio.safety.secrets import Blanker
 
     gate = Blanker(["gemini-test-key", "short"])
     text = "engine gemini-tts refused: a short answer"
@@ -369,7 +369,7 @@ def test_the_gate_leaves_ordinary_text_and_short_values_alone() -> None:
 
 
 def test_derived_forms_cover_each_alignment_and_encoding() -> None:
-    from ministudio.secrets import derived_forms
+    from ministudio.safety.secrets import derived_forms
 
     forms = derived_forms(LUMA_KEY)
     assert LUMA_KEY in forms and quote(LUMA_KEY, safe="") in forms
@@ -380,9 +380,9 @@ def test_derived_forms_cover_each_alignment_and_encoding() -> None:
 
 
 def test_the_journal_and_the_manifest_blank_what_they_are_given(tmp_path: Path) -> None:
-    from ministudio.journal import Journal
-    from ministudio.manifest import Manifest
-    from ministudio.secrets import Blanker
+    from ministudio.remote.journal import Journal
+    from ministudio.run.manifest import Manifest
+    from ministudio.safety.secrets import Blanker
 
     gate = Blanker([SORA_KEY])
     journal = Journal(tmp_path / "journal.sqlite", blank=gate.blank)
@@ -412,8 +412,8 @@ def test_the_journal_and_the_manifest_blank_what_they_are_given(tmp_path: Path) 
 def test_the_process_gate_knows_the_env_the_store_and_registered_secrets(
     monkeypatch: pytest.MonkeyPatch, keys_file: Path
 ) -> None:
-    from ministudio import secrets
-    from ministudio.keys import save
+    from ministudio.safety import secrets
+    from ministudio.safety.keys import save
 
     monkeypatch.setenv("SORA_API_KEY", SORA_KEY)
     monkeypatch.setenv("SOME_SERVICE_TOKEN", SIM_KEY)  # a secret-looking name
@@ -427,7 +427,7 @@ def test_the_process_gate_knows_the_env_the_store_and_registered_secrets(
 def test_log_records_are_blanked(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     import logging
 
-    from ministudio.secrets import guard_logging
+    from ministudio.safety.secrets import guard_logging
 
     monkeypatch.setenv("SORA_API_KEY", SORA_KEY)
     guard_logging()
@@ -466,7 +466,7 @@ def test_output_the_gate_cannot_check_is_withheld(monkeypatch: pytest.MonkeyPatc
     """A gate that fails (a broken plugin set, say) withholds the text rather than print it."""
     import io
 
-    from ministudio import secrets
+    from ministudio.safety import secrets
 
     def broken(text: str) -> str:
         raise RuntimeError("no gate")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ministudio.errors import UnknownEngineError
-from ministudio.planning import plan_shots
+from ministudio.plan.shots import plan_shots
 from ministudio.plugins import PluginHost
 from ministudio.spec import Production
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ministudio.errors import ProductionError
-from ministudio.loading import load_production
 from ministudio.spec import Format, Production
+from ministudio.spec.loading import load_production
 from ruamel.yaml import YAML
 
 from .conftest import EXAMPLES, GOOD, run_cli

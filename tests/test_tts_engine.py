@@ -43,7 +43,7 @@ class TestEspeakSpeechConformance(SpeechEngineConformance):
     voice = "en-us"
 
     def plugin(self) -> object:
-        from ministudio.espeak import plugin
+        from ministudio.engines.espeak import plugin
 
         return plugin
 
@@ -114,7 +114,7 @@ def _voices(record: TtsRequest) -> list[str]:
 
 
 def _host() -> PluginHost:
-    from ministudio.animatic import plugin as animatic
+    from ministudio.engines.animatic import plugin as animatic
 
     host = PluginHost(discover=False)
     host.register(animatic, "animatic")
@@ -145,9 +145,9 @@ def _seconds(path: Path) -> float:
 
 def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServer) -> None:
     from ministudio.media.probe import probe
-    from ministudio.remote import RetryPolicy
-    from ministudio.render import RenderOptions, render
-    from ministudio.store import ContentStore
+    from ministudio.remote.runner import RetryPolicy
+    from ministudio.run.render import RenderOptions, render
+    from ministudio.run.store import ContentStore
 
     film = Production.model_validate(
         {

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from ministudio import hookimpl
-from ministudio.checks import synthetic
 from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model, Variant
 from ministudio.errors import CapabilityError, EngineRefusal
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
-from ministudio.render import RenderError, plan, render
+from ministudio.qc.checks import synthetic
+from ministudio.run.render import RenderError, plan, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from ministudio.testing import VideoEngineConformance
 from PIL import Image
 

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 import ministudio_veo
 import numpy as np
 import pytest
-from ministudio.manifest import Manifest
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.manifest import Manifest
+from ministudio.run.render import RenderOptions, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from ministudio.testing import VideoEngineConformance
 
 from .fakes.google_server import GoogleServer
@@ -123,7 +123,7 @@ def test_references_or_frames_never_both(tmp_path: Path) -> None:
     """Ann has a reference image. s1 sends it (as an ASSET, with an 8 s clip); s2 continues s1
     from its last frame (``extend: false``), so it sends the first frame and no reference (Veo
     refuses both), and the plan says so."""
-    from ministudio.render import plan
+    from ministudio.run.render import plan
 
     film = _film(
         tmp_path,
@@ -230,7 +230,7 @@ def test_a_service_account_file_and_express_mode(tmp_path: Path) -> None:
 
 
 def test_a_filtered_video_is_a_refusal_with_googles_reason(tmp_path: Path) -> None:
-    from ministudio.render import RenderError
+    from ministudio.run.render import RenderError
 
     film = _film(tmp_path, "veo-vertex", [{"id": "s1", "action": "Ann does something forbidden"}])
     with (
@@ -243,7 +243,7 @@ def test_a_filtered_video_is_a_refusal_with_googles_reason(tmp_path: Path) -> No
 
 
 def test_a_bad_token_names_the_variables(tmp_path: Path) -> None:
-    from ministudio.render import RenderError
+    from ministudio.run.render import RenderError
 
     film = _film(tmp_path, "veo-vertex", [{"id": "s1", "action": "Ann waves", "duration": 4}])
     with (
@@ -260,7 +260,7 @@ def test_plan_prices_what_would_be_sent(tmp_path: Path) -> None:
     """`plan` asks the engine what each request costs: Ann's reference image makes Veo send
     8 s; without sound 3.1 is $0.20/s and Fast $0.08/s; 4k is 8 s at $0.40/s. Lite takes no
     reference image: the render refuses it before anything is sent."""
-    from ministudio.render import RenderError, plan
+    from ministudio.run.render import RenderError, plan
 
     shots = [{"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 4}]
     with GoogleServer(access_token=VERTEX_TOKEN) as server:

@@ -14,15 +14,15 @@ import av
 import numpy as np
 import pytest
 from ministudio import hookimpl
-from ministudio.animatic.render import render_clip
-from ministudio.checks import synthetic as syn
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
+from ministudio.engines.animatic.render import render_clip
 from ministudio.errors import MinistudioError
-from ministudio.filmqc import check_film
 from ministudio.jobs import LineBrief, VideoRequest, VideoResult
 from ministudio.media.audio import read_wav
 from ministudio.plugins import PluginHost
-from ministudio.render import render
+from ministudio.qc.checks import synthetic as syn
+from ministudio.qc.film import check_film
+from ministudio.run.render import render
 
 from .conftest import tiny_production
 from .test_animatic import ANN, frames, grey_room, request

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from ministudio.errors import WebhookRejected
 from ministudio.jobs import JobStatus
-from ministudio.remote import WebhookHub
-from ministudio.webhooks import MAX_BODY, WebhookReceiver
+from ministudio.remote.runner import WebhookHub
+from ministudio.remote.webhooks import MAX_BODY, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +61,7 @@ async def test_a_forged_push_is_refused_logged_and_wakes_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with serve(signed_only) as served:
-        with caplog.at_level(logging.WARNING, "ministudio.webhooks"):
+        with caplog.at_level(logging.WARNING, "ministudio.remote.webhooks"):
             assert await post(f"{served.url}/omni", b"job-1", **{"webhook-signature": "x"}) == 401
         assert served.delivered == [] and served.receiver.rejected == 1
         assert "refused a webhook for engine 'omni': omni: the push is not signed" in caplog.text

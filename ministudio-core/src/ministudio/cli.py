@@ -10,7 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from ministudio.engines import EngineSpec
-    from ministudio.render import ShotEvent
+    from ministudio.run.render import ShotEvent
     from ministudio.spec import Production
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     an unexpected one, 130 when interrupted."""
     import os
 
-    from ministudio.secrets import blanked_output
+    from ministudio.safety.secrets import blanked_output
 
     global _debug
     _debug = os.environ.get("MINISTUDIO_DEBUG", "").strip() not in ("", "0")
@@ -96,9 +96,9 @@ _IMAGE_ROOTS = "ministudio.image_roots"  # the click context's meta key of --all
 
 def _load(file: str) -> Production:
     """The production in ``file``, with every problem (unknown engines included) at once."""
-    from ministudio.loading import load_production
-    from ministudio.planning import model_warnings
+    from ministudio.plan.shots import model_warnings
     from ministudio.plugins import PluginHost
+    from ministudio.spec.loading import load_production
 
     context = click.get_current_context(silent=True)
     roots = context.meta.get(_IMAGE_ROOTS, ()) if context else ()
@@ -152,7 +152,7 @@ def _film_options(command: Any) -> Any:
 def validate(file: str) -> None:
     """Check a file without rendering: the spec, and that routing names installed engines
     able to render the film's format."""
-    from ministudio.planning import plan_shots
+    from ministudio.plan.shots import plan_shots
     from ministudio.plugins import PluginHost
 
     production = _load(file)
@@ -192,8 +192,8 @@ def schema() -> None:
 def new_plugin(name: str, directory: str) -> None:
     """Create a plugin package: one video engine NAME, its entry point and its conformance
     tests (they pass before any change)."""
-    from ministudio.scaffold import names
-    from ministudio.scaffold import new_plugin as make
+    from ministudio.plugins.scaffold import names
+    from ministudio.plugins.scaffold import new_plugin as make
 
     folder = make(name, Path(directory))
     module = folder / "src" / names(name)["module"] / "__init__.py"
@@ -214,8 +214,8 @@ def plugins(as_json: bool, models: bool) -> None:
     import dataclasses
     import json
 
-    from ministudio.keys import KeyStoreError, load, store_path
     from ministudio.plugins import PluginHost
+    from ministudio.safety.keys import KeyStoreError, load, store_path
 
     host = PluginHost()
     try:
@@ -255,7 +255,7 @@ def plugins(as_json: bool, models: bool) -> None:
 
 def _engine_lines(spec: EngineSpec, stored: dict[str, str], models: bool) -> list[str]:
     """What `plugins` says under an engine: what it takes, its key, its models."""
-    from ministudio.variants import describe
+    from ministudio.engines.variants import describe
 
     caps = spec.capabilities
     takes = [
@@ -278,7 +278,7 @@ def _engine_lines(spec: EngineSpec, stored: dict[str, str], models: bool) -> lis
 def _key_json(spec: EngineSpec, stored: dict[str, str]) -> dict[str, Any]:
     import os
 
-    from ministudio.keys import source
+    from ministudio.safety.keys import source
 
     where, _ = source(spec.key_env, spec.all_keys, os.environ, stored)
     return {"variables": list(spec.key_env), "all": spec.all_keys, "source": where}
@@ -286,7 +286,7 @@ def _key_json(spec: EngineSpec, stored: dict[str, str]) -> dict[str, Any]:
 
 def _tag(spec: EngineSpec) -> str:
     """``[retired]`` when every model the engine declares is, else ``[legacy]`` if it says."""
-    from ministudio.lifecycle import today
+    from ministudio.engines.lifecycle import today
 
     if spec.models and all(model.retired(today()) for model in spec.models):
         return "  [retired]"
@@ -296,8 +296,8 @@ def _tag(spec: EngineSpec) -> str:
 def _model_lines(spec: EngineSpec) -> list[str]:
     """One line per declared model: id, stage, shutdown and replacement, what it is for;
     under it, what each of its variants (modes, lengths) takes."""
-    from ministudio.lifecycle import today
-    from ministudio.variants import describe
+    from ministudio.engines.lifecycle import today
+    from ministudio.engines.variants import describe
 
     on = today()
     lines = []
@@ -353,7 +353,7 @@ def voices(engine: str | None) -> None:
             raise _NotInstalled(str(exc)) from None
         click.echo(f"{engine_id}: " + (", ".join(names) if names else "(no list)"))
         if engine_id == "espeak":  # the embedded voice also takes variants
-            from ministudio.espeak.synth import list_variants
+            from ministudio.engines.espeak.synth import list_variants
 
             click.echo(f"  variants (voice: en-us+f3): {', '.join(list_variants())}")
 
@@ -398,8 +398,8 @@ def render(
     no_partial: bool,
 ) -> None:
     """Render a production into a finished, voiced, subtitled film."""
-    from ministudio.render import RenderError, RenderOptions
-    from ministudio.render import render as run_render
+    from ministudio.run.render import RenderError, RenderOptions
+    from ministudio.run.render import render as run_render
 
     production = _load(file)
     out = _out_dir(production, output)
@@ -463,7 +463,7 @@ def plan(file: str, output: str | None, store: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ministudio.render import plan as make_plan
+    from ministudio.run.render import plan as make_plan
 
     production = _load(file)
     film = make_plan(production, _out_dir(production, output), store=_store(store))
@@ -511,9 +511,9 @@ def status(folder: str) -> None:
     from rich.table import Table
 
     from ministudio.errors import MinistudioError
-    from ministudio.journal import SIDE_PREFIX, Journal
-    from ministudio.manifest import Manifest
-    from ministudio.secrets import gate
+    from ministudio.remote.journal import SIDE_PREFIX, Journal
+    from ministudio.run.manifest import Manifest
+    from ministudio.safety.secrets import gate
 
     path = Path(folder) / "manifest.json"
     try:
@@ -575,7 +575,7 @@ def status(folder: str) -> None:
 def qc(folder: str) -> None:
     """Run the quality checks again on a finished film (exit 1 if any fails)."""
     from ministudio.errors import MinistudioError
-    from ministudio.filmqc import check_film
+    from ministudio.qc.film import check_film
 
     try:
         found = check_film(Path(folder))
@@ -610,7 +610,7 @@ def keys_set(name: str, value: str | None) -> None:
     needs a key pair (e.g. kling), each of its variables is asked for in turn."""
     import os
 
-    from ministudio.keys import load, save, store_path
+    from ministudio.safety.keys import load, save, store_path
 
     engines = _key_engines()
     variables = _key_variables(name, engines)
@@ -641,7 +641,7 @@ def keys_set(name: str, value: str | None) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """Show the stored variables (never their values) and where each engine's key comes from."""
-    from ministudio.keys import load, store_path
+    from ministudio.safety.keys import load, store_path
 
     path = store_path()
     stored = load(path)
@@ -661,7 +661,7 @@ def _key_source(spec: EngineSpec, stored: dict[str, str]) -> str:
     """Where ``spec``'s key comes from, coloured; for a missing one, the command to set it."""
     import os
 
-    from ministudio.keys import source
+    from ministudio.safety.keys import source
 
     where, names = source(spec.key_env, spec.all_keys, os.environ, stored)
     if where == "missing":
@@ -674,7 +674,7 @@ def _key_source(spec: EngineSpec, stored: dict[str, str]) -> str:
 @click.argument("name")
 def keys_remove(name: str) -> None:
     """Delete a stored key: a variable, or every variable an engine reads."""
-    from ministudio.keys import is_variable, load, save, store_path
+    from ministudio.safety.keys import is_variable, load, save, store_path
 
     if is_variable(name):
         variables: tuple[str, ...] = (name,)
@@ -692,7 +692,7 @@ def keys_remove(name: str) -> None:
 @keys.command("path")
 def keys_path() -> None:
     """Print the key store's file ($MINISTUDIO_KEYS_FILE, else in the user config dir)."""
-    from ministudio.keys import store_path
+    from ministudio.safety.keys import store_path
 
     click.echo(str(store_path()))
 
@@ -720,7 +720,7 @@ def _engine_spec(name: str, engines: list[EngineSpec]) -> EngineSpec:
 def _key_variables(name: str, engines: list[EngineSpec]) -> tuple[str, ...]:
     """The variables ``keys set NAME`` stores: NAME itself; for an engine, the first one it
     reads (its variables are alternatives: any one suffices), or all for a key pair."""
-    from ministudio.keys import is_variable
+    from ministudio.safety.keys import is_variable
 
     if is_variable(name):
         return (name,)
@@ -734,7 +734,7 @@ def _out_dir(production: Production, output: str | None) -> Path:
 
 
 def _store(folder: str | None) -> Any:
-    from ministudio.store import ContentStore, default_store_dir
+    from ministudio.run.store import ContentStore, default_store_dir
 
     return ContentStore(Path(folder) if folder else default_store_dir())
 

@@ -20,7 +20,7 @@ A remote engine is its declaration plus submit, poll and download::
 
 (``EnginePlugin(Slow())`` is the same hooks as an object, to register in a test.)
 
-The hookspecs (``ministudio.hookspecs``) stay the contract; this only writes the hooks. Each
+The hookspecs (``ministudio.plugins.hookspecs``) stay the contract; this only writes the hooks. Each
 hook is written once per plugin, sync, and dispatches by engine id: an id the plugin does not
 declare gets None (so firstresult hooks pass it on, and a foreign id never gets a
 coroutine); a method may be ``async def`` (the hook returns its coroutine, which the core
@@ -46,8 +46,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ministudio import hookspecs
 from ministudio.errors import AmbiguousSubmission, EngineError
+from ministudio.plugins import hookspecs
 
 if TYPE_CHECKING:
     from ministudio.engines import EngineSpec
@@ -85,9 +85,9 @@ class Engine:
     - ``estimate_cost(request)``, ``prompt(shot)``; ``synthesize(request, output, context)``
       and ``voices()`` for a speech engine.
 
-    Each method takes the hook's arguments (see ``ministudio.hookspecs``) by name, only those
-    it needs; ``self.id`` is the engine id. One class may serve several engines: set ``id``
-    in ``__init__``. A subclass drops a method it inherits by setting it to None.
+    Each method takes the hook's arguments (see ``ministudio.plugins.hookspecs``) by name,
+    only those it needs; ``self.id`` is the engine id. One class may serve several engines:
+    set ``id`` in ``__init__``. A subclass drops a method it inherits by setting it to None.
     """
 
     id: str

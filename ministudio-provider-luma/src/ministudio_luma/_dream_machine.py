@@ -7,7 +7,7 @@ retries, waits and keeps the journal). Imported by the hooks only.
 
 Environment (the render's, ``context.env``): ``LUMAAI_API_KEY`` (required), ``LUMAAI_BASE_URL``
 (default: the SDK's), ``LUMA_TIMEOUT``, and the asset host, since Dream Machine takes images
-(first frames, character references) by URL only (``ministudio.hosting``): either
+(first frames, character references) by URL only (``ministudio.remote.hosting``): either
 ``LUMA_ASSET_STORE`` (an object store that signs URLs, e.g. ``s3://bucket/prefix``; needs its
 fsspec backend, s3fs through ``ministudio-core[s3]``) with ``LUMA_ASSET_STORE_OPTIONS`` (a JSON
 object of fsspec storage options, e.g. ``{"endpoint_url": ...}``) and
@@ -283,7 +283,7 @@ def _publish(path: Path, context: EngineContext) -> str:
 
 def _host(path: Path, context: EngineContext) -> HostedAsset:
     """Publish ``path`` where the LUMA_ASSET_* settings say: its URL and, if signed, expiry."""
-    from ministudio.hosting import AssetHost
+    from ministudio.remote.hosting import AssetHost
 
     return AssetHost.from_env(context.env, ASSET_PREFIX, engine=ENGINE).publish(path)
 

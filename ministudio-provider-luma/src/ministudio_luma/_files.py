@@ -15,7 +15,7 @@ core uploads the image again before Luma may reclaim it, instead of referring to
 is gone (a refusal no retry would mend).
 
 What is uploaded is the image's pixels re-encoded as PNG without metadata
-(``ministudio.images.reencoded``), as for any engine. An upload creates no paid job, so any
+(``ministudio.safety.images.reencoded``), as for any engine. An upload creates no paid job, so any
 failure may simply be retried (``TransientError``).
 """
 
@@ -49,7 +49,7 @@ async def upload(path: Path, context: EngineContext) -> HostedAsset:
 
     import anyio
     import luma_agents
-    from ministudio.images import reencoded
+    from ministudio.safety.images import reencoded
 
     data = await anyio.to_thread.run_sync(reencoded, path)
     name = f"{hashlib.sha256(data).hexdigest()[:16]}.png"

@@ -372,7 +372,7 @@ def _cut_head(src: Path, dst: Path, skip: int) -> None:
 # -- requests -------------------------------------------------------------------------------
 def model_id(engine: str, model: str | None) -> str:
     """The model id for a declared id or alias (``veo-3.1-fast``), or ``model`` as given."""
-    from ministudio.lifecycle import find
+    from ministudio.engines.lifecycle import find
 
     spec = _spec(engine)
     model = model or spec.default_model or ""
@@ -618,7 +618,7 @@ def _credential_names() -> list[str]:
 
 
 def _stored(name: str, context: EngineContext) -> str | None:
-    from ministudio.keys import lookup
+    from ministudio.safety.keys import lookup
 
     return lookup(name, context.env)
 

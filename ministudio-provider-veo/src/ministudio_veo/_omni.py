@@ -168,7 +168,7 @@ def cost(request: VideoRequest) -> float:
 
 def model_id(model: str | None) -> str:
     """The API's id for a declared id or alias (``omni-1.2``), or ``model`` as given."""
-    from ministudio.lifecycle import find
+    from ministudio.engines.lifecycle import find
 
     declared = find(OMNI_MODELS, model or OMNI_DEFAULT)
     return declared.id if declared else (model or OMNI_DEFAULT)

@@ -36,7 +36,7 @@ from ministudio.errors import (
 )
 from ministudio.http import tls_context
 from ministudio.jobs import SpeechRequest, SpeechResult
-from ministudio.keys import lookup, lookup_any
+from ministudio.safety.keys import lookup, lookup_any
 
 from ministudio_tts import models, wav
 from ministudio_tts.models import DEFAULT_MODEL, ENGINE

@@ -81,28 +81,40 @@ class Boxed:
 
 
 def test_in_a_render_a_boxed_shot_is_retaken_on_another_engine(tmp_path: Path) -> None:
-    from ministudio import qc
-    from ministudio.animatic import plugin as animatic
-    from ministudio.render import render
+    from ministudio.engines.animatic import plugin as animatic
+    from ministudio.qc import builtin as qc
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
     from ministudio.spec import Production
-    from ministudio.store import ContentStore
 
     host = PluginHost(discover=False)
-    for plugin, name in ((animatic, "animatic"), (Boxed(), "boxed"), (qc, "builtin-qc"),
-                         (letterbox, "letterbox")):
+    for plugin, name in (
+        (animatic, "animatic"),
+        (Boxed(), "boxed"),
+        (qc, "builtin-qc"),
+        (letterbox, "letterbox"),
+    ):
         host.register(plugin, name)
     film: dict[str, Any] = {
         "title": "Boxed",
         "format": {"aspect_ratio": "16:9", "resolution": "360p", "fps": 24},
         "environments": {"room": {"description": "a room"}},
-        "scenes": [{"id": "one", "environment": "room",
-                    "shots": [{"action": "a cat walks by", "camera": "pan-right",
-                               "duration": 1.5}]}],
+        "scenes": [
+            {
+                "id": "one",
+                "environment": "room",
+                "shots": [{"action": "a cat walks by", "camera": "pan-right", "duration": 1.5}],
+            }
+        ],
         "routing": {"video": "boxed", "fallbacks": {"boxed": ["animatic"]}},
         "qc": {"retakes": 1, "ladder": ["engine"]},
     }
-    manifest = render(Production.model_validate(film), tmp_path / "out", host=host,
-                      store=ContentStore(tmp_path / "store"))
+    manifest = render(
+        Production.model_validate(film),
+        tmp_path / "out",
+        host=host,
+        store=ContentStore(tmp_path / "store"),
+    )
     first, retake = manifest.shots[0].takes
     verdicts = {v.check: v for v in first.qc}
     assert first.engine == "boxed" and not verdicts["letterbox"].passed

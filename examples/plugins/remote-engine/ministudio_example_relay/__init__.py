@@ -215,15 +215,11 @@ async def download_video(
     status.check_done(ENGINE, noun="video", url=True)  # refused, failed, or no URL: raise
     assert status.video_url is not None
     await download(status.video_url, output, engine=ENGINE)
-    return VideoResult(
-        path=output, engine_job_id=job_id, model=request.model, cost=_price(request)
-    )
+    return VideoResult(path=output, engine_job_id=job_id, model=request.model, cost=_price(request))
 
 
 @hookimpl
-async def find_video_job(
-    engine: str, idempotency_key: str, context: EngineContext
-) -> str | None:
+async def find_video_job(engine: str, idempotency_key: str, context: EngineContext) -> str | None:
     """The job a lost submit created, by its client_ref; None if there is none."""
     import httpx
 

@@ -121,7 +121,9 @@ class FakeRelay:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True  # quick to shut down
+            target=self._server.serve_forever,
+            args=(0.05,),
+            daemon=True,  # quick to shut down
         )
 
     @property
@@ -215,10 +217,15 @@ class FakeRelay:
         for _ in range(3):
             stamp = str(int(time.time()))
             mac = hmac.new(self.webhook_secret.encode(), stamp.encode() + b"." + body, "sha256")
-            request = urllib.request.Request(url, data=body, method="POST", headers={
-                "Content-Type": "application/json",
-                "X-Relay-Signature": f"t={stamp},v1={mac.hexdigest()}",
-            })
+            request = urllib.request.Request(
+                url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Relay-Signature": f"t={stamp},v1={mac.hexdigest()}",
+                },
+            )
             try:
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     if 200 <= answer.status < 300:
@@ -276,8 +283,11 @@ def _handler(fake: FakeRelay) -> type[BaseHTTPRequestHandler]:
                 self._serve("status", lambda: self._status(job_id))
             elif url.path == "/v1/videos":
                 ref = parse_qs(url.query).get("client_ref", [None])[0]
-                jobs = [fake.job_json(j) for j in list(fake.jobs.values())
-                        if ref is None or j.fields.get("client_ref") == ref]
+                jobs = [
+                    fake.job_json(j)
+                    for j in list(fake.jobs.values())
+                    if ref is None or j.fields.get("client_ref") == ref
+                ]
                 self._serve("lookup", lambda: (200, {"data": jobs}))
             elif match := re.fullmatch(r"/files/(\w+)\.mp4", url.path):
                 self._download(match.group(1))

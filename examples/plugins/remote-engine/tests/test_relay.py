@@ -16,10 +16,10 @@ import pytest
 from ministudio.errors import MinistudioError, WebhookRejected
 from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
 from ministudio.plugins import PluginHost
-from ministudio.remote import RetryPolicy
-from ministudio.render import RenderOptions, render
+from ministudio.remote.runner import RetryPolicy
+from ministudio.run.render import RenderOptions, render
+from ministudio.run.store import ContentStore
 from ministudio.spec import Production
-from ministudio.store import ContentStore
 from ministudio_example_relay.fake import FakeRelay
 
 SECRET = "whsec-test"
@@ -60,14 +60,16 @@ def run(tmp_path: Path, fake: FakeRelay, **env: str) -> Any:
     environment = {"RELAY_BASE_URL": fake.base_url, "RELAY_API_KEY": fake.api_key, **env}
     options = RenderOptions(retry=RetryPolicy(attempts=4, base=0.02, cap=0.1, lookup_grace=0.1))
     return render(
-        film(), tmp_path / "out", host=host(), store=ContentStore(tmp_path / "store"),
-        env=environment, options=options,
+        film(),
+        tmp_path / "out",
+        host=host(),
+        store=ContentStore(tmp_path / "store"),
+        env=environment,
+        options=options,
     )
 
 
-def test_a_lost_submit_answer_is_found_and_not_paid_twice(
-    tmp_path: Path, fake: FakeRelay
-) -> None:
+def test_a_lost_submit_answer_is_found_and_not_paid_twice(tmp_path: Path, fake: FakeRelay) -> None:
     fake.fail_next("submit", "drop_after_accept")  # billed, then the answer is lost
     manifest = run(tmp_path, fake)
     assert all(shot.state == "done" for shot in manifest.shots)
@@ -87,8 +89,12 @@ def signed(body: bytes, secret: str = SECRET, stamp: int | None = None) -> dict[
 
 
 def test_a_push_is_verified_before_it_is_believed() -> None:
-    job = {"id": "vid_000001", "status": "completed", "progress": 100,
-           "download_url": "http://127.0.0.1:1/files/vid_000001.mp4"}
+    job = {
+        "id": "vid_000001",
+        "status": "completed",
+        "progress": 100,
+        "download_url": "http://127.0.0.1:1/files/vid_000001.mp4",
+    }
     body = json.dumps(job).encode()
     env = {"RELAY_WEBHOOK_SECRET": SECRET}
     status = host().parse_webhook("relay", body, signed(body), env)
@@ -104,11 +110,22 @@ def test_a_push_is_verified_before_it_is_believed() -> None:
 
 
 def test_the_price_follows_resolution_and_length() -> None:
-    shot = ShotPrompt(shot_id="s1", scene_id="one", index=0, action="a kite",
-                      shot_size="wide", camera_move="static",
-                      environment=EnvironmentBrief(id="park", description="a park"))
-    common: dict[str, Any] = {"shot": shot, "prompt": "a kite", "aspect_ratio": "16:9",
-                              "fps": 24, "seed": 1}
+    shot = ShotPrompt(
+        shot_id="s1",
+        scene_id="one",
+        index=0,
+        action="a kite",
+        shot_size="wide",
+        camera_move="static",
+        environment=EnvironmentBrief(id="park", description="a park"),
+    )
+    common: dict[str, Any] = {
+        "shot": shot,
+        "prompt": "a kite",
+        "aspect_ratio": "16:9",
+        "fps": 24,
+        "seed": 1,
+    }
     small = VideoRequest(duration=4, width=854, height=480, **common)
     large = VideoRequest(duration=8, width=1280, height=720, **common)
     plugins = host()

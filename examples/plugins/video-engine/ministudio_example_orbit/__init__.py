@@ -38,7 +38,11 @@ MODEL = "orbit-1"
 FADE_IN = 0.5  # seconds a `continue` shot takes to leave its first frame
 TURN = 6.0  # seconds per revolution, unless the clip loops
 SIZES = {  # a disc's radius, as a share of the picture's short side, by shot size
-    "extreme-wide": 0.05, "wide": 0.08, "full": 0.1, "medium": 0.12, "close-up": 0.2,
+    "extreme-wide": 0.05,
+    "wide": 0.08,
+    "full": 0.1,
+    "medium": 0.12,
+    "close-up": 0.2,
     "extreme-close-up": 0.28,
 }
 

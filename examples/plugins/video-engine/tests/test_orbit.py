@@ -97,10 +97,10 @@ def test_a_continue_shot_starts_on_its_first_frame(tmp_path: Path) -> None:
 def test_a_film_passes_every_built_in_check(tmp_path: Path) -> None:
     """Two shots of one place, different actions: duration, fps, black, frozen, flash and
     the scene's environment check all pass."""
-    from ministudio import qc
-    from ministudio.render import render
+    from ministudio.qc import builtin as qc
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
     from ministudio.spec import Production
-    from ministudio.store import ContentStore
 
     film = Production.model_validate(
         {
@@ -113,10 +113,18 @@ def test_a_film_passes_every_built_in_check(tmp_path: Path) -> None:
                     "id": "one",
                     "environment": "park",
                     "shots": [
-                        {"action": "Ann waves", "camera": "pan-right", "duration": 1.5,
-                         "characters": ["ann"]},
-                        {"action": "Ann sits on a bench", "size": "close-up", "duration": 1.5,
-                         "characters": ["ann"]},
+                        {
+                            "action": "Ann waves",
+                            "camera": "pan-right",
+                            "duration": 1.5,
+                            "characters": ["ann"],
+                        },
+                        {
+                            "action": "Ann sits on a bench",
+                            "size": "close-up",
+                            "duration": 1.5,
+                            "characters": ["ann"],
+                        },
                     ],
                 }
             ],

@@ -13,13 +13,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ministudio.checks.sound import (
+from ministudio.errors import MediaError
+from ministudio.media.loudness import (
     LOUDNESS_TARGET,
     PEAK_CEILING,
     gated_loudness,
     step_energies,
 )
-from ministudio.errors import MediaError
 
 # Windowed-sinc resampler: zero crossings of the kernel each side, Kaiser window shape, and
 # the pass band kept (as a fraction of the lower Nyquist frequency). 16 / 8.0 / 0.94 gives

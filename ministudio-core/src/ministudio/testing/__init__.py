@@ -68,7 +68,7 @@ try:
 except ModuleNotFoundError as exc:
     raise ModuleNotFoundError(
         'ministudio.testing (the conformance kit) needs pytest: pip install "ministudio-core'
-        '[testing]" (or add it to your plugin\'s test dependencies)',
+        "[testing]\" (or add it to your plugin's test dependencies)",
         name=exc.name,
     ) from exc
 

@@ -18,9 +18,9 @@ import pytest
 
 if TYPE_CHECKING:
     from ministudio.engines import EngineKind, EngineSpec
-    from ministudio.manifest import Manifest
     from ministudio.plugins import PluginHost
-    from ministudio.render import RenderOptions
+    from ministudio.run.manifest import Manifest
+    from ministudio.run.render import RenderOptions
     from ministudio.spec import Production
 
 
@@ -56,8 +56,8 @@ class EngineKit:
 
     def render_options(self) -> RenderOptions:
         """Options for the kit's renders: quick retries by default."""
-        from ministudio.remote import RetryPolicy
-        from ministudio.render import RenderOptions
+        from ministudio.remote.runner import RetryPolicy
+        from ministudio.run.render import RenderOptions
 
         return RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2))
 
@@ -81,8 +81,8 @@ class EngineKit:
         options: RenderOptions | None = None,
     ) -> Manifest:
         """Render ``production`` into ``tmp_path/out`` with a private store in ``tmp_path``."""
-        from ministudio.render import render
-        from ministudio.store import ContentStore
+        from ministudio.run.render import render
+        from ministudio.run.store import ContentStore
 
         return render(
             production,
@@ -131,7 +131,7 @@ class EngineKit:
         Check first: ``models=(Model(id, stage, shutdown, replacement, use=...), ...)`` in the
         plugin's ``EngineSpec``, with the dates from the provider's deprecations page.
         """
-        from ministudio.lifecycle import find, today
+        from ministudio.engines.lifecycle import find, today
 
         host = self.host()
         spec = self.spec(host)

@@ -78,7 +78,7 @@ class SpeechEngineConformance(EngineKit):
 
     def host(self) -> PluginHost:
         """A plugin host holding the plugin under test, and the animatic for the films."""
-        from ministudio.animatic import plugin as animatic
+        from ministudio.engines.animatic import plugin as animatic
 
         host = super().host()
         if "animatic" not in host.engines:

@@ -16,8 +16,8 @@ from ministudio.testing._kit import EngineKit, FaultInjector, solid_png
 
 if TYPE_CHECKING:
     from ministudio.engines import EngineSpec
-    from ministudio.manifest import Manifest
     from ministudio.plugins import PluginHost
+    from ministudio.run.manifest import Manifest
     from ministudio.spec import Production
 
 FPS = 24
@@ -35,7 +35,7 @@ class VideoEngineConformance(EngineKit):
     def spec(self, host: PluginHost | None = None) -> EngineSpec:
         """The engine as the kit's films route it: narrowed to the model ``engine_options``
         names (else its default), when the engine declares variants (``EngineSpec.variants``)."""
-        from ministudio.variants import routed
+        from ministudio.engines.variants import routed
 
         return routed(super().spec(host), self.engine_options)
 
@@ -243,7 +243,7 @@ class VideoEngineConformance(EngineKit):
         for engines without a grid, ``max_duration``.
         """
         from ministudio.errors import CapabilityError
-        from ministudio.planning import snap_duration
+        from ministudio.plan.shots import snap_duration
 
         spec = self.spec()
         caps = spec.capabilities
@@ -293,13 +293,13 @@ class VideoEngineConformance(EngineKit):
     def test_renders_a_real_film_end_to_end(
         self, tmp_path: Path, engine_env: dict[str, str]
     ) -> None:
-        """Two shots render through ``ministudio.render.render`` into a playable MP4.
+        """Two shots render through ``ministudio.run.render.render`` into a playable MP4.
 
         Check first: the shot errors in the raised ``RenderError`` (or manifest.json); then
         that the clip the engine writes is an H.264 MP4 of the requested length.
         """
         from ministudio.media.probe import probe
-        from ministudio.planning import snap_duration
+        from ministudio.plan.shots import snap_duration
 
         spec = self.spec()
         manifest = self.render(tmp_path, engine_env)
@@ -431,7 +431,7 @@ class VideoEngineConformance(EngineKit):
         Check first: refusals (400, safety) map to ``EngineRefusal``, or a failed status
         with ``refused=True``, not to ``TransientError``.
         """
-        from ministudio.render import RenderError
+        from ministudio.run.render import RenderError
 
         self._remote(self.host())
         if engine_faults is None:
@@ -556,7 +556,7 @@ class VideoEngineConformance(EngineKit):
         remote engines usually ``await context.upload(path)``) and ``request.shot.lines``
         (who speaks when). Needs ``Capabilities.reference_audio``.
         """
-        from ministudio.espeak import plugin as espeak
+        from ministudio.engines.espeak import plugin as espeak
         from ministudio.spec import Production
 
         if not self.spec().capabilities.reference_audio:

@@ -1,0 +1,1 @@
+"""Quality control: the checks, the verdicts a take gets, retakes, the film checked again."""

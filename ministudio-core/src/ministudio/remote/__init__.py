@@ -1,0 +1,1 @@
+"""Paid engines far away: submit once, wait, download; the journal, webhooks, hosting."""

@@ -1,0 +1,1 @@
+"""Running the plan: executors, the content store, the manifest."""
