@@ -187,14 +187,14 @@ def test_streamed_speech_is_the_same_as_speech_then_trim(tmp_path: Path) -> None
 
 
 def test_a_long_title_is_refused_and_folder_names_stay_short(tmp_path: Path) -> None:
-    from ministudio.cli import _slug
+    from ministudio.cli.common import slug
 
     found = problems(write(tmp_path, GOOD.replace("title: Test", "title: " + "x" * 5000)))
     assert found == [
         "line 1: title: the title is 5,000 characters; at most 200 (it names the film and its "
         "output folder): put the rest in style.description"
     ]
-    assert len(_slug("A long title, " * 14)) <= 80
+    assert len(slug("A long title, " * 14)) <= 80
     result = run_cli("plan", str(tmp_path / "film.yaml"), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

@@ -165,7 +165,7 @@ def test_a_shot_no_mode_can_render_is_refused_with_each_modes_reason(tmp_path: P
 
 
 def test_plugins_lists_what_each_mode_takes() -> None:
-    from ministudio.cli import _model_lines
+    from ministudio.cli.catalog import _model_lines
 
     (spec,) = Modal().ministudio_engines()
     lines = _model_lines(spec)

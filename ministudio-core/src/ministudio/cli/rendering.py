@@ -1,0 +1,201 @@
+"""Making the film: ``render`` (with its live progress table and summary) and ``plan``, what
+render would do."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ministudio.cli.common import content_store, film_options, load, out_dir
+
+if TYPE_CHECKING:
+    from ministudio.run.render import ShotEvent
+    from ministudio.spec import Production
+
+
+@click.command()
+@film_options
+@click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
+@click.option("--max-cost", type=float, default=None, help="Refuse to start above this USD cost.")
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Public base URL that reaches the webhook receiver (engines POST job updates to "
+    "URL/<engine>); '{port}' stands for the bound port. Without it, jobs are polled.",
+)
+@click.option(
+    "--webhook-listen",
+    default="127.0.0.1:0",
+    show_default=True,
+    help="Local host:port the webhook receiver binds.",
+)
+@click.option(
+    "--forget-lost",
+    is_flag=True,
+    help="Submit again jobs whose submit answer was lost on an engine that offers no lookup "
+    "(check the engine's dashboard first: they may have been billed).",
+)
+@click.option(
+    "--no-partial",
+    is_flag=True,
+    help="Make no film if a shot fails (by default the film is assembled anyway, a slate "
+    "with the shot's id and why it failed in its place, and render still exits 1).",
+)
+def render(
+    file: str,
+    output: str | None,
+    store: str | None,
+    quiet: bool,
+    max_cost: float | None,
+    webhook_url: str | None,
+    webhook_listen: str,
+    forget_lost: bool,
+    no_partial: bool,
+) -> None:
+    """Render a production into a finished, voiced, subtitled film."""
+    from ministudio.run.render import RenderError, RenderOptions
+    from ministudio.run.render import render as run_render
+
+    production = load(file)
+    out = out_dir(production, output)
+    options = RenderOptions(
+        forget_lost=forget_lost,
+        max_cost=max_cost,
+        webhook_url=webhook_url,
+        webhook_listen=webhook_listen,
+        partial=not no_partial,
+    )
+    try:
+        with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
+            manifest = run_render(
+                production,
+                out,
+                store=content_store(store),
+                on_event=progress.update,
+                options=options,
+            )
+    except RenderError as exc:
+        if exc.result is not None and exc.result.film:  # a film with slates: say so, then fail
+            _render_summary(out, exc.result)
+        raise
+    _render_summary(out, manifest)
+
+
+def _render_summary(out: Path, manifest: Any) -> None:
+    """What ``render`` made: the film, its shots, cost and time; the shots a fallback engine
+    saved, the slates standing in for failed shots, retakes and checks still failing."""
+    cached = sum(1 for s in manifest.shots if s.cached)
+    click.echo(
+        f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
+        f"({cached} from the store), cost ${manifest.cost:.2f}, "
+        f"rendered in {manifest.seconds:.1f} s"
+    )
+    for s in manifest.shots:
+        if s.fallback_from is not None and not s.slate:
+            click.echo(
+                f"{s.id}: rendered by {s.engine}, a fallback: {s.fallback_from.engine} failed "
+                f"({s.fallback_from.reason})"
+            )
+    slates = [s.id for s in manifest.shots if s.slate]
+    if slates:
+        click.echo(
+            f"{len(slates)} shot(s) failed and show as a slate (its id and why) in the film: "
+            f"{', '.join(slates)}; render again to replace them"
+        )
+    retaken = sum(1 for s in manifest.shots if s.takes)
+    failing = [s.id for s in manifest.shots if any(not v.passed for v in s.qc)]
+    if retaken:
+        click.echo(f"{retaken} shot(s) retaken after a failing check")
+    if failing:
+        click.echo(
+            f"{len(failing)} shot(s) still fail a check: {', '.join(failing)} "
+            f"(reasons in {out / 'manifest.json'}; `ministudio qc {out}` lists them)"
+        )
+
+
+@click.command()
+@film_options
+def plan(file: str, output: str | None, store: str | None) -> None:
+    """Show what render would do: per shot cached or to render and why, cost and time.
+
+    Lines are spoken first (their length decides each shot's); no video is rendered."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ministudio.run.render import plan as make_plan
+
+    production = load(file)
+    film = make_plan(production, out_dir(production, output), store=content_store(store))
+    table = Table("shot", "engine", "model", "length", "asks", "status", "cost", "time")
+    for shot in film.shots:
+        status = "cached" if shot.cached else "render"
+        table.add_row(
+            shot.id,
+            shot.engine,
+            shot.model,
+            f"{shot.duration:.2f} s",
+            f"{shot.requested:g} s",
+            f"{status}: {shot.reason}"
+            + "".join(f"\n[yellow]ignored: {note}[/]" for note in shot.ignored),
+            f"${shot.cost:.2f}",
+            f"{shot.seconds:.0f} s",
+        )
+    Console().print(table)
+    to_render = sum(1 for s in film.shots if not s.cached)
+    click.echo(
+        f"{to_render} of {len(film.shots)} shots to render, estimated cost ${film.cost:.2f}, "
+        f"about {film.wall_time():.0f} s of engine time"
+    )
+    qc = production.qc
+    if qc.retakes:
+        limits = [x for x in (production.budget,) if x is not None]
+        cap = (
+            f"within the ${limits[0] - film.cost:.2f} the budget leaves"
+            if limits
+            else "each costing what its shot costs (no budget is set)"
+        )
+        click.echo(
+            f"a shot failing a check may be retaken up to {qc.retakes} time(s) "
+            f"({', '.join(qc.ladder)}), {cap}"
+        )
+
+
+class _Progress:
+    """A live table, one row per shot, while a film renders."""
+
+    def __init__(self, production: Production, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.rows: dict[str, list[str]] = {
+            shot_id: ["waiting", "", ""] for _, _, shot_id in production.shots()
+        }
+        self.live: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.live import Live
+
+            self.live = Live(
+                get_renderable=self._table, console=Console(stderr=True), refresh_per_second=8
+            )
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, event: ShotEvent) -> None:
+        percent = f"{event.progress:.0%}" if event.state == "rendering" else ""
+        self.rows[event.shot_id] = [event.state, event.engine, percent or event.detail[:60]]
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table("shot", "state", "engine", "progress")
+        for shot_id, (state, engine, detail) in self.rows.items():
+            table.add_row(shot_id, state, engine, detail)
+        return table
