@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ministudio.jobs import Voice
 from ministudio.safety.images import ImageError, check_image
+from ministudio.spec.bounds import limit, past_limit
 
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "21:9"]
 Resolution = Literal["360p", "480p", "720p", "1080p", "2160p"]  # the short side; 2160p is 4k
@@ -109,8 +110,6 @@ class Environment(_Model):
 
 def _spoken(text: str | None) -> str | None:
     """A spoken line no longer than the limit ``MINISTUDIO_MAX_LINE_CHARS``."""
-    from ministudio.spec.loading import limit, past_limit
-
     if text is not None and len(text) > limit("MINISTUDIO_MAX_LINE_CHARS"):
         found = f"this line is {len(text):,} characters; split it into several lines"
         raise PydanticCustomError("line_length", past_limit("MINISTUDIO_MAX_LINE_CHARS", found))
