@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ministudio.engines import EngineContext
-from ministudio.engines.espeak import plugin, synth
+from ministudio.engines.espeak import plugin, prosody, synth
+from ministudio.engines.espeak.voices import list_variants, list_voices
 from ministudio.errors import EngineError
 from ministudio.jobs import SpeechRequest, Voice
 
@@ -77,11 +78,11 @@ def test_emotion_shifts_prosody() -> None:
 def test_emotion_table() -> None:
     for name in ("neutral", "happy", "excited", "sad", "angry", "fearful", "curious", "calm",
                  "whisper", "warm", "surprised"):  # fmt: skip
-        assert synth.prosody_for(name) is synth.EMOTIONS[name]
-    assert synth.prosody_for("Quietly SAD") is synth.EMOTIONS["sad"]
-    assert synth.prosody_for("scared") is synth.EMOTIONS["fearful"]
-    assert synth.prosody_for("bemused-ish") is synth.EMOTIONS["neutral"]
-    assert synth.prosody_for("") is synth.EMOTIONS["neutral"]
+        assert prosody.prosody_for(name) is prosody.EMOTIONS[name]
+    assert prosody.prosody_for("Quietly SAD") is prosody.EMOTIONS["sad"]
+    assert prosody.prosody_for("scared") is prosody.EMOTIONS["fearful"]
+    assert prosody.prosody_for("bemused-ish") is prosody.EMOTIONS["neutral"]
+    assert prosody.prosody_for("") is prosody.EMOTIONS["neutral"]
     # a whisper keeps a female character female
     assert plugin.speech_settings(Voice(voice="en-gb+f2"), "whisper")["variant"] == "whisperf"
     assert plugin.speech_settings(Voice(voice="en-gb"), "whisper")["variant"] == "whisper"
@@ -107,9 +108,9 @@ def test_concurrent_calls_match_sequential_ones() -> None:
 
 
 def test_voice_names() -> None:
-    voices = synth.list_voices()
+    voices = list_voices()
     assert {"en-us", "en-gb", "fr-fr"} <= set(voices)
-    assert {"m3", "f3", "whisper"} <= set(synth.list_variants())
+    assert {"m3", "f3", "whisper"} <= set(list_variants())
     for name in ("en-gb", "English (America)", "gmw/en-US", "EN-US+F2", "en-us+13"):
         assert rms(speak("Yes.", voice=name)[0]) > 300
 
@@ -176,5 +177,6 @@ def test_plugin_import_is_cheap() -> None:
         "import sys, ministudio.engines.espeak.plugin\n"
         "assert 'numpy' not in sys.modules, 'numpy'\n"
         "assert 'ministudio.engines.espeak.synth' not in sys.modules, 'synth'\n"
+        "assert 'ministudio.engines.espeak.binding' not in sys.modules, 'binding'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -161,6 +161,6 @@ def voices(engine: str | None) -> None:
             raise NotInstalled(str(exc)) from None
         click.echo(f"{engine_id}: " + (", ".join(names) if names else "(no list)"))
         if engine_id == "espeak":  # the embedded voice also takes variants
-            from ministudio.engines.espeak.synth import list_variants
+            from ministudio.engines.espeak.voices import list_variants
 
             click.echo(f"  variants (voice: en-us+f3): {', '.join(list_variants())}")

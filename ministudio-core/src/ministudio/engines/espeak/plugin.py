@@ -38,7 +38,7 @@ def ministudio_engines() -> list[EngineSpec]:
 def speech_voices(engine: str) -> list[str] | None:
     if engine != ENGINE:
         return None
-    from ministudio.engines.espeak.synth import list_voices
+    from ministudio.engines.espeak.voices import list_voices
 
     return list_voices()
 
@@ -53,7 +53,8 @@ def _number(voice: Voice, key: str, default: int) -> int:
 def speech_settings(voice: Voice, emotion: str) -> dict[str, Any]:
     """The keyword arguments of ``synth.synthesize`` for a character's voice and a line's
     emotion: the voice's own settings, shifted by the emotion's prosody."""
-    from ministudio.engines.espeak import synth
+    from ministudio.engines.espeak.prosody import prosody_for
+    from ministudio.engines.espeak.voices import variant_is_female
 
     unknown = sorted(set(voice.options) - set(_OPTIONS))
     if unknown:
@@ -67,10 +68,10 @@ def speech_settings(voice: Voice, emotion: str) -> dict[str, Any]:
             ENGINE, f"voice option 'variant' must be a name like 'f3', not {variant!r}"
         )
 
-    prosody = synth.prosody_for(emotion)
+    prosody = prosody_for(emotion)
     if prosody.variant is not None:  # whisper: keep the character's gender
         own = variant if variant is not None else voice.voice.partition("+")[2]
-        female = bool(own.strip()) and synth.variant_is_female(own.strip())
+        female = bool(own.strip()) and variant_is_female(own.strip())
         variant = prosody.variant + ("f" if female else "")
     return {
         "voice": voice.voice,
