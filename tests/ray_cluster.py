@@ -18,8 +18,12 @@ address of the loopback range is kept as is, so 127.0.0.2 keeps all of Ray's tra
 
 How a node is found and killed: each ``ray start`` runs in a new session (``setsid``), and every
 process it leaves behind (gcs_server, raylet, agents, log monitor, workers: Ray does not call
-setsid) keeps that session id; each also carries this instance's tag in its environment, which
-is checked before a signal is sent, so a recycled pid is never hit.
+setsid) keeps that session id; a process is taken as the node's only if it also carries the
+node's tag in its environment or descends from one that does, so a recycled pid is never hit.
+
+If this process dies without ``stop()`` (SIGKILL, a crashed xdist worker), a small watchdog
+process (this file run with ``--reap``, in a session of its own) kills the nodes and removes the
+temp dir: a forgotten cluster would hold ~0.8 GB and three gRPC servers.
 """
 
 from __future__ import annotations
@@ -45,9 +49,10 @@ from typing import Any
 DEFAULT_HOST = "127.0.0.2"
 _TAG_VAR = "LOCAL_RAY_CLUSTER_TAG"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-# A path of a Unix socket is at most 107 bytes; Ray puts them in
-# <temp dir>/session_<date>_<pid>/sockets/plasma_store, so the temp dir is kept short.
-_MAX_TEMP_ROOT = 40
+# A Unix socket's path is at most 107 bytes, and Ray puts its sockets in
+# <root>/lrc-XXXXXXXX/n<i>/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store: 81 bytes
+# past <root>. A longer root (pytest's tmp_path is) makes `ray start` fail (OSError).
+_MAX_TEMP_ROOT = 26
 
 # Environment for every Ray process of the cluster (and for drivers: see ``driver_env``).
 _BASE_ENV = {
@@ -86,10 +91,12 @@ class LocalRayCluster:
     ``NodeAffinitySchedulingStrategy(cluster.node_ids[i], soft=False)``.
 
     ``env`` is added to the environment of every Ray process (the raylets hand their environment
-    down to the workers): it is fixed when the cluster starts. ``pythonpath`` is put in front of
-    the workers' ``PYTHONPATH`` (default: the repository root, so ``tests.*`` modules import in
-    workers). Health checks are made fast (``health_check_period_ms`` x ``failure_threshold``),
-    so the GCS marks a killed node dead in a few seconds rather than ~20 s.
+    down to the workers), ``node_env[i]`` to node ``i``'s alone: both are fixed when the node
+    starts (a driver reaches workers later with ``runtime_env={"env_vars": ...}``).
+    ``pythonpath`` is put in front of the workers' ``PYTHONPATH`` (default: the repository root,
+    so ``tests.*`` modules import in workers). Health checks are made fast
+    (``health_check_period_ms`` x ``health_check_failure_threshold``), so the GCS marks a killed
+    node dead in about 2 s rather than Ray's default ~20 s.
     """
 
     def __init__(
@@ -101,12 +108,13 @@ class LocalRayCluster:
         object_store_mb: int = 100,
         resource_prefix: str = "node",
         env: Mapping[str, str] | None = None,
+        node_env: Mapping[int, Mapping[str, str]] | None = None,
         pythonpath: Sequence[str | os.PathLike[str]] | None = None,
         include_log_monitor: bool = True,
         health_check_period_ms: int = 500,
         health_check_failure_threshold: int = 4,
         start_timeout: float = 120.0,
-        stop_grace: float = 3.0,
+        stop_grace: float = 2.0,
         keep_temp: bool = False,
         temp_root: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -140,11 +148,13 @@ class LocalRayCluster:
         if paths or inherited:
             self._env["PYTHONPATH"] = os.pathsep.join([*paths, *([inherited] if inherited else [])])
         self._env.update(env or {})
+        self._node_env = {i: dict(e) for i, e in (node_env or {}).items()}
         self._env.pop("RAY_ADDRESS", None)  # `ray start --head` must not join another cluster
         self.temp_dir: Path | None = None
         self.port: int | None = None
         self._nodes: list[_Node] = []
         self._gcs: Any = None
+        self._reaper: subprocess.Popen[bytes] | None = None
 
     # -- the public face ------------------------------------------------------------------------
     @property
@@ -185,12 +195,13 @@ class LocalRayCluster:
         deadline = time.monotonic() + self.start_timeout
         self.temp_dir = Path(tempfile.mkdtemp(prefix="lrc-", dir=self._pick_temp_root()))
         try:
+            self._start_reaper()
             self._start_head(deadline)
             for i in range(1, self.nodes):
                 self._launch(self._new_node(i), ["--address", self.address])
             for node in self._nodes[1:]:
                 self._wait_launched(node, deadline)
-            self._wait_alive(deadline)
+            self._wait_alive(self._nodes, deadline)
         except BaseException:
             self.stop()
             raise
@@ -214,6 +225,7 @@ class LocalRayCluster:
             self._wait_node_gone(node, 10.0)
         if self.temp_dir is not None and not self.keep_temp:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self._stop_reaper()  # last: until here, an interrupted stop() is still covered
 
     def node_pids(self, i: int) -> list[int]:
         """Live pids of node ``i``: its raylet, agents and workers (and, for the head, the GCS)."""
@@ -239,6 +251,21 @@ class LocalRayCluster:
                 f"the GCS to mark node {i} dead",
             )
         return killed
+
+    def add_node(self, env: Mapping[str, str] | None = None) -> int:
+        """Start one more (non-head) node, e.g. to replace a killed one; returns its index."""
+        if not self._nodes:
+            raise RayClusterError("the cluster is not started")
+        index = len(self._nodes)
+        if env:
+            self._node_env[index] = dict(env)
+        node = self._new_node(index)
+        deadline = time.monotonic() + self.start_timeout
+        self._launch(node, ["--address", self.address])
+        self._wait_launched(node, deadline)
+        self._wait_alive([node], deadline)
+        self.nodes = len(self._nodes)
+        return index
 
     def alive_node_ids(self) -> set[str]:
         return {n["node_id"] for n in self.gcs_nodes() if n["alive"]}
@@ -268,6 +295,11 @@ class LocalRayCluster:
     # -- starting -------------------------------------------------------------------------------
     def _pick_temp_root(self) -> str | None:
         if self._temp_root is not None:
+            if len(str(self._temp_root)) > _MAX_TEMP_ROOT:
+                raise ValueError(
+                    f"temp_root {self._temp_root} is longer than {_MAX_TEMP_ROOT} characters:"
+                    " Ray's Unix socket paths under it would pass the 107-byte limit"
+                )
             return str(self._temp_root)
         root = tempfile.gettempdir()
         if len(root) > _MAX_TEMP_ROOT and Path("/tmp").is_dir():
@@ -334,6 +366,7 @@ class LocalRayCluster:
             # With ray[client] installed the head starts a client server on fixed port 10001.
             args.append(f"--ray-client-server-port={_free_port(self.host)}")
         env = dict(self._env)
+        env.update(self._node_env.get(node.index, {}))
         env[_TAG_VAR] = node.tag
         node.temp_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(node.log_path, "ab") as log:
@@ -347,6 +380,7 @@ class LocalRayCluster:
                 start_new_session=True,
             )
         node.sid = node.launcher.pid
+        self._write_state()
 
     def _wait_launched(self, node: _Node, deadline: float) -> None:
         assert node.launcher is not None
@@ -363,8 +397,8 @@ class LocalRayCluster:
                 f"`ray start` of node {node.index} exited {rc}\n{self.logs_tail()}"
             )
 
-    def _wait_alive(self, deadline: float) -> None:
-        wanted = {n.resource: n for n in self._nodes}
+    def _wait_alive(self, nodes: list[_Node], deadline: float) -> None:
+        wanted = {n.resource: n for n in nodes}
 
         def all_alive() -> bool:
             found = 0
@@ -375,7 +409,7 @@ class LocalRayCluster:
                         found += 1
             return found == len(wanted)
 
-        self._wait_until(all_alive, deadline, f"all {self.nodes} nodes to be alive")
+        self._wait_until(all_alive, deadline, f"nodes {sorted(n.index for n in nodes)} to be alive")
 
     def _wait_until(self, cond: Any, deadline: float, what: str) -> None:
         while True:
@@ -435,6 +469,38 @@ class LocalRayCluster:
                 os.kill(pid, sig)
         return pids
 
+    # -- the reaper: a watchdog that ends the cluster if this process dies without stop() -------
+    def _state_path(self) -> Path:
+        assert self.temp_dir is not None
+        return self.temp_dir / "nodes.json"
+
+    def _write_state(self) -> None:
+        state = {
+            "nodes": [[n.sid, n.tag] for n in self._nodes if n.sid is not None],
+            "temp_dir": None if self.keep_temp else str(self.temp_dir),
+        }
+        tmp = self._state_path().with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self._state_path())
+
+    def _start_reaper(self) -> None:
+        """A process of its own session (so a kill of this process group spares it) that
+        waits for this process to go away and then SIGKILLs every node still standing."""
+        self._write_state()
+        self._reaper = subprocess.Popen(
+            [sys.executable, __file__, "--reap", str(os.getpid()), str(self._state_path())],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def _stop_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.kill()
+            self._reaper.wait(timeout=10)
+            self._reaper = None
+
     def _wait_node_gone(self, node: _Node, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while self.node_pids(node.index):
@@ -473,9 +539,13 @@ def _free_port(host: str) -> int:
 
 
 def _session_members(sid: int, tag: str) -> list[int]:
-    """Live (not zombie) processes of session ``sid`` whose environment carries ``tag``."""
+    """Live (not zombie) processes of session ``sid`` that are this node's: those that carry
+    ``tag`` in their environment (gcs_server, raylet, log monitor, workers), and their
+    descendants in the session (the dashboard and runtime-env agents: a process title set by
+    setproctitle may overwrite what /proc shows of the environment)."""
     needle = f"{_TAG_VAR}={tag}".encode()
-    pids: list[int] = []
+    parents: dict[int, int] = {}
+    ours: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -483,18 +553,44 @@ def _session_members(sid: int, tag: str) -> list[int]:
         try:
             if os.getsid(pid) != sid:
                 continue
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] in ("Z", "X"):
                 continue
+            parents[pid] = int(fields[1])
             try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes()
+                if needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    ours.add(pid)
             except PermissionError:
-                environ = needle  # cannot tell: the session id alone decides
-            if needle in environ.split(b"\0"):
-                pids.append(pid)
-        except (OSError, IndexError):
+                ours.add(pid)  # cannot tell: the session id alone decides
+        except (OSError, IndexError, ValueError):
             continue
-    return pids
+    grown = True
+    while grown:
+        grown = False
+        for pid, ppid in parents.items():
+            if pid not in ours and ppid in ours:
+                ours.add(pid)
+                grown = True
+    return sorted(ours)
+
+
+def _reap(parent: int, state_path: str) -> int:
+    """Run as ``python ray_cluster.py --reap PARENT STATE``: once this process is no longer
+    PARENT's child (PARENT died, even by SIGKILL), kill the nodes listed in STATE."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    try:
+        state = json.loads(Path(state_path).read_text())
+    except (OSError, ValueError):
+        return 0  # stopped cleanly: the temp dir is gone
+    for sid, tag in state["nodes"]:
+        for pid in _session_members(sid, tag):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    if state.get("temp_dir"):
+        time.sleep(1.0)
+        shutil.rmtree(state["temp_dir"], ignore_errors=True)
+    return 0
 
 
 @contextlib.contextmanager
@@ -502,3 +598,7 @@ def local_ray_cluster(**kwargs: Any) -> Iterator[LocalRayCluster]:
     """``with local_ray_cluster(nodes=2) as cluster:`` — the same as the class."""
     with LocalRayCluster(**kwargs) as cluster:
         yield cluster
+
+
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--reap":
+    sys.exit(_reap(int(sys.argv[2]), sys.argv[3]))

@@ -90,7 +90,7 @@ def test_a_crash_names_the_engine_plugin_and_distribution_and_keeps_the_tracebac
 ) -> None:
     host = host_with(Crashy(), "crashy", "ministudio-crashy", "0.3")
     production = tiny_production(routing={"shots": {"reply": "crashy"}})
-    caplog.set_level(logging.DEBUG, logger="ministudio.run.render")
+    caplog.set_level(logging.DEBUG, logger="ministudio.run")
     with pytest.raises(RenderError) as info:
         render(
             production,

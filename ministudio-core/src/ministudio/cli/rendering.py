@@ -3,6 +3,8 @@ render would do."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,20 @@ if TYPE_CHECKING:
     help="Make no film if a shot fails (by default the film is assembled anyway, a slate "
     "with the shot's id and why it failed in its place, and render still exits 1).",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where local CPU work runs (keyless engines, fitting, checks): this machine, or a "
+    "Ray cluster (pip install \"ministudio-core[ray]\"). Paid jobs are always submitted here.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="The Ray cluster to join (host:port of its head; default: RAY_ADDRESS, else the "
+    "cluster started on this machine by `ray start`).",
+)
 def render(
     file: str,
     output: str | None,
@@ -54,8 +70,11 @@ def render(
     webhook_listen: str,
     forget_lost: bool,
     no_partial: bool,
+    executor: str,
+    address: str | None,
 ) -> None:
     """Render a production into a finished, voiced, subtitled film."""
+    from ministudio.run.executors import Executor, LocalExecutor
     from ministudio.run.render import RenderError, RenderOptions
     from ministudio.run.render import render as run_render
 
@@ -68,6 +87,13 @@ def render(
         webhook_listen=webhook_listen,
         partial=not no_partial,
     )
+    if address is not None and executor != "ray":
+        raise click.UsageError("--address is the Ray cluster's: use it with --executor ray")
+    runner: Executor = LocalExecutor()
+    if executor == "ray":
+        from ministudio.run.ray import RayExecutor
+
+        runner = RayExecutor(address)
     try:
         with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
             manifest = run_render(
@@ -76,11 +102,14 @@ def render(
                 store=content_store(store),
                 on_event=progress.update,
                 options=options,
+                executor=runner,
             )
     except RenderError as exc:
         if exc.result is not None and exc.result.film:  # a film with slates: say so, then fail
             _render_summary(out, exc.result)
         raise
+    finally:
+        runner.close()
     _render_summary(out, manifest)
 
 
@@ -118,17 +147,37 @@ def _render_summary(out: Path, manifest: Any) -> None:
 
 @click.command()
 @film_options
-def plan(file: str, output: str | None, store: str | None) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan and its job graph as JSON: per shot what the table shows, and every "
+    "job with its kind, key, engine and the jobs it needs.",
+)
+@click.option(
+    "--dot",
+    is_flag=True,
+    help="Print the job graph in Graphviz's DOT language (`| dot -Tsvg > graph.svg`), "
+    "without speaking or costing anything.",
+)
+def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: bool) -> None:
     """Show what render would do: per shot cached or to render and why, cost and time.
 
     Lines are spoken first (their length decides each shot's); no video is rendered."""
     from rich.console import Console
     from rich.table import Table
 
+    from ministudio.run.render import graph
     from ministudio.run.render import plan as make_plan
 
     production = load(file)
+    if dot:
+        click.echo(graph(production).to_dot(), nl=False)
+        return
     film = make_plan(production, out_dir(production, output), store=content_store(store))
+    if as_json:
+        click.echo(json.dumps(_plan_json(film, graph(production).as_json()), indent=2))
+        return
     table = Table("shot", "engine", "model", "length", "asks", "status", "cost", "time")
     for shot in film.shots:
         status = "cached" if shot.cached else "render"
@@ -161,6 +210,17 @@ def plan(file: str, output: str | None, store: str | None) -> None:
             f"a shot failing a check may be retaken up to {qc.retakes} time(s) "
             f"({', '.join(qc.ladder)}), {cap}"
         )
+
+
+def _plan_json(film: Any, jobs: dict[str, Any]) -> dict[str, Any]:
+    """``plan --json``: the shots as the table shows them, the totals and the job graph."""
+    return {
+        "shots": [dataclasses.asdict(shot) for shot in film.shots],
+        "to_render": sum(1 for s in film.shots if not s.cached),
+        "cost": round(film.cost, 4),
+        "engine_seconds": round(film.wall_time(), 1),
+        "graph": jobs,
+    }
 
 
 class _Progress:

@@ -11,6 +11,8 @@ import math
 import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -107,10 +109,13 @@ def _cover(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
     )
 
 
-def _reencode(src: Path, dst: Path, width: int, height: int, fps: int, frames: int) -> None:
+def _shown(src: Path, fps: int, frames: int) -> Iterator[tuple[av.VideoFrame, int]]:
+    """The source frames a fitted clip shows, in order: (decoded frame, how many of the
+    ``frames`` output frames at ``fps`` show it). Output frame i shows the source frame on
+    screen at i / fps (times counted from the first frame's); the last one is held to pad."""
     written = 0
     held: av.VideoFrame | None = None
-    with av.open(str(src)) as container, encode.VideoWriter(dst, width, height, fps) as writer:
+    with av.open(str(src)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         src_rate = float(stream.average_rate or stream.guessed_rate or fps)
@@ -122,19 +127,37 @@ def _reencode(src: Path, dst: Path, width: int, height: int, fps: int, frames: i
                     start = t
                 t -= start
                 # every output tick before this frame's start shows the frame held so far
-                while held is not None and written < frames and written / fps < t - _TIME_EPSILON:
-                    writer.write_frame(held)
-                    written += 1
+                shows = 0
+                while (
+                    held is not None
+                    and written + shows < frames
+                    and (written + shows) / fps < t - _TIME_EPSILON
+                ):
+                    shows += 1
+                if shows:
+                    assert held is not None
+                    yield held, shows
+                    written += shows
                 if written >= frames:
                     break
-                held = _cover(frame, width, height)
+                held = frame
         except av.FFmpegError as exc:
             raise damaged(src, f"decoding failed after {written} frames ({exc})") from exc
-        if held is None:
-            raise damaged(src, "no video frame could be decoded")
-        while written < frames:  # pad: hold the last frame
-            writer.write_frame(held)
-            written += 1
+    if held is None:
+        raise damaged(src, "no video frame could be decoded")
+    if written < frames:  # pad: hold the last frame
+        yield held, frames - written
+
+
+def _reencode(src: Path, dst: Path, width: int, height: int, fps: int, frames: int) -> None:
+    with encode.VideoWriter(dst, width, height, fps) as writer:
+        try:
+            for frame, shows in _shown(src, fps, frames):
+                picture = _cover(frame, width, height)
+                for _ in range(shows):
+                    writer.write_frame(picture)
+        except av.FFmpegError as exc:  # the encoder's (the decoder's are raised by _shown)
+            raise damaged(src, f"encoding failed ({exc})") from exc
 
 
 def fit_clip(
@@ -227,6 +250,61 @@ def last_frame_png(src: Path | str, dst: Path | str) -> Path:
     tmp = _partial(dst)
     try:
         image.save(tmp, format="PNG")
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _last_shown(src: Path, fps: int, frames: int) -> av.VideoFrame:
+    """The source frame the last of `_shown`'s ``frames`` output frames shows: the latest
+    frame on screen at (frames - 1) / fps from the first frame's time, found by seeking to
+    the keyframe before it (the whole clip is decoded instead when its frames carry no
+    times, or the seek lands past it)."""
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        try:
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise damaged(src, "no video frame could be decoded")
+            shown: av.VideoFrame | None = None
+            if first.time is not None and stream.time_base is not None:
+                target = first.time + (frames - 1) / fps
+                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    if frame.time is None or frame.time > target + _TIME_EPSILON:
+                        if shown is None or frame.time is None:
+                            shown = None  # no times, or the seek landed past it
+                        break
+                    shown = frame
+            if shown is not None:
+                return shown
+        except av.FFmpegError as exc:
+            raise damaged(src, f"decoding failed ({exc})") from exc
+    ((last, _),) = deque(_shown(src, fps, frames), maxlen=1)  # it raises when nothing decodes
+    return last
+
+
+def fitted_last_frame(
+    src: Path | str, dst: Path | str, *, width: int, height: int, fps: int, frames: int
+) -> Path:
+    """Save as a PNG the picture `fit_clip` (same arguments) ends on, taken from `src` itself:
+    the frame a `continue` shot starts from, known before the fit has encoded anything.
+
+    It is the fit's picture before its encoding (the fitted clip's own last frame differs
+    from it by the encoder's rounding). Written fast (PNG compression level 1): it is on the
+    way from one clip to the next shot's submission.
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1, got {frames}")
+    src, dst = Path(src), Path(dst)
+    probe(src)
+    picture = _cover(_last_shown(src, fps, frames), width, height)
+    image: Image.Image = picture.to_image()  # type: ignore[no-untyped-call]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _partial(dst)
+    try:
+        image.save(tmp, format="PNG", compress_level=1)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)

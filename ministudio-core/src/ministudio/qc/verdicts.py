@@ -7,7 +7,7 @@ import json
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -20,10 +20,14 @@ from ministudio.run.store import ContentStore, job_key
 from ministudio.safety.keys import described
 from ministudio.safety.secrets import gate
 
+if TYPE_CHECKING:
+    from ministudio.run.executors import Executor
+
 
 class Inspector:
-    """Checks clips for one render. ``fingerprint`` turns a brief into JSON that names its
-    reference images by content; ``file_hash`` hashes a clip."""
+    """Checks clips for one render. The plugins' checks run where ``executor`` runs local
+    work; ``fingerprint`` turns a brief into JSON that names its reference images by
+    content; ``file_hash`` hashes a clip."""
 
     def __init__(
         self,
@@ -33,14 +37,14 @@ class Inspector:
         judge: str | None,
         judge_options: Mapping[str, Any],
         *,
-        media: anyio.CapacityLimiter,
+        executor: Executor,
         fingerprint: Callable[[ShotPrompt], Any],
         file_hash: Callable[[Path], str],
     ) -> None:
         self.host, self.store, self.env = host, store, env
         self.judge = host.engine(judge, "judge") if judge else None
         self.options = dict(judge_options)
-        self._media = media
+        self._executor = executor
         self._fingerprint, self._hash = fingerprint, file_hash
         caps = self.judge.capabilities if self.judge else None
         self._judging = anyio.CapacityLimiter(caps.concurrency if caps else 1)
@@ -59,9 +63,7 @@ class Inspector:
     ) -> list[QCVerdict]:
         """Every plugin's checks on ``clip``, then the judge's, if the production has one."""
         try:
-            found = await anyio.to_thread.run_sync(
-                self.host.qc_check, brief, clip, seconds, fps, limiter=self._media
-            )
+            found = await self._executor.qc_check(self.host, brief, clip, seconds, fps)
         except Exception as exc:  # the clip stays in the store: a new render checks it again
             why = gate(self.env).blank(str(exc))
             plugin = self.host.culprit(exc)

@@ -1,0 +1,118 @@
+"""What a render will do before it does it (``ministudio plan``, and the budget's refusal):
+per shot in the store or not and why, its cost and its time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ministudio.engines.variants import label
+from ministudio.plan.estimate import FilmPlan, ShotPlan, changed_inputs
+from ministudio.plan.shots import shot_brief
+from ministudio.qc.retakes import Take
+from ministudio.remote.runner import RemoteRunner
+from ministudio.run.clips import Clips
+from ministudio.run.context import RenderContext
+from ministudio.run.errors import BudgetError
+from ministudio.run.manifest import Manifest
+from ministudio.run.requests import Requests, with_plate
+from ministudio.run.shots import Shot
+
+
+async def assess(
+    ctx: RenderContext, requests: Requests, clips: Clips, remote: RemoteRunner, shots: list[Shot]
+) -> FilmPlan:
+    """Per shot: in the store or not and why, cost and time; refuses impossible shots."""
+    store, host = ctx.store, ctx.host
+    previous = previous_inputs(ctx.out / "manifest.json")
+    plans: list[ShotPlan] = []
+    fitted: dict[str, Path | None] = {}
+    fit_keys: dict[str, tuple[str, int, Path | None]] = {}  # fit key, frames, the raw clip
+    planned_plates: set[str] = set()
+    for i, shot in enumerate(shots):
+        ps = shot.planned
+        after = shots[i - 1].planned.id if i and ps.shot.continuity == "continue" else None
+        plate_job = requests.plate(shot)
+        plate = store.get(plate_job.image_key, ".png") if plate_job else None
+        if plate_job and plate is None and plate_job.key not in planned_plates:
+            planned_plates.add(plate_job.key)
+            plate_engine, plate_request = plate_job.engine, plate_job.request
+            plans.append(
+                ShotPlan(
+                    id=plate_request.shot.shot_id,
+                    engine=plate_engine.id,
+                    model=label(plate_engine) or plate_request.model or "",
+                    duration=0.0,
+                    requested=plate_request.duration,
+                    cached=False,
+                    reason=f"background plate ({plate_request.shot.environment.lighting})",
+                    cost=host.estimate_cost(plate_engine, plate_request),
+                    seconds=remote.expected_latency(plate_engine),
+                    after=None,
+                )
+            )
+        ready = (after is None or fitted[after] is not None) and (plate_job is None or plate)
+        before = fitted[after] if ready and after else None
+        first = await clips.continue_frame(*fit_keys[after], before) if after and before else None
+        durations = [line.duration for line in shot.lines]
+        shot.brief = shot_brief(ctx.p, ps, shot.timing, durations, image=ctx.image)
+        if plate is not None:
+            with_plate(shot, plate)
+        # Built even when the shot waits (for the shot it continues, or its plate): its
+        # model, mode, length and price are known; only its frame or plate is not yet.
+        costed = requests.job(shot, Take(ps.engine, ps.seed, first))
+        job = costed if ready else None
+        engine, requested = costed.engine, costed.request.duration
+        clip = store.get(job.fit_key, ".mp4") if job else None
+        fitted[ps.id] = clip
+        if job is not None:
+            fit_keys[ps.id] = (job.fit_key, shot.timing.frames, store.get(job.key, ".mp4"))
+        cached = clip is not None or (job is not None and store.get(job.key, ".mp4"))
+        if cached:
+            reason = "in the store"
+        elif job is None and plate_job is not None and plate is None:
+            reason = "waits for its background plate"
+        elif job is None:
+            reason = f"continues {after}, which renders first"
+        elif ps.id not in previous:
+            reason = "new shot" if previous else "first render"
+        else:
+            reason = "changed: " + changed_inputs(previous[ps.id], job.inputs)
+        plans.append(
+            ShotPlan(
+                id=ps.id,
+                engine=engine.id,
+                model=label(engine) or costed.request.model or "",
+                duration=shot.timing.duration,
+                requested=requested,
+                cached=bool(cached),
+                reason=reason,
+                cost=0.0 if cached else host.estimate_cost(engine, costed.request),
+                seconds=0.0 if cached else remote.expected_latency(engine),
+                after=after if after and not fitted[after] else None,
+                ignored=tuple(costed.ignored),
+            )
+        )
+    engines = {shot.planned.engine for shot in shots}
+    return FilmPlan(plans, {engine.id: ctx.limits(engine)[0] for engine in engines})
+
+
+def refuse_over_budget(ctx: RenderContext, plan: FilmPlan) -> None:
+    """Raise ``BudgetError`` when ``plan`` costs more than the production's budget or
+    ``--max-cost``; nothing has been spent on video yet."""
+    limits = ((ctx.p.budget, "the production's budget"), (ctx.options.max_cost, "--max-cost"))
+    for limit, name in limits:
+        if limit is not None and plan.cost > limit + 1e-9:
+            raise BudgetError(
+                f"this render would cost ${plan.cost:.2f}, above {name} of ${limit:.2f}; "
+                f"nothing was spent. Raise the limit or route shots to cheaper engines "
+                f"(`ministudio plan` shows each shot's cost)"
+            )
+
+
+def previous_inputs(manifest: Path) -> dict[str, dict[str, str]]:
+    """Each shot's inputs as the last render in this folder recorded them."""
+    try:
+        saved = Manifest.model_validate_json(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {shot.id: shot.inputs for shot in saved.shots if shot.inputs}

@@ -1,0 +1,115 @@
+"""Calling a video engine for one job: its context (keys, uploads, webhooks, progress), the
+assets it uploads once, and the job itself, local or submitted and journaled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from ministudio.engines import EngineContext, EngineSpec, Made, Paid
+from ministudio.jobs import HostedAsset, VideoRequest
+from ministudio.remote.runner import RemoteRunner
+from ministudio.run.context import RenderContext
+from ministudio.run.failpoints import checkpoint
+from ministudio.run.manifest import ShotRecord
+from ministudio.run.progress import Progress, ShotEvent
+
+
+class EngineCalls:
+    """The calls one render makes of its video engines."""
+
+    def __init__(self, ctx: RenderContext, remote: RemoteRunner, progress: Progress) -> None:
+        self.ctx, self.remote, self.progress = ctx, remote, progress
+        self.webhook_port = 0  # set once the webhook receiver listens
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
+
+    def context(
+        self, engine: EngineSpec, scratch: Path, progress: Callable[[float], None] | None = None
+    ) -> EngineContext:
+        """What ``engine`` is given for one job: keys, scratch, uploads, webhook URL."""
+        ctx = self.ctx
+        context = EngineContext(engine=engine.id, work_dir=scratch, env=ctx.env)
+        context.uploader = lambda path: self._upload(engine, path, context)
+        context.remember = lambda key, make: self.remember(engine, f"once:{key}", make)
+        if ctx.options.webhook_url and engine.capabilities.webhooks:
+            base = ctx.options.webhook_url.replace("{port}", str(self.webhook_port))
+            context.webhook_url = f"{base.rstrip('/')}/{engine.id}"
+        if progress is not None:
+            context.progress = progress
+        return context
+
+    async def generate(
+        self, engine: EngineSpec, request: VideoRequest, key: str, scratch: Path, record: ShotRecord
+    ) -> Path:
+        """Make ``request``'s clip and file it in the store under ``key``; its cost, job id
+        and model go into ``record``."""
+        from ministudio.media.probe import probe
+
+        ctx, event, shot_id = self.ctx, self.progress.event, request.shot.shot_id
+        event(ShotEvent(shot_id, "waiting", engine.id, detail="queued"))
+        async with ctx.limiter(engine):
+            event(ShotEvent(shot_id, "rendering", engine.id))
+
+            def progress(fraction: float) -> None:
+                event(ShotEvent(shot_id, "rendering", engine.id, fraction))
+
+            context = self.context(engine, scratch, progress)
+            # side jobs (``context.paid``) are journaled under the shot that first asks
+            context.remember = lambda key, make: self.remember(engine, f"once:{key}", make, shot_id)
+            output = scratch / "clip.mp4"
+            if ctx.host.implements(engine.id, "submit_video"):
+
+                def submitted(job_id: str) -> None:
+                    record.engine_job_id = job_id
+                    event(ShotEvent(shot_id, "rendering", engine.id, detail=f"job {job_id}"))
+
+                result = await self.remote.run(
+                    engine,
+                    request,
+                    key,
+                    output,
+                    context,
+                    shot=shot_id,
+                    rate=self.remote.rate(engine, ctx.limits(engine)[1]),
+                    on_submitted=submitted,
+                )
+            else:
+                result = await ctx.executor.generate_video(
+                    ctx.host, engine, request, output, context
+                )
+        await ctx.executor.media(probe, result.path)  # refuse a damaged clip loudly
+        record.cost += result.cost
+        record.engine_job_id = result.engine_job_id or record.engine_job_id
+        record.model = result.model or record.model
+        stored = ctx.store.put(key, result.path, ".mp4")
+        checkpoint("stored")
+        return stored
+
+    async def _upload(self, engine: EngineSpec, path: Path, context: EngineContext) -> str:
+        """Upload a file for ``engine`` once per content (see ``remember``)."""
+        return await self.remember(
+            engine,
+            self.ctx.hash(path),
+            lambda: self.ctx.host.call_engine(
+                engine.id, "upload_asset", path=path, context=context, expected=(str, HostedAsset)
+            ),
+        )
+
+    async def remember(self, engine: EngineSpec, key: str, make: Made, shot: str = "") -> str:
+        """``make()``'s reference for ``(engine, key)``, made once and kept in the journal;
+        later shots and runs reuse it until it is close to expiring (``Journal.asset``). A
+        paid side job (``Paid``) is a journal job of its own while it is made."""
+        journal = self.ctx.journal
+        async with self._locks.setdefault((engine.id, key), anyio.Lock()):
+            reference = journal.asset(engine.id, key)
+            if reference is None:
+                if isinstance(make, Paid):
+                    made = await self.remote.side_job(engine, key, make, shot)
+                else:
+                    made = await make()
+                hosted = HostedAsset(reference=made) if isinstance(made, str) else made
+                reference = hosted.reference
+                journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
+        return reference

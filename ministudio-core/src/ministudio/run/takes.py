@@ -1,0 +1,271 @@
+"""A shot's takes: the first (its engine, else each fallback), checked; then retakes up the
+production's ladder while a check fails, within the budget; the best take is kept."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ministudio.errors import MinistudioError
+from ministudio.jobs import EditRequest
+from ministudio.plan.shots import PlannedShot, speaks_natively
+from ministudio.qc.retakes import Take, best, climb, failing
+from ministudio.qc.verdicts import Inspector
+from ministudio.run.clips import Clips
+from ministudio.run.context import RenderContext
+from ministudio.run.manifest import AttemptRecord, FallbackRecord, ShotRecord, TakeRecord
+from ministudio.run.progress import Progress, ShotEvent
+from ministudio.run.requests import Requests
+from ministudio.run.shots import Made, Shot
+from ministudio.spec import Rung
+
+if TYPE_CHECKING:
+    from ministudio.qc.checks import Footage
+
+log = logging.getLogger("ministudio.run.takes")
+
+# What the shot's record takes from the take it keeps.
+_TAKE_FIELDS = (
+    "engine",
+    "model",
+    "prompt",
+    "seed",
+    "requested_duration",
+    "job_key",
+    "inputs",
+    "engine_job_id",
+    "conditioning",
+    "ignored",
+    "cached",
+    "qc",
+)
+
+
+class Takes:
+    """Makes, checks and keeps the takes of one render's shots."""
+
+    def __init__(
+        self,
+        ctx: RenderContext,
+        requests: Requests,
+        clips: Clips,
+        inspector: Inspector,
+        progress: Progress,
+    ) -> None:
+        self.ctx, self.requests, self.clips = ctx, requests, clips
+        self.inspector, self.progress = inspector, progress
+        self.allowance: float | None = None  # USD the budget leaves for retakes (None: no limit)
+
+    async def first(self, shot: Shot, take: Take, previous: Shot | None) -> Made:
+        """The shot's first take: its engine, else each of its fallbacks in turn, checked.
+        A fallback that renders it is recorded (``fallback_from``) with why the engine failed.
+        None is tried once the shot after it started from this take's frame (``lead``): a
+        clip from another engine would not join that shot."""
+        ctx, made = self.ctx, None
+        for engine in (take.engine, *shot.planned.fallbacks):
+            shot.record.engine = engine.id  # for `status` while it renders, or if it fails
+            try:
+                made = await self.shoot(shot, dataclasses.replace(take, engine=engine))
+                break
+            except Exception as exc:  # a crashing plugin fails its shot, not the film
+                error = ctx.failure(exc, engine)
+                shot.record.failed_attempts.append(AttemptRecord(engine=engine.id, error=error))
+                log.debug("shot %s on %s: %s", shot.planned.id, engine.id, ctx.traceback(exc))
+                cause = exc
+                if shot.lead is not None:  # the next shot started from this take's frame
+                    break
+        if made is None:
+            raise MinistudioError(shot.record.failed_attempts[-1].error) from cause
+        if shot.record.failed_attempts:
+            first = shot.record.failed_attempts[0]
+            shot.record.fallback_from = FallbackRecord(engine=first.engine, reason=first.error)
+        return await self.check(shot, made, previous)
+
+    async def shoot(self, shot: Shot, take: Take) -> Made:
+        """Render ``take`` (or find it in the store)."""
+        record = ShotRecord(
+            id=shot.record.id,
+            scene=shot.record.scene,
+            index=shot.record.index,
+            seed=take.seed,
+            start=shot.record.start,
+            duration=shot.record.duration,
+            frames=shot.record.frames,
+        )
+        clip, source, fit_key = await self.clips.take(shot, take, record)
+        return Made(take, clip, source, record, fit_key)
+
+    async def check(self, shot: Shot, made: Made, previous: Shot | None) -> Made:
+        """Run the checks on a take (with its seam for a `continue` shot) into its record."""
+        from ministudio.qc.checks import seam
+
+        record, clip, fps = made.record, made.clip, self.ctx.fps
+        assert shot.brief is not None
+        record.qc = await self.inspector.verdicts(shot.brief, clip, shot.timing.duration, fps)
+        made.footage = await self.ctx.executor.media(footage_of, clip)
+        if previous is not None:
+            await previous.done.wait()  # its frames come with its own checks
+        if previous is not None and previous.footage is not None:
+            record.qc.append(seam(previous.footage, made.footage))
+        record.cost += sum(verdict.cost for verdict in record.qc)
+        return made
+
+    async def retake(
+        self, shots: list[Shot], shot: Shot, first: Made, previous: Shot | None
+    ) -> Made:
+        """Climb the production's retake ladder while a check fails; the best take is kept."""
+        ps, qc = shot.planned, self.ctx.p.qc
+        attempts: list[Made | TakeRecord] = [first]  # a TakeRecord: a retake that failed
+        made, rungs, take = [first], iter(qc.ladder), first.take
+        scene_frame = None
+        if qc.retakes and {"references", "first-frame"} & set(qc.ladder):
+            scene_frame = await self._scene_frame(shots, shot)  # waits for the previous shot
+        while failing(made[-1].record.qc):
+            if len(attempts) > qc.retakes:
+                shot.record.retakes_stopped = (
+                    f"all {qc.retakes} retakes were used"
+                    if qc.retakes
+                    else "retakes are off (qc.retakes: 0)"
+                )
+                break
+            climbed = next_rung(
+                rungs, take, len(attempts), attempts, ps, self.ctx.p.seed, scene_frame, made[-1]
+            )
+            if climbed is None:
+                shot.record.retakes_stopped = "no rung of the retake ladder applies any more"
+                break
+            take = climbed
+            cost = self._retake_cost(shot, take)
+            if not self._afford(cost):
+                shot.record.retakes_stopped = (
+                    f"a retake on {take.engine.id} (${cost:.2f}) would pass the budget"
+                )
+                break
+            why = "; ".join(v.reason for v in failing(made[-1].record.qc))
+            self.progress.event(
+                ShotEvent(ps.id, "rendering", take.engine.id, detail=f"retake ({take.rung}): {why}")
+            )
+            try:
+                rendered = await self.shoot(shot, take)
+            except Exception as exc:  # an engine failing a retake leaves the takes made
+                error = self.ctx.failure(exc, take.engine)
+                attempts.append(
+                    TakeRecord(rung=take.rung, engine=take.engine.id, seed=take.seed, error=error)
+                )
+                continue
+            made.append(await self.check(shot, rendered, previous))
+            attempts.append(made[-1])
+        kept = made[best([t.record.qc for t in made])]
+        if kept.take.engine.id != first.take.engine.id and shot.record.fallback_from is None:
+            # the ladder's `engine` rung: the routed engine's takes failed their checks
+            why = "; ".join(v.reason for v in failing(first.record.qc))
+            shot.record.fallback_from = FallbackRecord(
+                engine=first.take.engine.id, reason=f"its take failed the checks: {why}"
+            )
+        if len(attempts) > 1:
+            shot.record.takes = [
+                take_record(t, kept=t is kept) if isinstance(t, Made) else t for t in attempts
+            ]
+        return kept
+
+    def keep(self, shot: Shot, take: Made) -> None:
+        """Make ``take`` the shot's clip; the shot's cost is every take's."""
+        spent = sum(t.cost for t in shot.record.takes) if shot.record.takes else take.record.cost
+        for name in _TAKE_FIELDS:
+            setattr(shot.record, name, getattr(take.record, name))
+        shot.record.qc = list(take.record.qc)
+        shot.record.cost = round(spent, 6)
+        shot.clip, shot.source, shot.footage = take.clip, take.source, take.footage
+        shot.fit_key = take.fit_key
+
+    async def _scene_frame(self, shots: list[Shot], shot: Shot) -> Path | None:
+        """The last frame of the shot before ``shot`` in its scene (None for the first)."""
+        i = shots.index(shot)
+        if i == 0 or shots[i - 1].planned.scene is not shot.planned.scene:
+            return None
+        before = shots[i - 1]
+        await before.done.wait()
+        if before.clip is None or before.fit_key is None:
+            return None
+        return await self.clips.continue_frame(
+            before.fit_key, before.timing.frames, before.source, before.clip
+        )
+
+    def _retake_cost(self, shot: Shot, take: Take) -> float:
+        """What a retake would spend: nothing if its clip is in the store."""
+        job, store = self.requests.job(shot, take), self.ctx.store
+        if store.get(job.fit_key, ".mp4") or store.get(job.key, ".mp4"):
+            return 0.0
+        return self.ctx.host.estimate_cost(take.engine, job.request)
+
+    def _afford(self, cost: float) -> bool:
+        """Spend ``cost`` of what the budget leaves after the planned render, if it is there."""
+        if self.allowance is None:
+            return True
+        if cost > self.allowance + 1e-9:
+            return False
+        self.allowance -= cost
+        return True
+
+
+def footage_of(clip: Path) -> Footage:
+    """A few of ``clip``'s frames, for the seam and the checks across shots."""
+    from ministudio.qc.checks import decode
+    from ministudio.qc.checks.continuity import sample
+
+    return sample(decode(clip, sound=False))
+
+
+def next_rung(
+    rungs: Iterator[Rung],
+    last: Take,
+    number: int,
+    attempts: list[Made | TakeRecord],
+    ps: PlannedShot,
+    production_seed: int,
+    scene_frame: Path | None,
+    latest: Made,
+) -> Take | None:
+    """Retake ``number``: ``last`` changed by the next rung of the ladder that applies;
+    ``latest`` is the last take made (what an ``edit`` rung changes)."""
+    tried = [t.take.engine.id if isinstance(t, Made) else t.engine for t in attempts]
+    edit = None
+    if latest.take.engine.id == last.engine.id and latest.record.engine_job_id:
+        reasons = tuple(v.reason for v in failing(latest.record.qc))
+        edit = EditRequest(job_id=latest.record.engine_job_id, reasons=reasons)
+    for rung in rungs:
+        take = climb(
+            last,
+            rung,
+            number=number,
+            production_seed=production_seed,
+            shot_id=ps.id,
+            scene_frame=scene_frame,
+            fallbacks=ps.fallbacks,
+            tried=tried,
+            native_audio=speaks_natively(ps),
+            edit=edit,
+        )
+        if take is not None:
+            return take
+    return None
+
+
+def take_record(made: Made, *, kept: bool) -> TakeRecord:
+    record = made.record
+    return TakeRecord(
+        rung=made.take.rung,
+        engine=made.take.engine.id,
+        model=record.model,
+        seed=made.take.seed,
+        job_key=record.job_key,
+        engine_job_id=record.engine_job_id,
+        conditioning=record.conditioning,
+        cached=record.cached,
+        cost=record.cost,
+        qc=record.qc,
+        kept=kept,
+    )
