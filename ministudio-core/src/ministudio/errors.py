@@ -124,3 +124,9 @@ class AmbiguousSubmission(EngineError):
 
     def __init__(self, engine: str, message: str) -> None:
         super().__init__(engine, message, retryable=False)
+
+
+class StoreError(MinistudioError):
+    """The content store cannot be used: a shared store's bucket is missing, its credentials
+    are refused or absent, its URL is unreachable, or its backend is not installed. The message
+    names the store's URL without credentials and says what to fix."""
