@@ -19,6 +19,8 @@ import pytest
 from ministudio.errors import StoreError
 from ministudio.run.store import ContentStore, job_key, open_store
 
+from .conftest import run_cli
+
 SECRET = "s3-secret-SHOULD-NOT-LEAK-5c1e"
 URL_SECRET = "url-password-SHOULD-NOT-LEAK-77"
 
@@ -277,3 +279,51 @@ def test_a_local_store_never_imports_fsspec(tmp_path: Path) -> None:
         "assert 'fsspec' not in sys.modules, 'fsspec imported'\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_render_with_an_s3_store_from_the_cli_reuses_another_machines_clips(
+    s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    """`ministudio render --store s3://...` files every clip in the bucket; a render on a
+    "second machine" (its own empty cache) takes them from there instead of rendering."""
+    film = tmp_path / "film.yaml"
+    film.write_text(
+        "title: Shared\n"
+        "environments: {hall: {description: an empty hall}}\n"
+        "scenes:\n"
+        "  - id: s\n"
+        "    environment: hall\n"
+        "    shots:\n"
+        "      - {id: a, action: the lamp flickers, duration: 2}\n"
+        "      - {id: b, action: the door opens, duration: 2, narration: Nobody came.}\n",
+        encoding="utf-8",
+    )
+    url = f"s3://{bucket}/films"
+    aws = {name: os.environ[name] for name in os.environ if name.startswith("AWS_")}
+    aws["AWS_ENDPOINT_URL_S3"] = s3_endpoint
+    first = run_cli(
+        "render",
+        str(film),
+        "-q",
+        "-o",
+        str(tmp_path / "one"),
+        "--store",
+        url,
+        env={**aws, "XDG_CACHE_HOME": str(tmp_path / "cache-one")},
+    )
+    assert first.returncode == 0, first.stderr
+    assert "(0 from the store)" in first.stdout
+    assert any(key.endswith(".mp4") for key in _objects(s3_endpoint, bucket))
+    second = run_cli(
+        "render",
+        str(film),
+        "-q",
+        "-o",
+        str(tmp_path / "two"),
+        "--store",
+        url,
+        env={**aws, "XDG_CACHE_HOME": str(tmp_path / "cache-two")},
+    )
+    assert second.returncode == 0, second.stderr
+    assert "2 shots (2 from the store)" in second.stdout
+    assert "testing" not in second.stdout + second.stderr  # the fake secret key never shows

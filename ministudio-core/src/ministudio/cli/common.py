@@ -55,7 +55,8 @@ def film_options(command: Any) -> Any:
         "--store",
         type=click.Path(file_okay=False),
         default=None,
-        help="Content store folder (default: $MINISTUDIO_STORE or the user cache dir).",
+        help="Content store: a folder, or an fsspec URL every node reaches such as "
+        "s3://bucket/prefix (default: $MINISTUDIO_STORE or the user cache dir).",
     )(command)
     command = click.option(
         "-o",
@@ -72,10 +73,12 @@ def out_dir(production: Production, output: str | None) -> Path:
     return Path(output) if output else Path("out") / slug(production.title)
 
 
-def content_store(folder: str | None) -> Any:
-    from ministudio.run.store import ContentStore, default_store_dir
+def content_store(spec: str | None) -> Any:
+    """The store ``--store`` names: a folder, or an fsspec URL shared by every node (its
+    objects cached in the user cache dir); default $MINISTUDIO_STORE, else the cache dir."""
+    from ministudio.run.store import open_store
 
-    return ContentStore(Path(folder) if folder else default_store_dir())
+    return open_store(spec)
 
 
 def slug(title: str) -> str:

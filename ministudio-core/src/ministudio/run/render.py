@@ -24,7 +24,7 @@ from ministudio.run.executors import Executor, LocalExecutor
 from ministudio.run.manifest import Manifest
 from ministudio.run.progress import ShotEvent, ShotState
 from ministudio.run.renderer import Renderer
-from ministudio.run.store import ContentStore, default_store_dir
+from ministudio.run.store import ContentStore, open_store
 from ministudio.spec import Production
 
 __all__ = [
@@ -149,7 +149,7 @@ def _renderer(
         planned,
         out_dir,
         host,
-        store or ContentStore(default_store_dir()),
+        store or open_store(None),
         os.environ if env is None else env,
         on_event or (lambda event: None),
         options or RenderOptions(),
