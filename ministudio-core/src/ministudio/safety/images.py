@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,10 +95,18 @@ def sanitized(path: Path, store: ContentStore | Path) -> Path:
     store, or a folder), named after the source's content: made once, the same file after."""
     data = _read(path)
     key = job_key("image", {"source": hashlib.sha256(data).hexdigest(), "as": _ENCODING})
-    if isinstance(store, ContentStore):
-        target = store.path(key, ".png")
-    else:
-        target = Path(store) / f"{key}.png"
+    if isinstance(store, ContentStore):  # through get and put: a shared store has it too
+        found = store.get(key, ".png")
+        if found is not None:
+            return found
+        scratch = store.scratch()
+        try:
+            made = scratch / "image.png"
+            made.write_bytes(_png(_decode(data, path), path))
+            return store.put(key, made, ".png")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    target = Path(store) / f"{key}.png"
     if target.is_file():
         return target
     png = _png(_decode(data, path), path)
