@@ -6,11 +6,9 @@ Dream Machine API."""
 from __future__ import annotations
 
 import hashlib
-import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,50 +29,16 @@ from ministudio.spec import Production
 from ministudio.testing._kit import solid_png
 
 from .fakes.luma_server import LumaServer
+from .s3 import fake_aws, s3_client, s3_endpoint
 
 SECRET = "s3-secret-SHOULD-NOT-LEAK-91f2"
-
-
-# -- a real S3 API on loopback ----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials, and nothing that could lead boto to AWS or to a real profile."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _s3(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
     """A new bucket that keeps every version, so each upload (PUT) can be counted."""
     name = f"assets-{uuid.uuid4().hex[:12]}"
-    client = _s3(s3_endpoint)
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=name)
     client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
@@ -82,7 +46,7 @@ def bucket(s3_endpoint: str) -> str:
 
 def _uploads(endpoint: str, bucket: str) -> dict[str, int]:
     """Object key -> how many times it was written."""
-    versions = _s3(endpoint).list_object_versions(Bucket=bucket).get("Versions", [])
+    versions = s3_client(endpoint).list_object_versions(Bucket=bucket).get("Versions", [])
     counts: dict[str, int] = {}
     for version in versions:
         counts[version["Key"]] = counts.get(version["Key"], 0) + 1
@@ -458,3 +422,6 @@ def test_store_option_values_are_blanked_in_errors_short_ones_too() -> None:
     text = host._scrub(OSError(f"denied for k7x9q with {SECRET} ({encoded})"))
     assert "k7x9q" not in text and SECRET not in text and encoded not in text
     assert text.count("***") == 3
+
+
+__all__ = ["fake_aws", "s3_endpoint"]  # fixtures, used by name

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +18,16 @@ from ministudio.errors import StoreError
 from ministudio.run.store import ContentStore, job_key, open_store
 
 from .conftest import run_cli
+from .s3 import fake_aws, s3_client, s3_endpoint
 
 SECRET = "s3-secret-SHOULD-NOT-LEAK-5c1e"
 URL_SECRET = "url-password-SHOULD-NOT-LEAK-77"
 
 
-# -- a real S3 API on loopback (as in test_hosting.py) ----------------------------------------
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Fake credentials, and nothing that could lead boto to AWS or to a real profile."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _s3(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-
-
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
     name = f"films-{uuid.uuid4().hex[:12]}"
-    _s3(s3_endpoint).create_bucket(Bucket=name)
+    s3_client(s3_endpoint).create_bucket(Bucket=name)
     return name
 
 
@@ -73,7 +37,9 @@ def _node(tmp_path: Path, name: str, url: str, endpoint: str) -> ContentStore:
 
 
 def _objects(endpoint: str, bucket: str) -> list[str]:
-    return [o["Key"] for o in _s3(endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [
+        o["Key"] for o in s3_client(endpoint).list_objects_v2(Bucket=bucket).get("Contents", [])
+    ]
 
 
 def _files(root: Path) -> list[Path]:
@@ -168,7 +134,7 @@ def test_an_upload_cut_off_midway_leaves_nothing_under_the_key(
         one.put(key, big, ".mp4")
     assert len(parts) >= 2  # the upload was under way when it failed
     assert _objects(s3_endpoint, bucket) == []
-    assert _s3(s3_endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert s3_client(s3_endpoint).list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert one.get(key, ".mp4") is None and two.get(key, ".mp4") is None
     assert _files(tmp_path / "one") == [] and _files(tmp_path / "two") == []
 
@@ -327,3 +293,6 @@ def test_render_with_an_s3_store_from_the_cli_reuses_another_machines_clips(
     assert second.returncode == 0, second.stderr
     assert "2 shots (2 from the store)" in second.stdout
     assert "testing" not in second.stdout + second.stderr  # the fake secret key never shows
+
+
+__all__ = ["fake_aws", "s3_endpoint"]  # fixtures, used by name
