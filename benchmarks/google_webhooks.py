@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ministudio.plugins import PluginHost  # noqa: E402
-from ministudio.remote.runner import RetryPolicy  # noqa: E402
+from ministudio.remote.pacing import RetryPolicy  # noqa: E402
 from ministudio.run.render import RenderOptions, render  # noqa: E402
 from ministudio.run.store import ContentStore  # noqa: E402
 from ministudio.spec import Production  # noqa: E402

@@ -60,6 +60,10 @@ _BASE_ENV = {
     # A driver started by `uv run` would otherwise make every worker `uv run` too (and upload
     # the working dir as a runtime env).
     "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+    # A token in ~/.ray/auth_token (left by any local `ray.init()`) turns token auth on for
+    # `ray start --head` when the mode is unset, and a joining node, which does not read it,
+    # is then refused ("InvalidAuthToken"): a loopback test cluster runs without.
+    "RAY_AUTH_MODE": "disabled",
     # No prompts, no colours in the logs that are shown on failure.
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
     "TERM": "dumb",

@@ -19,7 +19,7 @@ from ministudio.errors import MediaError
 from ministudio.media.film import FilmAssembly
 from ministudio.media.fit import fit_clip, fitted_last_frame, last_frame_png
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore, file_hash, job_key
 from ministudio.spec import Production

@@ -19,7 +19,7 @@ from ministudio.engines import EngineContext, Judging
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.jobs import CharacterBrief, EnvironmentBrief, QCVerdict, ShotPrompt
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.manifest import Manifest
 from ministudio.run.render import RenderError, RenderOptions, render
 from ministudio.run.store import ContentStore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore
 from ministudio.spec import Production

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from ministudio.errors import ProductionError
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore
 from ministudio.safety.images import (

@@ -17,7 +17,7 @@ from ministudio.engines import Capabilities, EngineContext, EngineSpec
 from ministudio.errors import MissingKeyError
 from ministudio.jobs import VideoRequest
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import RenderError, RenderOptions, render
 from ministudio.safety.keys import KeyStoreError, lookup, save
 from ministudio_luma import _dream_machine

@@ -487,7 +487,7 @@ def test_elements_through_the_core_are_paid_side_jobs(tmp_path: Path) -> None:
     """Two shots of Ann (three reference images), then two new shots of her in another
     render sharing the store: one element, registered once (a journal side job)."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
     from ministudio.spec import Production
@@ -768,7 +768,7 @@ def test_callbacks_are_hints_and_progress() -> None:
 # -- through the core -----------------------------------------------------------------------
 def test_a_lost_submit_answer_in_a_render_is_paid_once(tmp_path: Path) -> None:
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
 
@@ -810,7 +810,7 @@ def test_the_showcase_film_spreads_over_kling_luma_and_animatic(tmp_path: Path) 
     std makes 8 s as it is; "impossible" pans, which goes in the prompt only: v3 takes no
     camera_control), two on luma-dream-machine, the rest animatic, by routing alone."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
     from ministudio.spec.loading import load_production

@@ -213,7 +213,7 @@ def test_a_showcase_film_renders_with_two_shots_on_luma_dream_machine(
     """examples/quantum-mechanics.yaml (9:16, 720p): "question" and "finale" routed to
     luma-dream-machine."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
     from ministudio.spec.loading import load_production
@@ -277,7 +277,7 @@ def test_character_references_become_one_shared_photon_keyframe(
     """Two shots of Ann (a reference image, no first frame): one Photon image, as frame0 of
     both, and of an edited shot in a later render."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
     from ministudio.spec import Production
@@ -392,7 +392,7 @@ def _chain(
 
 def _render_chain(film: Production, server: LumaServer, tmp_path: Path) -> Manifest:
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
 
@@ -585,7 +585,7 @@ def test_lost_answers_in_a_render_are_found_not_paid_again(
     """The identity image's answer and a clip's answer are both lost: each is found by
     listing, so the film has one image and one job per shot, with no --forget-lost."""
     from ministudio.plugins import PluginHost
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
     from PIL import Image

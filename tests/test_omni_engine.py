@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import ministudio_veo
 import pytest
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.manifest import Manifest
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore

@@ -240,7 +240,7 @@ def test_a_lost_answer_for_the_engine_without_lookup_stops_the_shot_and_pays_onc
     """End to end against the loopback paid API: one plugin, two engines, one lookup. A
     submit of the engine without it loses its answer: the render stops (never resent), as
     when no engine of the plugin has a lookup."""
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderError, RenderOptions, render
     from ministudio.run.store import ContentStore
 

@@ -17,7 +17,7 @@ import av
 import pytest
 from ministudio import hookimpl
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import BudgetError, RenderError, RenderOptions, plan, render
 from ministudio.run.store import ContentStore
 from ministudio.spec import Production

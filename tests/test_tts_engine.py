@@ -145,7 +145,7 @@ def _seconds(path: Path) -> float:
 
 def test_a_film_speaks_with_two_gemini_voices(tmp_path: Path, server: GoogleServer) -> None:
     from ministudio.media.probe import probe
-    from ministudio.remote.runner import RetryPolicy
+    from ministudio.remote.pacing import RetryPolicy
     from ministudio.run.render import RenderOptions, render
     from ministudio.run.store import ContentStore
 

@@ -15,7 +15,7 @@ import ministudio_veo
 import numpy as np
 import pytest
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.manifest import Manifest
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore

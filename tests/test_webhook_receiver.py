@@ -14,8 +14,7 @@ import httpx
 import pytest
 from ministudio.errors import WebhookRejected
 from ministudio.jobs import JobStatus
-from ministudio.remote.runner import WebhookHub
-from ministudio.remote.webhooks import MAX_BODY, WebhookReceiver
+from ministudio.remote.webhooks import MAX_BODY, WebhookHub, WebhookReceiver
 
 pytestmark = pytest.mark.anyio
 

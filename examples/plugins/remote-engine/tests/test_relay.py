@@ -16,7 +16,7 @@ import pytest
 from ministudio.errors import MinistudioError, WebhookRejected
 from ministudio.jobs import EnvironmentBrief, ShotPrompt, VideoRequest
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import RenderOptions, render
 from ministudio.run.store import ContentStore
 from ministudio.spec import Production

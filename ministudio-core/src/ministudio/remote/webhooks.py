@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -135,3 +136,43 @@ def _declared_length(request: h11.Request) -> int:
         if name == b"content-length" and value.isdigit():
             return int(value)
     return 0
+
+
+@dataclass
+class WebhookHub:
+    """Statuses pushed by engines, waiting for the job that wants them. A terminal one is the
+    job's outcome; a thin one (``JobStatus.thin``) says "the job changed: ask the engine"."""
+
+    _statuses: dict[str, JobStatus] = field(default_factory=dict)
+    _asked: set[str] = field(default_factory=set)  # jobs a thin push named, not yet asked
+    _events: dict[str, anyio.Event] = field(default_factory=dict)
+
+    def deliver(self, status: JobStatus) -> None:
+        if status.thin:
+            self._asked.add(status.job_id)
+        else:
+            self._statuses[status.job_id] = status
+        if status.thin or status.state in ("succeeded", "failed"):
+            self._events.setdefault(status.job_id, anyio.Event()).set()
+
+    async def wait(self, job_id: str, timeout: float) -> JobStatus | None:
+        """The job's terminal status, or the thin push that named it (once), as soon as
+        one is pushed (at once if it already was); None after ``timeout`` seconds."""
+        with anyio.move_on_after(timeout):
+            while True:
+                pushed = self.pushed(job_id)
+                if pushed is not None:
+                    return pushed
+                if job_id in self._asked:
+                    from ministudio.jobs import JobStatus
+
+                    self._asked.discard(job_id)
+                    return JobStatus(job_id=job_id, state="running", thin=True)
+                event = self._events[job_id] = anyio.Event()
+                await event.wait()
+        return None
+
+    def pushed(self, job_id: str) -> JobStatus | None:
+        """The job's terminal status if a webhook already brought it."""
+        status = self._statuses.get(job_id)
+        return status if status is not None and status.state in ("succeeded", "failed") else None

@@ -18,7 +18,7 @@ from ministudio.plan.estimate import FilmPlan
 from ministudio.plan.graph import JobGraph, build_graph
 from ministudio.plan.shots import plan_shots
 from ministudio.plugins import PluginHost
-from ministudio.remote.runner import RetryPolicy
+from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.errors import BudgetError, RenderError, SpeechError
 from ministudio.run.executors import Executor, LocalExecutor
 from ministudio.run.manifest import Manifest

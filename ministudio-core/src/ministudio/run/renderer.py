@@ -37,7 +37,8 @@ from ministudio.plugins import PluginHost
 from ministudio.qc.places import Place
 from ministudio.qc.retakes import Take, failing
 from ministudio.qc.verdicts import Inspector
-from ministudio.remote.runner import RemoteRunner, WebhookHub
+from ministudio.remote.runner import RemoteRunner
+from ministudio.remote.webhooks import WebhookHub
 from ministudio.run.assembly import Assembly
 from ministudio.run.assess import assess, refuse_over_budget
 from ministudio.run.clips import Clips

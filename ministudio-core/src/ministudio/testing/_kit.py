@@ -56,7 +56,7 @@ class EngineKit:
 
     def render_options(self) -> RenderOptions:
         """Options for the kit's renders: quick retries by default."""
-        from ministudio.remote.runner import RetryPolicy
+        from ministudio.remote.pacing import RetryPolicy
         from ministudio.run.render import RenderOptions
 
         return RenderOptions(retry=RetryPolicy(attempts=6, base=0.02, cap=0.2))
