@@ -78,7 +78,9 @@ class Renderer:
     ) -> None:
         self.ctx = ctx = RenderContext(production, out, host, store, env, options, executor)
         self.planned = planned  # routed and checked (``plan_shots``)
+        self._planned = {ps.id: ps for ps in planned}
         self.graph: JobGraph = build_graph(production, planned, host)
+        self._shot_of = {job.id: job.shot for job in self.graph if job.shot is not None}
         self.progress = Progress(on_event, out / "manifest.json", ctx.blanker.blank)
         self.webhooks = WebhookHub() if options.webhook_url else None
         self.remote = RemoteRunner(
@@ -162,8 +164,8 @@ class Renderer:
 
     async def _speak(self, job: Job, ready: Callable[[], None] | None = None) -> None:
         assert job.shot is not None
-        ps = next(p for p in self.planned if p.id == job.shot)
-        number = int(job.id.rsplit(":", 1)[1])
+        ps = self._planned[job.shot]
+        number = int(job.id.rsplit(":", 1)[1])  # speech_id(shot, number)
         self.lines[job.id] = await self.speech.speak(f"{ps.id} line {number}", ps.lines[number - 1])
 
     async def _budget(self, job: Job, ready: Callable[[], None]) -> None:
@@ -191,7 +193,7 @@ class Renderer:
     async def _plate(self, job: Job, ready: Callable[[], None]) -> None:
         """Make a place's plate once, before the shots that wait for it; a failure is
         reported by each of them."""
-        first = next(j.shot for j in self.graph if j.kind == CLIP and job.id in j.needs)
+        first = next(j.shot for j in self.graph.of_kind(CLIP) if job.id in j.needs)
         assert first is not None
         with contextlib.suppress(MinistudioError):
             await self.clips.plate(self.parts[first][0])
@@ -213,7 +215,7 @@ class Renderer:
 
     async def _check(self, job: Job, ready: Callable[[], None]) -> None:
         """Checks across the shots of one place (in one light)."""
-        shots = [s for need in job.needs for s in self.parts[need.removeprefix("clip:")]]
+        shots = [s for need in job.needs for s in self.parts[self._shot_of[need]]]
         first = shots[0]
         where = Place(first.record.scene, first.planned.scene.environment, first.record.lighting)
         await anyio.to_thread.run_sync(
