@@ -31,14 +31,19 @@ def client(context: EngineContext) -> AsyncLuma:
     whether a create may be sent again."""
     import httpx
     from luma_agents import AsyncLuma
+    from ministudio.http import tls_context
 
     key = context.key(agents_spec())
     base = (context.env.get("LUMA_BASE_URL") or "").rstrip("/") or AGENTS_BASE_URL
+    wait = httpx.Timeout(timeout(context), connect=5.0)
     return AsyncLuma(
         auth_token=key,
         base_url=base,
         max_retries=0,
-        timeout=httpx.Timeout(timeout(context), connect=5.0),
+        timeout=wait,
+        # the process's shared TLS context: the SDK's own client builds a new one each time
+        # (tens of milliseconds on every submit and status request)
+        http_client=httpx.AsyncClient(timeout=wait, verify=tls_context(), follow_redirects=True),
     )
 
 

@@ -290,16 +290,22 @@ def _host(path: Path, context: EngineContext) -> HostedAsset:
 
 # -- helpers --------------------------------------------------------------------------------
 def _client(context: EngineContext) -> AsyncLumaAI:
+    """A client for one call (closed after it), on an HTTP client with the process's shared
+    TLS context: the SDK's own builds a new one each time (tens of milliseconds on every
+    submit and status request)."""
     import httpx
     from lumaai import AsyncLumaAI
+    from ministudio.http import tls_context
 
     key = context.key(dream_machine_spec())
     base = (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/") or None
+    wait = httpx.Timeout(timeout(context), connect=5.0)
     return AsyncLumaAI(
         auth_token=key,
         base_url=base,
         max_retries=0,
-        timeout=httpx.Timeout(timeout(context), connect=5.0),
+        timeout=wait,
+        http_client=httpx.AsyncClient(timeout=wait, verify=tls_context(), follow_redirects=True),
     )
 
 
