@@ -3,6 +3,7 @@ render would do."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     default="local",
     show_default=True,
     help="Where local CPU work runs (keyless engines, fitting, checks): this machine, or a "
-    "Ray cluster (pip install \"ministudio-core[ray]\"). Paid jobs are always submitted here.",
+    'Ray cluster (pip install "ministudio-core[ray]"). Paid jobs are always submitted here.',
 )
 @click.option(
     "--address",
@@ -78,6 +79,8 @@ def render(
     from ministudio.run.render import RenderError, RenderOptions
     from ministudio.run.render import render as run_render
 
+    if address is not None and executor != "ray":
+        raise click.UsageError("--address is the Ray cluster's: use it with --executor ray")
     production = load(file)
     out = out_dir(production, output)
     options = RenderOptions(
@@ -87,15 +90,21 @@ def render(
         webhook_listen=webhook_listen,
         partial=not no_partial,
     )
-    if address is not None and executor != "ray":
-        raise click.UsageError("--address is the Ray cluster's: use it with --executor ray")
     runner: Executor = LocalExecutor()
+    # Ray prints its cluster's events ("(raylet) Task failed ... retries remaining", a node
+    # marked dead) on this process's stdout from a thread of its own: while the film renders,
+    # stdout is stderr, so stdout keeps only the summary.
+    quiet_stdout: Any = contextlib.nullcontext()
     if executor == "ray":
         from ministudio.run.ray import RayExecutor
 
         runner = RayExecutor(address)
+        quiet_stdout = contextlib.redirect_stdout(sys.stderr)
     try:
-        with _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress:
+        with (
+            quiet_stdout,
+            _Progress(production, enabled=not quiet and sys.stderr.isatty()) as progress,
+        ):
             manifest = run_render(
                 production,
                 out,
@@ -106,16 +115,17 @@ def render(
             )
     except RenderError as exc:
         if exc.result is not None and exc.result.film:  # a film with slates: say so, then fail
-            _render_summary(out, exc.result)
+            _render_summary(out, exc.result, runner)
         raise
     finally:
         runner.close()
-    _render_summary(out, manifest)
+    _render_summary(out, manifest, runner)
 
 
-def _render_summary(out: Path, manifest: Any) -> None:
+def _render_summary(out: Path, manifest: Any, runner: Any = None) -> None:
     """What ``render`` made: the film, its shots, cost and time; the shots a fallback engine
-    saved, the slates standing in for failed shots, retakes and checks still failing."""
+    saved, the slates standing in for failed shots, retakes and checks still failing; on a
+    Ray cluster, the tasks and task-seconds each node ran."""
     cached = sum(1 for s in manifest.shots if s.cached)
     click.echo(
         f"{out / 'film.mp4'}: {manifest.duration:.1f} s, {len(manifest.shots)} shots "
@@ -143,6 +153,9 @@ def _render_summary(out: Path, manifest: Any) -> None:
             f"{len(failing)} shot(s) still fail a check: {', '.join(failing)} "
             f"(reasons in {out / 'manifest.json'}; `ministudio qc {out}` lists them)"
         )
+    describe = getattr(runner, "describe_work", None)
+    if describe is not None:
+        click.echo(describe())
 
 
 @click.command()

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import pickle
+import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -82,8 +85,13 @@ class RayExecutor:
     def __init__(
         self, address: str | None = None, *, retries: int = 3, in_flight: int = 64
     ) -> None:
-        ray = _import_ray()
         address = address or os.environ.get("RAY_ADDRESS")
+        loaded = sys.modules.get("ray")
+        if address and not (loaded is not None and loaded.is_initialized()):
+            if importlib.util.find_spec("ray") is None:
+                _import_ray()  # raises, saying how to install it
+            _answers(address)  # (before importing Ray, which takes seconds)
+        ray = _import_ray()
         self._owned = False  # connected (or started) by us: disconnected by close()
         if not ray.is_initialized():
             try:
@@ -212,6 +220,23 @@ def _import_ray() -> Any:
     except ImportError as exc:
         raise RayUnavailableError(f"the Ray executor needs Ray: {_INSTALL}") from exc
     return ray
+
+
+def _answers(address: str, timeout: float = 10.0) -> None:
+    """``RayUnavailableError`` unless something accepts connections at ``address``
+    (``host:port``; other forms, such as ``auto`` or ``ray://...``, are left to Ray). Ray
+    itself retries an address nobody serves for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise RayUnavailableError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one "
+            f"(`ray start --head`) or check the address"
+        ) from None
 
 
 def _settings(env: Mapping[str, str]) -> dict[str, str]:
