@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -91,17 +92,19 @@ def middle_frame(clip: Path, width: int | None = None) -> Image.Image:
 
 
 def contact_sheet_of(
-    frames: Sequence[Image.Image],
+    frames: Sequence[Image.Image | bytes],
     labels: Sequence[str],
     output: Path,
     *,
     columns: int = 4,
     thumb_width: int = 320,
 ) -> Path:
-    """``contact_sheet`` from frames already grabbed (one per shot, in film order)."""
+    """``contact_sheet`` from frames already grabbed (one per shot, in film order): pictures,
+    or encoded ones (PNG bytes, kept small while a film renders) opened one at a time."""
     if not frames or len(labels) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
-    thumb_h = max(1, round(thumb_width * frames[0].height / frames[0].width))
+    first = _picture(frames[0])
+    thumb_h = max(1, round(thumb_width * first.height / first.width))
     thumb = (thumb_width, thumb_h)
     width, height, cols, _ = sheet_size(len(frames), thumb, columns)
     sheet = Image.new("RGB", (width, height), BACKGROUND)
@@ -109,7 +112,7 @@ def contact_sheet_of(
     strip = label_height(thumb_width)
     font = ImageFont.load_default(size=max(10, round(strip * 0.6)))
     for i, (frame, label) in enumerate(zip(frames, labels, strict=True)):
-        image = ImageOps.fit(frame.convert("RGB"), thumb, Image.Resampling.LANCZOS)
+        image = ImageOps.fit(_picture(frame).convert("RGB"), thumb, Image.Resampling.LANCZOS)
         x, y = cell_origin(i, thumb, cols)
         sheet.paste(image, (x, y))
         caption = _fit_text(draw, f"{i + 1}  {label}", font, thumb_width - 4)
@@ -125,3 +128,7 @@ def contact_sheet_of(
     finally:
         tmp.unlink(missing_ok=True)
     return output
+
+
+def _picture(frame: Image.Image | bytes) -> Image.Image:
+    return frame if isinstance(frame, Image.Image) else Image.open(io.BytesIO(frame))

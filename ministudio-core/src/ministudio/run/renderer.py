@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from ministudio.errors import MinistudioError
 from ministudio.jobs import PreviousClip
+from ministudio.media.memory import cap_arenas
 from ministudio.plan.estimate import FilmPlan
 from ministudio.plan.graph import (
     BUDGET,
@@ -106,8 +107,10 @@ class Renderer:
             file_hash=ctx.hash,
         )
         self.takes = Takes(ctx, self.requests, self.clips, self.inspector, self.progress)
-        # the film is encoded on this process: one encoding or decoding job per core
+        # the film is encoded on this process: one encoding or decoding job per core, and the
+        # threads doing it share one malloc arena per core (``ministudio.media.memory``)
         local = anyio.CapacityLimiter(os.cpu_count() or 2)
+        cap_arenas(os.cpu_count() or 2)
         self.assembly = Assembly(ctx, self.clips.plates, local)
         self._local = local
         self.lines: dict[str, Line | None] = {}  # speech job id -> the line spoken (None: failed)

@@ -11,6 +11,8 @@ horizontal one does.
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,11 @@ _CHUNK = 64  # frames averaged down at a time: a film's worth of fresh memory co
 # skipping it saves about a sixth of H.264 decoding (measured: issue 15)
 _DECODER_OPTIONS = {"skip_loop_filter": "all"}
 _SPLIT_MIN = 2.0  # seconds: a clip at least twice this long is decoded in two halves at once
+# Decoders at once across every `decode` of this process, one per core: a clip is decoded in
+# two halves only while a second one is free. A render checks a clip per core at once, and
+# splitting each of them as well held two decoders and their sample buffers (about 10 MB at
+# 720p) per core for no more speed (issue 17, benchmarks/README.md).
+_DECODERS = threading.BoundedSemaphore(os.cpu_count() or 2)
 
 
 @dataclass(frozen=True)
@@ -276,8 +283,15 @@ def decode(path: Path | str, *, sound: bool = True) -> Footage:
                 seconds = float(stream.duration * stream.time_base)
                 if seconds >= 2 * _SPLIT_MIN:
                     middle = float(stream.start_time * stream.time_base) + seconds / 2
-        with ThreadPoolExecutor(1) as pool:
-            got = _split_decode(path, middle, _grid(width, height), fps, pool)
+        with _DECODERS:
+            split = middle is not None and _DECODERS.acquire(blocking=False)
+            grid = _grid(width, height)
+            try:
+                with ThreadPoolExecutor(1) as pool:
+                    got = _split_decode(path, middle if split else None, grid, fps, pool)
+            finally:
+                if split:
+                    _DECODERS.release()
         # after the picture, not beside it: a third thread taking the GIL back after each
         # sound frame stalls the two decoding the picture (measured: 2.4 s instead of 1.45)
         audio, sample_rate = read_wav(path) if sound and has_audio else (None, 0)
