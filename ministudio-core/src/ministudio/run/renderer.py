@@ -169,7 +169,8 @@ class Renderer:
         assert job.shot is not None
         ps = self._planned[job.shot]
         number = int(job.id.rsplit(":", 1)[1])  # speech_id(shot, number)
-        self.lines[job.id] = await self.speech.speak(f"{ps.id} line {number}", ps.lines[number - 1])
+        line, where = ps.lines[number - 1], f"{ps.id} line {number}"
+        self.lines[job.id] = await self.speech.speak(where, line, job.key)  # its store key
 
     async def _budget(self, job: Job, ready: Callable[[], None]) -> None:
         """Time every shot, cost the film and refuse it over budget before anything is

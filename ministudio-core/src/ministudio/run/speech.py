@@ -8,7 +8,6 @@ import wave
 from pathlib import Path
 
 from ministudio.jobs import SpeechResult
-from ministudio.plan.graph import speech_key
 from ministudio.plan.shots import PlannedLine, estimated_speech
 from ministudio.remote.runner import RemoteRunner
 from ministudio.run.context import RenderContext
@@ -24,20 +23,20 @@ class Speech:
         self.failures: dict[str, str] = {}  # "<shot> line <n>" -> why, keys blanked
         self.causes: list[Exception] = []
 
-    async def speak(self, where: str, line: PlannedLine) -> Line | None:
-        """``line`` spoken (or found in the store); None when it failed (kept in
-        ``failures``, so that every line is tried before the render stops)."""
+    async def speak(self, where: str, line: PlannedLine, key: str) -> Line | None:
+        """``line`` spoken (or found in the store under ``key``, its speech job's key);
+        None when it failed (kept in ``failures``, so that every line is tried before the
+        render stops)."""
         try:
-            return await self._speak(line)
+            return await self._speak(line, key)
         except Exception as exc:
             engine = self.ctx.host.engines.get(line.engine)
             self.failures[where] = self.ctx.failure(exc, engine)
             self.causes.append(exc)
             return None
 
-    async def _speak(self, line: PlannedLine) -> Line:
+    async def _speak(self, line: PlannedLine, key: str) -> Line:
         ctx, store = self.ctx, self.ctx.store
-        key = speech_key(ctx.host, line.engine, line.request)
         path = store.get(key, ".wav")
         cached, cost = path is not None, 0.0
         if path is None:
