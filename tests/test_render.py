@@ -374,6 +374,7 @@ def test_background_plates_render_once_per_place_and_light(store, tmp_path: Path
     manifest = render(film, tmp_path / "out", host=host, store=store)
     assert len(plater.jobs) == 2  # day and night: one plate each, shared by a and b
     assert {p.id for p in manifest.plates} == {"plate-park"}
+    assert [p.state for p in manifest.plates] == ["done", "done"]
     assert all(not r.shot.characters and not r.shot.action for r in plater.jobs)
     middles = frames_at(
         tmp_path / "out" / "film.mp4", [s.start + s.duration / 2 for s in manifest.shots]
@@ -382,8 +383,43 @@ def test_background_plates_render_once_per_place_and_light(store, tmp_path: Path
         bool((np.abs(m - np.array([0, 160, 160])).sum(axis=2) < 60).mean() > 0.2) for m in middles
     ]
     assert teal[:2] == [True, True] and not teal[3]  # the plate is the place; d has none
-    render(film, tmp_path / "again", host=host, store=store)
+    again = render(film, tmp_path / "again", host=host, store=store)
     assert len(plater.jobs) == 2  # plates come from the store next time
+    assert [p.state for p in again.plates] == ["cached", "cached"]
+
+
+class RefusingOnce(Plater):
+    """Refuses its first plate; would make any after it."""
+
+    @hookimpl
+    def generate_video(self, engine, request: VideoRequest, output: Path, context):
+        if not self.jobs:
+            self.jobs.append(request)
+            raise EngineRefusal("plater", "refused: the place is flagged")
+        return super().generate_video(engine, request, output, context)
+
+
+def test_a_refused_plate_fails_every_shot_on_it_and_is_asked_for_once(store, tmp_path) -> None:
+    """Two shots on one plate: the plate is refused once, and the second shot does not pay
+    for it again in the same render; the manifest says the plate failed and why."""
+    plater = RefusingOnce()
+    host = PluginHost()
+    host.register(plater, "plater")
+    shots = [
+        {"id": "a", "action": "Ann waves", "layers": ["plate"], "characters": ["ann"]},
+        {"id": "b", "action": "Ann waits", "layers": ["plate"], "characters": ["ann"]},
+    ]
+    film = tiny_production(
+        scenes=[{"id": "one", "environment": "park", "shots": shots}],
+        routing={"plate": "plater"},
+    )
+    with pytest.raises(RenderError) as info:
+        render(film, tmp_path / "out", host=host, store=store)
+    assert len(plater.jobs) == 1
+    assert "background plate could not be made" in str(info.value)
+    saved = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [(p["state"], "flagged" in p["error"]) for p in saved["plates"]] == [("failed", True)]
+    assert all(s["error"] for s in saved["shots"])
 
 
 def test_plan_lists_plates_and_the_shots_waiting_for_them(store, tmp_path: Path) -> None:

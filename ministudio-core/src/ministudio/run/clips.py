@@ -102,11 +102,15 @@ class Clips:
                     job_key=job.key,
                 ),
             )
+            if record.state == "failed":  # tried once in this run: no second payment
+                raise MinistudioError(f"its background plate could not be made: {record.error}")
             if record.engine_job_id is None:  # a plate made by an earlier run: its job
                 record.engine_job_id = self._job_id(job.key)
             image = store.get(job.image_key, ".png")
             if image is not None:
-                record.cached = record.cached or record.cost == 0.0
+                if record.state == "waiting":  # made by an earlier run
+                    record.cached = record.cached or record.cost == 0.0
+                    record.state = "cached" if record.cached else "done"
                 record.output_hash = ctx.hash(image)
                 return image
             scratch = store.scratch()
@@ -121,6 +125,7 @@ class Clips:
                 frame = await ctx.executor.media(middle_frame, clip)
                 frame.save(scratch / "plate.png")
                 image = store.put(job.image_key, scratch / "plate.png", ".png")
+                record.state = "cached" if record.cached else "done"
                 record.output_hash = ctx.hash(image)
                 return image
             except Exception as exc:  # fails each shot on the plate, its keys blanked
