@@ -106,6 +106,23 @@ class VideoRequest(_Frozen):
     options: dict[str, Any] = {}  # engine options from routing
 
 
+class LipSyncRequest(_Frozen):
+    """Re-sync the mouths of one shot's clip to its voice (a lip-sync engine's job). The
+    engine writes an MP4 of the same picture, mouths moved to ``voice``, to its output path."""
+
+    shot: ShotPrompt  # who is in frame; ``shot.lines`` say who speaks when
+    video: Path  # the take fitted to the film: its size and rate, the shot's frames, no sound
+    # the shot's on-screen lines as one mono WAV on its timeline (never a narrator's)
+    voice: Path
+    duration: float  # seconds (the clip's and the voice's length)
+    width: int
+    height: int
+    fps: int
+    model: str | None = None
+    attempt: int = 0  # 1, 2, ...: the ``lipsync`` retake rung asking for the pass again
+    options: dict[str, Any] = {}  # engine options from routing
+
+
 class VideoResult(_Frozen):
     """What came back: the clip on disk and what it cost."""
 

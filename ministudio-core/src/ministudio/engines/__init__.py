@@ -17,7 +17,8 @@ from ministudio.engines.lifecycle import Model as Model  # re-exported: plugins 
 if TYPE_CHECKING:
     from ministudio.jobs import HostedAsset
 
-EngineKind = Literal["video", "speech", "judge"]  # judge: looks at clips (``qc_check``)
+# judge: looks at clips (``qc_check``); lipsync: re-syncs a clip's mouths to its voice
+EngineKind = Literal["video", "speech", "judge", "lipsync"]
 Made = Callable[[], Awaitable["str | HostedAsset"]]
 PaidMade = Callable[["SideJob"], Awaitable["str | HostedAsset"]]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -114,8 +115,10 @@ class EngineSpec:
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
             raise ValueError(f"engine id {self.id!r}: use lowercase letters, digits, '-', '_', '.'")
-        if self.kind not in ("video", "speech", "judge"):
-            raise ValueError(f"engine {self.id!r}: kind must be 'video', 'speech' or 'judge'")
+        if self.kind not in ("video", "speech", "judge", "lipsync"):
+            raise ValueError(
+                f"engine {self.id!r}: kind must be 'video', 'speech', 'judge' or 'lipsync'"
+            )
         object.__setattr__(self, "key_env", tuple(self.key_env))
         object.__setattr__(self, "models", tuple(self.models))
         object.__setattr__(self, "variants", tuple(self.variants))

@@ -27,6 +27,7 @@ LEAD_IN = 0.3  # silence before a shot's first line (s)
 GAP = 0.3  # between two lines
 TAIL = 0.6  # after the last line
 SILENT_SHOT = 3.0  # a shot with no lines and duration 'audio'
+LIPSYNC_OFF = "off"  # routing.shots['<id>.lipsync']: no lip-sync pass for this shot
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PlannedShot:
     seed: int
     lines: tuple[PlannedLine, ...]
     plate: EngineSpec | None  # the engine of its background plate, when it has one
+    lipsync: EngineSpec | None = None  # the engine moving its mouths to its voice, if any
 
 
 def shot_seed(production_seed: int, shot_id: str) -> int:
@@ -79,10 +81,13 @@ def engine_problems(
 
     data = mapping(data)
     routing = mapping(data.get("routing"))
-    for role, kind in (("video", "video"), ("speech", "speech"), ("plate", "video")):
+    roles = (("video", "video"), ("speech", "speech"), ("plate", "video"), ("lipsync", "lipsync"))
+    for role, kind in roles:
         check(("routing", role), routing.get(role), kind)
     for shot_id, engine in mapping(routing.get("shots")).items():
-        check(("routing", "shots", shot_id), engine, "video")
+        lipsync = isinstance(shot_id, str) and shot_id.endswith(".lipsync")
+        if not (lipsync and engine == LIPSYNC_OFF):
+            check(("routing", "shots", shot_id), engine, "lipsync" if lipsync else "video")
     for engine, fallbacks in mapping(routing.get("fallbacks")).items():
         check(("routing", "fallbacks", engine), engine, None)
         for i, fallback in enumerate(fallbacks if isinstance(fallbacks, list) else []):
@@ -143,6 +148,7 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
             plate = video(routing.shots.get(f"{shot_id}.plate", routing.plate or engine_id))
         for candidate in (engine, *fallbacks, *([plate] if plate else [])):
             check_format(candidate, production, shot_id)
+        lipsync = routing.shots.get(f"{shot_id}.lipsync", routing.lipsync)
         planned.append(
             PlannedShot(
                 id=shot_id,
@@ -154,9 +160,25 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
                 seed=shot_seed(production.seed, shot_id),
                 lines=tuple(_lines(production, shot, host)),
                 plate=plate,
+                lipsync=_lipsync(host, lipsync, shot, engine),
             )
         )
     return planned
+
+
+def _lipsync(
+    host: PluginHost, engine_id: str | None, shot: Shot, engine: EngineSpec
+) -> EngineSpec | None:
+    """The shot's lip-sync engine: where one is routed, a character in frame speaks, and the
+    shot's engine neither speaks its lines nor animates to its voice."""
+    if engine_id is None or engine_id == LIPSYNC_OFF:
+        return None
+    caps = engine.capabilities
+    if (shot.audio == "native" and caps.native_audio) or caps.reference_audio:
+        return None
+    if not {line.speaker for line in shot.dialogue} & set(shot.cast):
+        return None
+    return host.engine(engine_id, "lipsync")
 
 
 def _lines(production: Production, shot: Shot, host: PluginHost) -> list[PlannedLine]:

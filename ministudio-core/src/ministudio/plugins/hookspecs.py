@@ -5,7 +5,7 @@ entry point's name is the plugin id. Implement any of these with ``@ministudio.h
 taking only the arguments you need, by these names. The README's "Writing a plugin" documents
 each hook's arguments and what the core does with its answer (a test keeps the two in step).
 
-Engine hooks (``generate_video``, ``synthesize_speech``, the remote-engine hooks,
+Engine hooks (``generate_video``, ``synthesize_speech``, ``lip_sync``, the remote-engine hooks,
 ``upload_asset``, ``estimate_cost``, ``speech_voices``) are called only on the plugin that
 declared the engine id in ``ministudio_engines``: routing picks by id, never by order. Any
 engine hook may be ``async def``: the core awaits it; a sync one runs in a worker thread.
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ministudio.jobs import (
         HostedAsset,
         JobStatus,
+        LipSyncRequest,
         ShotPrompt,
         SpeechRequest,
         SpeechResult,
@@ -92,6 +93,21 @@ def submit_video(
 
 
 @hookspec(firstresult=True)
+def submit_lip_sync(
+    engine: str, request: LipSyncRequest, idempotency_key: str, context: EngineContext
+) -> Submission | Awaitable[Submission]:
+    """Send one lip-sync job (a remote engine of kind ``lipsync``); return its id. Upload
+    ``request.video`` and ``request.voice`` with ``await context.upload(path)``.
+
+    Everything ``submit_video`` says holds: ``idempotency_key``, ``context.sending()``, the
+    errors to raise. The job is then followed by the same hooks as a video job:
+    ``poll_video``, ``download_video`` and ``find_video_job``, whose ``request`` is then this
+    ``LipSyncRequest``.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
 def poll_video(
     engine: str, job_id: str, context: EngineContext
 ) -> JobStatus | Awaitable[JobStatus]:
@@ -110,7 +126,7 @@ def download_video(
     status: JobStatus,
     output: Path,
     context: EngineContext,
-    request: VideoRequest,
+    request: VideoRequest | LipSyncRequest,
 ) -> VideoResult | Awaitable[VideoResult]:
     """Stream the finished clip to ``output``; raise ``TransientError`` on a cut-off download.
 
@@ -126,7 +142,7 @@ def find_video_job(
     engine: str,
     idempotency_key: str,
     context: EngineContext,
-    request: VideoRequest,
+    request: VideoRequest | LipSyncRequest,
     since: float,
 ) -> str | Awaitable[str | None] | None:
     """The id of the job a submit whose answer was lost created, or None if the engine
@@ -195,9 +211,26 @@ def synthesize_speech(
 
 
 @hookspec(firstresult=True)
-def estimate_cost(engine: str, request: VideoRequest) -> float | None:
+def lip_sync(
+    engine: str, request: LipSyncRequest, output: Path, context: EngineContext
+) -> VideoResult | Awaitable[VideoResult]:
+    """Move the mouths of ``request.video`` to ``request.voice`` with ``engine`` (kind
+    ``lipsync``, run locally): write the clip to ``output``, return its result.
+
+    Called after a shot's take is made and fitted, for every shot where a character speaks
+    on screen and the take's engine did not animate to the voice itself (``routing.lipsync``).
+    The clip is fitted again to the shot's frames, then checked; the picture should be the
+    take's, only the mouths changed. Not called when the store has this pass. A remote
+    lip-sync engine implements ``submit_lip_sync`` and the remote-engine hooks instead.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def estimate_cost(engine: str, request: VideoRequest | LipSyncRequest) -> float | None:
     """What ``request`` would cost in USD (model, resolution and length considered), for
-    ``plan`` and budgets; None to fall back on ``price_per_second`` x duration."""
+    ``plan`` and budgets; None to fall back on ``price_per_second`` x duration. A lip-sync
+    engine is asked with a ``LipSyncRequest``."""
     raise NotImplementedError
 
 

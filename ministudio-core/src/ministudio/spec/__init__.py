@@ -222,8 +222,16 @@ class Routing(_Model):
     plate: str | None = Field(
         None, description="engine for background plates (default: the shot's video engine)"
     )
+    lipsync: str | None = Field(
+        None,
+        description="lip-sync engine (kind 'lipsync') that moves the mouths of every shot where "
+        "a character speaks on screen to its voice, unless the shot's engine animated to the "
+        "voice itself (default: none)",
+    )
     shots: dict[str, str] = Field(
-        {}, description="shot id -> video engine id; '<shot id>.plate' -> its plate's engine"
+        {},
+        description="shot id -> video engine id; '<shot id>.plate' -> its plate's engine; "
+        "'<shot id>.lipsync' -> its lip-sync engine, or 'off'",
     )
     fallbacks: dict[str, list[str]] = Field(
         {}, description="engine id -> engines to try, in order, when it fails"
@@ -236,7 +244,7 @@ class Routing(_Model):
     )
 
 
-Rung = Literal["seed", "edit", "references", "first-frame", "engine"]
+Rung = Literal["seed", "edit", "references", "first-frame", "engine", "lipsync"]
 
 
 class QualityControl(_Model):
@@ -255,7 +263,7 @@ class QualityControl(_Model):
         "costs, so none unless asked (the budget still caps them)",
     )
     ladder: list[Rung] = Field(
-        ["seed", "references", "first-frame", "engine"],
+        ["lipsync", "seed", "references", "first-frame", "engine"],
         min_length=1,
         description="what each retake changes, in order: a new seed; 'edit' (not in the "
         "default): ask an engine that can edit its own takes to change the last one by the "
@@ -375,6 +383,6 @@ def reference_problems(data: Any) -> list[tuple[Loc, str]]:
     routed = routing.get("shots") if isinstance(routing, dict) else None
     for key in routed if isinstance(routed, dict) and every_id_read else ():
         name = _name(key)
-        if name is not None and name.removesuffix(".plate") not in seen:
+        if name is not None and name.removesuffix(".plate").removesuffix(".lipsync") not in seen:
             problems.append((("routing", "shots", key), f"no shot has the id '{name}'"))
     return problems
