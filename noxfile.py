@@ -38,4 +38,5 @@ def types(session: nox.Session) -> None:
         "ministudio-tts/src",
         "ministudio-provider-kling/src",
         "ministudio-provider-sora/src",
+        "ministudio-provider-sync/src",
     )
