@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 import wave
@@ -107,6 +108,52 @@ def test_concurrent_calls_match_sequential_ones() -> None:
         assert np.array_equal(a, b)
 
 
+def test_phoneme_events_come_in_order_inside_the_audio_and_the_same_each_time(
+    tmp_path: Path,
+) -> None:
+    """eSpeak's phoneme events: every phoneme of the line, in order, each timed inside the
+    WAV (the leading silence cut taken off), the same on every run; asking for them changes
+    no sample."""
+    first = synth.speak_line(SENTENCE, tmp_path / "a.wav", voice="en-us+f3", pitch=60)
+    synth.speak_line("Something else in between.", tmp_path / "b.wav", voice="en-gb+m3")
+    second = synth.speak_line(SENTENCE, tmp_path / "c.wav", voice="en-us+f3", pitch=60)
+    assert (
+        first == second and (tmp_path / "a.wav").read_bytes() == (tmp_path / "c.wav").read_bytes()
+    )
+    times = [t for t, _ in first.phonemes]
+    assert len(times) > 30 and times == sorted(times)
+    assert times[0] >= 0.0 and times[-1] <= first.seconds
+    names = [name for _, name in first.phonemes]
+    assert "D" in names and "f" in names and "_:" in names  # "the", "fox", the comma
+    # the words' phonemes in the order they are said: "quick" before "brown" before "fox"
+    said = "".join(name.lstrip("',") for name in names)
+    assert said.index("kw") < said.index("br") < said.index("f0ks")
+
+    # untrimmed, the same phonemes, later by the silence the WAV cut
+    whole = synth.utter(SENTENCE, voice="en-us+f3", pitch=60)
+    assert [n for _, n in whole.phonemes] == names
+    samples, _ = synth.synthesize(SENTENCE, voice="en-us+f3", pitch=60)
+    assert np.array_equal(whole.samples, samples)
+    cut = (whole.samples.size - round(first.seconds * whole.sample_rate)) / whole.sample_rate
+    assert 0 <= whole.phonemes[5][0] - first.phonemes[5][0] <= cut + 1e-3
+
+
+def test_a_vowel_is_louder_than_the_closure_before_it(tmp_path: Path) -> None:
+    """The events are timed on the audio: in "mama" the "m"s are quieter than the "a"s."""
+    spoken = synth.speak_line("Mama, mama.", tmp_path / "m.wav")
+    with wave.open(str(tmp_path / "m.wav"), "rb") as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    timed = [*spoken.phonemes, (spoken.seconds, "")]
+    level: dict[str, list[float]] = {"m": [], "a": []}
+    for (t, name), (end, _) in itertools.pairwise(timed):
+        key = name.lstrip("',")[:1].lower()
+        if key in level and end > t:
+            level[key].append(rms(samples[round(t * rate) : round(end * rate)]))
+    assert len(level["m"]) == 4 and len(level["a"]) == 4
+    assert max(level["m"]) < min(level["a"])
+
+
 def test_voice_names() -> None:
     voices = list_voices()
     assert {"en-us", "en-gb", "fr-fr"} <= set(voices)
@@ -152,6 +199,8 @@ def test_plugin_writes_a_wav(tmp_path: Path) -> None:
         samples = np.frombuffer(wav.readframes(frames), dtype="<i2")
     assert result.duration == pytest.approx(frames / 22050)
     assert 0.5 < result.duration < 3.0
+    assert result.phonemes and result.phonemes[0][1] == "h"  # "Hello"
+    assert all(0 <= t <= result.duration for t, _ in result.phonemes)
     assert rms(samples) > 500
     # leading and trailing silence trimmed to about 50 ms
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > 0.01 * np.abs(samples).max())

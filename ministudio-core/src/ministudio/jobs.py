@@ -25,6 +25,11 @@ class LineBrief(_Frozen):
     emotion: str = "neutral"
     start: float = 0.0  # seconds from the shot's start
     end: float = 0.0
+    # the phonemes spoken, where the speech engine said them (espeak does): (seconds from
+    # the shot's start, the engine's mnemonic), in order; each lasts until the next. Left
+    # out of job keys: they follow from the line's audio, and a clip made before they were
+    # known is the same clip for every engine but one that draws mouths to them
+    phonemes: tuple[tuple[float, str], ...] = ()
 
 
 class CharacterBrief(_Frozen):
@@ -154,6 +159,9 @@ class SpeechResult(_Frozen):
     path: Path
     duration: float  # seconds of audio written
     cost: float = 0.0
+    # the phonemes spoken, if the engine knows them: (seconds from the audio's first sample,
+    # the engine's mnemonic for it, eSpeak's "m", "'A:", "_:" for a pause), in order
+    phonemes: tuple[tuple[float, str], ...] = ()
 
 
 class QCVerdict(_Frozen):

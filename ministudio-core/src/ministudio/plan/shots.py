@@ -310,6 +310,10 @@ def shot_brief(
             emotion=line.request.emotion,
             start=round(start, 3),
             end=round(start + length, 3),
+            # a spoken line's length carries the phonemes it was said with (run.speech)
+            phonemes=tuple(
+                (round(start + t, 4), name) for t, name in getattr(length, "phonemes", ())
+            ),
         )
         for line, start, length in zip(planned.lines, timing.starts, line_lengths, strict=True)
     )

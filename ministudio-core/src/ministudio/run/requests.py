@@ -112,6 +112,8 @@ class Requests:
         brief = shot.model_dump(mode="json")
         if not shot.native_audio:  # left out when unused, so adding the field kept job keys
             del brief["native_audio"]
+        for line in brief["lines"]:  # they follow from the lines' audio: never paid for twice
+            del line["phonemes"]
         for character, source in zip(brief["characters"], shot.characters, strict=True):
             character["reference_images"] = [self.ctx.hash(p) for p in source.reference_images]
         brief["environment"]["reference_images"] = [

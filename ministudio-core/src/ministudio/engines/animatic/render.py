@@ -38,7 +38,8 @@ from ministudio.engines.animatic.planes import (
     overlay,
     rgb_to_yuv420,
 )
-from ministudio.engines.animatic.talk import talk_times, talking
+from ministudio.engines.animatic.talk import Mouth, openness_levels, talk_times, talking
+from ministudio.engines.animatic.visemes import CLOSED, SHAPED, TEETH
 from ministudio.jobs import VideoRequest
 from ministudio.media.audio import read_wav
 
@@ -104,12 +105,13 @@ def _compose(request: VideoRequest, plan: Plan) -> tuple[Image.Image, list[_Patc
     image = _background(request, plan, view)
     specs: list[_PatchSpec] = []
     shot = request.shot
-    mouths: list[tuple[Cast, list[int | None], list[int | None] | None]] = []
+    mouths: list[tuple[Cast, list[Mouth], list[int | None] | None]] = []
     voice = read_wav(request.voice) if request.voice is not None else None
     for member in plan.cast:
         look = member.look
         spans = talk_times(member.brief, shot.lines, request.duration)
-        talk = talking(plan, member.brief, shot.lines, spans, voice)
+        track = talking(plan, member.brief, shot.lines, spans, voice)
+        talk = openness_levels(track)
         if member.sprite is not None:
             half, top = draw.draw_sprite(
                 image, draw.load_sprite(member.sprite), member.x, FEET, look.height, view
@@ -164,13 +166,13 @@ def _compose(request: VideoRequest, plan: Plan) -> tuple[Image.Image, list[_Patc
             flicker = _flicker(plan.frames, f"{request.seed}:{member.brief.id}")
             specs.append(_PatchSpec(box, variants, list(flicker)))
             if spans:
-                mouths.append((member, talk, [None if f else 0 for f in flicker]))
+                mouths.append((member, track, [None if f else 0 for f in flicker]))
             continue
         draw.draw_figure(image, look, member.x, FEET, view)
         if spans:
-            mouths.append((member, talk, None))
+            mouths.append((member, track, None))
     # mouths go last: their variants are cut from the finished figures
-    for member, sched, mask in mouths:
+    for member, track, mask in mouths:
         a = draw.anchors(member.look, member.x, FEET)
         if a.mouth is None:
             continue
@@ -187,21 +189,42 @@ def _compose(request: VideoRequest, plan: Plan) -> tuple[Image.Image, list[_Patc
             continue
         base = image.crop(box)
         sub = view.sub(box[0], box[1], box[2] - box[0], box[3] - box[1])
+        # variant 0 is the mouth at rest as the figure was drawn; one more per shape used
+        index: dict[Mouth, int] = {}
         variants = [base]
-        for openness in (0.35, 0.7, 1.0):
-            look = member.look
+        for mouth in sorted(set(track), key=_MOUTHS.index):
+            if mouth not in _MOUTHS[1:]:
+                index[mouth] = 0
+                continue
+            shape, level = mouth
 
             def paint(
-                pen: draw.Pen, look: FigureLook = look, m: Cast = member, o: float = openness
+                pen: draw.Pen,
+                look: FigureLook = member.look,
+                m: Cast = member,
+                o: float = _OPENNESS[level],
+                shape: str = shape,
             ) -> None:
-                draw.draw_mouth(pen, look, m.x, FEET, o)
+                draw.draw_mouth(pen, look, m.x, FEET, o, shape)
 
+            index[mouth] = len(variants)
             variants.append(_supersampled(base, sub, paint))
+        sched: list[int | None] = [index[mouth] for mouth in track]
         if mask is not None:
             sched = [None if m is None else s for s, m in zip(sched, mask, strict=True)]
         specs.append(_PatchSpec(box, variants, sched))
     _place_labels(plan, view)
     return image, specs, view
+
+
+# every mouth a figure may show, the one at rest first; levels 1..3 open a shape this much
+_OPENNESS = (0.0, 0.35, 0.7, 1.0)
+_MOUTHS: list[Mouth] = [
+    ("rest", 0),
+    (CLOSED, 0),
+    (TEETH, 0),
+    *((shape, level) for shape in SHAPED for level in (1, 2, 3)),
+]
 
 
 def _flicker(frames: int, key: str) -> list[int]:

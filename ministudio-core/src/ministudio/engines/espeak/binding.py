@@ -29,7 +29,9 @@ ENGINE = "espeak"
 
 # speak_lib.h
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INITIALIZE_PHONEME_EVENTS = 0x0001  # an espeakEVENT_PHONEME at each phoneme's start
 _INITIALIZE_DONT_EXIT = 0x8000  # return an error instead of calling exit() on bad data
+_EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7
 _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
@@ -44,6 +46,27 @@ LOCK = threading.Lock()  # every call into the library, and the caches below
 _SynthCallback = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p
 )  # int (*)(short *wav, int numsamples, espeak_EVENT *events)
+
+
+class _EventId(ctypes.Union):
+    _fields_ = (
+        ("number", ctypes.c_int),
+        ("name", ctypes.c_char_p),
+        ("string", ctypes.c_char * 8),  # a phoneme's mnemonic, NUL-terminated unless 8 long
+    )
+
+
+class _EspeakEvent(ctypes.Structure):  # espeak_EVENT
+    _fields_ = (
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms from the start of the text's audio
+        ("sample", ctypes.c_int),  # the same, in samples: what phoneme times are read from
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    )
 
 
 class _EspeakVoice(ctypes.Structure):
@@ -136,7 +159,7 @@ class _Session:
 
         rate = lib.espeak_Initialize(
             _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(sys.getfilesystemencoding()),
-            _INITIALIZE_DONT_EXIT,
+            _INITIALIZE_DONT_EXIT | _INITIALIZE_PHONEME_EVENTS,
         )  # fmt: skip
         if rate <= 0:
             self._lib = None
@@ -150,10 +173,19 @@ class _Session:
             seed.restype = ctypes.c_int
             seed(_NOISE_SEED)
         self._sink: Callable[[bytes], None] = lambda chunk: None
+        self._phonemes: list[tuple[int, str]] | None = None  # (sample, mnemonic) while speaking
         self._callback = _SynthCallback(self._collect)  # kept alive while the library may call it
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _collect(self, wav: int | None, count: int, _events: int | None) -> int:
+    def _collect(self, wav: int | None, count: int, events: int | None) -> int:
+        if events and self._phonemes is not None:
+            event = ctypes.cast(events, ctypes.POINTER(_EspeakEvent))
+            i = 0
+            while event[i].type != _EVENT_LIST_TERMINATED:
+                if event[i].type == _EVENT_PHONEME:
+                    name = bytes(event[i].id.string).split(b"\0", 1)[0]
+                    self._phonemes.append((event[i].sample, name.decode("utf-8", "replace")))
+                i += 1
         if wav and count > 0:
             self._sink(ctypes.string_at(wav, count * 2))
         return 0  # 0 = carry on
@@ -197,25 +229,29 @@ class _Session:
 
     def speak(
         self, text: str, *, voice: str, settings: dict[int, int], sink: Callable[[bytes], None]
-    ) -> None:
+    ) -> list[tuple[int, str]]:
         """Speak ``text``, handing each chunk of samples (int16, as eSpeak makes them) to
-        ``sink`` as it comes."""
+        ``sink`` as it comes; return the phonemes spoken, in order: (the sample each starts
+        at, counted from the text's first sample; its eSpeak mnemonic, ``m``, ``aI``, ``_:``
+        for a pause)."""
         lib = self.lib
         if lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
             raise EngineError(ENGINE, f"eSpeak NG could not load the voice '{voice}'")
         for parameter, value in settings.items():
             lib.espeak_SetParameter(parameter, value, 0)
         data = text.encode("utf-8") + b"\0"
-        self._sink = sink
+        phonemes: list[tuple[int, str]] = []
+        self._sink, self._phonemes = sink, phonemes
         try:
             status = lib.espeak_Synth(
                 data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
             )
             lib.espeak_Synchronize()
         finally:
-            self._sink = lambda chunk: None
+            self._sink, self._phonemes = (lambda chunk: None), None
         if status != _EE_OK:
             raise EngineError(ENGINE, f"eSpeak NG failed to speak the line (status {status})")
+        return phonemes
 
 
 @contextmanager

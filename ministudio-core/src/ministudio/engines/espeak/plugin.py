@@ -96,6 +96,6 @@ def synthesize_speech(
     if not request.text.strip():
         raise EngineError(ENGINE, "nothing to say: the line's text is empty")
     settings = speech_settings(request.voice, request.emotion)
-    seconds = synth.speak_to_wav(request.text, output, keep=0.05, **settings)  # bounded memory
+    spoken = synth.speak_line(request.text, output, keep=0.05, **settings)  # bounded memory
     context.progress(1.0)
-    return SpeechResult(path=output, duration=seconds)
+    return SpeechResult(path=output, duration=spoken.seconds, phonemes=spoken.phonemes)

@@ -1,5 +1,7 @@
-"""Speaking a line with eSpeak NG: samples in memory (``synthesize``), or a WAV written in
-bounded memory however long the line (``speak_to_wav``), with leading and trailing silence cut.
+"""Speaking a line with eSpeak NG: samples in memory (``utter``, ``synthesize``), or a WAV
+written in bounded memory however long the line (``speak_line``, ``speak_to_wav``), with
+leading and trailing silence cut; with the phonemes spoken and when each starts (eSpeak's
+phoneme events), for mouths drawn to them.
 
 Each line runs under the binding's lock on a fresh copy of the library (``binding``), so the
 same arguments always give the same samples; ``voices`` resolves a ``Voice`` and ``prosody``
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import wave
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +29,48 @@ from ministudio.errors import EngineError
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+
+Phonemes = tuple[tuple[float, str], ...]  # (seconds from the audio's first sample, mnemonic)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A line's samples as eSpeak made them (nothing cut), with its phonemes."""
+
+    samples: NDArray[np.int16]
+    sample_rate: int
+    phonemes: Phonemes  # eSpeak mnemonics ("m", "'A:", "_:" a pause), seconds from sample 0
+
+
+@dataclass(frozen=True)
+class SpokenLine:
+    """A line written as a WAV: its seconds and its phonemes, timed on the WAV."""
+
+    seconds: float
+    phonemes: Phonemes
+
+
+def utter(
+    text: str,
+    *,
+    voice: str = "en-us",
+    pitch: int = 50,
+    rate: int = 175,
+    range_: int = 50,
+    volume: int = 100,
+    variant: str | None = None,
+    wordgap: int = 0,
+) -> Utterance:
+    """Speak ``text`` as ``synthesize`` does, and say which phonemes start when."""
+    import numpy as np
+
+    chunks: list[bytes] = []
+    sample_rate, events = _speak(
+        text, chunks.append, voice, variant, espeak_settings(pitch, rate, range_, volume, wordgap)
+    )
+    samples = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.int16)
+    return Utterance(samples, sample_rate, _timed(events, 0, samples.size, sample_rate))
 
 
 def synthesize(
@@ -47,14 +92,11 @@ def synthesize(
     (80..450), ``volume`` 0..200 (100 normal), ``wordgap`` a pause between words in 10 ms.
     Values outside those ranges are clamped. The same arguments always give the same samples.
     """
-    import numpy as np
-
-    chunks: list[bytes] = []
-    sample_rate = _speak(
-        text, chunks.append, voice, variant, espeak_settings(pitch, rate, range_, volume, wordgap)
-    )
-    samples = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.int16)
-    return samples, sample_rate
+    spoken = utter(
+        text, voice=voice, pitch=pitch, rate=rate, range_=range_, volume=volume,
+        variant=variant, wordgap=wordgap,
+    )  # fmt: skip
+    return spoken.samples, spoken.sample_rate
 
 
 def _speak(
@@ -63,14 +105,25 @@ def _speak(
     voice: str,
     variant: str | None,
     settings: dict[int, int],
-) -> int:
-    """Speak ``text`` into ``sink`` chunk by chunk; return the sample rate."""
+) -> tuple[int, list[tuple[int, str]]]:
+    """Speak ``text`` into ``sink`` chunk by chunk; return the sample rate and the phonemes
+    (the sample each starts at, its mnemonic)."""
     if not text.strip():
         raise EngineError(ENGINE, "nothing to say: the line's text is empty")
     with LOCK, open_session() as session:
         name = resolve_voice(load_catalogue(session), voice, variant)
-        session.speak(text.replace("\0", " "), voice=name, settings=settings, sink=sink)
-        return session.sample_rate
+        events = session.speak(text.replace("\0", " "), voice=name, settings=settings, sink=sink)
+        return session.sample_rate, events
+
+
+def _timed(events: list[tuple[int, str]], start: int, end: int, sample_rate: int) -> Phonemes:
+    """Phonemes timed from sample ``start`` of eSpeak's output (the first one kept), in
+    seconds (to 0.1 ms), inside the ``start``..``end`` kept: a phoneme begun in the silence
+    cut before is at 0, one in the silence cut after at the end. In eSpeak's order."""
+    span = max(0, end - start)
+    return tuple(
+        (round(min(max(sample - start, 0), span) / sample_rate, 4), name) for sample, name in events
+    )
 
 
 def speak_to_wav(
@@ -90,6 +143,27 @@ def speak_to_wav(
     does; return its seconds. The same samples as ``synthesize`` then ``trim_silence``, in
     bounded memory however long the text: eSpeak's chunks go to a scratch file as they come,
     with each chunk's loudest sample, and the cut is found from those."""
+    return speak_line(
+        text, output, voice=voice, pitch=pitch, rate=rate, range_=range_, volume=volume,
+        variant=variant, wordgap=wordgap, keep=keep,
+    ).seconds  # fmt: skip
+
+
+def speak_line(
+    text: str,
+    output: Path,
+    *,
+    voice: str = "en-us",
+    pitch: int = 50,
+    rate: int = 175,
+    range_: int = 50,
+    volume: int = 100,
+    variant: str | None = None,
+    wordgap: int = 0,
+    keep: float = 0.05,
+) -> SpokenLine:
+    """``speak_to_wav``, with the phonemes spoken, timed from the WAV's first sample (the
+    leading silence cut taken off)."""
     import numpy as np
 
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +179,7 @@ def speak_to_wav(
                 scratch.write(chunk)
 
             settings = espeak_settings(pitch, rate, range_, volume, wordgap)
-            sample_rate = _speak(text, sink, voice, variant, settings)
+            sample_rate, events = _speak(text, sink, voice, variant, settings)
         start, end = _cut(raw, chunks, round(keep * sample_rate))
         with raw.open("rb") as source, wave.open(str(output), "wb") as out:
             out.setnchannels(1)
@@ -119,7 +193,7 @@ def speak_to_wav(
                 left -= len(block) // 2
     finally:
         raw.unlink(missing_ok=True)
-    return (end - start) / sample_rate
+    return SpokenLine((end - start) / sample_rate, _timed(events, start, end, sample_rate))
 
 
 def _cut(

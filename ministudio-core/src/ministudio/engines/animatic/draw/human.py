@@ -316,35 +316,105 @@ def draw_human(pen: Pen, look: FigureLook, x: float, feet: float) -> None:
         )
 
 
-def draw_mouth(pen: Pen, look: FigureLook, x: float, feet: float, openness: float) -> None:
-    """The mouth: a line when closed, an opening dark oval when ``openness`` > 0."""
+def draw_mouth(
+    pen: Pen, look: FigureLook, x: float, feet: float, openness: float, shape: str = "open"
+) -> None:
+    """The mouth: a line at rest (``openness`` 0 and an open shape), else the viseme
+    ``shape`` (see ``ministudio.engines.animatic.visemes``): ``closed`` lips pressed
+    together, ``teeth`` the upper teeth on the lower lip, and the shapes that open further
+    with ``openness`` (0..1): ``open`` a dropped jaw, ``wide`` lips spread over the teeth,
+    ``round`` lips pushed out round, ``mid`` a small opening."""
     p = proportions(look)
     hw, hh = p["head_w"], p["head_h"]
     my = feet + p["mouth_y"]
     if look.kind == "robot":
-        glow = look.glow if openness > 0 else (40, 44, 52)
-        pen.rect(
-            x - hw * 0.22,
-            my - hh * 0.05 - hh * 0.05 * openness,
-            x + hw * 0.22,
-            my + hh * 0.05 + hh * 0.02 * openness,
-            mix((40, 44, 52), glow, 0.3 + openness * 0.7),
-            radius=0.005,
-        )
+        _robot_mouth(pen, look, x, my, hw, hh, openness, shape)
         return
     skin = look.skin if look.kind != "hologram" else mix(look.glow, (255, 255, 255), 0.55)
     lip = mix(skin, (150, 50, 50), 0.55)
-    if openness <= 0:
+    dark, white = (70, 25, 30), (240, 240, 235)
+    if shape == "closed":  # pressed together: fuller, darker lips, a little narrower
+        pen.ellipse(x, my, hw * 0.14, hh * 0.034, fill=mix(lip, (110, 30, 35), 0.35))
+        pen.line([(x - hw * 0.12, my), (x + hw * 0.12, my)], scale(lip, 0.55), hh * 0.012)
+        return
+    if shape == "teeth":  # f, v: upper teeth resting on the tucked lower lip
+        pen.ellipse(x, my - hh * 0.018, hw * 0.13, hh * 0.028, fill=lip)  # the lower lip
+        pen.rect(x - hw * 0.09, my - hh * 0.012, x + hw * 0.09, my + hh * 0.018, white)
+        pen.line(
+            [(x - hw * 0.09, my - hh * 0.012), (x + hw * 0.09, my - hh * 0.012)], dark, hh * 0.006
+        )
+        pen.ellipse(x, my + hh * 0.02, hw * 0.14, hh * 0.012, fill=lip)  # the upper lip
+        return
+    if openness <= 0 or shape == "rest":
         pen.ellipse(x, my, hw * 0.16, hh * 0.022, fill=lip)
         return
-    ry = hh * (0.02 + 0.065 * openness)
+    if shape == "round":  # o, u, w: a small round opening in pushed-out lips
+        ry = hh * (0.03 + 0.04 * openness)
+        rx = hw * (0.065 + 0.02 * openness)
+        pen.ellipse(x, my - ry * 0.3, rx * 1.35, ry * 1.15, fill=lip)
+        pen.ellipse(x, my - ry * 0.3, rx * 0.8, ry * 0.8, fill=dark)
+        return
+    if shape == "wide":  # i, e: spread lips, a shallow opening showing the upper teeth
+        ry = hh * (0.018 + 0.035 * openness)
+        rx = hw * (0.17 + 0.02 * openness)
+        pen.ellipse(x, my - ry * 0.3, rx, ry, fill=lip)
+        pen.ellipse(x, my - ry * 0.3, rx * 0.88, ry * 0.68, fill=dark)
+        pen.rect(x - rx * 0.62, my - ry * 0.3, x + rx * 0.62, my - ry * 0.3 + ry * 0.55, white)
+        return
+    if shape == "mid":  # t, d, s, n, l, schwa: slightly open, teeth just showing
+        ry = hh * (0.016 + 0.035 * openness)
+        rx = hw * (0.12 + 0.02 * openness)
+        pen.ellipse(x, my - ry * 0.3, rx, ry, fill=lip)
+        pen.ellipse(x, my - ry * 0.3, rx * 0.85, ry * 0.7, fill=dark)
+        pen.rect(
+            x - rx * 0.5, my - ry * 0.3 + ry * 0.2, x + rx * 0.5, my - ry * 0.3 + ry * 0.55, white
+        )
+        return
+    ry = hh * (0.02 + 0.065 * openness)  # open: the jaw dropped
     pen.ellipse(x, my - ry * 0.3, hw * (0.13 + 0.03 * openness), ry, fill=lip)
-    pen.ellipse(x, my - ry * 0.3, hw * (0.11 + 0.03 * openness), ry * 0.72, fill=(70, 25, 30))
+    pen.ellipse(x, my - ry * 0.3, hw * (0.11 + 0.03 * openness), ry * 0.72, fill=dark)
     if openness > 0.5:
         pen.rect(
             x - hw * 0.08,
             my - ry * 0.3 + ry * 0.35,
             x + hw * 0.08,
             my - ry * 0.3 + ry * 0.7,
-            (240, 240, 235),
+            white,
         )
+
+
+# a robot's mouth grille per shape: (half width, how far it opens, glow) as fractions
+_ROBOT = {
+    "closed": (0.2, 0.0, 0.1),
+    "teeth": (0.18, 0.25, 0.5),
+    "round": (0.1, 1.0, 1.0),
+    "wide": (0.28, 0.5, 1.0),
+    "mid": (0.2, 0.6, 1.0),
+    "open": (0.22, 1.0, 1.0),
+}
+
+
+def _robot_mouth(
+    pen: Pen,
+    look: FigureLook,
+    x: float,
+    my: float,
+    hw: float,
+    hh: float,
+    openness: float,
+    shape: str,
+) -> None:
+    """A robot's lit grille: as wide and as open as the shape, lit while it speaks."""
+    half, opens, lit = _ROBOT.get(shape, (0.22, 0.0, 0.0))
+    if shape not in ("closed", "teeth"):
+        opens *= openness
+        lit = lit if openness > 0 else 0.0
+    glow = look.glow if lit > 0 else (40, 44, 52)
+    pen.rect(
+        x - hw * half,
+        my - hh * 0.05 - hh * 0.05 * opens,
+        x + hw * half,
+        my + hh * 0.05 + hh * 0.02 * opens,
+        mix((40, 44, 52), glow, 0.3 + lit * opens * 0.7 if shape != "closed" else 0.3),
+        radius=0.005,
+    )
