@@ -7,6 +7,8 @@
   of the clips), integrated loudness and true peak (BS.1770-4);
 - `continuity`: the seam of a `continue` shot, a scene's environment across its shots;
 - `sync`: sound against picture where a face speaks (EBU R37), per shot and film-wide.
+- `lipsync`: in a medium or closer shot, whether the mouths move with the on-screen voice
+  and in time (`check_lipsync`, `lipsync_of_clip`).
 
 `check_clip` runs every per-clip check; `check_sound` the sound checks on any audio (a
 film's soundtrack, a WAV and the times of its lines); `seam` and `scene_stability` compare
