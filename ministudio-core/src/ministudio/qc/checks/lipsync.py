@@ -46,7 +46,9 @@ JUDGED_SIZES = frozenset({"medium", "close-up", "extreme-close-up"})
 # EBU R37's window (a chance peak lies anywhere in ±0.5 s; a mouth's at the sound's offset).
 # Between 0.36 and 0.49, the middle. Real faces with their own sound (video-retalking's five
 # example clips) follow at only 0.21 to 0.48: this measure, made for drawn and rendered faces,
-# fails most of them as "no mouth moves" (benchmarks/README.md, issue 18).
+# fails most of them as "no mouth moves" (benchmarks/README.md, issue 18). Measured on
+# loudness-driven mouths: the animatic's viseme mouths (69a9c2b) follow at 0.29 to 0.78,
+# and 4 of 9 showcase shots then fall under it (1 of 9 with the later mouths).
 MIN_FOLLOW = 0.42
 MIN_SPEECH = sync.MIN_SPEECH  # seconds of on-screen speech a judgement needs
 
