@@ -10,9 +10,10 @@ given (the frame it continues from, its plate), known only once those jobs have 
 Three more kinds: ``budget``, a gate (every line spoken, so every shot timed and costed:
 nothing is paid for before it), ``soundtrack`` (the film file opened with its mixed
 soundtrack and subtitles, while the first clips are made) and ``film`` (the assembly
-closed). Issues to come add
-kinds (``lipsync``, ``promotion``) with their own needs; executors run any kind they have a
-handler for. Building the graph reads no file but the production's images, to hash them.
+closed). A ``lipsync`` job follows the clip of a shot where a character speaks on screen
+(``routing.lipsync``): it needs the clip and the shot's lines, so an edited line re-syncs
+without the picture being made again. Executors run any kind they have a handler for.
+Building the graph reads no file but the production's images, to hash them.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ from ministudio.run.store import file_hash, job_key
 from ministudio.spec import Production
 
 SPEECH, PLATE, BUDGET, CLIP, CHECK, FILM = "speech", "plate", "budget", "clip", "check", "film"
-SOUNDTRACK = "soundtrack"
+SOUNDTRACK, LIPSYNC = "soundtrack", "lipsync"
 
 
 @dataclass(frozen=True)
 class Job:
     """One job of the graph."""
 
-    id: str  # "speech:s1:1", "plate:lab:night", "budget", "clip:s1", "check:lab:night", "film"
+    # "speech:s1:1", "plate:lab:night", "budget", "clip:s1", "lipsync:s1", "check:lab:night",
+    # "film"
+    id: str
     kind: str
     needs: tuple[str, ...]  # the ids of the jobs whose outputs it takes
     key: str  # what it is asked for, and the keys of the jobs it needs, hashed
@@ -88,7 +91,7 @@ class JobGraph:
     def to_dot(self) -> str:
         """The graph in Graphviz's DOT language (``dot -Tsvg``), one colour per kind."""
         colours = {SPEECH: "lightblue", PLATE: "khaki", BUDGET: "grey90", CLIP: "palegreen"}
-        colours |= {CHECK: "plum", SOUNDTRACK: "lightcyan", FILM: "salmon"}
+        colours |= {CHECK: "plum", SOUNDTRACK: "lightcyan", FILM: "salmon", LIPSYNC: "pink"}
         lines = ["digraph render {", "  rankdir=LR;", "  node [shape=box, style=filled];"]
         for job in self.jobs:
             label = _quoted(job.id if job.engine is None else f"{job.id}\n{job.engine}")
@@ -109,6 +112,11 @@ def speech_id(shot_id: str, number: int) -> str:
 def clip_id(shot_id: str) -> str:
     """The id of shot ``shot_id``'s clip job."""
     return f"clip:{shot_id}"
+
+
+def lipsync_id(shot_id: str) -> str:
+    """The id of shot ``shot_id``'s lip-sync job."""
+    return f"lipsync:{shot_id}"
 
 
 def _quoted(text: str) -> str:
@@ -136,7 +144,8 @@ def speech_key(host: PluginHost, line_engine: str, request: Any) -> str:
 def where_it_runs(host: PluginHost, engine: EngineSpec) -> str:
     """ "driver" for an engine that submits to a service or needs a key (its secrets and its
     journal stay with the driver), "local" for a keyless engine this machine runs."""
-    if engine.key_env or host.implements(engine.id, "submit_video"):
+    remote = ("submit_video", "submit_lip_sync")
+    if engine.key_env or any(host.implements(engine.id, hook) for hook in remote):
         return "driver"
     return "local"
 
@@ -179,7 +188,7 @@ class _Builder:
         self.add(
             "budget", BUDGET, [n for lines in speech.values() for n in lines], None, runs="gate"
         )
-        clips: dict[str, str] = {}
+        clips: dict[str, str] = {}  # shot id -> the job whose clip joins the film
         places: dict[tuple[str, str, str], list[str]] = {}
         previous: str | None = None
         for ps in planned:
@@ -212,6 +221,8 @@ class _Builder:
                 runs=self.runs_on(engine),
             )
             places.setdefault((ps.scene.id, ps.scene.environment, lighting), []).append(previous)
+            if ps.lipsync is not None:
+                clips[ps.id] = self.lipsync(ps, speech[ps.id])
         checks = []
         for (scene, environment, lighting), same in places.items():
             if len(same) > 1:  # a place of one shot has nothing to be compared with
@@ -220,6 +231,19 @@ class _Builder:
         self.add("soundtrack", SOUNDTRACK, ["budget"], self.format, runs="driver")
         self.add("film", FILM, ["soundtrack", *clips.values(), *checks], self.format, runs="driver")
         return JobGraph(tuple(self.jobs))
+
+    def lipsync(self, ps: PlannedShot, lines: list[str]) -> str:
+        """The job moving ``ps``'s mouths to its lines, after its clip."""
+        assert ps.lipsync is not None
+        engine = ps.lipsync
+        asked = {"engine": engine.id, "format": self.format, **engine_code(self.host, engine)}
+        asked["options"] = self.p.routing.options.get(engine.id, {})
+        job_id = lipsync_id(ps.id)
+        needs = [clip_id(ps.id), *lines]
+        self.add(
+            job_id, LIPSYNC, needs, asked, engine=engine.id, shot=ps.id, runs=self.runs_on(engine)
+        )
+        return job_id
 
     def speech(self, ps: PlannedShot) -> list[str]:
         if speaks_natively(ps):  # the video engine says the lines: no speech job

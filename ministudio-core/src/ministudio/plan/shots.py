@@ -170,11 +170,11 @@ def _lipsync(
     host: PluginHost, engine_id: str | None, shot: Shot, engine: EngineSpec
 ) -> EngineSpec | None:
     """The shot's lip-sync engine: where one is routed, a character in frame speaks, and the
-    shot's engine neither speaks its lines nor animates to its voice."""
+    shot's engine does not speak the lines itself. (Where the engine animates to the voice,
+    the pass runs only if its take fails the lip-sync check.)"""
     if engine_id is None or engine_id == LIPSYNC_OFF:
         return None
-    caps = engine.capabilities
-    if (shot.audio == "native" and caps.native_audio) or caps.reference_audio:
+    if shot.audio == "native" and engine.capabilities.native_audio:
         return None
     if not {line.speaker for line in shot.dialogue} & set(shot.cast):
         return None

@@ -26,6 +26,7 @@ from ministudio.plugins import hookspecs
 if TYPE_CHECKING:
     from ministudio.jobs import (
         JobStatus,
+        LipSyncRequest,
         QCVerdict,
         ShotPrompt,
         SpeechRequest,
@@ -238,7 +239,7 @@ class PluginHost:
         )
         return result
 
-    def estimate_cost(self, engine: EngineSpec, request: VideoRequest) -> float:
+    def estimate_cost(self, engine: EngineSpec, request: VideoRequest | LipSyncRequest) -> float:
         """What ``request`` would cost on ``engine``: its plugin's estimate, else its
         ``price_per_second`` x the requested duration."""
         if self.implements(engine.id, "estimate_cost"):
@@ -372,9 +373,11 @@ def _result_type(hook: str) -> type:
 
     types: dict[str, type] = {
         "generate_video": jobs.VideoResult,
+        "lip_sync": jobs.VideoResult,
         "download_video": jobs.VideoResult,
         "synthesize_speech": jobs.SpeechResult,
         "submit_video": jobs.Submission,
+        "submit_lip_sync": jobs.Submission,
         "poll_video": jobs.JobStatus,
     }
     return types[hook]

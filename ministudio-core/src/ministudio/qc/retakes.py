@@ -8,7 +8,9 @@ the shot, on top of what the rungs below it changed:
   whose capabilities say ``edit``; it pays for an edit, not a clip from nothing);
 - ``references``: the frame the scene's previous shot ends on, as one more image of the place;
 - ``first-frame``: start the shot from that frame;
-- ``engine``: the next engine of ``routing.fallbacks`` not tried yet.
+- ``engine``: the next engine of ``routing.fallbacks`` not tried yet;
+- ``lipsync``: run the lip-sync pass (``routing.lipsync``) again over the kept take, while
+  the lip-sync check fails (``ministudio.run.lipsync``; it is not a new take).
 
 A rung that cannot apply (no previous shot in the scene, an engine without first frames, no
 fallback left) is passed over. The best take is kept: the first that passes every check,
@@ -73,6 +75,8 @@ def climb(
     job has no id). Only the ``edit`` rung's take edits: the others render anew.
     """
     caps = take.engine.capabilities
+    if rung == "lipsync":  # the shot's lip-sync job passes its clip again (``run.lipsync``)
+        return None
     if rung == "edit":
         if edit is None or not caps.edit or take.edit == edit:
             return None

@@ -32,7 +32,7 @@ from ministudio.remote.webhooks import WebhookHub
 from ministudio.run.failpoints import checkpoint
 
 if TYPE_CHECKING:
-    from ministudio.jobs import HostedAsset, JobStatus, VideoRequest, VideoResult
+    from ministudio.jobs import HostedAsset, JobStatus, LipSyncRequest, VideoRequest, VideoResult
     from ministudio.plugins import PluginHost
 
 _T = TypeVar("_T")
@@ -66,7 +66,7 @@ class RemoteRunner:
     async def run(
         self,
         engine: EngineSpec,
-        request: VideoRequest,
+        request: VideoRequest | LipSyncRequest,
         key: str,
         output: Path,
         context: EngineContext,
@@ -109,7 +109,7 @@ class RemoteRunner:
     async def _job_for(
         self,
         engine: EngineSpec,
-        request: VideoRequest,
+        request: VideoRequest | LipSyncRequest,
         key: str,
         context: EngineContext,
         shot: str,
@@ -144,7 +144,7 @@ class RemoteRunner:
             try:
                 submission = await self.host.call_engine(
                     engine.id,
-                    "submit_video",
+                    submit_hook(request),
                     request=request,
                     idempotency_key=idempotency,
                     context=context,
@@ -190,7 +190,7 @@ class RemoteRunner:
         engine: EngineSpec,
         key: str,
         context: EngineContext,
-        request: VideoRequest,
+        request: VideoRequest | LipSyncRequest,
         since: float | None,
     ) -> str | None:
         """Find a job whose submit answer was lost; stop the shot if the engine cannot say.
@@ -317,3 +317,10 @@ class RemoteRunner:
                         retryable=True,
                     ) from exc
                 await anyio.sleep(wait)
+
+
+def submit_hook(request: VideoRequest | LipSyncRequest) -> str:
+    """The hook that sends ``request``: a lip-sync pass or a clip."""
+    from ministudio.jobs import LipSyncRequest
+
+    return "submit_lip_sync" if isinstance(request, LipSyncRequest) else "submit_video"

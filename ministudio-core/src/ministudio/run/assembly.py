@@ -48,7 +48,7 @@ class Assembly:
 
     async def append_ready(self, shots: list[Shot]) -> None:
         """Append every shot now ready in order (a failed shot's slate stands in for it)."""
-        await self.film.append_ready([(s.done.is_set(), s.slate or s.clip) for s in shots])
+        await self.film.append_ready([(s.final.is_set(), s.slate or s.clip) for s in shots])
 
     async def native_audio(self, shot: Shot) -> None:
         """Put the sound of a shot whose engine spoke its lines into the film."""

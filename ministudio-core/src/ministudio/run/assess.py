@@ -13,15 +13,22 @@ from ministudio.remote.runner import RemoteRunner
 from ministudio.run.clips import Clips
 from ministudio.run.context import RenderContext
 from ministudio.run.errors import BudgetError
+from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import Manifest
 from ministudio.run.requests import Requests, with_plate
 from ministudio.run.shots import Shot
 
 
 async def assess(
-    ctx: RenderContext, requests: Requests, clips: Clips, remote: RemoteRunner, shots: list[Shot]
+    ctx: RenderContext,
+    requests: Requests,
+    clips: Clips,
+    remote: RemoteRunner,
+    shots: list[Shot],
+    lipsync: LipSync,
 ) -> FilmPlan:
-    """Per shot: in the store or not and why, cost and time; refuses impossible shots."""
+    """Per shot: in the store or not and why, cost and time (and its lip-sync pass's);
+    refuses impossible shots."""
     store, host = ctx.store, ctx.host
     previous = previous_inputs(ctx.out / "manifest.json")
     plans: list[ShotPlan] = []
@@ -92,7 +99,11 @@ async def assess(
                 ignored=tuple(costed.ignored),
             )
         )
+        synced = lipsync.plan(shot, (clip, costed.fit_key) if clip else None)
+        if synced is not None:
+            plans.append(synced)
     engines = {shot.planned.engine for shot in shots}
+    engines |= {s.planned.lipsync for s in shots if s.planned.lipsync is not None}
     return FilmPlan(plans, {engine.id: ctx.limits(engine)[0] for engine in engines})
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 
 from ministudio.engines import EngineContext, EngineSpec, Made, Paid
-from ministudio.jobs import HostedAsset, VideoRequest
-from ministudio.remote.runner import RemoteRunner
+from ministudio.jobs import HostedAsset, LipSyncRequest, VideoRequest
+from ministudio.remote.runner import RemoteRunner, submit_hook
 from ministudio.run.context import RenderContext
 from ministudio.run.failpoints import checkpoint
 from ministudio.run.manifest import ShotRecord
@@ -41,10 +41,15 @@ class EngineCalls:
         return context
 
     async def generate(
-        self, engine: EngineSpec, request: VideoRequest, key: str, scratch: Path, record: ShotRecord
+        self,
+        engine: EngineSpec,
+        request: VideoRequest | LipSyncRequest,
+        key: str,
+        scratch: Path,
+        record: ShotRecord,
     ) -> Path:
-        """Make ``request``'s clip and file it in the store under ``key``; its cost, job id
-        and model go into ``record``."""
+        """Make ``request``'s clip (a take, or a lip-sync pass over one) and file it in the
+        store under ``key``; its cost, job id and model go into ``record``."""
         from ministudio.media.probe import probe
 
         ctx, event, shot_id = self.ctx, self.progress.event, request.shot.shot_id
@@ -59,7 +64,7 @@ class EngineCalls:
             # side jobs (``context.paid``) are journaled under the shot that first asks
             context.remember = lambda key, make: self.remember(engine, f"once:{key}", make, shot_id)
             output = scratch / "clip.mp4"
-            if ctx.host.implements(engine.id, "submit_video"):
+            if ctx.host.implements(engine.id, submit_hook(request)):
 
                 def submitted(job_id: str) -> None:
                     record.engine_job_id = job_id
@@ -74,6 +79,10 @@ class EngineCalls:
                     shot=shot_id,
                     rate=self.remote.rate(engine, ctx.limits(engine)[1]),
                     on_submitted=submitted,
+                )
+            elif isinstance(request, LipSyncRequest):  # a local lip-sync engine
+                result = await ctx.host.call_engine(
+                    engine.id, "lip_sync", request=request, output=output, context=context
                 )
             else:
                 result = await ctx.executor.generate_video(

@@ -55,6 +55,20 @@ class TakeRecord(BaseModel):
     kept: bool = False  # the take that is in the film
 
 
+class LipSyncRecord(BaseModel):
+    """A shot's lip-sync pass (``routing.lipsync``): the engine's job, its cost, its state."""
+
+    engine: str
+    model: str | None = None
+    state: str = "waiting"  # waiting, done, cached, failed, or "not needed" (the take's
+    # engine animated to the voice, and the lips follow it)
+    job_key: str | None = None
+    engine_job_id: str | None = None
+    passes: int = 0  # passes made or found (the ``lipsync`` retake rung asks for more)
+    cost: float = 0.0  # USD spent on it in this run
+    error: str | None = None  # why the pass could not be made (the take's clip is kept)
+
+
 class ShotRecord(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)  # as LineRecord
 
@@ -94,6 +108,7 @@ class ShotRecord(BaseModel):
     takes: list[TakeRecord] = []  # every take when a failing check made the shot retaken
     retakes_stopped: str | None = None  # why the ladder stopped while a check still failed
     lines: list[LineRecord] = []
+    lipsync: LipSyncRecord | None = None  # its lip-sync pass, where routing asks for one
 
 
 class LoudnessRecord(BaseModel):

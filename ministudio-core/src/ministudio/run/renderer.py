@@ -25,6 +25,7 @@ from ministudio.plan.graph import (
     CHECK,
     CLIP,
     FILM,
+    LIPSYNC,
     PLATE,
     SOUNDTRACK,
     SPEECH,
@@ -47,6 +48,7 @@ from ministudio.run.context import RenderContext
 from ministudio.run.engine_calls import EngineCalls
 from ministudio.run.errors import SpeechError
 from ministudio.run.executors import Executor, walk
+from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import Manifest
 from ministudio.run.progress import Progress, ShotEvent, ShotState
 from ministudio.run.requests import Requests, with_plate
@@ -106,7 +108,10 @@ class Renderer:
             fingerprint=self.requests.brief,
             file_hash=ctx.hash,
         )
-        self.takes = Takes(ctx, self.requests, self.clips, self.inspector, self.progress)
+        self.lipsync = LipSync(ctx, self.requests, self.engines, self.progress)
+        self.takes = Takes(
+            ctx, self.requests, self.clips, self.inspector, self.progress, self.lipsync
+        )
         # the film is encoded on this process: one encoding or decoding job per core, and the
         # threads doing it share one malloc arena per core (``ministudio.media.memory``)
         local = anyio.CapacityLimiter(os.cpu_count() or 2)
@@ -125,6 +130,7 @@ class Renderer:
             SOUNDTRACK: self._soundtrack,
             PLATE: self._plate,
             CLIP: self._clip,
+            LIPSYNC: self._lipsync,
             CHECK: self._check,
             FILM: self._film,
         }
@@ -158,7 +164,8 @@ class Renderer:
         self._waiting()
         await walk(JobGraph(tuple(self.graph.of_kind(SPEECH))), self._speak)
         self._timed()
-        return await assess(self.ctx, self.requests, self.clips, self.remote, self.shots)
+        shots = self.shots
+        return await assess(self.ctx, self.requests, self.clips, self.remote, shots, self.lipsync)
 
     def close(self) -> None:
         self.ctx.journal.close()
@@ -179,7 +186,7 @@ class Renderer:
         shots = self._timed()
         self.progress.records = {s.planned.id: s.record for s in shots}
         self.progress.snapshot = lambda: self.assembly.manifest(self.shots)
-        planned = await assess(ctx, self.requests, self.clips, self.remote, shots)
+        planned = await assess(ctx, self.requests, self.clips, self.remote, shots, self.lipsync)
         refuse_over_budget(ctx, planned)
         limits = [x for x in (ctx.p.budget, ctx.options.max_cost) if x is not None]
         self.takes.allowance = min(limits) - planned.cost if limits else None  # for retakes
@@ -216,6 +223,25 @@ class Renderer:
             tg.start_soon(lead)
             for shot in parts:
                 await self._render_shot(shot)
+
+    async def _lipsync(self, job: Job, ready: Callable[[], None]) -> None:
+        """Move the mouths of a shot's clip (each part's) to its voice, once its clip job is
+        done; each part joins the film after its pass."""
+        assert job.shot is not None
+        for shot in self.parts[job.shot]:
+            try:
+                engine = shot.planned.lipsync
+                if engine is not None and shot.clip is not None and shot.slate is None:
+                    await self.lipsync.apply(shot, engine, self.ctx.p.qc.retakes)
+                    synced = shot.record.lipsync
+                    fresh = synced is not None and synced.state == "done"
+                    state: ShotState = "cached" if shot.record.cached and not fresh else "done"
+                    event = ShotEvent(shot.planned.id, state, shot.record.engine or "", 1.0)
+                    self.progress.event(event)
+            finally:
+                shot.final.set()
+            await self._film_open.wait()
+            await self.assembly.append_ready(self.shots)
 
     async def _check(self, job: Job, ready: Callable[[], None]) -> None:
         """Checks across the shots of one place (in one light)."""
@@ -266,6 +292,8 @@ class Renderer:
             shot.record.seconds = round(time.monotonic() - began, 3)
             shot.done.set()
             shot.led.set()
+            if ps.lipsync is None:  # else its lip-sync job lets it join the film
+                shot.final.set()
         await self._film_open.wait()
         await self.assembly.append_ready(self.shots)
 

@@ -66,8 +66,12 @@ class Requests:
             brief = brief.model_copy(
                 update={"environment": env.model_copy(update={"reference_images": images})}
             )
+        if ps.lipsync is not None and not engine.capabilities.reference_audio:
+            # a lip-sync pass puts the words on the lips: the picture is made without them,
+            # so an edited line is synced again without a new picture
+            brief = brief.model_copy(update={"lines": ()})
         end = ps.shot.end_frame
-        voice = self._voice(shot) if engine.capabilities.reference_audio else None
+        voice = self.voice(shot) if engine.capabilities.reference_audio else None
         wanted = Conditioning(
             brief,
             take.first_frame,
@@ -197,7 +201,7 @@ class Requests:
         data["shot"] = self.brief(request.shot)
         return data
 
-    def _voice(self, shot: Shot) -> Path | None:
+    def voice(self, shot: Shot) -> Path | None:
         """The shot's on-screen lines as one WAV on its timeline (in the store), or None
         when no character in the shot speaks (``ministudio.plan.voicing``)."""
         from ministudio.plan.voicing import on_screen, write_voice

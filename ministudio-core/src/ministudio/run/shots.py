@@ -58,6 +58,7 @@ class Shot:
     slate: Path | None = None  # the card the film shows in its place when it failed
     cause: BaseException | None = None  # why it failed, with the traceback
     done: anyio.Event = field(default_factory=anyio.Event)
+    final: anyio.Event = field(default_factory=anyio.Event)  # its clip may join the film
     fit_key: str | None = None  # the key of ``clip`` in the store
     followed: bool = False  # the next shot `continue`s it
     # The frame (and engine job) the `continue` shot after it starts from, once its clip is

@@ -16,6 +16,7 @@ from ministudio.qc.retakes import Take, best, climb, failing
 from ministudio.qc.verdicts import Inspector
 from ministudio.run.clips import Clips
 from ministudio.run.context import RenderContext
+from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import AttemptRecord, FallbackRecord, ShotRecord, TakeRecord
 from ministudio.run.progress import Progress, ShotEvent
 from ministudio.run.requests import Requests
@@ -54,9 +55,10 @@ class Takes:
         clips: Clips,
         inspector: Inspector,
         progress: Progress,
+        lipsync: LipSync,
     ) -> None:
         self.ctx, self.requests, self.clips = ctx, requests, clips
-        self.inspector, self.progress = inspector, progress
+        self.inspector, self.progress, self.lipsync = inspector, progress, lipsync
         self.allowance: float | None = None  # USD the budget leaves for retakes (None: no limit)
 
     async def first(self, shot: Shot, take: Take, previous: Shot | None) -> Made:
@@ -105,6 +107,9 @@ class Takes:
         record, clip, fps = made.record, made.clip, self.ctx.fps
         assert shot.brief is not None
         record.qc = await self.inspector.verdicts(shot.brief, clip, shot.timing.duration, fps)
+        if self.lipsync.checked(shot, made.take.engine):
+            lips = await self.lipsync.verdict(shot, clip)
+            record.qc += [lips] if lips is not None else []
         made.footage = await self.ctx.executor.media(footage_of, clip)
         if previous is not None:
             await previous.done.wait()  # its frames come with its own checks

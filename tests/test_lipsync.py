@@ -1,0 +1,182 @@
+"""The lip-sync job (issue 18 item 2): routing.lipsync adds a pass after the clip of every
+shot where a character speaks on screen; the pass gets the take and the shot's voice (never
+a narrator's), its clip is what the film shows, `plan` prices it, the store keeps it, and an
+edited line re-syncs without the picture being made again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from ministudio import hookimpl
+from ministudio.engines import Capabilities, EngineSpec
+from ministudio.errors import EngineRefusal
+from ministudio.jobs import LipSyncRequest, VideoRequest, VideoResult
+from ministudio.plugins import PluginHost
+from ministudio.run.render import plan, render
+
+from .conftest import tiny_production
+
+TEAL = (0, 160, 160)
+MAGENTA = (200, 40, 200)
+
+
+def _solid(output: Path, width: int, height: int, fps: int, frames: int, colour: Any) -> None:
+    from ministudio.media.encode import VideoWriter
+
+    frame = np.full((height, width, 3), colour, np.uint8)
+    with VideoWriter(output, width, height, fps) as writer:
+        for _ in range(frames):
+            writer.write(frame)
+
+
+class Painter:
+    """A video engine that takes no voice: every clip a teal field."""
+
+    def __init__(self) -> None:
+        self.jobs: list[VideoRequest] = []
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), min_duration=1.0)
+        return [EngineSpec(id="painter", kind="video", capabilities=caps, revision=1)]
+
+    @hookimpl
+    def generate_video(self, engine, request: VideoRequest, output: Path, context):
+        self.jobs.append(request)
+        frames = round(request.duration * request.fps)
+        _solid(output, request.width, request.height, request.fps, frames, TEAL)
+        return VideoResult(path=output, model="paint-1")
+
+
+class Lipper:
+    """A local lip-sync engine: answers a magenta clip, priced per second; may refuse."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.jobs: list[LipSyncRequest] = []
+        self.refuse = refuse
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(price_per_second=0.05)
+        return [EngineSpec(id="lipper", kind="lipsync", capabilities=caps, revision=1)]
+
+    @hookimpl
+    def lip_sync(self, engine, request: LipSyncRequest, output: Path, context):
+        self.jobs.append(request)
+        if self.refuse:
+            raise EngineRefusal("lipper", "no face found in the clip")
+        frames = round(request.duration * request.fps)
+        _solid(output, request.width, request.height, request.fps, frames, MAGENTA)
+        return VideoResult(path=output, model="lips-2", cost=0.05 * request.duration)
+
+
+def film(**routing: Any) -> Any:
+    """Three shots: Ann speaks on screen; Bo answers in close-up; a narrated shot of Ann."""
+    base = tiny_production().model_dump()
+    base["scenes"][0]["shots"].append(
+        {"id": "told", "action": "Ann walks", "characters": ["ann"], "narration": "Later."}
+    )
+    base["scenes"][0]["shots"][1]["duration"] = 3  # a length of its own: lines may change
+    base["routing"] = {"video": "painter", "lipsync": "lipper", **routing}
+    from ministudio.spec import Production
+
+    return Production.model_validate(base)
+
+
+@pytest.fixture
+def engines() -> tuple[PluginHost, Painter, Lipper]:
+    host, painter, lipper = PluginHost(), Painter(), Lipper()
+    host.register(painter, "painter")
+    host.register(lipper, "lipper")
+    return host, painter, lipper
+
+
+def middle_colour(path: Path, at: float) -> np.ndarray:
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and frame.time >= at:
+                image = frame.to_ndarray(format="rgb24")
+                h, w = image.shape[:2]
+                return image[h // 2, w // 2].astype(int)
+    raise AssertionError(f"no frame at {at} s")
+
+
+def test_a_pass_follows_each_shot_a_character_speaks_in(engines, store, tmp_path) -> None:
+    from ministudio.media.audio import read_wav
+
+    host, _, lipper = engines
+    manifest = render(film(), tmp_path / "out", host=host, store=store)
+    assert sorted(r.shot.shot_id for r in lipper.jobs) == ["hello", "reply"]  # not "told"
+    for request in lipper.jobs:
+        shot = next(s for s in manifest.shots if s.id == request.shot.shot_id)
+        samples, rate = read_wav(request.voice)
+        assert abs(len(samples) / rate - shot.duration) < 0.05  # on the shot's timeline
+        spoken = [line for line in request.shot.lines if line.end > line.start]
+        assert spoken and np.abs(samples).max() > 0
+        assert request.video.exists() and request.duration == pytest.approx(shot.duration)
+    saved = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    by_id = {s["id"]: s for s in saved["shots"]}
+    assert by_id["hello"]["lipsync"]["state"] == "done"
+    assert by_id["hello"]["lipsync"]["engine"] == "lipper"
+    assert by_id["told"]["lipsync"] is None
+    assert by_id["reply"]["cost"] == pytest.approx(0.05 * by_id["reply"]["duration"], abs=0.01)
+    # the film shows each pass's clip where a character speaks, the take elsewhere
+    for shot in manifest.shots:
+        colour = middle_colour(tmp_path / "out" / "film.mp4", shot.start + shot.duration / 2)
+        wanted = TEAL if shot.id == "told" else MAGENTA
+        assert np.abs(colour - np.array(wanted)).sum() < 60, (shot.id, colour)
+
+
+def test_plan_prices_the_passes_and_the_store_keeps_them(engines, store, tmp_path) -> None:
+    host, painter, lipper = engines
+    before = plan(film(), tmp_path / "out", host=host, store=store)
+    rows = {s.id: s for s in before.shots}
+    assert set(rows) == {"hello", "reply", "told", "hello.lipsync", "reply.lipsync"}
+    assert rows["reply.lipsync"].engine == "lipper"
+    assert rows["reply.lipsync"].cost == pytest.approx(0.05 * rows["reply"].duration, abs=0.01)
+    render(film(), tmp_path / "out", host=host, store=store)
+    again = render(film(), tmp_path / "again", host=host, store=store)
+    assert len(lipper.jobs) == 2 and len(painter.jobs) == 3  # nothing made twice
+    assert {s.lipsync.state for s in again.shots if s.lipsync} == {"cached"}
+    after = plan(film(), tmp_path / "out", host=host, store=store)
+    assert all(s.cached and s.cost == 0 for s in after.shots)
+
+
+def test_an_edited_line_resyncs_without_a_new_picture(engines, store, tmp_path) -> None:
+    host, painter, lipper = engines
+    render(film(), tmp_path / "out", host=host, store=store)
+    edited = film().model_dump()
+    edited["scenes"][0]["shots"][1]["dialogue"][0]["text"] = "Hi Ann, hi!"
+    from ministudio.spec import Production
+
+    render(Production.model_validate(edited), tmp_path / "out", host=host, store=store)
+    assert len(painter.jobs) == 3  # the picture came from the store
+    assert [r.shot.shot_id for r in lipper.jobs[2:]] == ["reply"]  # only its lips again
+
+
+def test_routing_turns_a_pass_off_per_shot_and_refuses_a_video_engine(engines, store, tmp_path):
+    from ministudio.errors import UnknownEngineError
+
+    host, _, lipper = engines
+    render(film(shots={"reply.lipsync": "off"}), tmp_path / "out", host=host, store=store)
+    assert [r.shot.shot_id for r in lipper.jobs] == ["hello"]
+    with pytest.raises(UnknownEngineError, match="lipsync"):
+        render(film(lipsync="painter"), tmp_path / "bad", host=host, store=store)
+
+
+def test_a_refused_pass_keeps_the_take_and_says_why(store, tmp_path) -> None:
+    host, lipper = PluginHost(), Lipper(refuse=True)
+    host.register(Painter(), "painter")
+    host.register(lipper, "lipper")
+    manifest = render(film(), tmp_path / "out", host=host, store=store)
+    hello = next(s for s in manifest.shots if s.id == "hello")
+    assert hello.error is None and hello.lipsync is not None
+    assert hello.lipsync.state == "failed" and "no face found" in (hello.lipsync.error or "")
+    colour = middle_colour(tmp_path / "out" / "film.mp4", hello.start + hello.duration / 2)
+    assert np.abs(colour - np.array(TEAL)).sum() < 60  # the take is in the film
