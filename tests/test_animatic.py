@@ -199,6 +199,43 @@ def test_a_speaking_character_moves_its_mouth_only_while_talking(tmp_path: Path)
     assert changed(clip[-1]) < 10  # and closed again after it
 
 
+@pytest.mark.parametrize(
+    "dna",
+    [
+        "a man in a red sweater and black trousers",
+        "a robot with a grey metal body",
+        "a holographic AI, translucent blue humanoid figure",
+    ],
+)
+def test_each_viseme_is_its_own_mouth(dna: str) -> None:
+    """closed, teeth, round, wide, open, mid and rest: seven mouths a viewer tells apart
+    (a robot's grille too); the shapes that open with the voice open further when louder."""
+    from ministudio.engines.animatic.draw import FEET, Pen, View, anchors, draw_mouth
+    from ministudio.engines.animatic.visemes import VISEMES
+
+    look = figure_look("x", dna)
+    a = anchors(look, 0.0, FEET)
+    assert a.mouth is not None
+    mx, my = a.mouth[0], a.mouth[1]
+
+    def mouth(shape: str, openness: float) -> np.ndarray:
+        image = Image.new("RGB", (120, 90), (128, 128, 128))
+        draw_mouth(
+            Pen(image, View(mx - 0.06, my + 0.045, 1000, 120, 90)), look, 0, FEET, openness, shape
+        )
+        return np.asarray(image).astype(int)
+
+    drawn = {shape: mouth(shape, 1.0) for shape in VISEMES}
+    for i, one in enumerate(VISEMES):
+        for other in VISEMES[i + 1 :]:
+            apart = int((np.abs(drawn[one] - drawn[other]).max(axis=-1) > 30).sum())
+            assert apart > 40, f"{one} and {other} look alike ({apart} px differ)"
+    for shape in ("round", "wide", "open", "mid"):
+        quiet, loud = mouth(shape, 0.35), mouth(shape, 1.0)
+        grey = np.asarray((128, 128, 128))
+        assert (np.abs(loud - grey).max(-1) > 0).sum() > (np.abs(quiet - grey).max(-1) > 0).sum()
+
+
 def test_first_frame_dissolves_in_from_the_previous_shot(tmp_path: Path) -> None:
     magenta = (230, 30, 220)
     png = tmp_path / "last.png"

@@ -87,7 +87,7 @@ def test_the_track_closes_shapes_and_opens_the_rest_with_the_voice() -> None:
     assert track[4] == (OPEN, 3)
     assert track[12:] == [(OPEN, 2)] * 3  # after the line: the voice's level alone
     quiet = mouths(15, FPS, [line], [0] * 15, voiced_levels=True)
-    assert quiet[4] == (OPEN, 1)  # a vowel sounds: never shut
+    assert quiet[4] == (REST, 0)  # as open as the voice is loud: shut in silence
     beat = mouths(15, FPS, [line], [0] * 15, voiced_levels=False)
     assert beat[4] == (OPEN, 3)  # no voice: each shape opens its own amount
     # a line without phonemes (another speech engine): the plain mouth, as loud as the voice

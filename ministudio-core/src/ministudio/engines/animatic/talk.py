@@ -70,8 +70,8 @@ def mouths(
     """Each frame's (viseme, openness) for a character saying ``lines``, given how open its
     mouth is each frame (``levels``, 0..3). Inside a line with phonemes the shape is the
     phoneme's viseme: closed and f/v shapes whatever the loudness, the others opened by it
-    (at least a little while a phoneme sounds; by a fixed amount per shape when
-    ``voiced_levels`` is False: no voice was given, the levels are only a beat). Elsewhere
+    (shut where the voice is quiet; by a fixed amount per shape when ``voiced_levels`` is
+    False: no voice was given, the levels are only a beat). Elsewhere
     (a line without phonemes, another speech engine's): the plain open mouth at the level."""
     out: list[Mouth] = [(OPEN, level) if level > 0 else AT_REST for level in levels]
     for line in lines:
@@ -83,8 +83,8 @@ def mouths(
                 continue
             if shape in (REST, CLOSED, TEETH):
                 out[i] = (shape, 0)
-            elif voiced_levels:
-                out[i] = (shape, max(1, levels[i]))
+            elif voiced_levels:  # as open as the voice is loud: shut where it is quiet
+                out[i] = (shape, levels[i]) if levels[i] else AT_REST
             else:
                 out[i] = (shape, _UNVOICED.get(shape, 1))
     return out

@@ -348,39 +348,42 @@ def draw_mouth(
     if openness <= 0 or shape == "rest":
         pen.ellipse(x, my, hw * 0.16, hh * 0.022, fill=lip)
         return
-    if shape == "round":  # o, u, w: a small round opening in pushed-out lips
-        ry = hh * (0.03 + 0.04 * openness)
-        rx = hw * (0.065 + 0.02 * openness)
-        pen.ellipse(x, my - ry * 0.3, rx * 1.35, ry * 1.15, fill=lip)
-        pen.ellipse(x, my - ry * 0.3, rx * 0.8, ry * 0.8, fill=dark)
+    # Every open shape opens as far as ``openness`` says (the jaw follows the voice's
+    # loudness, so the picture's motion follows the speech): its dark opening has the same
+    # area as the open mouth's at that openness, about the same centre, with the upper teeth
+    # in the same place once half open. The shapes differ in width (a narrow opening is
+    # taller) and lips: seen small (a face in a medium shot is a few pixels), every mouth
+    # darkens with the voice alike.
+    ry = hh * (0.02 + 0.065 * openness)  # the open mouth's lips, half height
+    cy = my - ry * 0.3
+    area = hw * (0.11 + 0.03 * openness) * ry * 0.72  # its opening's half width x half height
+    teeth = openness > 0.5
+    if shape == "round":  # o, u, w: a tall narrow opening in pushed-out lips, no teeth
+        rx = hw * (0.075 + 0.02 * openness)
+        inner = area / rx * (0.82 if teeth else 1.0)  # as dark as the others with their teeth
+        pen.ellipse(x, cy, rx * 1.5, inner * 1.3, fill=lip)
+        pen.ellipse(x, cy, rx, inner, fill=dark)
         return
-    if shape == "wide":  # i, e: spread lips, a shallow opening showing the upper teeth
-        ry = hh * (0.018 + 0.035 * openness)
+    if shape == "wide":  # i, e: spread lips, a shallow opening
         rx = hw * (0.17 + 0.02 * openness)
-        pen.ellipse(x, my - ry * 0.3, rx, ry, fill=lip)
-        pen.ellipse(x, my - ry * 0.3, rx * 0.88, ry * 0.68, fill=dark)
-        pen.rect(x - rx * 0.62, my - ry * 0.3, x + rx * 0.62, my - ry * 0.3 + ry * 0.55, white)
+        inner = area / rx
+        pen.ellipse(x, cy, rx * 1.12, inner * 1.3, fill=lip)
+        pen.ellipse(x, cy, rx, inner, fill=dark)
+        if teeth:
+            pen.rect(x - rx * 0.7, cy + inner * 0.45, x + rx * 0.7, cy + inner * 0.95, white)
         return
-    if shape == "mid":  # t, d, s, n, l, schwa: slightly open, teeth just showing
-        ry = hh * (0.016 + 0.035 * openness)
-        rx = hw * (0.12 + 0.02 * openness)
-        pen.ellipse(x, my - ry * 0.3, rx, ry, fill=lip)
-        pen.ellipse(x, my - ry * 0.3, rx * 0.85, ry * 0.7, fill=dark)
-        pen.rect(
-            x - rx * 0.5, my - ry * 0.3 + ry * 0.2, x + rx * 0.5, my - ry * 0.3 + ry * 0.55, white
-        )
+    if shape == "mid":  # t, d, s, n, l, schwa: a little narrower than open, flatter lips
+        rx = hw * (0.095 + 0.02 * openness)
+        inner = area / rx
+        pen.ellipse(x, cy, rx * 1.2, inner * 1.25, fill=lip)
+        pen.ellipse(x, cy, rx, inner, fill=dark)
+        if teeth:
+            pen.rect(x - rx * 0.6, cy + inner * 0.45, x + rx * 0.6, cy + inner * 0.95, white)
         return
-    ry = hh * (0.02 + 0.065 * openness)  # open: the jaw dropped
-    pen.ellipse(x, my - ry * 0.3, hw * (0.13 + 0.03 * openness), ry, fill=lip)
-    pen.ellipse(x, my - ry * 0.3, hw * (0.11 + 0.03 * openness), ry * 0.72, fill=dark)
-    if openness > 0.5:
-        pen.rect(
-            x - hw * 0.08,
-            my - ry * 0.3 + ry * 0.35,
-            x + hw * 0.08,
-            my - ry * 0.3 + ry * 0.7,
-            white,
-        )
+    pen.ellipse(x, cy, hw * (0.13 + 0.03 * openness), ry, fill=lip)  # open: the jaw dropped
+    pen.ellipse(x, cy, hw * (0.11 + 0.03 * openness), ry * 0.72, fill=dark)
+    if teeth:
+        pen.rect(x - hw * 0.08, cy + ry * 0.35, x + hw * 0.08, cy + ry * 0.7, white)
 
 
 # a robot's mouth grille per shape: (half width, how far it opens, glow) as fractions
