@@ -242,3 +242,6 @@ class Judging:
     engine: str  # the judge engine's id
     context: EngineContext  # its keys (``context.key(spec)``) and scratch dir
     options: Mapping[str, object] = field(default_factory=dict)  # routing.options[engine]
+    # the shot's on-screen lines as one mono WAV on the clip's timeline, where a character in
+    # frame speaks (the clip itself has no sound): for a question on its lips
+    voice: Path | None = None

@@ -59,9 +59,10 @@ class Inspector:
                 context.key(self.judge)
 
     async def verdicts(
-        self, brief: ShotPrompt, clip: Path, seconds: float, fps: int
+        self, brief: ShotPrompt, clip: Path, seconds: float, fps: int, voice: Path | None = None
     ) -> list[QCVerdict]:
-        """Every plugin's checks on ``clip``, then the judge's, if the production has one."""
+        """Every plugin's checks on ``clip``, then the judge's, if the production has one
+        (given ``voice``, the shot's on-screen lines, to judge the lips by)."""
         try:
             found = await self._executor.qc_check(self.host, brief, clip, seconds, fps)
         except Exception as exc:  # the clip stays in the store: a new render checks it again
@@ -78,14 +79,23 @@ class Inspector:
                 f"it with MINISTUDIO_DISABLE_PLUGINS={plugin.name}, and render again"
             ) from exc
         if self.judge is not None:
-            found += await self._judged(self.judge, brief, clip, seconds, fps)
+            found += await self._judged(self.judge, brief, clip, seconds, fps, voice)
         return found
 
     async def _judged(
-        self, judge: EngineSpec, brief: ShotPrompt, clip: Path, seconds: float, fps: int
+        self,
+        judge: EngineSpec,
+        brief: ShotPrompt,
+        clip: Path,
+        seconds: float,
+        fps: int,
+        voice: Path | None,
     ) -> list[QCVerdict]:
-        """The judge's verdicts: asked (and paid for) once per clip, brief and settings."""
+        """The judge's verdicts: asked (and paid for) once per clip, voice, brief and
+        settings."""
         what = {"clip": self._hash(clip), "shot": self._fingerprint(brief), "options": self.options}
+        if voice is not None:  # absent without one: keys made before it stay valid
+            what["voice"] = self._hash(voice)
         key = job_key("judge", {"engine": judge.id, **what})
         kept = self.store.get(key, ".json")
         if kept is not None:  # paid for in an earlier run
@@ -94,7 +104,7 @@ class Inspector:
         scratch = self.store.scratch()
         try:
             context = EngineContext(engine=judge.id, work_dir=scratch, env=self.env)
-            judging = Judging(judge.id, context, self.options)
+            judging = Judging(judge.id, context, self.options, voice)
             async with self._judging:
                 found = await anyio.to_thread.run_sync(
                     self.host.judge_clip, judging, brief, clip, seconds, fps

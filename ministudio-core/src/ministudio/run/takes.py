@@ -106,10 +106,12 @@ class Takes:
 
         record, clip, fps = made.record, made.clip, self.ctx.fps
         assert shot.brief is not None
-        record.qc = await self.inspector.verdicts(shot.brief, clip, shot.timing.duration, fps)
-        if self.lipsync.checked(shot, made.take.engine):
-            lips = await self.lipsync.verdict(shot, clip)
-            record.qc += [lips] if lips is not None else []
+        given = self.lipsync.checked(shot, made.take.engine)  # the engine was given the voice
+        voice = self.requests.voice(shot) if given and self.inspector.judge else None
+        seconds = shot.timing.duration
+        record.qc = await self.inspector.verdicts(shot.brief, clip, seconds, fps, voice)
+        lips = await self.lipsync.verdict(shot, clip) if given else None
+        record.qc += [lips] if lips is not None else []
         made.footage = await self.ctx.executor.media(footage_of, clip)
         if previous is not None:
             await previous.done.wait()  # its frames come with its own checks
