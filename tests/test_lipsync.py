@@ -180,3 +180,40 @@ def test_a_refused_pass_keeps_the_take_and_says_why(store, tmp_path) -> None:
     assert hello.lipsync.state == "failed" and "no face found" in (hello.lipsync.error or "")
     colour = middle_colour(tmp_path / "out" / "film.mp4", hello.start + hello.duration / 2)
     assert np.abs(colour - np.array(TEAL)).sum() < 60  # the take is in the film
+
+
+def test_a_lip_sync_engine_written_with_the_plugin_kit(store, tmp_path) -> None:
+    """``ministudio.plugin_kit``: a class with ``lip_sync`` is a local lip-sync engine; one
+    with ``submit_lip_sync``, ``poll`` and ``download`` a remote one (half of that trio is
+    refused when the plugin is made)."""
+    from ministudio.plugin_kit import Engine, EnginePlugin
+
+    made: list[str] = []
+
+    class Lips(Engine):
+        id = "kit-lips"
+
+        def spec(self) -> EngineSpec:
+            return EngineSpec(id=self.id, kind="lipsync", revision=1)
+
+        def lip_sync(self, request: LipSyncRequest, output: Path) -> VideoResult:
+            made.append(request.shot.shot_id)
+            frames = round(request.duration * request.fps)
+            _solid(output, request.width, request.height, request.fps, frames, MAGENTA)
+            return VideoResult(path=output)
+
+    class HalfRemote(Engine):
+        id = "half"
+
+        def spec(self) -> EngineSpec:
+            return EngineSpec(id=self.id, kind="lipsync")
+
+        async def submit_lip_sync(self, request, idempotency_key, context): ...
+
+    host = PluginHost()
+    host.register(Painter(), "painter")
+    host.register(EnginePlugin(Lips()), "kit-lips")
+    render(film(lipsync="kit-lips"), tmp_path / "out", host=host, store=store)
+    assert sorted(made) == ["hello", "reply"]
+    with pytest.raises(TypeError, match="without poll, download"):
+        EnginePlugin(HalfRemote())

@@ -58,6 +58,8 @@ __all__ = ["METHODS", "Engine", "EnginePlugin", "engine_hooks"]
 METHODS: dict[str, str] = {
     "generate_video": "generate",
     "submit_video": "submit",
+    "lip_sync": "lip_sync",
+    "submit_lip_sync": "submit_lip_sync",
     "poll_video": "poll",
     "download_video": "download",
     "find_video_job": "find_job",
@@ -70,7 +72,7 @@ METHODS: dict[str, str] = {
 }
 # The hooks the core calls without awaiting, for which None means "no answer, use yours".
 _PASSING = frozenset({"parse_webhook", "estimate_cost", "prompt_map", "speech_voices"})
-_REMOTE = ("submit", "poll", "download")
+_REMOTE = ("submit", "poll", "download")  # a remote lip-sync engine: submit_lip_sync, ...
 
 
 class Engine:
@@ -83,7 +85,10 @@ class Engine:
       ``find_job(idempotency_key, context, request, since)``, ``upload(path, context)`` and
       ``parse_webhook(body, headers, env)`` where the engine offers them;
     - ``estimate_cost(request)``, ``prompt(shot)``; ``synthesize(request, output, context)``
-      and ``voices()`` for a speech engine.
+      and ``voices()`` for a speech engine;
+    - ``lip_sync(request, output, context)`` for a local lip-sync engine, or
+      ``submit_lip_sync(request, idempotency_key, context)`` with ``poll`` and ``download``
+      for a remote one.
 
     Each method takes the hook's arguments (see ``ministudio.plugins.hookspecs``) by name,
     only those it needs; ``self.id`` is the engine id. One class may serve several engines:
@@ -158,7 +163,12 @@ def _check_kinds(by_id: dict[str, Engine]) -> None:
     plugin (the core runs every engine of a plugin that implements submit_video remotely)."""
     local, remote = [], []
     for engine_id, engine in by_id.items():
-        has = [name for name in _REMOTE if getattr(engine, name, None) is not None]
+        sends = getattr(engine, "submit_lip_sync", None) is not None
+        has = [
+            name
+            for name in _REMOTE
+            if getattr(engine, name, None) is not None or (name == "submit" and sends)
+        ]
         if has and len(has) < len(_REMOTE):
             missing = ", ".join(name for name in _REMOTE if name not in has)
             raise TypeError(
@@ -167,7 +177,7 @@ def _check_kinds(by_id: dict[str, Engine]) -> None:
             )
         if has:
             remote.append(engine_id)
-        if getattr(engine, "generate", None) is not None:
+        if any(getattr(engine, name, None) is not None for name in ("generate", "lip_sync")):
             local.append(engine_id)
     if local and remote:
         raise TypeError(

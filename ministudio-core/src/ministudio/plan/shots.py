@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,9 +288,11 @@ def shot_brief(
     line_lengths: list[float],
     *,
     image: Callable[[Path], Path],
+    phonemes: Sequence[tuple[tuple[float, str], ...]] = (),
 ) -> ShotPrompt:
     """The structured, engine-neutral prompt of a planned shot. ``image`` maps each of the
-    production's images to the file engines get instead (the render's re-encoded copy)."""
+    production's images to the file engines get instead (the render's re-encoded copy);
+    ``phonemes`` are each line's, as spoken (seconds from the line's start), where known."""
     scene, shot = planned.scene, planned.shot
     speakers = {line.speaker for line in planned.lines}
     characters = tuple(
@@ -310,12 +312,15 @@ def shot_brief(
             emotion=line.request.emotion,
             start=round(start, 3),
             end=round(start + length, 3),
-            # a spoken line's length carries the phonemes it was said with (run.speech)
-            phonemes=tuple(
-                (round(start + t, 4), name) for t, name in getattr(length, "phonemes", ())
-            ),
+            phonemes=tuple((round(start + t, 4), name) for t, name in said),
         )
-        for line, start, length in zip(planned.lines, timing.starts, line_lengths, strict=True)
+        for line, start, length, said in zip(
+            planned.lines,
+            timing.starts,
+            line_lengths,
+            phonemes or [()] * len(line_lengths),
+            strict=True,
+        )
     )
     return ShotPrompt(
         shot_id=planned.id,

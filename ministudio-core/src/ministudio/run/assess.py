@@ -61,7 +61,8 @@ async def assess(
         before = fitted[after] if ready and after else None
         first = await clips.continue_frame(*fit_keys[after], before) if after and before else None
         durations = [line.duration for line in shot.lines]
-        shot.brief = shot_brief(ctx.p, ps, shot.timing, durations, image=ctx.image)
+        said = [line.phonemes for line in shot.lines]
+        shot.brief = shot_brief(ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said)
         if plate is not None:
             with_plate(shot, plate)
         # Built even when the shot waits (for the shot it continues, or its plate): its

@@ -263,7 +263,10 @@ class Renderer:
         try:
             first_frame, continued = await self._follow(previous) if previous else (None, None)
             durations = [line.duration for line in shot.lines]
-            shot.brief = shot_brief(ctx.p, ps, shot.timing, durations, image=ctx.image)
+            said = [line.phonemes for line in shot.lines]
+            shot.brief = shot_brief(
+                ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said
+            )
             plate = await self.clips.plate(shot)
             if plate is not None:
                 with_plate(shot, plate)

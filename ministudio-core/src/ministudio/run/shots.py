@@ -40,6 +40,8 @@ class Line:
     duration: float
     cached: bool
     cost: float = 0.0  # USD spent on it in this run
+    # the phonemes it was spoken with, where its engine said (seconds from its start)
+    phonemes: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass

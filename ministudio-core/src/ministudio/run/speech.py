@@ -25,22 +25,6 @@ PHONEMES = ".phonemes.json"  # beside the line's ".wav" under its key: [[seconds
 Phonemes = tuple[tuple[float, str], ...]
 
 
-class LineSeconds(float):
-    """A spoken line's length (``Line.duration``) that also carries the phonemes it was
-    spoken with (seconds from its start): ``shot_brief`` puts them in the line's
-    ``LineBrief``, timed from the shot's start. A float everywhere else."""
-
-    phonemes: Phonemes
-
-    def __new__(cls, seconds: float, phonemes: Phonemes = ()) -> LineSeconds:
-        made = super().__new__(cls, seconds)
-        made.phonemes = phonemes
-        return made
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (LineSeconds, (float(self), self.phonemes))
-
-
 class Speech:
     """Speaks lines for one render; failures are kept to be reported all at once."""
 
@@ -92,7 +76,7 @@ class Speech:
                     cost = result.cost
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-        return Line(line, path, LineSeconds(wav_seconds(path), phonemes), cached, cost)
+        return Line(line, path, wav_seconds(path), cached, cost, phonemes)
 
 
 def native(line: PlannedLine) -> Line:
