@@ -217,3 +217,23 @@ def test_a_lip_sync_engine_written_with_the_plugin_kit(store, tmp_path) -> None:
     assert sorted(made) == ["hello", "reply"]
     with pytest.raises(TypeError, match="without poll, download"):
         EnginePlugin(HalfRemote())
+
+
+def test_the_graph_has_a_lipsync_job_after_each_speaking_clip(engines) -> None:
+    """Each pass needs its clip and its shot's lines, the film needs the passes; an edited
+    line changes the pass's key."""
+    from ministudio.run.render import graph
+
+    host, _, _ = engines
+    jobs = {job.id: job for job in graph(film(), host=host)}
+    assert {j for j in jobs if j.startswith("lipsync:")} == {"lipsync:hello", "lipsync:reply"}
+    reply = jobs["lipsync:reply"]
+    assert reply.needs == ("clip:reply", "speech:reply:1") and reply.engine == "lipper"
+    assert {"lipsync:hello", "lipsync:reply", "clip:told"} <= set(jobs["film"].needs)
+    assert "clip:hello" not in jobs["film"].needs  # it joins the film through its pass
+    edited = film().model_dump()
+    edited["scenes"][0]["shots"][1]["dialogue"][0]["text"] = "Hi Ann, hi!"
+    from ministudio.spec import Production
+
+    again = {job.id: job for job in graph(Production.model_validate(edited), host=host)}
+    assert again["lipsync:reply"].key != reply.key
