@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from ministudio.engines import EngineContext, Judging
 from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
-from ministudio.jobs import CharacterBrief, EnvironmentBrief, QCVerdict, ShotPrompt
+from ministudio.jobs import CharacterBrief, EnvironmentBrief, LineBrief, QCVerdict, ShotPrompt
 from ministudio.plugins import PluginHost
 from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.manifest import Manifest
@@ -474,3 +474,245 @@ def test_the_fake_checks_a_judge_request_as_the_api_would(server: GoogleServer) 
         call(["Judge:", image], model="gemini-1.0-pro-vision")
     assert (info.value.code, info.value.status) == (404, "NOT_FOUND")
     assert [bool(r.error) for r in server.judge_requests] == [False] + [True] * 7
+
+
+# -- lips: the shot's voice -----------------------------------------------------------------
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1 s of mono 16 kHz on the clip's timeline: silence, a 220 Hz line from 0.25 to 0.75 s."""
+    import wave
+
+    t = np.arange(RATE) / RATE
+    samples = np.where((t >= 0.25) & (t < 0.75), 0.5 * np.sin(2 * np.pi * 220 * t), 0.0)
+    path = tmp_path_factory.mktemp("voice") / "voice.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((samples * 32767).astype("<i2").tobytes())
+    return path
+
+
+def lines_shot(tmp_path: Path) -> ShotPrompt:
+    line = LineBrief(speaker="ann", text="Over here!", start=0.25, end=0.75)
+    return shot(tmp_path).model_copy(update={"lines": (line,)})
+
+
+def ask_lips(
+    server: GoogleServer, tmp_path: Path, clip: Path, voice: Path | None
+) -> list[QCVerdict]:
+    context = EngineContext(engine=JUDGE, work_dir=tmp_path, env=judge_env(server))
+    return vision.judge(lines_shot(tmp_path), clip, Judging(JUDGE, context, {}, voice))
+
+
+def envelope(samples: np.ndarray, rate: int, step: float = 0.05) -> np.ndarray:
+    n = round(rate * step)
+    usable = samples[: samples.size // n * n].reshape(-1, n)
+    return np.sqrt((usable.astype(float) ** 2).mean(axis=1))
+
+
+def test_with_a_voice_the_request_carries_the_clip_with_its_sound_and_asks_about_lips(
+    tmp_path: Path, server: GoogleServer, clip: Path, voice: Path
+) -> None:
+    found = ask_lips(server, tmp_path, clip, voice)
+    assert [v.check for v in found] == ["identity:Ann", "lipsync", "continuity"]
+    lips = found[1]
+    assert lips.passed and lips.score == JUDGE_PASS_SCORE and "in time" in lips.reason
+    request = server.judge_requests[-1]
+    assert not request.error
+    # one video, after the frames and before the task that asks about it
+    assert len(request.videos) == 1 and request.kinds[-2:] == ["video", "text"]
+    video = request.videos[0]
+    assert video.mime_type == "video/mp4" and video.fps == 24.0  # videoMetadata.fps
+    parts = request.body["contents"][0]["parts"]
+    assert [p["videoMetadata"] for p in parts if "videoMetadata" in p] == [{"fps": 24.0}]
+    # its picture: the clip's 24 frames, growing lighter, at its size (never scaled up)
+    assert len(video.frames) == 24 and video.frames[0].shape == (180, 320, 3)
+    lightness = [frame.mean() for frame in video.frames]
+    assert lightness == pytest.approx([40 + 8 * i for i in range(24)], abs=4)
+    # its sound: the voice, on the clip's timeline (silent, the line from 0.25 to 0.75 s)
+    assert video.sound is not None and video.sample_rate == RATE
+    heard, said = envelope(video.sound, RATE), envelope(read_voice(voice), RATE)
+    size = min(heard.size, said.size)
+    assert size >= 19 and np.corrcoef(heard[:size], said[:size])[0, 1] > 0.95
+    assert heard[6:14].min() > 0.2 and heard[1:4].max() < 0.02 and heard[16:19].max() < 0.02
+    assert video.seconds == pytest.approx(1.0, abs=0.1)
+    # the question: in the schema, the task and the system instruction
+    schema = request.body["generationConfig"]["responseJsonSchema"]
+    assert list(schema["properties"]) == ["identity", "lipsync", "continuity"]
+    assert schema["required"] == ["identity", "lipsync", "continuity"]
+    assert (
+        "lipsync verdict" in request.texts[-1]
+        and 'Ann (0.2-0.8 s): "Over here!"' in (request.texts[-1])
+    )
+    assert "lip sync" in request.system_instruction
+    # priced within the call: video and sound tokens are in the usage the continuity carries
+    usage = request.usage
+    modalities = {d["modality"]: d["tokenCount"] for d in usage["promptTokensDetails"]}
+    assert modalities["VIDEO"] == 24 * 70  # 1 s at 24 fps, 70 tokens a frame (Gemini 3)
+    assert modalities["AUDIO"] in (32, 33)  # 1 s at 32 a second (AAC pads its last frame)
+    per_input, per_output = vision.price("gemini-3.8-flash")
+    expected = usage["promptTokenCount"] * per_input
+    expected += (usage["candidatesTokenCount"] + usage["thoughtsTokenCount"]) * per_output
+    assert found[2].cost == pytest.approx(round(expected, 6)) and lips.cost == 0.0
+
+
+def read_voice(path: Path) -> np.ndarray:
+    from ministudio.media.audio import read_wav
+
+    return read_wav(path)[0]
+
+
+def test_a_lipsync_answer_can_fail_with_the_judges_reason(
+    tmp_path: Path, server: GoogleServer, clip: Path, voice: Path
+) -> None:
+    why = "0.3-0.7 s: Ann's mouth stays shut while the line is heard."
+    server.judge_failures["lipsync"] = why
+    lips = {v.check: v for v in ask_lips(server, tmp_path, clip, voice)}["lipsync"]
+    assert (lips.passed, lips.score, lips.reason) == (False, JUDGE_FAIL_SCORE, why)
+    server.judge_failures.clear()
+    server.script_judge(
+        {
+            "identity": {"ann": {"reason": "ok", "score": 0.9, "passed": True}},
+            "continuity": {"reason": "ok", "score": 0.9, "passed": True},
+        }
+    )  # asked and not answered: the schema is not met
+    with pytest.raises(EngineError, match="'lipsync' is missing"):
+        ask_lips(server, tmp_path, clip, voice)
+
+
+def test_without_a_voice_the_request_is_unchanged(
+    tmp_path: Path, server: GoogleServer, clip: Path
+) -> None:
+    found = ask_lips(server, tmp_path, clip, None)
+    assert [v.check for v in found] == ["identity:Ann", "continuity"]
+    request = server.judge_requests[-1]
+    assert not request.videos and set(request.kinds) == {"text", "image"}
+    assert "videoMetadata" not in json.dumps(request.body) and "lip" not in request.text
+    schema = request.body["generationConfig"]["responseJsonSchema"]
+    assert list(schema["properties"]) == ["identity", "continuity"]
+    assert "VIDEO" not in json.dumps(request.usage)
+    # an answer with a lipsync verdict nobody asked for is not a verdict
+    server.script_judge(
+        {
+            "identity": {"ann": {"reason": "ok", "score": 0.9, "passed": True}},
+            "lipsync": {"reason": "ok", "score": 0.9, "passed": True},
+            "continuity": {"reason": "ok", "score": 0.9, "passed": True},
+        }
+    )
+    assert [v.check for v in ask_lips(server, tmp_path, clip, None)] == [
+        "identity:Ann",
+        "continuity",
+    ]
+
+
+def test_a_video_over_the_cap_is_not_sent_and_lips_are_not_asked(
+    tmp_path: Path,
+    server: GoogleServer,
+    clip: Path,
+    voice: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ask_lips(server, tmp_path, clip, None)
+    without = server.judge_requests[-1].body
+    made = vision.lips_video(clip, voice)
+    assert made is not None and len(made.data) <= vision.MAX_VIDEO_BYTES
+    monkeypatch.setattr(vision, "MAX_VIDEO_BYTES", len(made.data) - 1)
+    assert vision.lips_video(clip, voice) is None
+    found = ask_lips(server, tmp_path, clip, voice)
+    assert [v.check for v in found] == ["identity:Ann", "continuity"]
+    assert server.judge_requests[-1].body == without  # the request without a voice
+
+
+def test_without_usage_metadata_the_video_and_its_sound_are_estimated(
+    tmp_path: Path, clip: Path, voice: Path
+) -> None:
+    brief = lines_shot(tmp_path)
+    frames = vision.sample_frames(clip, 2)
+    video = vision.lips_video(clip, voice)
+    assert video is not None and video.fps == 24.0 and video.size == (320, 180)
+    assert vision._even_size(854, 480) == (384, 216)  # a 480p take, at 384 px long side
+    assert vision._even_size(1080, 1920) == (216, 384) and vision._even_size(99, 51) == (98, 50)
+    plain = vision.request_contents(brief, frames)
+    with_video = vision.request_contents(brief, frames, video)
+    grown = vision._estimate_prompt(with_video, "gemini-3.8-flash")
+    grown -= vision._estimate_prompt(plain, "gemini-3.8-flash")
+    # 24 frames at 70 tokens, 1 s of sound at 32 and timestamps at 7, and the video's label
+    assert 24 * 70 + 32 + 7 <= grown < 24 * 70 + 32 + 7 + 100
+    older = vision._estimate_prompt(with_video, "gemini-2.5-flash")
+    assert older - vision._estimate_prompt(plain, "gemini-2.5-flash") >= 24 * 258
+    answer = types.GenerateContentResponse(
+        candidates=[
+            types.Candidate(content=types.Content(role="model", parts=[types.Part(text="{}")]))
+        ]
+    )
+    per_input, _ = vision.price("gemini-3.8-flash")
+    assert (
+        vision.cost(answer, "gemini-3.8-flash", with_video)
+        > vision.cost(answer, "gemini-3.8-flash", plain) + 1700 * per_input * 0.99
+    )
+
+
+def test_the_fake_checks_video_parts_as_the_api_would(
+    server: GoogleServer, clip: Path, voice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .fakes import google_server
+
+    client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=server.base_url))
+    made = vision.lips_video(clip, voice)
+    assert made is not None
+    lips_schema = {"type": "object", "properties": {"lipsync": vision._verdict_schema("lips?")}}
+
+    def video(data: bytes = made.data, mime: str = "video/mp4", **meta: Any) -> types.Part:
+        metadata = types.VideoMetadata(**meta) if meta else None
+        return types.Part(
+            inline_data=types.Blob(data=data, mime_type=mime), video_metadata=metadata
+        )
+
+    def call(parts: list[Any]) -> Any:
+        return client.models.generate_content(
+            model="gemini-3.8-flash",
+            contents=parts,
+            config={"response_mime_type": "application/json", "response_json_schema": lips_schema},
+        )
+
+    answer = json.loads(call([video(fps=24.0), "Lips?"]).text)
+    assert answer["lipsync"]["passed"] is True
+    wav = voice.read_bytes()
+    sound = types.Part.from_bytes(data=wav, mime_type="audio/wav")
+    silent = json.loads(call([video(fps=0.5), sound, "Lips?"]).text)  # a sound part is fine
+    assert silent["lipsync"]["passed"] is True
+    recorded = server.judge_requests[-1]
+    assert recorded.kinds == ["video", "audio", "text"] and recorded.videos[0].fps == 0.5
+    assert recorded.sounds[0].sample_rate == RATE and recorded.sounds[0].seconds == 1.0
+    # a video without sound (the bare clip): the fake's judge heard nothing, so lips fail
+    no_sound = json.loads(call([video(data=clip.read_bytes()), "Lips?"]).text)
+    assert no_sound["lipsync"]["passed"] is False
+    cases = [
+        ([video(fps=0.0), "Lips?"], "fps must be in"),
+        ([video(fps=25.0), "Lips?"], "fps must be in"),
+        ([video(mime="video/x-matroska"), "Lips?"], "Unsupported MIME"),
+        ([video(data=b"not a video at all"), "Lips?"], "Unable to process input video"),
+        ([video(start_offset="2s", end_offset="1s"), "Lips?"], "start_offset must be before"),
+        (
+            [
+                types.Part(
+                    inline_data=types.Blob(data=JPEG, mime_type="image/jpeg"),
+                    video_metadata=types.VideoMetadata(fps=2.0),
+                ),
+                "Lips?",
+            ],
+            "only valid on a video part",
+        ),
+        ([video() for _ in range(google_server.JUDGE_MAX_VIDEOS + 1)], "Too many videos"),
+    ]
+    for parts, words in cases:
+        with pytest.raises(errors.ClientError, match=words) as info:
+            call(parts)
+        assert (info.value.code, info.value.status) == (400, "INVALID_ARGUMENT")
+    monkeypatch.setattr(google_server, "JUDGE_MAX_REQUEST_BYTES", len(made.data))
+    with pytest.raises(errors.ClientError, match="payload size exceeds"):
+        call([video(fps=24.0), "Lips?"])  # base64 and JSON make it larger than its bytes

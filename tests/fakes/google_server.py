@@ -169,21 +169,32 @@ Vision judge: any other ``generateContent``  (``judge``)
     ``JUDGE_MODELS`` (else 404). Checked as the API would: at most ``JUDGE_MAX_REQUEST_BYTES``;
     ``contents`` (a ``Content`` or a list, role user | model) of parts, each exactly one of
     ``text`` and ``inlineData`` (base64, standard or URL-safe, of an ``image/jpeg``,
-    ``image/png`` or ``image/webp`` whose bytes are that type; ``fileData`` is refused: no
-    uploaded files here); ``systemInstruction`` of text parts; ``generationConfig`` with
+    ``image/png`` or ``image/webp`` whose bytes are that type; of a ``JUDGE_VIDEO_TYPES``
+    video, at most ``JUDGE_MAX_VIDEOS`` a request, or a ``JUDGE_AUDIO_TYPES`` sound, which the
+    fake decodes (PyAV) and records in ``videos``/``sounds`` as ``JudgeMedia``: its frames,
+    duration and sound; one it cannot decode: 400; ``fileData`` is refused: no uploaded files
+    here). A video part may carry ``videoMetadata`` (``fps`` in (0, ``JUDGE_MAX_FPS``],
+    ``startOffset``/``endOffset`` durations like ``"1.5s"``, start before end); on another part,
+    400 (the fake's choice). ``systemInstruction`` of text parts; ``generationConfig`` with
     ``responseMimeType: application/json``, text output and exactly one of
     ``responseJsonSchema`` and ``responseSchema`` (an object schema). Otherwise 400 (without a
     schema the real API answers free text; this fake answers only as a judge). The answer is
     one JSON text part shaped by the schema: a verdict ``{"reason", "score", "passed"}`` per
     property under ``identity`` (the character ids) and per other top-level property whose
     schema has those fields (``continuity``); each passes (``JUDGE_PASS_SCORE``) unless its key
-    is in ``judge_failures`` (key -> the reason; ``JUDGE_FAIL_SCORE``).
+    is in ``judge_failures`` (key -> the reason; ``JUDGE_FAIL_SCORE``). A ``lipsync`` verdict
+    (its key ``"lipsync"``) fails by itself when no video in the request has sound (the fake's
+    choice: a judge that heard nothing cannot pass lips).
     ``script_judge(answer, finish_reason="STOP", count=1)`` queues exact answers instead (a
     dict as JSON, a str as it is, None a candidate without content). A blocked word in a text
     part: no candidates, ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``usageMetadata``:
     ``JUDGE_IMAGE_TOKENS`` per picture plus a token per 4 characters of text (system
-    instruction included); a token per 4 characters answered; ``JUDGE_THOUGHT_TOKENS``
-    thoughts. ``judge_latency`` (0) s pass before each answer.
+    instruction included), per video its sampled frames (``ceil(seconds * fps)`` over its
+    picture's seconds, fps 1 unless
+    ``videoMetadata`` says) at ``judge_frame_tokens(model)`` plus ``JUDGE_AUDIO_TOKENS`` a
+    second of sound (a sound part too) (``promptTokensDetails`` TEXT, IMAGE, VIDEO, AUDIO); a
+    token per 4 characters answered; ``JUDGE_THOUGHT_TOKENS`` thoughts. ``judge_latency`` (0)
+    s pass before each answer.
 
 Gemini Omni: ``POST /{v}/interactions`` (``create``), ``GET /{v}/interactions/{id}`` (``poll``
 while running, ``download`` once done), with Gemini API auth
@@ -258,6 +269,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import random
 import re
 import threading
@@ -449,8 +461,38 @@ AUDIO_TOKENS_PER_SECOND = 25
 # -- the vision judge -----------------------------------------------------------------------
 JUDGE_MODELS = ("gemini-3.8-flash", "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-2.5-flash")
 JUDGE_IMAGE_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
-JUDGE_MAX_REQUEST_BYTES = 20 * 1024 * 1024  # the API's limit on a request with inline data
+# Inline data: "< 100 MB" (ai.google.dev/gemini-api/docs/file-input-methods, input method
+# comparison; video-understanding's table; blog.google "Increased file size limits and
+# expanded inputs support in Gemini API", January 2026: 20 MB before). Applied to the request.
+JUDGE_MAX_REQUEST_BYTES = 100 * 1024 * 1024
 JUDGE_IMAGE_TOKENS = 258  # the fake's count per picture (Gemini's for a small image)
+# ai.google.dev/gemini-api/docs/video-understanding, "Supported video formats".
+JUDGE_VIDEO_TYPES = (
+    "video/mp4",
+    "video/mpeg",
+    "video/mov",
+    "video/avi",
+    "video/x-flv",
+    "video/mpg",
+    "video/webm",
+    "video/wmv",
+    "video/3gpp",
+)
+# ai.google.dev/gemini-api/docs/audio, "Supported audio formats".
+JUDGE_AUDIO_TYPES = ("audio/wav", "audio/mp3", "audio/aiff", "audio/aac", "audio/ogg", "audio/flac")
+# "Maximum number of videos per prompt: 10" (Vertex AI video-understanding, supported models).
+JUDGE_MAX_VIDEOS = 10
+# VideoMetadata.fps: "If not specified, the default value is 1.0. The valid range is (0.0,
+# 24.0]." (google-genai 2.34 types.VideoMetadata; the video guide's "set a custom frame rate").
+JUDGE_DEFAULT_FPS = 1.0
+JUDGE_MAX_FPS = 24.0
+# video-understanding "Technical details": a frame 258 tokens (66 at low media resolution) on
+# Gemini 2.x; media-resolution guide / Vertex model cards: 70 a video frame on Gemini 3 by
+# default; audio 32 tokens a second.
+JUDGE_FRAME_TOKENS_3 = 70
+JUDGE_FRAME_TOKENS_2 = 258
+JUDGE_AUDIO_TOKENS = 32
+_DURATION = re.compile(r"^\d+(\.\d+)?s$")  # proto3 JSON Duration, e.g. "1.5s"
 JUDGE_THOUGHT_TOKENS = 96
 JUDGE_PASS_SCORE = 0.92
 JUDGE_FAIL_SCORE = 0.18
@@ -640,6 +682,26 @@ class TtsRequest:
 
 
 @dataclass
+class JudgeMedia:
+    """A video or sound part of a judge request, as decoded."""
+
+    mime_type: str
+    data: bytes
+    fps: float | None = None  # videoMetadata.fps as sent (None: not sent)
+    metadata: dict[str, Any] = field(default_factory=dict)  # videoMetadata as sent
+    seconds: float = 0.0  # the longest stream's duration
+    picture_seconds: float = 0.0  # the video stream's duration (0: none)
+    frames: list[np.ndarray] = field(default_factory=list)  # RGB pictures, in order
+    frame_times: list[float] = field(default_factory=list)
+    sound: np.ndarray | None = None  # mono float32 samples; None: no audio stream
+    sample_rate: int = 0
+
+    @property
+    def sampled_fps(self) -> float:
+        return self.fps if self.fps is not None else JUDGE_DEFAULT_FPS
+
+
+@dataclass
 class JudgeRequest:
     """One request that reached the vision judge (answered, blocked or rejected)."""
 
@@ -648,6 +710,9 @@ class JudgeRequest:
     body: dict[str, Any]  # the request JSON as received ({} if it was not JSON)
     texts: list[str] = field(default_factory=list)  # the text parts, in order
     images: list[tuple[str, bytes]] = field(default_factory=list)  # (mime type, bytes), in order
+    videos: list[JudgeMedia] = field(default_factory=list)  # in order
+    sounds: list[JudgeMedia] = field(default_factory=list)  # audio parts, in order
+    kinds: list[str] = field(default_factory=list)  # each part: text | image | video | audio
     system_instruction: str = ""
     schema: dict[str, Any] = field(default_factory=dict)
     answer: str = ""  # the JSON text answered
@@ -2117,13 +2182,15 @@ class GoogleServer(LoopbackServer):
         if record.blocked:
             answer["promptFeedback"] = {"blockReason": "PROHIBITED_CONTENT"}
         else:
+            if not any(v.sound is not None for v in record.videos):
+                failures.setdefault("lipsync", "No speech is heard: no video here has sound.")
             text, finish = scripted or (json.dumps(_verdicts(record.schema, failures)), "STOP")
             record.answer = text or ""
             candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
             if text is not None:
                 candidate["content"] = {"role": "model", "parts": [{"text": text}]}
             answer["candidates"] = [candidate]
-        record.usage = answer["usageMetadata"] = _judge_usage(record)
+        record.usage = answer["usageMetadata"] = _judge_usage(record, route.model)
         with self._lock:
             self.judge_requests.append(record)
         h.send_json(200, answer)
@@ -2518,6 +2585,8 @@ def _parse_judge(data: dict[str, Any], record: JudgeRequest) -> None:
     contents = _contents(data)
     for i, content in enumerate(contents):
         _parse_content(content, f"contents[{i}]", record, images=True)
+    if len(record.videos) > JUDGE_MAX_VIDEOS:
+        raise bad(f"Too many videos: {len(record.videos)} (at most {JUDGE_MAX_VIDEOS} a request).")
     system = data.get("system_instruction")
     if system is not None:
         texts: list[str] = []
@@ -2546,14 +2615,29 @@ def _parse_part(part: Any, where: str, record: JudgeRequest, images: bool) -> No
     if not isinstance(part, dict):
         raise bad(f"{where} must be an object.")
     part = {_snake(k): v for k, v in part.items()}
-    data = [k for k in part if k not in ("thought", "thought_signature")]
+    data = [k for k in part if k not in ("thought", "thought_signature", "video_metadata")]
     if len(data) != 1:
         raise bad(f"{where} must hold exactly one of text and inline_data.")
     kind = data[0]
+    metadata = part.get("video_metadata")
+    if metadata is not None and not (kind == "inline_data" and images and _is_video(part)):
+        # the fake's choice: videoMetadata describes a video (types.VideoMetadata)
+        raise bad(f"{where}.video_metadata is only valid on a video part.")
     if kind == "text" and isinstance(part["text"], str):
         record.texts.append(part["text"])
+        record.kinds.append("text")
+    elif kind == "inline_data" and images and _is_video(part):
+        video = _parse_media(part["inline_data"], f"{where}.inline_data")
+        if metadata is not None:
+            _parse_video_metadata(metadata, f"{where}.video_metadata", video)
+        record.videos.append(video)
+        record.kinds.append("video")
+    elif kind == "inline_data" and images and _is_audio(part):
+        record.sounds.append(_parse_media(part["inline_data"], f"{where}.inline_data"))
+        record.kinds.append("audio")
     elif kind == "inline_data" and images:
         record.images.append(_parse_image(part["inline_data"], f"{where}.inline_data"))
+        record.kinds.append("image")
     elif kind == "file_data":
         raise bad(f"{where}.file_data: this fake holds no uploaded files; send inline_data.")
     elif kind in ("text", "inline_data"):
@@ -2579,6 +2663,101 @@ def _parse_image(blob: Any, where: str) -> tuple[str, bytes]:
             f" https://developers.generativeai.google/guide/troubleshooting ({where})"
         )
     return mime, data
+
+
+def _blob_mime(part: dict[str, Any]) -> str:
+    blob = part.get("inline_data")
+    if not isinstance(blob, dict):
+        return ""
+    blob = {_snake(k): v for k, v in blob.items()}
+    return str(blob.get("mime_type") or "").lower()
+
+
+def _is_video(part: dict[str, Any]) -> bool:
+    return _blob_mime(part) in JUDGE_VIDEO_TYPES
+
+
+def _is_audio(part: dict[str, Any]) -> bool:
+    return _blob_mime(part) in JUDGE_AUDIO_TYPES
+
+
+def _parse_media(blob: dict[str, Any], where: str) -> JudgeMedia:
+    """A video or sound, decoded (PyAV): its pictures, sound and duration; 400 when it cannot
+    be decoded (the message is the fake's)."""
+    import io
+
+    import av
+
+    blob = {_snake(k): v for k, v in blob.items()}
+    for name in blob:
+        if name not in ("mime_type", "data"):
+            raise unknown_field(name, where)
+    mime = str(blob.get("mime_type")).lower()
+    media = JudgeMedia(mime, _proto_bytes(blob.get("data"), f"{where}.data"))
+    sound: list[np.ndarray] = []
+    try:
+        with av.open(io.BytesIO(media.data)) as container:
+            pictures = container.streams.video[:1] if mime.startswith("video/") else []
+            heard = container.streams.audio[:1]
+            if mime.startswith("video/") and not pictures:
+                raise ValueError("no video stream")
+            if not (pictures or heard):
+                raise ValueError("no audio stream")
+            resampler = av.AudioResampler(format="flt", layout="mono") if heard else None
+            for frame in container.decode(*pictures, *heard):
+                if isinstance(frame, av.VideoFrame):
+                    media.frames.append(frame.to_ndarray(format="rgb24"))
+                    media.frame_times.append(float(frame.time or 0.0))
+                elif resampler is not None and isinstance(frame, av.AudioFrame):
+                    media.sample_rate = frame.sample_rate
+                    sound += [f.to_ndarray().ravel() for f in resampler.resample(frame)]
+            if heard:
+                media.sound = np.concatenate(sound) if sound else np.zeros(0, np.float32)
+            if pictures:
+                stream = pictures[0]
+                media.picture_seconds = (
+                    float(stream.duration * stream.time_base)
+                    if stream.duration
+                    else float(container.duration or 0) / av.time_base
+                )
+            durations = [media.picture_seconds]
+            if media.sound is not None and media.sample_rate:
+                durations.append(media.sound.size / media.sample_rate)
+            media.seconds = max(durations)
+    except (av.FFmpegError, ValueError) as exc:
+        raise bad(f"Unable to process input {mime.split('/')[0]}: {exc} ({where})") from None
+    return media
+
+
+def _parse_video_metadata(metadata: Any, where: str, video: JudgeMedia) -> None:
+    if not isinstance(metadata, dict):
+        raise bad(f"{where} must be an object.")
+    metadata = {_snake(k): v for k, v in metadata.items()}
+    for name in metadata:  # types.VideoMetadata: fps, start_offset, end_offset
+        if name not in ("fps", "start_offset", "end_offset"):
+            raise unknown_field(name, where)
+    fps = metadata.get("fps")
+    if fps is not None:
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)):
+            raise bad(f"Invalid value at '{where}.fps' ({fps!r}): a number.")
+        if not 0 < fps <= JUDGE_MAX_FPS:  # "The valid range is (0.0, 24.0]."
+            raise bad(f"{where}.fps must be in (0.0, {JUDGE_MAX_FPS}] ({fps} given).")
+        video.fps = float(fps)
+    offsets = []
+    for name in ("start_offset", "end_offset"):
+        value = metadata.get(name)
+        if value is not None and (not isinstance(value, str) or not _DURATION.match(value)):
+            raise bad(f"Invalid value at '{where}.{name}' ({value!r}): a duration like \"1.5s\".")
+        offsets.append(float(value[:-1]) if value is not None else None)
+    start, end = offsets
+    if start is not None and end is not None and start >= end:
+        raise bad(f"{where}: start_offset must be before end_offset.")
+    video.metadata = metadata
+
+
+def judge_frame_tokens(model: str) -> int:
+    """Tokens a sampled video frame counts for ``model`` (default media resolution)."""
+    return JUDGE_FRAME_TOKENS_2 if model.startswith("gemini-2") else JUDGE_FRAME_TOKENS_3
 
 
 def _parse_generation(config: Any) -> dict[str, Any]:
@@ -2640,6 +2819,8 @@ def _verdict(key: str, schema: dict[str, Any], failures: Mapping[str, str]) -> d
     failed = key in failures
     if failed:
         reason = failures[key]
+    elif key == "lipsync":
+        reason = "The lips open on the syllables heard and shut in the pauses, in time."
     elif key == "continuity":
         reason = "The place, light and people stay the same in every frame."
     else:
@@ -2649,17 +2830,32 @@ def _verdict(key: str, schema: dict[str, Any], failures: Mapping[str, str]) -> d
     return {field: values[field] for field in schema["properties"] if field in values}
 
 
-def _judge_usage(record: JudgeRequest) -> dict[str, Any]:
+def _judge_usage(record: JudgeRequest, model: str = JUDGE_MODELS[0]) -> dict[str, Any]:
     text_tokens = -(-(len(record.system_instruction) + sum(map(len, record.texts))) // 4)
     image_tokens = JUDGE_IMAGE_TOKENS * len(record.images)
-    prompt = text_tokens + image_tokens
+    video_tokens = sum(
+        math.ceil(v.picture_seconds * v.sampled_fps - 1e-6) * judge_frame_tokens(model)
+        for v in record.videos
+    )
+    heard = [m for m in (*record.videos, *record.sounds) if m.sound is not None and m.sample_rate]
+    audio_tokens = sum(
+        math.ceil(m.sound.size / m.sample_rate * JUDGE_AUDIO_TOKENS - 1e-6)
+        for m in heard
+        if m.sound is not None
+    )
+    prompt = text_tokens + image_tokens + video_tokens + audio_tokens
+    details = [
+        {"modality": "TEXT", "tokenCount": text_tokens},
+        {"modality": "IMAGE", "tokenCount": image_tokens},
+    ]
+    if video_tokens:
+        details.append({"modality": "VIDEO", "tokenCount": video_tokens})
+    if audio_tokens:
+        details.append({"modality": "AUDIO", "tokenCount": audio_tokens})
     usage: dict[str, Any] = {
         "promptTokenCount": prompt,
         "totalTokenCount": prompt,
-        "promptTokensDetails": [
-            {"modality": "TEXT", "tokenCount": text_tokens},
-            {"modality": "IMAGE", "tokenCount": image_tokens},
-        ],
+        "promptTokensDetails": details,
     }
     if record.answer or not record.blocked:
         answer = -(-len(record.answer) // 4)

@@ -9,9 +9,25 @@ long side. The answer is constrained by a JSON schema (``schema``): a verdict (r
 passed) per character id under ``identity``, and one under ``continuity``. They become
 ``identity:<name>`` verdicts and a ``continuity`` verdict, in the judge's words.
 
+Lips: given the shot's voice (``Judging.voice``: its on-screen lines as one WAV on the clip's
+timeline), the request also carries the clip and that voice muxed into one small MP4 (H.264
+at most ``LIPSYNC_LONG_SIDE`` pixels on its long side, at the clip's frame rate up to
+``MAX_FPS``, and AAC), inline as ``video/mp4`` with ``videoMetadata.fps`` at that rate
+(Gemini samples 1 frame a second unless told: too few for lips), placed before the task text
+as the video guide advises; the task names the lines and who says them, and the schema asks
+for a ``lipsync`` verdict too, which becomes a ``lipsync`` verdict. An MP4 over
+``MAX_VIDEO_BYTES`` is not sent: the question is left out (no ``lipsync`` verdict) and the
+request is the one without a voice. Sources: ai.google.dev/gemini-api/docs/video-understanding
+(inline video, supported formats, "set a custom frame rate", video before text, tokens per
+second), the SDK's ``types.VideoMetadata`` ("valid range is (0.0, 24.0]"),
+ai.google.dev/gemini-api/docs/file-input-methods (inline data under 100 MB; 20 MB before
+January 2026).
+
 Cost: the tokens ``usageMetadata`` reports at the model's price (``PRICES``); thinking is
-billed as output. The whole call is priced on the ``continuity`` verdict (every call has one),
-so the verdicts' costs add up to what the call cost.
+billed as output (without it, an estimate: ``TOKENS_PER_IMAGE`` a picture, the video's frames
+at ``video_frame_tokens(model)`` and its sound at ``AUDIO_TOKENS_PER_SECOND``). The whole
+call is priced on the ``continuity`` verdict (every call has one), so the verdicts' costs add
+up to what the call cost.
 
 Failures: 408/429/5xx and dropped connections are tried ``ATTEMPTS`` times, waiting what the
 server asks (``Retry-After``, ``RetryInfo``) or backing off, then a ``TransientError``;
@@ -24,16 +40,19 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import httpx
+import numpy as np
 from google import genai
 from google.genai import errors, types
 from ministudio.engines import EngineSpec, Judging
@@ -79,6 +98,23 @@ PROMOTIONS: dict[str, tuple[date, tuple[float, float]]] = {
 # Without usageMetadata: a rough count per picture and per character of text.
 TOKENS_PER_IMAGE = 1100
 CHARS_PER_TOKEN = 4
+# The lips' video. ``videoMetadata.fps``: "The valid range is (0.0, 24.0]" (google-genai
+# types.VideoMetadata); the default, 1 fps, would show a mouth once a second.
+LIPSYNC_LONG_SIDE = 384  # pixels: a mouth still reads, and the MP4 stays small
+MAX_FPS = 24
+VIDEO_CRF = "30"  # libx264 quality: a 8 s shot at 384x216 is ~100-300 KB
+AUDIO_BIT_RATE = 64_000
+# At most this many bytes of MP4 inline (base64 adds a third): far under the inline limit
+# (100 MB since January 2026, 20 MB before: ai.google.dev/gemini-api/docs/file-input-methods).
+MAX_VIDEO_BYTES = 8 * 1024 * 1024
+# Tokens of video without usageMetadata (ai.google.dev/gemini-api/docs/video-understanding,
+# "Technical details"; .../docs/media-resolution): a frame is 258 tokens on Gemini 2.x (66 at
+# low media resolution) and 70 on Gemini 3 at its default for video; audio is 32 a second;
+# timestamps are a few more (7 a second on Google's Vertex/GDC page).
+VIDEO_FRAME_TOKENS = {"gemini-2": 258}  # model id prefix -> tokens a frame; else 70
+DEFAULT_VIDEO_FRAME_TOKENS = 70
+AUDIO_TOKENS_PER_SECOND = 32
+TIMESTAMP_TOKENS_PER_SECOND = 7
 # A candidate that ended for these reasons was refused.
 REFUSED = frozenset(
     {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
@@ -103,6 +139,12 @@ For each verdict write the reason first: one or two plain sentences naming what 
 in which frames (e.g. "frame 3: her coat turns blue"). Then a score from 0 (clearly wrong)
 to 1 (certainly right), then passed: true only when nothing a viewer would notice is wrong.
 Judge only what the frames show; do not invent detail.
+
+When you are also given the shot as a video with sound and asked about lip sync: the sound is
+the lines the characters in frame should be speaking. Judge whether the speaking character's
+lips move with the words heard, in time: mouth opening on the syllables and shut in the
+pauses, no visible lead or lag, the right person's mouth moving, no mouth moving while
+silent. Name the moments (in seconds) where they part.
 """
 
 
@@ -122,16 +164,28 @@ class Picture:
     data: bytes
 
 
+@dataclass(frozen=True)
+class Video:
+    """The clip with the shot's voice as its sound: one MP4 for the request."""
+
+    data: bytes
+    fps: float  # frames a second in it, and the rate Gemini is asked to sample
+    seconds: float
+    size: tuple[int, int]
+
+
 # -- the hook's work ------------------------------------------------------------------------
 def judge(shot: ShotPrompt, clip: Path, judging: Judging) -> list[QCVerdict]:
     """Ask Gemini about ``clip``; an identity verdict per character and a continuity one."""
     settings = read_options(judging.options)
     key = judging.context.key(_spec())  # MissingKeyError before any work
     frames = sample_frames(clip, settings.frames)
-    contents = request_contents(shot, frames)
-    config = request_config(shot)
+    video = lips_video(clip, judging.voice) if judging.voice is not None else None
+    contents = request_contents(shot, frames, video)
+    lips = video is not None
+    config = request_config(shot, lips=lips)
     response = _ask(key, settings.model, contents, config, judging.context.env)
-    answer = read_answer(response, shot)
+    answer = read_answer(response, shot, lips=lips)
     return verdicts(shot, answer, cost(response, settings.model, contents))
 
 
@@ -226,9 +280,70 @@ def _references(paths: Iterable[Path], what: str) -> list[Picture]:
     return [reference(Path(p), f"Reference image {i + 1} of {what}:") for i, p in enumerate(chosen)]
 
 
+# -- the lips' video ------------------------------------------------------------------------
+def lips_video(clip: Path, voice: Path) -> Video | None:
+    """``clip`` with ``voice`` as its sound, one small MP4 (H.264 + AAC); None when it would
+    be over ``MAX_VIDEO_BYTES`` (the question is then not asked)."""
+    from ministudio.media.audio import read_wav
+
+    samples, rate = read_wav(voice)
+    out = io.BytesIO()
+    try:
+        with av.open(str(clip)) as source:
+            stream = source.streams.video[0]
+            fps = Fraction(stream.average_rate or stream.guessed_rate or MAX_FPS)
+            fps = min(fps, Fraction(MAX_FPS)).limit_denominator(1001)
+            size = _even_size(stream.codec_context.width, stream.codec_context.height)
+            start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+            with av.open(out, "w", format="mp4") as container:
+                picture = container.add_stream("libx264", rate=fps)
+                picture.width, picture.height, picture.pix_fmt = *size, "yuv420p"
+                picture.codec_context.options = {"crf": VIDEO_CRF, "preset": "veryfast"}
+                sound = container.add_stream("aac", rate=rate)
+                sound.layout = "mono"
+                sound.codec_context.bit_rate = AUDIO_BIT_RATE
+                count = 0
+                for frame in source.decode(stream):
+                    if (frame.time or 0.0) - start + 1e-6 < count / fps:
+                        continue  # a faster clip: keep the frames on MAX_FPS's grid
+                    small = frame.reformat(*size, format="yuv420p")
+                    small.pts, small.time_base = count, 1 / fps
+                    container.mux(picture.encode(small))
+                    count += 1
+                if not count:
+                    raise MediaError(f"{clip}: no video frame could be decoded; re-render the shot")
+                seconds = float(count / fps)
+                pcm = samples[: round(seconds * rate)].astype(np.float32)  # words past the picture
+                if pcm.size:
+                    heard = av.AudioFrame.from_ndarray(pcm[None, :], format="flt", layout="mono")
+                    heard.sample_rate, heard.pts, heard.time_base = rate, 0, Fraction(1, rate)
+                    container.mux(sound.encode(heard))
+                container.mux(sound.encode(None))
+                container.mux(picture.encode(None))
+    except av.FFmpegError as exc:
+        raise MediaError(
+            f"{clip}: making the lip-sync video failed ({exc}); re-render the shot"
+        ) from exc
+    data = out.getvalue()
+    if len(data) > MAX_VIDEO_BYTES:
+        return None
+    return Video(data=data, fps=float(fps), seconds=seconds, size=size)
+
+
+def _even_size(width: int, height: int) -> tuple[int, int]:
+    """``width`` x ``height`` scaled to ``LIPSYNC_LONG_SIDE`` on the long side (never up),
+    both even (H.264's 4:2:0)."""
+    scale = min(1.0, LIPSYNC_LONG_SIDE / max(width, height, 1))
+    even = [round(side * scale) for side in (width, height)]
+    return max(2, even[0] - even[0] % 2), max(2, even[1] - even[1] % 2)
+
+
 # -- the request ----------------------------------------------------------------------------
-def request_contents(shot: ShotPrompt, frames: list[Picture]) -> list[types.Content]:
-    """One user turn: the shot, the place, each character, the frames, the task."""
+def request_contents(
+    shot: ShotPrompt, frames: list[Picture], video: Video | None = None
+) -> list[types.Content]:
+    """One user turn: the shot, the place, each character, the frames, the video with the
+    voice (when given), the task."""
     parts: list[types.Part] = [types.Part.from_text(text=_shot_text(shot))]
     place = shot.environment
     parts.append(types.Part.from_text(text=_place_text(shot)))
@@ -238,8 +353,33 @@ def request_contents(shot: ShotPrompt, frames: list[Picture]) -> list[types.Cont
         parts += _pictures(_references(character.reference_images, character.name))
     parts.append(types.Part.from_text(text=f"The rendered shot, {len(frames)} frames in order:"))
     parts += _pictures(frames)
-    parts.append(types.Part.from_text(text=_task_text(shot)))
+    if video is not None:  # the video before the text that asks about it (the video guide)
+        parts.append(types.Part.from_text(text=_video_text(video)))
+        parts.append(
+            types.Part(
+                inline_data=types.Blob(data=video.data, mime_type="video/mp4"),
+                video_metadata=types.VideoMetadata(fps=video.fps),
+            )
+        )
+    parts.append(types.Part.from_text(text=_task_text(shot, lips=video is not None)))
     return [types.Content(role="user", parts=parts)]
+
+
+def _video_text(video: Video) -> str:
+    return (
+        f"The same shot as a video ({video.seconds:.1f} s, {video.fps:g} frames a second) whose "
+        "sound is the lines the characters in frame should be speaking:"
+    )
+
+
+def _lines_text(shot: ShotPrompt) -> str:
+    names = {c.id: c.name for c in shot.characters}
+    said = [
+        f'{names[line.speaker]} ({line.start:.1f}-{line.end:.1f} s): "{line.text}"'
+        for line in shot.lines
+        if line.speaker in names
+    ]
+    return f" The lines heard: {'; '.join(said)}." if said else ""
 
 
 def _pictures(pictures: list[Picture]) -> list[types.Part]:
@@ -275,20 +415,26 @@ def _character_text(character: CharacterBrief) -> str:
     return text
 
 
-def _task_text(shot: ShotPrompt) -> str:
+def _task_text(shot: ShotPrompt, *, lips: bool = False) -> str:
     if shot.characters:
         ids = ", ".join(f"'{c.id}' ({c.name})" for c in shot.characters)
         who = f"Give an identity verdict for each character id: {ids}, and "
     else:
         who = "No character is listed for this shot. Give "
-    return who + "a continuity verdict for the shot, in the JSON schema given."
+    text = who + "a continuity verdict for the shot, in the JSON schema given."
+    if lips:
+        text += (
+            " Also give a lipsync verdict from the video: do the speaking character's lips "
+            "match the words heard, in time?" + _lines_text(shot)
+        )
+    return text
 
 
-def request_config(shot: ShotPrompt) -> types.GenerateContentConfig:
+def request_config(shot: ShotPrompt, *, lips: bool = False) -> types.GenerateContentConfig:
     return types.GenerateContentConfig(
         system_instruction=SYSTEM,
         response_mime_type="application/json",
-        response_json_schema=schema(shot),
+        response_json_schema=schema(shot, lips=lips),
     )
 
 
@@ -316,9 +462,9 @@ def _verdict_schema(description: str) -> dict[str, Any]:
     }
 
 
-def schema(shot: ShotPrompt) -> dict[str, Any]:
+def schema(shot: ShotPrompt, *, lips: bool = False) -> dict[str, Any]:
     """The answer's JSON schema: ``identity`` (one verdict per character id, when the shot
-    has characters) and ``continuity``."""
+    has characters), ``lipsync`` (when asked, with the video) and ``continuity``."""
     properties: dict[str, Any] = {}
     if shot.characters:
         properties["identity"] = {
@@ -330,6 +476,10 @@ def schema(shot: ShotPrompt) -> dict[str, Any]:
             },
             "required": [c.id for c in shot.characters],
         }
+    if lips:
+        properties["lipsync"] = _verdict_schema(
+            "in the video: do the speaking character's lips match the words heard, in time?"
+        )
     properties["continuity"] = _verdict_schema(
         "the place, light, style and characters stay consistent across the frames and match "
         "the place's description?"
@@ -450,8 +600,11 @@ def _retry_after(exc: errors.APIError) -> float | None:
 
 
 # -- the answer -----------------------------------------------------------------------------
-def read_answer(response: types.GenerateContentResponse, shot: ShotPrompt) -> dict[str, Any]:
-    """The answer's JSON, checked against ``schema(shot)``; typed errors for anything else."""
+def read_answer(
+    response: types.GenerateContentResponse, shot: ShotPrompt, *, lips: bool = False
+) -> dict[str, Any]:
+    """The answer's JSON, checked against ``schema(shot, lips=lips)``; typed errors for
+    anything else."""
     _refuse_if_blocked(response)
     text, finish = _answer_text(response)
     try:
@@ -459,8 +612,11 @@ def read_answer(response: types.GenerateContentResponse, shot: ShotPrompt) -> di
     except json.JSONDecodeError as exc:
         cut = " (cut off: MAX_TOKENS)" if finish == "MAX_TOKENS" else ""
         raise _mismatch(f"it is not JSON{cut}: {exc.msg} at character {exc.pos}") from None
-    _check_answer(answer, shot)
-    return dict(answer)
+    _check_answer(answer, shot, lips=lips)
+    result = dict(answer)
+    if not lips:
+        result.pop("lipsync", None)  # not asked: not a verdict
+    return result
 
 
 def _refuse_if_blocked(response: types.GenerateContentResponse) -> None:
@@ -493,7 +649,7 @@ def _answer_text(response: types.GenerateContentResponse) -> tuple[str, str]:
     return text, finish
 
 
-def _check_answer(answer: Any, shot: ShotPrompt) -> None:
+def _check_answer(answer: Any, shot: ShotPrompt, *, lips: bool = False) -> None:
     if not isinstance(answer, dict):
         raise _mismatch("it is not a JSON object")
     if shot.characters:
@@ -502,6 +658,8 @@ def _check_answer(answer: Any, shot: ShotPrompt) -> None:
             raise _mismatch("'identity' is missing or not an object")
         for character in shot.characters:
             _check_verdict(identity.get(character.id), f"identity.{character.id}")
+    if lips:
+        _check_verdict(answer.get("lipsync"), "lipsync")
     _check_verdict(answer.get("continuity"), "continuity")
 
 
@@ -526,8 +684,11 @@ def _mismatch(what: str) -> EngineError:
 
 
 def verdicts(shot: ShotPrompt, answer: Mapping[str, Any], price: float) -> list[QCVerdict]:
-    """An ``identity:<name>`` verdict per character, then ``continuity`` carrying the cost."""
+    """An ``identity:<name>`` verdict per character, ``lipsync`` when it was asked, then
+    ``continuity`` carrying the cost."""
     found = [_verdict(f"identity:{c.name}", answer["identity"][c.id], 0.0) for c in shot.characters]
+    if "lipsync" in answer:
+        found.append(_verdict("lipsync", answer["lipsync"], 0.0))
     return [*found, _verdict("continuity", answer["continuity"], price)]
 
 
@@ -561,7 +722,7 @@ def cost(
     thinking tokens at the output price; an estimate from the request when it is missing."""
     usage = response.usage_metadata
     given = usage.prompt_token_count if usage else None
-    prompt = given if given is not None else _estimate_prompt(contents)
+    prompt = given if given is not None else _estimate_prompt(contents, model)
     output = 0
     if usage is not None:
         output = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
@@ -571,11 +732,35 @@ def cost(
     return round(prompt * per_input + output * per_output, 6)
 
 
-def _estimate_prompt(contents: list[types.Content]) -> int:
+def _estimate_prompt(contents: list[types.Content], model: str = JUDGE_MODEL) -> int:
     parts = [p for c in contents for p in c.parts or []]
-    images = sum(1 for p in parts if p.inline_data is not None)
+    images = sum(1 for p in parts if p.inline_data is not None and p.video_metadata is None)
     chars = len(SYSTEM) + sum(len(p.text or "") for p in parts)
-    return images * TOKENS_PER_IMAGE + chars // CHARS_PER_TOKEN
+    videos = sum(_video_tokens(p, model) for p in parts if p.video_metadata is not None)
+    return images * TOKENS_PER_IMAGE + videos + chars // CHARS_PER_TOKEN
+
+
+def video_frame_tokens(model: str) -> int:
+    """Tokens a sampled video frame counts for ``model`` at the default media resolution."""
+    return next(
+        (n for prefix, n in VIDEO_FRAME_TOKENS.items() if model.startswith(prefix)),
+        DEFAULT_VIDEO_FRAME_TOKENS,
+    )
+
+
+def _video_tokens(part: types.Part, model: str) -> int:
+    """A video part's tokens: its frames at the asked rate, its sound and its timestamps."""
+    blob, meta = part.inline_data, part.video_metadata
+    if blob is None or blob.data is None or meta is None:
+        return 0
+    try:
+        with av.open(io.BytesIO(blob.data)) as container:
+            seconds = float(container.duration or 0) / av.time_base
+    except av.FFmpegError:
+        return 0
+    frames = math.ceil(seconds * (meta.fps or 1.0))
+    per_second = AUDIO_TOKENS_PER_SECOND + TIMESTAMP_TOKENS_PER_SECOND
+    return frames * video_frame_tokens(model) + math.ceil(seconds * per_second)
 
 
 # -- small things ---------------------------------------------------------------------------
