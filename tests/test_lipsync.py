@@ -237,3 +237,125 @@ def test_the_graph_has_a_lipsync_job_after_each_speaking_clip(engines) -> None:
 
     again = {job.id: job for job in graph(Production.model_validate(edited), host=host)}
     assert again["lipsync:reply"].key != reply.key
+
+
+# -- the lip-sync check and its rung, on mouths the animatic draws --------------------------
+LINE = "Well, I looked everywhere for the little green frog, and then it jumped right out."
+
+
+def _late(voice: Path, seconds: float, out: Path) -> Path:
+    """``voice`` with ``seconds`` of silence before it (the same length): mouths drawn to it
+    move that much after the sound."""
+    import wave
+
+    from ministudio.media.audio import read_wav
+
+    samples, rate = read_wav(voice)
+    shift = round(seconds * rate)
+    moved = np.concatenate([np.zeros(shift, samples.dtype), samples[: samples.size - shift]])
+    with wave.open(str(out), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(rate)
+        handle.writeframes((np.clip(moved, -1, 1) * 32767).astype("<i2").tobytes())
+    return out
+
+
+def _animatic(shot, voice: Path, duration: float, size: tuple[int, int, int], output: Path):
+    from ministudio.engines.animatic.render import render_clip
+
+    width, height, fps = size
+    request = VideoRequest(shot=shot, prompt="", duration=duration, aspect_ratio="16:9",
+                           width=width, height=height, fps=fps, seed=1, voice=voice)  # fmt: skip
+    render_clip(request, output)
+    return VideoResult(path=output)
+
+
+class Mouths:
+    """``late-lips``: an engine animating faces to the voice, 300 ms late (it takes the
+    voice: ``reference_audio``); ``redo``: a lip-sync engine drawing the mouths to the voice,
+    300 ms late on its first pass if ``late_first``, on time after."""
+
+    def __init__(self, late_first: bool = False) -> None:
+        self.late_first = late_first
+        self.passes: list[int] = []
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), reference_audio=True, min_duration=1.0)
+        return [
+            EngineSpec(id="late-lips", kind="video", capabilities=caps, revision=1),
+            EngineSpec(id="redo", kind="lipsync", revision=1),
+        ]
+
+    @hookimpl
+    def generate_video(self, engine, request: VideoRequest, output: Path):
+        if engine != "late-lips":
+            return None
+        assert request.voice is not None
+        late = _late(request.voice, 0.3, output.with_suffix(".late.wav"))
+        size = (request.width, request.height, request.fps)
+        return _animatic(request.shot, late, request.duration, size, output)
+
+    @hookimpl
+    def lip_sync(self, engine, request: LipSyncRequest, output: Path):
+        self.passes.append(request.attempt)
+        voice = request.voice
+        if self.late_first and request.attempt == 0:
+            voice = _late(voice, 0.3, output.with_suffix(".late.wav"))
+        size = (request.width, request.height, request.fps)
+        return _animatic(request.shot, voice, request.duration, size, output)
+
+
+def talking(retakes: int = 0, **routing: Any) -> Any:
+    from ministudio.spec import Production
+
+    return Production.model_validate(
+        {
+            "title": "Frog",
+            "format": {"aspect_ratio": "16:9", "resolution": "480p", "fps": 24},
+            "characters": {"ann": {"name": "Ann", "dna": "a woman", "voice": {"rate": 150}}},
+            "environments": {"room": {"description": "a plain room", "lighting": "day"}},
+            "scenes": [{"id": "one", "environment": "room", "shots": [{
+                "id": "talk", "action": "Ann talks about the frog", "size": "close-up",
+                "characters": ["ann"], "dialogue": [{"speaker": "ann", "text": LINE}],
+            }]}],
+            "routing": routing,
+            "qc": {"retakes": retakes},
+        }
+    )  # fmt: skip
+
+
+def test_a_take_whose_lips_miss_the_voice_fails_the_check_and_a_pass_mends_it(store, tmp_path):
+    """The take's engine animated to the voice but 300 ms late: the lip-sync check fails it
+    with the offset; routed to a lip-sync engine, the shot gets a pass, which is in sync."""
+    mouths = Mouths()
+    host = PluginHost()
+    host.register(mouths, "mouths")
+    alone = render(talking(video="late-lips"), tmp_path / "alone", host=host, store=store)
+    lips = next(v for v in alone.shots[0].qc if v.check == "lipsync")
+    assert not lips.passed and "late" in lips.reason, lips.reason
+    mended = render(
+        talking(video="late-lips", lipsync="redo"), tmp_path / "out", host=host, store=store
+    )
+    shot = mended.shots[0]
+    assert mouths.passes == [0] and shot.lipsync is not None and shot.lipsync.state == "done"
+    lips = next(v for v in shot.qc if v.check == "lipsync")
+    assert lips.passed, lips.reason
+
+
+@pytest.mark.parametrize("retakes", [0, 1])
+def test_the_lipsync_rung_asks_for_the_pass_again(store, tmp_path, retakes: int) -> None:
+    """The lip-sync engine's first pass is 300 ms late: with a retake left, the `lipsync`
+    rung asks for a second pass, which is kept; without, the failing verdict stays."""
+    mouths = Mouths(late_first=True)
+    host = PluginHost()
+    host.register(mouths, "mouths")
+    host.register(Painter(), "painter")
+    production = talking(retakes, video="painter", lipsync="redo")
+    manifest = render(production, tmp_path / "out", host=host, store=store)
+    shot = manifest.shots[0]
+    lips = next(v for v in shot.qc if v.check == "lipsync")
+    assert mouths.passes == list(range(retakes + 1))
+    assert shot.lipsync is not None and shot.lipsync.passes == retakes + 1
+    assert lips.passed == bool(retakes), lips.reason
