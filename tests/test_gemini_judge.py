@@ -518,7 +518,7 @@ def test_with_a_voice_the_request_carries_the_clip_with_its_sound_and_asks_about
     tmp_path: Path, server: GoogleServer, clip: Path, voice: Path
 ) -> None:
     found = ask_lips(server, tmp_path, clip, voice)
-    assert [v.check for v in found] == ["identity:Ann", "lipsync", "continuity"]
+    assert [v.check for v in found] == ["identity:Ann", "lipsync:judge", "continuity"]
     lips = found[1]
     assert lips.passed and lips.score == JUDGE_PASS_SCORE and "in time" in lips.reason
     request = server.judge_requests[-1]
@@ -571,7 +571,7 @@ def test_a_lipsync_answer_can_fail_with_the_judges_reason(
 ) -> None:
     why = "0.3-0.7 s: Ann's mouth stays shut while the line is heard."
     server.judge_failures["lipsync"] = why
-    lips = {v.check: v for v in ask_lips(server, tmp_path, clip, voice)}["lipsync"]
+    lips = {v.check: v for v in ask_lips(server, tmp_path, clip, voice)}["lipsync:judge"]
     assert (lips.passed, lips.score, lips.reason) == (False, JUDGE_FAIL_SCORE, why)
     server.judge_failures.clear()
     server.script_judge(

@@ -684,11 +684,12 @@ def _mismatch(what: str) -> EngineError:
 
 
 def verdicts(shot: ShotPrompt, answer: Mapping[str, Any], price: float) -> list[QCVerdict]:
-    """An ``identity:<name>`` verdict per character, ``lipsync`` when it was asked, then
+    """An ``identity:<name>`` verdict per character, ``lipsync:judge`` when it was asked, then
     ``continuity`` carrying the cost."""
     found = [_verdict(f"identity:{c.name}", answer["identity"][c.id], 0.0) for c in shot.characters]
     if "lipsync" in answer:
-        found.append(_verdict("lipsync", answer["lipsync"], 0.0))
+        # named apart from the core's measured ``lipsync`` check, which it sits beside
+        found.append(_verdict("lipsync:judge", answer["lipsync"], 0.0))
     return [*found, _verdict("continuity", answer["continuity"], price)]
 
 
