@@ -159,8 +159,8 @@ class LipSync:
         ``lipsync`` rung) while the check fails and ``retakes`` are left; the best pass (else
         the take, if no pass could be made) becomes the shot's clip."""
         record = shot.record.lipsync = LipSyncRecord(engine=engine.id)
-        take_verdict = next((v for v in shot.record.qc if v.check == CHECK), None)
-        if take_verdict is not None and take_verdict.passed:
+        on_lips = [v for v in shot.record.qc if is_lipsync(v)]  # measured, and the judge's
+        if on_lips and all(v.passed for v in on_lips):
             record.state = "not needed"  # the engine animated to the voice, and it shows
             return
         passes = 1 + (retakes if "lipsync" in self.ctx.p.qc.ladder else 0)
@@ -187,7 +187,8 @@ class LipSync:
             return
         clip, fit_key, verdict = best
         shot.clip, shot.fit_key = clip, fit_key
-        shot.record.qc = [v for v in shot.record.qc if v.check != CHECK]
+        # the take's verdicts on its lips judged a picture the film no longer shows
+        shot.record.qc = [v for v in shot.record.qc if not is_lipsync(v)]
         if verdict is not None:
             shot.record.qc.append(verdict)
         shot.record.cost = round(shot.record.cost + record.cost, 6)
@@ -232,3 +233,8 @@ class LipSync:
             return fitted
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def is_lipsync(verdict: QCVerdict) -> bool:
+    """A verdict on the lips: the measured check (``lipsync``) or a judge's (``lipsync:...``)."""
+    return verdict.check.partition(":")[0] == CHECK
