@@ -296,13 +296,6 @@ def test_sync_lip_syncs_each_speaking_shot_once_and_the_store_keeps_it(
     assert again.cost == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="run/lipsync.py LipSync._pass: a pass found in the store (fitted, or stored but not "
-    "yet fitted after a render killed at 'stored') leaves LipSyncRecord.engine_job_id None; "
-    "takes and plates take theirs from the journal (Clips._job_id: 'its job id lives on'), so "
-    "after a resume or a re-render the manifest no longer names the sync. generation in the film",
-)
 def test_a_pass_from_the_store_keeps_its_sync_job(
     sync_fake: SyncServer, s3_endpoint: str, store: ContentStore, tmp_path: Path
 ) -> None:

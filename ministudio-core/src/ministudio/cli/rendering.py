@@ -206,10 +206,17 @@ def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: b
             f"{shot.seconds:.0f} s",
         )
     Console().print(table)
-    to_render = sum(1 for s in film.shots if not s.cached)
+    shots = [s for s in film.shots if s.kind != "lipsync"]
+    passes = [s for s in film.shots if s.kind == "lipsync"]
+    to_render = sum(1 for s in shots if not s.cached)
+    synced = (
+        f" and {sum(1 for s in passes if not s.cached)} of {len(passes)} lip-sync passes"
+        if passes
+        else ""
+    )
     click.echo(
-        f"{to_render} of {len(film.shots)} shots to render, estimated cost ${film.cost:.2f}, "
-        f"about {film.wall_time():.0f} s of engine time"
+        f"{to_render} of {len(shots)} shots{synced} to render, estimated cost "
+        f"${film.cost:.2f}, about {film.wall_time():.0f} s of engine time"
     )
     qc = production.qc
     if qc.retakes:

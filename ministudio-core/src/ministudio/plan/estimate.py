@@ -36,6 +36,7 @@ class ShotPlan:
     seconds: float  # expected engine time for it (0 when cached)
     after: str | None  # the shot it continues from, when that one renders first
     ignored: tuple[str, ...] = ()  # what the shot asks for that its engine cannot take
+    kind: str = "shot"  # or "plate", "lipsync" (a pass over the shot's clip)
 
 
 @dataclass(frozen=True)

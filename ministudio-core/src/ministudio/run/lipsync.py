@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,9 +139,7 @@ class LipSync:
         stand_in = self.job(shot, engine, 0, Path("clip.mp4"), "") if job is None else job
         if stand_in is None:
             return None
-        cached = job is not None and bool(
-            ctx.store.get(job.fit_key, ".mp4") or ctx.store.get(job.key, ".mp4")
-        )
+        cached = job is not None and self._stored(job)
         return ShotPlan(
             id=f"{shot.planned.id}.lipsync",
             engine=engine.id,
@@ -152,12 +151,17 @@ class LipSync:
             cost=0.0 if cached else ctx.host.estimate_cost(engine, stand_in.request),
             seconds=0.0 if cached else self.engines.remote.expected_latency(engine),
             after=None if take else shot.planned.id,
+            kind="lipsync",
         )
 
-    async def apply(self, shot: Shot, engine: EngineSpec, retakes: int) -> None:
+    async def apply(
+        self, shot: Shot, engine: EngineSpec, retakes: int, afford: Callable[[float], bool]
+    ) -> None:
         """Pass ``shot``'s kept take through ``engine``, check it, and pass it again (the
         ``lipsync`` rung) while the check fails and ``retakes`` are left; the best pass (else
-        the take, if no pass could be made) becomes the shot's clip."""
+        the take, if no pass could be made) becomes the shot's clip. A pass ``plan`` did not
+        count (a rerun, or one over a take whose engine was given the voice) is made only if
+        ``afford(its cost)``: what the budget leaves."""
         record = shot.record.lipsync = LipSyncRecord(engine=engine.id)
         on_lips = [v for v in shot.record.qc if is_lipsync(v)]  # measured, and the judge's
         if on_lips and all(v.passed for v in on_lips):
@@ -167,15 +171,20 @@ class LipSync:
         best: tuple[Path, str, QCVerdict | None] | None = None
         assert shot.clip is not None and shot.fit_key is not None
         take = (shot.clip, shot.fit_key)
+        planned = not shot.planned.engine.capabilities.reference_audio  # in plan's cost
         for attempt in range(passes):
             job = self.job(shot, engine, attempt, *take)
             if job is None:
                 record.state = "not needed"
                 return
+            cost = 0.0 if self._stored(job) else self.ctx.host.estimate_cost(engine, job.request)
+            if (attempt or not planned) and not afford(cost):
+                record.stopped = f"a pass on {engine.id} (${cost:.2f}) would pass the budget"
+                break
             try:
                 clip = await self._pass(shot, engine, job, record)
-            except Exception as exc:  # the take stays in the film; the reason is recorded
-                record.state, record.error = "failed", self.ctx.failure(exc, engine)
+            except Exception as exc:  # the take (or the best pass) stays; the reason is kept
+                record.error = self.ctx.failure(exc, engine)
                 log.debug("lip-sync of %s: %s", shot.planned.id, self.ctx.traceback(exc))
                 break
             verdict = await self.verdict(shot, clip)
@@ -183,7 +192,8 @@ class LipSync:
                 best = (clip, job.fit_key, verdict)
             if verdict is None or verdict.passed:
                 break
-        if best is None:
+        if best is None:  # the take stays in the film
+            record.state = "failed" if record.error else "not made"
             return
         clip, fit_key, verdict = best
         shot.clip, shot.fit_key = clip, fit_key
@@ -196,6 +206,10 @@ class LipSync:
         if record.state == "waiting":  # every pass came from the store
             record.state = "cached"
 
+    def _stored(self, job: LipSyncJob) -> bool:
+        store = self.ctx.store
+        return bool(store.get(job.fit_key, ".mp4") or store.get(job.key, ".mp4"))
+
     async def _pass(
         self, shot: Shot, engine: EngineSpec, job: LipSyncJob, record: LipSyncRecord
     ) -> Path:
@@ -205,6 +219,8 @@ class LipSync:
         ctx, store = self.ctx, self.ctx.store
         record.passes += 1
         record.job_key, record.model = job.key, job.request.model
+        row = ctx.journal.get(job.key)  # a pass made by an earlier run: its job lives on
+        record.engine_job_id = row.job_id if row else None
         fitted = store.get(job.fit_key, ".mp4")
         if fitted is not None:
             return fitted

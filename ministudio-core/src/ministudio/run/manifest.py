@@ -60,13 +60,16 @@ class LipSyncRecord(BaseModel):
 
     engine: str
     model: str | None = None
-    state: str = "waiting"  # waiting, done, cached, failed, or "not needed" (the take's
-    # engine animated to the voice, and the lips follow it)
+    # waiting, done, cached; failed (the take is in the film: ``error``); "not made" (the
+    # budget left none: ``stopped``); "not needed" (the take's engine animated to the voice,
+    # and the lips follow it)
+    state: str = "waiting"
     job_key: str | None = None
     engine_job_id: str | None = None
     passes: int = 0  # passes made or found (the ``lipsync`` retake rung asks for more)
     cost: float = 0.0  # USD spent on it in this run
     error: str | None = None  # why the pass could not be made (the take's clip is kept)
+    stopped: str | None = None  # why no further pass was asked while the check still failed
 
 
 class ShotRecord(BaseModel):

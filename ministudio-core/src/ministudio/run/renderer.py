@@ -232,7 +232,8 @@ class Renderer:
             try:
                 engine = shot.planned.lipsync
                 if engine is not None and shot.clip is not None and shot.slate is None:
-                    await self.lipsync.apply(shot, engine, self.ctx.p.qc.retakes)
+                    retakes, afford = self.ctx.p.qc.retakes, self.takes.afford
+                    await self.lipsync.apply(shot, engine, retakes, afford)
                     synced = shot.record.lipsync
                     fresh = synced is not None and synced.state == "done"
                     state: ShotState = "cached" if shot.record.cached and not fresh else "done"

@@ -146,7 +146,7 @@ class Takes:
                 break
             take = climbed
             cost = self._retake_cost(shot, take)
-            if not self._afford(cost):
+            if not self.afford(cost):
                 shot.record.retakes_stopped = (
                     f"a retake on {take.engine.id} (${cost:.2f}) would pass the budget"
                 )
@@ -208,7 +208,7 @@ class Takes:
             return 0.0
         return self.ctx.host.estimate_cost(take.engine, job.request)
 
-    def _afford(self, cost: float) -> bool:
+    def afford(self, cost: float) -> bool:
         """Spend ``cost`` of what the budget leaves after the planned render, if it is there."""
         if self.allowance is None:
             return True
