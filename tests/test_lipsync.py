@@ -285,7 +285,12 @@ class Mouths:
         caps = Capabilities(resolutions=("480p",), reference_audio=True, min_duration=1.0)
         return [
             EngineSpec(id="late-lips", kind="video", capabilities=caps, revision=1),
-            EngineSpec(id="redo", kind="lipsync", revision=1),
+            EngineSpec(
+                id="redo",
+                kind="lipsync",
+                capabilities=Capabilities(price_per_second=0.1),
+                revision=1,
+            ),
         ]
 
     @hookimpl
@@ -359,3 +364,19 @@ def test_the_lipsync_rung_asks_for_the_pass_again(store, tmp_path, retakes: int)
     assert mouths.passes == list(range(retakes + 1))
     assert shot.lipsync is not None and shot.lipsync.passes == retakes + 1
     assert lips.passed == bool(retakes), lips.reason
+
+
+def test_a_second_pass_is_not_asked_for_past_the_budget(store, tmp_path) -> None:
+    """The budget covers the planned render (the first pass included) but not a second
+    pass: the rung stops, and the manifest says why."""
+    mouths = Mouths(late_first=True)
+    host = PluginHost()
+    host.register(mouths, "mouths")
+    host.register(Painter(), "painter")
+    production = talking(1, video="painter", lipsync="redo")
+    planned = plan(production, tmp_path / "out", host=host, store=store)
+    assert planned.cost > 0
+    capped = production.model_copy(update={"budget": planned.cost + 0.01})
+    shot = render(capped, tmp_path / "out", host=host, store=store).shots[0]
+    assert mouths.passes == [0]
+    assert shot.lipsync is not None and "would pass the budget" in (shot.lipsync.stopped or "")
