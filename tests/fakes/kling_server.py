@@ -67,6 +67,12 @@ Callbacks (OD-2026-03 "Callback Protocol")
     enum), in order per task, unsigned (no signature is documented). Retries are not
     documented: the fake tries ``WEBHOOK_ATTEMPTS`` times, ``webhook_retry_delay`` apart.
 
+Lip-sync (OD-2026-03 "Lip-Sync"): ``POST /v1/videos/identify-face`` (fault endpoint
+``identify``), ``POST /v1/videos/advanced-lip-sync`` (``lipsync``) and its queries, with their
+rules and switches, are ``kling_lipsync``'s; ``GET /files/{name}`` (``files``, no auth) serves
+``files_dir``, the asset host's stand-in. Counters: ``identifications``,
+``lipsync_submissions``, ``sessions``.
+
 Where the docs are silent, a switch (each tested both ways in tests/test_kling_fake.py):
 
 - ``reused_external_id``: a create whose ``external_task_id`` is taken (ids are "unique within
@@ -120,6 +126,7 @@ import jwt
 
 from .clips import even, solid_planes
 from .hold import HOLD, hold
+from .kling_lipsync import LIPSYNC, SESSION_TTL, LipSyncFake
 from .kling_rules import (
     CODES,
     MODELS,
@@ -163,12 +170,12 @@ __all__ = [
 ACCESS_KEY = "kling-fake-ACCESS-7d41c0b2"
 SECRET_KEY = "kling-fake-SECRET-0f3a9e6c5b2d4a18e7c6"  # 32+ bytes: PyJWT warns below that
 KINDS = tuple(MODELS)  # text2video, image2video, omni-video
-ENDPOINTS = ("create", "get", "list", "download", "elements")
+ENDPOINTS = ("create", "get", "list", "download", "elements", "identify", "lipsync", "files")
 FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
-    **{str(code): ("create", "get", "list", "elements") for code in CODES},
+    **{str(code): ("create", "get", "list", "elements", "identify", "lipsync") for code in CODES},
     "drop": ENDPOINTS,
-    "drop_after_accept": ("create",),
-    HOLD: ("create",),
+    "drop_after_accept": ("create", "lipsync"),
+    HOLD: ("create", "lipsync"),
     "truncate": ("download",),
     "500": ("download",),
     "404": ("download",),
@@ -184,7 +191,7 @@ def _code_or(value: str, extra: tuple[str, ...], what: str) -> str:
     raise ValueError(f"{what}: {value!r} is neither an error code of the table nor {extra}")
 
 
-class KlingServer(LoopbackServer):
+class KlingServer(LipSyncFake, LoopbackServer):
     """The fake API. Start it with ``with`` (or ``start()``/``close()``)."""
 
     def __init__(
@@ -210,6 +217,10 @@ class KlingServer(LoopbackServer):
         older_sound: str = "refuse",
         unknown_element: int = 1203,
         callback_statuses: Iterable[str] = STATUSES,
+        lipsync_external_query: str = "path",
+        lipsync_echo_external: bool = True,
+        lipsync_resolution: str = "short-side",
+        session_ttl: float = SESSION_TTL,
     ) -> None:
         """``render_scale``: the fraction of the nominal size actually encoded;
         ``clock_offset``: seconds the server's clock is ahead of this machine's; the rest: see
@@ -257,6 +268,9 @@ class KlingServer(LoopbackServer):
         self._task_failures: deque[str] = deque()
         self._renders: dict[str, Future[None]] = {}
         self._hooks: dict[str, deque[dict[str, Any]]] = {}  # task id -> payloads to send
+        self.lipsync_init(
+            lipsync_external_query, lipsync_echo_external, lipsync_resolution, session_ttl
+        )
         self.fail_with(faults)
 
     # -- knobs and counters ---------------------------------------------------------------------
@@ -343,7 +357,7 @@ class KlingServer(LoopbackServer):
             h.send_json(int(fault), {"error": "injected"})
             return True
         h.fault = fault
-        if endpoint != "download":
+        if endpoint not in ("download", "files"):
             refused = self._check_token(h.headers.get("Authorization"))
             if refused is not None:
                 h.send_error_code(*refused)
@@ -588,6 +602,8 @@ class KlingServer(LoopbackServer):
         task = self.tasks.get(ident)
         if task is not None and task.kind == kind:
             return task
+        if kind == LIPSYNC and self.lipsync_external_query == "none":
+            return None  # the lip-sync query documents task_id only (a switch)
         mine = (t for t in reversed(self.tasks.values()) if t.kind == kind)
         return next((t for t in mine if t.external_task_id == ident), None)
 
@@ -670,6 +686,16 @@ class KlingServer(LoopbackServer):
             h.send_json(404, {"error": "Not Found"})
             return
         h.send_bytes(path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
+
+    def serve_file(self, h: _Handler, name: str) -> None:
+        """``GET /files/{name}``: the asset host's public bucket (stand-in), no auth."""
+        if self._guard(h, "files"):
+            return
+        path = self.files_dir / name
+        if not path.is_file():
+            h.send_json(404, {"error": "Not Found"})
+            return
+        h.send_bytes(path.read_bytes(), "application/octet-stream")
 
     # -- elements (OD-2026-03 "Element") --------------------------------------------------------
     def create_element(self, h: _Handler, body: bytes) -> None:
@@ -786,6 +812,10 @@ class _Handler(JsonHandler):
         body = self._body()
         if len(parts) == 3 and parts[:2] == ["v1", "videos"] and parts[2] in KINDS:
             self.kling.create(self, parts[2], body)
+        elif parts == ["v1", "videos", "identify-face"]:
+            self.kling.identify_face(self, body)
+        elif parts == ["v1", "videos", LIPSYNC]:
+            self.kling.create_lipsync(self, body)
         elif parts == ["v1", "general", "advanced-custom-elements"]:
             self.kling.create_element(self, body)
         elif parts == ["v1", "general", "delete-elements"]:
@@ -796,7 +826,7 @@ class _Handler(JsonHandler):
     def do_GET(self) -> None:
         parts, query = self._route()
         self.kling._log("GET", self.path)
-        videos = parts[:2] == ["v1", "videos"] and len(parts) >= 3 and parts[2] in KINDS
+        videos = parts[:2] == ["v1", "videos"] and len(parts) >= 3 and parts[2] in (*KINDS, LIPSYNC)
         elements = parts[:3] == ["v1", "general", "advanced-custom-elements"]
         if videos and len(parts) == 3:
             self.kling.list_tasks(self, parts[2], query)
@@ -810,6 +840,8 @@ class _Handler(JsonHandler):
             self.kling.list_elements(self, query, presets=True)
         elif len(parts) == 3 and parts[0] == "cdn":
             self.kling.download(self, parts[1], parts[2])
+        elif len(parts) == 2 and parts[0] == "files":
+            self.kling.serve_file(self, parts[1])
         else:
             self.send_error_code(1202, f"no such method: GET /{'/'.join(parts)}")
 

@@ -65,6 +65,11 @@ class KlingTask(Job):
     path: Path | None = None
     cost_usd: float = 0.0
     downloads: int = 0
+    # lip-sync tasks (kling_lipsync): the input video, whether task_info shows the external
+    # id (a switch), and the exact length
+    parent_video: dict[str, Any] | None = None
+    echo_external: bool = True
+    seconds: float = 0.0
 
 
 @dataclass
@@ -93,8 +98,13 @@ def video_url(base_url: str, task: KlingTask, watermark: bool = False) -> str:
 
 
 def info(job: Job) -> dict[str, Any]:
-    """``task_info``: ``{"external_task_id"}`` when one was given (else empty)."""
-    return {"external_task_id": job.external_task_id} if job.external_task_id else {}
+    """``task_info``: ``{"external_task_id"}`` when one was given (else empty); a lip-sync
+    task's ``parent_video`` too (OD-2026-03 Lip-Sync Query Task), its external id as the
+    switch ``lipsync_echo_external`` says."""
+    shown = {"external_task_id": job.external_task_id} if job.external_task_id else {}
+    if isinstance(job, KlingTask) and job.parent_video is not None:
+        return {"parent_video": job.parent_video, **(shown if job.echo_external else {})}
+    return shown
 
 
 def deducted(job: Job) -> str:
@@ -119,7 +129,7 @@ def videos(base_url: str, task: KlingTask, *, marks: bool) -> list[dict[str, Any
     video = {
         "id": task.video_id,
         "url": video_url(base_url, task),
-        "duration": f"{task.duration}.0",
+        "duration": f"{task.seconds:g}" if task.seconds else f"{task.duration}.0",
     }
     if marks and task.watermark:
         video["watermark_url"] = video_url(base_url, task, watermark=True)

@@ -1,4 +1,6 @@
-"""MiniStudio engine plugin for the Kling AI video API: the engine ``kling``.
+"""MiniStudio engine plugin for the Kling AI video API: the engines ``kling`` (video) and
+``kling-lipsync`` (Kling's Advanced Lip-Sync, a lip-sync pass: ``routing.lipsync:
+kling-lipsync``; see ``_lipsync``).
 
 Kling has no official Python SDK: the plugin speaks its REST API with httpx (``_api``), signs
 every request with a fresh HS256 JWT made from the access and secret keys (``_auth``), and
@@ -16,7 +18,11 @@ Environment (the render's, ``context.env``, else the key store): ``KLING_ACCESS_
 ``https://api-singapore.klingai.com``), ``KLING_TIMEOUT`` (HTTP read timeout, default 60 s),
 ``KLING_BUSY_WAIT`` (seconds to wait out a 1302/1303 "busy" answer that names no time,
 default 5), ``KLING_ELEMENT_TIMEOUT`` (seconds to wait for an element, default 600). Read
-when the engine is declared: ``KLING_EXPECTED_LATENCY`` (default 120 s).
+when the engine is declared: ``KLING_EXPECTED_LATENCY`` (default 120 s). For ``kling-lipsync``,
+the asset host of the takes (Kling takes the video by URL only): ``KLING_ASSET_STORE`` (an
+object store, ``s3://bucket/prefix``...), ``KLING_ASSET_STORE_OPTIONS``,
+``KLING_ASSET_URL_EXPIRES``, ``KLING_ASSET_BASE_URL`` (see ``ministudio.remote.hosting``);
+declared with ``KLING_LIPSYNC_EXPECTED_LATENCY`` (default 180 s).
 
 Importing this module imports neither httpx, PyJWT nor Pillow: the engine's methods (the class
 ``Kling``, made the hooks by ``ministudio.plugin_kit``) import them.
@@ -34,7 +40,15 @@ from ministudio.plugin_kit import Engine, engine_hooks
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from ministudio.jobs import JobStatus, ShotPrompt, Submission, VideoRequest, VideoResult
+    from ministudio.jobs import (
+        HostedAsset,
+        JobStatus,
+        LipSyncRequest,
+        ShotPrompt,
+        Submission,
+        VideoRequest,
+        VideoResult,
+    )
 
 __version__ = "0.1.0"
 
@@ -45,6 +59,8 @@ SECRET_KEY = "KLING_SECRET_KEY"
 KEY_ENV = (ACCESS_KEY, SECRET_KEY)  # Kling needs both (see the README)
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 MAX_PROMPT = 2500
+LIPSYNC_ENGINE = "kling-lipsync"
+LIPSYNC_MODEL = "advanced-lip-sync"
 
 
 class Kling(Engine):
@@ -133,6 +149,91 @@ class Kling(Engine):
         return describe_shot(brief, include_dialogue=shot.native_audio)[:MAX_PROMPT]
 
 
+class KlingLipSync(Engine):
+    """The engine ``kling-lipsync``: Kling's Advanced Lip-Sync (identify-face, then
+    advanced-lip-sync) over a shot's fitted take and its voice; the work in ``_lipsync``."""
+
+    id = LIPSYNC_ENGINE
+
+    def spec(self) -> EngineSpec:
+        from ministudio.engines import Capabilities, Model
+
+        from ministudio_kling._prices import lipsync_price
+
+        latency = float(os.environ.get("KLING_LIPSYNC_EXPECTED_LATENCY") or 180.0)
+        return EngineSpec(
+            id=LIPSYNC_ENGINE,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a pass
+            kind="lipsync",
+            description="Kling AI Advanced Lip-Sync (identify-face, then advanced-lip-sync): "
+            "one face per shot, 2-60 s, 720p or 1080p",
+            key_env=KEY_ENV,
+            all_keys=True,
+            default_model=LIPSYNC_MODEL,
+            models=(Model(LIPSYNC_MODEL, "ga", use="re-syncs one face of a take to a voice"),),
+            marks_sending=True,  # _lipsync.submit calls sending() right before the create
+            capabilities=Capabilities(
+                min_duration=2.0,  # video, sound and crop: "no less than 2 seconds"
+                max_duration=60.0,  # "duration 2s-60s"
+                aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"),
+                resolutions=("720p", "1080p"),  # "resolution 720p or 1080p"
+                webhooks=True,  # callback_url, as the video tasks
+                concurrency=5,  # per account and resource pack: override in routing.limits
+                price_per_second=round(lipsync_price(5.0) / 5.0, 6),
+                expected_latency=latency,
+            ),
+        )
+
+    def submit_lip_sync(
+        self, request: LipSyncRequest, idempotency_key: str, context: EngineContext
+    ) -> Awaitable[Submission]:
+        from ministudio_kling import _lipsync
+
+        return _lipsync.submit(request, idempotency_key, context)
+
+    def poll(self, job_id: str, context: EngineContext) -> Awaitable[JobStatus]:
+        from ministudio_kling import _lipsync
+
+        return _lipsync.poll(job_id, context)
+
+    def download(
+        self,
+        job_id: str,
+        status: JobStatus,
+        output: Path,
+        context: EngineContext,
+        request: LipSyncRequest,
+    ) -> Awaitable[VideoResult]:
+        from ministudio_kling import _lipsync
+
+        return _lipsync.download(job_id, status, Path(output), context, request)
+
+    def find_job(
+        self, idempotency_key: str, context: EngineContext, since: float
+    ) -> Awaitable[str | None]:
+        from ministudio_kling import _lipsync
+
+        return _lipsync.find(idempotency_key, context, since)
+
+    def upload(self, path: Path, context: EngineContext) -> HostedAsset:
+        """Sync: the core runs it in a worker thread (``AssetHost.publish`` blocks)."""
+        from ministudio_kling import _lipsync
+
+        return _lipsync.upload(Path(path), context)
+
+    def parse_webhook(self, body: bytes) -> JobStatus | None:
+        from ministudio_kling import _engine
+        from ministudio_kling._ids import LIPSYNC
+
+        return _engine.parse_webhook(body, (LIPSYNC,))
+
+    def estimate_cost(self, request: LipSyncRequest) -> float | None:
+        from ministudio_kling._lipsync import cost
+
+        return cost(request)
+
+
 KLING = Kling()
+KLING_LIPSYNC = KlingLipSync()
 spec = KLING.spec
-globals().update(engine_hooks(KLING))
+globals().update(engine_hooks(KLING, KLING_LIPSYNC))

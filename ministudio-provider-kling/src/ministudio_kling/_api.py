@@ -29,7 +29,8 @@ from ministudio_kling import DEFAULT_BASE_URL, ENGINE, __version__
 from ministudio_kling._auth import Credentials, credentials
 from ministudio_kling._errors import ABSENT_CODES, api_error
 
-VIDEOS = "/v1/videos"  # + /text2video, /image2video
+VIDEOS = "/v1/videos"  # + /text2video, /image2video, /advanced-lip-sync
+IDENTIFY_FACE = "/v1/videos/identify-face"
 ELEMENTS = "/v1/general/advanced-custom-elements"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -111,6 +112,41 @@ class Api:
         if not isinstance(data, dict) or not data.get("task_id") or "task_status" not in data:
             raise TransientError(ENGINE, f"{what}: the answer has no task status")
         return data
+
+    async def call(self, path: str, body: dict[str, Any], what: str) -> Any:
+        """``POST {path}`` answered at once (not a task: ``/v1/videos/identify-face``): the
+        envelope's ``data``. Kling's refusal of the input (1200/1201, 1300/1301) is an
+        ``EngineRefusal``; nothing is paid twice by sending it again."""
+        url = f"{self.base}{path}"
+        try:
+            async with self.client(url) as client:
+                answer = await client.post(url, json=body, headers=self.keys.headers())
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+            raise EngineError(ENGINE, f"cannot send to KLING_BASE_URL ({_why(exc)})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(ENGINE, f"{what} failed ({_why(exc)})") from None
+        try:
+            return self._data(answer, what, submit=True)
+        except AmbiguousSubmission as exc:
+            raise TransientError(ENGINE, str(exc)) from None
+
+    async def page(self, path: str, number: int, size: int) -> list[dict[str, Any]]:
+        """``GET {path}?pageNum=&pageSize=``: one page of the account's tasks of that kind."""
+        url = f"{self.base}{path}?pageNum={number}&pageSize={size}"
+        what = f"listing {path}"
+        try:
+            async with self.client(url) as client:
+                answer = await client.get(url, headers=self.keys.headers())
+        except httpx.InvalidURL as exc:
+            raise EngineError(ENGINE, f"cannot send to KLING_BASE_URL ({_why(exc)})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(ENGINE, f"{what} failed ({_why(exc)})") from None
+        data = self._data(answer, what)
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise TransientError(ENGINE, f"{what}: the answer is not a list of tasks")
+        return [task for task in data if isinstance(task, dict)]
 
     async def download(self, url: str, output: Path) -> int:
         """Stream the clip at ``url`` (a plain CDN GET) to ``output``; the bytes written.

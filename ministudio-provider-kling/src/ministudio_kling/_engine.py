@@ -28,7 +28,14 @@ from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, Video
 from ministudio_kling import ENGINE
 from ministudio_kling._api import VIDEOS, Answered, Api
 from ministudio_kling._errors import refused
-from ministudio_kling._ids import MAX_ATTEMPTS, external_id, job_id, kind_of_external, parse_job
+from ministudio_kling._ids import (
+    MAX_ATTEMPTS,
+    VIDEO_KINDS,
+    external_id,
+    job_id,
+    kind_of_external,
+    parse_job,
+)
 from ministudio_kling._prices import price
 from ministudio_kling._request import build, kind, mode, model, plan, seconds
 
@@ -56,7 +63,7 @@ async def submit(request: VideoRequest, key: str, context: EngineContext) -> Sub
             try:
                 task = await api.create(path, body)
             except Answered as answer:
-                task = await _quiet(api, path, ext)  # an error may be a taken id: ask
+                task = await quiet(api, path, ext)  # an error may be a taken id: ask
                 if task is None:
                     raise answer.error from None
         if task.get("task_status") != "failed":
@@ -66,7 +73,7 @@ async def submit(request: VideoRequest, key: str, context: EngineContext) -> Sub
 
 
 async def poll(job: str, context: EngineContext) -> JobStatus:
-    return status_of(await _task(Api.of(context), job), job)
+    return status_of(await task_of(Api.of(context), job), job)
 
 
 async def download(
@@ -74,7 +81,7 @@ async def download(
 ) -> VideoResult:
     api = Api.of(context)
     if status.state != "succeeded" or not status.video_url:  # ask Kling where it is
-        status = status_of(await _task(api, job), job)
+        status = status_of(await task_of(api, job), job)
     status.check_done(ENGINE, noun="task", refusal="the task failed a content check", url=True)
     await api.download(status.video_url or "", output)
     return VideoResult(path=output, engine_job_id=job, model=model(request), cost=cost(request))
@@ -98,12 +105,12 @@ async def find(key: str, context: EngineContext, request: VideoRequest) -> str |
     return job_id(endpoint, str(newest["task_id"]))
 
 
-def parse_webhook(body: bytes) -> JobStatus | None:
+def parse_webhook(body: bytes, kinds: tuple[str, ...] = VIDEO_KINDS) -> JobStatus | None:
     """A Kling callback (the task, without the envelope) as a status; None if it is not one
-    of ours. Callbacks are not signed (Kling documents no signature), so one that says the
-    task ended is only a hint: it comes back thin, and the core asks Kling for the task
-    before anything is downloaded. Progress is taken as it is. The job id's endpoint comes
-    from the task's ``task_info.external_task_id`` (see ``_ids``)."""
+    of ours (made on one of ``kinds``). Callbacks are not signed (Kling documents no
+    signature), so one that says the task ended is only a hint: it comes back thin, and the
+    core asks Kling for the task before anything is downloaded. Progress is taken as it is.
+    The job id's endpoint comes from the task's ``task_info.external_task_id`` (``_ids``)."""
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -116,7 +123,8 @@ def parse_webhook(body: bytes) -> JobStatus | None:
     if not isinstance(task_id, (str, int)) or isinstance(task_id, bool):
         return None
     info = data.get("task_info")
-    endpoint = kind_of_external(info.get("external_task_id") if isinstance(info, dict) else None)
+    ext = info.get("external_task_id") if isinstance(info, dict) else None
+    endpoint = kind_of_external(ext, kinds)
     if endpoint is None:
         return None  # not a task of ours (an element's, or another client's): polls decide
     job = job_id(endpoint, str(task_id))
@@ -156,7 +164,7 @@ def cost(request: VideoRequest) -> float:
 
 
 # -- lookups --------------------------------------------------------------------------------
-async def _task(api: Api, job: str) -> dict[str, Any]:
+async def task_of(api: Api, job: str) -> dict[str, Any]:
     endpoint, task_id = parse_job(job)
     task = await api.task(f"{VIDEOS}/{endpoint}", task_id)
     if task is None:
@@ -164,7 +172,7 @@ async def _task(api: Api, job: str) -> dict[str, Any]:
     return task
 
 
-async def _quiet(api: Api, path: str, ext: str) -> dict[str, Any] | None:
+async def quiet(api: Api, path: str, ext: str) -> dict[str, Any] | None:
     """The task under ``ext``, or None, also when the lookup itself fails."""
     try:
         return await api.task(path, ext)

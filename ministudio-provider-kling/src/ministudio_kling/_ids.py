@@ -18,7 +18,9 @@ from ministudio.errors import EngineError
 from ministudio_kling import ENGINE
 from ministudio_kling._models import IMAGE2VIDEO, TEXT2VIDEO
 
-KINDS = (TEXT2VIDEO, IMAGE2VIDEO)
+LIPSYNC = "advanced-lip-sync"  # the engine kling-lipsync: /v1/videos/advanced-lip-sync
+VIDEO_KINDS = (TEXT2VIDEO, IMAGE2VIDEO)
+KINDS = (*VIDEO_KINDS, LIPSYNC)
 MAX_ATTEMPTS = 10  # external ids per job key: a job whose tasks failed 10 times stops
 
 
@@ -46,8 +48,8 @@ def external_id(kind: str, key: str, attempt: int) -> str:
     return base if attempt == 0 else f"{base}-{attempt + 1}"
 
 
-def kind_of_external(ext: object) -> str | None:
-    """The endpoint an external task id of ours names, or None."""
+def kind_of_external(ext: object, kinds: tuple[str, ...] = KINDS) -> str | None:
+    """The endpoint (of ``kinds``) an external task id of ours names, or None."""
     if not isinstance(ext, str):
         return None
-    return next((k for k in KINDS if ext.startswith(f"{k}-")), None)
+    return next((k for k in kinds if ext.startswith(f"{k}-")), None)

@@ -45,3 +45,24 @@ def price(model: str, mode: str | None, *, sound: bool) -> float:
     if units is None:
         units = HIGHEST if not sound else max(HIGHEST, *SOUND.values())
     return round(units * USD_PER_UNIT, 6)
+
+
+# -- lip-sync (the engine kling-lipsync) ------------------------------------------------------
+# Kling's price page shows no Advanced Lip-Sync rate we could read (calesthio/generative-media-
+# skills, kling-advanced-lip-sync SKILL.md, verified 2026-07-12: "The public pricing page did
+# not clearly establish a dedicated Advanced Lip-Sync list price"). Aggregators bill it per
+# started 5 s: runware.ai $0.0462 per 5 s; apimodels.app $0.0063 per 5 s at "85% off" (about
+# $0.042 listed) and $0.0007 a face identification (about $0.005); a second apimodels.app
+# page $0.065 per 5 s and $0.01 a face identification. So, never understated: 0.5 units per
+# started 5 s of the video, and 0.1 unit for the face identification each pass makes first.
+LIPSYNC_BLOCK = 5.0  # seconds billed as one
+LIPSYNC_UNITS_PER_BLOCK = 0.5
+IDENTIFY_UNITS = 0.1
+
+
+def lipsync_price(seconds: float) -> float:
+    """USD for one lip-sync pass over a clip of ``seconds`` (its face identification too)."""
+    import math
+
+    blocks = max(1, math.ceil(round(seconds, 3) / LIPSYNC_BLOCK))
+    return round((blocks * LIPSYNC_UNITS_PER_BLOCK + IDENTIFY_UNITS) * USD_PER_UNIT, 6)

@@ -46,6 +46,7 @@ FIRST_PARTY: dict[str, str] = {
     "luma": "ministudio-provider-luma",
     "luma-dream-machine": "ministudio-provider-luma",
     "kling": "ministudio-provider-kling",
+    "kling-lipsync": "ministudio-provider-kling",
     "sora": "ministudio-provider-sora",
     "sora-remix": "ministudio-provider-sora",
     "gemini": "ministudio-tts",
