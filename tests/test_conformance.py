@@ -1,5 +1,6 @@
-"""The engine conformance kit (ministudio.testing) run on the embedded animatic engine and on
-the sim engine (a remote, paid engine against its loopback fake API)."""
+"""The engine conformance kits (ministudio.testing) run on the embedded animatic engine and on
+the sim engine (a remote, paid engine against its loopback fake API); the lip-sync kit on a
+local lip-sync engine and on sync. against its fake."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from ministudio.testing import VideoEngineConformance
+from ministudio.testing.lipsync import LipSyncEngineConformance
 
 from .fakes.sim_server import SimServer
+from .fakes.sync_server import API_KEY as SYNC_KEY
+from .fakes.sync_server import SyncServer
 from .test_sim_engine import _load_plugin
 
 SIM = _load_plugin()
@@ -44,4 +48,47 @@ class TestSimConformance(VideoEngineConformance):
 
     @pytest.fixture
     def engine_faults(self, server: SimServer) -> SimServer:
+        return server
+
+
+class TestLocalLipSyncConformance(LipSyncEngineConformance):
+    """The lip-sync kit on a local engine (tests/test_lipsync.py's ``Lipper``)."""
+
+    engine_id = "lipper"
+
+    def plugin(self) -> object:
+        from .test_lipsync import Lipper
+
+        return Lipper()
+
+
+class TestSyncConformance(LipSyncEngineConformance):
+    """The lip-sync kit on sync. (ministudio-provider-sync) against its loopback fake."""
+
+    engine_id = "sync"
+    sdk_modules = ("syncsdk", "httpx")
+    submit_endpoint = "create"
+
+    def plugin(self) -> object:
+        import ministudio_sync
+
+        return ministudio_sync
+
+    @pytest.fixture(autouse=True)
+    def server(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncServer]:
+        monkeypatch.setenv("SYNC_EXPECTED_LATENCY", "0.2")  # read by ministudio_engines
+        with SyncServer(latency=0.1, fault_retry_after=0.05) as server:
+            yield server
+
+    @pytest.fixture
+    def engine_env(self, server: SyncServer) -> dict[str, str]:
+        return {
+            "SYNC_API_KEY": SYNC_KEY,
+            "SYNC_BASE_URL": server.base_url,
+            "SYNC_ASSET_STORE": f"file://{server.files_dir}",
+            "SYNC_ASSET_BASE_URL": server.files_url,
+        }
+
+    @pytest.fixture
+    def engine_faults(self, server: SyncServer) -> SyncServer:
         return server

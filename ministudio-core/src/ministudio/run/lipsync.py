@@ -18,11 +18,11 @@ from __future__ import annotations
 import functools
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ministudio.engines import EngineSpec
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.jobs import LipSyncRequest, QCVerdict
 from ministudio.plan.estimate import ShotPlan
 from ministudio.plan.graph import engine_code
@@ -57,6 +57,18 @@ class LipSync:
         self, ctx: RenderContext, requests: Requests, engines: EngineCalls, progress: Progress
     ) -> None:
         self.ctx, self.requests, self.engines, self.progress = ctx, requests, engines, progress
+
+    def check_keys(self, engines: Iterable[EngineSpec | None]) -> None:
+        """Raise ``MissingKeyError`` now, before anything is spent, for a routed lip-sync
+        engine without its key (a pass would fail only after its shot was paid for)."""
+        for engine in {e.id: e for e in engines if e is not None and e.key_env}.values():
+            context = EngineContext(
+                engine=engine.id, work_dir=self.ctx.store.root, env=self.ctx.env
+            )
+            if engine.all_keys:
+                context.keys(engine)
+            else:
+                context.key(engine)
 
     def checked(self, shot: Shot, engine: EngineSpec) -> bool:
         """Whether a take of ``shot`` by ``engine`` gets the lip-sync check: a character in

@@ -319,6 +319,7 @@ class Renderer:
 
     def _waiting(self) -> None:
         self.inspector.check_key()  # a judge without its key stops us before any spending
+        self.lipsync.check_keys(ps.lipsync for ps in self.planned)  # as a lip-sync engine
         for ps in self.planned:
             self.progress.event(ShotEvent(ps.id, "waiting", ps.engine.id, detail="speech"))
 
