@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from ministudio.testing import VideoEngineConformance
-from ministudio.testing.lipsync import LipSyncEngineConformance
+from ministudio.testing import LipSyncEngineConformance, VideoEngineConformance
 
 from .fakes.sim_server import SimServer
 from .fakes.sync_server import API_KEY as SYNC_KEY

@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from ministudio import engines, jobs
 from ministudio.plugins import hookspecs
-from ministudio.testing import SpeechEngineConformance, VideoEngineConformance
+from ministudio.testing import (
+    LipSyncEngineConformance,
+    SpeechEngineConformance,
+    VideoEngineConformance,
+)
 
 from .conftest import ROOT
 
@@ -163,7 +167,9 @@ def test_every_field_of_the_types_plugins_see_is_documented(kind: type) -> None:
     assert sorted(documented) == sorted(fields), f"{kind.__name__}: fields {fields}"
 
 
-@pytest.mark.parametrize("kit", [VideoEngineConformance, SpeechEngineConformance])
+@pytest.mark.parametrize(
+    "kit", [VideoEngineConformance, SpeechEngineConformance, LipSyncEngineConformance]
+)
 def test_the_kits_settings_are_documented_with_their_defaults(kit: type) -> None:
     settings = {
         name: value

@@ -1,7 +1,8 @@
 """The engine conformance kits: pytest test classes an engine package subclasses.
 :class:`VideoEngineConformance` for video engines, :class:`SpeechEngineConformance` (see its
-docstring) for voices; both share :class:`EngineKit` (``engine_id``, ``plugin()``,
-``sdk_modules``, the ``engine_env`` and ``engine_faults`` fixtures).
+docstring) for voices, :class:`LipSyncEngineConformance` (see its docstring) for lip-sync
+engines; all share :class:`EngineKit` (``engine_id``, ``plugin()``, ``sdk_modules``, the
+``engine_env`` and ``engine_faults`` fixtures).
 
 Subclass :class:`VideoEngineConformance` in your package's tests, name the engine and the
 plugin, and pytest runs every check that applies to the engine's declared capabilities::
@@ -73,7 +74,14 @@ except ModuleNotFoundError as exc:
     ) from exc
 
 from ministudio.testing._kit import EngineKit, FaultInjector
+from ministudio.testing.lipsync import LipSyncEngineConformance
 from ministudio.testing.speech import SpeechEngineConformance
 from ministudio.testing.video import VideoEngineConformance
 
-__all__ = ["EngineKit", "FaultInjector", "SpeechEngineConformance", "VideoEngineConformance"]
+__all__ = [
+    "EngineKit",
+    "FaultInjector",
+    "LipSyncEngineConformance",
+    "SpeechEngineConformance",
+    "VideoEngineConformance",
+]
