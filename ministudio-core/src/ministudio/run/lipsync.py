@@ -87,9 +87,9 @@ class LipSync:
         if voice is None:
             return None
         seen = set(on_screen(brief))
-        spans = [(line.start, line.end) for line in brief.lines if line.end > line.start]
-        mine = [span for i, span in enumerate(spans) if i in seen]
-        others = [span for i, span in enumerate(spans) if i not in seen]
+        timed = [(i, (line.start, line.end)) for i, line in enumerate(brief.lines)]
+        mine = [span for i, span in timed if i in seen and span[1] > span[0]]
+        others = [span for i, span in timed if i not in seen and span[1] > span[0]]
         check = functools.partial(
             lipsync_of_clip,
             clip,
