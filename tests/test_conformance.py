@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from ministudio.testing import LipSyncEngineConformance, VideoEngineConformance
 
+from .fakes.kling_server import KlingServer
 from .fakes.sim_server import SimServer
 from .fakes.sync_server import API_KEY as SYNC_KEY
 from .fakes.sync_server import SyncServer
@@ -91,3 +92,35 @@ class TestSyncConformance(LipSyncEngineConformance):
     @pytest.fixture
     def engine_faults(self, server: SyncServer) -> SyncServer:
         return server
+
+
+class TestKlingLipSyncConformance(LipSyncEngineConformance):
+    """The lip-sync kit on Kling's Advanced Lip-Sync (kling-lipsync) against the Kling fake;
+    at 720p (Kling takes 720p or 1080p). The fake's faults speak Kling's codes, so the fault
+    tests are left to tests/test_kling_lipsync.py."""
+
+    engine_id = "kling-lipsync"
+    sdk_modules = ("httpx", "jwt")
+    resolution = "720p"
+
+    def plugin(self) -> object:
+        import ministudio_kling
+
+        return ministudio_kling
+
+    @pytest.fixture(autouse=True)
+    def server(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[KlingServer]:
+        monkeypatch.setenv("KLING_LIPSYNC_EXPECTED_LATENCY", "0.2")
+        with KlingServer(latency=0.1, render_scale=0.05) as server:
+            yield server
+
+    @pytest.fixture
+    def engine_env(self, server: KlingServer) -> dict[str, str]:
+        return {
+            "KLING_BASE_URL": server.base_url,
+            "KLING_ACCESS_KEY": server.access_key,
+            "KLING_SECRET_KEY": server.secret_key,
+            "KLING_BUSY_WAIT": "0.05",
+            "KLING_ASSET_STORE": f"file://{server.files_dir}",
+            "KLING_ASSET_BASE_URL": server.files_url,
+        }

@@ -35,7 +35,7 @@ class _Still:
     def ministudio_engines(self) -> list[Any]:
         from ministudio.engines import Capabilities, EngineSpec
 
-        caps = Capabilities(resolutions=("480p",), min_duration=1.0)
+        caps = Capabilities(resolutions=("480p", "720p", "1080p"), min_duration=1.0)
         return [EngineSpec(id=STILL, kind="video", capabilities=caps, revision=1)]
 
     @hookimpl
@@ -83,6 +83,7 @@ class LipSyncEngineConformance(EngineKit):
 
     kind = "lipsync"
     submit_endpoint: str = "submit"  # the fake's name for the request that creates a job
+    resolution: str = "480p"  # the kit's film's (an engine may take only larger pictures)
     line: str = "Well, I looked everywhere for the little green frog, and then it jumped out."
 
     # -- helpers -------------------------------------------------------------------------
@@ -99,14 +100,14 @@ class LipSyncEngineConformance(EngineKit):
         return host
 
     def film(self) -> Production:
-        """Two shots of the kit's still engine at 480p: Ann speaks in the first (a close-up),
-        a narrator over her in the second; every pass routed to the engine."""
+        """Two shots of the kit's still engine at ``resolution``: Ann speaks in the first (a
+        close-up), a narrator over her in the second; every pass routed to the engine."""
         from ministudio.spec import Production
 
         return Production.model_validate(
             {
                 "title": "Lip-sync conformance",
-                "format": {"aspect_ratio": "16:9", "resolution": "480p", "fps": FPS},
+                "format": {"aspect_ratio": "16:9", "resolution": self.resolution, "fps": FPS},
                 "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat"}},
                 "environments": {"quay": {"description": "a stone quay", "lighting": "day"}},
                 "scenes": [
