@@ -380,3 +380,36 @@ def test_a_second_pass_is_not_asked_for_past_the_budget(store, tmp_path) -> None
     shot = render(capped, tmp_path / "out", host=host, store=store).shots[0]
     assert mouths.passes == [0]
     assert shot.lipsync is not None and "would pass the budget" in (shot.lipsync.stopped or "")
+
+
+class ShortPainter(Painter):
+    """The painter, whose clips last 3 s at most: a longer speaking shot is split."""
+
+    @hookimpl
+    def ministudio_engines(self) -> list[EngineSpec]:
+        caps = Capabilities(resolutions=("480p",), min_duration=1.0, max_duration=3.0)
+        return [EngineSpec(id="painter", kind="video", capabilities=caps, revision=1)]
+
+
+def test_each_part_of_a_split_shot_gets_its_own_pass(store, tmp_path) -> None:
+    """A line longer than the engine's longest clip splits the shot: each part is passed
+    with its own stretch of the voice (a part the line goes on into included), and the film
+    shows every part's pass."""
+    host, lipper = PluginHost(), Lipper()
+    host.register(ShortPainter(), "painter")
+    host.register(lipper, "lipper")
+    production = talking(video="painter", lipsync="lipper")
+    manifest = render(production, tmp_path / "out", host=host, store=store)
+    parts = [s for s in manifest.shots if s.part_of == "talk"]
+    assert len(parts) >= 2
+    assert len(lipper.jobs) == len(parts)
+    assert all(s.lipsync is not None and s.lipsync.state == "done" for s in parts)
+    from ministudio.media.audio import read_wav
+
+    for request in lipper.jobs:  # the line goes on in the later parts: so does their voice
+        samples, _ = read_wav(request.voice)
+        assert np.sqrt(np.mean(np.square(samples))) > 0.01, request.shot.shot_id
+        assert [line.speaker for line in request.shot.lines] == ["ann"]
+    for shot in parts:
+        colour = middle_colour(tmp_path / "out" / "film.mp4", shot.start + shot.duration / 2)
+        assert np.abs(colour - np.array(MAGENTA)).sum() < 60, (shot.id, colour)

@@ -289,12 +289,16 @@ def shot_brief(
     *,
     image: Callable[[Path], Path],
     phonemes: Sequence[tuple[tuple[float, str], ...]] = (),
+    carried: Sequence[tuple[PlannedLine, float, float, tuple[tuple[float, str], ...]]] = (),
 ) -> ShotPrompt:
     """The structured, engine-neutral prompt of a planned shot. ``image`` maps each of the
     production's images to the file engines get instead (the render's re-encoded copy);
-    ``phonemes`` are each line's, as spoken (seconds from the line's start), where known."""
+    ``phonemes`` are each line's, as spoken (seconds from the line's start), where known.
+    ``carried``: lines begun before this part of a split shot and still heard in it (the
+    line, its start from the part's, negative, its length and its phonemes): they come
+    first, from the part's start."""
     scene, shot = planned.scene, planned.shot
-    speakers = {line.speaker for line in planned.lines}
+    speakers = {line.speaker for line in planned.lines} | {c[0].speaker for c in carried}
     characters = tuple(
         CharacterBrief(
             id=cid,
@@ -305,22 +309,23 @@ def shot_brief(
         )
         for cid in shot.cast
     )
+    own = zip(
+        planned.lines,
+        timing.starts,
+        line_lengths,
+        phonemes or [()] * len(line_lengths),
+        strict=True,
+    )
     lines = tuple(
         LineBrief(
             speaker=line.speaker,
             text=line.request.text,
             emotion=line.request.emotion,
-            start=round(start, 3),
+            start=round(max(start, 0.0), 3),
             end=round(start + length, 3),
-            phonemes=tuple((round(start + t, 4), name) for t, name in said),
+            phonemes=_from(start, said),
         )
-        for line, start, length, said in zip(
-            planned.lines,
-            timing.starts,
-            line_lengths,
-            phonemes or [()] * len(line_lengths),
-            strict=True,
-        )
+        for line, start, length, said in (*carried, *own)
     )
     return ShotPrompt(
         shot_id=planned.id,
@@ -336,6 +341,16 @@ def shot_brief(
         negative=tuple(production.style.negative),
         lines=lines,
         native_audio=speaks_natively(planned),
+    )
+
+
+def _from(start: float, said: tuple[tuple[float, str], ...]) -> tuple[tuple[float, str], ...]:
+    """A line's phonemes (seconds from the line's start) timed from the shot's, the line
+    starting at ``start``; one begun before the shot is at 0."""
+    timed = [(start + t, name) for t, name in said]
+    before = [name for t, name in timed if t < 0][-1:]
+    return tuple((0.0, name) for name in before) + tuple(
+        (round(t, 4), name) for t, name in timed if t >= 0
     )
 
 

@@ -24,7 +24,8 @@ def on_screen(brief: ShotPrompt) -> list[int]:
 
 def write_voice(lines: Sequence[tuple[Path, float]], seconds: float, output: Path) -> Path:
     """Mix each (WAV, start in seconds) onto ``seconds`` of silence and write a 16-bit mono
-    WAV at the first line's rate (the others resampled to it); sound past the end is cut."""
+    WAV at the first line's rate (the others resampled to it); sound before the start (a
+    negative start) and past the end is cut."""
     from ministudio.media.audio import read_wav, resample
 
     rate = 0
@@ -37,6 +38,8 @@ def write_voice(lines: Sequence[tuple[Path, float]], seconds: float, output: Pat
         elif source_rate != rate:
             samples = resample(samples, source_rate, rate)
         first = round(start * rate)
+        if first < 0:  # begun before the shot (a split shot's part): its rest
+            samples, first = samples[-first:], 0
         end = min(track.size, first + samples.size)
         if end > first:
             track[first:end] += samples[: end - first]

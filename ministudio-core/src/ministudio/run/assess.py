@@ -16,7 +16,7 @@ from ministudio.run.errors import BudgetError
 from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import Manifest
 from ministudio.run.requests import Requests, with_plate
-from ministudio.run.shots import Shot
+from ministudio.run.shots import Shot, carried_lines
 
 
 async def assess(
@@ -62,7 +62,10 @@ async def assess(
         first = await clips.continue_frame(*fit_keys[after], before) if after and before else None
         durations = [line.duration for line in shot.lines]
         said = [line.phonemes for line in shot.lines]
-        shot.brief = shot_brief(ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said)
+        shot.brief = shot_brief(
+            ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said,
+            carried=carried_lines(shot),
+        )  # fmt: skip
         if plate is not None:
             with_plate(shot, plate)
         # Built even when the shot waits (for the shot it continues, or its plate): its

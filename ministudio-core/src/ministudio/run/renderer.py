@@ -52,7 +52,7 @@ from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import Manifest
 from ministudio.run.progress import Progress, ShotEvent, ShotState
 from ministudio.run.requests import Requests, with_plate
-from ministudio.run.shots import Line, Shot, job_of, place, previous_of, split, timed
+from ministudio.run.shots import Line, Shot, carried_lines, job_of, place, previous_of, split, timed
 from ministudio.run.speech import Speech, native
 from ministudio.run.store import ContentStore
 from ministudio.run.takes import Takes
@@ -266,8 +266,9 @@ class Renderer:
             durations = [line.duration for line in shot.lines]
             said = [line.phonemes for line in shot.lines]
             shot.brief = shot_brief(
-                ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said
-            )
+                ctx.p, ps, shot.timing, durations, image=ctx.image, phonemes=said,
+                carried=carried_lines(shot),
+            )  # fmt: skip
             plate = await self.clips.plate(shot)
             if plate is not None:
                 with_plate(shot, plate)

@@ -207,11 +207,12 @@ class Requests:
         from ministudio.plan.voicing import on_screen, write_voice
 
         assert shot.brief is not None
-        spoken = [
-            (line.path, shot.brief.lines[i].start)
-            for i in on_screen(shot.brief)
-            if (line := shot.lines[i]).path is not None
-        ]
+        heard = [*shot.carried, *zip(shot.lines, shot.timing.starts, strict=True)]  # as briefed
+        spoken = []
+        for i in on_screen(shot.brief):
+            line, start = heard[i]
+            if line.path is not None:
+                spoken.append((line.path, start))
         if not spoken:
             return None
         store, seconds = self.ctx.store, shot.timing.duration

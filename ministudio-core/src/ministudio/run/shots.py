@@ -59,6 +59,9 @@ class Shot:
     footage: Footage | None = None  # a few of the clip's frames, for the checks across shots
     slate: Path | None = None  # the card the film shows in its place when it failed
     cause: BaseException | None = None  # why it failed, with the traceback
+    # lines begun in the part before this one (a split shot) and still heard in it, each
+    # with its start from this part's (negative): its voice and its mouths carry on
+    carried: list[tuple[Line, float]] = field(default_factory=list)
     done: anyio.Event = field(default_factory=anyio.Event)
     final: anyio.Event = field(default_factory=anyio.Event)  # its clip may join the film
     fit_key: str | None = None  # the key of ``clip`` in the store
@@ -147,7 +150,19 @@ def split(production: Production, shot: Shot) -> list[Shot]:
         starts = tuple(timing.starts[i] - lo for i in mine)
         part = ShotTiming((b - a) / fps, b - a, starts, timing.stretched)
         parts.append(timed(production, planned, [shot.lines[i] for i in mine], part, ps.id))
+        parts[-1].carried = [
+            (line, start - lo)
+            for line, start in zip(shot.lines, timing.starts, strict=True)
+            if start < lo < start + line.duration
+        ]
     return parts
+
+
+def carried_lines(
+    shot: Shot,
+) -> list[tuple[PlannedLine, float, float, tuple[tuple[float, str], ...]]]:
+    """``shot.carried`` as ``shot_brief`` takes it: each line, its start, length, phonemes."""
+    return [(line.planned, start, line.duration, line.phonemes) for line, start in shot.carried]
 
 
 def place(shots: list[Shot]) -> None:
