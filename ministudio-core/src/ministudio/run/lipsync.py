@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.jobs import LipSyncRequest, QCVerdict
@@ -35,6 +36,9 @@ from ministudio.run.progress import Progress, ShotEvent
 from ministudio.run.requests import Requests
 from ministudio.run.shots import Shot
 from ministudio.run.store import job_key
+
+if TYPE_CHECKING:
+    from ministudio.qc.checks import Footage
 
 log = logging.getLogger("ministudio.run.lipsync")
 
@@ -76,10 +80,11 @@ class LipSync:
         assert shot.brief is not None
         return engine.capabilities.reference_audio and bool(on_screen(shot.brief))
 
-    async def verdict(self, shot: Shot, clip: Path) -> QCVerdict | None:
-        """The lip-sync check of ``clip`` (the shot's picture) against the shot's voice; None
-        when no character in frame speaks."""
-        from ministudio.qc.checks.lipsync import lipsync_of_clip
+    def check(self, shot: Shot) -> Callable[[Footage | None], QCVerdict] | None:
+        """The lip-sync check of a picture of ``shot`` (its whole decoded footage) against
+        the shot's voice; None when no character in frame speaks. Picklable: it may run
+        wherever the render's media work runs."""
+        from ministudio.qc.checks.lipsync import lipsync_of_footage
 
         brief = shot.brief
         assert brief is not None
@@ -88,18 +93,22 @@ class LipSync:
             return None
         seen = set(on_screen(brief))
         timed = [(i, (line.start, line.end)) for i, line in enumerate(brief.lines)]
-        mine = [span for i, span in timed if i in seen and span[1] > span[0]]
-        others = [span for i, span in timed if i not in seen and span[1] > span[0]]
-        check = functools.partial(
-            lipsync_of_clip,
-            clip,
-            voice,
-            on_screen=mine,
-            others=others,
+        return functools.partial(
+            lipsync_of_footage,
+            voice_wav=voice,
+            on_screen=[span for i, span in timed if i in seen and span[1] > span[0]],
+            others=[span for i, span in timed if i not in seen and span[1] > span[0]],
             shot_size=brief.shot_size,
             fps=self.ctx.fps,
         )
-        found: QCVerdict = await self.ctx.executor.media(check)
+
+    async def verdict(self, shot: Shot, clip: Path) -> QCVerdict | None:
+        """The lip-sync check of ``clip`` (the shot's picture) against the shot's voice; None
+        when no character in frame speaks."""
+        check = self.check(shot)
+        if check is None:
+            return None
+        found: QCVerdict = await self.ctx.executor.media(_decoded, clip, check)
         return found
 
     def job(
@@ -266,3 +275,10 @@ class LipSync:
 def is_lipsync(verdict: QCVerdict) -> bool:
     """A verdict on the lips: the measured check (``lipsync``) or a judge's (``lipsync:...``)."""
     return verdict.check.partition(":")[0] == CHECK
+
+
+def _decoded(clip: Path, check: Callable[[Footage | None], QCVerdict]) -> QCVerdict:
+    """``check`` on ``clip``'s picture, decoded here."""
+    from ministudio.qc.checks import decode
+
+    return check(decode(clip, sound=False))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio.errors import MinistudioError
-from ministudio.jobs import EditRequest
+from ministudio.jobs import EditRequest, QCVerdict
 from ministudio.plan.shots import PlannedShot, speaks_natively
 from ministudio.qc.retakes import Take, best, climb, failing
 from ministudio.qc.verdicts import Inspector
@@ -110,13 +110,14 @@ class Takes:
         voice = self.requests.voice(shot) if given and self.inspector.judge else None
         seconds = shot.timing.duration
         record.qc = await self.inspector.verdicts(shot.brief, clip, seconds, fps, voice)
-        lips = await self.lipsync.verdict(shot, clip) if given else None
-        record.qc += [lips] if lips is not None else []
-        made.footage = await self.ctx.executor.media(footage_of, clip)
+        lips = self.lipsync.check(shot) if given else None
+        footage, on_lips = await self.ctx.executor.media(footage_of, clip, lips)
+        made.footage = footage
+        record.qc += [on_lips] if on_lips is not None else []
         if previous is not None:
             await previous.done.wait()  # its frames come with its own checks
         if previous is not None and previous.footage is not None:
-            record.qc.append(seam(previous.footage, made.footage))
+            record.qc.append(seam(previous.footage, footage))
         record.cost += sum(verdict.cost for verdict in record.qc)
         return made
 
@@ -218,12 +219,16 @@ class Takes:
         return True
 
 
-def footage_of(clip: Path) -> Footage:
-    """A few of ``clip``'s frames, for the seam and the checks across shots."""
+def footage_of(
+    clip: Path, lips: Callable[[Footage], QCVerdict] | None = None
+) -> tuple[Footage, QCVerdict | None]:
+    """A few of ``clip``'s frames, for the seam and the checks across shots; and ``lips``
+    (the lip-sync check) on all of them, from the same decoding."""
     from ministudio.qc.checks import decode
     from ministudio.qc.checks.continuity import sample
 
-    return sample(decode(clip, sound=False))
+    whole = decode(clip, sound=False)
+    return sample(whole), lips(whole) if lips is not None else None
 
 
 def next_rung(

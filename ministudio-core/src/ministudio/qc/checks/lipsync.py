@@ -27,11 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ministudio.jobs import QCVerdict
 from ministudio.qc.checks import sync
+
+if TYPE_CHECKING:
+    from ministudio.qc.checks.footage import Footage
 
 CHECK = "lipsync"
 # The sizes at which a face is big enough to judge. Measured (issue 15 and 18): mouths in the
@@ -131,13 +135,30 @@ def lipsync_of_clip(
 ) -> QCVerdict:
     """`check_lipsync` on ``clip`` (decoded here, its picture only) and ``voice_wav`` (the
     shot's on-screen lines as one WAV on the clip's timeline; mixed down to mono)."""
-    from ministudio.media.audio import read_wav
     from ministudio.qc.checks.footage import decode
 
     if shot_size not in JUDGED_SIZES:  # nothing to decode
-        return check_lipsync(np.zeros((0, 1, 1), np.uint8), fps, np.zeros(0), 1, on_screen,
-                             others, shot_size)  # fmt: skip
-    footage = decode(clip, sound=False)
+        return lipsync_of_footage(None, voice_wav, on_screen, others, shot_size, fps)
+    return lipsync_of_footage(
+        decode(clip, sound=False), voice_wav, on_screen, others, shot_size, fps
+    )
+
+
+def lipsync_of_footage(
+    footage: Footage | None,
+    voice_wav: Path,
+    on_screen: Sequence[tuple[float, float]],
+    others: Sequence[tuple[float, float]],
+    shot_size: str,
+    fps: float,
+) -> QCVerdict:
+    """`lipsync_of_clip` on a clip already decoded (its whole ``fine`` picture); None for a
+    shot size that is not judged (nothing is read)."""
+    from ministudio.media.audio import read_wav
+
+    if footage is None or shot_size not in JUDGED_SIZES:
+        empty = np.zeros((0, 1, 1), np.uint8)
+        return check_lipsync(empty, fps, np.zeros(0), 1, on_screen, others, shot_size)
     samples, rate = read_wav(voice_wav)
     return check_lipsync(
         footage.fine,
