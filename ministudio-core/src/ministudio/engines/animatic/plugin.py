@@ -26,7 +26,7 @@ def ministudio_engines() -> list[EngineSpec]:
             kind="video",
             description=(
                 "local previz: backgrounds, consistent character figures, camera moves, "
-                "mouths that open with the voice, captions; keyless and deterministic"
+                "mouths that say their phonemes with the voice, captions; keyless and deterministic"
             ),
             capabilities=Capabilities(
                 durations=None,
