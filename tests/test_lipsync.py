@@ -413,3 +413,34 @@ def test_each_part_of_a_split_shot_gets_its_own_pass(store, tmp_path) -> None:
     for shot in parts:
         colour = middle_colour(tmp_path / "out" / "film.mp4", shot.start + shot.duration / 2)
         assert np.abs(colour - np.array(MAGENTA)).sum() < 60, (shot.id, colour)
+
+
+def test_validate_names_each_wrong_lipsync_routing(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shot's pass routed to a video engine, and one routed for a shot that does not
+    exist: `ministudio validate` names both, with the line, and exits 2."""
+    import sys
+
+    from ministudio import cli
+
+    path = tmp_path / "film.yaml"
+    path.write_text(
+        "title: Bad\n"
+        "characters: {ann: {name: Ann, dna: a woman}}\n"
+        "environments: {park: {description: a park}}\n"
+        "scenes:\n"
+        "  - id: one\n"
+        "    environment: park\n"
+        "    shots:\n"
+        "      - {id: a, action: Ann waves, dialogue: [{speaker: ann, text: Hello}]}\n"
+        "routing:\n"
+        '  shots: {"nope.lipsync": "off", "a.lipsync": animatic}\n'
+    )
+    monkeypatch.setattr(sys, "argv", ["ministudio", "validate", str(path)])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "routing.shots.a.lipsync: 'animatic' is a video engine, not a lipsync engine" in err
+    assert "routing.shots.nope.lipsync: no shot has the id 'nope.lipsync'" in err
