@@ -1,0 +1,151 @@
+"""A ``VideoRequest`` as a Runway create: which endpoint, which body, what it costs, and the
+requests refused before anything is uploaded or paid. Imports no SDK.
+
+Rules (runwayml 5.13 ``types/*_create_params.py``, see the README):
+
+- gen4.5: text to video (``ratio`` 1280:720 or 720:1280 only) or image to video (six
+  ratios); ``duration`` an integer from 2 to 10; ``promptText`` 1 to 1000 UTF-16 units.
+- gen4_turbo: image to video only (a first frame is required).
+- ``promptImage`` position ``first`` only: no last frame on either model.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from ministudio.engines import EngineContext
+from ministudio.errors import EngineRefusal
+from ministudio.jobs import VideoRequest
+
+from ministudio_runway._catalog import (
+    ENGINE,
+    GEN45,
+    GEN45_DURATIONS,
+    MAX_DATA_URI,
+    MAX_PROMPT,
+    MODELS,
+    RATIOS,
+    TEXT_RATIOS,
+    TURBO,
+    TURBO_DURATIONS,
+    price_per_second,
+)
+
+SEEDS = 2**32  # 0..4294967295
+
+
+def model(request: VideoRequest) -> str:
+    """The Runway model id ``request`` asks for (an alias resolved), default gen4.5."""
+    asked = request.model or GEN45
+    for known in MODELS:
+        if asked == known.id or asked in known.aliases:
+            return known.id
+    return asked
+
+
+def prompt_text(request: VideoRequest) -> str:
+    """The prompt as one string."""
+    said = request.prompt
+    if isinstance(said, dict):
+        said = str(said.get("promptText") or said.get("text") or said.get("prompt") or "")
+    return said.strip()
+
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def endpoint(request: VideoRequest) -> str:
+    """``image_to_video`` when the shot starts from a frame, else ``text_to_video``."""
+    return "image_to_video" if request.first_frame is not None else "text_to_video"
+
+
+def ratio(request: VideoRequest) -> str:
+    return RATIOS.get(request.aspect_ratio, "")
+
+
+def duration(request: VideoRequest) -> int:
+    """Whole seconds (the core snapped the request to the model's grid already)."""
+    return max(1, math.ceil(round(float(request.duration), 6)))
+
+
+def check(request: VideoRequest) -> None:
+    """Refuse what Runway documents it refuses, before any upload or create."""
+    name = model(request)
+    if name not in (GEN45, TURBO):
+        raise EngineRefusal(ENGINE, f"model {name!r} is not offered: use {GEN45} or {TURBO}")
+    if request.last_frame is not None:
+        raise EngineRefusal(
+            ENGINE, f"{name} takes a first frame only (promptImage position 'first')"
+        )
+    size = ratio(request)
+    if not size:
+        raise EngineRefusal(
+            ENGINE, f"aspect ratio {request.aspect_ratio} is not one of {', '.join(RATIOS)}"
+        )
+    if request.first_frame is None:
+        if name == TURBO:
+            raise EngineRefusal(
+                ENGINE,
+                f"{TURBO} makes video from an image only: give the shot a first frame"
+                f" or route it to {GEN45}",
+            )
+        if size not in TEXT_RATIOS:
+            raise EngineRefusal(
+                ENGINE,
+                f"{GEN45} text to video renders 16:9 or 9:16 only ({request.aspect_ratio} "
+                "needs a first frame)",
+            )
+    grid = GEN45_DURATIONS if name == GEN45 else TURBO_DURATIONS
+    if float(duration(request)) not in grid:
+        raise EngineRefusal(
+            ENGINE,
+            f"{name} renders {', '.join(f'{s:g}' for s in grid)} s, not {request.duration:g} s",
+        )
+    text = prompt_text(request)
+    if name == GEN45 and not text:
+        raise EngineRefusal(ENGINE, f"{name} needs a prompt")
+    if utf16_units(text) > MAX_PROMPT:
+        raise EngineRefusal(
+            ENGINE, f"the prompt is {utf16_units(text)} UTF-16 units, over Runway's {MAX_PROMPT}"
+        )
+
+
+def data_uri(path: Path) -> str:
+    kind = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+async def image(path: Path, context: EngineContext) -> str:
+    """The image as Runway takes it: a data URI up to 5 MB, else the file's HTTPS URL from
+    the core's asset host (``context.upload``)."""
+    uri = data_uri(path)
+    if len(uri) <= MAX_DATA_URI:
+        return uri
+    return await context.upload(path)
+
+
+async def body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
+    """The create's keyword arguments for the SDK (snake case, as its ``create`` takes them)."""
+    sent: dict[str, Any] = {
+        "model": model(request),
+        "ratio": ratio(request),
+        "duration": duration(request),
+        "seed": int(request.seed) % SEEDS,
+    }
+    text = prompt_text(request)
+    if text:
+        sent["prompt_text"] = text
+    if request.first_frame is not None:
+        uri = await image(Path(request.first_frame), context)
+        sent["prompt_image"] = [{"uri": uri, "position": "first"}]
+    return sent
+
+
+def cost(request: Any) -> float:
+    """USD: whole seconds billed at the model's credits per second."""
+    return round(duration(request) * price_per_second(model(request)), 6)

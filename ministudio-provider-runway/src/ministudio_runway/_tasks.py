@@ -1,0 +1,264 @@
+"""``runway``'s remote-engine hooks: submit, poll, download, through ``runwayml.AsyncRunwayML``.
+Imported by the hooks only.
+
+How failures map, so the core never pays twice:
+
+- create: a request the models cannot take is refused before anything is uploaded or sent
+  (``_request.check``); 400/422 are ``EngineRefusal`` with Runway's message; 401/403 a
+  rejected key naming RUNWAYML_API_SECRET; 429, 502, 503, or a connection that failed before
+  the request went out, ``TransientError``; anything else once the request was sent (a lost
+  answer, a 500 or 504, an unreadable answer) is ``AmbiguousSubmission``: Runway has no list
+  of tasks and no idempotency key, so a lost create cannot be found again and the core stops
+  the shot instead of paying twice. ``context.sending()`` is called right before the create.
+- poll: PENDING and THROTTLED are queued, RUNNING running (with its progress), SUCCEEDED
+  succeeded with the first output URL, FAILED failed (``failureCode`` starting ``SAFETY`` or
+  ``INPUT`` is a refusal), CANCELLED failed. Transport errors, 429 and 5xx: ``TransientError``.
+- download: output URLs expire within 24-48 hours; one that no longer works is replaced by
+  a fresh one from ``GET /v1/tasks/{id}`` and fetched once more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ministudio.engines import EngineContext
+from ministudio.errors import (
+    AmbiguousSubmission,
+    EngineError,
+    EngineRefusal,
+    MinistudioError,
+    MissingKeyError,
+    TransientError,
+)
+from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, VideoResult
+
+from ministudio_runway import _request
+from ministudio_runway._catalog import BASE_URL, ENGINE, KEYS, spec
+
+if TYPE_CHECKING:
+    from runwayml import AsyncRunwayML
+
+STATES: Final[dict[str, JobState]] = {
+    "PENDING": "queued",
+    "THROTTLED": "queued",
+    "RUNNING": "running",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "CANCELLED": "failed",
+}
+# failureCode prefixes whose task fails again as sent (docs.dev.runwayml.com/errors/task-failures)
+REFUSING: Final = ("SAFETY", "INPUT", "ASSET")
+RETRYABLE: Final = (429, 502, 503)
+REFUSED: Final = (400, 413, 422)
+EXPIRED: Final = (400, 403, 404, 410)
+LOST: Final = (
+    "the task may exist and be billed, and Runway cannot look it up (no list of tasks, no "
+    "idempotency key): check the account's usage on dev.runwayml.com, then run `ministudio "
+    "render --forget-lost` to send it again"
+)
+
+
+class KeyRejected(MissingKeyError):
+    """Runway turned the key down (401/403): it is set, but wrong or revoked."""
+
+    def __init__(self, status: int) -> None:
+        self.engine = ENGINE
+        self.variables = list(KEYS)
+        MinistudioError.__init__(
+            self,
+            f"engine '{ENGINE}' rejected its API key (HTTP {status}): check "
+            f"{' or '.join(KEYS)} (or the stored key: `ministudio keys list`) and run again",
+        )
+
+
+def timeout(context: EngineContext) -> float:
+    """``RUNWAY_TIMEOUT``: seconds an HTTP read may take (default 60)."""
+    try:
+        return float(context.env.get("RUNWAY_TIMEOUT") or 60.0)
+    except ValueError:
+        return 60.0
+
+
+def client(context: EngineContext) -> AsyncRunwayML:
+    """A client for the render's key and ``RUNWAYML_BASE_URL`` (from ``context.env``), with
+    the SDK's retries off: the core retries, and only it knows whether a create may be sent
+    again."""
+    import httpx
+    from ministudio.http import tls_context
+    from runwayml import AsyncRunwayML
+
+    key = context.key(spec())
+    base = (context.env.get("RUNWAYML_BASE_URL") or "").rstrip("/") or BASE_URL
+    wait = httpx.Timeout(timeout(context), connect=5.0)
+    return AsyncRunwayML(
+        api_key=key,
+        base_url=base,
+        max_retries=0,
+        timeout=wait,
+        http_client=httpx.AsyncClient(timeout=wait, verify=tls_context(), follow_redirects=True),
+    )
+
+
+def said(exc: Any) -> str:
+    """Runway's message in an error answer."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        for name in ("error", "message", "detail"):
+            if body.get(name):
+                return str(body[name])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def failure(exc: Any, what: str) -> MinistudioError:
+    """The typed error for an answer that is not a success, to a request that creates
+    nothing, or to a create known not to have made a task (4xx, 429, 502, 503)."""
+    status = int(exc.status_code)
+    if status in (401, 403):
+        return KeyRejected(status)
+    if status in REFUSED:
+        return EngineRefusal(ENGINE, f"{what}: {said(exc)} (HTTP {status})")
+    if status in RETRYABLE or status >= 500:
+        wait = None
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        if headers is not None:
+            from ministudio.http import retry_after
+
+            wait = retry_after(headers)
+        return TransientError(ENGINE, f"{what}: {said(exc)} (HTTP {status})", retry_after=wait)
+    return EngineError(ENGINE, f"{what}: {said(exc)} (HTTP {status})")
+
+
+def why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def submit(request: VideoRequest, context: EngineContext) -> Submission:
+    """Create the task for ``request``; its id."""
+    import httpx
+    import runwayml
+
+    _request.check(request)
+    sent = await _request.body(request, context)
+    runway = client(context)
+    resource = getattr(runway, _request.endpoint(request))
+    try:
+        context.sending()  # the image is ready: the paid request leaves now
+        made = await resource.create(**sent)
+    except runwayml.APIStatusError as exc:
+        status = exc.status_code
+        if status in RETRYABLE or status < 500:
+            raise failure(exc, "submit") from None
+        raise AmbiguousSubmission(
+            ENGINE, f"the submit was sent and Runway answered HTTP {status}; {LOST}"
+        ) from None
+    except runwayml.APIConnectionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            raise TransientError(ENGINE, f"cannot reach the Runway API ({why(cause)})") from None
+        raise AmbiguousSubmission(
+            ENGINE, f"the submit was sent but its answer was lost ({why(cause or exc)}); {LOST}"
+        ) from None
+    except runwayml.APIError as exc:  # an unreadable 2xx answer, for one
+        raise AmbiguousSubmission(
+            ENGINE, f"the submit was sent but its answer is unreadable ({why(exc)}); {LOST}"
+        ) from None
+    finally:
+        await runway.close()
+    job_id = getattr(made, "id", None)
+    if not isinstance(job_id, str) or not job_id:
+        raise AmbiguousSubmission(
+            ENGINE, f"the submit was accepted but its answer has no id; {LOST}"
+        )
+    return Submission(job_id=job_id)
+
+
+async def find_lost() -> str | None:
+    """A create whose answer was lost cannot be found (no list of tasks, no idempotency key):
+    always ``AmbiguousSubmission``, so the core stops the shot instead of sending it again."""
+    raise AmbiguousSubmission(ENGINE, f"a submit's answer was lost; {LOST}")
+
+
+async def task(job_id: str, context: EngineContext) -> Any:
+    """``GET /v1/tasks/{id}``: the task as Runway has it now (with fresh output URLs)."""
+    import runwayml
+
+    runway = client(context)
+    try:
+        return await runway.tasks.retrieve(job_id)
+    except runwayml.APIStatusError as exc:
+        if exc.status_code == 404:
+            raise EngineError(ENGINE, f"task {job_id} is unknown to Runway") from None
+        raise failure(exc, f"status of task {job_id}") from None
+    except runwayml.APIError as exc:
+        raise TransientError(
+            ENGINE, f"status of task {job_id} failed ({why(exc.__cause__ or exc)})"
+        ) from None
+    finally:
+        await runway.close()
+
+
+def status_of(found: Any) -> JobStatus:
+    """A task as a status."""
+    status = str(getattr(found, "status", ""))
+    state: JobState = STATES.get(status, "running")
+    urls = getattr(found, "output", None) or []
+    url = next((u for u in urls if isinstance(u, str) and u), None)
+    code = getattr(found, "failure_code", None)
+    error = getattr(found, "failure", None) or (str(code) if code else None)
+    if status == "CANCELLED":
+        error = "the task was cancelled or deleted on Runway"
+    if code and error and code not in error:
+        error = f"{error} ({code})"
+    if state == "succeeded" and url is None:
+        state, error = "failed", "the task succeeded without an output"
+    failed = state == "failed"
+    progress = getattr(found, "progress", None)
+    return JobStatus(
+        job_id=str(getattr(found, "id", "")),
+        state=state,
+        progress=float(progress) if isinstance(progress, (int, float)) else None,
+        error=error if failed else None,
+        refused=failed and bool(code) and str(code).upper().startswith(REFUSING),
+        video_url=url,
+        retry_after=5.0 if state in ("queued", "running") else None,  # "once every five seconds"
+    )
+
+
+async def poll(job_id: str, context: EngineContext) -> JobStatus:
+    return status_of(await task(job_id, context))
+
+
+async def download(
+    job_id: str, status: JobStatus, output: Path, context: EngineContext, request: VideoRequest
+) -> VideoResult:
+    """Fetch the finished clip to ``output``, with a fresh URL if the given one expired."""
+    from ministudio import http
+
+    if status.state != "succeeded" or not status.video_url:
+        status = status_of(await task(job_id, context))
+    status.check_done(ENGINE, refusal="the task was refused", url=True)
+    part = output.with_name(output.name + ".runway.part")
+    try:
+        try:
+            await http.download(
+                status.video_url or "", part, engine=ENGINE, timeout=timeout(context)
+            )
+        except http.DownloadError as exc:
+            if exc.status not in EXPIRED:
+                raise
+            fresh = status_of(await task(job_id, context))
+            fresh.check_done(ENGINE, refusal="the task was refused", url=True)
+            await http.download(
+                fresh.video_url or "", part, engine=ENGINE, timeout=timeout(context)
+            )
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(output)
+    return VideoResult(
+        path=output,
+        engine_job_id=job_id,
+        model=_request.model(request),
+        cost=_request.cost(request),
+    )
