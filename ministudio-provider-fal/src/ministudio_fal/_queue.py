@@ -1,0 +1,197 @@
+"""fal's queue API over httpx (see the README for the protocol and its sources): submit,
+status, result, cancel; and the download of the output file. Imported by the hooks only.
+
+Paying once: fal's queue has no idempotency key, so a submit whose answer was lost (sent,
+then the connection dropped, or a 5xx) is an ``AmbiguousSubmission``: the core looks the job
+up, and ``find_job`` answers ``AmbiguousSubmission`` too (fal lists no requests by content),
+so the shot stops for the user instead of paying twice. A submit that never left (connect
+error) is a ``TransientError``: sending it again cannot pay twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from ministudio.engines import EngineContext
+from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, TransientError
+from ministudio.jobs import JobState, JobStatus, Submission, VideoResult
+
+from ministudio_fal._request import body
+from ministudio_fal._table import Endpoint
+
+DEFAULT_QUEUE_URL = "https://queue.fal.run"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STATES: dict[str, JobState] = {
+    "IN_QUEUE": "queued",
+    "IN_PROGRESS": "running",
+    "COMPLETED": "succeeded",  # the result may still be an error: read on download
+}
+
+
+class Api:
+    def __init__(self, endpoint: Endpoint, key: str, env: Any) -> None:
+        self.endpoint = endpoint
+        self.key = key
+        self.base = str(env.get("FAL_QUEUE_URL") or DEFAULT_QUEUE_URL).rstrip("/")
+        try:
+            self.timeout = float(env.get("FAL_TIMEOUT") or 60.0)
+        except ValueError:
+            self.timeout = 60.0
+
+    def client(self) -> Any:
+        import httpx
+
+        return httpx.AsyncClient(
+            headers={"Authorization": f"Key {self.key}"},
+            timeout=httpx.Timeout(self.timeout, connect=15.0),
+            trust_env=urlsplit(self.base).hostname not in LOOPBACK,
+        )
+
+    def request_url(self, job: str, tail: str = "") -> str:
+        return f"{self.base}/{self.endpoint.app}/requests/{job}{tail}"
+
+    def failure(self, response: Any, what: str) -> EngineError:
+        code = response.status_code
+        text = _detail(response)
+        engine = self.endpoint.engine
+        if code in (401, 403):
+            return EngineError(engine, f"fal refused the key on {what} ({code}): check FAL_KEY")
+        if code == 422:
+            return EngineRefusal(engine, f"fal refused the input on {what}: {text}")
+        if code == 429 or code >= 500:
+            return TransientError(engine, f"fal answered {code} on {what}: {text}")
+        return EngineError(engine, f"fal answered {code} on {what}: {text}")
+
+
+def _detail(response: Any) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return str(response.text)[:200]
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])[:300]
+    return str(data)[:300]
+
+
+def webhook(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
+        return url
+    return None
+
+
+async def submit(api: Api, request: Any, context: EngineContext) -> Submission:
+    import httpx
+
+    images: dict[str, str] = {}
+    if request.first_frame is not None:
+        images["first_frame"] = await context.upload(Path(request.first_frame))
+    if request.last_frame is not None:
+        images["last_frame"] = await context.upload(Path(request.last_frame))
+    payload = body(api.endpoint, request, images)
+    url = f"{api.base}/{api.endpoint.endpoint}"
+    hook = webhook(context.webhook_url)
+    if hook:
+        url += "?" + urlencode({"fal_webhook": hook})
+    engine = api.endpoint.engine
+    async with api.client() as http:
+        try:
+            context.sending()
+            response = await http.post(url, json=payload)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransientError(
+                engine, f"cannot reach {api.base} ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise AmbiguousSubmission(
+                engine,
+                f"the submit was sent but its answer was lost ({type(exc).__name__}); fal has "
+                "no idempotency key, so it is not sent again. Check fal's dashboard, then run "
+                "`ministudio render --forget-lost` to submit it once more",
+            ) from None
+    if response.status_code >= 500:
+        raise AmbiguousSubmission(
+            engine,
+            f"fal answered {response.status_code} to the submit: the request may be queued "
+            "(and billed); not sent again. Check fal's dashboard, then `ministudio render "
+            "--forget-lost`",
+        )
+    if response.status_code >= 400:
+        raise api.failure(response, "submit")
+    try:
+        ident = response.json().get("request_id")
+    except (ValueError, AttributeError):
+        ident = None
+    if not isinstance(ident, str) or not ident:
+        raise AmbiguousSubmission(engine, "fal accepted the submit without a request_id")
+    return Submission(job_id=ident)
+
+
+async def poll(api: Api, job: str) -> JobStatus:
+    import httpx
+
+    async with api.client() as http:
+        try:
+            response = await http.get(api.request_url(job, "/status"), params={"logs": "1"})
+        except httpx.TransportError as exc:
+            raise TransientError(api.endpoint.engine, f"status: {type(exc).__name__}") from None
+    if response.status_code >= 400:
+        raise api.failure(response, "status")
+    data = response.json()
+    raw = str(data.get("status") or "")
+    state = STATES.get(raw, "running")
+    progress = None
+    if state == "queued" and isinstance(data.get("queue_position"), int):
+        progress = 0.0
+    return JobStatus(job_id=job, state=state, progress=progress)
+
+
+async def result(api: Api, job: str) -> dict[str, Any]:
+    import httpx
+
+    async with api.client() as http:
+        try:
+            response = await http.get(api.request_url(job))
+        except httpx.TransportError as exc:
+            raise TransientError(api.endpoint.engine, f"result: {type(exc).__name__}") from None
+    if response.status_code == 422:
+        raise EngineRefusal(api.endpoint.engine, f"fal refused the request: {_detail(response)}")
+    if response.status_code >= 400:
+        raise api.failure(response, "result")
+    data = response.json()
+    if not isinstance(data, dict):
+        raise EngineError(api.endpoint.engine, "fal's result is not an object")
+    return data
+
+
+async def download(
+    api: Api, job: str, status: JobStatus, output: Path, request: Any
+) -> VideoResult:
+    from ministudio.http import download as fetch
+
+    status.check_done(api.endpoint.engine, noun="request")
+    data = await result(api, job)
+    video = data.get("video")
+    url = video.get("url") if isinstance(video, dict) else None
+    if not isinstance(url, str) or not url:
+        raise EngineError(api.endpoint.engine, f"fal's result for {job} names no video")
+    await fetch(url, output, engine=api.endpoint.engine, timeout=api.timeout)
+    cost = api.endpoint.price_per_second * float(request.duration)
+    return VideoResult(path=output, engine_job_id=job, model=api.endpoint.endpoint, cost=cost)
+
+
+async def cancel(api: Api, job: str) -> str:
+    """PUT .../cancel; fal's answer status (OK, CANCELLATION_REQUESTED, ALREADY_COMPLETED,
+    NOT_FOUND)."""
+    async with api.client() as http:
+        response = await http.put(api.request_url(job, "/cancel"))
+    if response.status_code >= 400 and response.status_code not in (400, 404):
+        raise api.failure(response, "cancel")
+    try:
+        return str(response.json().get("status") or "")
+    except (ValueError, AttributeError):
+        return ""
