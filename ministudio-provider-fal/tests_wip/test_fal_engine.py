@@ -1,0 +1,191 @@
+"""The fal plugin (ministudio-provider-fal) hook by hook against the loopback fake of fal's
+queue (tests/fakes/fal_server.py, written from fal's docs): submit, poll through the queue
+states, download (priced), refusals before paying, a lost submit answer left ambiguous,
+signed webhooks (a forged one refused), the key never in an error."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import ministudio_fal
+import pytest
+from ministudio.engines import EngineContext
+from ministudio.errors import AmbiguousSubmission, EngineError, MissingKeyError, WebhookRejected
+from ministudio.jobs import JobStatus, VideoRequest
+from ministudio.media.probe import probe
+from ministudio_fal import _webhooks
+
+from .fakes.fal_server import API_KEY, FalServer
+from .requests import kite_request
+
+ENGINE = "fal-seedance-2"
+
+
+@pytest.fixture
+def server() -> Iterator[FalServer]:
+    with FalServer(latency=0.3) as fake:
+        yield fake
+
+
+def make_context(server: FalServer, tmp: Path, engine: str = ENGINE, **env: str) -> EngineContext:
+    values = {
+        "FAL_KEY": API_KEY,
+        "FAL_QUEUE_URL": server.base_url,
+        "FAL_JWKS_URL": server.jwks_url,
+        "FAL_TIMEOUT": "10",
+        **env,
+    }
+    return EngineContext(engine=engine, work_dir=tmp, env=values)
+
+
+def run(awaitable: Any) -> Any:
+    async def main() -> Any:
+        return await awaitable
+
+    return anyio.run(main)
+
+
+def request(**changes: Any) -> VideoRequest:
+    return kite_request(**changes)
+
+
+def submit(req: VideoRequest, context: EngineContext, engine: str = ENGINE) -> str:
+    made = ministudio_fal.submit_video(
+        engine=engine, request=req, idempotency_key="k" * 32, context=context
+    )
+    assert made is not None
+    return str(run(made).job_id)
+
+
+def settle(job: str, context: EngineContext, engine: str = ENGINE) -> list[JobStatus]:
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status: JobStatus = run(
+            ministudio_fal.poll_video(engine=engine, job_id=job, context=context)
+        )
+        seen.append(status)
+        if status.state in ("succeeded", "failed"):
+            break
+        time.sleep(0.03)
+    return seen
+
+
+def download(job: str, status: JobStatus, out: Path, context: EngineContext, req: Any) -> Any:
+    made = ministudio_fal.download_video(
+        engine=ENGINE, job_id=job, status=status, output=out, context=context, request=req
+    )
+    return run(made)
+
+
+def test_engines_are_declared_from_the_table() -> None:
+    specs = {s.id: s for s in ministudio_fal.ministudio_engines()}
+    assert {"fal-seedance-2", "fal-seedance-2-mini", "fal-seedance-2-i2v"} <= set(specs)
+    caps = specs[ENGINE].capabilities
+    assert caps.durations == tuple(float(n) for n in range(4, 16))
+    assert caps.resolutions == ("480p", "720p")
+    assert caps.native_audio and caps.webhooks and not caps.first_frame
+    assert specs["fal-seedance-2-i2v"].capabilities.first_frame
+    assert specs[ENGINE].capabilities.price_per_second == pytest.approx(0.3034)
+    assert (
+        ministudio_fal.submit_video(engine="kling", request=None, idempotency_key="", context=None)
+        is None
+    )
+
+
+def test_submit_poll_download(server: FalServer, tmp_path: Path) -> None:
+    context = make_context(server, tmp_path)
+    req = request()
+    job = submit(req, context)
+    states = [s.state for s in settle(job, context)]
+    assert states[-1] == "succeeded"
+    assert "queued" in states or "running" in states
+    sent = server.jobs[job].body
+    assert sent == {
+        "prompt": "a red kite rises over a beach",
+        "duration": "5",
+        "aspect_ratio": "16:9",
+        "resolution": "720p",
+        "seed": req.seed,
+    }
+    out = tmp_path / "clip.mp4"
+    result = download(job, JobStatus(job_id=job, state="succeeded"), out, context, req)
+    assert result.cost == pytest.approx(0.3034 * 5)
+    info = probe(out)
+    assert info.duration == pytest.approx(5.0, abs=0.1)
+    assert server.billed == [job]
+
+
+def test_impossible_requests_are_refused_before_paying(server: FalServer, tmp_path: Path) -> None:
+    context = make_context(server, tmp_path)
+    with pytest.raises(EngineError, match="not a length"):
+        submit(request(duration=3.0), context)
+    with pytest.raises(EngineError, match="aspect_ratio"):
+        submit(request(aspect_ratio="2:1"), context)
+    with pytest.raises(EngineError, match="no input 'motion'"):
+        submit(request(options={"motion": 5}), context)
+    assert server.billed == [] and server.jobs == {}
+
+
+def test_a_missing_or_wrong_key(server: FalServer, tmp_path: Path) -> None:
+    with pytest.raises(MissingKeyError):
+        submit(request(), make_context(server, tmp_path, FAL_KEY=""))
+    with pytest.raises(EngineError, match="FAL_KEY") as caught:
+        submit(request(), make_context(server, tmp_path, FAL_KEY="wrong-key-123"))
+    assert "wrong-key-123" not in str(caught.value)
+
+
+def test_a_lost_submit_answer_is_ambiguous(server: FalServer, tmp_path: Path) -> None:
+    context = make_context(server, tmp_path)
+    server.fail_next("submit", "drop")
+    with pytest.raises(AmbiguousSubmission):
+        submit(request(), context)
+    server.fail_next("submit", "500")
+    with pytest.raises(AmbiguousSubmission):
+        submit(request(), context)
+    with pytest.raises(AmbiguousSubmission):
+        ministudio_fal.find_video_job(
+            engine=ENGINE, idempotency_key="k", context=context, request=request(), since=0.0
+        )
+
+
+def _push(
+    server: FalServer, job: str, *, forge: bool = False, stamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {"request_id": job, "gateway_request_id": job, "status": "OK", "payload": {}}
+    ).encode()
+    headers = server.sign(body, job, stamp)
+    if forge:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        other = Ed25519PrivateKey.generate()
+        import hashlib
+
+        stamp_text = headers["X-Fal-Webhook-Timestamp"]
+        text = f"{job}\nfake-user\n{stamp_text}\n{hashlib.sha256(body).hexdigest()}"
+        headers["X-Fal-Webhook-Signature"] = other.sign(text.encode()).hex()
+    return body, headers
+
+
+def test_webhooks_are_verified(server: FalServer, tmp_path: Path) -> None:
+    _webhooks._cache.clear()
+    env = {"FAL_JWKS_URL": server.jwks_url}
+    body, headers = _push(server, "abc")
+    status = ministudio_fal.parse_webhook(engine=ENGINE, body=body, headers=headers, env=env)
+    assert status == JobStatus(job_id="abc", state="running", thin=True)
+    forged, forged_headers = _push(server, "abc", forge=True)
+    with pytest.raises(WebhookRejected, match="bad signature"):
+        ministudio_fal.parse_webhook(engine=ENGINE, body=forged, headers=forged_headers, env=env)
+    with pytest.raises(WebhookRejected, match="bad signature"):  # a body changed in transit
+        ministudio_fal.parse_webhook(engine=ENGINE, body=body + b" ", headers=headers, env=env)
+    with pytest.raises(WebhookRejected, match="unsigned"):
+        ministudio_fal.parse_webhook(engine=ENGINE, body=body, headers={}, env=env)
+    old, old_headers = _push(server, "abc", stamp=int(time.time()) - 3600)
+    with pytest.raises(WebhookRejected, match="stale"):
+        ministudio_fal.parse_webhook(engine=ENGINE, body=old, headers=old_headers, env=env)

@@ -1,0 +1,367 @@
+"""A loopback fake of fal's queue API (queue.fal.run) and its signed webhooks, for testing
+ministudio-provider-fal. Written from fal's docs and its official client, never from the
+plugin. Sources, cited beside each rule:
+
+- **QUEUE**: fal.ai/docs/documentation/model-apis/inference/queue (submit, status with
+  ``queue_position`` and logs, result, cancel; states IN_QUEUE / IN_PROGRESS / COMPLETED).
+- **CANCEL**: fal.ai/docs/inference-api/queue/cancel (answers OK, CANCELLATION_REQUESTED,
+  ALREADY_COMPLETED, NOT_FOUND; "Authorization: Key $FAL_KEY"; request URLs name only the
+  owner and app: "Do not add the endpoint path").
+- **CLIENT**: fal-ai/fal ``projects/fal_client/src/fal_client/client.py`` (the submit answer's
+  ``request_id``/``response_url``/``status_url``/``cancel_url``; ``?fal_webhook=``;
+  ``GET status?logs=``; ``PUT cancel_url``).
+- **WEBHOOKS**: fal.ai/docs/documentation/model-apis/inference/webhooks (the POST's body
+  ``{request_id, gateway_request_id, status: OK|ERROR, payload, error}``; a 422 validation
+  error shown as ``"error": "Invalid status code: 422"`` with the ``detail`` payload;
+  "Verifying Your Webhook": ``X-Fal-Webhook-Request-Id/-User-Id/-Timestamp/-Signature``,
+  Ed25519 over ``request_id\\nuser_id\\ntimestamp\\nsha256_hex(body)``, keys in a JWKS).
+- **RULES**: tests/fakes/fal_rules.py (each endpoint's input schema, from its model page).
+
+Routes: ``POST /{endpoint}`` (``submit``), ``GET /{owner}/{app}/requests/{id}/status``
+(``status``), ``GET /{owner}/{app}/requests/{id}`` (``result``), ``PUT .../cancel``
+(``cancel``), ``GET /files/{id}.mp4`` (``download``: the CDN, no key),
+``GET /.well-known/jwks.json`` (the fake's signing key). Every queue route needs
+``Authorization: Key <API_KEY>`` (QUEUE, CANCEL): else 401. An endpoint id RULES does not
+know: 404.
+
+Where the docs are silent, a switch (each tested both ways in tests/test_fal_fake.py):
+
+- ``validate_at``: where a body its schema refuses is refused: ``"result"`` (default: the
+  submit is queued and the request ends with a 422, as the WEBHOOKS example shows) or
+  ``"submit"`` (a 422 at once).
+- ``unknown_fields``: a field the schema lacks: ``"reject"`` (default) or ``"ignore"``.
+
+Faults (``fail_next(endpoint, kind)``): ``"500"`` and ``"drop"`` (the connection closed
+without an answer, after the request was queued when it is a submit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from .clips import solid_planes
+from .fal_rules import ENDPOINTS, problems
+from .loopback import JsonHandler, Latency, LoopbackServer, draw_latency
+
+API_KEY = "fal-fake-key-0123:abcdef"
+USER_ID = "fake-user"
+
+
+@dataclass
+class FalRequest:
+    id: str
+    endpoint: str
+    body: dict[str, Any]
+    created: float
+    latency: float
+    webhook: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: bool = False
+    path: Path | None = None
+    sent: bool = False
+
+
+class _Handler(JsonHandler):
+    def do_GET(self) -> None:
+        self.fake.serve(self, "GET")
+
+    def do_POST(self) -> None:
+        self.fake.serve(self, "POST")
+
+    def do_PUT(self) -> None:
+        self.fake.serve(self, "PUT")
+
+
+class FalServer(LoopbackServer):
+    name = "fal"
+    handler = _Handler
+    endpoints: ClassVar[tuple[str, ...]] = ("submit", "status", "result", "cancel", "download")
+    fault_endpoints: ClassVar[dict[str, tuple[str, ...]]] = {
+        "500": ("submit", "status", "result", "cancel", "download"),
+        "drop": ("submit", "status", "result"),
+    }
+
+    def __init__(
+        self,
+        *,
+        latency: Latency = 0.3,
+        queued: float = 0.2,
+        validate_at: str = "result",
+        unknown_fields: str = "reject",
+        render_scale: float = 0.05,
+    ) -> None:
+        super().__init__(API_KEY, 2)
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self.latency = latency
+        self.queued = queued  # the fraction of a request's latency it spends IN_QUEUE
+        self.validate_at = validate_at
+        self.unknown_fields = unknown_fields
+        self.render_scale = render_scale
+        self.signing_key = Ed25519PrivateKey.generate()
+        self.jobs: dict[str, FalRequest] = {}
+        self.billed: list[str] = []
+        self.webhooks: list[tuple[str, int]] = []  # (request id, HTTP answer)
+
+    # -- the JWKS ------------------------------------------------------------------------------
+    def jwks(self) -> dict[str, Any]:
+        import base64
+
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        raw = self.signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "fake", "use": "sig"}]}
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"
+
+    def sign(self, body: bytes, request_id: str, stamp: int | None = None) -> dict[str, str]:
+        """The WEBHOOKS headers for ``body``."""
+        stamp = int(time.time()) if stamp is None else stamp
+        digest = hashlib.sha256(body).hexdigest()
+        text = f"{request_id}\n{USER_ID}\n{stamp}\n{digest}".encode()
+        return {
+            "X-Fal-Webhook-Request-Id": request_id,
+            "X-Fal-Webhook-User-Id": USER_ID,
+            "X-Fal-Webhook-Timestamp": str(stamp),
+            "X-Fal-Webhook-Signature": self.signing_key.sign(text).hex(),
+        }
+
+    # -- states --------------------------------------------------------------------------------
+    def state(self, job: FalRequest) -> str:
+        """QUEUE: IN_QUEUE, then IN_PROGRESS, then COMPLETED (also when it failed)."""
+        age = time.monotonic() - job.created
+        if job.cancelled or age >= job.latency:
+            return "COMPLETED"
+        return "IN_QUEUE" if age < job.latency * self.queued else "IN_PROGRESS"
+
+    # -- routes --------------------------------------------------------------------------------
+    def serve(self, h: JsonHandler, method: str) -> None:
+        parts = urlsplit(h.path)
+        path = parts.path.strip("/")
+        query = parse_qs(parts.query)
+        self._log(method, parts.path)
+        if method == "GET" and path == ".well-known/jwks.json":
+            return h.send_json(200, self.jwks())
+        if method == "GET" and path.startswith("files/"):
+            return self._file(h, path.removeprefix("files/").removesuffix(".mp4"))
+        if not hmac.compare_digest(
+            (h.headers.get("Authorization") or "").encode(), f"Key {API_KEY}".encode()
+        ):  # QUEUE, CANCEL: "Authorization: Key $FAL_KEY"
+            h._body()
+            return h.send_json(401, {"detail": "Invalid or missing API key"})
+        if "/requests/" in f"/{path}":
+            app, _, rest = path.partition("/requests/")
+            ident, _, tail = rest.partition("/")
+            return self._request(h, method, app, ident, tail, query)
+        if method == "POST":
+            return self._submit(h, path, query)
+        return h.send_json(405, {"detail": "Method not allowed"})
+
+    def _submit(self, h: JsonHandler, endpoint: str, query: dict[str, list[str]]) -> None:
+        raw = h._body()
+        fault = self._take_fault("submit")
+        if fault == "500":
+            return h.send_json(500, {"detail": "Internal server error"})
+        if endpoint not in ENDPOINTS:  # an app fal does not serve
+            return h.send_json(404, {"detail": f"Application '{endpoint}' not found"})
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return h.send_json(422, {"detail": [{"loc": ["body"], "msg": "invalid JSON"}]})
+        errors = problems(endpoint, body)
+        if self.unknown_fields == "ignore":
+            errors = [e for e in errors if e["type"] != "value_error.extra"]
+        if errors and self.validate_at == "submit":
+            return h.send_json(422, {"detail": errors})
+        ident = str(uuid.uuid4())
+        prompt = body.get("prompt") if isinstance(body, dict) else None
+        job = FalRequest(
+            id=ident,
+            endpoint=endpoint,
+            body=body if isinstance(body, dict) else {},
+            created=time.monotonic(),
+            latency=draw_latency(self.latency, str(prompt or ident)),
+            webhook=(query.get("fal_webhook") or [None])[0],  # CLIENT: ?fal_webhook=
+            errors=errors,
+        )
+        with self._lock:
+            self.jobs[ident] = job
+            if not errors:
+                self.billed.append(ident)
+        self._timer(job.latency, self._finish, ident)
+        if fault == "drop":
+            return h.drop()
+        base = f"{self.base_url}/{_app(endpoint)}/requests/{ident}"  # CANCEL: owner/app only
+        answer = {
+            "request_id": ident,
+            "response_url": base,
+            "status_url": f"{base}/status",
+            "cancel_url": f"{base}/cancel",
+        }
+        if job.webhook:
+            answer["gateway_request_id"] = ident  # WEBHOOKS
+        h.send_json(200, answer)
+
+    def _request(
+        self,
+        h: JsonHandler,
+        method: str,
+        app: str,
+        ident: str,
+        tail: str,
+        query: dict[str, list[str]],
+    ) -> None:
+        h._body()
+        job = self.jobs.get(ident)
+        if job is None or _app(job.endpoint) != app:
+            return h.send_json(404, {"detail": "Request not found"})
+        if method == "GET" and tail == "status":
+            if self._take_fault("status") == "500":
+                return h.send_json(500, {"detail": "Internal server error"})
+            state = self.state(job)
+            answer: dict[str, Any] = {
+                "status": state,
+                "response_url": f"{self.base_url}/{app}/requests/{ident}",
+            }
+            if state == "IN_QUEUE":
+                answer["queue_position"] = 0
+            elif (query.get("logs") or ["0"])[0] in ("1", "true", "True"):
+                answer["logs"] = [
+                    {"message": "generating", "level": "INFO", "source": "user", "timestamp": "now"}
+                ]
+            if state == "COMPLETED":
+                answer["metrics"] = {"inference_time": job.latency}
+            return h.send_json(200, answer)
+        if method == "GET" and tail == "":
+            if self._take_fault("result") == "500":
+                return h.send_json(500, {"detail": "Internal server error"})
+            if self.state(job) != "COMPLETED":
+                return h.send_json(400, {"detail": "Request is still in progress"})
+            if job.cancelled:
+                return h.send_json(400, {"detail": "Request was cancelled"})
+            if job.errors:  # WEBHOOKS: "Invalid status code: 422", the detail as payload
+                return h.send_json(422, {"detail": job.errors})
+            self._render(job)
+            return h.send_json(200, {"video": self._video(job), "seed": job.body.get("seed", 0)})
+        if method == "PUT" and tail == "cancel":  # CANCEL
+            state = self.state(job)
+            if state == "COMPLETED":
+                return h.send_json(400, {"status": "ALREADY_COMPLETED"})
+            job.cancelled = True
+            with self._lock:
+                if state == "IN_QUEUE" and ident in self.billed:
+                    self.billed.remove(ident)  # removed from the queue: never run
+            if state == "IN_QUEUE":
+                return h.send_json(200, {"status": "OK"})
+            return h.send_json(202, {"status": "CANCELLATION_REQUESTED"})
+        h.send_json(405, {"detail": "Method not allowed"})
+
+    def _video(self, job: FalRequest) -> dict[str, Any]:
+        size = job.path.stat().st_size if job.path else 0
+        return {
+            "url": f"{self.base_url}/files/{job.id}.mp4",
+            "content_type": "video/mp4",
+            "file_name": f"{job.id}.mp4",
+            "file_size": size,
+        }
+
+    def _file(self, h: JsonHandler, ident: str) -> None:
+        self._log("GET", f"/files/{ident}")
+        if self._take_fault("download") == "500":
+            return h.send_json(500, {"detail": "Internal server error"})
+        job = self.jobs.get(ident)
+        if job is None or job.errors or job.cancelled or self.state(job) != "COMPLETED":
+            return h.send_json(404, {"detail": "Not found"})
+        self._render(job)
+        assert job.path is not None
+        h.send_bytes(job.path.read_bytes(), "video/mp4")
+
+    # -- the clip ------------------------------------------------------------------------------
+    def _render(self, job: FalRequest) -> None:
+        with self._lock:
+            if job.path is not None:
+                return
+            import av
+            from ministudio.media.encode import PIXEL_FORMAT, VIDEO_CODEC, X264_OPTIONS
+
+            assert self._tmp is not None
+            ratio = str(job.body.get("aspect_ratio") or "16:9")
+            if ratio == "auto":
+                ratio = "16:9"
+            rw, rh = (int(v) for v in ratio.split(":"))
+            short = int(str(job.body.get("resolution") or "720p").rstrip("p"))
+            scale = self.render_scale
+            short = max(16, 2 * round(short * scale / 2))
+            w = max(16, 2 * round(short * max(rw, rh) / min(rw, rh) / 2))
+            width, height = (w, short) if rw >= rh else (short, w)
+            fps = 24
+            frames = round(float(job.body.get("duration") or 5) * fps)
+            planes = solid_planes(width, height, str(job.body.get("prompt") or job.id))
+            path = Path(self._tmp.name) / f"{job.id}.mp4"
+            with av.open(str(path), mode="w", format="mp4") as container:
+                video = container.add_stream(VIDEO_CODEC, rate=fps, options=dict(X264_OPTIONS))
+                video.width, video.height, video.pix_fmt = width, height, PIXEL_FORMAT
+                video.codec_context.time_base = Fraction(1, fps)
+                for i in range(frames):
+                    frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+                    frame.pts = i
+                    frame.time_base = Fraction(1, fps)
+                    container.mux(video.encode(frame))
+                container.mux(video.encode(None))
+            job.path = path
+
+    # -- webhooks ------------------------------------------------------------------------------
+    def _finish(self, ident: str) -> None:
+        job = self.jobs.get(ident)
+        if job is None or job.cancelled or not job.webhook or job.sent:
+            return
+        job.sent = True
+        if job.errors:
+            payload: dict[str, Any] = {
+                "request_id": ident,
+                "gateway_request_id": ident,
+                "status": "ERROR",
+                "error": "Invalid status code: 422",
+                "payload": {"detail": job.errors},
+            }
+        else:
+            self._render(job)
+            payload = {
+                "request_id": ident,
+                "gateway_request_id": ident,
+                "status": "OK",
+                "payload": {"video": self._video(job)},
+            }
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", **self.sign(body, ident)}
+        threading.Thread(
+            target=self._deliver, args=(job.webhook, body, headers, ident), daemon=True
+        ).start()
+
+    def _deliver(self, url: str, body: bytes, headers: dict[str, str], ident: str) -> None:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        try:
+            with opener.open(request, timeout=5) as answer:
+                self.webhooks.append((ident, answer.status))
+        except Exception as exc:  # any failure is recorded: tests read it
+            self.webhooks.append((ident, getattr(exc, "code", 0)))
+
+
+def _app(endpoint: str) -> str:
+    """CANCEL: the request URLs use the owner and the app only."""
+    return "/".join(endpoint.split("/")[:2])
