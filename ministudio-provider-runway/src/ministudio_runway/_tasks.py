@@ -198,14 +198,26 @@ async def task(job_id: str, context: EngineContext) -> Any:
         await runway.close()
 
 
+def _field(found: Any, name: str, wire: str) -> Any:
+    """A field of a task answer: the SDK parses every answer of ``tasks.retrieve`` into its
+    awaitable wrapper (the ``Pending`` shape), keeping the other fields under their wire
+    names (``failureCode``), so both spellings are read."""
+    value = getattr(found, name, None)
+    if value is None:
+        value = getattr(found, wire, None)
+    if value is None and isinstance(getattr(found, "model_extra", None), dict):
+        value = found.model_extra.get(wire)
+    return value
+
+
 def status_of(found: Any) -> JobStatus:
     """A task as a status."""
-    status = str(getattr(found, "status", ""))
+    status = str(_field(found, "status", "status") or "")
     state: JobState = STATES.get(status, "running")
-    urls = getattr(found, "output", None) or []
+    urls = _field(found, "output", "output") or []
     url = next((u for u in urls if isinstance(u, str) and u), None)
-    code = getattr(found, "failure_code", None)
-    error = getattr(found, "failure", None) or (str(code) if code else None)
+    code = _field(found, "failure_code", "failureCode")
+    error = _field(found, "failure", "failure") or (str(code) if code else None)
     if status == "CANCELLED":
         error = "the task was cancelled or deleted on Runway"
     if code and error and code not in error:
@@ -213,7 +225,7 @@ def status_of(found: Any) -> JobStatus:
     if state == "succeeded" and url is None:
         state, error = "failed", "the task succeeded without an output"
     failed = state == "failed"
-    progress = getattr(found, "progress", None)
+    progress = _field(found, "progress", "progress")
     return JobStatus(
         job_id=str(getattr(found, "id", "")),
         state=state,
