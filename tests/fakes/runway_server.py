@@ -14,8 +14,8 @@ from Runway's SDK and API reference; the create rules and their sources are
 
 Faults (``fail_next(endpoint, kind)``): create endpoints ``500``, ``429``, ``502`` (answered,
 no task made), ``lost`` (the task is made and billed, the connection dropped); ``task``
-``500``; ``file`` ``expired`` (403 once, as an expired signed URL) and ``cut`` (half the
-bytes). ``created`` lists every task made (what was billed).
+``500``; ``file`` ``expired`` (403 once, as an expired signed URL), ``429``, ``500`` and
+``cut`` (half the bytes). ``created`` lists every task made (what was billed).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from .runway_rules import Refused, Rules, check_create, check_headers
 CREATES = ("image_to_video", "text_to_video")
 ENDPOINTS = (*CREATES, "task", "delete", "file")
 FAULT_ENDPOINTS = {
-    "500": (*CREATES, "task"),
-    "429": CREATES,
+    "500": (*CREATES, "task", "file"),
+    "429": (*CREATES, "file"),
     "502": CREATES,
     "lost": CREATES,
     "expired": ("file",),
@@ -84,6 +84,15 @@ class RunwayServer(LoopbackServer):
         self.tasks: dict[str, Task] = {}
         self.created: list[Task] = []
         self._next_failure: tuple[str, str] | None = None
+
+    @property
+    def submissions(self) -> int:
+        """Tasks made (each billed)."""
+        return len(self.created)
+
+    @property
+    def status_requests(self) -> int:
+        return sum(1 for m, p in list(self.requests) if m == "GET" and p.startswith("/v1/tasks/"))
 
     def fail_next_task(self, failure: str, code: str = "INTERNAL.BAD_OUTPUT") -> None:
         """The next task made ends FAILED with ``failure`` and ``failureCode`` ``code``."""
@@ -215,6 +224,9 @@ class RunwayServer(LoopbackServer):
         fault = self._take_fault("file")
         if fault == "expired":
             h.send_json(403, {"error": "Request has expired"})
+            return
+        if fault in ("429", "500"):
+            h.send_json(int(fault), {"error": f"fault {fault}"})
             return
         task = self.tasks.get(name.removesuffix(".mp4"))
         if task is None or task.path is None or task.deleted:

@@ -9,7 +9,6 @@ Runway's API reference at docs.dev.runwayml.com.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Final
 
 from ministudio.engines import Capabilities, EngineSpec, Model, Variant
@@ -85,12 +84,9 @@ def spec() -> EngineSpec:
         price_per_second=price_per_second(GEN45),
         expected_latency=_number("RUNWAY_EXPECTED_LATENCY", 120.0),
     )
-    turbo = replace(
-        envelope,
-        durations=TURBO_DURATIONS,
-        min_duration=5.0,
-        price_per_second=price_per_second(TURBO),
-    )
+    # gen4_turbo is a model, not a variant: it takes images only, and no capability says "a
+    # first frame is required" (a variant is tested, and picked, on text shots too). A shot
+    # routed to it without a first frame, or off its 5/10 s grid, is refused before sending.
     return EngineSpec(
         id=ENGINE,
         kind="video",
@@ -98,7 +94,7 @@ def spec() -> EngineSpec:
         key_env=KEYS,
         default_model=DEFAULT_MODEL,
         models=MODELS,
-        variants=(Variant(TURBO, turbo), Variant(GEN45, envelope)),
+        variants=(Variant(GEN45, envelope),),
         marks_sending=True,  # submit calls context.sending() right before the create
         revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
         capabilities=envelope,
