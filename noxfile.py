@@ -39,4 +39,5 @@ def types(session: nox.Session) -> None:
         "ministudio-provider-kling/src",
         "ministudio-provider-sora/src",
         "ministudio-provider-sync/src",
+        "ministudio-provider-runway/src",
     )

@@ -51,6 +51,7 @@ FIRST_PARTY: dict[str, str] = {
     "sora-remix": "ministudio-provider-sora",
     "gemini": "ministudio-tts",
     "sync": "ministudio-provider-sync",
+    "runway": "ministudio-provider-runway",
 }
 """The engine ids of MiniStudio's own provider packages, and the package to install for each:
 the only install advice given for an unknown id (any other name could be a typosquat)."""

@@ -1,0 +1,138 @@
+"""The strict fake of Runway's API (tests/fakes/runway_server.py, rules in
+tests/fakes/runway_rules.py, each citing Runway's SDK or API reference) refuses what Runway
+refuses, through the official runwayml SDK and raw HTTP; its switches are tested both ways."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import httpx
+import pytest
+import runwayml
+
+from .fakes.runway_rules import Rules
+from .fakes.runway_server import RunwayServer
+
+KEY = "rw-fake-SECRET-19"
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
+
+
+def _sdk(server: RunwayServer, key: str = KEY) -> runwayml.RunwayML:
+    return runwayml.RunwayML(api_key=key, base_url=server.base_url, max_retries=0)
+
+
+def _post(server: RunwayServer, path: str, body: Any, **headers: str) -> httpx.Response:
+    sent = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06", **headers}
+    sent = {k: v for k, v in sent.items() if v}
+    return httpx.post(f"{server.base_url}{path}", json=body, headers=sent)
+
+
+TEXT = {"model": "gen4.5", "promptText": "a kite", "ratio": "1280:720", "duration": 5}
+
+
+def test_the_sdk_creates_polls_and_gets_a_real_mp4() -> None:
+    with RunwayServer(api_key=KEY, latency=0.05, throttled=0.1) as server:
+        client = _sdk(server)
+        made = client.text_to_video.create(
+            model="gen4.5", prompt_text="a kite", ratio="720:1280", duration=3, seed=7
+        )
+        seen = set()
+        for _ in range(200):
+            task = client.tasks.retrieve(made.id)
+            seen.add(task.status)
+            if task.status == "SUCCEEDED":
+                break
+            time.sleep(0.02)
+        assert {"THROTTLED", "SUCCEEDED"} <= seen
+        output = task.model_dump(by_alias=True).get("output") or task.output  # type: ignore[union-attr]
+        video = httpx.get(output[0]).content
+        assert video[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "match"),
+    [
+        ("/v1/text_to_video", {**TEXT, "model": "gen4_turbo"}, 400, "model"),
+        ("/v1/text_to_video", {**TEXT, "model": "gen9"}, 400, "model"),
+        ("/v1/text_to_video", {**TEXT, "ratio": "960:960"}, 400, "ratio"),
+        ("/v1/text_to_video", {**TEXT, "duration": 11}, 400, "duration"),
+        ("/v1/text_to_video", {**TEXT, "duration": 1}, 400, "duration"),
+        ("/v1/text_to_video", {**TEXT, "promptText": "x" * 1001}, 400, "promptText"),
+        ("/v1/text_to_video", {**TEXT, "promptText": "\U0001f600" * 501}, 400, "promptText"),
+        ("/v1/text_to_video", {k: v for k, v in TEXT.items() if k != "duration"}, 400, "duration"),
+        ("/v1/text_to_video", {**TEXT, "seed": -1}, 400, "seed"),
+        ("/v1/text_to_video", {**TEXT, "referenceImages": []}, 400, "unrecognized"),
+        (
+            "/v1/image_to_video",
+            {**TEXT, "promptImage": [{"uri": PNG, "position": "last"}]},
+            400,
+            "position",
+        ),
+        ("/v1/image_to_video", {**TEXT, "promptImage": "http://example.com/a.png"}, 400, "HTTPS"),
+        (
+            "/v1/image_to_video",
+            {**TEXT, "promptImage": "data:image/png;base64," + "A" * (5 * 1024 * 1024)},
+            400,
+            "5MB",
+        ),
+        ("/v1/image_to_video", {**TEXT, "ratio": "1584:672"}, 400, "promptImage"),
+    ],
+)
+def test_documented_refusals(path: str, body: dict[str, Any], status: int, match: str) -> None:
+    with RunwayServer(api_key=KEY) as server:
+        answer = _post(server, path, body)
+        assert answer.status_code == status and match in answer.json()["error"]
+        assert server.created == []
+
+
+def test_a_prompt_of_1000_utf16_units_passes() -> None:
+    with RunwayServer(api_key=KEY) as server:
+        assert _post(server, "/v1/text_to_video", {**TEXT, "promptText": "é" * 1000}).is_success
+        body = {**TEXT, "ratio": "1584:672", "promptImage": [{"uri": PNG, "position": "first"}]}
+        assert _post(server, "/v1/image_to_video", body).is_success
+
+
+def test_a_wrong_key_is_401_through_the_sdk() -> None:
+    with RunwayServer(api_key=KEY) as server, pytest.raises(runwayml.AuthenticationError):
+        _sdk(server, "wrong").text_to_video.create(
+            model="gen4.5", prompt_text="a", ratio="1280:720", duration=5
+        )
+
+
+@pytest.mark.parametrize("version_status", [400, 401])
+def test_the_version_header_is_required(version_status: int) -> None:
+    with RunwayServer(api_key=KEY, rules=Rules(version_status=version_status)) as server:
+        assert _post(server, "/v1/text_to_video", TEXT, **{"X-Runway-Version": ""}).status_code == (
+            version_status
+        )
+        wrong = _post(server, "/v1/text_to_video", TEXT, **{"X-Runway-Version": "2023-01-01"})
+        assert wrong.status_code == version_status
+        assert _post(server, "/v1/text_to_video", TEXT).is_success  # the SDK's version
+
+
+@pytest.mark.parametrize(("switch", "three_seconds"), [("5-10", False), ("2-10", True)])
+def test_turbo_durations_are_a_switch(switch: str, three_seconds: bool) -> None:
+    body = {
+        "model": "gen4_turbo",
+        "ratio": "1280:720",
+        "promptImage": PNG,
+        "duration": 3,
+    }
+    with RunwayServer(api_key=KEY, rules=Rules(turbo_durations=switch)) as server:
+        assert _post(server, "/v1/image_to_video", body).is_success is three_seconds
+        assert _post(server, "/v1/image_to_video", {**body, "duration": 10}).is_success
+
+
+def test_delete_cancels_a_running_task_and_deletes_a_finished_one() -> None:
+    with RunwayServer(api_key=KEY, latency=5.0) as server:
+        client = _sdk(server)
+        made = client.text_to_video.create(
+            model="gen4.5", prompt_text="a", ratio="1280:720", duration=5
+        )
+        client.tasks.delete(made.id)
+        assert client.tasks.retrieve(made.id).status == "CANCELLED"
+        client.tasks.delete(made.id)
+        with pytest.raises(runwayml.NotFoundError):
+            client.tasks.retrieve(made.id)
