@@ -38,7 +38,7 @@ def _request_of(**changes: Any) -> VideoRequest:
 
 def _context(server: RunwayServer, tmp_path: Path, **env: str) -> EngineContext:
     async def upload(path: Path) -> str:
-        return f"http://127.0.0.1:9/assets/{path.name}"
+        return f"https://assets.example.test/{path.name}"  # recorded, not fetched
 
     return EngineContext(
         engine="runway",
@@ -104,7 +104,7 @@ def test_a_big_first_frame_is_uploaded_instead(
     with RunwayServer(api_key=KEY, latency=0.05) as server:
         _render(_request_of(first_frame=frame), _context(server, tmp_path), tmp_path / "o.mp4")
         (image,) = server.created[0].body["promptImage"]
-        assert image["uri"] == "http://127.0.0.1:9/assets/frame.png"
+        assert image["uri"] == "https://assets.example.test/frame.png"
 
 
 def test_throttled_tasks_are_queued(tmp_path: Path) -> None:

@@ -71,9 +71,10 @@ def test_the_sdk_creates_polls_and_gets_a_real_mp4() -> None:
             "position",
         ),
         ("/v1/image_to_video", {**TEXT, "promptImage": "http://example.com/a.png"}, 400, "HTTPS"),
+        ("/v1/image_to_video", {**TEXT, "promptImage": "https://10.1.2.3/a.png"}, 400, "domain"),
         (
             "/v1/image_to_video",
-            {**TEXT, "promptImage": "data:image/png;base64," + "A" * (5 * 1024 * 1024)},
+            {**TEXT, "promptImage": "data:image/png;base64," + "A" * (5 * 1024 * 1024 - 22)},
             400,
             "5MB",
         ),

@@ -1,6 +1,8 @@
 """What Runway's API accepts at create, as the strict fake checks it. Each rule cites its
 source: [SDK] is runwayml/sdk-python at c604e0e (5.13.0, generated from Runway's OpenAPI
-spec), the file named; [API] https://docs.dev.runwayml.com/api/. Where the sources are
+spec), the file named; [API] https://docs.dev.runwayml.com/api/; [INPUTS]
+https://docs.dev.runwayml.com/assets/inputs/ and the asset reasons of
+https://docs.dev.runwayml.com/errors/troubleshooting. Where the sources are
 silent, the rule is a switch of ``Rules`` (tests run both ways).
 """
 
@@ -10,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 VERSION = "2024-11-06"  # [SDK] _client.py: runway_version default, sent as X-Runway-Version
 # [SDK] types/image_to_video_create_params.py, Gen4_5.ratio and Gen4Turbo.ratio
@@ -19,9 +22,8 @@ TEXT_RATIOS = ("1280:720", "720:1280")
 IMAGE_MODELS = ("gen4.5", "gen4_turbo")  # the two the plugin uses ([SDK] image_to_video)
 TEXT_MODELS = ("gen4.5",)  # [SDK] text_to_video_create_params: no Gen4Turbo
 MAX_PROMPT = 1000  # [SDK] "A non-empty string up to 1000 characters (... UTF-16 code units)"
-MAX_DATA_URI = (
-    5 * 1024 * 1024
-)  # [SDK] "base64 data URI (e.g. data:image/png;base64,...), up to 5MB"
+# [INPUTS] "The length of the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
+MAX_DATA_URI = 5 * 1024 * 1024
 SEED_MAX = 4294967295  # [3P] Comfy's node docs: seed 0 to 4294967295 (the SDK says "int")
 
 
@@ -133,7 +135,7 @@ def check_uri(uri: Any) -> None:
     if not isinstance(uri, str) or not uri:
         raise Refused(400, "promptImage.uri: required")
     if uri.startswith("data:"):
-        if len(uri) > MAX_DATA_URI:
+        if len(uri) >= MAX_DATA_URI:
             raise Refused(400, "promptImage.uri: data URI larger than 5MB")
         head, _, payload = uri.partition(",")
         if not head.startswith("data:image/") or not head.endswith(";base64"):
@@ -143,9 +145,11 @@ def check_uri(uri: Any) -> None:
         except (binascii.Error, ValueError):
             raise Refused(400, "promptImage.uri: invalid base64") from None
         return
-    if uri.startswith(("https://", "runway://")):
+    if uri.startswith("runway://"):
         return
-    # the fake's own asset host serves http on 127.0.0.1: taken as an https URL would be
-    if uri.startswith("http://127.0.0.1"):
-        return
-    raise Refused(400, "promptImage.uri: must be an HTTPS URL, a runway:// URI or a data URI")
+    # [INPUTS] "All URLs must be HTTPS", "URLs must reference a domain name, not an IP address"
+    if not uri.startswith("https://"):
+        raise Refused(400, "promptImage.uri: Only HTTPS URLs are allowed")
+    host = urlsplit(uri).hostname or ""
+    if not host or host.replace(".", "").isdigit() or ":" in host:
+        raise Refused(400, "promptImage.uri: URLs must be hosted on a domain")

@@ -22,7 +22,9 @@ KEYS: Final = ("RUNWAYML_API_SECRET",)  # the SDK's own variable (runwayml._clie
 BASE_URL: Final = "https://api.dev.runwayml.com"  # the SDK's default; RUNWAYML_BASE_URL
 API_VERSION: Final = "2024-11-06"  # X-Runway-Version, the SDK's runway_version default
 MAX_PROMPT: Final = 1000  # "up to 1000 characters (measured in UTF-16 code units)"
-MAX_DATA_URI: Final = 5 * 1024 * 1024  # "base64 data URI (...), up to 5MB"
+# "The length of the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
+# (docs.dev.runwayml.com/assets/inputs/)
+MAX_DATA_URI: Final = 5 * 1024 * 1024
 
 # The film's aspect ratio -> Runway's ``ratio`` (an output size). Image to video, both
 # models: 1280:720, 720:1280, 1104:832, 832:1104, 960:960, 1584:672.

@@ -124,7 +124,7 @@ async def image(path: Path, context: EngineContext) -> str:
     """The image as Runway takes it: a data URI up to 5 MB, else the file's HTTPS URL from
     the core's asset host (``context.upload``)."""
     uri = data_uri(path)
-    if len(uri) <= MAX_DATA_URI:
+    if len(uri) < MAX_DATA_URI:  # "must be under 5MB (1024 x 1024 x 5 bytes)"
         return uri
     return await context.upload(path)
 

@@ -11,8 +11,8 @@ How failures map, so the core never pays twice:
   of tasks and no idempotency key, so a lost create cannot be found again and the core stops
   the shot instead of paying twice. ``context.sending()`` is called right before the create.
 - poll: PENDING and THROTTLED are queued, RUNNING running (with its progress), SUCCEEDED
-  succeeded with the first output URL, FAILED failed (``failureCode`` starting ``SAFETY`` or
-  ``INPUT`` is a refusal), CANCELLED failed. Transport errors, 429 and 5xx: ``TransientError``.
+  succeeded with the first output URL, FAILED failed (a ``SAFETY`` ``failureCode`` is a
+  refusal), CANCELLED failed. Transport errors, 429 and 5xx: ``TransientError``.
 - download: output URLs expire within 24-48 hours; one that no longer works is replaced by
   a fresh one from ``GET /v1/tasks/{id}`` and fetched once more.
 """
@@ -47,8 +47,10 @@ STATES: Final[dict[str, JobState]] = {
     "FAILED": "failed",
     "CANCELLED": "failed",
 }
-# failureCode prefixes whose task fails again as sent (docs.dev.runwayml.com/errors/task-failures)
-REFUSING: Final = ("SAFETY", "INPUT", "ASSET")
+# failureCode: "SAFETY.*" is content moderation of an input or the output, "You should not
+# retry these generations"; INTERNAL.BAD_OUTPUT.* may pass on another try
+# (docs.dev.runwayml.com/errors/task-failures/).
+REFUSING: Final = "SAFETY"
 RETRYABLE: Final = (429, 502, 503)
 REFUSED: Final = (400, 413, 422)
 EXPIRED: Final = (400, 403, 404, 410)
@@ -231,7 +233,7 @@ def status_of(found: Any) -> JobStatus:
         state=state,
         progress=float(progress) if isinstance(progress, (int, float)) else None,
         error=error if failed else None,
-        refused=failed and bool(code) and str(code).upper().startswith(REFUSING),
+        refused=failed and bool(code) and REFUSING in str(code).upper().split("."),
         video_url=url,
         retry_after=5.0 if state in ("queued", "running") else None,  # "once every five seconds"
     )
