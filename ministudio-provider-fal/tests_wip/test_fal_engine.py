@@ -15,12 +15,20 @@ import anyio
 import ministudio_fal
 import pytest
 from ministudio.engines import EngineContext
-from ministudio.errors import AmbiguousSubmission, EngineError, MissingKeyError, WebhookRejected
+from ministudio.errors import (
+    AmbiguousSubmission,
+    EngineError,
+    MissingKeyError,
+    TransientError,
+    WebhookRejected,
+)
 from ministudio.jobs import JobStatus, VideoRequest
 from ministudio.media.probe import probe
+from ministudio.testing import VideoEngineConformance
 from ministudio_fal import _webhooks
 
 from .fakes.fal_server import API_KEY, FalServer
+from .fakes.kit import KitFaults
 from .requests import kite_request
 
 ENGINE = "fal-seedance-2"
@@ -145,8 +153,8 @@ def test_a_lost_submit_answer_is_ambiguous(server: FalServer, tmp_path: Path) ->
     server.fail_next("submit", "drop")
     with pytest.raises(AmbiguousSubmission):
         submit(request(), context)
-    server.fail_next("submit", "500")
-    with pytest.raises(AmbiguousSubmission):
+    server.fail_next("submit", "500")  # nothing queued: sent again is safe
+    with pytest.raises(TransientError):
         submit(request(), context)
     with pytest.raises(AmbiguousSubmission):
         ministudio_fal.find_video_job(
@@ -189,3 +197,39 @@ def test_webhooks_are_verified(server: FalServer, tmp_path: Path) -> None:
     old, old_headers = _push(server, "abc", stamp=int(time.time()) - 3600)
     with pytest.raises(WebhookRejected, match="stale"):
         ministudio_fal.parse_webhook(engine=ENGINE, body=old, headers=old_headers, env=env)
+
+
+class FalFaults(KitFaults):
+    """The kit's faults on the fal fake: its submit is the fake's ``submit``."""
+
+    def fail_next(self, endpoint: str, kind: str) -> None:
+        if kind == "refuse":
+            raise NotImplementedError("fal's docs name no content refusal the fake could mimic")
+        self.server.fail_next(endpoint, kind)
+
+
+class TestFalSeedanceConformance(VideoEngineConformance):
+    engine_id = ENGINE
+    sdk_modules = ("httpx", "cryptography")
+
+    def plugin(self) -> object:
+        return ministudio_fal
+
+    @pytest.fixture(autouse=True)
+    def server(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[FalServer]:
+        monkeypatch.setenv("FAL_EXPECTED_LATENCY", "0.2")
+        with FalServer(latency=(0.1, 0.3)) as fake:
+            yield fake
+
+    @pytest.fixture
+    def engine_env(self, server: FalServer) -> dict[str, str]:
+        return {
+            "FAL_KEY": API_KEY,
+            "FAL_QUEUE_URL": server.base_url,
+            "FAL_JWKS_URL": server.jwks_url,
+            "FAL_TIMEOUT": "10",
+        }
+
+    @pytest.fixture
+    def engine_faults(self, server: FalServer) -> FalFaults:
+        return FalFaults(server)

@@ -31,8 +31,9 @@ Where the docs are silent, a switch (each tested both ways in tests/test_fal_fak
   ``"submit"`` (a 422 at once).
 - ``unknown_fields``: a field the schema lacks: ``"reject"`` (default) or ``"ignore"``.
 
-Faults (``fail_next(endpoint, kind)``): ``"500"`` and ``"drop"`` (the connection closed
-without an answer, after the request was queued when it is a submit).
+Faults (``fail_next(endpoint, kind)``): ``"500"`` (nothing queued), ``"429"`` (submit, with
+``Retry-After``), ``"drop"`` (the connection closed without an answer, after the request was
+queued when it is a submit), ``"truncate"`` (a download cut short).
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ class FalServer(LoopbackServer):
     endpoints: ClassVar[tuple[str, ...]] = ("submit", "status", "result", "cancel", "download")
     fault_endpoints: ClassVar[dict[str, tuple[str, ...]]] = {
         "500": ("submit", "status", "result", "cancel", "download"),
+        "429": ("submit",),
         "drop": ("submit", "status", "result"),
+        "truncate": ("download",),
     }
 
     def __init__(
@@ -113,6 +116,15 @@ class FalServer(LoopbackServer):
         self.jobs: dict[str, FalRequest] = {}
         self.billed: list[str] = []
         self.webhooks: list[tuple[str, int]] = []  # (request id, HTTP answer)
+
+    @property
+    def submissions(self) -> int:
+        """Requests queued and billed (a body its schema refuses is never run nor billed)."""
+        return len(self.billed)
+
+    @property
+    def status_requests(self) -> int:
+        return sum(1 for method, path in self.requests if path.endswith("/status"))
 
     # -- the JWKS ------------------------------------------------------------------------------
     def jwks(self) -> dict[str, Any]:
@@ -176,6 +188,8 @@ class FalServer(LoopbackServer):
         fault = self._take_fault("submit")
         if fault == "500":
             return h.send_json(500, {"detail": "Internal server error"})
+        if fault == "429":
+            return h.send_json(429, {"detail": "Too many requests"}, {"Retry-After": "0"})
         if endpoint not in ENDPOINTS:  # an app fal does not serve
             return h.send_json(404, {"detail": f"Application '{endpoint}' not found"})
         try:
@@ -281,14 +295,15 @@ class FalServer(LoopbackServer):
 
     def _file(self, h: JsonHandler, ident: str) -> None:
         self._log("GET", f"/files/{ident}")
-        if self._take_fault("download") == "500":
+        fault = self._take_fault("download")
+        if fault == "500":
             return h.send_json(500, {"detail": "Internal server error"})
         job = self.jobs.get(ident)
         if job is None or job.errors or job.cancelled or self.state(job) != "COMPLETED":
             return h.send_json(404, {"detail": "Not found"})
         self._render(job)
         assert job.path is not None
-        h.send_bytes(job.path.read_bytes(), "video/mp4")
+        h.send_bytes(job.path.read_bytes(), "video/mp4", truncate=fault == "truncate")
 
     # -- the clip ------------------------------------------------------------------------------
     def _render(self, job: FalRequest) -> None:

@@ -5,7 +5,8 @@ engine through fal's queue (submit, status, result; cancel), with signed webhook
 Environment (the render's, else the key store): ``FAL_KEY`` (required), ``FAL_QUEUE_URL``
 (default ``https://queue.fal.run``), ``FAL_TIMEOUT`` (default 60 s), ``FAL_JWKS_URL`` (the keys
 that sign fal's webhooks, default ``https://rest.alpha.fal.ai/.well-known/jwks.json``).
-Read when the engines are declared: ``FAL_CONCURRENCY`` (default 2).
+Read when the engines are declared: ``FAL_CONCURRENCY`` (default 2),
+``FAL_EXPECTED_LATENCY`` (seconds; default each endpoint's own in the table).
 
 Importing this module imports neither httpx nor cryptography.
 """
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ministudio.engines import EngineContext, EngineSpec
+from ministudio.engines import EngineContext, EngineSpec, Model
 from ministudio.errors import AmbiguousSubmission
 from ministudio.jobs import HostedAsset, JobStatus, Submission, VideoResult
 from ministudio.plugin_kit import Engine, engine_hooks
@@ -36,6 +37,13 @@ def _concurrency() -> int:
         return 2
 
 
+def _number(name: str) -> float | None:
+    try:
+        return float(os.environ[name]) if os.environ.get(name) else None
+    except ValueError:
+        return None
+
+
 class FalEngine(Engine):
     """One curated fal endpoint."""
 
@@ -51,8 +59,13 @@ class FalEngine(Engine):
             description=f"{self.endpoint.description} ({self.endpoint.endpoint})",
             key_env=KEY_ENV,
             default_model=self.endpoint.endpoint,
+            models=(
+                Model(self.endpoint.endpoint, self.endpoint.stage, use=self.endpoint.description),
+            ),
             marks_sending=True,
-            capabilities=self.endpoint.capabilities(concurrency=_concurrency()),
+            capabilities=self.endpoint.capabilities(
+                concurrency=_concurrency(), latency=_number("FAL_EXPECTED_LATENCY")
+            ),
         )
 
     def _api(self, context: EngineContext) -> Any:

@@ -61,7 +61,14 @@ class Api:
         if code == 422:
             return EngineRefusal(engine, f"fal refused the input on {what}: {text}")
         if code == 429 or code >= 500:
-            return TransientError(engine, f"fal answered {code} on {what}: {text}")
+            retry = response.headers.get("Retry-After")
+            try:
+                after = float(retry) if retry is not None else None
+            except ValueError:
+                after = None
+            return TransientError(
+                engine, f"fal answered {code} on {what}: {text}", retry_after=after
+            )
         return EngineError(engine, f"fal answered {code} on {what}: {text}")
 
 
@@ -113,14 +120,7 @@ async def submit(api: Api, request: Any, context: EngineContext) -> Submission:
                 "no idempotency key, so it is not sent again. Check fal's dashboard, then run "
                 "`ministudio render --forget-lost` to submit it once more",
             ) from None
-    if response.status_code >= 500:
-        raise AmbiguousSubmission(
-            engine,
-            f"fal answered {response.status_code} to the submit: the request may be queued "
-            "(and billed); not sent again. Check fal's dashboard, then `ministudio render "
-            "--forget-lost`",
-        )
-    if response.status_code >= 400:
+    if response.status_code >= 400:  # a 5xx or 429 queued nothing: TransientError
         raise api.failure(response, "submit")
     try:
         ident = response.json().get("request_id")

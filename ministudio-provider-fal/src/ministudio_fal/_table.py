@@ -33,6 +33,7 @@ class Endpoint:
     fields: dict[str, Field]
     price_per_second: float
     expected_latency: float
+    stage: str = "ga"  # the model's lifecycle stage (ministudio.engines.Model)
 
     @property
     def app(self) -> str:
@@ -43,7 +44,7 @@ class Endpoint:
     def role(self, role: str) -> Field | None:
         return next((f for f in self.fields.values() if f.role == role), None)
 
-    def capabilities(self, *, concurrency: int = 2) -> Capabilities:
+    def capabilities(self, *, concurrency: int = 2, latency: float | None = None) -> Capabilities:
         duration = self.fields.get("duration")
         durations: tuple[float, ...] | None = None
         low, high = 1.0, 60.0
@@ -74,7 +75,7 @@ class Endpoint:
             webhooks=True,
             concurrency=concurrency,
             price_per_second=self.price_per_second,
-            expected_latency=self.expected_latency,
+            expected_latency=self.expected_latency if latency is None else latency,
         )
 
 
@@ -105,6 +106,7 @@ def parse(data: dict[str, Any]) -> tuple[Endpoint, ...]:
                 fields={k: _field(k, v) for k, v in entry["fields"].items()},
                 price_per_second=float(entry.get("price_per_second", 0.0)),
                 expected_latency=float(entry.get("expected_latency", 120.0)),
+                stage=str(entry.get("stage", "ga")),
             )
         )
     return tuple(out)
