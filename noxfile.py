@@ -39,5 +39,6 @@ def types(session: nox.Session) -> None:
         "ministudio-provider-kling/src",
         "ministudio-provider-sora/src",
         "ministudio-provider-sync/src",
+        "ministudio-provider-fal/src",
         "ministudio-provider-runway/src",
     )

@@ -8,7 +8,7 @@ that sign fal's webhooks, default ``https://rest.alpha.fal.ai/.well-known/jwks.j
 Read when the engines are declared: ``FAL_CONCURRENCY`` (default 2),
 ``FAL_EXPECTED_LATENCY`` (seconds; default each endpoint's own in the table).
 
-Importing this module imports neither httpx nor cryptography.
+Importing this module imports neither httpx nor cryptography (nor pydantic).
 """
 
 from __future__ import annotations
@@ -16,14 +16,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ministudio.engines import EngineContext, EngineSpec, Model
 from ministudio.errors import AmbiguousSubmission
-from ministudio.jobs import HostedAsset, JobStatus, Submission, VideoResult
 from ministudio.plugin_kit import Engine, engine_hooks
 
 from ministudio_fal._table import Endpoint, curated
+
+if TYPE_CHECKING:
+    from ministudio.jobs import HostedAsset, JobStatus, Submission, VideoResult
 
 __version__ = "0.1.0"
 
@@ -44,6 +46,16 @@ def _number(name: str) -> float | None:
         return None
 
 
+def _stage(stage: str) -> Literal["preview", "ga", "deprecated", "retired"]:
+    if stage == "preview":
+        return "preview"
+    if stage == "deprecated":
+        return "deprecated"
+    if stage == "retired":
+        return "retired"
+    return "ga"
+
+
 class FalEngine(Engine):
     """One curated fal endpoint."""
 
@@ -60,7 +72,11 @@ class FalEngine(Engine):
             key_env=KEY_ENV,
             default_model=self.endpoint.endpoint,
             models=(
-                Model(self.endpoint.endpoint, self.endpoint.stage, use=self.endpoint.description),
+                Model(
+                    self.endpoint.endpoint,
+                    _stage(self.endpoint.stage),
+                    use=self.endpoint.description,
+                ),
             ),
             marks_sending=True,
             capabilities=self.endpoint.capabilities(

@@ -52,6 +52,9 @@ FIRST_PARTY: dict[str, str] = {
     "gemini": "ministudio-tts",
     "sync": "ministudio-provider-sync",
     "runway": "ministudio-provider-runway",
+    "fal-seedance-2": "ministudio-provider-fal",
+    "fal-seedance-2-mini": "ministudio-provider-fal",
+    "fal-seedance-2-i2v": "ministudio-provider-fal",
 }
 """The engine ids of MiniStudio's own provider packages, and the package to install for each:
 the only install advice given for an unknown id (any other name could be a typosquat)."""
