@@ -186,6 +186,14 @@ class EngineContext:
             raise MissingKeyError(spec.id, missing)
         return {name: value.strip() for name, value in found.items() if value}
 
+    def check_keys(self, spec: EngineSpec) -> None:
+        """Raise ``MissingKeyError`` unless the engine's key is found (every variable of a key
+        pair, ``all_keys``); nothing for an engine without ``key_env``."""
+        if spec.all_keys:
+            self.keys(spec)
+        elif spec.key_env:
+            self.key(spec)
+
     def key(self, spec: EngineSpec) -> str:
         """The engine's API key: the first of its `key_env` variables set in `env`, else the
         first of them in the key store (``ministudio keys set``)."""

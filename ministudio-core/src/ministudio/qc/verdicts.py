@@ -51,12 +51,9 @@ class Inspector:
 
     def check_key(self) -> None:
         """Raise ``MissingKeyError`` now, before anything is spent, if the judge has no key."""
-        if self.judge is not None and self.judge.key_env:
+        if self.judge is not None:
             context = EngineContext(engine=self.judge.id, work_dir=self.store.root, env=self.env)
-            if self.judge.all_keys:
-                context.keys(self.judge)
-            else:
-                context.key(self.judge)
+            context.check_keys(self.judge)
 
     async def verdicts(
         self, brief: ShotPrompt, clip: Path, seconds: float, fps: int, voice: Path | None = None

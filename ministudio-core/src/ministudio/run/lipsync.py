@@ -65,14 +65,11 @@ class LipSync:
     def check_keys(self, engines: Iterable[EngineSpec | None]) -> None:
         """Raise ``MissingKeyError`` now, before anything is spent, for a routed lip-sync
         engine without its key (a pass would fail only after its shot was paid for)."""
-        for engine in {e.id: e for e in engines if e is not None and e.key_env}.values():
+        for engine in {e.id: e for e in engines if e is not None}.values():
             context = EngineContext(
                 engine=engine.id, work_dir=self.ctx.store.root, env=self.ctx.env
             )
-            if engine.all_keys:
-                context.keys(engine)
-            else:
-                context.key(engine)
+            context.check_keys(engine)
 
     def checked(self, shot: Shot, engine: EngineSpec) -> bool:
         """Whether a take of ``shot`` by ``engine`` gets the lip-sync check: a character in
@@ -154,7 +151,7 @@ class LipSync:
         engine routed, or the take's engine animates to the voice (a pass runs only if its
         take then fails the lip-sync check)."""
         engine, ctx = shot.planned.lipsync, self.ctx
-        if engine is None or shot.planned.engine.capabilities.reference_audio:
+        if engine is None or not planned_pass(shot):
             return None
         job = self.job(shot, engine, 0, *take) if take else None
         stand_in = self.job(shot, engine, 0, Path("clip.mp4"), "") if job is None else job
@@ -192,7 +189,7 @@ class LipSync:
         best: tuple[Path, str, QCVerdict | None] | None = None
         assert shot.clip is not None and shot.fit_key is not None
         take = (shot.clip, shot.fit_key)
-        planned = not shot.planned.engine.capabilities.reference_audio  # in plan's cost
+        planned = planned_pass(shot)  # in plan's cost
         for attempt in range(passes):
             job = self.job(shot, engine, attempt, *take)
             if job is None:
@@ -282,3 +279,9 @@ def _decoded(clip: Path, check: Callable[[Footage | None], QCVerdict]) -> QCVerd
     from ministudio.qc.checks import decode
 
     return check(decode(clip, sound=False))
+
+
+def planned_pass(shot: Shot) -> bool:
+    """Whether ``plan`` counts a pass over ``shot``: its engine does not animate to the voice
+    (over a take whose engine does, a pass runs only if the take fails the check)."""
+    return not shot.planned.engine.capabilities.reference_audio
