@@ -63,6 +63,8 @@ METHODS: dict[str, str] = {
     "poll_video": "poll",
     "download_video": "download",
     "find_video_job": "find_job",
+    "check_video": "check",
+    "cancel_video": "cancel",
     "upload_asset": "upload",
     "parse_webhook": "parse_webhook",
     "estimate_cost": "estimate_cost",
@@ -71,7 +73,9 @@ METHODS: dict[str, str] = {
     "speech_voices": "voices",
 }
 # The hooks the core calls without awaiting, for which None means "no answer, use yours".
-_PASSING = frozenset({"parse_webhook", "estimate_cost", "prompt_map", "speech_voices"})
+_PASSING = frozenset(
+    {"parse_webhook", "estimate_cost", "prompt_map", "speech_voices", "check_video"}
+)
 _REMOTE = ("submit", "poll", "download")  # a remote lip-sync engine: submit_lip_sync, ...
 
 
@@ -83,7 +87,8 @@ class Engine:
     - ``submit(request, idempotency_key, context)``, ``poll(job_id, context)``,
       ``download(job_id, status, output, context, request)``: a remote one (all three), with
       ``find_job(idempotency_key, context, request, since)``, ``upload(path, context)`` and
-      ``parse_webhook(body, headers, env)`` where the engine offers them;
+      ``parse_webhook(body, headers, env)``, ``check(request, context)`` and
+      ``cancel(job_id, context)`` where the engine offers them;
     - ``estimate_cost(request)``, ``prompt(shot)``; ``synthesize(request, output, context)``
       and ``voices()`` for a speech engine;
     - ``lip_sync(request, output, context)`` for a local lip-sync engine, or

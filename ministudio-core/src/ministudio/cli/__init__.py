@@ -10,7 +10,7 @@ import click
 
 from ministudio.cli.authoring import new_plugin, schema, validate
 from ministudio.cli.catalog import plugins, voices
-from ministudio.cli.inspecting import qc, status
+from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
 from ministudio.cli.rendering import plan, render
 
@@ -91,5 +91,17 @@ def cli() -> None:
         logging.getLogger("ministudio").setLevel(logging.DEBUG)
 
 
-for _command in (validate, schema, new_plugin, plugins, voices, render, plan, status, qc, keys):
+for _command in (
+    validate,
+    schema,
+    new_plugin,
+    plugins,
+    voices,
+    render,
+    plan,
+    status,
+    qc,
+    cancel,
+    keys,
+):
     cli.add_command(_command)

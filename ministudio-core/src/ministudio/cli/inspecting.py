@@ -1,4 +1,5 @@
-"""Looking at a render's output folder: ``status`` (every job) and ``qc`` (the checks again)."""
+"""A render's output folder: ``status`` (every job), ``qc`` (the checks again) and
+``cancel`` (the jobs still waiting on their engines)."""
 
 from __future__ import annotations
 
@@ -16,23 +17,13 @@ def status(folder: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from ministudio.errors import MinistudioError
     from ministudio.remote.journal import SIDE_PREFIX, Journal
     from ministudio.run.manifest import Manifest
     from ministudio.safety.secrets import gate
 
-    path = Path(folder) / "manifest.json"
-    try:
-        manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise MinistudioError(
-            f"{path} is missing or unreadable: is {folder} a render's output "
-            f"folder? (`ministudio render FILE -o {folder}` makes one)"
-        ) from None
+    manifest = Manifest.of_folder(Path(folder))
     journal = Journal(Path(manifest.store) / "journal.sqlite")
-    takes = [t for s in manifest.shots for t in s.takes]
-    keys = [s.job_key for s in (*manifest.plates, *manifest.shots)] + [t.job_key for t in takes]
-    rows = journal.rows([k for k in keys if k])
+    rows = journal.rows(manifest.job_keys())
     sides = journal.side_jobs([s.id for s in manifest.shots])
     rows.update((row.key, row) for row in sides)
     journal.close()
@@ -93,4 +84,32 @@ def qc(folder: str) -> None:
         click.echo(f"{mark} {where:<14} {verdict.check:<12} {verdict.reason}")
     click.echo(f"{len(found) - len(failed)} of {len(found)} checks passed")
     if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+def cancel(folder: str) -> None:
+    """Cancel the jobs of a render that still wait on their engines (a stopped render's
+    queued jobs, before they are billed); the next render sends them afresh."""
+    import os
+
+    import anyio
+
+    from ministudio.plugins import PluginHost
+    from ministudio.remote.cancel import cancel_render
+    from ministudio.run.manifest import Manifest
+    from ministudio.safety.secrets import gate
+
+    manifest = Manifest.of_folder(Path(folder))
+    found = anyio.run(cancel_render, manifest, Path(folder), PluginHost(), os.environ)
+    blank = gate().blank
+    for job in found:
+        detail = f": {job.detail}" if job.detail else ""
+        click.echo(
+            blank(f"{job.shot:<14} {job.engine:<20} {job.job_id or '-'}  {job.outcome}{detail}")
+        )
+    taken = sum(job.outcome == "cancelled" for job in found)
+    click.echo(f"{taken} of {len(found)} waiting jobs cancelled")
+    if taken < len(found):
         raise SystemExit(1)

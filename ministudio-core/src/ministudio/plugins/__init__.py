@@ -291,6 +291,27 @@ class PluginHost:
             )
         return result
 
+    async def check_video(
+        self, engine: EngineSpec, request: VideoRequest, context: EngineContext
+    ) -> None:
+        """Ask ``engine``'s own plugin whether it would take ``request`` (``check_video``);
+        its refusal (``CapabilityError``, ``EngineError``) propagates. No hook: no check."""
+        if self.implements(engine.id, "check_video"):
+            await self.call_engine(
+                engine.id, "check_video", expected=type(None), request=request, context=context
+            )
+
+    async def cancel_video(self, engine_id: str, job_id: str, context: EngineContext) -> bool:
+        """Cancel ``job_id`` on ``engine_id`` (``cancel_video``): True if taken, False if too
+        late; ``EngineError`` if the engine cannot cancel or refused."""
+        if not self.implements(engine_id, "cancel_video"):
+            raise EngineError(engine_id, "this engine offers no cancellation")
+        return bool(
+            await self.call_engine(
+                engine_id, "cancel_video", expected=bool, job_id=job_id, context=context
+            )
+        )
+
     def parse_webhook(
         self,
         engine_id: str,

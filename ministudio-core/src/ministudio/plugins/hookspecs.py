@@ -6,9 +6,10 @@ taking only the arguments you need, by these names. The README's "Writing a plug
 each hook's arguments and what the core does with its answer (a test keeps the two in step).
 
 Engine hooks (``generate_video``, ``synthesize_speech``, ``lip_sync``, the remote-engine hooks,
-``upload_asset``, ``estimate_cost``, ``speech_voices``) are called only on the plugin that
-declared the engine id in ``ministudio_engines``: routing picks by id, never by order. Any
-engine hook may be ``async def``: the core awaits it; a sync one runs in a worker thread.
+``check_video``, ``cancel_video``, ``upload_asset``, ``estimate_cost``, ``speech_voices``) are
+called only on the plugin that declared the engine id in ``ministudio_engines``: routing picks
+by id, never by order. Any engine hook may be ``async def``: the core awaits it; a sync one
+runs in a worker thread.
 ``prompt_map`` and ``qc_check`` are called on every plugin.
 """
 
@@ -156,6 +157,31 @@ def find_video_job(
     lookup: the core then stops the shot. A plugin declaring several engines, only some with
     a lookup, raises ``AmbiguousSubmission`` for the others (None would mean "no job", and
     the core would send it again).
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def check_video(engine: str, request: VideoRequest, context: EngineContext) -> None:
+    """Refuse ``request`` before anything is paid: raise ``CapabilityError`` (or
+    ``EngineError``) saying what the engine would refuse and what to change (an input its
+    schema lacks, a value outside its range). Return None when it would take it.
+
+    ``render`` (before its first paid job) and ``plan`` ask this for every shot not in the
+    store; a refusal stops the render with nothing spent. The request's frames may not exist
+    yet (a ``continue`` shot's first frame is made by the shot before): check that the
+    engine takes a frame, not the file. The hook runs in a worker thread, so it may fetch
+    (and cache) what it checks against, within a timeout of its own.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def cancel_video(engine: str, job_id: str, context: EngineContext) -> bool | Awaitable[bool]:
+    """Cancel job ``job_id`` (``ministudio cancel DIR``): True if the engine took the
+    cancellation (a queued job is then not billed), False if it was too late (the job
+    already ran: it stays paid for, and a later render fetches its clip). Raise
+    ``EngineError`` if the engine refused. Leave unimplemented when the engine cannot cancel.
     """
     raise NotImplementedError
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.engines.variants import label
+from ministudio.jobs import VideoRequest
 from ministudio.plan.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.plan.shots import shot_brief
 from ministudio.qc.retakes import Take
@@ -28,7 +30,7 @@ async def assess(
     lipsync: LipSync,
 ) -> FilmPlan:
     """Per shot: in the store or not and why, cost and time (and its lip-sync pass's);
-    refuses impossible shots."""
+    refuses impossible shots, and those an engine says it would refuse (``check_video``)."""
     store, host = ctx.store, ctx.host
     previous = previous_inputs(ctx.out / "manifest.json")
     plans: list[ShotPlan] = []
@@ -43,6 +45,7 @@ async def assess(
         if plate_job and plate is None and plate_job.key not in planned_plates:
             planned_plates.add(plate_job.key)
             plate_engine, plate_request = plate_job.engine, plate_job.request
+            await check(ctx, plate_engine, plate_request)
             plans.append(
                 ShotPlan(
                     id=plate_request.shot.shot_id,
@@ -78,6 +81,8 @@ async def assess(
         if job is not None:
             fit_keys[ps.id] = (job.fit_key, shot.timing.frames, store.get(job.key, ".mp4"))
         cached = clip is not None or (job is not None and store.get(job.key, ".mp4"))
+        if not cached:
+            await check(ctx, engine, costed.request)
         if cached:
             reason = "in the store"
         elif job is None and plate_job is not None and plate is None:
@@ -109,6 +114,12 @@ async def assess(
     engines = {shot.planned.engine for shot in shots}
     engines |= {s.planned.lipsync for s in shots if s.planned.lipsync is not None}
     return FilmPlan(plans, {engine.id: ctx.limits(engine)[0] for engine in engines})
+
+
+async def check(ctx: RenderContext, engine: EngineSpec, request: VideoRequest) -> None:
+    """The engine's own refusal of ``request`` (``check_video``), before anything is paid."""
+    context = EngineContext(engine=engine.id, work_dir=ctx.out, env=ctx.env)
+    await ctx.host.check_video(engine, request, context)
 
 
 def refuse_over_budget(ctx: RenderContext, plan: FilmPlan) -> None:

@@ -145,6 +145,29 @@ class Manifest(BaseModel):
     shots: list[ShotRecord] = []
     plates: list[ShotRecord] = []  # background plates made (or reused) for this film
 
+    def job_keys(self) -> list[str]:
+        """The journal keys of this render's paid jobs: plates, shots, every take, lip-sync
+        passes (once each, in that order)."""
+        shots = [*self.plates, *self.shots]
+        keys = [s.job_key for s in shots] + [t.job_key for s in self.shots for t in s.takes]
+        keys += [s.lipsync.job_key for s in self.shots if s.lipsync is not None]
+        return list(dict.fromkeys(k for k in keys if k))
+
+    @classmethod
+    def of_folder(cls, folder: Path) -> Manifest:
+        """The manifest of the render in ``folder``; ``MinistudioError`` saying what to do
+        when there is none."""
+        from ministudio.errors import MinistudioError
+
+        path = folder / "manifest.json"
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise MinistudioError(
+                f"{path} is missing or unreadable: is {folder} a render's output "
+                f"folder? (`ministudio render FILE -o {folder}` makes one)"
+            ) from None
+
     def write(self, path: Path, blank: Callable[[str], str] | None = None) -> None:
         """Write it as JSON, every string (keys and values) through ``blank``, the blanking
         gate (the process's, ``ministudio.safety.secrets.gate()``, unless the render gives
