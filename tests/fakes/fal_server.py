@@ -16,11 +16,16 @@ plugin. Sources, cited beside each rule:
   "Verifying Your Webhook": ``X-Fal-Webhook-Request-Id/-User-Id/-Timestamp/-Signature``,
   Ed25519 over ``request_id\\nuser_id\\ntimestamp\\nsha256_hex(body)``, keys in a JWKS).
 - **RULES**: tests/fakes/fal_rules.py (each endpoint's input schema, from its model page).
+- **PLATFORM**: tests/fakes/fal_uncurated.py (fal's Platform API: the model search with
+  ``expand=openapi-3.0`` and the pricing, fal.ai/docs/platform-apis/v1/models and
+  .../models/pricing; and the endpoints the plugin's table does not curate).
 
 Routes: ``POST /{endpoint}`` (``submit``), ``GET /{owner}/{app}/requests/{id}/status``
 (``status``), ``GET /{owner}/{app}/requests/{id}`` (``result``), ``PUT .../cancel``
 (``cancel``), ``GET /files/{id}.mp4`` (``download``: the CDN, no key),
-``GET /.well-known/jwks.json`` (the fake's signing key). Every queue route needs
+``GET /.well-known/jwks.json`` (the fake's signing key), ``GET /v1/models?endpoint_id=&expand=``
+(``schema``: PLATFORM, no key needed) and ``GET /v1/models/pricing?endpoint_id=`` (``pricing``:
+key needed); ``platform_url`` is their base. Every queue route needs
 ``Authorization: Key <API_KEY>`` (QUEUE, CANCEL): else 401. An endpoint id RULES does not
 know: 404.
 
@@ -51,6 +56,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from . import fal_uncurated
 from .clips import solid_planes
 from .fal_rules import ENDPOINTS, problems
 from .loopback import JsonHandler, Latency, LoopbackServer, draw_latency
@@ -87,9 +93,17 @@ class _Handler(JsonHandler):
 class FalServer(LoopbackServer):
     name = "fal"
     handler = _Handler
-    endpoints: ClassVar[tuple[str, ...]] = ("submit", "status", "result", "cancel", "download")
+    endpoints: ClassVar[tuple[str, ...]] = (
+        "submit",
+        "status",
+        "result",
+        "cancel",
+        "download",
+        "schema",
+        "pricing",
+    )
     fault_endpoints: ClassVar[dict[str, tuple[str, ...]]] = {
-        "500": ("submit", "status", "result", "cancel", "download"),
+        "500": ("submit", "status", "result", "cancel", "download", "schema", "pricing"),
         "429": ("submit",),
         "drop": ("submit", "status", "result"),
         "truncate": ("download",),
@@ -116,11 +130,20 @@ class FalServer(LoopbackServer):
         self.jobs: dict[str, FalRequest] = {}
         self.billed: list[str] = []
         self.webhooks: list[tuple[str, int]] = []  # (request id, HTTP answer)
+        self.documents = fal_uncurated.documents()  # endpoint id -> its OpenAPI document
+        self.schema_answers: dict[str, bytes] = {}  # endpoint id -> a raw (hostile) answer
+        self.schema_requests: list[str] = []  # the endpoint ids the model search was asked
+        self.submits: list[str] = []  # every POST to the queue, accepted or not
 
     @property
     def submissions(self) -> int:
         """Requests queued and billed (a body its schema refuses is never run nor billed)."""
         return len(self.billed)
+
+    @property
+    def platform_url(self) -> str:
+        """PLATFORM's base (``FAL_API_URL``)."""
+        return f"{self.base_url}/v1"
 
     @property
     def status_requests(self) -> int:
@@ -170,11 +193,17 @@ class FalServer(LoopbackServer):
             return h.send_json(200, self.jwks())
         if method == "GET" and path.startswith("files/"):
             return self._file(h, path.removeprefix("files/").removesuffix(".mp4"))
+        if method == "GET" and path == "v1/models":  # PLATFORM: "Authentication: Optional"
+            h._body()
+            return self._models(h, query)
         if not hmac.compare_digest(
             (h.headers.get("Authorization") or "").encode(), f"Key {API_KEY}".encode()
         ):  # QUEUE, CANCEL: "Authorization: Key $FAL_KEY"
             h._body()
             return h.send_json(401, {"detail": "Invalid or missing API key"})
+        if method == "GET" and path == "v1/models/pricing":
+            h._body()
+            return self._pricing(h, query)
         if "/requests/" in f"/{path}":
             app, _, rest = path.partition("/requests/")
             ident, _, tail = rest.partition("/")
@@ -183,20 +212,63 @@ class FalServer(LoopbackServer):
             return self._submit(h, path, query)
         return h.send_json(405, {"detail": "Method not allowed"})
 
+    # -- PLATFORM ------------------------------------------------------------------------------
+    def _models(self, h: JsonHandler, query: dict[str, list[str]]) -> None:
+        """MODELS, find mode: the models named by ``endpoint_id``, each with its OpenAPI
+        document in ``openapi`` when ``expand=openapi-3.0``."""
+        if self._take_fault("schema") == "500":
+            return h.send_json(500, {"detail": "Internal server error"})
+        wanted = [e for value in query.get("endpoint_id", []) for e in value.split(",") if e]
+        expand = "openapi-3.0" in query.get("expand", [])
+        with self._lock:
+            self.schema_requests.extend(wanted)
+        if len(wanted) == 1 and wanted[0] in self.schema_answers:
+            raw = self.schema_answers[wanted[0]]
+            return h.send_bytes(raw, "application/json")
+        models = []
+        for endpoint in wanted:
+            if endpoint not in self.documents:
+                continue
+            model: dict[str, Any] = {
+                "endpoint_id": endpoint,
+                "metadata": {"display_name": endpoint, "status": "active"},
+            }
+            if expand:
+                model["openapi"] = self.documents[endpoint]
+            models.append(model)
+        h.send_json(200, {"models": models, "next_cursor": None, "has_more": False})
+
+    def _pricing(self, h: JsonHandler, query: dict[str, list[str]]) -> None:
+        """PRICING: the unit price of each endpoint named."""
+        if self._take_fault("pricing") == "500":
+            return h.send_json(500, {"detail": "Internal server error"})
+        wanted = [e for value in query.get("endpoint_id", []) for e in value.split(",") if e]
+        prices = [
+            {"endpoint_id": e, **fal_uncurated.PRICES[e]}
+            for e in wanted
+            if e in fal_uncurated.PRICES
+        ]
+        h.send_json(200, {"prices": prices, "next_cursor": None, "has_more": False})
+
     def _submit(self, h: JsonHandler, endpoint: str, query: dict[str, list[str]]) -> None:
         raw = h._body()
+        with self._lock:
+            self.submits.append(endpoint)
         fault = self._take_fault("submit")
         if fault == "500":
             return h.send_json(500, {"detail": "Internal server error"})
         if fault == "429":
             return h.send_json(429, {"detail": "Too many requests"}, {"Retry-After": "0"})
-        if endpoint not in ENDPOINTS:  # an app fal does not serve
+        if endpoint not in ENDPOINTS and endpoint not in fal_uncurated.UNCURATED:
             return h.send_json(404, {"detail": f"Application '{endpoint}' not found"})
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
             return h.send_json(422, {"detail": [{"loc": ["body"], "msg": "invalid JSON"}]})
-        errors = problems(endpoint, body)
+        if endpoint in fal_uncurated.UNCURATED:
+            errors = fal_uncurated.problems(endpoint, body)
+        else:
+            errors = problems(endpoint, body)
         if self.unknown_fields == "ignore":
             errors = [e for e in errors if e["type"] != "value_error.extra"]
         if errors and self.validate_at == "submit":

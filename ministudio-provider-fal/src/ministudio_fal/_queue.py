@@ -91,9 +91,27 @@ def webhook(url: str | None) -> str | None:
     return None
 
 
-async def submit(api: Api, request: Any, context: EngineContext) -> Submission:
+PLACEHOLDER = "https://example.invalid/ministudio-check/{role}.png"
+
+
+def check(endpoint: Endpoint, request: Any) -> None:
+    """Refuse (``EngineError``) a request ``endpoint`` cannot take, before anything is
+    uploaded or paid for: the body is built as ``submit`` builds it, with a placeholder URL
+    for each frame the request carries."""
+    images = {
+        role: PLACEHOLDER.format(role=role)
+        for role in ("first_frame", "last_frame")
+        if getattr(request, role, None) is not None
+    }
+    body(endpoint, request, images)
+
+
+async def submit(
+    api: Api, request: Any, context: EngineContext, *, webhooks: bool = True
+) -> Submission:
     import httpx
 
+    check(api.endpoint, request)  # refused before any upload
     images: dict[str, str] = {}
     if request.first_frame is not None:
         images["first_frame"] = await context.upload(Path(request.first_frame))
@@ -101,7 +119,7 @@ async def submit(api: Api, request: Any, context: EngineContext) -> Submission:
         images["last_frame"] = await context.upload(Path(request.last_frame))
     payload = body(api.endpoint, request, images)
     url = f"{api.base}/{api.endpoint.endpoint}"
-    hook = webhook(context.webhook_url)
+    hook = webhook(context.webhook_url) if webhooks else None
     if hook:
         url += "?" + urlencode({"fal_webhook": hook})
     engine = api.endpoint.engine
@@ -169,7 +187,7 @@ async def result(api: Api, job: str) -> dict[str, Any]:
 
 
 async def download(
-    api: Api, job: str, status: JobStatus, output: Path, request: Any
+    api: Api, job: str, status: JobStatus, output: Path, request: Any, cost: float | None = None
 ) -> VideoResult:
     from ministudio.http import download as fetch
 
@@ -180,7 +198,8 @@ async def download(
     if not isinstance(url, str) or not url:
         raise EngineError(api.endpoint.engine, f"fal's result for {job} names no video")
     await fetch(url, output, engine=api.endpoint.engine, timeout=api.timeout)
-    cost = api.endpoint.price_per_second * float(request.duration)
+    if cost is None:
+        cost = api.endpoint.price_per_second * float(request.duration)
     return VideoResult(path=output, engine_job_id=job, model=api.endpoint.endpoint, cost=cost)
 
 
