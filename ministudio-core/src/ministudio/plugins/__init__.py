@@ -55,6 +55,7 @@ FIRST_PARTY: dict[str, str] = {
     "fal-seedance-2": "ministudio-provider-fal",
     "fal-seedance-2-mini": "ministudio-provider-fal",
     "fal-seedance-2-i2v": "ministudio-provider-fal",
+    "fal": "ministudio-provider-fal",
 }
 """The engine ids of MiniStudio's own provider packages, and the package to install for each:
 the only install advice given for an unknown id (any other name could be a typosquat)."""
