@@ -29,6 +29,7 @@ from .fakes.kling_server import KlingServer
 from .fakes.loopback import LoopbackServer
 from .fakes.luma_agents_server import LumaAgentsServer
 from .fakes.luma_server import LumaServer
+from .fakes.runway_server import RunwayServer
 from .fakes.sim_server import SimServer
 
 LATENCY = 0.4  # each fake job's seconds: long enough for a poll before it is done
@@ -131,6 +132,20 @@ ENGINES = {
         },
         lambda s: s.submissions,
         seconds=5.0,
+    ),
+    "runway": Engine(
+        "runway",
+        lambda: RunwayServer(latency=LATENCY, throttled=0.1, render_scale=0.05),
+        lambda s, assets: {
+            "RUNWAYML_BASE_URL": s.base_url,
+            "RUNWAYML_API_SECRET": s.api_key,
+            "RUNWAY_EXPECTED_LATENCY": EXPECTED,
+            "RUNWAY_POLL_INTERVAL": "0.1",  # Runway's own pace is one poll in 5 s
+        },
+        lambda s: s.submissions,
+        endpoint="text_to_video",  # s1 is a text shot; s2 (continue) goes to image_to_video
+        seconds=5.0,
+        lookup=False,  # Runway has no list of tasks and no idempotency key
     ),
     "sim": Engine(
         "sim",

@@ -13,7 +13,9 @@ from Runway's SDK and API reference; the create rules and their sources are
 - ``GET /files/{name}``: the MP4 (real bytes: ``clips.solid_planes`` encoded).
 
 Faults (``fail_next(endpoint, kind)``): create endpoints ``500``, ``429``, ``502`` (answered,
-no task made), ``lost`` (the task is made and billed, the connection dropped); ``task``
+no task made), ``lost`` (the task is made and billed, the connection dropped),
+``hold_after_accept`` (made and billed, no answer until the client is gone: ``fakes.hold``,
+for kill tests); ``task``
 ``500``; ``file`` ``expired`` (403 once, as an expired signed URL), ``429``, ``500`` and
 ``cut`` (half the bytes). ``created`` lists every task made (what was billed).
 """
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .clips import even, solid_planes
+from .hold import HOLD, hold
 from .loopback import JsonHandler, LoopbackServer
 from .runway_rules import Refused, Rules, check_create, check_headers
 
@@ -44,6 +47,7 @@ FAULT_ENDPOINTS = {
     "lost": CREATES,
     "expired": ("file",),
     "cut": ("file",),
+    HOLD: CREATES,
 }
 
 
@@ -124,6 +128,9 @@ class RunwayServer(LoopbackServer):
         made = self._accept(endpoint, data)
         if fault == "lost":
             h.drop()
+            return
+        if fault == HOLD:  # made and billed; the answer kept back until the client is gone
+            hold(self, h)
             return
         h.send_json(200, {"id": made.id})
 
