@@ -178,8 +178,6 @@ def test_plan_refuses_it_and_prices_it(
     for name, value in env_of(server).items():
         monkeypatch.setenv(name, value)
     host = PluginHost(env=env_of(server))
-    if "check_video" not in {h for info in host.plugins for h in info.hooks}:
-        pytest.skip("the core has no check_video hook yet")
     made = plan(film({"model": TEXT}), tmp_path / "out", host=host, store=_store(tmp_path))
     (shot,) = made.shots
     assert shot.engine == "fal" and shot.cost == pytest.approx(0.28 * 5)
