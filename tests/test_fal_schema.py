@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,45 @@ def run(awaitable: Any) -> Any:
         return await awaitable
 
     return anyio.run(main)
+
+
+def test_cancel(server: FalServer, tmp_path: Path) -> None:
+    """``cancel_video``: a queued request leaves fal's queue unbilled (True); one already
+    done is too late (False); the engine ``fal`` cancels by its ``<owner>/<app>/<id>`` ids."""
+    slow = FalServer(latency=30.0, queued=0.9)
+    with slow:
+        env = {**env_of(slow), "FAL_API_URL": slow.platform_url}
+        ctx = EngineContext(engine="fal", work_dir=tmp_path, env=env)
+        made = run(
+            ministudio_fal.submit_video(
+                engine="fal", request=kite_request(model=TEXT), idempotency_key="k", context=ctx
+            )
+        )
+        assert made.job_id.startswith("alibaba/happy-horse/") and len(slow.billed) == 1
+        assert run(ministudio_fal.cancel_video(engine="fal", job_id=made.job_id, context=ctx))
+        assert slow.billed == []
+        curated = EngineContext(engine="fal-seedance-2", work_dir=tmp_path, env=env)
+        job = run(
+            ministudio_fal.submit_video(
+                engine="fal-seedance-2",
+                request=kite_request(),
+                idempotency_key="k",
+                context=curated,
+            )
+        ).job_id
+        assert run(
+            ministudio_fal.cancel_video(engine="fal-seedance-2", job_id=job, context=curated)
+        )
+    ctx = context(server, tmp_path)
+    made = run(
+        ministudio_fal.submit_video(
+            engine="fal", request=kite_request(model=TEXT), idempotency_key="k", context=ctx
+        )
+    )
+    deadline = time.monotonic() + 5
+    while server.state(server.jobs[made.job_id.rpartition("/")[2]]) != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not run(ministudio_fal.cancel_video(engine="fal", job_id=made.job_id, context=ctx))
+    with pytest.raises(EngineError, match="not a job id"):
+        run(ministudio_fal.cancel_video(engine="fal", job_id="nothing", context=ctx))

@@ -121,6 +121,12 @@ class FalEngine(Engine):
 
         return await _queue.download(self._api(context), job_id, status, Path(output), request)
 
+    async def cancel(self, job_id: str, context: EngineContext) -> bool:
+        """``ministudio cancel``: True when fal removed the request from its queue unrun."""
+        from ministudio_fal import _queue
+
+        return _queue.cancelled(self.id, job_id, await _queue.cancel(self._api(context), job_id))
+
     def find_job(self) -> str | None:
         raise AmbiguousSubmission(
             self.id,
@@ -256,6 +262,13 @@ class FalAnyEngine(FalEngine):
             cost=price or 0.0,
         )
         return made.model_copy(update={"engine_job_id": job_id})
+
+    async def cancel(self, job_id: str, context: EngineContext) -> bool:
+        from ministudio_fal import _queue
+
+        endpoint, ident = self._job(job_id)
+        answer = await _queue.cancel(self._api_for(endpoint, context), ident)
+        return _queue.cancelled(self.id, job_id, answer)
 
     parse_webhook = None  # type: ignore[assignment]
 

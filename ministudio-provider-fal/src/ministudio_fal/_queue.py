@@ -206,11 +206,27 @@ async def download(
 async def cancel(api: Api, job: str) -> str:
     """PUT .../cancel; fal's answer status (OK, CANCELLATION_REQUESTED, ALREADY_COMPLETED,
     NOT_FOUND)."""
+    import httpx
+
     async with api.client() as http:
-        response = await http.put(api.request_url(job, "/cancel"))
+        try:
+            response = await http.put(api.request_url(job, "/cancel"))
+        except httpx.TransportError as exc:
+            raise TransientError(api.endpoint.engine, f"cancel: {type(exc).__name__}") from None
     if response.status_code >= 400 and response.status_code not in (400, 404):
         raise api.failure(response, "cancel")
     try:
         return str(response.json().get("status") or "")
     except (ValueError, AttributeError):
         return ""
+
+
+def cancelled(engine: str, job: str, answer: str) -> bool:
+    """``cancel_video``'s answer for fal's: True only when the request left the queue unrun
+    (``OK``: not billed); ``CANCELLATION_REQUESTED`` (it was running: it may still finish and
+    be billed) and ``ALREADY_COMPLETED`` are too late, so the job is never sent twice."""
+    if answer == "OK":
+        return True
+    if answer in ("CANCELLATION_REQUESTED", "ALREADY_COMPLETED"):
+        return False
+    raise EngineError(engine, f"fal could not cancel {job}: {answer or 'no answer'}")
