@@ -19,7 +19,7 @@ from ministudio.errors import (
     MissingKeyError,
     TransientError,
 )
-from ministudio.jobs import VideoRequest
+from ministudio.jobs import EditRequest, VideoRequest
 from ministudio.testing import VideoEngineConformance
 from ministudio.testing._kit import solid_png
 from ministudio_runway import _request, _tasks
@@ -205,6 +205,137 @@ def test_the_declaration() -> None:
     assert declared.capabilities.first_frame and not declared.capabilities.last_frame
     assert declared.capabilities.max_references == 0 and declared.capabilities.seed
     assert [m.id for m in declared.models] == ["gen4.5", "gen4_turbo"]
+    # the edit rung reaches the engine through its variant (the ladder reads the narrowed spec)
+    assert declared.capabilities.edit and all(v.capabilities.edit for v in declared.variants)
+
+
+# -- edits: Aleph 2.0 (video_to_video) on the engine's own take ---------------------------------
+def test_an_edit_sends_aleph_the_takes_fresh_output_url(tmp_path: Path) -> None:
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        context = _context(server, tmp_path)
+        first = _render(_request_of(), context, tmp_path / "first.mp4")
+        edit = EditRequest(job_id=first.engine_job_id, reasons=("the kite is green.", "blurry"))
+        request = _request_of(edit=edit, model="gen4_turbo")  # the take's model: any
+        result = _render(request, context, tmp_path / "edit.mp4")
+        source, aleph = server.created
+        assert aleph.endpoint == "video_to_video"
+        assert aleph.body == {
+            "model": "aleph2",
+            "videoUri": f"{server.base_url}/files/{source.id}.mp4",
+            "promptText": "Edit this video: fix the kite is green; blurry. Keep everything "
+            "else. The shot: a red kite rises over a beach",
+            "ratio": "1280:720",
+            "seed": 1,
+        }
+        assert result.engine_job_id == aleph.id and result.model == "aleph2"
+        assert result.path.read_bytes()[4:8] == b"ftyp"
+        # aleph2: 28 credits/s at $0.01, the take's 5 s
+        assert result.cost == pytest.approx(1.40) == _request.cost(request)
+
+
+def test_an_edit_prompt_keeps_the_fix_whole_within_1000_utf16_units() -> None:
+    edit = EditRequest(job_id="t", reasons=("the sky is 😀 green",))
+    request = _request_of(edit=edit, prompt="😀" * 900)
+    said = _request.edit_prompt(request)
+    assert said.startswith("Edit this video: fix the sky is 😀 green. Keep everything else.")
+    assert _request.utf16_units(said) <= 1000 and "\ufffd" not in said
+    assert _request.edit_prompt(_request_of(edit=edit, prompt="")).endswith("everything else.")
+
+
+def test_an_edit_is_priced_at_alephs_minimum() -> None:
+    edit = EditRequest(job_id="t", reasons=("x",))
+    assert _request.cost(_request_of(edit=edit, duration=2.0)) == pytest.approx(0.56)
+    with pytest.raises(EngineRefusal, match="2 to 30 s"):
+        _request.check(_request_of(edit=edit, duration=1.0))
+
+
+def test_an_edit_of_a_take_runway_no_longer_has_says_what_to_do(tmp_path: Path) -> None:
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        context = _context(server, tmp_path)
+        first = _render(_request_of(), context, tmp_path / "first.mp4")
+        server.tasks[first.engine_job_id].deleted = True  # deleted, or kept no longer
+        edit = EditRequest(job_id=first.engine_job_id, reasons=("blurry",))
+        with pytest.raises(_tasks.SourceGone, match="render it again") as gone:
+            anyio.run(_tasks.submit, _request_of(edit=edit), context)
+        assert not gone.value.retryable and gone.value.job_id == first.engine_job_id
+        assert len(server.created) == 1  # nothing paid for the edit
+
+
+def test_an_edit_whose_video_runway_cannot_fetch_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        context = _context(server, tmp_path)
+        first = _render(_request_of(), context, tmp_path / "first.mp4")
+
+        async def stale(job_id: str, context: EngineContext) -> str:
+            return f"{server.base_url}/files/expired.mp4"  # a URL that no longer works
+
+        monkeypatch.setattr(_tasks, "source_url", stale)
+        edit = EditRequest(job_id=first.engine_job_id, reasons=("blurry",))
+        with pytest.raises(_tasks.SourceGone, match="refused its video"):
+            anyio.run(_tasks.submit, _request_of(edit=edit), context)
+        assert len(server.created) == 1
+
+
+def test_a_failed_check_makes_the_edit_rung_send_aleph_the_first_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A render whose first take of s1 fails a check, with ``qc.ladder: [edit]``: the edit
+    rung asks Runway's Aleph to change that take, by the check's reason, and keeps it."""
+    from ministudio.plugins import PluginHost
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
+    from ministudio.spec import Production
+    from ministudio.testing.video.inputs import _FailsFirstTake
+
+    monkeypatch.setenv("RUNWAY_EXPECTED_LATENCY", "0.2")
+    host = PluginHost(env={})
+    host.register(_FailsFirstTake("s1"), "fails-first-take")
+    film = Production.model_validate(
+        {
+            "title": "Edited",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 12},
+            "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat"}},
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 5}
+                    ],
+                }
+            ],
+            "routing": {"video": "runway"},
+            "qc": {"retakes": 1, "ladder": ["edit"]},
+        }
+    )
+    with RunwayServer(api_key=KEY, latency=0.1) as server:
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=host,
+            store=ContentStore(tmp_path / "store"),
+            env={
+                "RUNWAYML_BASE_URL": server.base_url,
+                "RUNWAYML_API_SECRET": KEY,
+                "RUNWAY_POLL_INTERVAL": "0.05",
+            },
+        )
+        take, aleph = server.created
+    assert take.endpoint == "text_to_video" and aleph.endpoint == "video_to_video"
+    assert aleph.body["model"] == "aleph2"
+    assert aleph.body["videoUri"] == f"{server.base_url}/files/{take.id}.mp4"
+    assert aleph.body["promptText"].startswith("Edit this video: fix the kit fails take one.")
+    assert " The shot: " in aleph.body["promptText"] and "Ann" in aleph.body["promptText"]
+    assert aleph.body["ratio"] == "1280:720"
+    (shot,) = manifest.shots
+    first, edit = shot.takes
+    assert (first.rung, edit.rung) == ("first", "edit")
+    assert (first.engine_job_id, edit.engine_job_id) == (take.id, aleph.id)
+    assert edit.kept and shot.state == "done"
+    assert edit.cost == pytest.approx(5 * 0.28)
 
 
 # -- the conformance kit ----------------------------------------------------------------------
@@ -239,7 +370,11 @@ class TestRunwayConformance(VideoEngineConformance):
 
     @pytest.fixture
     def engine_env(self, server: RunwayServer) -> dict[str, str]:
-        return {"RUNWAYML_BASE_URL": server.base_url, "RUNWAYML_API_SECRET": server.api_key}
+        return {
+            "RUNWAYML_BASE_URL": server.base_url,
+            "RUNWAYML_API_SECRET": server.api_key,
+            "RUNWAY_POLL_INTERVAL": "0.05",  # Runway's own pace is one poll in 5 s
+        }
 
     @pytest.fixture
     def engine_faults(self, server: RunwayServer) -> RunwayFaults:

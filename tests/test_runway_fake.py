@@ -137,3 +137,111 @@ def test_delete_cancels_a_running_task_and_deletes_a_finished_one() -> None:
         client.tasks.delete(made.id)
         with pytest.raises(runwayml.NotFoundError):
             client.tasks.retrieve(made.id)
+
+
+# -- video to video (Aleph 2.0) -----------------------------------------------------------------
+EDIT = {"model": "aleph2", "videoUri": "https://cdn.example.com/take.mp4", "promptText": "rain"}
+MP4 = "data:video/mp4;base64," + base64.b64encode(b"\x00\x00\x00\x18ftypmp42").decode()
+
+
+def _finished(client: runwayml.RunwayML, task_id: str) -> Any:
+    for _ in range(400):
+        task = client.tasks.retrieve(task_id)
+        if task.status in ("SUCCEEDED", "FAILED"):
+            return task
+        time.sleep(0.02)
+    raise AssertionError("the task never finished")
+
+
+def test_aleph_edits_a_task_output_into_a_real_mp4_of_its_size_and_length() -> None:
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        client = _sdk(server)
+        made = client.text_to_video.create(
+            model="gen4.5", prompt_text="a kite", ratio="720:1280", duration=3
+        )
+        (url,) = _finished(client, made.id).output
+        edit = client.video_to_video.create(
+            model="aleph2", video_uri=url, prompt_text="make it rain", ratio="720:1280", seed=3
+        )
+        (edited,) = _finished(client, edit.id).output
+        video = httpx.get(edited).content
+        assert video[4:8] == b"ftyp"
+        source, aleph = server.created
+        assert aleph.endpoint == "video_to_video" and aleph.body["videoUri"] == url
+        assert (aleph.width, aleph.height, aleph.duration) == (
+            source.width,
+            source.height,
+            source.duration,
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({**EDIT, "model": "gen4_aleph"}, "model"),  # gone from the spec (sdk-python d106617)
+        ({k: v for k, v in EDIT.items() if k != "videoUri"}, "videoUri"),
+        ({**EDIT, "videoUri": "http://cdn.example.com/take.mp4"}, "HTTPS"),
+        ({**EDIT, "videoUri": "https://10.0.0.1/take.mp4"}, "domain"),
+        ({**EDIT, "videoUri": "data:video/mp4;base64," + "A" * (5 * 1024 * 1024)}, "5MB"),
+        ({**EDIT, "videoUri": PNG}, "video data URI"),
+        ({**EDIT, "promptText": "x" * 1001}, "promptText"),
+        ({**EDIT, "promptText": ""}, "promptText"),
+        ({k: v for k, v in EDIT.items() if k != "promptText"}, "promptText"),
+        ({**EDIT, "ratio": "1920:1080"}, "ratio"),
+        ({**EDIT, "targetAspectRatio": "5:4"}, "targetAspectRatio"),
+        ({**EDIT, "keyframes": [{"uri": PNG, "at": 0.5}] * 6}, "keyframes"),
+        ({**EDIT, "keyframes": [{"uri": PNG, "at": 1.5}]}, "keyframes.at"),
+        ({**EDIT, "outputFormat": "gif"}, "outputFormat"),
+        ({**EDIT, "proresProfile": "422"}, "proresProfile"),
+        ({**EDIT, "duration": 5}, "unrecognized"),
+        ({**EDIT, "seed": 2**32}, "seed"),
+    ],
+)
+def test_documented_aleph_refusals(body: dict[str, Any], match: str) -> None:
+    with RunwayServer(api_key=KEY) as server:
+        answer = _post(server, "/v1/video_to_video", body)
+        assert answer.status_code == 400 and match in answer.json()["error"], answer.text
+        assert server.created == []
+
+
+def test_aleph_takes_urls_runway_uris_data_uris_and_keyframes() -> None:
+    with RunwayServer(api_key=KEY) as server:
+        for uri in ("https://cdn.example.com/take.mp4", "runway://upload/abc", MP4):
+            assert _post(server, "/v1/video_to_video", {**EDIT, "videoUri": uri}).is_success
+        frames = [{"uri": PNG, "seconds": 1.0}, {"uri": PNG, "at": 0.9}]
+        assert _post(server, "/v1/video_to_video", {**EDIT, "keyframes": frames}).is_success
+        wide = {**EDIT, "ratio": "1584:672", "targetAspectRatio": "21:9", "seed": 0}
+        assert _post(server, "/v1/video_to_video", wide).is_success
+
+
+@pytest.mark.parametrize(("switch", "passes"), [("listed", False), ("any", True)])
+def test_alephs_ratio_list_is_a_switch(switch: str, passes: bool) -> None:
+    with RunwayServer(api_key=KEY, rules=Rules(aleph_ratio=switch)) as server:
+        given = {**EDIT, "ratio": "1920:1080"}
+        assert _post(server, "/v1/video_to_video", given).is_success is passes
+        assert _post(server, "/v1/video_to_video", {**EDIT, "ratio": "848:480"}).is_success
+        assert not _post(server, "/v1/video_to_video", {**EDIT, "ratio": "wide"}).is_success
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_alephs_prompt_requirement_is_a_switch(required: bool) -> None:
+    bare = {k: v for k, v in EDIT.items() if k != "promptText"}
+    with RunwayServer(api_key=KEY, rules=Rules(aleph_prompt_required=required)) as server:
+        assert _post(server, "/v1/video_to_video", bare).is_success is not required
+
+
+def test_aleph_refuses_a_deleted_or_too_short_source() -> None:
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        client = _sdk(server)
+        short = client.text_to_video.create(
+            model="gen4.5", prompt_text="a", ratio="1280:720", duration=2
+        )
+        (url,) = _finished(client, short.id).output
+        assert _post(server, "/v1/video_to_video", {**EDIT, "videoUri": url}).is_success
+        server.tasks[short.id].duration = 1  # shorter than Aleph's 2 s
+        answer = _post(server, "/v1/video_to_video", {**EDIT, "videoUri": url})
+        assert answer.status_code == 400 and "2 to 30 seconds" in answer.json()["error"]
+        client.tasks.delete(short.id)
+        answer = _post(server, "/v1/video_to_video", {**EDIT, "videoUri": url})
+        assert answer.status_code == 400 and "could not be fetched" in answer.json()["error"]
+        assert len(server.created) == 2

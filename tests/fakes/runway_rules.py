@@ -1,9 +1,11 @@
 """What Runway's API accepts at create, as the strict fake checks it. Each rule cites its
 source: [SDK] is runwayml/sdk-python at c604e0e (5.13.0, generated from Runway's OpenAPI
-spec), the file named; [API] https://docs.dev.runwayml.com/api/; [INPUTS]
-https://docs.dev.runwayml.com/assets/inputs/ and the asset reasons of
-https://docs.dev.runwayml.com/errors/troubleshooting. Where the sources are
-silent, the rule is a switch of ``Rules`` (tests run both ways).
+spec), the file named; [SDK 5.24] the runwayml 5.24.0 wheel this workspace installs (same
+generator, newer spec); [SDK@<commit>] an older commit of sdk-python; [API]
+https://docs.dev.runwayml.com/api/; [INPUTS] https://docs.dev.runwayml.com/assets/inputs/
+and the asset reasons of https://docs.dev.runwayml.com/errors/troubleshooting; [3P] a
+third party's reading of Runway's docs (named beside the rule: re-check). Where the sources
+are silent, the rule is a switch of ``Rules`` (tests run both ways).
 """
 
 from __future__ import annotations
@@ -25,6 +27,41 @@ MAX_PROMPT = 1000  # [SDK] "A non-empty string up to 1000 characters (... UTF-16
 # [INPUTS] "The length of the encoded data URI must be under 5MB (1024 x 1024 x 5 bytes)"
 MAX_DATA_URI = 5 * 1024 * 1024
 SEED_MAX = 4294967295  # [3P] Comfy's node docs: seed 0 to 4294967295 (the SDK says "int")
+
+# -- video to video (Aleph) -------------------------------------------------------------------
+# [SDK 5.24] types/video_to_video_create_params.py Variant0: model Literal["aleph2"].
+# gen4_aleph left the spec: sdk-python d106617 (2026-06-10) removed Gen4Aleph; the docs' front
+# page announces "Aleph 2.0 is now available" (https://docs.dev.runwayml.com/). The other
+# video_to_video models (seedance2, klingO3, ...) are not modelled by this fake.
+VIDEO_MODELS = ("aleph2",)
+# [SDK 5.24] Variant0's keys (wire names)
+VIDEO_KEYS = (
+    "model",
+    "videoUri",
+    "promptText",
+    "ratio",
+    "seed",
+    "keyframes",
+    "contentModeration",
+    "targetAspectRatio",
+    "outputFormat",
+    "proresProfile",
+)
+# [SDK 5.24] Variant0.target_aspect_ratio
+TARGET_ASPECTS = ("16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "21:9")
+# [SDK 5.24] Variant0.output_format
+OUTPUT_FORMATS = ("mp4", "prores", "png_sequence", "sdr_rec709_10bit")
+MAX_KEYFRAMES = 5  # [SDK 5.24] keyframes: "Up to 5 keyframes."
+# [SDK 5.24] video_uri: "A HTTPS URL, Runway upload URI, or base64 data URI (e.g.
+# `data:video/mp4;base64,...`, up to 5MB)"
+MAX_VIDEO_DATA_URI = 5 * 1024 * 1024
+# [3P] the input video is 2 to 30 s (a reading of Runway's docs dated 2026-09-24, "input 2-30 s
+# <= 30 fps"; Comfy Router's schema for runway/aleph2: "must be no longer than 30 seconds";
+# WaveSpeed's aleph-2: "Must be 2-30 seconds")
+VIDEO_SECONDS = (2.0, 30.0)
+# The ratios gen4_aleph took ([SDK@697a42d] VideoToVideoCreateParams.ratio): what the fake
+# takes for aleph2's ``ratio`` when ``Rules.aleph_ratio`` is "listed".
+ALEPH_RATIOS = (*IMAGE_RATIOS, "848:480", "640:480")
 
 
 class Refused(ValueError):
@@ -48,6 +85,13 @@ class Rules:
 
     turbo_durations: str = "5-10"
     version_status: int = 400
+    # aleph2's ``ratio`` is a bare ``str`` in [SDK 5.24] (no list, no description; gen4_aleph's
+    # was deprecated, "This field is ignored. The resolution of the output video is determined
+    # by the input video", [SDK@07e3079]): "listed" takes gen4_aleph's list only, "any" any W:H
+    aleph_ratio: str = "listed"
+    # aleph2's promptText: "A non-empty and optional string" [SDK 5.24]; required, "up to 1000
+    # characters" at its introduction [SDK@07e3079] and in Comfy Router's schema of it
+    aleph_prompt_required: bool = True
 
     def durations(self, model: str) -> tuple[int, ...]:
         if model == "gen4.5":
@@ -73,6 +117,9 @@ def check_create(endpoint: str, data: Any, rules: Rules) -> None:
     """Raise ``Refused`` (400) for a body Runway refuses at ``endpoint``."""
     if not isinstance(data, dict):
         raise Refused(400, "body must be a JSON object")
+    if endpoint == "video_to_video":
+        check_video_to_video(data, rules)
+        return
     model = data.get("model")
     models = IMAGE_MODELS if endpoint == "image_to_video" else TEXT_MODELS
     if model not in models:
@@ -105,11 +152,7 @@ def check_create(endpoint: str, data: Any, rules: Rules) -> None:
         raise Refused(400, "promptText: must be a non-empty string")
     if isinstance(text, str) and utf16(text) > MAX_PROMPT:
         raise Refused(400, f"promptText: longer than {MAX_PROMPT} characters")
-    seed = data.get("seed")
-    if seed is not None and (
-        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX
-    ):
-        raise Refused(400, f"seed: must be an integer from 0 to {SEED_MAX}")
+    check_seed(data.get("seed"))
     if endpoint == "image_to_video":
         check_images(data.get("promptImage"))
 
@@ -153,3 +196,83 @@ def check_uri(uri: Any) -> None:
     host = urlsplit(uri).hostname or ""
     if not host or host.replace(".", "").isdigit() or ":" in host:
         raise Refused(400, "promptImage.uri: URLs must be hosted on a domain")
+
+
+def check_seed(seed: Any) -> None:
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= SEED_MAX
+    ):
+        raise Refused(400, f"seed: must be an integer from 0 to {SEED_MAX}")
+
+
+def check_video_to_video(data: dict[str, Any], rules: Rules) -> None:
+    """``POST /v1/video_to_video`` with aleph2 ([SDK 5.24] Variant0). The video's own checks
+    (can it be fetched, is it 2 to 30 s) are the fake's, which knows the videos it made."""
+    model = data.get("model")
+    if model not in VIDEO_MODELS:
+        raise Refused(400, f"model: invalid value {model!r} for video_to_video")
+    extra = set(data) - set(VIDEO_KEYS)
+    if extra:
+        raise Refused(400, f"unrecognized keys: {sorted(extra)}")
+    check_video_uri(data.get("videoUri"))
+    text = data.get("promptText")
+    if text is None and rules.aleph_prompt_required:
+        raise Refused(400, "promptText: required")
+    if text is not None and (not isinstance(text, str) or not text):
+        raise Refused(400, "promptText: must be a non-empty string")  # "non-empty"
+    if isinstance(text, str) and utf16(text) > MAX_PROMPT:  # [SDK@07e3079] "up to 1000"
+        raise Refused(400, f"promptText: longer than {MAX_PROMPT} characters")
+    ratio = data.get("ratio")
+    if ratio is not None:
+        if rules.aleph_ratio == "listed" and ratio not in ALEPH_RATIOS:
+            raise Refused(400, f"ratio: must be one of {', '.join(ALEPH_RATIOS)}")
+        sides = str(ratio).split(":")
+        if not isinstance(ratio, str) or len(sides) != 2 or not all(x.isdigit() for x in sides):
+            raise Refused(400, "ratio: must be WIDTH:HEIGHT")
+    target = data.get("targetAspectRatio")
+    if target is not None and target not in TARGET_ASPECTS:
+        raise Refused(400, f"targetAspectRatio: must be one of {', '.join(TARGET_ASPECTS)}")
+    form = data.get("outputFormat")
+    if form is not None and form not in OUTPUT_FORMATS:
+        raise Refused(400, f"outputFormat: must be one of {', '.join(OUTPUT_FORMATS)}")
+    if data.get("proresProfile") is not None and form != "prores":
+        raise Refused(400, "proresProfile: only valid when outputFormat is prores")
+    keyframes = data.get("keyframes")
+    if keyframes is not None:
+        if not isinstance(keyframes, list) or len(keyframes) > MAX_KEYFRAMES:
+            raise Refused(400, f"keyframes: a list of up to {MAX_KEYFRAMES}")
+        for frame in keyframes:
+            # [SDK 5.24] Variant0KeyframeUnionMember0 {seconds, uri} / Member1 {at, uri}
+            if not isinstance(frame, dict) or ("seconds" in frame) == ("at" in frame):
+                raise Refused(400, "keyframes: each is {uri, seconds} or {uri, at}")
+            if "at" in frame and not 0.0 <= float(frame["at"]) <= 1.0:
+                raise Refused(400, "keyframes.at: a fraction from 0.0 to 1.0")
+            check_uri(frame.get("uri"))
+    check_seed(data.get("seed"))
+
+
+def check_video_uri(uri: Any) -> None:
+    """[SDK 5.24] videoUri: "A HTTPS URL, Runway upload URI, or base64 data URI (e.g.
+    `data:video/mp4;base64,...`, up to 5MB)"; URLs as [INPUTS] wants them (HTTPS, a domain).
+    The fake's own output URLs (loopback http) stand for Runway's HTTPS output URLs and are
+    checked by the fake."""
+    if not isinstance(uri, str) or not uri:
+        raise Refused(400, "videoUri: required")
+    if uri.startswith("data:"):
+        if len(uri) >= MAX_VIDEO_DATA_URI:
+            raise Refused(400, "videoUri: data URI larger than 5MB")
+        head, _, payload = uri.partition(",")
+        if not head.startswith("data:video/") or not head.endswith(";base64"):
+            raise Refused(400, "videoUri: not a base64 video data URI")
+        try:
+            base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused(400, "videoUri: invalid base64") from None
+        return
+    if uri.startswith("runway://"):
+        return
+    if not uri.startswith("https://"):
+        raise Refused(400, "videoUri: Only HTTPS URLs are allowed")
+    host = urlsplit(uri).hostname or ""
+    if not host or host.replace(".", "").isdigit() or ":" in host:
+        raise Refused(400, "videoUri: URLs must be hosted on a domain")

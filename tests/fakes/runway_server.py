@@ -5,6 +5,12 @@ from Runway's SDK and API reference; the create rules and their sources are
 
 - ``POST /v1/image_to_video``, ``POST /v1/text_to_video``: bearer key (401 otherwise),
   ``X-Runway-Version`` (``Rules.version_status`` otherwise), the body rules; ``{"id"}``.
+- ``POST /v1/video_to_video`` (Aleph, ``aleph2``): the same, and the video: one of the fake's
+  own output URLs (standing for Runway's HTTPS output URLs) must name a task that finished
+  and was not deleted, else 400 as a video Runway cannot fetch; the source must be 2 to 30 s
+  (``runway_rules.VIDEO_SECONDS``). Other HTTPS URLs, ``runway://`` and data URIs are taken
+  as 5 s videos. The output is a real MP4 of the source's size and length ("The resolution
+  of the output video is determined by the input video", [SDK@07e3079] on gen4_aleph).
 - ``GET /v1/tasks/{id}``: ``THROTTLED`` for ``throttled`` seconds, then ``PENDING``,
   ``RUNNING`` (with ``progress``), then ``SUCCEEDED`` with ``output`` (a list of URLs) once
   the MP4 is encoded, or ``FAILED`` with ``failure`` and ``failureCode``; ``CANCELLED`` after
@@ -36,9 +42,12 @@ import numpy as np
 from .clips import even, solid_planes
 from .hold import HOLD, hold
 from .loopback import JsonHandler, LoopbackServer
-from .runway_rules import Refused, Rules, check_create, check_headers
+from .runway_rules import VIDEO_SECONDS, Refused, Rules, check_create, check_headers
 
-CREATES = ("image_to_video", "text_to_video")
+# Where Runway's outputs live, as the rules see the fake's own output URLs (a domain, HTTPS)
+RUNWAY_OUTPUTS = "https://outputs.runway.example"
+
+CREATES = ("image_to_video", "text_to_video", "video_to_video")
 ENDPOINTS = (*CREATES, "task", "delete", "file")
 FAULT_ENDPOINTS = {
     "500": (*CREATES, "task", "file"),
@@ -108,10 +117,16 @@ class RunwayServer(LoopbackServer):
         if not self._authorized(h):
             h.send_json(401, {"error": "Invalid API key"})
             return
+        source: Task | None = None
         try:
             check_headers(h.headers, self.rules)
             data = json.loads(body or b"null")
-            check_create(endpoint, data, self.rules)
+            checked = data
+            if endpoint == "video_to_video" and isinstance(data, dict):
+                source = self._source(data.get("videoUri"))
+                if source is not None:  # the rules see it as the HTTPS URL it stands for
+                    checked = {**data, "videoUri": f"{RUNWAY_OUTPUTS}/{source.id}.mp4"}
+            check_create(endpoint, checked, self.rules)
         except Refused as refused:
             h.send_json(refused.status, {"error": refused.message})
             return
@@ -125,7 +140,7 @@ class RunwayServer(LoopbackServer):
         if fault in ("500", "429", "502"):
             h.send_json(int(fault), {"error": f"fault {fault}"})
             return
-        made = self._accept(endpoint, data)
+        made = self._accept(endpoint, data, source)
         if fault == "lost":
             h.drop()
             return
@@ -134,9 +149,31 @@ class RunwayServer(LoopbackServer):
             return
         h.send_json(200, {"id": made.id})
 
-    def _accept(self, endpoint: str, data: dict[str, Any]) -> Task:
-        w, h = (int(n) for n in str(data["ratio"]).split(":"))
-        duration = int(data.get("duration") or 5)
+    def _source(self, uri: Any) -> Task | None:
+        """The fake's own task an output URL of it names (None for any other URI); 400 when
+        that output cannot be fetched or is not 2 to 30 s long."""
+        own = f"{self.base_url}/files/"
+        if not isinstance(uri, str) or not uri.startswith(own):
+            return None
+        task = self.tasks.get(uri.removeprefix(own).removesuffix(".mp4"))
+        if task is None or task.deleted or task.path is None:
+            # [INPUTS]/troubleshooting: an asset Runway cannot fetch is a 400 at create
+            raise Refused(400, "videoUri: the asset could not be fetched")
+        low, high = VIDEO_SECONDS
+        if not low <= task.duration <= high:
+            raise Refused(400, f"videoUri: the video must be {low:g} to {high:g} seconds long")
+        return task
+
+    def _accept(self, endpoint: str, data: dict[str, Any], source: Task | None = None) -> Task:
+        w: float
+        h: float
+        if source is not None:  # "determined by the input video"
+            w, h, duration = source.width, source.height, source.duration
+        elif endpoint == "video_to_video":  # a video the fake did not make: 1280x720, 5 s
+            w, h, duration = 1280 * self.render_scale, 720 * self.render_scale, 5
+        else:
+            w, h = (int(n) * self.render_scale for n in str(data["ratio"]).split(":"))
+            duration = int(data.get("duration") or 5)
         with self._lock:
             failure, self._next_failure = self._next_failure, None
             made = Task(
@@ -144,8 +181,8 @@ class RunwayServer(LoopbackServer):
                 endpoint=endpoint,
                 body=data,
                 created=time.monotonic(),
-                width=even(w * self.render_scale),
-                height=even(h * self.render_scale),
+                width=even(w),
+                height=even(h),
                 duration=duration,
                 failure=failure,
             )

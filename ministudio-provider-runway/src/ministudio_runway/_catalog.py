@@ -16,7 +16,11 @@ from ministudio.engines import Capabilities, EngineSpec, Model, Variant
 ENGINE: Final = "runway"
 GEN45: Final = "gen4.5"
 TURBO: Final = "gen4_turbo"
-ALEPH: Final = "gen4_aleph"  # video_to_video: declared for a later issue, never routed yet
+# Aleph 2.0, video to video: the ``edit`` retake rung (runwayml 5.24
+# types/video_to_video_create_params.py Variant0: model "aleph2"). Its predecessor gen4_aleph
+# left the API spec in June 2026 (sdk-python d106617): not offered.
+ALEPH: Final = "aleph2"
+RETIRED_ALEPH: Final = "gen4_aleph"
 DEFAULT_MODEL: Final = GEN45
 KEYS: Final = ("RUNWAYML_API_SECRET",)  # the SDK's own variable (runwayml._client)
 BASE_URL: Final = "https://api.dev.runwayml.com"  # the SDK's default; RUNWAYML_BASE_URL
@@ -43,10 +47,16 @@ TEXT_RATIOS: Final = ("1280:720", "720:1280")
 GEN45_DURATIONS: Final = tuple(float(s) for s in range(2, 11))
 TURBO_DURATIONS: Final = (5.0, 10.0)
 
+# "A minimum payment of $10 (at $0.01 per credit)" (docs.dev.runwayml.com/guides/setup)
 CREDIT_USD: Final = 0.01
-# Credits per second of output (README "Prices": a third-party transcription of
-# docs.dev.runwayml.com/guides/pricing; re-check before a release).
-CREDITS_PER_SECOND: Final[dict[str, int]] = {GEN45: 12, TURBO: 5, ALEPH: 15}
+# Credits per second of output, per https://docs.dev.runwayml.com/guides/pricing/ as the
+# README "Prices" cites it (read 2026-12-03 through first- and third-party copies: the page
+# itself was not reachable here; re-check before a release).
+CREDITS_PER_SECOND: Final[dict[str, int]] = {GEN45: 12, TURBO: 5, ALEPH: 28}
+# aleph2 bills "a 56-credit minimum": 2 s at 28 credits/s (README "Prices")
+MIN_CREDITS: Final[dict[str, int]] = {ALEPH: 56}
+# aleph2 takes input videos of 2 to 30 s (README "Aleph")
+EDIT_SECONDS: Final = (2.0, 30.0)
 HIGHEST: Final = max(CREDITS_PER_SECOND.values())
 
 MODELS: Final = (
@@ -68,7 +78,8 @@ def _number(name: str, default: float) -> float:
 
 
 def spec() -> EngineSpec:
-    """``runway``: Gen-4.5 (default) and Gen-4 Turbo through the official SDK."""
+    """``runway``: Gen-4.5 (default) and Gen-4 Turbo through the official SDK; the ``edit``
+    retake rung through Aleph 2.0 (``aleph2``, video to video)."""
     envelope = Capabilities(
         durations=GEN45_DURATIONS,
         min_duration=2.0,
@@ -81,6 +92,7 @@ def spec() -> EngineSpec:
         last_frame=False,  # position "last" is not allowed for gen4.5 / gen4_turbo
         last_frame_alone=False,
         seed=True,
+        edit=True,  # the edit rung: aleph2 (video_to_video) on the take's own output
         webhooks=False,  # task polling only
         concurrency=max(1, int(_number("RUNWAY_CONCURRENCY", 1.0))),
         price_per_second=price_per_second(GEN45),
@@ -92,7 +104,8 @@ def spec() -> EngineSpec:
     return EngineSpec(
         id=ENGINE,
         kind="video",
-        description="Runway Gen-4.5 and Gen-4 Turbo through the official runwayml SDK",
+        description="Runway Gen-4.5 and Gen-4 Turbo through the official runwayml SDK; edits "
+        "of its own takes with Aleph 2.0",
         key_env=KEYS,
         default_model=DEFAULT_MODEL,
         models=MODELS,

@@ -7,6 +7,10 @@ Rules (runwayml 5.13 ``types/*_create_params.py``, see the README):
   ratios); ``duration`` an integer from 2 to 10; ``promptText`` 1 to 1000 UTF-16 units.
 - gen4_turbo: image to video only (a first frame is required).
 - ``promptImage`` position ``first`` only: no last frame on either model.
+- an edit (``request.edit``, the ``edit`` retake rung): ``video_to_video`` with ``aleph2`` on
+  the take's own output (runwayml 5.24 ``video_to_video_create_params.Variant0``): the
+  failed checks' reasons, then the shot's prompt, as ``promptText`` (up to 1000 UTF-16
+  units); the source video 2 to 30 s.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ from ministudio.errors import EngineRefusal
 from ministudio.jobs import VideoRequest
 
 from ministudio_runway._catalog import (
+    ALEPH,
+    CREDIT_USD,
+    EDIT_SECONDS,
     ENGINE,
     GEN45,
     GEN45_DURATIONS,
     MAX_DATA_URI,
     MAX_PROMPT,
+    MIN_CREDITS,
     MODELS,
     RATIOS,
     TEXT_RATIOS,
@@ -39,7 +47,10 @@ SEEDS = 2**32  # 0..4294967295
 
 
 def model(request: VideoRequest) -> str:
-    """The Runway model id ``request`` asks for (an alias resolved), default gen4.5."""
+    """The Runway model id ``request`` asks for (an alias resolved), default gen4.5; an edit
+    is Aleph's, whatever model made the take."""
+    if request.edit is not None:
+        return ALEPH
     asked = request.model or GEN45
     for known in MODELS:
         if asked == known.id or asked in known.aliases:
@@ -60,8 +71,32 @@ def utf16_units(text: str) -> int:
 
 
 def endpoint(request: VideoRequest) -> str:
-    """``image_to_video`` when the shot starts from a frame, else ``text_to_video``."""
+    """``video_to_video`` for an edit; ``image_to_video`` when the shot starts from a frame,
+    else ``text_to_video``."""
+    if request.edit is not None:
+        return "video_to_video"
     return "image_to_video" if request.first_frame is not None else "text_to_video"
+
+
+def clip(text: str, units: int) -> str:
+    """``text`` cut to at most ``units`` UTF-16 code units (never inside a surrogate pair)."""
+    if utf16_units(text) <= units:
+        return text
+    cut = text.encode("utf-16-le")[: 2 * max(0, units)]
+    return cut.decode("utf-16-le", errors="ignore")
+
+
+def edit_prompt(request: VideoRequest) -> str:
+    """An edit's ``promptText``: what to fix, in the failed checks' words, then the shot as
+    asked for context; within Runway's 1000 UTF-16 units (the fix is kept whole first)."""
+    assert request.edit is not None
+    fixes = "; ".join(r.strip().rstrip(".") for r in request.edit.reasons if r.strip())
+    fix = clip(f"Edit this video: fix {fixes or 'its flaws'}. Keep everything else.", MAX_PROMPT)
+    shot = prompt_text(request)
+    if not shot:
+        return fix
+    room = MAX_PROMPT - utf16_units(fix) - len(" The shot: ")
+    return f"{fix} The shot: {clip(shot, room)}" if room > 0 else fix
 
 
 def ratio(request: VideoRequest) -> str:
@@ -75,6 +110,9 @@ def duration(request: VideoRequest) -> int:
 
 def check(request: VideoRequest) -> None:
     """Refuse what Runway documents it refuses, before any upload or create."""
+    if request.edit is not None:
+        check_edit(request)
+        return
     name = model(request)
     if name not in (GEN45, TURBO):
         raise EngineRefusal(ENGINE, f"model {name!r} is not offered: use {GEN45} or {TURBO}")
@@ -115,6 +153,31 @@ def check(request: VideoRequest) -> None:
         )
 
 
+def check_edit(request: VideoRequest) -> None:
+    """An edit: a ratio Runway has a size for, a take 2 to 30 s long (aleph2's input)."""
+    if not ratio(request):
+        raise EngineRefusal(
+            ENGINE, f"aspect ratio {request.aspect_ratio} is not one of {', '.join(RATIOS)}"
+        )
+    low, high = EDIT_SECONDS
+    if not low <= float(request.duration) <= high:
+        raise EngineRefusal(
+            ENGINE, f"{ALEPH} edits videos of {low:g} to {high:g} s, not {request.duration:g} s"
+        )
+
+
+def edit_body(request: VideoRequest, video_uri: str) -> dict[str, Any]:
+    """The ``video_to_video`` create's keyword arguments (snake case, as the SDK takes them):
+    the take's output URL, what to fix, its size and the shot's seed."""
+    return {
+        "model": ALEPH,
+        "video_uri": video_uri,
+        "prompt_text": edit_prompt(request),
+        "ratio": ratio(request),  # the take's own size: Aleph keeps the input's resolution
+        "seed": int(request.seed) % SEEDS,
+    }
+
+
 def data_uri(path: Path) -> str:
     kind = mimetypes.guess_type(path.name)[0] or "image/png"
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
@@ -147,5 +210,8 @@ async def body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
 
 
 def cost(request: Any) -> float:
-    """USD: whole seconds billed at the model's credits per second."""
-    return round(duration(request) * price_per_second(model(request)), 6)
+    """USD: whole seconds billed at the model's credits per second (an edit: Aleph's, the
+    take's length, at least its minimum)."""
+    name = model(request)
+    floor = MIN_CREDITS.get(name, 0) * CREDIT_USD
+    return round(max(duration(request) * price_per_second(name), floor), 6)

@@ -15,6 +15,10 @@ How failures map, so the core never pays twice:
   refusal), CANCELLED failed. Transport errors, 429 and 5xx: ``TransientError``.
 - download: output URLs expire within 24-48 hours; one that no longer works is replaced by
   a fresh one from ``GET /v1/tasks/{id}`` and fetched once more.
+- edit (``request.edit``, the ``edit`` retake rung): ``GET /v1/tasks/{job_id}`` of the take
+  for a fresh output URL, then ``POST /v1/video_to_video`` (aleph2) on it. A take Runway no
+  longer has (deleted, expired, never finished) or a video it can no longer fetch is
+  ``SourceGone``, which says what to do; the ladder goes on to its next rung.
 """
 
 from __future__ import annotations
@@ -59,6 +63,23 @@ LOST: Final = (
     "idempotency key): check the account's usage on dev.runwayml.com, then run `ministudio "
     "render --forget-lost` to send it again"
 )
+
+
+class SourceGone(EngineError):
+    """The take an edit would change is gone from Runway: its task deleted or expired, or its
+    output no longer fetchable. Nothing was paid; the retake ladder goes on to its next rung."""
+
+    def __init__(self, job_id: str, why: str) -> None:
+        super().__init__(
+            ENGINE,
+            f"cannot edit Runway task {job_id}: {why}. Runway keeps a task's output for a "
+            "limited time (its URLs expire within 24-48 hours and a deleted task cannot be "
+            "fetched), so the edit rung is passed over; to edit this shot, render it again "
+            "(put `seed` before `edit` in qc.ladder, or run `ministudio render` again while "
+            "the take is fresh)",
+            retryable=False,
+        )
+        self.job_id = job_id
 
 
 class KeyRejected(MissingKeyError):
@@ -151,7 +172,10 @@ async def submit(request: VideoRequest, context: EngineContext) -> Submission:
     import runwayml
 
     _request.check(request)
-    sent = await _request.body(request, context)
+    if request.edit is not None:
+        sent = _request.edit_body(request, await source_url(request.edit.job_id, context))
+    else:
+        sent = await _request.body(request, context)
     runway = client(context)
     resource = getattr(runway, _request.endpoint(request))
     try:
@@ -159,6 +183,9 @@ async def submit(request: VideoRequest, context: EngineContext) -> Submission:
         made = await resource.create(**sent)
     except runwayml.APIStatusError as exc:
         status = exc.status_code
+        if request.edit is not None and status == 400 and "videouri" in said(exc).lower():
+            gone = f"Runway refused its video ({said(exc)})"
+            raise SourceGone(request.edit.job_id, gone) from None
         if status in RETRYABLE or status < 500:
             raise failure(exc, "submit") from None
         raise AmbiguousSubmission(
@@ -183,6 +210,19 @@ async def submit(request: VideoRequest, context: EngineContext) -> Submission:
             ENGINE, f"the submit was accepted but its answer has no id; {LOST}"
         )
     return Submission(job_id=job_id)
+
+
+async def source_url(job_id: str, context: EngineContext) -> str:
+    """A fresh output URL of the take ``job_id`` (an edit's source), or ``SourceGone``."""
+    try:
+        found = status_of(await task(job_id, context))
+    except EngineError as exc:
+        if "unknown to Runway" in str(exc):
+            raise SourceGone(job_id, "Runway no longer has that task") from None
+        raise
+    if found.state != "succeeded" or not found.video_url:
+        raise SourceGone(job_id, f"the task has no output ({found.error or found.state})")
+    return found.video_url
 
 
 async def find_lost() -> str | None:
