@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ MAX_FIELDS = 200
 MAX_ENUM = 1000
 MAX_DEPTH = 16  # nested $ref / allOf / anyOf
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_LOCK = threading.Lock()
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)+")
 # Image inputs whose role is clear from the name (fal's image-to-video pages: ``image_url``
 # is the start frame; ``end_image_url``/``tail_image_url`` the end frame).
@@ -187,8 +189,13 @@ def cached(model: str) -> Loaded | None:
 
 def load(model: str, env: Mapping[str, str], key: str, *, now: dt.datetime | None = None) -> Loaded:
     """``model``'s endpoint from the cache, fetched (and cached) when missing or older than
-    ``max_age()``. A refetch that fails for a passing reason falls back on the stale copy."""
-    moment = now or _now()
+    ``max_age()``. A refetch that fails for a passing reason falls back on the stale copy.
+    One load at a time in a process, so shots checked or sent at once fetch it once."""
+    with _LOCK:
+        return _load(model, env, key, now or _now())
+
+
+def _load(model: str, env: Mapping[str, str], key: str, moment: dt.datetime) -> Loaded:
     record = _read_cache(model)
     if record is not None:
         age = moment - record["fetched_at"]
