@@ -390,13 +390,14 @@ class FalServer(LoopbackServer):
             if ratio == "auto":
                 ratio = "16:9"
             rw, rh = (int(v) for v in ratio.split(":"))
-            short = int(str(job.body.get("resolution") or "720p").rstrip("p"))
+            short = int(str(job.body.get("resolution") or "720p").replace("4k", "2160").rstrip("p"))
             scale = self.render_scale
             short = max(16, 2 * round(short * scale / 2))
             w = max(16, 2 * round(short * max(rw, rh) / min(rw, rh) / 2))
             width, height = (w, short) if rw >= rh else (short, w)
             fps = 24
-            frames = round(float(job.body.get("duration") or 5) * fps)
+            length = str(job.body.get("duration") or 5).removesuffix("s")  # Veo's "8s"
+            frames = round(float(length if length != "auto" else 5) * fps)
             planes = solid_planes(width, height, str(job.body.get("prompt") or job.id))
             path = Path(self._tmp.name) / f"{job.id}.mp4"
             with av.open(str(path), mode="w", format="mp4") as container:
