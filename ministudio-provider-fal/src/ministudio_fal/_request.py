@@ -8,7 +8,7 @@ from typing import Any
 
 from ministudio.errors import EngineError
 
-from ministudio_fal._table import Endpoint
+from ministudio_fal._table import Endpoint, seconds
 
 # Options a user may pass through ``routing.options`` but that the plugin sets itself.
 _OWN = frozenset({"prompt", "duration", "aspect_ratio", "resolution"})
@@ -32,9 +32,10 @@ def body(endpoint: Endpoint, request: Any, images: dict[str, str]) -> dict[str, 
     if "duration" in fields:
         out["duration"] = _duration(endpoint, float(request.duration))
     if "aspect_ratio" in fields:
-        out["aspect_ratio"] = request.aspect_ratio
+        out["aspect_ratio"] = _sent(endpoint, "aspect_ratio", str(request.aspect_ratio))
     if "resolution" in fields:
-        out["resolution"] = resolution_of(int(request.height), int(request.width))
+        film = resolution_of(int(request.height), int(request.width))
+        out["resolution"] = _sent(endpoint, "resolution", film)
     if "seed" in fields:
         out["seed"] = int(request.seed)
     for role, url in images.items():
@@ -54,18 +55,51 @@ def body(endpoint: Endpoint, request: Any, images: dict[str, str]) -> dict[str, 
     return out
 
 
-def _duration(endpoint: Endpoint, seconds: float) -> Any:
+def cost(endpoint: Endpoint, request: Any) -> float:
+    """What ``request`` costs on ``endpoint`` (USD): the price per second of the values its
+    body sends (a field's ``prices``), times its length."""
+    sent: dict[str, Any] = {}
+    for name, field in endpoint.fields.items():
+        if not field.prices:
+            continue
+        try:
+            if name == "duration":
+                sent[name] = _duration(endpoint, float(request.duration))
+            elif name == "resolution":
+                film = resolution_of(int(request.height), int(request.width))
+                sent[name] = _sent(endpoint, name, film)
+            elif name in (request.options or {}):
+                sent[name] = request.options[name]
+        except EngineError:
+            continue
+    return endpoint.per_second(sent) * float(request.duration)
+
+
+def _sent(endpoint: Endpoint, name: str, film: str) -> Any:
+    """The value sent for the film's ``film`` in field ``name`` (its ``map``, if any)."""
+    field = endpoint.fields[name]
+    value = field.sent(film)
+    if value is None:
+        raise EngineError(
+            endpoint.engine,
+            f"{name} {film} is not one {endpoint.endpoint} makes ({', '.join(field.serves())})",
+        )
+    return value
+
+
+def _duration(endpoint: Endpoint, length: float) -> Any:
     field = endpoint.fields["duration"]
     if field.enum:
         for value in field.enum:
-            if abs(float(value) - seconds) < 1e-6:
+            option = seconds(value)
+            if option is not None and abs(option - length) < 1e-6:
                 return value
         raise EngineError(
             endpoint.engine,
-            f"{seconds:g} s is not a length {endpoint.endpoint} makes "
+            f"{length:g} s is not a length {endpoint.endpoint} makes "
             f"({', '.join(str(v) for v in field.enum)})",
         )
-    return round(seconds) if field.type == "integer" else seconds
+    return round(length) if field.type == "integer" else length
 
 
 def check(endpoint: Endpoint, out: dict[str, Any]) -> None:

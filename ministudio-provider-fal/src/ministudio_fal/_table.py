@@ -1,5 +1,17 @@
 """The curated endpoints, read from ``endpoints.json`` (data, not code): each becomes an
-engine whose capabilities are derived from the input fields its schema names."""
+engine whose capabilities are derived from the input fields its schema names.
+
+Beyond a field's type, enum, range and default, a field may say (each optional):
+
+- ``map``: the film values it serves, each with the value sent for it (``{"2160p": "4k"}``;
+  ``{"720p": "1080p"}`` renders 1080p for a 720p film, the core scaling the clip down). With
+  a map, the field serves exactly its keys; without, its enum's values as they are.
+- ``prices``: the price per second by the value sent (``{"720p": 0.10, "1080p": 0.15}``);
+  the entry's ``price_per_second`` stays the price of its default inputs.
+
+A duration option is read as seconds whether it is a number, ``"8"`` or ``"8s"``; one that
+is no length (``"auto"``) is never offered. An entry whose endpoint has no ``aspect_ratio``
+or ``resolution`` field names what it renders in ``aspect_ratios``/``resolutions``."""
 
 from __future__ import annotations
 
@@ -22,6 +34,36 @@ class Field:
     maximum: float | None = None
     default: Any = None
     role: str | None = None  # "first_frame", "last_frame", "reference_image", "audio"
+    map: dict[str, Any] | None = None  # film value -> the value sent for it
+    prices: dict[str, float] | None = None  # USD per second by the value sent
+
+    def serves(self) -> tuple[str, ...]:
+        """The film values this field serves: its map's keys, else its enum's values (an
+        ``auto`` option is the model's choice, not a value the film asks for)."""
+        if self.map is not None:
+            return tuple(self.map)
+        return tuple(str(v) for v in (self.enum or ()) if v != "auto")
+
+    def sent(self, value: str) -> Any:
+        """The value sent for the film's ``value`` (unchanged without a map; None when the
+        map does not serve it)."""
+        if self.map is None:
+            return value
+        return self.map.get(value)
+
+
+def seconds(value: Any) -> float | None:
+    """A duration option as seconds: ``5``, ``"5"`` and ``"5s"`` are 5.0; ``"auto"`` is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    text = text[:-1] if text.endswith("s") else text
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -34,6 +76,9 @@ class Endpoint:
     price_per_second: float
     expected_latency: float
     stage: str = "ga"  # the model's lifecycle stage (ministudio.engines.Model)
+    # What the endpoint renders when it has no such field (its page's word, e.g. 1080p).
+    aspect_ratios: tuple[str, ...] | None = None
+    resolutions: tuple[str, ...] | None = None
 
     @property
     def app(self) -> str:
@@ -44,20 +89,32 @@ class Endpoint:
     def role(self, role: str) -> Field | None:
         return next((f for f in self.fields.values() if f.role == role), None)
 
+    def per_second(self, body: dict[str, Any]) -> float:
+        """The price per second of ``body`` (a field's ``prices`` by the value sent, or by its
+        default when not sent; else the entry's ``price_per_second``)."""
+        for name, field in self.fields.items():
+            if field.prices:
+                value = body.get(name, field.default)
+                if str(value) in field.prices:
+                    return float(field.prices[str(value)])
+        return self.price_per_second
+
     def capabilities(self, *, concurrency: int = 2, latency: float | None = None) -> Capabilities:
         duration = self.fields.get("duration")
         durations: tuple[float, ...] | None = None
         low, high = 1.0, 60.0
-        if duration is not None and duration.enum:
-            durations = tuple(sorted(float(v) for v in duration.enum))
+        options = duration.enum or () if duration is not None else ()
+        lengths = [s for s in (seconds(v) for v in options) if s is not None]
+        if lengths:
+            durations = tuple(sorted(set(lengths)))
             low, high = durations[0], durations[-1]
         elif duration is not None:
             low = float(duration.minimum if duration.minimum is not None else low)
             high = float(duration.maximum if duration.maximum is not None else high)
         ratio = self.fields.get("aspect_ratio")
-        ratios = tuple(str(v) for v in (ratio.enum or ()) if v != "auto") if ratio else ("16:9",)
+        ratios = ratio.serves() if ratio else (self.aspect_ratios or ("16:9",))
         resolution = self.fields.get("resolution")
-        resolutions = tuple(str(v) for v in (resolution.enum or ())) if resolution else ("720p",)
+        resolutions = resolution.serves() if resolution else (self.resolutions or ("720p",))
         first = self.role("first_frame")
         return Capabilities(
             durations=durations,
@@ -90,7 +147,13 @@ def _field(name: str, raw: dict[str, Any]) -> Field:
         maximum=raw.get("maximum"),
         default=raw.get("default"),
         role=raw.get("role"),
+        map=dict(raw["map"]) if raw.get("map") is not None else None,
+        prices={str(k): float(v) for k, v in raw["prices"].items()} if raw.get("prices") else None,
     )
+
+
+def _names(raw: Any) -> tuple[str, ...] | None:
+    return tuple(str(v) for v in raw) if raw else None
 
 
 def parse(data: dict[str, Any]) -> tuple[Endpoint, ...]:
@@ -107,6 +170,8 @@ def parse(data: dict[str, Any]) -> tuple[Endpoint, ...]:
                 price_per_second=float(entry.get("price_per_second", 0.0)),
                 expected_latency=float(entry.get("expected_latency", 120.0)),
                 stage=str(entry.get("stage", "ga")),
+                aspect_ratios=_names(entry.get("aspect_ratios")),
+                resolutions=_names(entry.get("resolutions")),
             )
         )
     return tuple(out)
