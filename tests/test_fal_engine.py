@@ -25,7 +25,9 @@ from ministudio.errors import (
 from ministudio.jobs import JobStatus, VideoRequest
 from ministudio.media.probe import probe
 from ministudio.testing import VideoEngineConformance
+from ministudio.testing.video.declaration import DeclarationTests
 from ministudio_fal import _webhooks
+from ministudio_fal._table import by_engine, curated
 
 from .fakes.fal_server import API_KEY, FalServer
 from .fakes.kit import KitFaults
@@ -119,8 +121,7 @@ def test_submit_poll_download(server: FalServer, tmp_path: Path) -> None:
         "duration": "5",
         "aspect_ratio": "16:9",
         "resolution": "720p",
-        "seed": req.seed,
-    }
+    }  # no seed: Seedance 2.0's schema on fal has none (tests/fakes/fal_rules.py)
     out = tmp_path / "clip.mp4"
     result = download(job, JobStatus(job_id=job, state="succeeded"), out, context, req)
     assert result.cost == pytest.approx(0.3034 * 5)
@@ -208,17 +209,57 @@ class FalFaults(KitFaults):
         self.server.fail_next(endpoint, kind)
 
 
-class TestFalSeedanceConformance(VideoEngineConformance):
+CURATED = tuple(e.engine for e in curated())
+# The kit's fault tests (keys, 429/5xx/truncation retries, webhooks) exercise the plugin's
+# queue code, which is the same for every curated engine: they run on ENGINE only, so the
+# suite stays fast; every engine runs the declaration and input tests (a real film each).
+SHARED = frozenset(
+    {
+        "test_a_missing_key_names_the_variable_to_set",
+        "test_the_key_never_appears",
+        "test_a_429_is_retried_and_each_shot_is_billed_once",
+        "test_a_truncated_download_is_retried",
+        "test_a_5xx_is_retried_and_each_shot_is_billed_once",
+        "test_a_refusal_is_not_resent",
+        "test_webhooks_bring_the_result_without_polling",
+        "test_importing_the_plugin_does_not_import_its_sdk",
+    }
+)
+
+
+# An engine whose endpoint needs a first frame (image-to-video) cannot render the kit's films
+# (their first shot has none): it runs the declaration tests only.
+DECLARED = frozenset(n for n in dir(DeclarationTests) if n.startswith("test_"))
+
+
+class TestFalCuratedConformance(VideoEngineConformance):
+    """The video conformance kit on every engine of the shipped table (``endpoints.json``),
+    each against the fake's rules for its endpoint (tests/fakes/fal_rules.py)."""
+
     engine_id = ENGINE
     sdk_modules = ("httpx", "cryptography")
 
     def plugin(self) -> object:
         return ministudio_fal
 
+    @pytest.fixture(autouse=True, params=CURATED)
+    def curated_engine(self, request: pytest.FixtureRequest) -> str:
+        engine = str(request.param)
+        if engine != ENGINE and request.node.originalname in SHARED:
+            pytest.skip(f"the plugin's shared queue code: run on {ENGINE}")
+        framed = by_engine()[engine].role("first_frame")
+        if framed is not None and framed.required and request.node.originalname not in DECLARED:
+            pytest.skip(
+                f"{engine} needs a first frame on every shot; the kit's films start without one "
+                "(its frames are tested in test_a_first_and_last_frame_reach_their_fields)"
+            )
+        self.engine_id = engine
+        return engine
+
     @pytest.fixture(autouse=True)
     def server(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[FalServer]:
-        monkeypatch.setenv("FAL_EXPECTED_LATENCY", "0.2")
-        with FalServer(latency=(0.1, 0.3)) as fake:
+        monkeypatch.setenv("FAL_EXPECTED_LATENCY", "0.02")
+        with FalServer(latency=(0.01, 0.03)) as fake:
             yield fake
 
     @pytest.fixture
@@ -233,3 +274,75 @@ class TestFalSeedanceConformance(VideoEngineConformance):
     @pytest.fixture
     def engine_faults(self, server: FalServer) -> FalFaults:
         return FalFaults(server)
+
+
+def test_a_first_and_last_frame_reach_their_fields(server: FalServer, tmp_path: Path) -> None:
+    """An image-to-video engine (which the kit's films cannot drive: it needs a first frame on
+    every shot) takes its frames in the fields its endpoint names for them."""
+    engine = "fal-kling-3-pro-i2v"
+
+    async def uploader(path: Path) -> str:
+        return f"https://assets.example/{Path(path).name}"
+
+    context = EngineContext(
+        engine=engine,
+        work_dir=tmp_path,
+        env={"FAL_KEY": API_KEY, "FAL_QUEUE_URL": server.base_url, "FAL_TIMEOUT": "10"},
+        uploader=uploader,
+    )
+    first, last = tmp_path / "first.png", tmp_path / "last.png"
+    for path in (first, last):
+        path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    job = submit(request(first_frame=first, last_frame=last), context, engine=engine)
+    sent = server.jobs[job].body
+    assert sent["start_image_url"] == "https://assets.example/first.png"
+    assert sent["end_image_url"] == "https://assets.example/last.png"
+    assert "aspect_ratio" not in sent and "resolution" not in sent  # the image decides
+    assert settle(job, context, engine)[-1].state == "succeeded"
+    assert server.jobs[job].errors == [] and server.billed == [job]
+    with pytest.raises(EngineError, match="start_image_url"):  # no first frame: refused
+        submit(request(), context, engine=engine)
+
+
+@pytest.mark.parametrize(
+    ("engine", "seconds", "film", "sent", "price"),
+    [
+        ("fal-veo-3.1", 8.0, (720, 1280), {"duration": "8s", "resolution": "720p"}, 0.40),
+        ("fal-veo-3.1", 4.0, (2160, 3840), {"duration": "4s", "resolution": "4k"}, 0.60),
+        ("fal-ltx-2.3", 8.0, (720, 1280), {"duration": 8, "resolution": "1080p"}, 0.08),
+        ("fal-wan-2.7", 9.0, (720, 1280), {"duration": 9, "resolution": "720p"}, 0.10),
+        ("fal-hailuo-2.3", 10.0, (720, 1280), {"duration": "10"}, 0.056),
+        ("fal-kling-3-pro", 8.0, (1080, 1920), {"duration": "8"}, 0.168),
+    ],
+)
+def test_a_curated_body_is_what_its_endpoint_takes(
+    engine: str, seconds: float, film: tuple[int, int], sent: dict[str, Any], price: float
+) -> None:
+    """The table's field mappings (``map``: a film value to the value sent; a length as the
+    endpoint writes it) and prices by value, checked against the fake's rules (written from
+    fal's pages, not from the table)."""
+    from ministudio_fal import _request
+
+    from .fakes.fal_rules import problems
+
+    endpoint = by_engine()[engine]
+    height, width = film
+    req = request(duration=seconds, height=height, width=width)
+    body = _request.body(endpoint, req, {})
+    assert {k: body.get(k) for k in sent} == sent
+    assert problems(endpoint.endpoint, body) == []
+    assert _request.cost(endpoint, req) == pytest.approx(price * seconds)
+
+
+def test_a_length_or_size_an_endpoint_does_not_make_is_refused() -> None:
+    from ministudio_fal import _request
+
+    with pytest.raises(EngineError, match="not a length"):
+        _request.body(by_engine()["fal-veo-3.1"], request(duration=5.0), {})
+    with pytest.raises(EngineError, match="resolution 480p"):
+        _request.body(by_engine()["fal-ltx-2.3"], request(duration=6.0, height=480, width=854), {})
+    caps = by_engine()["fal-veo-3.1"].capabilities()
+    assert caps.durations == (4.0, 6.0, 8.0) and caps.resolutions == ("720p", "1080p", "2160p")
+    assert by_engine()["fal-seedance-2"].capabilities().durations == tuple(
+        float(n) for n in range(4, 16)
+    )  # "auto" is no length
