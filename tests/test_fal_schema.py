@@ -355,3 +355,38 @@ def test_cancel(server: FalServer, tmp_path: Path) -> None:
     assert not run(ministudio_fal.cancel_video(engine="fal", job_id=made.job_id, context=ctx))
     with pytest.raises(EngineError, match="not a job id"):
         run(ministudio_fal.cancel_video(engine="fal", job_id="nothing", context=ctx))
+
+
+def test_curated_estimates_and_costs_price_the_values_sent(
+    server: FalServer, tmp_path: Path
+) -> None:
+    """A curated field's ``prices`` (Wan 2.7: 720p $0.10/s, 1080p $0.15/s) price the estimate
+    and the clip made, not the entry's default price."""
+    engine = "fal-wan-2.7"
+    hd = kite_request(width=1920, height=1080)
+    assert ministudio_fal.estimate_cost(engine=engine, request=kite_request()) == pytest.approx(
+        0.10 * 5
+    )
+    assert ministudio_fal.estimate_cost(engine=engine, request=hd) == pytest.approx(0.15 * 5)
+    from ministudio.jobs import JobStatus
+    from ministudio_fal import _queue
+
+    api = _queue.Api(by_engine()[engine], API_KEY, env_of(server))
+    job = run(
+        ministudio_fal.submit_video(
+            engine=engine,
+            request=kite_request(),
+            idempotency_key="k",
+            context=EngineContext(engine=engine, work_dir=tmp_path, env=env_of(server)),
+        )
+    ).job_id
+    deadline = time.monotonic() + 5
+    while server.state(server.jobs[job]) != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    made = run(
+        _queue.download(
+            api, job, JobStatus(job_id=job, state="succeeded"), tmp_path / "c.mp4", kite_request()
+        )
+    )
+    assert made.cost == pytest.approx(0.10 * 5)

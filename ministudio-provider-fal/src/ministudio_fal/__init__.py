@@ -152,7 +152,10 @@ class FalEngine(Engine):
         return _webhooks.parse(self.id, body, headers, env)
 
     def estimate_cost(self, request: Any) -> float | None:
-        return self.endpoint.price_per_second * float(request.duration)
+        """The price of the values the body sends (a field's ``prices``), times the length."""
+        from ministudio_fal._request import cost
+
+        return cost(self.endpoint, request)
 
 
 class FalAnyEngine(FalEngine):

@@ -19,6 +19,7 @@ from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, T
 from ministudio.jobs import JobState, JobStatus, Submission, VideoResult
 
 from ministudio_fal._request import body
+from ministudio_fal._request import cost as price_of
 from ministudio_fal._table import Endpoint
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
@@ -198,8 +199,8 @@ async def download(
     if not isinstance(url, str) or not url:
         raise EngineError(api.endpoint.engine, f"fal's result for {job} names no video")
     await fetch(url, output, engine=api.endpoint.engine, timeout=api.timeout)
-    if cost is None:
-        cost = api.endpoint.price_per_second * float(request.duration)
+    if cost is None:  # the price of the values the body sent (a field's ``prices``)
+        cost = price_of(api.endpoint, request)
     return VideoResult(path=output, engine_job_id=job, model=api.endpoint.endpoint, cost=cost)
 
 
