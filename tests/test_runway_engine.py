@@ -108,7 +108,7 @@ def test_a_big_first_frame_is_uploaded_instead(
 
 
 def test_throttled_tasks_are_queued(tmp_path: Path) -> None:
-    with RunwayServer(api_key=KEY, latency=0.05, throttled=0.3) as server:
+    with RunwayServer(api_key=KEY, latency=0.05, throttled=1.0) as server:
         context = _context(server, tmp_path)
 
         async def run() -> list[str]:
