@@ -55,6 +55,12 @@ FIRST_PARTY: dict[str, str] = {
     "fal-seedance-2": "ministudio-provider-fal",
     "fal-seedance-2-mini": "ministudio-provider-fal",
     "fal-seedance-2-i2v": "ministudio-provider-fal",
+    "fal-kling-3-pro": "ministudio-provider-fal",
+    "fal-kling-3-pro-i2v": "ministudio-provider-fal",
+    "fal-wan-2.7": "ministudio-provider-fal",
+    "fal-hailuo-2.3": "ministudio-provider-fal",
+    "fal-ltx-2.3": "ministudio-provider-fal",
+    "fal-veo-3.1": "ministudio-provider-fal",
     "fal": "ministudio-provider-fal",
 }
 """The engine ids of MiniStudio's own provider packages, and the package to install for each:
