@@ -128,6 +128,8 @@ def test_throttled_tasks_are_queued(tmp_path: Path) -> None:
         ({"prompt": "x" * 1001}, "1001 UTF-16 units"),
         ({"duration": 11.0}, "not 11 s"),
         ({"model": "gen3a_turbo"}, "not offered"),
+        ({"model": "aleph2"}, "edits takes"),
+        ({"model": "gen4_aleph"}, "retired"),
     ],
 )
 def test_impossible_requests_are_refused_before_sending(
@@ -255,7 +257,7 @@ def test_an_edit_of_a_take_runway_no_longer_has_says_what_to_do(tmp_path: Path) 
         first = _render(_request_of(), context, tmp_path / "first.mp4")
         server.tasks[first.engine_job_id].deleted = True  # deleted, or kept no longer
         edit = EditRequest(job_id=first.engine_job_id, reasons=("blurry",))
-        with pytest.raises(_tasks.SourceGone, match="render it again") as gone:
+        with pytest.raises(_tasks.SourceGone, match="put `seed` before `edit`") as gone:
             anyio.run(_tasks.submit, _request_of(edit=edit), context)
         assert not gone.value.retryable and gone.value.job_id == first.engine_job_id
         assert len(server.created) == 1  # nothing paid for the edit

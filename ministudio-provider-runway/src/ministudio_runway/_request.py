@@ -37,6 +37,7 @@ from ministudio_runway._catalog import (
     MIN_CREDITS,
     MODELS,
     RATIOS,
+    RETIRED_ALEPH,
     TEXT_RATIOS,
     TURBO,
     TURBO_DURATIONS,
@@ -114,6 +115,12 @@ def check(request: VideoRequest) -> None:
         check_edit(request)
         return
     name = model(request)
+    if name in (ALEPH, RETIRED_ALEPH):
+        raise EngineRefusal(
+            ENGINE,
+            f"{name} edits takes (the `edit` retake rung), it makes none: route the shot to "
+            f"{GEN45} or {TURBO}" + (f" ({name} is retired)" if name == RETIRED_ALEPH else ""),
+        )
     if name not in (GEN45, TURBO):
         raise EngineRefusal(ENGINE, f"model {name!r} is not offered: use {GEN45} or {TURBO}")
     if request.last_frame is not None:

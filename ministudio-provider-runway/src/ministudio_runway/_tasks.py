@@ -72,11 +72,11 @@ class SourceGone(EngineError):
     def __init__(self, job_id: str, why: str) -> None:
         super().__init__(
             ENGINE,
-            f"cannot edit Runway task {job_id}: {why}. Runway keeps a task's output for a "
-            "limited time (its URLs expire within 24-48 hours and a deleted task cannot be "
-            "fetched), so the edit rung is passed over; to edit this shot, render it again "
-            "(put `seed` before `edit` in qc.ladder, or run `ministudio render` again while "
-            "the take is fresh)",
+            f"cannot edit Runway task {job_id}: {why}. Runway keeps a task's output only "
+            "for a while (output URLs expire within 24-48 hours; a deleted task cannot be "
+            "fetched). Nothing was paid and the retake ladder goes on to its next rung. To "
+            "have Aleph edit this shot, give it a fresh take first: put `seed` before `edit` "
+            "in qc.ladder (the edit then changes the new take)",
             retryable=False,
         )
         self.job_id = job_id
