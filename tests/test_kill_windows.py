@@ -1,6 +1,7 @@
 """``kill -9`` in each phase of a render, on every remote engine's fake, then ``render`` again:
 each clip (and each identity image) is paid for once, every clip keeps its engine job, and
-the film is whole.
+the film is whole. Each engine is killed in its own phases (submit, lookup, polls,
+download); the core's phases after the clip is stored are killed on two engines.
 
 The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
 (``ministudio.run.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
@@ -23,6 +24,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from .fakes.fal_server import API_KEY as FAL_KEY
+from .fakes.fal_server import FalServer
 from .fakes.google_server import GoogleServer
 from .fakes.hold import HOLD, LATE, held
 from .fakes.kling_server import KlingServer
@@ -147,6 +150,20 @@ ENGINES = {
         seconds=5.0,
         lookup=False,  # Runway has no list of tasks and no idempotency key
     ),
+    "fal-kling-3-pro": Engine(
+        "fal-kling-3-pro",
+        lambda: FalServer(latency=LATENCY, queued=0.3),
+        lambda s, assets: {
+            "FAL_KEY": FAL_KEY,
+            "FAL_QUEUE_URL": s.base_url,
+            "FAL_TIMEOUT": "10",
+            "FAL_EXPECTED_LATENCY": EXPECTED,
+        },
+        lambda s: s.submissions,
+        endpoint="submit",
+        seconds=5.0,
+        lookup=False,  # fal's queue has no idempotency key and no lookup
+    ),
     "sim": Engine(
         "sim",
         lambda: SimServer(latency=LATENCY),
@@ -161,6 +178,8 @@ ENGINES = {
     ),
 }
 # Each phase: the failpoint that kills the render there (None: the fake holds the create).
+# The first ones are the engine's own (its submit, lookup, polls and download); after
+# "stored" the clip is the core's, the same for every engine.
 PHASES: dict[str, str | None] = {
     "before-submit": "before-submit",
     "in-flight": None,
@@ -171,6 +190,10 @@ PHASES: dict[str, str | None] = {
     "fitted": "fitted",
     "assembling": "assembling",
 }
+ENGINE_PHASES = ("before-submit", "in-flight", "id-recorded", "polling", "downloading")
+# Every phase on an engine with a lookup and on one without (where a kill after "stored" may
+# find s2 in flight); the engine's own phases on every other engine.
+EVERY_PHASE = ("sim", "veo-vertex")
 # Luma makes a paid identity image (Photon) before its first clip's request: its own phases.
 # "committed late": the server accepts the job a second after the client was killed, so a
 # lookup at once would miss it (the core gives a lost request time to land first).
@@ -181,8 +204,13 @@ IMAGE_PHASES: dict[str, str | None] = {
     "committed-late": None,
     "image-committed-late": None,
 }
-# Every phase on every engine; Luma's identity image has its own phases too.
-CASES = [(engine, phase) for engine in ENGINES for phase in PHASES] + [
+# Luma's identity image has its own phases too.
+CASES = [
+    (engine, phase)
+    for engine in ENGINES
+    for phase in PHASES
+    if engine in EVERY_PHASE or phase in ENGINE_PHASES
+] + [
     ("luma-dream-machine", phase) for phase in IMAGE_PHASES
 ]
 

@@ -38,7 +38,8 @@ Where the docs are silent, a switch (each tested both ways in tests/test_fal_fak
 
 Faults (``fail_next(endpoint, kind)``): ``"500"`` (nothing queued), ``"429"`` (submit, with
 ``Retry-After``), ``"drop"`` (the connection closed without an answer, after the request was
-queued when it is a submit), ``"truncate"`` (a download cut short).
+queued when it is a submit), ``"hold_after_accept"`` (submit: queued, its answer kept back
+until the client is gone, ``fakes.hold``), ``"truncate"`` (a download cut short).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import fal_uncurated
 from .clips import solid_planes
 from .fal_rules import ENDPOINTS, problems
+from .hold import HOLD, hold
 from .loopback import JsonHandler, Latency, LoopbackServer, draw_latency
 
 API_KEY = "fal-fake-key-0123:abcdef"
@@ -106,6 +108,7 @@ class FalServer(LoopbackServer):
         "500": ("submit", "status", "result", "cancel", "download", "schema", "pricing"),
         "429": ("submit",),
         "drop": ("submit", "status", "result"),
+        HOLD: ("submit",),
         "truncate": ("download",),
     }
 
@@ -291,6 +294,8 @@ class FalServer(LoopbackServer):
         self._timer(job.latency, self._finish, ident)
         if fault == "drop":
             return h.drop()
+        if fault == HOLD:  # queued (and billed), its answer kept back: fakes.hold
+            return hold(self, h)
         base = f"{self.base_url}/{_app(endpoint)}/requests/{ident}"  # CANCEL: owner/app only
         answer = {
             "request_id": ident,
