@@ -390,3 +390,30 @@ def test_curated_estimates_and_costs_price_the_values_sent(
         )
     )
     assert made.cost == pytest.approx(0.10 * 5)
+
+
+def test_a_budget_is_never_kept_by_guessing_an_unknown_price(
+    server: FalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fal will not say what the endpoint costs: its shot's cost is unknown, not $0. A render
+    under a budget then stops before paying; without one it renders, and plan says so."""
+    from ministudio.plugins import PluginHost
+    from ministudio.run.errors import BudgetError
+    from ministudio.run.render import plan
+
+    from .fakes import fal_uncurated
+
+    monkeypatch.setattr(fal_uncurated, "PRICES", {})
+    production = film({"model": TEXT})
+    env = env_of(server)
+    planned = plan(
+        production, tmp_path / "out", host=PluginHost(env=env), store=_store(tmp_path), env=env
+    )
+    (shot,) = planned.shots
+    assert shot.cost is None and planned.unpriced == ["s1"]
+    budgeted = production.model_copy(update={"budget": 100.0})
+    with pytest.raises(BudgetError, match="cost of s1 is unknown"):
+        render(budgeted, server, tmp_path)
+    assert server.submissions == 0  # nothing sent, nothing paid
+    manifest = render(production, server, tmp_path)
+    assert manifest.shots[0].state == "done" and server.submissions == 1

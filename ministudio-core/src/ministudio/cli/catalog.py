@@ -61,6 +61,15 @@ def plugins(as_json: bool, models: bool) -> None:
             click.echo(click.style("    problem: ", fg="red") + problem)
 
 
+def _price(spec: EngineSpec) -> str:
+    """Its price per second; an engine with a key but no declared price prices each request
+    itself (``estimate_cost``: e.g. per endpoint, once it knows the endpoint)."""
+    price = spec.capabilities.price_per_second
+    if price:
+        return f"${price:g}/s"
+    return "priced per request (`ministudio plan`)" if spec.key_env else "free"
+
+
 def _engine_lines(spec: EngineSpec, stored: dict[str, str], models: bool) -> list[str]:
     """What `plugins` says under an engine: what it takes, its key, its models."""
     from ministudio.engines.variants import describe
@@ -71,7 +80,7 @@ def _engine_lines(spec: EngineSpec, stored: dict[str, str], models: bool) -> lis
         "seed" if caps.seed else "no seed",
         "webhooks" if caps.webhooks else "",
         f"{caps.concurrency} at once",
-        f"${caps.price_per_second:g}/s" if caps.price_per_second else "free",
+        _price(spec),
     ]
     joined = (" and " if spec.all_keys else " or ").join(spec.key_env)
     key = f"{joined}: {key_source(spec, stored)}" if spec.key_env else "none needed"

@@ -180,6 +180,7 @@ def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: b
     from rich.console import Console
     from rich.table import Table
 
+    from ministudio.plan.estimate import money
     from ministudio.run.render import graph
     from ministudio.run.render import plan as make_plan
 
@@ -202,7 +203,7 @@ def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: b
             f"{shot.requested:g} s",
             f"{status}: {shot.reason}"
             + "".join(f"\n[yellow]ignored: {note}[/]" for note in shot.ignored),
-            f"${shot.cost:.2f}",
+            money(shot.cost),
             f"{shot.seconds:.0f} s",
         )
     Console().print(table)
@@ -214,9 +215,10 @@ def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: b
         if passes
         else ""
     )
+    unknown = f" (and {len(film.unpriced)} of unknown cost)" if film.unpriced else ""
     click.echo(
         f"{to_render} of {len(shots)} shots{synced} to render, estimated cost "
-        f"${film.cost:.2f}, about {film.wall_time():.0f} s of engine time"
+        f"${film.cost:.2f}{unknown}, about {film.wall_time():.0f} s of engine time"
     )
     qc = production.qc
     if qc.retakes:
@@ -238,6 +240,7 @@ def _plan_json(film: Any, jobs: dict[str, Any]) -> dict[str, Any]:
         "shots": [dataclasses.asdict(shot) for shot in film.shots],
         "to_render": sum(1 for s in film.shots if not s.cached),
         "cost": round(film.cost, 4),
+        "unpriced": film.unpriced,  # shots whose cost is unknown (their "cost" is null)
         "engine_seconds": round(film.wall_time(), 1),
         "graph": jobs,
     }

@@ -32,7 +32,7 @@ class ShotPlan:
     requested: float  # seconds asked of the engine (snapped to what it renders)
     cached: bool
     reason: str  # why it is cached or must render, in words
-    cost: float  # USD this run would spend on it
+    cost: float | None  # USD this run would spend on it; None: its engine cannot say
     seconds: float  # expected engine time for it (0 when cached)
     after: str | None  # the shot it continues from, when that one renders first
     ignored: tuple[str, ...] = ()  # what the shot asks for that its engine cannot take
@@ -46,7 +46,13 @@ class FilmPlan:
 
     @property
     def cost(self) -> float:
-        return sum(s.cost for s in self.shots)
+        """USD of the shots whose cost is known (``unpriced`` lists the others)."""
+        return sum(s.cost or 0.0 for s in self.shots)
+
+    @property
+    def unpriced(self) -> list[str]:
+        """The shots (and passes) to render whose engine could not say what they cost."""
+        return [s.id for s in self.shots if s.cost is None]
 
     def wall_time(self) -> float:
         """Expected seconds: engines work in parallel waves; continuing shots chain."""
@@ -63,6 +69,11 @@ class FilmPlan:
             chain = (chain if shot.after else 0.0) + (0.0 if shot.cached else shot.seconds)
             longest = max(longest, chain)
         return max(waves, longest)
+
+
+def money(cost: float | None) -> str:
+    """``$1.25``, or "cost unknown"."""
+    return "cost unknown" if cost is None else f"${cost:.2f}"
 
 
 def changed_inputs(before: dict[str, str], now: dict[str, str]) -> str:

@@ -252,14 +252,20 @@ class PluginHost:
         )
         return result
 
-    def estimate_cost(self, engine: EngineSpec, request: VideoRequest | LipSyncRequest) -> float:
+    def estimate_cost(
+        self, engine: EngineSpec, request: VideoRequest | LipSyncRequest
+    ) -> float | None:
         """What ``request`` would cost on ``engine``: its plugin's estimate, else its
-        ``price_per_second`` x the requested duration."""
+        ``price_per_second`` x the requested duration; None (unknown) for an engine that
+        needs a key but declares no price and whose plugin could not say."""
         if self.implements(engine.id, "estimate_cost"):
             found = self._caller(engine.id, "estimate_cost")(engine=engine.id, request=request)
             if isinstance(found, (int, float)):
                 return float(found)
-        return request.duration * engine.capabilities.price_per_second
+        price = engine.capabilities.price_per_second
+        if not price and engine.key_env:
+            return None
+        return request.duration * price
 
     def voices(self, engine_id: str) -> list[str] | None:
         """The voices of speech engine ``engine_id``, from its own plugin; None if unlisted."""

@@ -124,9 +124,16 @@ async def check(ctx: RenderContext, engine: EngineSpec, request: VideoRequest) -
 
 def refuse_over_budget(ctx: RenderContext, plan: FilmPlan) -> None:
     """Raise ``BudgetError`` when ``plan`` costs more than the production's budget or
-    ``--max-cost``; nothing has been spent on video yet."""
+    ``--max-cost``, or a limit is set and a shot's cost is unknown; nothing has been spent on
+    video yet."""
     limits = ((ctx.p.budget, "the production's budget"), (ctx.options.max_cost, "--max-cost"))
     for limit, name in limits:
+        if limit is not None and plan.unpriced:
+            raise BudgetError(
+                f"{name} of ${limit:.2f} cannot be kept: the cost of "
+                f"{', '.join(plan.unpriced)} is unknown (its engine has no price for it); "
+                f"nothing was spent. Route them to a priced engine, or drop the limit"
+            )
         if limit is not None and plan.cost > limit + 1e-9:
             raise BudgetError(
                 f"this render would cost ${plan.cost:.2f}, above {name} of ${limit:.2f}; "

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.jobs import LipSyncRequest, QCVerdict
-from ministudio.plan.estimate import ShotPlan
+from ministudio.plan.estimate import ShotPlan, money
 from ministudio.plan.graph import engine_code
 from ministudio.plan.voicing import on_screen
 from ministudio.run.context import RenderContext
@@ -173,7 +173,7 @@ class LipSync:
         )
 
     async def apply(
-        self, shot: Shot, engine: EngineSpec, retakes: int, afford: Callable[[float], bool]
+        self, shot: Shot, engine: EngineSpec, retakes: int, afford: Callable[[float | None], bool]
     ) -> None:
         """Pass ``shot``'s kept take through ``engine``, check it, and pass it again (the
         ``lipsync`` rung) while the check fails and ``retakes`` are left; the best pass (else
@@ -197,7 +197,7 @@ class LipSync:
                 return
             cost = 0.0 if self._stored(job) else self.ctx.host.estimate_cost(engine, job.request)
             if (attempt or not planned) and not afford(cost):
-                record.stopped = f"a pass on {engine.id} (${cost:.2f}) would pass the budget"
+                record.stopped = f"a pass on {engine.id} ({money(cost)}) would pass the budget"
                 break
             try:
                 clip = await self._pass(shot, engine, job, record)

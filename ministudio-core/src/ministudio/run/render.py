@@ -91,12 +91,13 @@ def plan(
     *,
     host: PluginHost | None = None,
     store: ContentStore | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> FilmPlan:
     """What ``render`` would do: speaks the lines (their length decides the shots'), renders no
     video and spends nothing on it."""
 
     async def run() -> FilmPlan:
-        renderer = _renderer(production, out_dir, host, store, None, None, None, None)
+        renderer = _renderer(production, out_dir, host, store, env, None, None, None)
         try:
             return await renderer.plan()
         finally:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ministudio.errors import MinistudioError
 from ministudio.jobs import EditRequest, QCVerdict
+from ministudio.plan.estimate import money
 from ministudio.plan.shots import PlannedShot, speaks_natively
 from ministudio.qc.retakes import Take, best, climb, failing
 from ministudio.qc.verdicts import Inspector
@@ -149,7 +150,7 @@ class Takes:
             cost = self._retake_cost(shot, take)
             if not self.afford(cost):
                 shot.record.retakes_stopped = (
-                    f"a retake on {take.engine.id} (${cost:.2f}) would pass the budget"
+                    f"a retake on {take.engine.id} ({money(cost)}) would pass the budget"
                 )
                 break
             why = "; ".join(v.reason for v in failing(made[-1].record.qc))
@@ -202,17 +203,20 @@ class Takes:
             before.fit_key, before.timing.frames, before.source, before.clip
         )
 
-    def _retake_cost(self, shot: Shot, take: Take) -> float:
+    def _retake_cost(self, shot: Shot, take: Take) -> float | None:
         """What a retake would spend: nothing if its clip is in the store."""
         job, store = self.requests.job(shot, take), self.ctx.store
         if store.get(job.fit_key, ".mp4") or store.get(job.key, ".mp4"):
             return 0.0
         return self.ctx.host.estimate_cost(take.engine, job.request)
 
-    def afford(self, cost: float) -> bool:
-        """Spend ``cost`` of what the budget leaves after the planned render, if it is there."""
+    def afford(self, cost: float | None) -> bool:
+        """Spend ``cost`` of what the budget leaves after the planned render, if it is there
+        (an unknown cost never is, under a budget)."""
         if self.allowance is None:
             return True
+        if cost is None:
+            return False
         if cost > self.allowance + 1e-9:
             return False
         self.allowance -= cost
