@@ -210,9 +210,7 @@ CASES = [
     for engine in ENGINES
     for phase in PHASES
     if engine in EVERY_PHASE or phase in ENGINE_PHASES
-] + [
-    ("luma-dream-machine", phase) for phase in IMAGE_PHASES
-]
+] + [("luma-dream-machine", phase) for phase in IMAGE_PHASES]
 
 
 def _film(folder: Path, engine: Engine) -> Path:
