@@ -435,3 +435,26 @@ def test_a_film_with_one_shot_routed_to_runway(
     assert engines == {"s1": "animatic", "s2": "runway"}
     assert all(shot.state == "done" for shot in manifest.shots)
     assert (tmp_path / "out" / "film.mp4").exists()
+
+
+def test_cancel_takes_a_waiting_task_and_leaves_a_finished_one(tmp_path: Path) -> None:
+    """``ministudio cancel``: a task still throttled is cancelled (DELETE); a finished one
+    is left alone (a DELETE would delete its output)."""
+
+    async def run(server: RunwayServer) -> tuple[bool, str]:
+        context = _context(server, tmp_path)
+        made = await _tasks.submit(_request_of(), context)
+        taken = await ministudio_runway.RUNWAY.cancel(made.job_id, context)
+        return taken, made.job_id
+
+    with RunwayServer(api_key=KEY, latency=0.05, throttled=30.0) as server:
+        taken, job_id = anyio.run(run, server)
+        assert taken and server.tasks[job_id].cancelled
+        status = anyio.run(_tasks.poll, job_id, _context(server, tmp_path))
+        assert status.state == "failed" and "cancelled" in (status.error or "")
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        context = _context(server, tmp_path)
+        _render(_request_of(), context, tmp_path / "done.mp4")
+        (task,) = server.created
+        assert not anyio.run(ministudio_runway.RUNWAY.cancel, task.id, context)
+        assert not task.deleted and not task.cancelled

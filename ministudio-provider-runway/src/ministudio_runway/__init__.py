@@ -66,6 +66,11 @@ class Runway(Engine):
 
         return _tasks.find_lost()
 
+    def cancel(self, job_id: str, context: EngineContext) -> Awaitable[bool]:
+        from ministudio_runway import _tasks
+
+        return _tasks.cancel(job_id, context)
+
     def estimate_cost(self, request: VideoRequest) -> float:
         from ministudio_runway import _request
 

@@ -250,6 +250,32 @@ async def task(job_id: str, context: EngineContext) -> Any:
         await runway.close()
 
 
+async def cancel(job_id: str, context: EngineContext) -> bool:
+    """Cancel a task still waiting to run (``ministudio cancel``): True once cancelled; False
+    for one running or finished, left alone. ``DELETE /v1/tasks/{id}`` cancels a task that
+    is "running, pending, or throttled" but deletes any other, its output with it (runwayml
+    ``resources/tasks.py`` ``delete``: "Tasks that are running, pending, or throttled can be
+    canceled ... Invoking this method for other tasks will delete them"), so only a waiting
+    one is sent it: a running task is not stopped (what it is billed is not documented)."""
+    import runwayml
+
+    found = await task(job_id, context)
+    if str(_field(found, "status", "status") or "") not in ("PENDING", "THROTTLED"):
+        return False
+    runway = client(context)
+    try:
+        await runway.tasks.delete(job_id)
+    except runwayml.APIStatusError as exc:
+        raise failure(exc, f"cancel of task {job_id}") from None
+    except runwayml.APIError as exc:
+        raise TransientError(
+            ENGINE, f"cancel of task {job_id} failed ({why(exc.__cause__ or exc)})"
+        ) from None
+    finally:
+        await runway.close()
+    return True
+
+
 def _field(found: Any, name: str, wire: str) -> Any:
     """A field of a task answer: the SDK parses every answer of ``tasks.retrieve`` into its
     awaitable wrapper (the ``Pending`` shape), keeping the other fields under their wire
