@@ -48,6 +48,7 @@ class Clips:
         record.conditioning = given(request)
         record.engine, record.model, record.prompt = take.engine.id, request.model, request.prompt
         record.requested_duration, record.job_key = request.duration, key
+        shot.record.job_key = key  # the job in hand, for `status` and `cancel` while it renders
         leads = shot.followed and not shot.led.is_set() and not ctx.p.qc.retakes
         fitted = store.get(job.fit_key, ".mp4")
         if fitted is not None:

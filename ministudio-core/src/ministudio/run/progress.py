@@ -27,8 +27,8 @@ class ShotEvent:
 
 
 class Progress:
-    """Passes events on and saves the manifest (at most twice a second, and at each shot's
-    end) through the blanking gate."""
+    """Passes events on and saves the manifest (at most twice a second, at each shot's end,
+    and as soon as a shot has a new job, before it is sent) through the blanking gate."""
 
     def __init__(
         self,
@@ -40,6 +40,7 @@ class Progress:
         self.records: dict[str, ShotRecord] = {}
         self.snapshot: Callable[[], Manifest] | None = None  # the manifest as it stands
         self._saved = 0.0
+        self._keys: dict[str, tuple[str | None, str | None]] = {}  # each shot's, as saved
 
     def event(self, event: ShotEvent) -> None:
         self.on_event(event)
@@ -48,7 +49,10 @@ class Progress:
             return
         record.state = event.state
         now = time.monotonic()
-        if event.state in ("done", "cached", "failed") or now - self._saved > 0.5:
-            self._saved = now
+        # a job about to be sent is on disk first: after a crash, `status` and `cancel` find it
+        keys = (record.job_key, record.lipsync.job_key if record.lipsync else None)
+        new_job = self._keys.get(event.shot_id) != keys
+        if new_job or event.state in ("done", "cached", "failed") or now - self._saved > 0.5:
+            self._saved, self._keys[event.shot_id] = now, keys
             with contextlib.suppress(OSError):
                 self.snapshot().write(self.path, self.blank)
