@@ -417,3 +417,40 @@ def test_a_budget_is_never_kept_by_guessing_an_unknown_price(
     assert server.submissions == 0  # nothing sent, nothing paid
     manifest = render(production, server, tmp_path)
     assert manifest.shots[0].state == "done" and server.submissions == 1
+
+
+def test_a_continue_shot_on_an_image_to_video_engine_passes_the_check_and_gets_its_frame(
+    server: FalServer, tmp_path: Path
+) -> None:
+    """The check runs before the shot before has made the frame a ``continue`` shot starts
+    from: an engine that needs one is asked about a request with one, and the render then
+    sends the real frame."""
+    from ministudio.plugins import PluginHost
+    from ministudio.run.render import render as run_render
+    from ministudio.spec import Production
+
+    data = film({}).model_dump(mode="json", exclude_none=True)
+    data["scenes"][0]["shots"].append(
+        {
+            "id": "s2",
+            "action": "Ann walks on",
+            "characters": ["ann"],
+            "duration": 5,
+            "continuity": "continue",
+        }
+    )
+    data["routing"] = {"video": "fal-seedance-2", "shots": {"s2": "fal-seedance-2-i2v"}}
+    production = Production.model_validate(data)
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    env = {
+        **env_of(server),
+        "FAL_ASSET_STORE": f"file://{assets}",
+        "FAL_ASSET_BASE_URL": "https://assets.example.test/",
+    }
+    manifest = run_render(
+        production, tmp_path / "out", host=PluginHost(env=env), store=_store(tmp_path), env=env
+    )
+    assert [s.state for s in manifest.shots] == ["done", "done"]
+    (i2v,) = [job for job in server.jobs.values() if job.endpoint.endswith("image-to-video")]
+    assert i2v.body["image_url"].startswith("https://assets.example.test/")

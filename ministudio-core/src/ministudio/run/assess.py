@@ -82,7 +82,13 @@ async def assess(
             fit_keys[ps.id] = (job.fit_key, shot.timing.frames, store.get(job.key, ".mp4"))
         cached = clip is not None or (job is not None and store.get(job.key, ".mp4"))
         if not cached:
-            await check(ctx, engine, costed.request)
+            checked = costed.request
+            if after and first is None and engine.capabilities.first_frame:
+                # its first frame is the shot before's last, not made yet: the engine is
+                # asked about a request with a frame (a check looks at the input, not the file)
+                frame = ctx.out / f"{after}.last-frame.png"
+                checked = checked.model_copy(update={"first_frame": frame})
+            await check(ctx, engine, checked)
         if cached:
             reason = "in the store"
         elif job is None and plate_job is not None and plate is None:
