@@ -23,6 +23,7 @@ How failures map, so the core never pays twice:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -233,21 +234,7 @@ async def find_lost() -> str | None:
 
 async def task(job_id: str, context: EngineContext) -> Any:
     """``GET /v1/tasks/{id}``: the task as Runway has it now (with fresh output URLs)."""
-    import runwayml
-
-    runway = client(context)
-    try:
-        return await runway.tasks.retrieve(job_id)
-    except runwayml.APIStatusError as exc:
-        if exc.status_code == 404:
-            raise EngineError(ENGINE, f"task {job_id} is unknown to Runway") from None
-        raise failure(exc, f"status of task {job_id}") from None
-    except runwayml.APIError as exc:
-        raise TransientError(
-            ENGINE, f"status of task {job_id} failed ({why(exc.__cause__ or exc)})"
-        ) from None
-    finally:
-        await runway.close()
+    return await _on_task(job_id, context, "status", lambda tasks: tasks.retrieve(job_id))
 
 
 async def cancel(job_id: str, context: EngineContext) -> bool:
@@ -257,23 +244,32 @@ async def cancel(job_id: str, context: EngineContext) -> bool:
     ``resources/tasks.py`` ``delete``: "Tasks that are running, pending, or throttled can be
     canceled ... Invoking this method for other tasks will delete them"), so only a waiting
     one is sent it: a running task is not stopped (what it is billed is not documented)."""
-    import runwayml
-
     found = await task(job_id, context)
     if str(_field(found, "status", "status") or "") not in ("PENDING", "THROTTLED"):
         return False
+    await _on_task(job_id, context, "cancel", lambda tasks: tasks.delete(job_id))
+    return True
+
+
+async def _on_task(
+    job_id: str, context: EngineContext, what: str, call: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """One call of the SDK's ``tasks`` on ``job_id``, its failures as MiniStudio's errors."""
+    import runwayml
+
     runway = client(context)
     try:
-        await runway.tasks.delete(job_id)
+        return await call(runway.tasks)
     except runwayml.APIStatusError as exc:
-        raise failure(exc, f"cancel of task {job_id}") from None
+        if exc.status_code == 404:
+            raise EngineError(ENGINE, f"task {job_id} is unknown to Runway") from None
+        raise failure(exc, f"{what} of task {job_id}") from None
     except runwayml.APIError as exc:
         raise TransientError(
-            ENGINE, f"cancel of task {job_id} failed ({why(exc.__cause__ or exc)})"
+            ENGINE, f"{what} of task {job_id} failed ({why(exc.__cause__ or exc)})"
         ) from None
     finally:
         await runway.close()
-    return True
 
 
 def _field(found: Any, name: str, wire: str) -> Any:
