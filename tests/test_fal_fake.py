@@ -32,17 +32,18 @@ def _wait(url: str) -> dict[str, object]:
     raise AssertionError("never completed")
 
 
-def test_the_queue_round_trip(fake: FalServer) -> None:
-    made = httpx.post(f"{fake.base_url}/{T2V}", json=GOOD, headers=AUTH).json()
-    ident = made["request_id"]
-    base = f"{fake.base_url}/bytedance/seedance-2.0/requests/{ident}"  # owner/app only
-    assert made["status_url"] == f"{base}/status" and made["cancel_url"] == f"{base}/cancel"
-    first = httpx.get(made["status_url"], headers=AUTH).json()
-    assert first["status"] in ("IN_QUEUE", "IN_PROGRESS")
-    _wait(made["status_url"])
-    video = httpx.get(made["response_url"], headers=AUTH).json()["video"]
-    clip = httpx.get(video["url"])  # the CDN needs no key
-    assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
+def test_the_queue_round_trip() -> None:
+    with FalServer(latency=2.0) as fake:  # long enough to be seen unfinished on a loaded machine
+        made = httpx.post(f"{fake.base_url}/{T2V}", json=GOOD, headers=AUTH).json()
+        ident = made["request_id"]
+        base = f"{fake.base_url}/bytedance/seedance-2.0/requests/{ident}"  # owner/app only
+        assert made["status_url"] == f"{base}/status" and made["cancel_url"] == f"{base}/cancel"
+        first = httpx.get(made["status_url"], headers=AUTH).json()
+        assert first["status"] in ("IN_QUEUE", "IN_PROGRESS")
+        _wait(made["status_url"])
+        video = httpx.get(made["response_url"], headers=AUTH).json()["video"]
+        clip = httpx.get(video["url"])  # the CDN needs no key
+        assert clip.status_code == 200 and clip.content[4:8] == b"ftyp"
 
 
 def test_refusals(fake: FalServer) -> None:
