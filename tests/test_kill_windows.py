@@ -178,8 +178,9 @@ ENGINES = {
     ),
 }
 # Each phase: the failpoint that kills the render there (None: the fake holds the create).
-# The first ones are the engine's own (its submit, lookup, polls and download); after
-# "stored" the clip is the core's, the same for every engine.
+# "in-flight" to "downloading" are the engine's own (its submit, lookup, polls and
+# download); before the submit and after "stored" the job is the core's alone, the same for
+# every engine.
 PHASES: dict[str, str | None] = {
     "before-submit": "before-submit",
     "in-flight": None,
@@ -190,7 +191,7 @@ PHASES: dict[str, str | None] = {
     "fitted": "fitted",
     "assembling": "assembling",
 }
-ENGINE_PHASES = ("before-submit", "in-flight", "id-recorded", "polling", "downloading")
+ENGINE_PHASES = ("in-flight", "id-recorded", "polling", "downloading")
 # Every phase on an engine with a lookup and on one without (where a kill after "stored" may
 # find s2 in flight); the engine's own phases on every other engine.
 EVERY_PHASE = ("sim", "veo-vertex")
