@@ -318,7 +318,11 @@ class PluginHost:
         """Cancel ``job_id`` on ``engine_id`` (``cancel_video``): True if taken, False if too
         late; ``EngineError`` if the engine cannot cancel or refused."""
         if not self.implements(engine_id, "cancel_video"):
-            raise EngineError(engine_id, "this engine offers no cancellation")
+            raise EngineError(
+                engine_id,
+                "this engine offers no cancellation: the job runs on; stop it on the "
+                "engine's own dashboard if it has one",
+            )
         return bool(
             await self.call_engine(
                 engine_id, "cancel_video", expected=bool, job_id=job_id, context=context

@@ -21,7 +21,6 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.jobs import LipSyncRequest, QCVerdict
@@ -36,9 +35,6 @@ from ministudio.run.progress import Progress, ShotEvent
 from ministudio.run.requests import Requests
 from ministudio.run.shots import Shot
 from ministudio.run.store import job_key
-
-if TYPE_CHECKING:
-    from ministudio.qc.checks import Footage
 
 log = logging.getLogger("ministudio.run.lipsync")
 
@@ -77,7 +73,7 @@ class LipSync:
         assert shot.brief is not None
         return engine.capabilities.reference_audio and bool(on_screen(shot.brief))
 
-    def check(self, shot: Shot) -> Callable[[Footage | None], QCVerdict] | None:
+    def check(self, shot: Shot) -> functools.partial[QCVerdict] | None:
         """The lip-sync check of a picture of ``shot`` (its whole decoded footage) against
         the shot's voice; None when no character in frame speaks. Picklable: it may run
         wherever the render's media work runs."""
@@ -102,10 +98,15 @@ class LipSync:
     async def verdict(self, shot: Shot, clip: Path) -> QCVerdict | None:
         """The lip-sync check of ``clip`` (the shot's picture) against the shot's voice; None
         when no character in frame speaks."""
+        from ministudio.qc.checks.lipsync import lipsync_of_clip
+
         check = self.check(shot)
         if check is None:
             return None
-        found: QCVerdict = await self.ctx.executor.media(_decoded, clip, check)
+        # the same check on the clip, decoded only where its shot size is judged
+        found: QCVerdict = await self.ctx.executor.media(
+            functools.partial(lipsync_of_clip, clip, **check.keywords)
+        )
         return found
 
     def job(
@@ -272,13 +273,6 @@ class LipSync:
 def is_lipsync(verdict: QCVerdict) -> bool:
     """A verdict on the lips: the measured check (``lipsync``) or a judge's (``lipsync:...``)."""
     return verdict.check.partition(":")[0] == CHECK
-
-
-def _decoded(clip: Path, check: Callable[[Footage | None], QCVerdict]) -> QCVerdict:
-    """``check`` on ``clip``'s picture, decoded here."""
-    from ministudio.qc.checks import decode
-
-    return check(decode(clip, sound=False))
 
 
 def planned_pass(shot: Shot) -> bool:
