@@ -87,6 +87,20 @@ class EditRequest(_Frozen):
     reasons: tuple[str, ...]  # the failed checks' reasons, in a person's words
 
 
+class PrevizSource(_Frozen):
+    """The approved previz a promote job turns into the final (``VideoRequest.source``): the
+    passes its engine declares (``Capabilities.video_edit``), frame-aligned, each with the
+    shot's exact frames at the request's size and rate.
+
+    ``clip`` is the previz without its captions, slate and name labels (H.264 MP4);
+    ``depth`` a grey MP4 (near is bright); ``pose`` each figure's OpenPose COCO-18 skeleton
+    on black (MP4); ``mask.<character id>`` white where that character is (MP4; declared as
+    ``mask``); ``edge`` the scene's edges (MP4); ``camera`` the crop per frame (JSON)."""
+
+    frames: int
+    passes: dict[str, Path]
+
+
 class VideoRequest(_Frozen):
     """Render one clip. The engine writes an MP4 to the output path it is given."""
 
@@ -104,6 +118,9 @@ class VideoRequest(_Frozen):
     last_frame: Path | None = None  # the shot should end on this image
     loop: bool = False  # the clip should end where it begins
     edit: EditRequest | None = None  # change this take of the engine's instead of a new clip
+    # promote this previz to the final (``Capabilities.video_edit``): the clip keeps its
+    # length (``duration`` is the previz's, not snapped), timing, blocking and camera
+    source: PrevizSource | None = None
     # the shot's on-screen lines as one mono WAV on its timeline, for engines that animate
     # faces to it (``Capabilities.reference_audio``); ``shot.lines`` say who speaks when
     # (only lines of characters in ``shot.characters`` are in it: never a narrator's)

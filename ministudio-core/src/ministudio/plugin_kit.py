@@ -65,6 +65,7 @@ METHODS: dict[str, str] = {
     "find_video_job": "find_job",
     "check_video": "check",
     "cancel_video": "cancel",
+    "previz_passes": "passes",
     "upload_asset": "upload",
     "parse_webhook": "parse_webhook",
     "estimate_cost": "estimate_cost",
@@ -89,6 +90,7 @@ class Engine:
       ``find_job(idempotency_key, context, request, since)``, ``upload(path, context)`` and
       ``parse_webhook(body, headers, env)``, ``check(request, context)`` and
       ``cancel(job_id, context)`` where the engine offers them;
+    - ``passes(request, names, output_dir, context)`` for a previz engine's control passes;
     - ``estimate_cost(request)``, ``prompt(shot)``; ``synthesize(request, output, context)``
       and ``voices()`` for a speech engine;
     - ``lip_sync(request, output, context)`` for a local lip-sync engine, or

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # judge: looks at clips (``qc_check``); lipsync: re-syncs a clip's mouths to its voice
 EngineKind = Literal["video", "speech", "judge", "lipsync"]
+# the previz's control passes a promoting engine may declare (``Capabilities.video_edit``)
+PASSES = ("clip", "depth", "pose", "mask", "edge", "camera")
 Made = Callable[[], Awaitable["str | HostedAsset"]]
 PaidMade = Callable[["SideJob"], Awaitable["str | HostedAsset"]]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -38,6 +40,9 @@ class Capabilities:
     first_frame: bool = False
     extend: bool = False  # can continue the previous clip's own job (``VideoRequest.previous``)
     edit: bool = False  # can change a take it made by a request in words (``VideoRequest.edit``)
+    # promotes a previz to the final (``VideoRequest.source``), given these of its passes
+    # (``PASSES``); empty: it cannot. Such a request keeps the previz's length
+    video_edit: tuple[str, ...] = ()
     last_frame: bool = False
     last_frame_alone: bool = True  # takes an end frame without a first frame
     loop: bool = False  # can make a clip that ends where it begins
@@ -52,12 +57,20 @@ class Capabilities:
     expected_latency: float = 0.0  # typical seconds from submit to done
 
     def __post_init__(self) -> None:
-        for name in ("durations", "aspect_ratios", "resolutions"):  # accept lists, keep tuples
+        for name in (
+            "durations",
+            "aspect_ratios",
+            "resolutions",
+            "video_edit",
+        ):  # accept lists, keep tuples
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(value))
         if self.concurrency < 1:
             raise ValueError("Capabilities.concurrency must be at least 1")
+        unknown = sorted(set(self.video_edit) - set(PASSES))
+        if unknown:
+            raise ValueError(f"Capabilities.video_edit: unknown {unknown}; passes are {PASSES}")
         if self.snap_duration not in ("up", "refuse"):
             raise ValueError("Capabilities.snap_duration must be 'up' or 'refuse'")
 

@@ -74,6 +74,7 @@ def routed(engine: EngineSpec, options: Mapping[str, Any]) -> EngineSpec:
         aspect_ratios=_union(c.aspect_ratios for c in caps),
         resolutions=_union(c.resolutions for c in caps),
         max_references=max(c.max_references for c in caps),
+        video_edit=_union(c.video_edit for c in caps),
         **takes,
     )
     return _with(engine, envelope, variants)

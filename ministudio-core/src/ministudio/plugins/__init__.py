@@ -34,7 +34,12 @@ if TYPE_CHECKING:
         VideoRequest,
         VideoResult,
     )
-from ministudio.errors import EngineConflictError, EngineError, UnknownEngineError
+from ministudio.errors import (
+    CapabilityError,
+    EngineConflictError,
+    EngineError,
+    UnknownEngineError,
+)
 
 ENTRY_POINT_GROUP = "ministudio"
 
@@ -313,6 +318,32 @@ class PluginHost:
             await self.call_engine(
                 engine.id, "check_video", expected=type(None), request=request, context=context
             )
+
+    async def previz_passes(
+        self,
+        engine: EngineSpec,
+        request: VideoRequest,
+        names: list[str],
+        output_dir: Path,
+        context: EngineContext,
+    ) -> dict[str, Path]:
+        """The passes ``names`` of ``engine``'s clip for ``request`` (``previz_passes``),
+        written in ``output_dir``; ``CapabilityError`` if the engine cannot make them."""
+        if not self.implements(engine.id, "previz_passes"):
+            raise CapabilityError(
+                f"engine '{engine.id}' makes no control passes: route the previz "
+                "(routing.previz) to an engine that does, such as 'animatic'"
+            )
+        made = await self.call_engine(
+            engine.id,
+            "previz_passes",
+            expected=dict,
+            request=request,
+            names=names,
+            output_dir=output_dir,
+            context=context,
+        )
+        return {str(name): Path(path) for name, path in made.items()}
 
     async def cancel_video(self, engine_id: str, job_id: str, context: EngineContext) -> bool:
         """Cancel ``job_id`` on ``engine_id`` (``cancel_video``): True if taken, False if too

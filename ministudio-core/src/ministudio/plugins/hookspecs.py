@@ -6,10 +6,10 @@ taking only the arguments you need, by these names. The README's "Writing a plug
 each hook's arguments and what the core does with its answer (a test keeps the two in step).
 
 Engine hooks (``generate_video``, ``synthesize_speech``, ``lip_sync``, the remote-engine hooks,
-``check_video``, ``cancel_video``, ``upload_asset``, ``estimate_cost``, ``speech_voices``) are
-called only on the plugin that declared the engine id in ``ministudio_engines``: routing picks
-by id, never by order. Any engine hook may be ``async def``: the core awaits it; a sync one
-runs in a worker thread.
+``check_video``, ``cancel_video``, ``previz_passes``, ``upload_asset``, ``estimate_cost``,
+``speech_voices``) are called only on the plugin that declared the engine id in
+``ministudio_engines``: routing picks by id, never by order. Any engine hook may be
+``async def``: the core awaits it; a sync one runs in a worker thread.
 ``prompt_map`` and ``qc_check`` are called on every plugin.
 """
 
@@ -182,6 +182,23 @@ def cancel_video(engine: str, job_id: str, context: EngineContext) -> bool | Awa
     cancellation (a queued job is then not billed), False if it was too late (the job
     already ran: it stays paid for, and a later render fetches its clip). Raise
     ``EngineError`` if the engine refused. Leave unimplemented when the engine cannot cancel.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def previz_passes(
+    engine: str, request: VideoRequest, names: list[str], output_dir: Path, context: EngineContext
+) -> dict[str, Path] | Awaitable[dict[str, Path]]:
+    """Write the control passes ``names`` of the clip ``engine`` made for ``request`` into
+    ``output_dir``; return each written file by pass name (``PrevizSource`` says what each
+    is; ``mask`` becomes one ``mask.<character id>`` per character in frame).
+
+    Implemented by a previz engine (``routing.previz``, the embedded ``animatic``), which
+    knows its own scene: every pass is frame-exact and aligned with the clip. The core calls
+    it after the shot's previz is made, for ``clip`` and ``mask`` (the "follows the previz"
+    check) and whatever the shot's final engine declares (``Capabilities.video_edit``), and
+    keeps the files in the store beside the clip. Not called for passes in the store.
     """
     raise NotImplementedError
 

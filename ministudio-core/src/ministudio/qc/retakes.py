@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ministudio.engines import EngineSpec
-from ministudio.jobs import EditRequest, PreviousClip, QCVerdict
+from ministudio.jobs import EditRequest, PreviousClip, PrevizSource, QCVerdict
 from ministudio.plan.shots import shot_seed
 from ministudio.spec import Rung
 
@@ -40,6 +40,7 @@ class Take:
     previous: PreviousClip | None = None  # the job a `continue` shot extends, where it can
     references: tuple[Path, ...] = ()  # images of the place added by the ladder
     edit: EditRequest | None = None  # change this earlier take instead (the ``edit`` rung)
+    source: PrevizSource | None = None  # promote the shot's previz (``routing.previz``)
     rung: str = "first"  # the ladder rung that made this take ("first": none)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ministudio.engines import EngineSpec
 from ministudio.engines.variants import choose
-from ministudio.jobs import EditRequest, ShotPrompt, VideoRequest
+from ministudio.jobs import EditRequest, PrevizSource, ShotPrompt, VideoRequest
 from ministudio.plan.conditioning import Conditioning, ignored
 from ministudio.plan.graph import engine_code
 from ministudio.plan.shots import (
@@ -81,7 +81,7 @@ class Requests:
             voice,
         )
         request, fingerprint = self._request(
-            engine, options, wanted, timing.duration, take.seed, take.edit
+            engine, options, wanted, timing.duration, take.seed, take.edit, take.source
         )
         key = job_key("video", fingerprint)
         fit = {
@@ -150,19 +150,22 @@ class Requests:
         seconds: float,
         seed: int,
         edit: EditRequest | None = None,
+        source: PrevizSource | None = None,
     ) -> tuple[VideoRequest, dict[str, Any]]:
         """What ``engine`` (narrowed by ``_variant``, with its ``options``) is asked for, and
         its fingerprint (input files as content hashes).
 
-        Inputs the engine cannot take (see its capabilities) are left out.
+        Inputs the engine cannot take (see its capabilities) are left out; a previz
+        ``source`` keeps its length and only the passes the engine declares.
         """
         ctx = self.ctx
         inputs = wanted.admitted_by(engine)
         options = dict(options)
+        source = declared_passes(source, engine.capabilities.video_edit)
         request = VideoRequest(
             shot=inputs.brief,
             prompt=ctx.host.prompt_map(engine.id, inputs.brief),
-            duration=snap_duration(engine, seconds, inputs.brief.shot_id),
+            duration=seconds if source else snap_duration(engine, seconds, inputs.brief.shot_id),
             aspect_ratio=ctx.p.format.aspect_ratio,
             width=ctx.width,
             height=ctx.height,
@@ -174,6 +177,7 @@ class Requests:
             last_frame=inputs.last_frame,
             loop=inputs.loop,
             edit=edit if engine.capabilities.edit else None,
+            source=source,
             voice=inputs.voice,
             options=options,
         )
@@ -194,6 +198,11 @@ class Requests:
             del data["last_frame"]
         if not request.loop:
             del data["loop"]
+        if request.source is None:  # left out when unused, so adding the field kept job keys
+            del data["source"]
+        else:
+            passes = request.source.passes
+            data["source"]["passes"] = {name: hashed(path) for name, path in passes.items()}
         if request.voice is not None:
             data["voice"] = hashed(request.voice)
         else:  # left out when unused, so adding the field kept earlier job keys
@@ -228,6 +237,15 @@ class Requests:
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         return path
+
+
+def declared_passes(source: PrevizSource | None, declared: tuple[str, ...]) -> PrevizSource | None:
+    """``source`` with only the passes an engine declares (``mask``: every character's);
+    None when it declares none (it cannot promote)."""
+    if source is None or not declared:
+        return None
+    kept = {n: p for n, p in source.passes.items() if n.split(".", 1)[0] in declared}
+    return source.model_copy(update={"passes": kept})
 
 
 def with_plate(shot: Shot, plate: Path) -> None:

@@ -228,6 +228,13 @@ class Routing(_Model):
         "a character speaks on screen to its voice, unless the shot's engine animated to the "
         "voice itself (default: none)",
     )
+    previz: str | None = Field(
+        None,
+        description="previz engine (e.g. 'animatic', keyless): every shot is first rendered "
+        "with it, then promoted to the final by its video engine where that engine edits "
+        "video (declares video_edit), keeping the previz's timing, blocking and camera. "
+        "`ministudio render --previz` renders only the previz (default: no previz)",
+    )
     shots: dict[str, str] = Field(
         {},
         description="shot id -> video engine id; '<shot id>.plate' -> its plate's engine; "
@@ -244,7 +251,7 @@ class Routing(_Model):
     )
 
 
-Rung = Literal["seed", "edit", "references", "first-frame", "engine", "lipsync"]
+Rung = Literal["seed", "edit", "promote", "references", "first-frame", "engine", "lipsync"]
 
 
 class QualityControl(_Model):
@@ -267,7 +274,9 @@ class QualityControl(_Model):
         min_length=1,
         description="what each retake changes, in order: a new seed; 'edit' (not in the "
         "default): ask an engine that can edit its own takes to change the last one by the "
-        "failed checks' reasons, instead of paying for a clip from nothing; more reference images "
+        "failed checks' reasons, instead of paying for a clip from nothing; 'promote' (not in "
+        "the default): render the shot's previz (routing.previz, else 'animatic') and have an "
+        "engine that edits video make the take from it; more reference images "
         "(the frame the scene's previous shot ends on); starting from that frame; the next "
         "engine in routing.fallbacks. A rung that cannot apply to a shot is passed over",
     )
