@@ -140,6 +140,18 @@ def first_frame_planes(path: Path, w: int, h: int) -> Planes | None:
     return rgb_to_yuv420(np.asarray(rgb))
 
 
+def crop(
+    at: tuple[float, float, float], layer: tuple[int, int], frame: tuple[int, int]
+) -> tuple[float, float, float]:
+    """The crop a frame shows: left, top and width in layer px, as ``encode_frames`` takes it
+    (a crop the frame's size snaps to whole pixels inside the layer; a zoom is resampled)."""
+    x, y, cw = at
+    (lw, lh), (w, h) = layer, frame
+    if cw == w:
+        return float(min(lw - w, max(0, round(x)))), float(min(lh - h, max(0, round(y)))), cw
+    return x, y, cw
+
+
 def encode_frames(
     plan: Plan,
     layer: Planes,
@@ -172,10 +184,9 @@ def encode_frames(
                         later.current = -1
             frame = av.VideoFrame(w, h, "yuv420p")
             fy, fu, fv = frame_planes(frame)
-            x, y, cw = path[i]
+            x, y, cw = crop(path[i], (lw, lh), (w, h))
             if cw == w:
-                ox = min(lw - w, max(0, round(x)))
-                oy = min(lh - h, max(0, round(y)))
+                ox, oy = int(x), int(y)
                 fy[...] = ly[oy : oy + h, ox : ox + w]
                 cx, cy = ox // 2, oy // 2
                 fu[...] = lu[cy : cy + h // 2, cx : cx + w // 2]

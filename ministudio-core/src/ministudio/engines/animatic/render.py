@@ -33,6 +33,7 @@ from ministudio.engines.animatic.looks import FigureLook, grade_for, place_look
 from ministudio.engines.animatic.planes import (
     Overlay,
     Patch,
+    Planes,
     encode_frames,
     first_frame_planes,
     overlay,
@@ -268,13 +269,14 @@ def _finish(
     request: VideoRequest,
     box: tuple[int, int] = (0, 0),
     full: tuple[int, int] | None = None,
+    labels: bool = True,
 ) -> Image.Image:
     """Grade a (part of the) layer under the shot's lighting, then write the name labels."""
     full = full or image.size
     graded = draw.apply_grade(image, grade_for(request.shot.environment.lighting), box, full)
     if graded is image:
         graded = image.copy()
-    for name, cx, cy, size in plan.labels:
+    for name, cx, cy, size in plan.labels if labels else ():
         draw.draw_label(graded, name, cx, cy, size, offset=box)
     return graded
 
@@ -353,30 +355,62 @@ def _path(plan: Plan, view: View, seed: int) -> list[tuple[float, float, float]]
     return out
 
 
-def render_clip(
-    request: VideoRequest, output: Path, progress: Callable[[float], None] | None = None
-) -> Path:
-    """Render ``request`` as an animatic MP4 at ``output``; the same request, the same bytes."""
+@dataclass
+class Shot:
+    """A shot ready to encode: its plan, the finished layer and patches, and the camera."""
+
+    plan: Plan
+    view: View
+    layer: Planes
+    patches: list[Patch]
+    overlays: list[Overlay]
+    first: Planes | None
+    path: list[tuple[float, float, float]]
+
+
+def prepare(request: VideoRequest, clean: bool = False) -> Shot:
+    """Plan, compose and finish ``request``'s shot as ``render_clip`` encodes it.
+
+    ``clean`` leaves out what is text (the caption, the slate, the name labels) and the
+    dissolve from ``request.first_frame``: the picture alone, framed and moved the same.
+    """
     overlays, reserve = _overlays(request)
     plan = plan_shot(request, reserve)
     image, specs, view = _compose(request, plan)
-    layer_rgb = _finish(image, plan, request)
+    layer_rgb = _finish(image, plan, request, labels=not clean)
     layer = rgb_to_yuv420(np.asarray(layer_rgb))
     patches = []
     for spec in specs:
         left, top = spec.box[:2]
         variants = []
         for v in spec.variants:
-            finished = _finish(v, plan, request, (left, top), (view.w, view.h))
+            finished = _finish(v, plan, request, (left, top), (view.w, view.h), labels=not clean)
             y, u, vv = rgb_to_yuv420(np.asarray(finished))
             # drop a 4 px rim: chroma at a patch's edge is subsampled from its own pixels only
             variants.append((y[4:-4, 4:-4].copy(), u[2:-2, 2:-2].copy(), vv[2:-2, 2:-2].copy()))
         patches.append(Patch(left + 4, top + 4, variants, spec.schedule))
     first = (
         first_frame_planes(request.first_frame, plan.width, plan.height)
-        if (request.first_frame is not None)
+        if (request.first_frame is not None and not clean)
         else None
     )
     path = _path(plan, view, request.seed)
-    encode_frames(plan, layer, patches, overlays, first, path, output, progress)
+    return Shot(plan, view, layer, patches, [] if clean else overlays, first, path)
+
+
+def render_clip(
+    request: VideoRequest, output: Path, progress: Callable[[float], None] | None = None
+) -> Path:
+    """Render ``request`` as an animatic MP4 at ``output``; the same request, the same bytes."""
+    shot = prepare(request)
+    encode_frames(
+        shot.plan,
+        shot.layer,
+        shot.patches,
+        shot.overlays,
+        shot.first,
+        shot.path,
+        output,
+        progress,
+    )
     return output
