@@ -3,7 +3,8 @@ Gen-4 Turbo as the model ``gen4_turbo``), through the official ``runwayml`` SDK.
 
 Text to video (Gen-4.5, 16:9 or 9:16) and image to video from a shot's first frame (both
 models, six ratios), with the shot's seed; the ``edit`` retake rung changes the engine's own
-take with Aleph 2.0 (``aleph2``, video to video). No last frame, no reference images (Runway's
+take with Aleph 2.0 (``aleph2``, video to video), which also promotes a previz to the final
+(``Capabilities.video_edit``: the previz clip, uploaded). No last frame, no reference images (Runway's
 video endpoints for these models take neither), no webhooks (task polling only). What the
 engine declares is ``_catalog``; the request and its rules ``_request``; the hooks
 ``_tasks``. Importing this module imports neither the SDK nor httpx.
@@ -70,6 +71,13 @@ class Runway(Engine):
         from ministudio_runway import _tasks
 
         return _tasks.cancel(job_id, context)
+
+    def check(self, request: VideoRequest) -> None:
+        # before anything is paid (``check_video``): what Runway refuses, and a previz Aleph
+        # cannot promote to a final of its length
+        from ministudio_runway import _request
+
+        _request.check(request)
 
     def estimate_cost(self, request: VideoRequest) -> float:
         from ministudio_runway import _request

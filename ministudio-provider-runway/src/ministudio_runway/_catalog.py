@@ -55,8 +55,18 @@ CREDIT_USD: Final = 0.01
 CREDITS_PER_SECOND: Final[dict[str, int]] = {GEN45: 12, TURBO: 5, ALEPH: 28}
 # aleph2 bills "a 56-credit minimum": 2 s at 28 credits/s (README "Prices")
 MIN_CREDITS: Final[dict[str, int]] = {ALEPH: 56}
-# aleph2 takes input videos of 2 to 30 s (README "Aleph")
+# aleph2 takes input videos of 2 to 30 s (README "Aleph"); its output has the input's length
+# (no duration parameter; docs/providers/runway.md): a previz over 30 s cannot be promoted
 EDIT_SECONDS: Final = (2.0, 30.0)
+# aleph2 input frame rate: "2-30 seconds at 30 fps or less" (Comfy's Aleph2 node docs, a third
+# party: docs/providers/runway.md)
+EDIT_MAX_FPS: Final = 30
+# "The maximum uploadable file is 200MB. The minimum uploadable file is 512 bytes."
+# (docs.dev.runwayml.com/assets/uploads): the previz clip goes through POST /v1/uploads
+UPLOAD_BYTES: Final = (512, 200 * 1024 * 1024)
+# The previz passes aleph2 takes (``Capabilities.video_edit``): the clip as ``videoUri``;
+# no control passes (depth, pose, ...) in video_to_video_create_params.Variant0
+PROMOTE_PASSES: Final = ("clip",)
 HIGHEST: Final = max(CREDITS_PER_SECOND.values())
 
 MODELS: Final = (
@@ -79,7 +89,8 @@ def _number(name: str, default: float) -> float:
 
 def spec() -> EngineSpec:
     """``runway``: Gen-4.5 (default) and Gen-4 Turbo through the official SDK; the ``edit``
-    retake rung through Aleph 2.0 (``aleph2``, video to video)."""
+    retake rung and previz promotion (``video_edit``) through Aleph 2.0 (``aleph2``, video
+    to video)."""
     envelope = Capabilities(
         durations=GEN45_DURATIONS,
         min_duration=2.0,
@@ -93,6 +104,7 @@ def spec() -> EngineSpec:
         last_frame_alone=False,
         seed=True,
         edit=True,  # the edit rung: aleph2 (video_to_video) on the take's own output
+        video_edit=PROMOTE_PASSES,  # promote a previz: aleph2 on the uploaded previz clip
         webhooks=False,  # task polling only
         concurrency=max(1, int(_number("RUNWAY_CONCURRENCY", 1.0))),
         price_per_second=price_per_second(GEN45),
@@ -105,7 +117,7 @@ def spec() -> EngineSpec:
         id=ENGINE,
         kind="video",
         description="Runway Gen-4.5 and Gen-4 Turbo through the official runwayml SDK; edits "
-        "of its own takes with Aleph 2.0",
+        "of its own takes and previz promotion with Aleph 2.0",
         key_env=KEYS,
         default_model=DEFAULT_MODEL,
         models=MODELS,

@@ -19,6 +19,11 @@ How failures map, so the core never pays twice:
   for a fresh output URL, then ``POST /v1/video_to_video`` (aleph2) on it. A take Runway no
   longer has (deleted, expired, never finished) or a video it can no longer fetch is
   ``SourceGone``, which says what to do; the ladder goes on to its next rung.
+- promotion (``request.source``): the previz clip is uploaded (``POST /v1/uploads``, then
+  the file to the presigned URL it answers: ``uploads.create_ephemeral``), then
+  ``POST /v1/video_to_video`` (aleph2) on its ``runway://`` URI. An upload that fails made
+  nothing and cost nothing: 401/403 from the API a rejected key, 429/5xx ``TransientError``,
+  a refusal ``EngineRefusal``. The final is checked to have the previz's length on download.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from ministudio.errors import (
 from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, VideoResult
 
 from ministudio_runway import _request
-from ministudio_runway._catalog import BASE_URL, ENGINE, KEYS, spec
+from ministudio_runway._catalog import BASE_URL, ENGINE, KEYS, MAX_DATA_URI, spec
 
 if TYPE_CHECKING:
     from runwayml import AsyncRunwayML
@@ -175,6 +180,8 @@ async def submit(request: VideoRequest, context: EngineContext) -> Submission:
     _request.check(request)
     if request.edit is not None:
         sent = _request.edit_body(request, await source_url(request.edit.job_id, context))
+    elif request.source is not None:
+        sent = await promote_body(request, context)
     else:
         sent = await _request.body(request, context)
     runway = client(context)
@@ -211,6 +218,77 @@ async def submit(request: VideoRequest, context: EngineContext) -> Submission:
             ENGINE, f"the submit was accepted but its answer has no id; {LOST}"
         )
     return Submission(job_id=job_id)
+
+
+async def upload(path: Path, context: EngineContext) -> str:
+    """``path`` uploaded to Runway (``uploads.create_ephemeral``: ``POST /v1/uploads``, then
+    the file to the presigned URL it answers); its ``runway://`` URI, valid for 24 hours
+    (docs.dev.runwayml.com/assets/uploads). Nothing is paid for an upload."""
+    import runwayml
+
+    runway = client(context)
+    try:
+        made = await runway.uploads.create_ephemeral(file=path)
+    except runwayml.APIStatusError as exc:
+        status = exc.status_code
+        url = getattr(getattr(exc, "request", None), "url", None)
+        at_api = url is None or str(getattr(url, "path", "")).startswith("/v1/")
+        if status in (401, 403) and not at_api:  # the presigned storage URL, not the key
+            raise TransientError(
+                ENGINE, f"upload of {path.name}: the storage refused it (HTTP {status})"
+            ) from None
+        raise failure(exc, f"upload of {path.name}") from None
+    except runwayml.APIError as exc:
+        raise TransientError(
+            ENGINE, f"upload of {path.name} failed ({why(exc.__cause__ or exc)})"
+        ) from None
+    finally:
+        await runway.close()
+    uri = getattr(made, "uri", None)
+    if not isinstance(uri, str) or not uri.startswith("runway://"):
+        raise TransientError(ENGINE, f"upload of {path.name}: Runway answered no runway:// URI")
+    return uri
+
+
+async def promote_body(request: VideoRequest, context: EngineContext) -> dict[str, Any]:
+    """The create of a promotion: the previz clip uploaded (it may be over the 5 MB data URI
+    limit of ``videoUri``, runwayml 5.24), a ``continue`` shot's first frame as a data URI
+    (or uploaded, when over 5 MB) for the keyframe at 0."""
+    assert request.source is not None
+    clip = Path(request.source.passes["clip"])
+    if not clip.is_file():
+        raise EngineError(
+            ENGINE,
+            f"the previz clip of shot {request.shot.shot_id} is missing ({clip}): render "
+            "the previz again",
+            retryable=False,
+        )
+    video = await upload(clip, context)
+    frame = None
+    if request.first_frame is not None:
+        path = Path(request.first_frame)
+        frame = _request.data_uri(path)
+        if len(frame) >= MAX_DATA_URI:  # "must be under 5MB"
+            frame = await upload(path, context)
+    return _request.promote_body(request, video, frame)
+
+
+def check_length(request: VideoRequest, output: Path, job_id: str) -> None:
+    """A promotion's final must be as long as its previz: one that came back shorter is an
+    error that says so (it was paid for), never a short final."""
+    from ministudio.media.probe import probe
+
+    info = probe(output)
+    got = info.frames / info.fps if info.fps else info.duration
+    wanted = _request.previz_seconds(request)
+    if got + 1.0 / max(request.fps, 1) + 0.05 < wanted:
+        raise EngineError(
+            ENGINE,
+            f"Aleph returned {got:.2f} s for the {wanted:.2f} s previz of shot "
+            f"{request.shot.shot_id} (task {job_id}, paid): the final would be short. Split "
+            "the shot into shorter ones, or route it to an engine that renders it whole",
+            retryable=False,
+        )
 
 
 async def source_url(job_id: str, context: EngineContext) -> str:
@@ -341,6 +419,12 @@ async def download(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+    if _request.promoting(request):
+        try:
+            check_length(request, part, job_id)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     part.replace(output)
     return VideoResult(
         path=output,
