@@ -3,7 +3,10 @@
 - ``luma``: Ray 3.2 through the Agents API with the official ``luma-agents`` SDK
   (``_agents``, ``_request``, ``_files``): text and image to video, first and last frames,
   5 s extensions of the previous Luma clip for `continue` shots, loops, video-to-video edits
-  (the ``edit`` retake rung), images through the Files API. Key ``LUMA_AGENTS_API_KEY``.
+  (the ``edit`` retake rung), previz promotion (``type: video_edit`` of the previz's clip,
+  uploaded through the Files API; it declares ``video_edit=("clip",)`` only: Luma derives
+  depth, pose and its other controls from the picture itself, so the previz's own depth and
+  pose passes cannot be sent), images through the Files API. Key ``LUMA_AGENTS_API_KEY``.
 - ``luma-dream-machine``: Ray 2 through the legacy Dream Machine API with ``lumaai``
   (``_dream_machine``), as the engine called ``luma`` was before; its models are declared
   deprecated, replaced by ``ray-3.2`` on ``luma``. Key ``LUMAAI_API_KEY``.
@@ -81,6 +84,13 @@ class Agents(Engine):
         from ministudio_luma import _files
 
         return _files.upload(Path(path), context)
+
+    def check(self, request: VideoRequest, context: EngineContext) -> None:
+        # What Ray 3.2 refuses (a length, a loop at 10 s, a previz over 18 s, an unknown
+        # option), refused before the render pays for anything (``_request.check``).
+        from ministudio_luma import _request
+
+        _request.check(request)
 
     # The Agents API sends no callbacks: no parse_webhook.
 

@@ -29,6 +29,15 @@ AGENTS_RESOLUTIONS: Final = ("360p", "480p", "720p", "1080p")
 EXTENSION_SECONDS: Final = 5.0  # "Extensions are always 5 seconds" (notes §3.1)
 MAX_PROMPT: Final = 6000  # 1-6,000 characters (notes §1.2)
 FPS: Final = 24  # the keyframe grid: 5 s = frames 0..120, 10 s = 0..240 (video_options_param)
+# video_edit: "The source video must be 18 seconds or shorter; output duration matches the
+# source" (video_edit_options_param.py; the FAQ's 30 s and the marketing page's 20 s are looser:
+# the typed schema is the wire contract, notes §3.2 and §6)
+EDIT_MAX_SOURCE: Final = 18.0
+# A previz is promoted from its picture alone: Luma derives depth, pose, face, normals and
+# trajectory from the source video itself (advanced_controls_param.py: each control only says
+# enabled or not, with a blur/strength/augmentation/sparsity; no field takes a control video),
+# so the previz's own depth and pose passes cannot be sent.
+PROMOTE_PASSES: Final = ("clip",)
 
 # USD per generation, pay as you go: https://docs.agents.lumalabs.ai/guides/pricing/ as
 # transcribed on 2026-07-10 by a third party that links it (notes §2; the first-party excerpt
@@ -41,6 +50,12 @@ AGENTS_PRICES: Final[dict[tuple[str, int], dict[str, float]]] = {
     ("video_edit", 5): {"540p": 0.72, "720p": 1.08, "1080p": 2.16},
     ("video_edit", 10): {"540p": 1.44, "720p": 2.16, "1080p": 4.32},
 }
+# An edit's output "matches the source" (video_edit_options_param.py), so its price follows
+# the source's length. The table's 10 s edit is exactly two 5 s edits at every resolution, and
+# GMI Cloud says "a 10s video bills as two 5s blocks" (notes §2): an edit is priced here per
+# started 5 s of source (a 7 s previz costs the 10 s edit). Past 10 s (up to 18 s) no source
+# gives a price: the same 5 s rate per block is our extrapolation (an 18 s previz: 4 blocks).
+EDIT_BLOCK_SECONDS: Final = 5
 
 
 def agents_spec() -> EngineSpec:
@@ -59,6 +74,7 @@ def agents_spec() -> EngineSpec:
         loop=True,
         extend=True,
         edit=True,  # type=video_edit on the take's generation_id
+        video_edit=PROMOTE_PASSES,  # a previz promoted by type=video_edit (_request.promote)
         webhooks=False,  # the Agents API has no callbacks (notes §1.4)
         concurrency=5,  # per account (X-RateLimit-*): override in routing.limits
         price_per_second=AGENTS_PRICES[("video", 5)]["720p"] / 5,
@@ -81,7 +97,7 @@ def agents_spec() -> EngineSpec:
         revision=0,  # paid: pinned, so a package upgrade never re-pays a clip
         kind="video",
         description="Luma Ray 3.2 through the Agents API (luma-agents SDK): text, frames, "
-        "extension, loops, video-to-video edits",
+        "extension, loops, video-to-video edits, previz promotion",
         key_env=AGENTS_KEYS,
         default_model=AGENTS_MODEL,
         models=(

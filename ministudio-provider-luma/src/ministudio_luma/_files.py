@@ -1,4 +1,4 @@
-"""Images for ``luma`` go through the Agents API's Files API: uploaded once per content (the
+"""Images (and a previz to promote) for ``luma`` go through the Agents API's Files API: uploaded once per content (the
 core keeps the answer: ``context.upload`` calls the ``upload_asset`` hook once per content and
 engine), then referenced as ``{"file_id": ...}``. Imported by the hooks only.
 
@@ -15,8 +15,13 @@ core uploads the image again before Luma may reclaim it, instead of referring to
 is gone (a refusal no retry would mend).
 
 What is uploaded is the image's pixels re-encoded as PNG without metadata
-(``ministudio.safety.images.reencoded``), as for any engine. An upload creates no paid job, so any
-failure may simply be retried (``TransientError``).
+(``ministudio.safety.images.reencoded``), as for any engine. A video (an MP4: the previz clip a
+promotion edits, which the core rendered itself, so it holds nothing but its pictures) is
+probed whole and uploaded as it is, as ``video/mp4``: a ``video_edit`` ``source`` takes any
+ImageRef, ``file_id`` included, and "media_type ... (for example, image/jpeg or video/mp4)"
+names the type (``image_ref_param.py``); ``POST /files`` takes any ``mime_type`` "of the bytes
+you will upload", up to 5 GiB (``file_create_params.py``). An upload creates no paid job, so
+any failure may simply be retried (``TransientError``).
 """
 
 from __future__ import annotations
@@ -42,8 +47,28 @@ READY_WITHIN = 300.0  # seconds a file may take to turn ready (LUMA_FILE_WAIT)
 FILE_DAYS = 30  # a file's lifetime at Luma (expires_at); the core renews it before then
 
 
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def is_video(path: Path) -> bool:
+    """Whether ``path`` is a video (an MP4 or QuickTime file) rather than an image."""
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return True
+    with open(path, "rb") as head:
+        return head.read(12)[4:8] == b"ftyp"  # the ISO media box every MP4 starts with
+
+
+def _video(path: Path) -> bytes:
+    """The video's bytes, once it probes whole (a cut-off render is not uploaded)."""
+    from ministudio_luma._media import seconds_of
+
+    seconds_of(path)
+    return path.read_bytes()
+
+
 async def upload(path: Path, context: EngineContext) -> HostedAsset:
-    """Upload the image at ``path``; its ``file_id`` (and expiry) once Luma says it is ready."""
+    """Upload the image (or video) at ``path``; its ``file_id`` (and expiry) once Luma says
+    it is ready."""
     import time
     from datetime import datetime, timezone
 
@@ -51,14 +76,19 @@ async def upload(path: Path, context: EngineContext) -> HostedAsset:
     import luma_agents
     from ministudio.safety.images import reencoded
 
-    data = await anyio.to_thread.run_sync(reencoded, path)
-    name = f"{hashlib.sha256(data).hexdigest()[:16]}.png"
+    if await anyio.to_thread.run_sync(is_video, path):
+        data = await anyio.to_thread.run_sync(_video, path)
+        mime, suffix = "video/mp4", "mp4"
+    else:
+        data = await anyio.to_thread.run_sync(reencoded, path)
+        mime, suffix = "image/png", "png"
+    name = f"{hashlib.sha256(data).hexdigest()[:16]}.{suffix}"
     expires = time.time() + FILE_DAYS * 86400
     luma = client(context)
     try:
         try:
             made = await luma.files.create(
-                mime_type="image/png",
+                mime_type=mime,
                 size_bytes=len(data),
                 filename=name,
                 purpose="input",
@@ -89,11 +119,11 @@ async def _put(url: str, headers: dict[str, str], data: bytes, context: EngineCo
         ) as http:
             answer = await http.put(url, content=data, headers=headers)
     except httpx.HTTPError as exc:
-        raise TransientError(AGENTS, f"uploading an image failed ({why(exc)})") from None
+        raise TransientError(AGENTS, f"uploading a file failed ({why(exc)})") from None
     if answer.status_code >= 300:
         raise TransientError(
             AGENTS,
-            f"uploading an image: the storage answered HTTP {answer.status_code}",
+            f"uploading a file: the storage answered HTTP {answer.status_code}",
             retry_after=retry_after(answer.headers),
         )
 
@@ -110,11 +140,11 @@ async def _ready(luma: AsyncLuma, file_id: str, path: Path, context: EngineConte
             return
         if found.state == "failed":
             reason = found.failure_reason or "no reason given"
-            raise EngineRefusal(AGENTS, f"Luma refused the image {path.name}: {reason}")
+            raise EngineRefusal(AGENTS, f"Luma refused the file {path.name}: {reason}")
         if found.state == "deleted":
-            raise TransientError(AGENTS, f"the uploaded image {path.name} was deleted")
+            raise TransientError(AGENTS, f"the uploaded file {path.name} was deleted")
         if anyio.current_time() + wait > deadline:
-            raise TransientError(AGENTS, f"the uploaded image {path.name} is not ready yet")
+            raise TransientError(AGENTS, f"the uploaded file {path.name} is not ready yet")
         await anyio.sleep(wait)
         wait = min(wait * 2, LONGEST_WAIT)
 

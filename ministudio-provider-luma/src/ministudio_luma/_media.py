@@ -1,4 +1,5 @@
-"""The one clip edit ``luma`` makes itself: keep only the new part of an extension.
+"""The one clip edit ``luma`` makes itself: keep only the new part of an extension; and a
+previz's length, read from its clip.
 
 Whether an Agents API extension answers the new 5 s alone or the whole chain is not in
 Luma's docs (notes §3.1, open question 3); every source speaks of "a new 5-second segment",
@@ -26,6 +27,21 @@ def new_part(clip: Path, cut: Path, seconds: float) -> bool:
     keep = round(seconds * info.fps) if info.fps else info.frames
     _keep_tail(clip, cut, max(0, info.frames - keep))
     return True
+
+
+def seconds_of(clip: Path) -> float:
+    """A clip's length in seconds: its frames at its rate (the container's duration when the
+    rate is unknown). ``EngineRefusal`` if it is not a whole, readable video."""
+    from ministudio.errors import EngineRefusal, MinistudioError
+    from ministudio.media.probe import probe
+
+    from ministudio_luma._catalog import AGENTS
+
+    try:
+        info = probe(clip)
+    except MinistudioError as exc:
+        raise EngineRefusal(AGENTS, f"the previz clip cannot be read: {exc}") from None
+    return info.frames / info.fps if info.fps else float(info.duration)
 
 
 def _keep_tail(src: Path, dst: Path, skip: int) -> None:
