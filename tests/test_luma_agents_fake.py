@@ -646,3 +646,76 @@ def test_media_too_large_is_413() -> None:
         assert status == 413 and "size limit" in detail
         r = c.post("/files", data={"mime_type": "image/png"}, files={"file": ("a.png", PNG)})
         assert r.status_code == 413
+
+
+# -- a local video as an edit's source (a previz to promote) ----------------------------------
+def _mp4(path: Path, seconds: float, fps: int = 24, size: tuple[int, int] = (192, 108)) -> bytes:
+    """A real H.264 MP4 of ``seconds`` at ``fps`` (one solid colour)."""
+    from ministudio.media.encode import VideoWriter
+
+    from tests.fakes.clips import solid_planes
+
+    planes = solid_planes(*size, f"previz {seconds}")
+    with VideoWriter(path, *size, fps) as writer:
+        for _ in range(round(seconds * fps)):
+            writer.write_yuv420p(planes)
+    return path.read_bytes()
+
+
+def _uploaded(c: httpx.Client, luma: LumaAgentsServer, data: bytes) -> str:
+    """A ready video/mp4 file of ``data`` through the presigned flow ([SDK-A] files.py)."""
+    made = c.post("/files", json={"mime_type": "video/mp4", "size_bytes": len(data)}).json()
+    put = httpx.put(made["upload"]["url"], content=data, headers=made["upload"]["headers"])
+    assert put.status_code == 200, put.text
+    assert c.post(f"/files/{made['id']}/complete").status_code == 200
+    assert luma.wait_file(made["id"]).state == "ready"
+    return str(made["id"])
+
+
+def test_a_video_file_source_sets_the_edit_length_and_price(
+    luma: LumaAgentsServer, tmp_path: Path
+) -> None:
+    """A 7 s MP4 uploaded as a file: the edit lasts 7 s (probed from the bytes, rendered at
+    the fake's fps), is billed as two 5 s edit blocks (the 10 s edit price), and its body is
+    recorded."""
+    data = _mp4(tmp_path / "previz.mp4", 7.0)
+    with http(luma) as c:
+        file_id = _uploaded(c, luma, data)
+        assert luma.files[file_id].duration == pytest.approx(7.0)
+        sent = _edit({"file_id": file_id}, resolution="720p", start_frame=IMAGE)
+        done = wait_done(c, create(c, sent)["id"])
+        clip = httpx.get(done["output"][0]["url"]).content
+    assert duration_of(clip, tmp_path) == pytest.approx(7.0, abs=1 / luma.fps)
+    assert luma.billed_usd == pytest.approx(2.16)  # 2 x 1.08 (720p)
+    assert luma.create_bodies == [sent]
+
+
+def test_a_video_file_source_over_18_s_is_refused(luma: LumaAgentsServer, tmp_path: Path) -> None:
+    data = _mp4(tmp_path / "long.mp4", 19.0, fps=8, size=(64, 36))
+    with http(luma) as c:
+        file_id = _uploaded(c, luma, data)
+        code, detail = refused(c, _edit({"file_id": file_id}))
+        # an image file is no source, a video file no frame
+        png = c.post(
+            "/files", data={"mime_type": "image/png"}, files={"file": ("a.png", PNG, "image/png")}
+        ).json()["id"]
+        assert luma.wait_file(png).state == "ready"
+        assert refused(c, _edit({"file_id": png}))[1].endswith("not video/*")
+        short = _uploaded(c, luma, _mp4(tmp_path / "short.mp4", 2.0, fps=8, size=(64, 36)))
+        frame = _edit({"file_id": short}, start_frame={"file_id": short})
+        assert refused(c, frame)[1].endswith("not image/*")
+    assert (code, "18 seconds or shorter" in detail) == (422, True)
+    assert luma.submissions == 0 and len(luma.create_bodies) == 3
+
+
+@pytest.mark.parametrize("minimum", [0.0, 3.0])
+def test_a_short_source_either_way(tmp_path: Path, minimum: float) -> None:
+    """The docs name no shortest source: ``edit_min_source_seconds`` answers either way."""
+    data = _mp4(tmp_path / "short.mp4", 2.0, fps=8, size=(64, 36))
+    with LumaAgentsServer(latency=0.05, edit_min_source_seconds=minimum) as luma, http(luma) as c:
+        file_id = _uploaded(c, luma, data)
+        r = c.post("/generations", json=_edit({"file_id": file_id}))
+    if minimum:
+        assert r.status_code == 422 and "at least 3 seconds" in r.json()["detail"]
+    else:
+        assert r.status_code == 201

@@ -59,6 +59,8 @@ Switches for what the docs leave open (tests cover each answer):
   forward = source then new, backward = new then source);
 - ``loop_keyframes_detail``: the ``detail`` for ``loop`` with ``keyframes`` (Luma's text is
   unknown; the default is ours);
+- ``edit_min_source_seconds``: the shortest ``video_edit`` source taken (default 0: none;
+  the docs name a maximum, "18 seconds or shorter", and no minimum), else 422;
 - ``reframe_1080p``: ``True`` (default) or ``False`` (422 "coming soon", as [SDK-A]
   ``video_options_param.py`` says may happen "until enabled for the caller");
 - ``hdr_access``: accounts with and without HDR ([SDK-A] "Requires HDR access");
@@ -101,7 +103,15 @@ matching requests before anything else (auth, validation, limits) is checked. En
 ``failure_code`` ([SDK-A] ``types/generation_failure_code.py``) and ``failure_reason``; a prompt
 holding a blocked word ends ``failed`` with ``content_moderated`` (not billed).
 
-Counters: ``submissions`` (accepted generations), ``status_requests`` (GET /generations/{id}),
+Video sources ([SDK-A] ``image_ref_param.py``: "video_edit and video_reframe sources also accept
+source.url or source.data when source.media_type is a video/* MIME"; a ``file_id`` "references a
+file previously uploaded via POST /files"): a ``video/*`` file is probed when ingested (PyAV:
+its length, size and aspect ratio, or ``failed`` when it does not decode), and an edit or
+reframe of it lasts as long as it does ("output duration matches the source",
+``video_edit_options_param.py``), rendered at the fake's ``fps``.
+
+Counters: ``create_bodies`` (every ``POST /generations`` JSON body, accepted or refused, in
+order), ``submissions`` (accepted generations), ``status_requests`` (GET /generations/{id}),
 ``uploads`` (file bytes received: PUTs and inline), ``downloads``, ``requests`` ((method, path)),
 ``jobs`` (id -> ``AgentsJob``), ``files`` (id -> ``AgentsFile``), ``rejected`` (Counter by
 reason), ``peak_concurrency``, ``billed_usd`` (prices from docs/providers/luma.md §2, via
@@ -391,6 +401,7 @@ class LumaAgentsServer(LoopbackServer):
         url_source_seconds: float = 5.0,
         url_source_aspect_ratio: str = "16:9",
         edit_max_source_seconds: float = 18.0,
+        edit_min_source_seconds: float = 0.0,
         reframe_max_source_seconds: float = 30.0,
         video_image_refs: int | None = None,
         unknown_fields: str = "reject",
@@ -432,6 +443,7 @@ class LumaAgentsServer(LoopbackServer):
         self.url_source_seconds = url_source_seconds
         self.url_source_aspect_ratio = url_source_aspect_ratio
         self.edit_max_source_seconds = edit_max_source_seconds
+        self.edit_min_source_seconds = edit_min_source_seconds
         self.reframe_max_source_seconds = reframe_max_source_seconds
         self.video_image_refs = video_image_refs
         self.unknown_fields = unknown_fields
@@ -449,6 +461,7 @@ class LumaAgentsServer(LoopbackServer):
 
         self.jobs: dict[str, AgentsJob] = {}
         self.files: dict[str, AgentsFile] = {}
+        self.create_bodies: list[Any] = []
         self.submissions = 0
         self.status_requests = 0
         self.uploads = 0
@@ -616,6 +629,7 @@ class LumaAgentsServer(LoopbackServer):
         try:
             data = _json_object(body)
             with self._lock:
+                self.create_bodies.append(data)
                 fields = self._parse(owner, data)
         except Refused as exc:
             with self._lock:
@@ -1004,6 +1018,13 @@ class LumaAgentsServer(LoopbackServer):
     ) -> dict[str, Any]:
         """``type: video_edit`` ([SDK-A] video_edit_options_param.py; [3P-skill])."""
         source = self._source(owner, data, self.edit_max_source_seconds)
+        if source["duration"] < self.edit_min_source_seconds - 1e-6:
+            # the docs name no minimum: the edit_min_source_seconds switch (ours)
+            raise rejected(
+                f"The source video must be at least {self.edit_min_source_seconds:g} seconds",
+                "body",
+                "source",
+            )
         for name in ("end_frame", "loop"):  # [3P-skill]: invalid on edit
             if video.get(name) not in (None, False):
                 raise rejected(f"{name} is not valid for type 'video_edit'", "video", name)
@@ -1734,8 +1755,10 @@ def _video_info(raw: bytes) -> dict[str, Any]:
             info = probe(tmp.name)
         except Exception:
             raise rejected("source is not a decodable video", "body", "source") from None
+    # its frames at its rate (the container's duration may round up past the last frame)
+    seconds = info.frames / info.fps if info.fps and info.frames else float(info.duration)
     return {
-        "duration": float(info.duration),
+        "duration": seconds,
         "width": info.width,
         "height": info.height,
         "aspect_ratio": _ratio(info.width, info.height),
@@ -1756,13 +1779,17 @@ def _value(ratio: str) -> float:
 
 
 def _price(kind: str, resolution: str, hdr: bool, exr: bool, seconds: float) -> float:
-    """USD for one generation (docs/providers/luma.md §2: reframe per source second; edit and
-    video by 5 s / 10 s blocks; HDR edits at twice the SDR price is our assumption)."""
+    """USD for one generation (docs/providers/luma.md §2: reframe per source second; video by
+    its 5 s / 10 s tier; HDR edits at twice the SDR price [fal's Ray 3.2 video-to-video page:
+    HDR $2.16/$4.32 at 5 s vs SDR $1.08/$2.16]). An edit lasts as long as its source, and
+    the table's 10 s edit is exactly two 5 s edits ([3P GMI Cloud]: "a 10s video bills as two
+    5s blocks"): an edit is billed per started 5 s of source (past 10 s: ours)."""
     if kind == "video_reframe":
         return REFRAME_PER_SECOND[resolution] * seconds
-    block = 5 if seconds <= 5 else 10
     if kind == "video_edit":
-        return PRICES[("video_edit", "sdr", block)][resolution] * (2 if hdr else 1)
+        blocks = max(1, math.ceil(seconds / 5 - 1e-6))
+        return PRICES[("video_edit", "sdr", 5)][resolution] * blocks * (2 if hdr else 1)
+    block = 5 if seconds <= 5 else 10
     tone = "exr" if exr else "hdr" if hdr else "sdr"
     return PRICES[("video", tone, block)][resolution]
 
