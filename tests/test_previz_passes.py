@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -60,9 +61,8 @@ class Rendered:
             self._decoded[f"{name}?"] = [f[..., 0] > 127 for f in self.frames(name)]
         return self._decoded[f"{name}?"]
 
-    def json(self, name: str) -> dict[str, object]:
-        data: dict[str, object] = json.loads(self.paths[name].read_text())
-        return data
+    def json(self, name: str) -> Any:
+        return json.loads(self.paths[name].read_text())
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,6 @@ def test_pose_keypoints_lie_on_their_figures_in_openpose_colours(pan: Rendered) 
     pose = pan.frames("pose")
     masks = {"ann": pan.mask("mask.ann"), "bo": pan.mask("mask.bo")}
     frames_data = data["frames_data"]
-    assert isinstance(frames_data, list)
     for i in (0, len(pose) - 1):
         people = frames_data[i]["people"]
         assert {p["id"] for p in people} == {"ann", "bo"}
@@ -209,14 +208,14 @@ def test_camera_json_is_the_move_as_data(pan: Rendered, push: Rendered) -> None:
         assert camera["move"] == move
         again = render_passes(r.request, ["camera"], r.paths["camera"].parent / "again")
         assert json.loads(again["camera"].read_text()) == camera
-    xs = [f["x"] for f in pan.json("camera")["frames_data"]]  # type: ignore[index]
-    zooms = [f["zoom"] for f in pan.json("camera")["frames_data"]]  # type: ignore[index]
+    xs = [f["x"] for f in pan.json("camera")["frames_data"]]
+    zooms = [f["zoom"] for f in pan.json("camera")["frames_data"]]
     assert xs == sorted(xs) and xs[-1] > xs[0] + 0.1 and xs[0] == 0
     assert set(zooms) == {1.0}
     frames = push.json("camera")["frames_data"]
-    zooms = [f["zoom"] for f in frames]  # type: ignore[union-attr]
+    zooms = [f["zoom"] for f in frames]
     assert zooms == sorted(zooms) and zooms[-1] == 1.0 and zooms[-1] / zooms[0] > 1.15
-    assert [f["frame"] for f in frames] == list(range(len(frames)))  # type: ignore[union-attr]
+    assert [f["frame"] for f in frames] == list(range(len(frames)))
 
 
 def near_mask(image: np.ndarray, colour: tuple[int, int, int], tol: float = 40) -> np.ndarray:

@@ -103,7 +103,7 @@ def render_passes(request: VideoRequest, names: Collection[str], out_dir: Path) 
         for future in [pool.submit(job) for job in jobs]:
             future.result()
     if "pose" in wanted:
-        written["pose.json"] = _write_json(out_dir / "pose.json", _pose_data(shot))
+        written["pose.json"] = _write_json(out_dir / "pose.json", _pose_data(shot), compact=True)
     if "camera" in wanted:
         written["camera"] = _write_json(out_dir / "camera.json", camera_data(shot))
     return {n: written[n] for n in [*wanted, "pose.json"] if n in written}
@@ -116,8 +116,9 @@ def _encoder(shot: Shot, planes: Planes, patches: list[Patch], path: Path) -> Ca
     return run
 
 
-def _write_json(path: Path, data: dict[str, object]) -> Path:
-    path.write_text(json.dumps(data, indent=1) + "\n")
+def _write_json(path: Path, data: dict[str, object], compact: bool = False) -> Path:
+    text = json.dumps(data, separators=(",", ":")) if compact else json.dumps(data, indent=1)
+    path.write_text(text + "\n")
     return path
 
 
