@@ -4,17 +4,22 @@ engine can be conditioned on.
 Each pass is drawn once at the size of the shot's layer and moved by the very camera path of
 ``render_clip`` (the same plan, layer and crops), so frame ``i`` of every pass lines up with
 frame ``i`` of the clip. Every MP4 has the clip's size, rate and frame count, encoded as the
-clip is (H.264, yuv420p); the grey passes are limited-range luma with neutral chroma.
+clip is (H.264, yuv420p); the grey passes are limited-range luma (16..235, so a decoder shows
+0..255) with neutral chroma.
 
 - ``clip``: the clip without its text (no caption, slate or name labels) and without the
   dissolve from ``request.first_frame``: the picture an engine may be shown as a source.
-- ``depth``: grey, near bright (255) and far dark (the MiDaS / Depth Anything convention).
+- ``depth``: grey, near bright and far dark (the MiDaS / Depth Anything convention): the
+  wall or a reference picture 40, the sky 8, the floor brightening linearly below the
+  horizon (160 where the cast stands, up to 255), every figure (orbs, holograms too) 200.
 - ``pose``: each drawn figure's OpenPose COCO-18 skeleton on black, in OpenPose's colours
-  (orbs and reference-picture characters have none); ``pose.json`` beside it.
-- ``mask.<character id>``: white where that character is drawn, black elsewhere; ``mask``
-  asks for one per character in frame.
-- ``edge``: white edges of the clean picture on black.
-- ``camera``: ``camera.json``, the crop of the layer per frame.
+  (limbs at 60 %, joints full); orbs and reference-picture characters have none. A limb to a
+  joint out of frame runs to the frame's edge. ``pose.json`` beside it has the keypoints per
+  frame in frame pixels (x, y, 1; or 0, 0, 0 out of frame).
+- ``mask.<character id>``: white (255) where that character is drawn (outline included),
+  black (0) elsewhere; ``mask`` asks for one per character in frame.
+- ``edge``: white Sobel edges of the clean picture (mouths moving) on black.
+- ``camera``: ``camera.json``, the crop of the layer per frame (see ``camera_data``).
 """
 
 from __future__ import annotations
