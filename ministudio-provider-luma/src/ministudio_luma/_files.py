@@ -1,6 +1,7 @@
-"""Images (and a previz to promote) for ``luma`` go through the Agents API's Files API: uploaded once per content (the
-core keeps the answer: ``context.upload`` calls the ``upload_asset`` hook once per content and
-engine), then referenced as ``{"file_id": ...}``. Imported by the hooks only.
+"""Images (and a previz to promote) for ``luma`` go through the Agents API's Files API:
+uploaded once per content (the core keeps the answer: ``context.upload`` calls the
+``upload_asset`` hook once per content and engine), then referenced as ``{"file_id": ...}``.
+Imported by the hooks only.
 
 The presigned flow of ``luma-agents`` 0.5 (``resources/files.py``): ``POST /files`` (JSON:
 ``mime_type``, ``size_bytes``, ``filename``, ``purpose``) answers an ``upload`` envelope; the

@@ -42,6 +42,7 @@ The rules, from the ``luma-agents`` 0.5 types (``video_options_param.py``,
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
@@ -348,7 +349,7 @@ def _edit_controls(
     video_edit_options_param.py, advanced_controls_param.py); ``default`` when absent."""
     given = options.get(name)
     if given is None:
-        return json.loads(json.dumps(default))  # a copy the caller may change
+        return copy.deepcopy(dict(default))  # a copy the caller may change
     where = f"routing option {name}"
     if not isinstance(given, Mapping):
         raise _refused(f"{where} must be a mapping (auto_controls, strength, controls)")
