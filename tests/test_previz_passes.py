@@ -15,8 +15,9 @@ from ministudio.engines.animatic.passes import render_passes
 from ministudio.engines.animatic.pose import COLOURS, KEYPOINTS
 from ministudio.engines.animatic.render import render_clip
 from ministudio.jobs import VideoRequest
+from PIL import Image
 
-from .test_animatic import GREEN, LAB, RED, grey_room, request
+from .test_animatic import GREEN, LAB, RED, grey_room, near, request
 
 ALL = ("clip", "depth", "pose", "mask", "edge", "camera")
 
@@ -225,3 +226,19 @@ def near_mask(image: np.ndarray, colour: tuple[int, int, int], tol: float = 40) 
 
 def centre_x(mask: np.ndarray) -> float:
     return float(np.flatnonzero(mask.any(axis=0)).mean()) if mask.any() else -1.0
+
+
+def test_a_close_up_with_a_first_frame_passes_its_own_picture_only(tmp_path: Path) -> None:
+    """No dissolve from the shot before in the clean clip; the one character the close-up
+    leaves out is asked for by name and gets an all-black mask; ``mask`` means the others."""
+    magenta = (230, 30, 220)
+    png = tmp_path / "last.png"
+    Image.new("RGB", (320, 180), magenta).save(png)
+    req = request(size="close-up", width=320, height=180, duration=0.5, first_frame=png)
+    out = render_passes(req, ["clip", "mask", "mask.bo"], tmp_path / "p")
+    assert sorted(out) == ["clip", "mask.ann", "mask.bo"]
+    clip, with_text = decode(out["clip"])[0], decode(render_clip(req, tmp_path / "c.mp4"))[0]
+    assert near(with_text[0], magenta) > 0.5 * 320 * 180
+    assert near(clip[0], magenta) == 0
+    assert max(f.max() for f in decode(out["mask.bo"])[0]) < 20
+    assert np.mean(decode(out["mask.ann"])[0][0] > 127) > 0.3
