@@ -31,7 +31,7 @@ MAX_PROMPT: Final = 6000  # 1-6,000 characters (notes §1.2)
 FPS: Final = 24  # the keyframe grid: 5 s = frames 0..120, 10 s = 0..240 (video_options_param)
 # video_edit: "The source video must be 18 seconds or shorter; output duration matches the
 # source" (video_edit_options_param.py; the FAQ's 30 s and the marketing page's 20 s are looser:
-# the typed schema is the wire contract, notes §3.2 and §6)
+# the typed schema is the wire contract, notes §3.2 and §6.2)
 EDIT_MAX_SOURCE: Final = 18.0
 # A previz is promoted from its picture alone: Luma derives depth, pose, face, normals and
 # trajectory from the source video itself (advanced_controls_param.py: each control only says
@@ -52,7 +52,7 @@ AGENTS_PRICES: Final[dict[tuple[str, int], dict[str, float]]] = {
 }
 # An edit's output "matches the source" (video_edit_options_param.py), so its price follows
 # the source's length. The table's 10 s edit is exactly two 5 s edits at every resolution, and
-# GMI Cloud says "a 10s video bills as two 5s blocks" (notes §2): an edit is priced here per
+# GMI Cloud says "a 10s video bills as two 5s blocks" (notes §2, §6.6): an edit is priced here per
 # started 5 s of source (a 7 s previz costs the 10 s edit). Past 10 s (up to 18 s) no source
 # gives a price: the same 5 s rate per block is our extrapolation (an 18 s previz: 4 blocks).
 EDIT_BLOCK_SECONDS: Final = 5

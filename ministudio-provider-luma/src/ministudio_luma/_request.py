@@ -88,7 +88,7 @@ POSE_STRENGTHS: Final = ("precise", "coarse")  # pose_control_strength.py
 # completely, which Luma's strength scale calls reimagining ("loosely follows the source, for
 # dramatic or transformative changes"; adhere is "very close, for subtle enhancements", flex
 # "more stylistic change while keeping recognizable elements": Luma's Modify Video schema on
-# Replicate, notes §3.4). What must not change (blocking, figures' poses, camera) is held by
+# Replicate, notes §6.5). What must not change (blocking, figures' poses, camera) is held by
 # manual controls instead: depth ("scene-geometry conditioning") and pose ("skeleton
 # conditioning"), the two signals an animatic draws faithfully; Luma's own guide says the
 # controls, more than the prompt, "are what hold it to your footage". So: the mildest
