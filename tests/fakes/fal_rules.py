@@ -42,7 +42,34 @@ against ``prompt?: string``).
   1080p, 4k; ``generate_audio``; ``negative_prompt``; ``seed``; ``auto_fix``;
   ``safety_tolerance`` "1".."6" (strings). $0.40 per second with audio at 720p/1080p.
 
+- WAN_22_VACE_FUN_DEPTH: https://fal.ai/models/fal-ai/wan-22-vace-fun-a14b/depth/llms.txt
+  and CLIENT ``Wan22VaceFunA14bDepthInput`` (an alias of ``WanVace14bPoseInput``, the same
+  input as ``fal-ai/wan-vace-14b/depth``): ``prompt`` and ``video_url`` required;
+  ``num_frames`` "Must be between 81 to 241 (inclusive)" (default 81); ``frames_per_second``
+  "Must be between 5 to 30" (default 16; "Ignored if match_input_frames_per_second is
+  true"); ``match_input_num_frames`` ("the number of frames in the generated video will match
+  the number of frames in the input video"); ``match_input_frames_per_second``;
+  ``preprocess`` ("Whether to preprocess the input video"); ``ref_image_urls``,
+  ``first_frame_url``, ``last_frame_url``; ``resolution`` auto/240p/360p/480p/580p/720p;
+  ``aspect_ratio`` auto/16:9/1:1/9:16; and the sampler's knobs. $0.10 per video second at
+  720p ($0.075 at 580p, $0.05 at 480p), "Video seconds are calculated at 16 frames per
+  second".
+- KLING_O3_PRO_EDIT:
+  https://fal.ai/models/fal-ai/kling-video/o3/pro/video-to-video/edit/llms.txt and CLIENT
+  ``KlingVideoO3ProVideoToVideoEditInput`` (= ``O3ProEditVideoV2VInput``): ``prompt`` and
+  ``video_url`` required ("Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution,
+  max 200MB"); ``image_urls`` and ``elements`` ("Maximum 4 total (elements + reference
+  images) when using video"); ``keep_audio`` (default true); ``shot_type``. $0.336 per
+  second generated. The source's exact bounds are those the O1 edit page states for the
+  same input (https://fal.ai/docs/model-api-reference/video-generation-api/kling-video-o1-video-to-video:
+  "Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration:
+  3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0"), read as the O3 page's "3-10s".
+
 Types: ``str``, ``int``, ``bool``, ``float`` (any number), ``list``, ``"url"``.
+
+``MEDIA`` (below) holds what each video-to-video endpoint's page says of its input video;
+``media_problems`` checks a probed source against it, and ``output_length`` says how long
+the endpoint's output is (see each).
 """
 
 from __future__ import annotations
@@ -130,6 +157,67 @@ VEO_31: dict[str, dict[str, Any]] = {
     "safety_tolerance": {"type": str, "enum": [str(n) for n in range(1, 7)]},
 }
 
+WAN_22_VACE_FUN_DEPTH: dict[str, dict[str, Any]] = {
+    "prompt": {"type": str, "required": True},
+    "video_url": {"type": "url", "required": True},
+    "negative_prompt": {"type": str},
+    "num_frames": {"type": int, "minimum": 81, "maximum": 241},
+    "frames_per_second": {"type": int, "minimum": 5, "maximum": 30},
+    "match_input_num_frames": {"type": bool},
+    "match_input_frames_per_second": {"type": bool},
+    "preprocess": {"type": bool},
+    "ref_image_urls": {"type": list},
+    "first_frame_url": {"type": "url"},
+    "last_frame_url": {"type": "url"},
+    "resolution": {"type": str, "enum": ["auto", "240p", "360p", "480p", "580p", "720p"]},
+    "aspect_ratio": {"type": str, "enum": ["auto", "16:9", "1:1", "9:16"]},
+    "seed": {"type": int},
+    "num_inference_steps": {"type": int},
+    "guidance_scale": {"type": float},
+    "shift": {"type": float},
+    "sampler": {"type": str, "enum": ["unipc", "dpm++", "euler"]},
+    "acceleration": {"type": str, "enum": ["none", "low", "regular"]},
+    "enable_prompt_expansion": {"type": bool},
+    "enable_safety_checker": {"type": bool},
+    "enable_auto_downsample": {"type": bool},
+    "auto_downsample_min_fps": {"type": float},
+    "temporal_downsample_factor": {"type": int},
+    "num_interpolated_frames": {"type": int},
+    "interpolator_model": {"type": str, "enum": ["rife", "film"]},
+    "transparency_mode": {"type": str, "enum": ["content_aware", "white", "black"]},
+    "video_quality": {"type": str, "enum": ["low", "medium", "high", "maximum"]},
+    "video_write_mode": {"type": str, "enum": ["fast", "balanced", "small"]},
+    "return_frames_zip": {"type": bool},
+    "sync_mode": {"type": bool},
+}
+
+KLING_O3_PRO_EDIT: dict[str, dict[str, Any]] = {
+    "prompt": {"type": str, "required": True},
+    "video_url": {"type": "url", "required": True},
+    "image_urls": {"type": list},
+    "elements": {"type": list},
+    "keep_audio": {"type": bool},
+    "shot_type": {"type": str},
+}
+
+VACE_DEPTH = "fal-ai/wan-22-vace-fun-a14b/depth"
+KLING_O3_EDIT = "fal-ai/kling-video/o3/pro/video-to-video/edit"
+
+# What each video-to-video page says of its input video (KLING_O3_PRO_EDIT above: the O1
+# edit page's exact bounds; WAN_22_VACE_FUN_DEPTH: only num_frames' 81..241, which binds
+# the input with match_input_num_frames only under the fake's ``vace_input_frames="limit"``).
+MEDIA: dict[str, dict[str, Any]] = {
+    KLING_O3_EDIT: {
+        "field": "video_url",
+        "formats": ("mp4", "mov"),
+        "seconds": (3.0, 10.05),
+        "side": (720, 2160),
+        "fps": (24.0, 60.0),
+        "bytes": 200 * 1024 * 1024,
+    },
+    VACE_DEPTH: {"field": "video_url", "frames": (81, 241)},
+}
+
 ENDPOINTS: dict[str, dict[str, dict[str, Any]]] = {
     "bytedance/seedance-2.0/text-to-video": SEEDANCE_T2V,
     "bytedance/seedance-2.0/mini/text-to-video": SEEDANCE_MINI_T2V,
@@ -140,7 +228,72 @@ ENDPOINTS: dict[str, dict[str, dict[str, Any]]] = {
     "fal-ai/minimax/hailuo-2.3/standard/text-to-video": HAILUO_23_STANDARD_T2V,
     "fal-ai/ltx-2.3/text-to-video": LTX_23_T2V,
     "fal-ai/veo3.1": VEO_31,
+    VACE_DEPTH: WAN_22_VACE_FUN_DEPTH,
+    KLING_O3_EDIT: KLING_O3_PRO_EDIT,
 }
+
+
+def media_problems(
+    endpoint: str, body: dict[str, Any], info: dict[str, Any] | None, *, vace_input_frames: str
+) -> list[dict[str, Any]]:
+    """What ``endpoint``'s page refuses of its input video, probed as ``info`` (``format``,
+    ``frames``, ``fps``, ``seconds``, ``width``, ``height``, ``bytes``; None: it could not be
+    fetched or decoded), as 422 details. ``vace_input_frames``: the fake's switch where VACE's
+    page is silent ("limit": with ``match_input_num_frames`` the input must be 81..241
+    frames, as ``num_frames``; "any": any length)."""
+    rule = MEDIA.get(endpoint)
+    if rule is None:
+        return []
+    field = rule["field"]
+
+    def error(message: str) -> list[dict[str, Any]]:
+        return [{"loc": ["body", field], "msg": message, "type": "value_error"}]
+
+    if info is None:
+        return error("Could not download or read the file")  # "Must be publicly accessible"
+    if "formats" in rule and info["format"] not in rule["formats"]:
+        return error(f"Only {'/'.join(rule['formats'])} formats are supported")
+    if "bytes" in rule and info["bytes"] > rule["bytes"]:
+        return error("File is too large")
+    if "seconds" in rule and not rule["seconds"][0] <= info["seconds"] <= rule["seconds"][1]:
+        return error(
+            f"Video duration must be between {rule['seconds'][0]}s and {rule['seconds'][1]}s"
+        )
+    if "side" in rule:
+        low, high = rule["side"]
+        if min(info["width"], info["height"]) < low or max(info["width"], info["height"]) > high:
+            return error(f"Video width and height must be between {low}px and {high}px")
+    if "fps" in rule and not rule["fps"][0] <= info["fps"] <= rule["fps"][1]:
+        return error(f"Video FPS must be between {rule['fps'][0]} and {rule['fps'][1]}")
+    if (
+        "frames" in rule
+        and vace_input_frames == "limit"
+        and body.get("match_input_num_frames")
+        and not rule["frames"][0] <= info["frames"] <= rule["frames"][1]
+    ):
+        return error(
+            f"Number of frames must be between {rule['frames'][0]} and {rule['frames'][1]}"
+        )
+    return []
+
+
+def output_length(endpoint: str, body: dict[str, Any], info: dict[str, Any]) -> tuple[int, float]:
+    """(frames, fps) of a video-to-video endpoint's output for a source probed as ``info``:
+
+    - KLING_O3_PRO_EDIT: the source's own (the edit applies "across the full video
+      duration", O1 edit page; billed per second generated);
+    - WAN_22_VACE_FUN_DEPTH: ``num_frames`` (default 81) at ``frames_per_second`` (default
+      16), or the source's frame count with ``match_input_num_frames`` and its rate with
+      ``match_input_frames_per_second``."""
+    if endpoint == KLING_O3_EDIT:
+        return int(info["frames"]), float(info["fps"])
+    frames = info["frames"] if body.get("match_input_num_frames") else body.get("num_frames", 81)
+    fps = (
+        info["fps"]
+        if body.get("match_input_frames_per_second")
+        else body.get("frames_per_second", 16)
+    )
+    return int(frames), float(fps)
 
 
 def problems(endpoint: str, body: Any) -> list[dict[str, Any]]:

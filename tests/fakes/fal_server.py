@@ -29,12 +29,26 @@ key needed); ``platform_url`` is their base. Every queue route needs
 ``Authorization: Key <API_KEY>`` (QUEUE, CANCEL): else 401. An endpoint id RULES does not
 know: 404.
 
-Where the docs are silent, a switch (each tested both ways in tests/test_fal_fake.py):
+- **STORAGE**: fal-ai/fal-js ``libs/client/src/storage.ts`` (commit 381105e): ``POST
+  {rest}/storage/upload/initiate?storage_type=fal-cdn-v3`` (key; JSON ``{content_type,
+  file_name}``) answers ``{upload_url, file_url}``; ``PUT upload_url`` with the bytes; the
+  ``file_url`` is then an input. Model pages: a file input takes "your own URL or a Base64
+  data URI". Served here as ``/storage/upload/initiate``, ``PUT /storage/put/{id}`` and
+  ``GET /storage/files/{id}/{name}``; ``uploads`` records what arrived.
+- **MEDIA**: a video-to-video endpoint's input video (tests/fakes/fal_rules.py ``MEDIA``):
+  fetched from the fake's own storage or a ``data:`` URI (any other URL cannot be fetched
+  here: refused as fal refuses a file it cannot download), probed with PyAV, refused outside
+  its page's bounds; the output clip is as long as ``fal_rules.output_length`` says.
+
+Where the docs are silent, a switch (each tested both ways in tests/test_fal_fake.py or
+tests/test_fal_promote.py):
 
 - ``validate_at``: where a body its schema refuses is refused: ``"result"`` (default: the
   submit is queued and the request ends with a 422, as the WEBHOOKS example shows) or
   ``"submit"`` (a 422 at once).
 - ``unknown_fields``: a field the schema lacks: ``"reject"`` (default) or ``"ignore"``.
+- ``vace_input_frames``: Wan VACE with ``match_input_num_frames``: an input video outside
+  ``num_frames``' 81..241 is refused (``"limit"``, default) or taken (``"any"``).
 
 Faults (``fail_next(endpoint, kind)``): ``"500"`` (nothing queued), ``"429"`` (submit, with
 ``Retry-After``), ``"drop"`` (the connection closed without an answer, after the request was
@@ -59,7 +73,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import fal_uncurated
 from .clips import solid_planes
-from .fal_rules import ENDPOINTS, problems
+from .fal_rules import ENDPOINTS, MEDIA, media_problems, output_length, problems
 from .hold import HOLD, hold
 from .loopback import JsonHandler, Latency, LoopbackServer, draw_latency
 
@@ -79,6 +93,7 @@ class FalRequest:
     cancelled: bool = False
     path: Path | None = None
     sent: bool = False
+    output: tuple[int, float] | None = None  # MEDIA: (frames, fps) of a video-to-video clip
 
 
 class _Handler(JsonHandler):
@@ -120,6 +135,7 @@ class FalServer(LoopbackServer):
         validate_at: str = "result",
         unknown_fields: str = "reject",
         render_scale: float = 0.05,
+        vace_input_frames: str = "limit",
     ) -> None:
         super().__init__(API_KEY, 2)
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -129,6 +145,8 @@ class FalServer(LoopbackServer):
         self.validate_at = validate_at
         self.unknown_fields = unknown_fields
         self.render_scale = render_scale
+        self.vace_input_frames = vace_input_frames
+        self.uploads: dict[str, dict[str, Any]] = {}  # STORAGE: id -> name, type, data
         self.signing_key = Ed25519PrivateKey.generate()
         self.jobs: dict[str, FalRequest] = {}
         self.billed: list[str] = []
@@ -196,6 +214,10 @@ class FalServer(LoopbackServer):
             return h.send_json(200, self.jwks())
         if method == "GET" and path.startswith("files/"):
             return self._file(h, path.removeprefix("files/").removesuffix(".mp4"))
+        if method == "PUT" and path.startswith("storage/put/"):  # STORAGE: the PUT has no key
+            return self._put(h, path.removeprefix("storage/put/"))
+        if method == "GET" and path.startswith("storage/files/"):
+            return self._stored(h, path.removeprefix("storage/files/").partition("/")[0])
         if method == "GET" and path == "v1/models":  # PLATFORM: "Authentication: Optional"
             h._body()
             return self._models(h, query)
@@ -207,6 +229,8 @@ class FalServer(LoopbackServer):
         if method == "GET" and path == "v1/models/pricing":
             h._body()
             return self._pricing(h, query)
+        if method == "POST" and path == "storage/upload/initiate":
+            return self._initiate(h, query)
         if "/requests/" in f"/{path}":
             app, _, rest = path.partition("/requests/")
             ident, _, tail = rest.partition("/")
@@ -274,6 +298,12 @@ class FalServer(LoopbackServer):
             errors = problems(endpoint, body)
         if self.unknown_fields == "ignore":
             errors = [e for e in errors if e["type"] != "value_error.extra"]
+        output = None
+        if endpoint in MEDIA and isinstance(body, dict) and not errors:
+            info = self.probe(str(body.get(MEDIA[endpoint]["field"]) or ""))
+            errors = media_problems(endpoint, body, info, vace_input_frames=self.vace_input_frames)
+            if info is not None and not errors:
+                output = output_length(endpoint, body, info)
         if errors and self.validate_at == "submit":
             return h.send_json(422, {"detail": errors})
         ident = str(uuid.uuid4())
@@ -286,6 +316,7 @@ class FalServer(LoopbackServer):
             latency=draw_latency(self.latency, str(prompt or ident)),
             webhook=(query.get("fal_webhook") or [None])[0],  # CLIENT: ?fal_webhook=
             errors=errors,
+            output=output,
         )
         with self._lock:
             self.jobs[ident] = job
@@ -306,6 +337,93 @@ class FalServer(LoopbackServer):
         if job.webhook:
             answer["gateway_request_id"] = ident  # WEBHOOKS
         h.send_json(200, answer)
+
+    # -- STORAGE -------------------------------------------------------------------------------
+    def _initiate(self, h: JsonHandler, query: dict[str, list[str]]) -> None:
+        """STORAGE: initiate an upload (the key was checked): where to PUT, and the URL."""
+        try:
+            asked = json.loads(h._body() or b"{}")
+        except ValueError:
+            return h.send_json(422, {"detail": "invalid JSON"})
+        if not isinstance(asked, dict) or not isinstance(asked.get("file_name"), str):
+            return h.send_json(
+                422, {"detail": [{"loc": ["body", "file_name"], "msg": "field required"}]}
+            )
+        ident = uuid.uuid4().hex
+        name = Path(asked["file_name"]).name or "file"
+        with self._lock:
+            self.uploads[ident] = {
+                "name": name,
+                "content_type": asked.get("content_type"),
+                "storage_type": (query.get("storage_type") or [None])[0],
+                "lifecycle": h.headers.get("X-Fal-Object-Lifecycle"),
+                "data": None,
+            }
+        h.send_json(
+            200,
+            {
+                "upload_url": f"{self.base_url}/storage/put/{ident}",
+                "file_url": f"{self.base_url}/storage/files/{ident}/{name}",
+            },
+        )
+
+    def _put(self, h: JsonHandler, ident: str) -> None:
+        data = h._body()
+        upload = self.uploads.get(ident)
+        if upload is None:
+            return h.send_json(404, {"detail": "Upload not found"})
+        upload["data"] = data
+        h.send_json(200, {"ok": True})
+
+    def _stored(self, h: JsonHandler, ident: str) -> None:
+        upload = self.uploads.get(ident)
+        if upload is None or upload["data"] is None:
+            return h.send_json(404, {"detail": "Not found"})
+        h.send_bytes(upload["data"], str(upload["content_type"] or "application/octet-stream"))
+
+    def fetch(self, url: str) -> bytes | None:
+        """MEDIA: the bytes of a file input: the fake's own storage URL, or a data URI."""
+        import base64
+
+        if url.startswith("data:"):
+            head, _, payload = url.partition(",")
+            try:
+                return base64.b64decode(payload) if head.endswith(";base64") else payload.encode()
+            except ValueError:
+                return None
+        prefix = f"{self.base_url}/storage/files/"
+        if url.startswith(prefix):
+            upload = self.uploads.get(url.removeprefix(prefix).partition("/")[0])
+            return upload["data"] if upload else None
+        return None  # anything else cannot be fetched from here
+
+    def probe(self, url: str) -> dict[str, Any] | None:
+        """MEDIA: a video input probed with PyAV (None: not fetched, or not a video)."""
+        import io
+
+        import av
+
+        data = self.fetch(url)
+        if not data:
+            return None
+        try:
+            with av.open(io.BytesIO(data)) as container:
+                stream = container.streams.video[0]
+                frames = stream.frames or sum(1 for _ in container.decode(stream))
+                rate = float(stream.average_rate or stream.guessed_rate or 0)
+                names = str(container.format.name).split(",")
+                kind = "mp4" if "mp4" in names else "mov" if "mov" in names else names[0]
+                return {
+                    "format": kind,
+                    "frames": int(frames),
+                    "fps": rate,
+                    "seconds": frames / rate if rate else 0.0,
+                    "width": int(stream.codec_context.width),
+                    "height": int(stream.codec_context.height),
+                    "bytes": len(data),
+                }
+        except (av.FFmpegError, IndexError, ValueError):
+            return None
 
     def _request(
         self,
@@ -400,19 +518,22 @@ class FalServer(LoopbackServer):
             short = max(16, 2 * round(short * scale / 2))
             w = max(16, 2 * round(short * max(rw, rh) / min(rw, rh) / 2))
             width, height = (w, short) if rw >= rh else (short, w)
-            fps = 24
+            fps: float = 24
             length = str(job.body.get("duration") or 5).removesuffix("s")  # Veo's "8s"
             frames = round(float(length if length != "auto" else 5) * fps)
+            if job.output is not None:  # MEDIA: as long as the source says
+                frames, fps = job.output
             planes = solid_planes(width, height, str(job.body.get("prompt") or job.id))
             path = Path(self._tmp.name) / f"{job.id}.mp4"
             with av.open(str(path), mode="w", format="mp4") as container:
-                video = container.add_stream(VIDEO_CODEC, rate=fps, options=dict(X264_OPTIONS))
+                rate = Fraction(fps).limit_denominator(1001)
+                video = container.add_stream(VIDEO_CODEC, rate=rate, options=dict(X264_OPTIONS))
                 video.width, video.height, video.pix_fmt = width, height, PIXEL_FORMAT
-                video.codec_context.time_base = Fraction(1, fps)
+                video.codec_context.time_base = 1 / rate
                 for i in range(frames):
                     frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                     frame.pts = i
-                    frame.time_base = Fraction(1, fps)
+                    frame.time_base = 1 / rate
                     container.mux(video.encode(frame))
                 container.mux(video.encode(None))
             job.path = path

@@ -18,7 +18,7 @@ from ministudio.engines import EngineContext
 from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, TransientError
 from ministudio.jobs import JobState, JobStatus, Submission, VideoResult
 
-from ministudio_fal._request import body
+from ministudio_fal._request import body, uploads
 from ministudio_fal._request import cost as price_of
 from ministudio_fal._table import Endpoint
 
@@ -35,6 +35,7 @@ class Api:
     def __init__(self, endpoint: Endpoint, key: str, env: Any) -> None:
         self.endpoint = endpoint
         self.key = key
+        self.env = env
         self.base = str(env.get("FAL_QUEUE_URL") or DEFAULT_QUEUE_URL).rstrip("/")
         try:
             self.timeout = float(env.get("FAL_TIMEOUT") or 60.0)
@@ -92,19 +93,37 @@ def webhook(url: str | None) -> str | None:
     return None
 
 
-PLACEHOLDER = "https://example.invalid/ministudio-check/{role}.png"
+PLACEHOLDER = "https://example.invalid/ministudio-check/{role}"
 
 
 def check(endpoint: Endpoint, request: Any) -> None:
     """Refuse (``EngineError``) a request ``endpoint`` cannot take, before anything is
     uploaded or paid for: the body is built as ``submit`` builds it, with a placeholder URL
-    for each frame the request carries."""
-    images = {
-        role: PLACEHOLDER.format(role=role)
-        for role in ("first_frame", "last_frame")
-        if getattr(request, role, None) is not None
-    }
-    body(endpoint, request, images)
+    for each file the request sends (frames, a promote job's passes and references)."""
+    placeholders: dict[str, Any] = {}
+    for role, value in uploads(endpoint, request).items():
+        if isinstance(value, list):
+            placeholders[role] = [PLACEHOLDER.format(role=f"{role}-{i}") for i in range(len(value))]
+        else:
+            placeholders[role] = PLACEHOLDER.format(role=role.replace(":", "-"))
+    body(endpoint, request, placeholders)
+
+
+async def _hosted(api: Api, request: Any, context: EngineContext) -> dict[str, Any]:
+    """Each file of ``uploads`` hosted: the frames where the core's uploader puts them
+    (``upload``: the ``FAL_ASSET_*`` host), a promote job's passes and reference images in
+    fal's own storage (``_storage``), once per content."""
+    from ministudio_fal import _storage
+
+    hosted: dict[str, Any] = {}
+    for role, value in uploads(api.endpoint, request).items():
+        if role in ("first_frame", "last_frame"):
+            hosted[role] = await context.upload(Path(value))
+        elif isinstance(value, list):
+            hosted[role] = [await _storage.hosted(api, Path(p), context) for p in value]
+        else:
+            hosted[role] = await _storage.hosted(api, Path(value), context)
+    return hosted
 
 
 async def submit(
@@ -113,11 +132,7 @@ async def submit(
     import httpx
 
     check(api.endpoint, request)  # refused before any upload
-    images: dict[str, str] = {}
-    if request.first_frame is not None:
-        images["first_frame"] = await context.upload(Path(request.first_frame))
-    if request.last_frame is not None:
-        images["last_frame"] = await context.upload(Path(request.last_frame))
+    images = await _hosted(api, request, context)
     payload = body(api.endpoint, request, images)
     url = f"{api.base}/{api.endpoint.endpoint}"
     hook = webhook(context.webhook_url) if webhooks else None

@@ -4,11 +4,17 @@ its enum or range is refused (``EngineError``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ministudio.errors import EngineError
 
 from ministudio_fal._table import Endpoint, seconds
+
+# fal's storage takes one file in one PUT up to 90 MB (fal-js ``storage.ts``: "Check for 90+
+# MB file size to do multipart upload"); the plugin does not upload in parts.
+STORAGE_MAX_BYTES = 90 * 1024 * 1024
 
 # Options a user may pass through ``routing.options`` but that the plugin sets itself.
 _OWN = frozenset({"prompt", "duration", "aspect_ratio", "resolution"})
@@ -24,11 +30,143 @@ def prompt_text(prompt: str | dict[str, Any]) -> str:
     return prompt
 
 
-def body(endpoint: Endpoint, request: Any, images: dict[str, str]) -> dict[str, Any]:
+def references(endpoint: Endpoint, request: Any) -> list[tuple[str, Path]]:
+    """The character reference images a promoting endpoint is sent (its ``references``
+    field): each in-frame character's first image, at most ``max_references``, as
+    (character name, path)."""
+    if endpoint.role("references") is None:
+        return []
+    out = []
+    for character in request.shot.characters:
+        if character.reference_images:
+            out.append((character.name, Path(character.reference_images[0])))
+    return out[: endpoint.max_references]
+
+
+def uploads(endpoint: Endpoint, request: Any) -> dict[str, Any]:
+    """What ``request`` sends to ``endpoint`` as files, by role: ``first_frame``,
+    ``last_frame`` (a path each), ``pass:<name>`` (a previz pass) and ``references`` (a list
+    of paths). A promoting request is checked first (``promoted``)."""
+    out: dict[str, Any] = {}
+    for role in ("first_frame", "last_frame"):
+        if getattr(request, role, None) is not None:
+            out[role] = Path(getattr(request, role))
+    if endpoint.video_edit:
+        source = promoted(endpoint, request)
+        for name in endpoint.video_edit:
+            out[f"pass:{name}"] = Path(source.passes[name])
+        refs = references(endpoint, request)
+        if refs:
+            out["references"] = [path for _, path in refs]
+    return out
+
+
+def promoted(endpoint: Endpoint, request: Any) -> Any:
+    """``request.source``, refused (``EngineError``, saying what to change) when a promoting
+    endpoint cannot take it: none at all, a pass missing, or a source outside the
+    endpoint's ``limits`` (frames, seconds, frame rate, sides, bytes)."""
+    engine, name = endpoint.engine, endpoint.endpoint
+    source = getattr(request, "source", None)
+    shot = request.shot.shot_id
+    if source is None:
+        raise EngineError(
+            engine,
+            f"{engine} only promotes a previz: set routing.previz (e.g. 'animatic') so shot "
+            f"{shot} is rendered as a previz first ({name} edits a video), or route the shot "
+            "to an engine that makes video from text",
+        )
+    for wanted in endpoint.video_edit:
+        if wanted not in source.passes:
+            raise EngineError(
+                engine,
+                f"shot {shot}'s previz has no '{wanted}' pass, which {name} takes: "
+                "render the previz with an engine that makes it (routing.previz)",
+            )
+    limits = endpoint.limits or {}
+    fps = int(request.fps)
+    frames = int(source.frames)
+    length = frames / fps if fps else 0.0
+    if "frames" in limits:
+        low, high = (int(v) for v in limits["frames"])
+        if not low <= frames <= high:
+            raise EngineError(
+                engine,
+                f"shot {shot}'s previz is {frames} frames; {name} takes {low} to {high} "
+                f"({low / fps:.2f}-{high / fps:.2f} s at {fps} fps): make the shot that long, "
+                "or route it to another engine",
+            )
+    if "seconds" in limits:
+        low_s, high_s = (float(v) for v in limits["seconds"])
+        if not low_s - 1e-6 <= length <= high_s + 1e-6:
+            raise EngineError(
+                engine,
+                f"shot {shot}'s previz lasts {length:.2f} s; {name} takes a source of "
+                f"{low_s:g} to {high_s:g} s: make the shot that long, or route it to another "
+                "engine",
+            )
+    if "fps" in limits:
+        low_f, high_f = (float(v) for v in limits["fps"])
+        if not low_f <= fps <= high_f:
+            raise EngineError(
+                engine,
+                f"the film's {fps} fps is outside the {low_f:g}-{high_f:g} fps {name} takes: "
+                "change format.fps, or route the shot to another engine",
+            )
+    if "side" in limits:
+        low_p, high_p = (int(v) for v in limits["side"])
+        width, height = int(request.width), int(request.height)
+        if min(width, height) < low_p or max(width, height) > high_p:
+            raise EngineError(
+                engine,
+                f"the film's {width}x{height} is outside what {name} takes (each side "
+                f"{low_p}-{high_p} px): render the film at another resolution, or route the "
+                "shot to another engine",
+            )
+    most = min(STORAGE_MAX_BYTES, int(limits.get("bytes") or STORAGE_MAX_BYTES))
+    for wanted in endpoint.video_edit:
+        path = Path(source.passes[wanted])
+        size = path.stat().st_size if path.is_file() else 0
+        if size > most:
+            raise EngineError(
+                engine,
+                f"shot {shot}'s '{wanted}' pass is {size / 2**20:.1f} MB; at most "
+                f"{most / 2**20:.0f} MB is uploaded to fal: shorten the shot or lower its "
+                "resolution",
+            )
+    return source
+
+
+def _promote_prompt(endpoint: Endpoint, request: Any, text: str) -> str:
+    """The shot's prompt; for an endpoint whose prompt names its reference images
+    (``@Image1``: Kling's edit), who each one is."""
+    refs = references(endpoint, request)
+    field = endpoint.role("references")
+    if not refs or field is None or field.name != "image_urls":
+        return text
+    names = "; ".join(f"{name} looks like @Image{i}" for i, (name, _) in enumerate(refs, 1))
+    return f"{text} {names}." if text else f"{names}."
+
+
+def body(endpoint: Endpoint, request: Any, images: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON input for ``endpoint``; ``images`` maps a role (``first_frame``,
-    ``last_frame``) to the URL the image was hosted at."""
+    ``last_frame``, ``pass:<name>``, ``references``: see ``uploads``) to the URL (or list
+    of URLs) the file was hosted at."""
     fields = endpoint.fields
     out: dict[str, Any] = {"prompt": prompt_text(request.prompt)}
+    if endpoint.video_edit:
+        promoted(endpoint, request)
+        out["prompt"] = _promote_prompt(endpoint, request, out["prompt"])
+        for name, field in fields.items():
+            if field.send is not None:
+                out[name] = field.send
+            if field.pass_:
+                url = images.get(f"pass:{field.pass_}")
+                if url is None:
+                    raise EngineError(endpoint.engine, f"{field.pass_} pass not uploaded")
+                out[name] = url
+        listed = endpoint.role("references")
+        if listed is not None and images.get("references"):
+            out[listed.name] = list(images["references"])
     if "duration" in fields:
         out["duration"] = _duration(endpoint, float(request.duration))
     if "aspect_ratio" in fields:
@@ -39,13 +177,19 @@ def body(endpoint: Endpoint, request: Any, images: dict[str, str]) -> dict[str, 
     if "seed" in fields:
         out["seed"] = int(request.seed)
     for role, url in images.items():
-        field = endpoint.role(role)
-        if field is None:
+        if role.startswith("pass:") or role == "references":
+            continue
+        taker = endpoint.role(role)
+        if taker is None:
             raise EngineError(endpoint.engine, f"{endpoint.endpoint} takes no {role}")
-        out[field.name] = url
+        out[taker.name] = url
     for name, value in (request.options or {}).items():
         if name in _OWN:
             continue
+        if name in fields and fields[name].pass_:
+            raise EngineError(
+                endpoint.engine, f"{name} is the previz's {fields[name].pass_} pass: not an option"
+            )
         if name not in fields:
             raise EngineError(
                 endpoint.engine, f"{endpoint.endpoint} has no input '{name}' (routing.options)"
@@ -72,7 +216,19 @@ def cost(endpoint: Endpoint, request: Any) -> float:
                 sent[name] = request.options[name]
         except EngineError:
             continue
-    return endpoint.per_second(sent) * float(request.duration)
+    return endpoint.per_second(sent) * billed_seconds(endpoint, request)
+
+
+def billed_seconds(endpoint: Endpoint, request: Any) -> float:
+    """The seconds fal bills for ``request``: its length; a promote job's is its source's
+    (``frames / fps``), counted at ``billed_fps`` where fal says so (Wan VACE: "video seconds
+    are calculated at 16 frames per second")."""
+    source = getattr(request, "source", None)
+    fps = float(request.fps) if getattr(request, "fps", None) else 24.0
+    frames = float(source.frames) if source is not None else float(request.duration) * fps
+    if endpoint.billed_fps:
+        return frames / endpoint.billed_fps
+    return frames / fps if source is not None else float(request.duration)
 
 
 def _sent(endpoint: Endpoint, name: str, film: str) -> Any:

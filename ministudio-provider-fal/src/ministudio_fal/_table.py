@@ -8,6 +8,17 @@ Beyond a field's type, enum, range and default, a field may say (each optional):
   a map, the field serves exactly its keys; without, its enum's values as they are.
 - ``prices``: the price per second by the value sent (``{"720p": 0.10, "1080p": 0.15}``);
   the entry's ``price_per_second`` stays the price of its default inputs.
+- ``pass``: the previz pass (``ministudio.engines.PASSES``) this URL input takes when the
+  engine promotes a previz (``VideoRequest.source``); the entry's engine then declares
+  ``video_edit`` (the passes its fields take) and only promotes.
+- ``send``: a value the plugin always sends (e.g. ``"preprocess": false``: the control
+  video is the previz's own pass, not re-extracted).
+- ``role: "references"``: a list of image URLs (the shot's character reference images).
+
+A promoting entry may say ``limits`` (what its source video may be, from the endpoint's
+page: ``frames``, ``seconds``, ``fps``, ``side`` in pixels, each ``[min, max]``, and
+``bytes``), ``max_references`` and ``billed_fps`` (fal bills "video seconds calculated at 16
+frames per second": the price is per ``frames / billed_fps`` seconds).
 
 A duration option is read as seconds whether it is a number, ``"8"`` or ``"8s"``; one that
 is no length (``"auto"``) is never offered. An entry whose endpoint has no ``aspect_ratio``
@@ -36,6 +47,8 @@ class Field:
     role: str | None = None  # "first_frame", "last_frame", "reference_image", "audio"
     map: dict[str, Any] | None = None  # film value -> the value sent for it
     prices: dict[str, float] | None = None  # USD per second by the value sent
+    pass_: str | None = None  # the previz pass this URL input takes (``VideoRequest.source``)
+    send: Any = None  # a value always sent (None: not sent unless asked)
 
     def serves(self) -> tuple[str, ...]:
         """The film values this field serves: its map's keys, else its enum's values (an
@@ -79,6 +92,16 @@ class Endpoint:
     # What the endpoint renders when it has no such field (its page's word, e.g. 1080p).
     aspect_ratios: tuple[str, ...] | None = None
     resolutions: tuple[str, ...] | None = None
+    # A promoting entry: what its source may be (``[min, max]`` by name, ``bytes`` a max),
+    # how many reference images it takes, and the frame rate fal bills its seconds at.
+    limits: dict[str, Any] | None = None
+    max_references: int = 0
+    billed_fps: float | None = None
+
+    @property
+    def video_edit(self) -> tuple[str, ...]:
+        """The previz passes this endpoint's fields take (empty: it does not promote)."""
+        return tuple(f.pass_ for f in self.fields.values() if f.pass_)
 
     @property
     def app(self) -> str:
@@ -116,6 +139,11 @@ class Endpoint:
         resolution = self.fields.get("resolution")
         resolutions = resolution.serves() if resolution else (self.resolutions or ("720p",))
         first = self.role("first_frame")
+        limits = self.limits or {}
+        if self.video_edit and "seconds" in limits:
+            low, high = (float(v) for v in limits["seconds"])
+        elif self.video_edit and "frames" in limits:  # at the previz's usual 24 fps
+            low, high = (float(v) / 24.0 for v in limits["frames"])
         return Capabilities(
             durations=durations,
             min_duration=low,
@@ -125,10 +153,17 @@ class Endpoint:
             first_frame=first is not None,
             last_frame=self.role("last_frame") is not None,
             last_frame_alone=first is None or not first.required,
-            max_references=1 if self.role("reference_image") else 0,
+            max_references=(
+                self.max_references
+                if self.role("references")
+                else 1
+                if self.role("reference_image")
+                else 0
+            ),
             native_audio="generate_audio" in self.fields,
             reference_audio=self.role("audio") is not None,
             seed="seed" in self.fields,
+            video_edit=self.video_edit,
             webhooks=True,
             concurrency=concurrency,
             price_per_second=self.price_per_second,
@@ -149,6 +184,8 @@ def _field(name: str, raw: dict[str, Any]) -> Field:
         role=raw.get("role"),
         map=dict(raw["map"]) if raw.get("map") is not None else None,
         prices={str(k): float(v) for k, v in raw["prices"].items()} if raw.get("prices") else None,
+        pass_=str(raw["pass"]) if raw.get("pass") else None,
+        send=raw.get("send"),
     )
 
 
@@ -172,6 +209,9 @@ def parse(data: dict[str, Any]) -> tuple[Endpoint, ...]:
                 stage=str(entry.get("stage", "ga")),
                 aspect_ratios=_names(entry.get("aspect_ratios")),
                 resolutions=_names(entry.get("resolutions")),
+                limits=dict(entry["limits"]) if entry.get("limits") else None,
+                max_references=int(entry.get("max_references", 0)),
+                billed_fps=float(entry["billed_fps"]) if entry.get("billed_fps") else None,
             )
         )
     return tuple(out)
