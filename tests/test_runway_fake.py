@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 import runwayml
 
 from .fakes.runway_rules import Rules
-from .fakes.runway_server import RunwayServer
+from .fakes.runway_server import RunwayServer, write_clip
 
 KEY = "rw-fake-SECRET-19"
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
@@ -142,7 +143,6 @@ def test_delete_cancels_a_running_task_and_deletes_a_finished_one() -> None:
 
 # -- video to video (Aleph 2.0) -----------------------------------------------------------------
 EDIT = {"model": "aleph2", "videoUri": "https://cdn.example.com/take.mp4", "promptText": "rain"}
-MP4 = "data:video/mp4;base64," + base64.b64encode(b"\x00\x00\x00\x18ftypmp42").decode()
 
 
 def _finished(client: runwayml.RunwayML, task_id: str) -> Any:
@@ -205,9 +205,15 @@ def test_documented_aleph_refusals(body: dict[str, Any], match: str) -> None:
         assert server.created == []
 
 
-def test_aleph_takes_urls_runway_uris_data_uris_and_keyframes() -> None:
+def _data_uri(path: Path) -> str:
+    return "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def test_aleph_takes_urls_runway_uris_data_uris_and_keyframes(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", 36, 12)
     with RunwayServer(api_key=KEY) as server:
-        for uri in ("https://cdn.example.com/take.mp4", "runway://upload/abc", MP4):
+        uploaded = _sdk(server).uploads.create_ephemeral(file=clip).uri
+        for uri in ("https://cdn.example.com/take.mp4", uploaded, _data_uri(clip)):
             assert _post(server, "/v1/video_to_video", {**EDIT, "videoUri": uri}).is_success
         frames = [{"uri": PNG, "seconds": 1.0}, {"uri": PNG, "at": 0.9}]
         assert _post(server, "/v1/video_to_video", {**EDIT, "keyframes": frames}).is_success
@@ -246,3 +252,90 @@ def test_aleph_refuses_a_deleted_or_too_short_source() -> None:
         answer = _post(server, "/v1/video_to_video", {**EDIT, "videoUri": url})
         assert answer.status_code == 400 and "could not be fetched" in answer.json()["error"]
         assert len(server.created) == 2
+
+
+# -- uploads (docs.dev.runwayml.com/assets/uploads; runwayml uploads.create_ephemeral) --------
+def test_the_sdks_upload_lands_and_its_uri_is_a_video_aleph_takes(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "previz.mp4", 30, 12)
+    with RunwayServer(api_key=KEY, latency=0.05) as server:
+        client = _sdk(server)
+        uri = client.uploads.create_ephemeral(file=clip).uri
+        (slot,) = server.uploads.values()
+        assert uri == slot.uri and uri.startswith("runway://")
+        assert slot.path is not None and slot.path.read_bytes() == clip.read_bytes()
+        assert server.bodies == [("uploads", {"filename": "previz.mp4", "type": "ephemeral"})]
+        made = client.video_to_video.create(model="aleph2", video_uri=uri, prompt_text="rain")
+        (url,) = _finished(client, made.id).output
+        (task,) = server.created
+        assert (task.width, task.height, task.fps, task.frames) == (128, 72, 12, 30)
+        assert httpx.get(url).content[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({"filename": "a.mp4", "type": "permanent"}, "type"),
+        ({"filename": "", "type": "ephemeral"}, "filename"),
+        ({"type": "ephemeral"}, "filename"),
+        ({"filename": "a.mp4", "type": "ephemeral", "size": 1}, "unrecognized"),
+    ],
+)
+def test_documented_upload_refusals(body: dict[str, Any], match: str) -> None:
+    with RunwayServer(api_key=KEY) as server:
+        answer = _post(server, "/v1/uploads", body)
+        assert answer.status_code == 400 and match in answer.json()["error"], answer.text
+        assert server.uploads == {}
+
+
+def test_an_upload_under_512_bytes_and_an_unknown_runway_uri_are_refused(
+    tmp_path: Path,
+) -> None:
+    tiny = tmp_path / "tiny.mp4"
+    tiny.write_bytes(b"\x00" * 511)  # "The minimum uploadable file is 512 bytes"
+    with RunwayServer(api_key=KEY) as server:
+        client = _sdk(server)
+        with pytest.raises(runwayml.APIStatusError) as small:
+            client.uploads.create_ephemeral(file=tiny)
+        assert small.value.status_code == 400 and "EntityTooSmall" in str(small.value.body)
+        unknown = {**EDIT, "videoUri": "runway://uploads/nothing/here.mp4"}
+        answer = _post(server, "/v1/video_to_video", unknown)
+        assert answer.status_code == 400 and "could not be fetched" in answer.json()["error"]
+        assert server.created == []
+
+
+@pytest.mark.parametrize(
+    ("frames", "fps", "match"),
+    [
+        (31 * 4, 4, "2 to 30 seconds"),  # [3P] "must be no longer than 30 seconds"
+        (4, 4, "2 to 30 seconds"),
+        (120, 60, "30 fps or less"),  # [3P] "at 30 fps or less"
+    ],
+)
+def test_aleph_refuses_an_uploaded_video_by_its_probed_length_and_rate(
+    tmp_path: Path, frames: int, fps: int, match: str
+) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", frames, fps, 64, 36)
+    with RunwayServer(api_key=KEY) as server:
+        uri = _sdk(server).uploads.create_ephemeral(file=clip).uri
+        for given in (uri, _data_uri(clip)):
+            answer = _post(server, "/v1/video_to_video", {**EDIT, "videoUri": given})
+            assert answer.status_code == 400 and match in answer.json()["error"], answer.text
+        assert server.created == []
+
+
+@pytest.mark.parametrize(("switch", "frames"), [("input", 84), ("5s", 60)])
+def test_alephs_output_length_is_a_switch(tmp_path: Path, switch: str, frames: int) -> None:
+    """No source says how long aleph2's output is: "input" (as long as the 7 s input) or
+    "5s" (gen4_aleph's first 5 s)."""
+    clip = write_clip(tmp_path / "clip.mp4", 84, 12, 64, 36)
+    with RunwayServer(api_key=KEY, latency=0.05, rules=Rules(aleph_output=switch)) as server:
+        client = _sdk(server)
+        uri = client.uploads.create_ephemeral(file=clip).uri
+        made = client.video_to_video.create(model="aleph2", video_uri=uri, prompt_text="rain")
+        (url,) = _finished(client, made.id).output
+        out = tmp_path / "out.mp4"
+        out.write_bytes(httpx.get(url).content)
+    from ministudio.media.probe import probe
+
+    info = probe(out)
+    assert (info.frames, info.fps, info.width, info.height) == (frames, 12.0, 64, 36)

@@ -59,6 +59,29 @@ MAX_VIDEO_DATA_URI = 5 * 1024 * 1024
 # <= 30 fps"; Comfy Router's schema for runway/aleph2: "must be no longer than 30 seconds";
 # WaveSpeed's aleph-2: "Must be 2-30 seconds")
 VIDEO_SECONDS = (2.0, 30.0)
+# [3P] the input video's frame rate: "2-30 seconds at 30 fps or less" (Comfy's Aleph2 node
+# docs, docs.comfy.org/built-in-nodes/RunwayAleph2VideoToVideoNode); Pexo's reading of Runway's
+# announcement says "24-30 FPS" (the lower bound is not enforced: one source only)
+VIDEO_MAX_FPS = 30.0
+# What aleph2 returns for a 2-30 s input: no source states it. [SDK 5.24] Variant0 has no
+# duration parameter; gen4_aleph's output was "determined by the input video" for its
+# resolution ([SDK@07e3079]) and, by third parties, used "Only 5s of the input video"
+# (Scenario's model page, DataCamp's tutorial); Aleph 2.0 "supports clips up to 30 seconds"
+# (Runware, Pexo) and "preserv[es] the original motion and timing" (Comfy). A switch:
+# ``Rules.aleph_output``.
+
+# -- uploads ([UPLOADS] https://docs.dev.runwayml.com/assets/uploads; [SDK 5.24]
+# resources/uploads.py) -------------------------------------------------------------------
+# [SDK 5.24] _RunwayCreateUploadArguments: {"filename": str, "type": "ephemeral"}, answered
+# by _RunwayUploadStartedResponse {runwayUri, uploadUrl, fields}; the file then goes as
+# multipart/form-data to uploadUrl, ``fields`` first, the file as the part ``file``.
+UPLOAD_KEYS = ("filename", "type")
+UPLOAD_TYPES = ("ephemeral",)
+# [UPLOADS] "The maximum uploadable file is 200MB. The minimum uploadable file is 512 bytes."
+UPLOAD_BYTES = (512, 200 * 1024 * 1024)
+# [UPLOADS] "runway:// URIs are only valid for 24 hours."
+UPLOAD_LIFETIME = 24 * 3600.0
+
 # The ratios gen4_aleph took ([SDK@697a42d] VideoToVideoCreateParams.ratio): what the fake
 # takes for aleph2's ``ratio`` when ``Rules.aleph_ratio`` is "listed".
 ALEPH_RATIOS = (*IMAGE_RATIOS, "848:480", "640:480")
@@ -92,6 +115,15 @@ class Rules:
     # aleph2's promptText: "A non-empty and optional string" [SDK 5.24]; required, "up to 1000
     # characters" at its introduction [SDK@07e3079] and in Comfy Router's schema of it
     aleph_prompt_required: bool = True
+    # how long aleph2's output is (no source says: see VIDEO_MAX_FPS above): "input" as
+    # long as its input (frame for frame); "5s" at most its first 5 s (gen4_aleph's way)
+    aleph_output: str = "input"
+
+    def output_frames(self, frames: int, fps: float) -> int:
+        """The frames of aleph2's output for an input of ``frames`` at ``fps``."""
+        if self.aleph_output == "5s":
+            return min(frames, max(1, round(5 * fps)))
+        return frames
 
     def durations(self, model: str) -> tuple[int, ...]:
         if model == "gen4.5":
@@ -249,6 +281,40 @@ def check_video_to_video(data: dict[str, Any], rules: Rules) -> None:
                 raise Refused(400, "keyframes.at: a fraction from 0.0 to 1.0")
             check_uri(frame.get("uri"))
     check_seed(data.get("seed"))
+
+
+def check_upload(data: Any) -> None:
+    """``POST /v1/uploads`` ([SDK 5.24] uploads.py): ``{"filename": str, "type":
+    "ephemeral"}``."""
+    if not isinstance(data, dict):
+        raise Refused(400, "body must be a JSON object")
+    extra = set(data) - set(UPLOAD_KEYS)
+    if extra:
+        raise Refused(400, f"unrecognized keys: {sorted(extra)}")
+    name = data.get("filename")
+    if not isinstance(name, str) or not name:
+        raise Refused(400, "filename: required")
+    if data.get("type") not in UPLOAD_TYPES:
+        raise Refused(400, f"type: must be one of {', '.join(UPLOAD_TYPES)}")
+
+
+def check_uploaded_size(size: int) -> None:
+    """[UPLOADS] 512 bytes to 200 MB (the storage's answer to the form POST)."""
+    low, high = UPLOAD_BYTES
+    if size < low:
+        raise Refused(400, f"EntityTooSmall: the file is {size} bytes, under {low}")
+    if size > high:
+        raise Refused(400, f"EntityTooLarge: the file is {size} bytes, over {high}")
+
+
+def check_video_input(seconds: float, fps: float) -> None:
+    """aleph2's input video: 2 to 30 s ([3P], VIDEO_SECONDS), at most 30 fps ([3P],
+    VIDEO_MAX_FPS). Runway's wording is not documented: these messages are the fake's."""
+    low, high = VIDEO_SECONDS
+    if not low - 1e-3 <= seconds <= high + 1e-3:
+        raise Refused(400, f"videoUri: the video must be {low:g} to {high:g} seconds long")
+    if fps > VIDEO_MAX_FPS + 1e-3:
+        raise Refused(400, f"videoUri: the video must be {VIDEO_MAX_FPS:g} fps or less")
 
 
 def check_video_uri(uri: Any) -> None:
