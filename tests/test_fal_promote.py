@@ -187,8 +187,11 @@ def test_kling_edits_the_previz_clip_with_the_characters_images(
 
 
 def test_a_pass_is_uploaded_once_per_content(server: FalServer, tmp_path: Path) -> None:
+    """Only the declared pass is sent (not the previz's others); twice, it is uploaded once."""
     depth = clip(tmp_path / "depth.mp4", 81, 64, 36)
-    req = promote(tmp_path, {"depth": depth}, 81, refs=False)
+    other = tmp_path / "mask.mira.mp4"
+    other.write_bytes(b"not sent")
+    req = promote(tmp_path, {"depth": depth, "mask.mira": other}, 81, refs=False)
     kept: dict[str, str] = {}
 
     async def remember(key: str, make: Any) -> str:
@@ -317,3 +320,24 @@ def test_vace_input_frames_switch(tmp_path: Path, switch: str, code: int) -> Non
         unmatched = _post(server, VACE_DEPTH, {"prompt": "p", "video_url": url})
         assert unmatched["code"] == 200  # num_frames' default 81 at 16 fps then
         assert server.jobs[unmatched["request_id"]].output == (81, 16.0)
+
+
+def test_a_failed_upload_sends_nothing(server: FalServer, tmp_path: Path) -> None:
+    from ministudio.errors import TransientError
+
+    previz = clip(tmp_path / "clip.mp4", 72, 1280, 720)
+    req = promote(tmp_path, {"clip": previz}, 72, refs=False)
+    server.fail_next("storage", "500")
+    with pytest.raises(TransientError, match=r"upload of clip\.mp4"):
+        submit(req, context(server, tmp_path, KLING), KLING)
+    assert server.submits == [] and server.jobs == {}
+
+
+def test_the_fake_takes_four_images_at_most_beside_a_video(tmp_path: Path) -> None:
+    with FalServer(validate_at="submit") as server:
+        url = _stored(server, clip(tmp_path / "c.mp4", 72, 1280, 720))
+        images = [f"https://x.example/{i}.png" for i in range(5)]
+        body = {"prompt": "p", "video_url": url, "image_urls": images}
+        assert _post(server, KLING_O3_EDIT, body)["code"] == 422
+        body["image_urls"] = images[:4]
+        assert _post(server, KLING_O3_EDIT, body)["code"] == 200

@@ -214,6 +214,7 @@ MEDIA: dict[str, dict[str, Any]] = {
         "side": (720, 2160),
         "fps": (24.0, 60.0),
         "bytes": 200 * 1024 * 1024,
+        "images": 4,
     },
     VACE_DEPTH: {"field": "video_url", "frames": (81, 241)},
 }
@@ -249,6 +250,15 @@ def media_problems(
     def error(message: str) -> list[dict[str, Any]]:
         return [{"loc": ["body", field], "msg": message, "type": "value_error"}]
 
+    images = len(body.get("image_urls") or []) + len(body.get("elements") or [])
+    if "images" in rule and images > rule["images"]:  # "Maximum 4 total (elements + ...)"
+        return [
+            {
+                "loc": ["body", "image_urls"],
+                "msg": f"Maximum {rule['images']} total (elements + reference images)",
+                "type": "value_error",
+            }
+        ]
     if info is None:
         return error("Could not download or read the file")  # "Must be publicly accessible"
     if "formats" in rule and info["format"] not in rule["formats"]:

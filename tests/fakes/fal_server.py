@@ -50,7 +50,8 @@ tests/test_fal_promote.py):
 - ``vace_input_frames``: Wan VACE with ``match_input_num_frames``: an input video outside
   ``num_frames``' 81..241 is refused (``"limit"``, default) or taken (``"any"``).
 
-Faults (``fail_next(endpoint, kind)``): ``"500"`` (nothing queued), ``"429"`` (submit, with
+Faults (``fail_next(endpoint, kind)``): ``"500"`` (nothing queued; on ``storage``, the
+upload's initiate), ``"429"`` (submit, with
 ``Retry-After``), ``"drop"`` (the connection closed without an answer, after the request was
 queued when it is a submit), ``"hold_after_accept"`` (submit: queued, its answer kept back
 until the client is gone, ``fakes.hold``), ``"truncate"`` (a download cut short).
@@ -118,9 +119,19 @@ class FalServer(LoopbackServer):
         "download",
         "schema",
         "pricing",
+        "storage",
     )
     fault_endpoints: ClassVar[dict[str, tuple[str, ...]]] = {
-        "500": ("submit", "status", "result", "cancel", "download", "schema", "pricing"),
+        "500": (
+            "submit",
+            "status",
+            "result",
+            "cancel",
+            "download",
+            "schema",
+            "pricing",
+            "storage",
+        ),
         "429": ("submit",),
         "drop": ("submit", "status", "result"),
         HOLD: ("submit",),
@@ -341,8 +352,11 @@ class FalServer(LoopbackServer):
     # -- STORAGE -------------------------------------------------------------------------------
     def _initiate(self, h: JsonHandler, query: dict[str, list[str]]) -> None:
         """STORAGE: initiate an upload (the key was checked): where to PUT, and the URL."""
+        raw = h._body()
+        if self._take_fault("storage") == "500":
+            return h.send_json(500, {"detail": "Internal server error"})
         try:
-            asked = json.loads(h._body() or b"{}")
+            asked = json.loads(raw or b"{}")
         except ValueError:
             return h.send_json(422, {"detail": "invalid JSON"})
         if not isinstance(asked, dict) or not isinstance(asked.get("file_name"), str):
