@@ -8,9 +8,15 @@ Every engine answers ``check``: the body its endpoint's schema refuses (a field 
 value outside its options or range, a required input missing) is refused before anything is
 uploaded or paid for.
 
+Two curated engines only promote a previz (``VideoRequest.source``; their table entries'
+``pass`` fields make their ``Capabilities.video_edit``): ``fal-wan-vace-depth`` and
+``fal-kling-o3-edit``. Their passes and reference images are uploaded to fal's storage
+(``_storage``).
+
 Environment (the render's, else the key store): ``FAL_KEY`` (required), ``FAL_QUEUE_URL``
 (default ``https://queue.fal.run``), ``FAL_TIMEOUT`` (default 60 s), ``FAL_JWKS_URL`` (the keys
-that sign fal's webhooks, default ``https://rest.alpha.fal.ai/.well-known/jwks.json``).
+that sign fal's webhooks, default ``https://rest.alpha.fal.ai/.well-known/jwks.json``),
+``FAL_REST_URL`` (fal's storage, default ``https://rest.fal.ai``).
 Read when the engines are declared: ``FAL_CONCURRENCY`` (default 2),
 ``FAL_EXPECTED_LATENCY`` (seconds; default each endpoint's own in the table).
 The engine ``fal`` also reads ``FAL_API_URL`` (default ``https://api.fal.ai/v1``), and from the
@@ -139,7 +145,8 @@ class FalEngine(Engine):
     def upload(self, path: Path, context: EngineContext) -> HostedAsset:
         """Sync (the core runs it in a worker thread): fal's endpoints take image URLs, so
         the first and last frames are published where the ``FAL_ASSET_*`` settings say
-        (``ministudio.remote.hosting``). fal's own storage upload is not used yet."""
+        (``ministudio.remote.hosting``). A promote job's passes and reference images go to
+        fal's own storage instead (``_storage``, from its submit)."""
         from ministudio.remote.hosting import AssetHost
 
         return AssetHost.from_env(context.env, "FAL_ASSET_", engine=self.id).publish(Path(path))
