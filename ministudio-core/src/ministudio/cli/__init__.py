@@ -12,7 +12,7 @@ from ministudio.cli.authoring import new_plugin, schema, validate
 from ministudio.cli.catalog import plugins, voices
 from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
-from ministudio.cli.rendering import plan, render
+from ministudio.cli.rendering import plan, promote, render
 
 UNEXPECTED = 3  # the exit code of an error MiniStudio did not foresee (a bug)
 _debug = False  # --debug: print the traceback of an error
@@ -98,6 +98,7 @@ for _command in (
     plugins,
     voices,
     render,
+    promote,
     plan,
     status,
     qc,

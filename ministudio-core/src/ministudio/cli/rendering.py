@@ -61,6 +61,13 @@ if TYPE_CHECKING:
     help="The Ray cluster to join (host:port of its head; default: RAY_ADDRESS, else the "
     "cluster started on this machine by `ray start`).",
 )
+@click.option(
+    "--previz",
+    is_flag=True,
+    help="Render only the previz: every shot on routing.previz (default: the keyless "
+    "animatic), free, with the control passes its promotions need; approve it, then "
+    "`ministudio promote DIR`.",
+)
 def render(
     file: str,
     output: str | None,
@@ -73,23 +80,95 @@ def render(
     no_partial: bool,
     executor: str,
     address: str | None,
+    previz: bool,
 ) -> None:
     """Render a production into a finished, voiced, subtitled film."""
-    from ministudio.run.executors import Executor, LocalExecutor
-    from ministudio.run.render import RenderError, RenderOptions
-    from ministudio.run.render import render as run_render
+    from ministudio.run.render import RenderOptions
 
     if address is not None and executor != "ray":
         raise click.UsageError("--address is the Ray cluster's: use it with --executor ray")
     production = load(file)
-    out = out_dir(production, output)
     options = RenderOptions(
         forget_lost=forget_lost,
         max_cost=max_cost,
         webhook_url=webhook_url,
         webhook_listen=webhook_listen,
         partial=not no_partial,
+        previz=previz,
+        production_file=str(Path(file).resolve()),
     )
+    _render(production, out_dir(production, output), store, quiet, options, executor, address)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, exists=True))
+@click.option(
+    "--shots",
+    default=None,
+    help="Comma-separated shot ids to promote, besides those already promoted in FOLDER "
+    "(default: every shot whose engine edits video).",
+)
+@click.option("--store", default=None, help="Content store (as for render).")
+@click.option("-q", "--quiet", is_flag=True, help="No live progress display.")
+@click.option("--max-cost", type=float, default=None, help="Refuse to start above this USD cost.")
+@click.option(
+    "--forget-lost",
+    is_flag=True,
+    help="Submit again jobs whose submit answer was lost (as for render).",
+)
+def promote(
+    folder: str,
+    shots: str | None,
+    store: str | None,
+    quiet: bool,
+    max_cost: float | None,
+    forget_lost: bool,
+) -> None:
+    """Promote the approved previz in FOLDER to the final: each shot's previz goes to its
+    video engine (one that edits video) with its timing, blocking and camera kept."""
+    from ministudio.errors import MinistudioError
+    from ministudio.plan.shots import PREVIZ
+    from ministudio.run.manifest import Manifest
+    from ministudio.run.render import RenderOptions
+
+    out = Path(folder)
+    manifest = Manifest.of_folder(out)
+    if manifest.production_file is None:
+        raise MinistudioError(
+            f"{out / 'manifest.json'} does not name its production: render it again "
+            "(`ministudio render FILE --previz -o FOLDER`), then promote"
+        )
+    production = load(manifest.production_file)
+    if production.routing.previz is None:  # promote the animatic the folder shows
+        routing = production.routing.model_copy(update={"previz": PREVIZ})
+        production = production.model_copy(update={"routing": routing})
+    chosen = None
+    if shots is not None:
+        chosen = {s.strip() for s in shots.split(",") if s.strip()}
+        chosen |= {s.part_of or s.id for s in manifest.shots if s.previz is not None}
+    options = RenderOptions(
+        forget_lost=forget_lost,
+        max_cost=max_cost,
+        promote=frozenset(chosen) if chosen is not None else None,
+        production_file=manifest.production_file,
+    )
+    _render(production, out, store, quiet, options, "local", None)
+
+
+def _render(
+    production: Production,
+    out: Path,
+    store: str | None,
+    quiet: bool,
+    options: Any,
+    executor: str,
+    address: str | None,
+) -> None:
+    """Render ``production`` into ``out`` with a live progress table, then its summary."""
+    from ministudio.run.executors import Executor, LocalExecutor
+    from ministudio.run.render import RenderError
+    from ministudio.run.render import render as run_render
+
     runner: Executor = LocalExecutor()
     # Ray prints its cluster's events ("(raylet) Task failed ... retries remaining", a node
     # marked dead) on this process's stdout from a thread of its own: while the film renders,
@@ -144,6 +223,13 @@ def _render_summary(out: Path, manifest: Any, runner: Any = None) -> None:
             f"{len(slates)} shot(s) failed and show as a slate (its id and why) in the film: "
             f"{', '.join(slates)}; render again to replace them"
         )
+    promoted = [s.id for s in manifest.shots if s.previz is not None]
+    if promoted:
+        click.echo(
+            f"{len(promoted)} shot(s) promoted from their previz ({out / 'previz' / 'film.mp4'})"
+        )
+    if manifest.previz:
+        click.echo(f"this is the previz: approve it, then `ministudio promote {out}`")
     retaken = sum(1 for s in manifest.shots if s.takes)
     failing = [s.id for s in manifest.shots if any(not v.passed for v in s.qc)]
     if retaken:

@@ -45,6 +45,8 @@ class Conditioning:
 def given(request: VideoRequest) -> list[str]:
     """The images and continuations ``request`` hands its engine, in words."""
     words = []
+    if request.source is not None:
+        words.append(f"its previz ({', '.join(sorted(request.source.passes))})")
     if request.previous is not None:
         words.append(f"continues {request.previous.engine} job {request.previous.job_id}")
     if request.first_frame is not None:

@@ -50,6 +50,10 @@ class PlannedShot:
     lines: tuple[PlannedLine, ...]
     plate: EngineSpec | None  # the engine of its background plate, when it has one
     lipsync: EngineSpec | None = None  # the engine moving its mouths to its voice, if any
+    # the engine of its previz, where its engine promotes one (``routing.previz``, or the
+    # ladder's ``promote`` rung); ``promoted``: its first take is the promotion
+    previz: EngineSpec | None = None
+    promoted: bool = False
 
 
 def shot_seed(production_seed: int, shot_id: str) -> int:
@@ -81,7 +85,13 @@ def engine_problems(
 
     data = mapping(data)
     routing = mapping(data.get("routing"))
-    roles = (("video", "video"), ("speech", "speech"), ("plate", "video"), ("lipsync", "lipsync"))
+    roles = (
+        ("video", "video"),
+        ("speech", "speech"),
+        ("plate", "video"),
+        ("lipsync", "lipsync"),
+        ("previz", "video"),
+    )
     for role, kind in roles:
         check(("routing", role), routing.get(role), kind)
     for shot_id, engine in mapping(routing.get("shots")).items():
@@ -149,6 +159,8 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
         for candidate in (engine, *fallbacks, *([plate] if plate else [])):
             check_format(candidate, production, shot_id)
         lipsync = routing.shots.get(f"{shot_id}.lipsync", routing.lipsync)
+        previz = previz_engine(production, engine, host)
+        promoted = previz is not None and routing.previz is not None
         planned.append(
             PlannedShot(
                 id=shot_id,
@@ -159,11 +171,35 @@ def plan_shots(production: Production, host: PluginHost) -> list[PlannedShot]:
                 fallbacks=fallbacks,
                 seed=shot_seed(production.seed, shot_id),
                 lines=tuple(_lines(production, shot, host)),
-                plate=plate,
+                plate=None if promoted else plate,  # its previz has the place's plate
                 lipsync=_lipsync(host, lipsync, shot, engine),
+                previz=previz,
+                promoted=promoted,
             )
         )
     return planned
+
+
+PREVIZ = "animatic"  # the previz engine of the ``promote`` rung when routing names none
+
+
+def previz_engine(
+    production: Production, engine: EngineSpec, host: PluginHost
+) -> EngineSpec | None:
+    """The engine that makes the previz ``engine`` promotes (``routing.previz``, else the
+    animatic for the ladder's ``promote`` rung); None when ``engine`` edits no video or
+    nothing asks for a previz."""
+    routing, qc = production.routing, production.qc
+    rung = "promote" in qc.ladder and qc.retakes > 0
+    if not engine.capabilities.video_edit or not (routing.previz or rung):
+        return None
+    previz = host.engine(routing.previz or PREVIZ, "video")
+    if not host.implements(previz.id, "previz_passes"):
+        raise CapabilityError(
+            f"routing.previz '{previz.id}' makes no control passes, so '{engine.id}' cannot "
+            "promote its clips: name a previz engine that does, such as 'animatic'"
+        )
+    return previz
 
 
 def _lipsync(

@@ -6,6 +6,8 @@ the shot, on top of what the rungs below it changed:
 - ``seed``: a new seed (derived from the production seed, the shot and the take: stable);
 - ``edit``: ask the engine to change its last take by the failed checks' reasons (engines
   whose capabilities say ``edit``; it pays for an edit, not a clip from nothing);
+- ``promote``: make the take from the shot's previz (engines that declare ``video_edit``),
+  so the engine follows the previz's timing, blocking and camera instead of improvising;
 - ``references``: the frame the scene's previous shot ends on, as one more image of the place;
 - ``first-frame``: start the shot from that frame;
 - ``engine``: the next engine of ``routing.fallbacks`` not tried yet;
@@ -66,6 +68,7 @@ def climb(
     tried: Sequence[str],
     native_audio: bool,
     edit: EditRequest | None = None,
+    previz: PrevizSource | None = None,
 ) -> Take | None:
     """Retake ``number`` (1, 2, ...): ``take`` changed by ``rung``; None if it cannot apply.
 
@@ -73,7 +76,8 @@ def climb(
     shot); ``tried`` the engines already used; ``native_audio`` whether the engine must speak
     the shot's lines (only engines that can are then tried); ``edit`` what changing the
     last take would ask of its engine (None when that take is not ``take.engine``'s or its
-    job has no id). Only the ``edit`` rung's take edits: the others render anew.
+    job has no id); ``previz`` the shot's previz (for the ``promote`` rung). Only the
+    ``edit`` rung's take edits: the others render anew (a promoted take stays promoted).
     """
     caps = take.engine.capabilities
     if rung == "lipsync":  # the shot's lip-sync job passes its clip again (``run.lipsync``)
@@ -81,7 +85,11 @@ def climb(
     if rung == "edit":
         if edit is None or not caps.edit or take.edit == edit:
             return None
-        return dataclasses.replace(take, edit=edit, rung=rung)
+        return dataclasses.replace(take, edit=edit, source=None, rung=rung)
+    if rung == "promote":
+        if previz is None or not caps.video_edit or take.source is not None:
+            return None
+        return dataclasses.replace(take, source=previz, edit=None, rung=rung)
     take = dataclasses.replace(take, edit=None)
     if rung == "seed":
         seed = shot_seed(production_seed, f"{shot_id}|retake {number}")

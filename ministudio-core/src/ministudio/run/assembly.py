@@ -157,6 +157,8 @@ class Assembly:
             film=None,
             shots=[s.record for s in shots],
             plates=list(self.plates.values()),
+            previz=ctx.options.previz,
+            production_file=ctx.options.production_file,
         )
 
     def abort(self) -> None:

@@ -3,11 +3,13 @@ per shot in the store or not and why, its cost and its time."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.engines.variants import label
-from ministudio.jobs import VideoRequest
+from ministudio.jobs import PrevizSource, VideoRequest
 from ministudio.plan.estimate import FilmPlan, ShotPlan, changed_inputs
 from ministudio.plan.shots import shot_brief
 from ministudio.qc.retakes import Take
@@ -28,9 +30,11 @@ async def assess(
     remote: RemoteRunner,
     shots: list[Shot],
     lipsync: LipSync,
+    previz: Callable[[Shot], PrevizSource | None] = lambda shot: None,
 ) -> FilmPlan:
     """Per shot: in the store or not and why, cost and time (and its lip-sync pass's);
-    refuses impossible shots, and those an engine says it would refuse (``check_video``)."""
+    refuses impossible shots, and those an engine says it would refuse (``check_video``).
+    ``previz`` gives a promoted shot's previz (None: it could not be made)."""
     store, host = ctx.store, ctx.host
     previous = previous_inputs(ctx.out / "manifest.json")
     plans: list[ShotPlan] = []
@@ -60,7 +64,10 @@ async def assess(
                     after=None,
                 )
             )
+        source = previz(shot) if ps.promoted else None
+        unmade = ps.promoted and source is None  # its previz failed: priced as if made
         ready = (after is None or fitted[after] is not None) and (plate_job is None or plate)
+        ready = ready and not unmade
         before = fitted[after] if ready and after else None
         first = await clips.continue_frame(*fit_keys[after], before) if after and before else None
         durations = [line.duration for line in shot.lines]
@@ -73,7 +80,11 @@ async def assess(
             with_plate(shot, plate)
         # Built even when the shot waits (for the shot it continues, or its plate): its
         # model, mode, length and price are known; only its frame or plate is not yet.
-        costed = requests.job(shot, Take(ps.engine, ps.seed, first))
+        costed = requests.job(shot, Take(ps.engine, ps.seed, first, source=source))
+        if unmade:
+            costed = dataclasses.replace(
+                costed, request=costed.request.model_copy(update=unmade_previz(ctx, shot))
+            )
         job = costed if ready else None
         engine, requested = costed.engine, costed.request.duration
         clip = store.get(job.fit_key, ".mp4") if job else None
@@ -91,6 +102,8 @@ async def assess(
             await check(ctx, engine, checked)
         if cached:
             reason = "in the store"
+        elif unmade:
+            reason = "its previz could not be made (previz/manifest.json says why)"
         elif job is None and plate_job is not None and plate is None:
             reason = "waits for its background plate"
         elif job is None:
@@ -99,6 +112,8 @@ async def assess(
             reason = "new shot" if previous else "first render"
         else:
             reason = "changed: " + changed_inputs(previous[ps.id], job.inputs)
+        if ps.promoted and not cached:
+            reason = f"promotes its previz; {reason}"
         plans.append(
             ShotPlan(
                 id=ps.id,
@@ -120,6 +135,17 @@ async def assess(
     engines = {shot.planned.engine for shot in shots}
     engines |= {s.planned.lipsync for s in shots if s.planned.lipsync is not None}
     return FilmPlan(plans, {engine.id: ctx.limits(engine)[0] for engine in engines})
+
+
+def unmade_previz(ctx: RenderContext, shot: Shot) -> dict[str, object]:
+    """What a promotion's request would hold, for its check and price, when its previz is
+    not made: the previz's length and passes not yet written."""
+    names = ("clip", *shot.planned.engine.capabilities.video_edit)
+    passes = {name: ctx.out / "previz" / f"{shot.planned.id}.{name}" for name in names}
+    return {
+        "source": PrevizSource(frames=shot.timing.frames, passes=passes),
+        "duration": shot.timing.duration,
+    }
 
 
 async def check(ctx: RenderContext, engine: EngineSpec, request: VideoRequest) -> None:

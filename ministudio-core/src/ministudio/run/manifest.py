@@ -72,6 +72,14 @@ class LipSyncRecord(BaseModel):
     stopped: str | None = None  # why no further pass was asked while the check still failed
 
 
+class PrevizRecord(BaseModel):
+    """The previz a promoted shot was made from (``routing.previz``): store keys."""
+
+    clip: str  # the previz as its film shows it (fitted, captions and all)
+    passes: dict[str, str] = {}  # pass name -> store key of its file (``run.promotion``)
+    film: str = "previz/film.mp4"  # the previz film, from the output folder
+
+
 class ShotRecord(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)  # as LineRecord
 
@@ -112,6 +120,8 @@ class ShotRecord(BaseModel):
     retakes_stopped: str | None = None  # why the ladder stopped while a check still failed
     lines: list[LineRecord] = []
     lipsync: LipSyncRecord | None = None  # its lip-sync pass, where routing asks for one
+    passes: dict[str, str] = {}  # a previz's control passes: name -> store key
+    previz: PrevizRecord | None = None  # a promoted shot's previz
 
 
 class LoudnessRecord(BaseModel):
@@ -144,6 +154,8 @@ class Manifest(BaseModel):
     loudness: LoudnessRecord | None = None  # the soundtrack's normalisation
     shots: list[ShotRecord] = []
     plates: list[ShotRecord] = []  # background plates made (or reused) for this film
+    previz: bool = False  # the film is the previz (``render --previz``)
+    production_file: str | None = None  # the production rendered, for ``ministudio promote``
 
     def job_keys(self) -> list[str]:
         """The journal keys of this render's paid jobs: plates, shots, every take, lip-sync

@@ -7,6 +7,7 @@ decides it, so a second render re-runs only what changed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,15 +15,17 @@ from pathlib import Path
 
 import anyio
 
+from ministudio.errors import MinistudioError
 from ministudio.plan.estimate import FilmPlan
 from ministudio.plan.graph import JobGraph, build_graph
-from ministudio.plan.shots import plan_shots
+from ministudio.plan.shots import PREVIZ, plan_shots
 from ministudio.plugins import PluginHost
 from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.errors import BudgetError, RenderError, SpeechError
 from ministudio.run.executors import Executor, LocalExecutor
-from ministudio.run.manifest import Manifest
+from ministudio.run.manifest import Manifest, PrevizRecord
 from ministudio.run.progress import ShotEvent, ShotState
+from ministudio.run.promotion import links, pass_names, previz_production, promoted_routing
 from ministudio.run.renderer import Renderer
 from ministudio.run.store import ContentStore, open_store
 from ministudio.spec import Production
@@ -54,6 +57,13 @@ class RenderOptions:
     # A shot that fails leaves a slate (its id and why) in the film, which is still assembled
     # (the render still fails); False: no film until every shot renders (``--no-partial``).
     partial: bool = True
+    # Render only the previz (``render --previz``): every shot on ``routing.previz`` (else
+    # the animatic), keyless, with the control passes its promotions will need.
+    previz: bool = False
+    # Promote only these shot ids (``ministudio promote --shots``); None: every shot whose
+    # engine edits video. The others keep their previz.
+    promote: frozenset[str] | None = None
+    production_file: str | None = None  # recorded in the manifest for ``ministudio promote``
 
 
 def render(
@@ -94,10 +104,18 @@ def plan(
     env: Mapping[str, str] | None = None,
 ) -> FilmPlan:
     """What ``render`` would do: speaks the lines (their length decides the shots'), renders no
-    video and spends nothing on it."""
+    paid video and spends nothing on it. A production that promotes shots (``routing.previz``)
+    has its previz rendered first (keyless, local, cached into ``out_dir/previz``), so each
+    promotion is priced from its real previz and known to be in the store or not."""
 
     async def run() -> FilmPlan:
-        renderer = _renderer(production, out_dir, host, store, env, None, None, None)
+        nonlocal host, store
+        host, store = host or PluginHost(), store or open_store(None)
+        final, _, previz = await _previz(
+            production, out_dir, host, store, env, None, RenderOptions(), None
+        )
+        renderer = _renderer(final, out_dir, host, store, env, None, None, None)
+        renderer.previz = previz
         try:
             return await renderer.plan()
         finally:
@@ -124,11 +142,66 @@ async def render_async(
     executor: Executor | None = None,
 ) -> Manifest:
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
+    host, store = host or PluginHost(), store or open_store(None)
+    options = options or RenderOptions()
+    production, sketch, previz = await _previz(
+        production, out_dir, host, store, env, on_event, options, executor
+    )
+    if options.previz:
+        assert sketch is not None
+        return sketch
     renderer = _renderer(production, out_dir, host, store, env, on_event, options, executor)
+    renderer.previz = previz
     try:
         return await renderer.run()
     finally:
         renderer.close()
+
+
+async def _previz(
+    production: Production,
+    out_dir: Path,
+    host: PluginHost,
+    store: ContentStore,
+    env: Mapping[str, str] | None,
+    on_event: Callable[[ShotEvent], None] | None,
+    options: RenderOptions,
+    executor: Executor | None,
+) -> tuple[Production, Manifest | None, dict[str, PrevizRecord]]:
+    """Render the previz of ``production`` where it promotes shots (``routing.previz``,
+    the ``promote`` rung, ``options.previz``): into ``out_dir`` with ``options.previz``,
+    else ``out_dir/previz``. The production the final render makes (with the shots not
+    promoted routed to their previz), the previz's manifest and each shot's previz."""
+    if options.promote is not None:
+        planned = plan_shots(production, host)
+        wanted = {ps.id: ps.id in options.promote for ps in planned if ps.promoted}
+        unknown = sorted(options.promote - set(wanted))
+        if unknown:
+            raise MinistudioError(
+                f"cannot promote {', '.join(unknown)}: no such shot, or its engine edits no "
+                "video (route it to one that declares video_edit)"
+            )
+        production = promoted_routing(production, wanted)
+    planned = plan_shots(production, host)
+    passes = pass_names(planned)
+    if not passes and not options.previz:
+        return production, None, {}
+    engine = production.routing.previz or PREVIZ
+    sketch = previz_production(production, engine)
+    where = out_dir if options.previz else out_dir / "previz"
+    first = dataclasses.replace(options, previz=True, max_cost=None, promote=None)
+    renderer = _renderer(sketch, where, host, store, env, on_event, first, executor)
+    renderer.passes = passes
+    manifest: Manifest | None = None
+    try:
+        manifest = await renderer.run()
+    except RenderError as exc:  # a promoted shot whose previz failed fails in the final
+        if options.previz:
+            raise
+        manifest = exc.result
+    finally:
+        renderer.close()
+    return production, manifest, links(renderer.shots)
 
 
 def _renderer(

@@ -17,7 +17,7 @@ import anyio.abc
 import anyio.to_thread
 
 from ministudio.errors import MinistudioError
-from ministudio.jobs import PreviousClip
+from ministudio.jobs import PreviousClip, PrevizSource
 from ministudio.media.memory import cap_arenas
 from ministudio.plan.estimate import FilmPlan
 from ministudio.plan.graph import (
@@ -49,8 +49,9 @@ from ministudio.run.engine_calls import EngineCalls
 from ministudio.run.errors import SpeechError
 from ministudio.run.executors import Executor, walk
 from ministudio.run.lipsync import LipSync
-from ministudio.run.manifest import Manifest
+from ministudio.run.manifest import Manifest, PrevizRecord
 from ministudio.run.progress import Progress, ShotEvent, ShotState
+from ministudio.run.promotion import Passes, source_of
 from ministudio.run.requests import Requests, with_plate
 from ministudio.run.shots import Line, Shot, carried_lines, job_of, place, previous_of, split, timed
 from ministudio.run.speech import Speech, native
@@ -112,6 +113,12 @@ class Renderer:
         self.takes = Takes(
             ctx, self.requests, self.clips, self.inspector, self.progress, self.lipsync
         )
+        self.takes.promotion = self._promotion
+        # a previz render: the control passes to make of each shot's kept take, by shot id
+        self.passes: dict[str, tuple[str, ...]] = {}
+        self._passes = Passes(ctx, self.requests)
+        # a final render: each shot's previz (by shot or part id), for its promotion
+        self.previz: dict[str, PrevizRecord] = {}
         # the film is encoded on this process: one encoding or decoding job per core, and the
         # threads doing it share one malloc arena per core (``ministudio.media.memory``)
         local = anyio.CapacityLimiter(os.cpu_count() or 2)
@@ -165,7 +172,9 @@ class Renderer:
         await walk(JobGraph(tuple(self.graph.of_kind(SPEECH))), self._speak)
         self._timed()
         shots = self.shots
-        return await assess(self.ctx, self.requests, self.clips, self.remote, shots, self.lipsync)
+        return await assess(
+            self.ctx, self.requests, self.clips, self.remote, shots, self.lipsync, self._promotion
+        )
 
     def close(self) -> None:
         self.ctx.journal.close()
@@ -186,7 +195,9 @@ class Renderer:
         shots = self._timed()
         self.progress.records = {s.planned.id: s.record for s in shots}
         self.progress.snapshot = lambda: self.assembly.manifest(self.shots)
-        planned = await assess(ctx, self.requests, self.clips, self.remote, shots, self.lipsync)
+        planned = await assess(
+            ctx, self.requests, self.clips, self.remote, shots, self.lipsync, self._promotion
+        )
         refuse_over_budget(ctx, planned)
         limits = [x for x in (ctx.p.budget, ctx.options.max_cost) if x is not None]
         self.takes.allowance = min(limits) - planned.cost if limits else None  # for retakes
@@ -272,11 +283,17 @@ class Renderer:
             plate = await self.clips.plate(shot)
             if plate is not None:
                 with_plate(shot, plate)
-            take = Take(ps.engine, ps.seed, first_frame, continued)
+            source = self._promotion(shot, needed=True) if ps.promoted else None
+            take = Take(ps.engine, ps.seed, first_frame, continued, source=source)
             kept = await self.takes.first(shot, take, previous)
             if failing(kept.record.qc):
                 kept = await self.takes.retake(self.shots, shot, kept, previous)
             self.takes.keep(shot, kept)
+            if kept.take.source is not None:
+                shot.record.previz = self.previz[ps.id]
+            names = self.passes.get(shot.record.part_of or ps.id)
+            if names:
+                shot.record.passes = await self._passes.make(shot, kept, names)
             if shot.brief.native_audio:
                 await self._film_open.wait()  # the voiced track is mixed first
                 await self.assembly.native_audio(shot)
@@ -317,6 +334,19 @@ class Renderer:
         return frame, job_of(previous.record)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _promotion(self, shot: Shot, needed: bool = False) -> PrevizSource | None:
+        """The previz ``shot`` is promoted from; None (or, when ``needed``, an error saying
+        why) when it has none."""
+        record = self.previz.get(shot.planned.id)
+        if record is None:
+            if needed:
+                raise MinistudioError(
+                    "its previz could not be made (previz/manifest.json says why), so it "
+                    "cannot be promoted"
+                )
+            return None
+        return source_of(self.ctx, record, shot.timing.frames)
 
     def _waiting(self) -> None:
         self.inspector.check_key()  # a judge without its key stops us before any spending

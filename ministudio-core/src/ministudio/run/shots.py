@@ -123,7 +123,9 @@ def split(production: Production, shot: Shot) -> list[Shot]:
     from ministudio.plan.phrasing import cuts, pauses
 
     ps, timing, fps = shot.planned, shot.timing, production.format.fps
-    longest = longest_clip(ps.engine)
+    # a promotion keeps its previz's length: the shot is cut as its previz is
+    engine = ps.previz if ps.promoted and ps.previz else ps.engine
+    longest = longest_clip(engine)
     timed_by_lines = ps.shot.duration == "audio" or timing.stretched
     if timing.duration <= longest + 1e-6 or not timed_by_lines or speaks_natively(ps):
         return [shot]
@@ -132,7 +134,7 @@ def split(production: Production, shot: Shot) -> list[Shot]:
         if line.path is not None:
             candidates += [start + t for t in pauses(*read_wav(line.path))]
         candidates.append(start + line.duration + GAP / 2)  # between two lines
-    times = cuts(timing.duration, candidates, longest, ps.engine.capabilities.min_duration)
+    times = cuts(timing.duration, candidates, longest, engine.capabilities.min_duration)
     bounds = [0, *(round(t * fps) for t in times), timing.frames]
     parts = []
     for n, (a, b) in enumerate(itertools.pairwise(bounds), 1):

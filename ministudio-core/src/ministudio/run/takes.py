@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ministudio.errors import MinistudioError
-from ministudio.jobs import EditRequest, QCVerdict
+from ministudio.jobs import EditRequest, PrevizSource, QCVerdict
 from ministudio.plan.estimate import money
 from ministudio.plan.shots import PlannedShot, speaks_natively
 from ministudio.qc.retakes import Take, best, climb, failing
@@ -61,6 +61,8 @@ class Takes:
         self.ctx, self.requests, self.clips = ctx, requests, clips
         self.inspector, self.progress, self.lipsync = inspector, progress, lipsync
         self.allowance: float | None = None  # USD the budget leaves for retakes (None: no limit)
+        # the shot's previz (set by the renderer), for the ``promote`` rung
+        self.promotion: Callable[[Shot], PrevizSource | None] = lambda shot: None
 
     async def first(self, shot: Shot, take: Take, previous: Shot | None) -> Made:
         """The shot's first take: its engine, else each of its fallbacks in turn, checked.
@@ -115,6 +117,8 @@ class Takes:
         footage, on_lips = await self.ctx.executor.media(footage_of, clip, lips)
         made.footage = footage
         record.qc += [on_lips] if on_lips is not None else []
+        if made.take.source is not None:
+            record.qc.append(await self.ctx.executor.media(follows, clip, made.take.source))
         if previous is not None:
             await previous.done.wait()  # its frames come with its own checks
         if previous is not None and previous.footage is not None:
@@ -140,9 +144,11 @@ class Takes:
                     else "retakes are off (qc.retakes: 0)"
                 )
                 break
+            previz = self.promotion(shot) if "promote" in qc.ladder else None
             climbed = next_rung(
-                rungs, take, len(attempts), attempts, ps, self.ctx.p.seed, scene_frame, made[-1]
-            )
+                rungs, take, len(attempts), attempts, ps, self.ctx.p.seed, scene_frame, made[-1],
+                previz,
+            )  # fmt: skip
             if climbed is None:
                 shot.record.retakes_stopped = "no rung of the retake ladder applies any more"
                 break
@@ -223,6 +229,15 @@ class Takes:
         return True
 
 
+def follows(clip: Path, source: PrevizSource) -> QCVerdict:
+    """Whether ``clip``, a promoted take fitted to the film, follows its previz: layout,
+    motion and where each character is (``ministudio.qc.checks.follows``)."""
+    from ministudio.qc.checks.follows import follows_previz
+
+    masks = {n.split(".", 1)[1]: p for n, p in source.passes.items() if n.startswith("mask.")}
+    return follows_previz(clip, source.passes["clip"], masks)
+
+
 def footage_of(
     clip: Path, lips: Callable[[Footage], QCVerdict] | None = None
 ) -> tuple[Footage, QCVerdict | None]:
@@ -244,9 +259,11 @@ def next_rung(
     production_seed: int,
     scene_frame: Path | None,
     latest: Made,
+    previz: PrevizSource | None = None,
 ) -> Take | None:
     """Retake ``number``: ``last`` changed by the next rung of the ladder that applies;
-    ``latest`` is the last take made (what an ``edit`` rung changes)."""
+    ``latest`` is the last take made (what an ``edit`` rung changes), ``previz`` the shot's
+    (what a ``promote`` rung makes the take from)."""
     tried = [t.take.engine.id if isinstance(t, Made) else t.engine for t in attempts]
     edit = None
     if latest.take.engine.id == last.engine.id and latest.record.engine_job_id:
@@ -264,6 +281,7 @@ def next_rung(
             tried=tried,
             native_audio=speaks_natively(ps),
             edit=edit,
+            previz=previz,
         )
         if take is not None:
             return take

@@ -71,3 +71,17 @@ def generate_video(
 
     render_clip(request, output, progress=context.progress)
     return VideoResult(path=output, model=MODEL, cost=0.0)
+
+
+@hookimpl
+def previz_passes(
+    engine: str, request: VideoRequest, names: list[str], output_dir: Path
+) -> dict[str, Path] | None:
+    """The control passes of the clip rendered for ``request``: the same scene drawn again,
+    frame for frame (``ministudio.engines.animatic.passes``)."""
+    if engine != ENGINE:
+        return None
+    from ministudio.engines.animatic.passes import render_passes
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return render_passes(request, names, output_dir)
