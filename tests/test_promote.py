@@ -9,12 +9,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineSpec
 from ministudio.jobs import VideoRequest, VideoResult
 from ministudio.plugins import PluginHost
 from ministudio.run.render import RenderOptions, plan, render
+
 from tests.conftest import tiny_production
 
 
@@ -182,7 +182,11 @@ def test_previz_then_promote_chosen_shots(store, tmp_path: Path) -> None:
     assert sketch.previz and {s.engine for s in sketch.shots} == {"animatic"}
     assert not engine.requests
     one = render(
-        promoting(), out, host=host, store=store, options=RenderOptions(promote=frozenset({"reply"}))
+        promoting(),
+        out,
+        host=host,
+        store=store,
+        options=RenderOptions(promote=frozenset({"reply"})),
     )
     assert {s.id: s.engine for s in one.shots} == {"hello": "animatic", "reply": "promoter"}
     assert one.shots[0].cached  # the approved previz, from the store
@@ -194,7 +198,6 @@ def test_previz_then_promote_chosen_shots(store, tmp_path: Path) -> None:
 
 def test_promote_cli_promotes_the_folders_previz(tmp_path: Path) -> None:
     from click.testing import CliRunner
-
     from ministudio.cli import cli
 
     production = tmp_path / "film.yaml"
