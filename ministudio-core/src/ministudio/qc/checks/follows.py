@@ -1,0 +1,360 @@
+"""Does a final follow its previz? (issue 20)
+
+A previz shot promoted to a final goes through a paid video-edit engine with the previz clip
+as its source. The engine restyles everything (colours, textures, light, grain) but should
+keep what the previz decided: where things are (the layout), how the camera moves, and
+where each character stands. `follows_previz` compares the two clips frame by frame, on the
+small luma pictures `decode` keeps (``fine``: about 128 px on the long side):
+
+1. layout: on ``_SAMPLES`` frames, the correlation of the two pictures' gradient
+   orientations (doubled angles, weighted by gradient strength, after a light blur):
+   orientation survives a regrade, an inverted tone curve, posterizing and grain, where raw
+   values do not. The final may be reframed by a few percent, so the best correlation within
+   a shift of ``_SHIFT`` of the frame counts (by FFT cross-correlation). Unrelated pictures
+   score about 0, the same picture 1.
+2. motion: on ``_SAMPLES`` windows about ``_WINDOW_SECONDS`` long, each clip's motion by
+   phase correlation of the window's ends in four quadrants: the mean shift (a pan or tilt)
+   and the quadrants' spread (a push-in or pull-back). A window agrees when the final moves
+   the way the previz does (within 60 degrees, at least a quarter as far) or, where the
+   previz holds still, the final does too.
+3. characters: for each character's mask (white where the character is in the previz), the
+   same orientation correlation as the layout, counted only inside the (slightly grown)
+   mask, with the final shifted as the layout found best. A figure that moved elsewhere
+   leaves background where the previz has its outline.
+
+The verdict passes when every part passes; its score is the weakest part mapped so 0.5 is
+its threshold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ministudio.jobs import QCVerdict
+from ministudio.qc.checks.footage import decode
+
+CHECK = "follows-previz"
+
+# Thresholds, chosen on benchmarks/follows_previz.py (benchmarks/README.md, "follows-the-
+# previz check"): showcase animatic clips at 360p, each restyled, grained, posterized,
+# reframed by up to 4% ... (follows) and mirrored, reversed, frozen, re-blocked, with figures
+# moved, or swapped for another shot (ignores).
+LAYOUT_MIN = 0.30  # orientation correlation of the sampled frames (median)
+MOTION_MIN = 0.70  # share of windows whose motion agrees
+CHARACTER_MIN = 0.25  # orientation correlation inside a character's mask (median)
+# A window "moves" when its motion is at least this share of the frame width (about 1 px of
+# the 128 px picture): below it, the previz is taken to hold still.
+MOVE_MIN = 0.008
+# Where the previz holds still, the final may drift by up to this share of the width a
+# window (grain, an engine's breathing, a jittered frame) and still count as still.
+STILL_MAX = 0.03
+_SAMPLES = 16  # frames (layout, characters) and windows (motion) compared
+_WINDOW_SECONDS = 1.0  # a window's length: a slow push-in spreads the quadrants ~1 px a second
+_STEPS = 4  # phase correlations per window, their shifts summed
+_SHIFT = 0.05  # the final may sit this share of the frame off the previz, each way
+# motion is measured on pictures blurred more (about a 2.5 px Gaussian): a texture or grain
+# laid over the final stays put while the picture moves, and must not outweigh it
+_MOTION_BLUR = 6
+_MASK_GROW = 2  # px of the fine picture a mask is grown by (its outline's gradient)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What `compare` measured: each part's value, and what the reasons need."""
+
+    layout: float  # median orientation correlation, -1..1
+    motion: float  # share of windows that agree, 0..1
+    characters: dict[str, float]  # character id: median masked correlation
+    previz_motion: tuple[float, float, float]  # mean (x, y, zoom) of the disagreeing windows
+    final_motion: tuple[float, float, float]
+    still_previz: bool  # the previz holds still in most disagreeing windows
+
+
+def _blur(frames: np.ndarray, passes: int = 2) -> np.ndarray:
+    """Passes of a 3-tap box blur along both picture axes (two: about a 1.2 px Gaussian)."""
+    out = frames
+    for _ in range(passes):
+        for axis in (1, 2):
+            pad = [(0, 0)] * out.ndim
+            pad[axis] = (1, 1)
+            p = np.pad(out, pad, mode="edge")
+            n = out.shape[axis]
+            out = (
+                np.take(p, range(0, n), axis=axis)
+                + np.take(p, range(1, n + 1), axis=axis)
+                + np.take(p, range(2, n + 2), axis=axis)
+            ) / 3.0
+    return out
+
+
+def _orientation(frames: np.ndarray) -> np.ndarray:
+    """Per pixel, the gradient's doubled angle weighted by its strength (complex)."""
+    b = _blur(frames.astype(np.float32) / 255.0)
+    gy, gx = np.gradient(b, axis=(1, 2))
+    g = gx + 1j * gy
+    mag = np.abs(g)
+    z: np.ndarray = np.where(mag > 1e-6, g * g / np.maximum(mag, 1e-6), 0)
+    return z.astype(np.complex64)
+
+
+def _best_shifts(zf: np.ndarray, zp: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Per frame: the orientation correlation of final and previz at the best shift of the
+    final within ``_SHIFT`` of the frame, and that shift (rows, columns)."""
+    _, h, w = zp.shape
+    sy, sx = max(1, round(_SHIFT * h)), max(1, round(_SHIFT * w))
+    cross = np.fft.ifft2(np.fft.fft2(zf) * np.conj(np.fft.fft2(zp))).real
+    norm = np.sqrt((np.abs(zf) ** 2).sum(axis=(1, 2)) * (np.abs(zp) ** 2).sum(axis=(1, 2)))
+    rows = np.r_[0 : sy + 1, h - sy : h]
+    cols = np.r_[0 : sx + 1, w - sx : w]
+    near = cross[:, rows][:, :, cols]
+    values, shifts = [], []
+    for k in range(zp.shape[0]):
+        if norm[k] < 1e-9:  # a flat picture: nothing to compare
+            values.append(1.0 if np.abs(zp[k]).sum() < 1e-6 else 0.0)
+            shifts.append((0, 0))
+            continue
+        i, j = np.unravel_index(int(np.argmax(near[k])), near[k].shape)
+        values.append(float(near[k, i, j] / norm[k]))
+        dy, dx = int(rows[i]), int(cols[j])
+        shifts.append((dy - h if dy > h // 2 else dy, dx - w if dx > w // 2 else dx))
+    return np.array(values), shifts
+
+
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    out = mask
+    for _ in range(px):
+        p = np.pad(out, 1)
+        out = (
+            p[1:-1, 1:-1] | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
+        )  # 4-neighbour dilation
+    return out
+
+
+def _masked(zf: np.ndarray, zp: np.ndarray, mask: np.ndarray, shift: tuple[int, int]) -> float:
+    """Orientation correlation inside ``mask``, the final moved back by ``shift``; NaN where
+    the mask is (nearly) empty or the previz is flat inside it."""
+    if mask.sum() < 4:
+        return float("nan")
+    f = np.roll(zf, (-shift[0], -shift[1]), axis=(0, 1))[mask]
+    p = zp[mask]
+    norm = float(np.sqrt((np.abs(f) ** 2).sum() * (np.abs(p) ** 2).sum()))
+    if norm < 1e-9:
+        return float("nan")
+    return float((f * np.conj(p)).real.sum() / norm)
+
+
+def _phase_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """How far ``b``'s content moved from ``a``'s (x, y pixels), by phase correlation."""
+    h, w = a.shape
+    win = np.outer(np.hanning(h), np.hanning(w))
+    fa = np.fft.fft2((a - a.mean()) * win)
+    fb = np.fft.fft2((b - b.mean()) * win)
+    r = fb * np.conj(fa)
+    r /= np.abs(r) + 1e-9
+    c = np.fft.ifft2(r).real
+    i, j = np.unravel_index(int(np.argmax(c)), c.shape)
+
+    def sub(line: np.ndarray, k: int) -> float:
+        n = line.size
+        lo, mid, hi = line[(k - 1) % n], line[k], line[(k + 1) % n]
+        den = lo - 2 * mid + hi
+        off = 0.5 * (lo - hi) / den if abs(den) > 1e-12 else 0.0
+        pos = k + max(-0.5, min(0.5, off))
+        return pos - n if pos > n / 2 else pos
+
+    return sub(c[i, :], int(j)), sub(c[:, j], int(i))
+
+
+_QUADRANTS = ("tl", "tr", "bl", "br")
+
+
+def _motion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How each quadrant's content moved from picture ``a`` to ``b``: (x, y) per quadrant
+    (top left, top right, bottom left, bottom right), as shares of the width. Quadrants
+    moving together are a pan or tilt, apart a push-in or pull-back; a figure the camera
+    follows holds its quadrants still while the others move."""
+    h, w = a.shape
+    hh, hw = h // 2, w // 2
+    out: list[float] = []
+    for ys, xs in (
+        (slice(0, hh), slice(0, hw)),
+        (slice(0, hh), slice(hw, 2 * hw)),
+        (slice(hh, 2 * hh), slice(0, hw)),
+        (slice(hh, 2 * hh), slice(hw, 2 * hw)),
+    ):
+        out += _phase_shift(a[ys, xs], b[ys, xs])
+    result: np.ndarray = np.array(out) / w
+    return result
+
+
+def _summary(motion: np.ndarray) -> tuple[float, float, float]:
+    """(x, y, zoom) of a quadrant motion: the mean shift, and how far the quadrants spread
+    apart (positive: the picture grows, a push-in)."""
+    q = motion.reshape(4, 2)
+    spread_x = (q[1, 0] + q[3, 0] - q[0, 0] - q[2, 0]) / 2
+    spread_y = (q[2, 1] + q[3, 1] - q[0, 1] - q[1, 1]) / 2
+    return float(q[:, 0].mean()), float(q[:, 1].mean()), float((spread_x + spread_y) / 2)
+
+
+def _window_agrees(p: np.ndarray, f: np.ndarray) -> bool:
+    """Does the final's quadrant motion ``f`` follow the previz's ``p`` over a window?"""
+    size_p, size_f = float(np.linalg.norm(p) / 2), float(np.linalg.norm(f) / 2)
+    if size_p < MOVE_MIN:
+        return size_f <= STILL_MAX
+    if size_f < 0.25 * size_p:
+        return False
+    return float(p @ f) / (size_p * size_f) >= 0.5
+
+
+def compare(
+    final: Path | str, previz: Path | str, masks: Mapping[str, Path | str] | None = None
+) -> Comparison | str:
+    """Measure the three parts; a sentence instead when the clips cannot be compared."""
+    pv = decode(previz, sound=False)
+    fn = decode(final, sound=False)
+    if fn.frames != pv.frames:
+        return (
+            f"the final has {fn.frames} frames and the previz {pv.frames}: fit the final to "
+            "the previz's frames before comparing them"
+        )
+    if fn.fine.shape != pv.fine.shape:
+        return (
+            f"the final is {fn.width}x{fn.height} and the previz {pv.width}x{pv.height}: fit "
+            "the final to the previz's size before comparing them"
+        )
+    n = pv.frames
+    picks = np.linspace(0, n - 1, min(_SAMPLES, n)).round().astype(int)
+    zp, zf = _orientation(pv.fine[picks]), _orientation(fn.fine[picks])
+    layout_values, shifts = _best_shifts(zf, zp)
+    # motion over windows of about _WINDOW_SECONDS (at most half the clip)
+    gap = max(1, min(round(_WINDOW_SECONDS * (pv.fps or 24)), (n - 1) // 2 or 1))
+    starts = np.linspace(0, max(0, n - 1 - gap), min(_SAMPLES, max(1, n - gap))).round()
+    starts = starts.astype(int)
+    ends = np.minimum(starts + gap, n - 1)
+    # each window's motion is summed over _STEPS steps: a fast pan stays within reach of
+    # the phase correlation (a quarter of a quadrant), a slow push-in still adds up
+    steps = [
+        np.linspace(s, e, _STEPS + 1).round().astype(int) for s, e in zip(starts, ends, strict=True)
+    ]
+    used = np.unique(np.concatenate(steps))
+    p_fine = dict(zip(used, _blur(pv.fine[used].astype(np.float32), _MOTION_BLUR), strict=True))
+    f_fine = dict(zip(used, _blur(fn.fine[used].astype(np.float32), _MOTION_BLUR), strict=True))
+    agree, p_wrong, f_wrong, still = [], np.zeros(8), np.zeros(8), 0
+    for ks in steps:
+        ks = np.unique(ks)
+        if ks.size < 2:
+            continue
+        mp = np.sum([_motion(p_fine[a], p_fine[b]) for a, b in itertools.pairwise(ks)], axis=0)
+        mf = np.sum([_motion(f_fine[a], f_fine[b]) for a, b in itertools.pairwise(ks)], axis=0)
+        ok = _window_agrees(mp, mf)
+        agree.append(ok)
+        if not ok:
+            p_wrong += mp
+            f_wrong += mf
+            still += int(np.linalg.norm(mp) / 2 < MOVE_MIN)
+    wrong = len(agree) - sum(agree)
+    characters: dict[str, float] = {}
+    for name, path in (masks or {}).items():
+        mk = decode(path, sound=False)
+        fine = mk.fine
+        if fine.shape[1:] != pv.fine.shape[1:]:
+            raise ValueError(
+                f"{name}'s mask is {mk.width}x{mk.height}, the previz {pv.width}x{pv.height}"
+            )
+        idx = np.minimum(picks, mk.frames - 1)
+        values = [
+            _masked(zf[k], zp[k], _grow(fine[i] > 128, _MASK_GROW), shifts[k])
+            for k, i in enumerate(idx)
+        ]
+        kept = [v for v in values if not np.isnan(v)]
+        if kept:
+            characters[name] = float(np.median(kept))
+    return Comparison(
+        layout=float(np.median(layout_values)),
+        motion=float(np.mean(agree)) if agree else 1.0,
+        characters=characters,
+        previz_motion=_summary(p_wrong / max(1, wrong)),
+        final_motion=_summary(f_wrong / max(1, wrong)),
+        still_previz=wrong > 0 and still * 2 >= wrong,
+    )
+
+
+def _camera(motion: tuple[float, float, float]) -> str:
+    """The camera move a picture's (x, y, zoom) motion shows, in words."""
+    x, y, z = motion
+    size = max(abs(x), abs(y), abs(z))
+    if size < MOVE_MIN:
+        return "holds still"
+    if abs(z) == size:
+        return "pushes in" if z > 0 else "pulls back"
+    if abs(x) == size:  # the picture moving left is the camera panning right
+        return "pans right" if x < 0 else "pans left"
+    return "tilts down" if y < 0 else "tilts up"
+
+
+def _part_score(value: float, threshold: float) -> float:
+    """0.5 at the threshold, 0 at nothing, 1 at perfect."""
+    value = max(0.0, min(1.0, value))
+    if value < threshold:
+        return 0.5 * value / threshold
+    return 0.5 + 0.5 * (value - threshold) / max(1e-9, 1 - threshold)
+
+
+def follows_previz(final: Path, previz: Path, masks: Mapping[str, Path] | None = None) -> QCVerdict:
+    """Does ``final`` keep ``previz``'s layout, camera motion and (with ``masks``, a mask
+    clip per character id) each character's place? One verdict, check "follows-previz"."""
+    found = compare(final, previz, masks)
+    if isinstance(found, str):
+        return QCVerdict(check=CHECK, passed=False, score=0.0, reason=found)
+    problems = []
+    scores = [_part_score(found.layout, LAYOUT_MIN), _part_score(found.motion, MOTION_MIN)]
+    if found.layout < LAYOUT_MIN:
+        problems.append(
+            f"its layout does not follow the previz's blocking: their edges agree "
+            f"{max(0.0, found.layout):.0%} (at least {LAYOUT_MIN:.0%} wanted)"
+        )
+    if found.motion < MOTION_MIN:
+        if found.still_previz:
+            how = f"the camera {_camera(found.final_motion)} where the previz holds still"
+        else:
+            how = (
+                f"the camera {_camera(found.final_motion)} where the previz's "
+                f"{_camera(found.previz_motion)}"
+            )
+        problems.append(
+            f"its motion does not follow the previz's: {how} (the motion agrees in "
+            f"{found.motion:.0%} of the clip, at least {MOTION_MIN:.0%} wanted)"
+        )
+    for name, value in found.characters.items():
+        scores.append(_part_score(value, CHARACTER_MIN))
+        if value < CHARACTER_MIN:
+            problems.append(
+                f"{name} is not where the previz puts them: inside {name}'s mask the edges "
+                f"agree {max(0.0, value):.0%} (at least {CHARACTER_MIN:.0%} wanted)"
+            )
+    score = round(min(scores), 3)
+    if problems:
+        return QCVerdict(
+            check=CHECK,
+            passed=False,
+            score=score,
+            reason="the final ignores the previz: " + "; ".join(problems),
+        )
+    parts = [f"edges agree {found.layout:.0%}", f"motion agrees in {found.motion:.0%}"]
+    if found.characters:
+        parts.append(
+            "each character is in its mask ("
+            + ", ".join(f"{k} {v:.0%}" for k, v in found.characters.items())
+            + ")"
+        )
+    return QCVerdict(
+        check=CHECK,
+        passed=True,
+        score=score,
+        reason="the final follows the previz: " + ", ".join(parts),
+    )
