@@ -186,6 +186,43 @@ class InputTests(VideoKit):
         if before is not None and after is not None:
             assert after - before == 3, "two shots and one edit"
 
+    def test_a_promotion_hands_the_engine_its_previz_and_declared_passes(
+        self, tmp_path: Path, engine_env: dict[str, str], engine_faults: object
+    ) -> None:
+        """With ``routing.previz: animatic``, each shot's previz renders first and the engine
+        promotes it: its request carries the previz (``request.source``) with exactly the
+        passes it declares, at the previz's length, and the final has the previz's frames.
+
+        Check first: the engine reads ``request.source.passes`` (each a file: upload the MP4s
+        its API takes) and ``request.duration`` (the previz's, not one of its durations);
+        its API makes a clip of the source's length. Needs ``Capabilities.video_edit``.
+        """
+        from ministudio.engines.animatic import plugin as animatic
+        from ministudio.spec import Production
+
+        declared = self.spec().capabilities.video_edit
+        if not declared:
+            pytest.skip("the engine declares no video_edit")
+        host = self.host()
+        if "animatic" not in host.engines:
+            host.register(animatic, "animatic")
+        film = self.production(self.spec()).model_dump()
+        film["routing"]["previz"] = "animatic"
+        before = self._submissions(engine_faults)
+        manifest = self.render_production(
+            tmp_path, engine_env, Production.model_validate(film), host=host
+        )
+        every = ("camera", "clip", "depth", "edge", "mask.ann", "pose", "pose.json")
+        names = [n for n in every if n.split(".")[0] in declared]
+        for shot in manifest.shots:
+            assert shot.state == "done", shot.error
+            assert shot.previz is not None, "the shot was not promoted from its previz"
+            assert f"its previz ({', '.join(names)})" in shot.conditioning, shot.conditioning
+            assert shot.requested_duration == pytest.approx(shot.duration)
+        after = self._submissions(engine_faults)
+        if before is not None and after is not None:
+            assert after - before == len(manifest.shots), "one promotion per shot"
+
     def test_seeds_are_recorded_and_stable(
         self, tmp_path: Path, engine_env: dict[str, str]
     ) -> None:
