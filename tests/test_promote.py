@@ -220,3 +220,15 @@ def test_promote_cli_promotes_the_folders_previz(tmp_path: Path) -> None:
     refused = runner.invoke(cli, ["promote", str(out), "--shots", "a", "--store", str(store_dir)])
     assert refused.exit_code != 0
     assert "its engine edits no video" in str(refused.exception)
+
+
+def test_a_previz_engine_that_makes_no_passes_is_refused_before_any_work(tmp_path: Path) -> None:
+    from ministudio.errors import CapabilityError, UnknownEngineError
+
+    host = PluginHost()
+    host.register(Promoter(), "promoter")
+    with pytest.raises(UnknownEngineError, match=r"routing\.previz"):
+        render(promoting(previz="no-such-engine"), tmp_path / "a", host=host)
+    with pytest.raises(CapabilityError, match="makes no control passes"):
+        render(promoting(previz="promoter"), tmp_path / "b", host=host)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
