@@ -688,6 +688,13 @@ def test_a_video_file_source_sets_the_edit_length_and_price(
     assert duration_of(clip, tmp_path) == pytest.approx(7.0, abs=1 / luma.fps)
     assert luma.billed_usd == pytest.approx(2.16)  # 2 x 1.08 (720p)
     assert luma.create_bodies == [sent]
+    # "owned by the same client and in state=ready" ([SDK-A] image_ref_param.py)
+    with http(luma, "luma-api-other") as other:
+        assert refused(other, sent) == (400, f"file {file_id!r} not found")
+    with http(luma) as c:
+        pending = c.post("/files", json={"mime_type": "video/mp4", "size_bytes": len(data)})
+        code, detail = refused(c, _edit({"file_id": pending.json()["id"]}))
+        assert code == 422 and "not ready" in detail
 
 
 def test_a_video_file_source_over_18_s_is_refused(luma: LumaAgentsServer, tmp_path: Path) -> None:

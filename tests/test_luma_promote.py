@@ -254,3 +254,14 @@ def test_luma_declares_the_clip_pass_only() -> None:
     assert spec.capabilities.video_edit == ("clip",)
     assert all(v.capabilities.video_edit == ("clip",) for v in spec.variants)
     assert ministudio_luma.DREAM_MACHINE_ENGINE.spec().capabilities.video_edit == ()
+
+
+def test_a_video_past_the_bound_is_not_uploaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = previz(tmp_path / "previz.mp4", 5.0)
+    monkeypatch.setattr(_files, "MAX_VIDEO_BYTES", 1000)
+    with LumaAgentsServer(latency=0.05) as server:
+        with pytest.raises(EngineRefusal, match="more than the 0 MB a previz may have"):
+            submit(promote(source), context(server, tmp_path))
+        assert server.uploads == 0 and server.create_bodies == []

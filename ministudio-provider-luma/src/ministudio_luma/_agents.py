@@ -12,6 +12,9 @@ How failures map, so the core never pays twice (notes §1.5, §1.6):
   and no idempotency key, so a lost create cannot be found again and the core stops the shot
   instead of paying twice. ``context.sending()`` is called right before the create, after
   the uploads.
+- a promotion (``request.source``) is a ``video_edit`` of the previz clip, uploaded through
+  the Files API before the create (``_request.promotion``); refused before that upload when
+  Luma would not take it (over 18 s, a loop, an unknown ``promote`` option).
 - an extension whose source generation Luma refuses (400/422: gone, not ours, not done)
   is sent again once from the previous clip's last frame (a refused create is not billed).
 - poll: transport errors, 429 and 5xx: ``TransientError``; an unknown id: ``EngineError``.

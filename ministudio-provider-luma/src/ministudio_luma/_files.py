@@ -59,10 +59,23 @@ def is_video(path: Path) -> bool:
         return head.read(12)[4:8] == b"ftyp"  # the ISO media box every MP4 starts with
 
 
+# A previz is at most 18 s of H.264 (a few MB at 1080p). Luma takes URL and inline sources up
+# to 200 MB (notes §6.2) and Files API objects up to 5 GiB; a file past the smaller bound is
+# not a previz, and is not read into memory.
+MAX_VIDEO_BYTES = 200 * 1024 * 1024
+
+
 def _video(path: Path) -> bytes:
     """The video's bytes, once it probes whole (a cut-off render is not uploaded)."""
     from ministudio_luma._media import seconds_of
 
+    size = path.stat().st_size
+    if size > MAX_VIDEO_BYTES:
+        raise EngineRefusal(
+            AGENTS,
+            f"the video {path.name} has {size} bytes, more than the "
+            f"{MAX_VIDEO_BYTES // 2**20} MB a previz may have: render it again",
+        )
     seconds_of(path)
     return path.read_bytes()
 
