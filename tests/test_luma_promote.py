@@ -265,3 +265,28 @@ def test_a_video_past_the_bound_is_not_uploaded(
         with pytest.raises(EngineRefusal, match="more than the 0 MB a previz may have"):
             submit(promote(source), context(server, tmp_path))
         assert server.uploads == 0 and server.create_bodies == []
+
+
+def test_an_animatic_previz_end_to_end(tmp_path: Path) -> None:
+    """A previz made by the embedded animatic engine, promoted: what comes back is as long as
+    the animatic, and its price is the 360p shot's (priced as 540p: two 5 s blocks)."""
+    from ministudio.engines.animatic.render import render_clip
+
+    shot = kite_request(duration=6.0, width=640, height=360, fps=FPS)
+    clip = render_clip(shot, tmp_path / "animatic.mp4")
+    frames = probe(clip).frames
+    request = shot.model_copy(
+        update={
+            "model": "ray-3.2",
+            "source": PrevizSource(frames=frames, passes={"clip": clip}),
+            "duration": frames / FPS,
+        }
+    )
+    with LumaAgentsServer(latency=0.05, render_scale=0.2) as server:
+        ctx = context(server, tmp_path)
+        ministudio_luma.check_video(engine="luma", request=request, context=ctx)
+        job = submit(request, ctx)
+        assert server.create_bodies[0]["video"]["resolution"] == "360p"
+        made = probe(fetch(server, job, ctx, request, tmp_path / "final.mp4").path)
+    assert made.frames / made.fps == pytest.approx(frames / FPS, abs=1 / server.fps)
+    assert _request.cost(request) == pytest.approx(1.44)
