@@ -221,3 +221,55 @@ def test_an_edit_of_a_promoted_take_edits_the_take(tmp_path: Path) -> None:
         assert len(server.uploads) == 1  # the edit uploads nothing
     assert aleph.body["videoUri"] == f"{server.base_url}/files/{first.id}.mp4"
     assert aleph.body["promptText"].startswith("Edit this video: fix the kite is green.")
+
+
+def test_a_film_with_routing_previz_promotes_each_shot_through_runway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The core's own pipeline (routing.previz: the keyless animatic first): Runway gets the
+    animatic's clip of each shot, uploaded, and its final keeps the previz's frames."""
+    from ministudio.plugins import PluginHost
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
+    from ministudio.spec import Production
+
+    monkeypatch.setenv("RUNWAY_EXPECTED_LATENCY", "0.2")
+    film = Production.model_validate(
+        {
+            "title": "Promoted",
+            "format": {"aspect_ratio": "16:9", "resolution": "720p", "fps": 12},
+            "characters": {"ann": {"name": "Ann", "dna": "a woman, red coat"}},
+            "environments": {"park": {"description": "a park", "lighting": "day"}},
+            "scenes": [
+                {
+                    "id": "one",
+                    "environment": "park",
+                    "shots": [
+                        {"id": "s1", "action": "Ann waves", "characters": ["ann"], "duration": 3}
+                    ],
+                }
+            ],
+            "routing": {"video": "runway", "previz": "animatic"},
+        }
+    )
+    with RunwayServer(api_key=KEY, latency=0.1) as server:
+        manifest = render(
+            film,
+            tmp_path / "out",
+            host=PluginHost(env={}),
+            store=ContentStore(tmp_path / "store"),
+            env={
+                "RUNWAYML_BASE_URL": server.base_url,
+                "RUNWAYML_API_SECRET": KEY,
+                "RUNWAY_POLL_INTERVAL": "0.05",
+            },
+        )
+        (task,) = server.created
+        (slot,) = server.uploads.values()
+        uploaded = probe(slot.path) if slot.path else None
+    assert task.endpoint == "video_to_video" and task.body["videoUri"] == slot.uri
+    assert task.body["model"] == "aleph2" and "Ann" in task.body["promptText"]
+    (shot,) = manifest.shots
+    assert shot.state == "done" and shot.previz is not None
+    assert uploaded is not None and uploaded.frames == 36 and uploaded.fps == 12.0
+    assert (task.frames, task.fps) == (36, 12)
