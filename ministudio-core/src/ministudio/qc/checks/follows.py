@@ -77,18 +77,12 @@ class Comparison:
 
 def _blur(frames: np.ndarray, passes: int = 2) -> np.ndarray:
     """Passes of a 3-tap box blur along both picture axes (two: about a 1.2 px Gaussian)."""
-    out = frames
+    out = frames.astype(np.float32)
     for _ in range(passes):
-        for axis in (1, 2):
-            pad = [(0, 0)] * out.ndim
-            pad[axis] = (1, 1)
-            p = np.pad(out, pad, mode="edge")
-            n = out.shape[axis]
-            out = (
-                np.take(p, range(0, n), axis=axis)
-                + np.take(p, range(1, n + 1), axis=axis)
-                + np.take(p, range(2, n + 2), axis=axis)
-            ) / 3.0
+        p = np.pad(out, ((0, 0), (1, 1), (0, 0)), mode="edge")
+        out = (p[:, :-2] + p[:, 1:-1] + p[:, 2:]) / 3.0
+        p = np.pad(out, ((0, 0), (0, 0), (1, 1)), mode="edge")
+        out = (p[:, :, :-2] + p[:, :, 1:-1] + p[:, :, 2:]) / 3.0
     return out
 
 
@@ -148,48 +142,52 @@ def _masked(zf: np.ndarray, zp: np.ndarray, mask: np.ndarray, shift: tuple[int, 
     return float((f * np.conj(p)).real.sum() / norm)
 
 
-def _phase_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """How far ``b``'s content moved from ``a``'s (x, y pixels), by phase correlation."""
-    h, w = a.shape
-    win = np.outer(np.hanning(h), np.hanning(w))
-    fa = np.fft.fft2((a - a.mean()) * win)
-    fb = np.fft.fft2((b - b.mean()) * win)
-    r = fb * np.conj(fa)
-    r /= np.abs(r) + 1e-9
-    c = np.fft.ifft2(r).real
-    i, j = np.unravel_index(int(np.argmax(c)), c.shape)
-
-    def sub(line: np.ndarray, k: int) -> float:
-        n = line.size
-        lo, mid, hi = line[(k - 1) % n], line[k], line[(k + 1) % n]
-        den = lo - 2 * mid + hi
-        off = 0.5 * (lo - hi) / den if abs(den) > 1e-12 else 0.0
-        pos = k + max(-0.5, min(0.5, off))
-        return pos - n if pos > n / 2 else pos
-
-    return sub(c[i, :], int(j)), sub(c[:, j], int(i))
-
-
-_QUADRANTS = ("tl", "tr", "bl", "br")
-
-
-def _motion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """How each quadrant's content moved from picture ``a`` to ``b``: (x, y) per quadrant
-    (top left, top right, bottom left, bottom right), as shares of the width. Quadrants
-    moving together are a pan or tilt, apart a push-in or pull-back; a figure the camera
-    follows holds its quadrants still while the others move."""
-    h, w = a.shape
+def _quadrant_spectra(pictures: np.ndarray) -> np.ndarray:
+    """(pictures, 4, h/2, w/2) spectra of each picture's quadrants (top left, top right,
+    bottom left, bottom right), mean removed and Hann-windowed, for phase correlation.
+    Quadrants moving together are a pan or tilt, apart a push-in or pull-back; a figure the
+    camera follows holds its quadrants still while the others move."""
+    _, h, w = pictures.shape
     hh, hw = h // 2, w // 2
-    out: list[float] = []
-    for ys, xs in (
-        (slice(0, hh), slice(0, hw)),
-        (slice(0, hh), slice(hw, 2 * hw)),
-        (slice(hh, 2 * hh), slice(0, hw)),
-        (slice(hh, 2 * hh), slice(hw, 2 * hw)),
-    ):
-        out += _phase_shift(a[ys, xs], b[ys, xs])
-    result: np.ndarray = np.array(out) / w
-    return result
+    quads = np.stack(
+        [
+            pictures[:, :hh, :hw],
+            pictures[:, :hh, hw : 2 * hw],
+            pictures[:, hh : 2 * hh, :hw],
+            pictures[:, hh : 2 * hh, hw : 2 * hw],
+        ],
+        axis=1,
+    )
+    quads = quads - quads.mean(axis=(2, 3), keepdims=True)
+    spectra: np.ndarray = np.fft.fft2(quads * np.outer(np.hanning(hh), np.hanning(hw)))
+    return spectra
+
+
+def _refine(at: np.ndarray, lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+    """A correlation peak's position to a fraction of a pixel (a parabola through it and
+    its neighbours), signed: past the middle is a negative shift."""
+    den = lo - 2 * mid + hi
+    safe = np.where(np.abs(den) > 1e-12, den, 1.0)
+    off = np.where(np.abs(den) > 1e-12, 0.5 * (lo - hi) / safe, 0.0)
+    pos = at + np.clip(off, -0.5, 0.5)
+    out: np.ndarray = np.where(pos > n / 2, pos - n, pos)
+    return out
+
+
+def _shifts(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """How far each quadrant's content moved from ``first``'s spectra to ``second``'s, by
+    phase correlation: (..., 4, 2) pixels (x, y)."""
+    r = second * np.conj(first)
+    c = np.fft.ifft2(r / (np.abs(r) + 1e-9)).real
+    h, w = c.shape[-2:]
+    flat = c.reshape(-1, h, w)
+    i, j = np.unravel_index(flat.reshape(len(flat), -1).argmax(axis=1), (h, w))
+    k = np.arange(len(flat))
+    mid = flat[k, i, j]
+    x = _refine(j, flat[k, i, (j - 1) % w], mid, flat[k, i, (j + 1) % w], w)
+    y = _refine(i, flat[k, (i - 1) % h, j], mid, flat[k, (i + 1) % h, j], h)
+    out: np.ndarray = np.stack([x, y], axis=-1).reshape(*c.shape[:-2], 2)
+    return out
 
 
 def _summary(motion: np.ndarray) -> tuple[float, float, float]:
@@ -242,15 +240,23 @@ def compare(
         np.linspace(s, e, _STEPS + 1).round().astype(int) for s, e in zip(starts, ends, strict=True)
     ]
     used = np.unique(np.concatenate(steps))
-    p_fine = dict(zip(used, _blur(pv.fine[used].astype(np.float32), _MOTION_BLUR), strict=True))
-    f_fine = dict(zip(used, _blur(fn.fine[used].astype(np.float32), _MOTION_BLUR), strict=True))
+    at = {int(k): n for n, k in enumerate(used)}
+    pairs = sorted({(int(a), int(b)) for ks in steps for a, b in itertools.pairwise(ks) if a != b})
+    # each quadrant's (x, y) shift over each step, as shares of the width
+    moved: list[dict[tuple[int, int], np.ndarray]] = []
+    for clip in (pv, fn):
+        spectra = _quadrant_spectra(_blur(clip.fine[used], _MOTION_BLUR))
+        first = spectra[[at[a] for a, _ in pairs]]
+        second = spectra[[at[b] for _, b in pairs]]
+        found = _shifts(first, second).reshape(len(pairs), 8) / clip.fine.shape[2]
+        moved.append(dict(zip(pairs, found, strict=True)))
     agree, p_wrong, f_wrong, still = [], np.zeros(8), np.zeros(8), 0
     for ks in steps:
-        ks = np.unique(ks)
-        if ks.size < 2:
+        window = [(int(a), int(b)) for a, b in itertools.pairwise(ks) if a != b]
+        if not window:
             continue
-        mp = np.sum([_motion(p_fine[a], p_fine[b]) for a, b in itertools.pairwise(ks)], axis=0)
-        mf = np.sum([_motion(f_fine[a], f_fine[b]) for a, b in itertools.pairwise(ks)], axis=0)
+        mp = np.sum([moved[0][step] for step in window], axis=0)
+        mf = np.sum([moved[1][step] for step in window], axis=0)
         ok = _window_agrees(mp, mf)
         agree.append(ok)
         if not ok:
