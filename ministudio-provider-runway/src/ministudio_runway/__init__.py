@@ -4,9 +4,9 @@ Gen-4 Turbo as the model ``gen4_turbo``), through the official ``runwayml`` SDK.
 Text to video (Gen-4.5, 16:9 or 9:16) and image to video from a shot's first frame (both
 models, six ratios), with the shot's seed; the ``edit`` retake rung changes the engine's own
 take with Aleph 2.0 (``aleph2``, video to video), which also promotes a previz to the final
-(``Capabilities.video_edit``: the previz clip, uploaded). No last frame, no reference images (Runway's
-video endpoints for these models take neither), no webhooks (task polling only). What the
-engine declares is ``_catalog``; the request and its rules ``_request``; the hooks
+(``Capabilities.video_edit``: the previz clip, uploaded). No last frame, no reference images
+(Runway's video endpoints for these models take neither), no webhooks (task polling only).
+What the engine declares is ``_catalog``; the request and its rules ``_request``; the hooks
 ``_tasks``. Importing this module imports neither the SDK nor httpx.
 
 Environment: ``RUNWAYML_API_SECRET`` (required), ``RUNWAYML_BASE_URL``, ``RUNWAY_TIMEOUT``;
