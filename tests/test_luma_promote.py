@@ -145,6 +145,9 @@ def test_routing_option_promote(tmp_path: Path) -> None:
         ]:
             with pytest.raises(EngineRefusal, match=why):
                 submit(promote(source, options={"promote": bad}), ctx)
+        misspelt = promote(source, options={"promtoe": {"auto_controls": True}})
+        with pytest.raises(EngineRefusal, match=r"unknown promtoe \(it takes extend"):
+            submit(misspelt, ctx)
         assert len(server.create_bodies) == 2 and server.uploads == 1
 
 

@@ -73,6 +73,8 @@ EDIT_STRENGTHS: Final = tuple(
 )  # video_edit_strength.py
 EDIT_CONTROLS: Final = ("depth", "pose", "face", "normals", "trajectory")  # advanced_controls
 EDIT_KEYS: Final = ("auto_controls", "strength", "controls")
+# routing.options.luma: the engine's own options, and the core's model and mode (variants)
+OPTIONS: Final = ("extend", "image_ref", "edit", "promote", "model", "mode")
 # each control's fields (depth_control_param.py and its siblings): ``enabled``, and a number
 # "from 0 to 1" or pose's strength
 CONTROL_FIELDS: Final[dict[str, tuple[str, ...]]] = {
@@ -192,6 +194,12 @@ def check(request: VideoRequest) -> None:
     model = request.model or AGENTS_MODEL
     if model != AGENTS_MODEL:
         raise _refused(f"model '{model}' is not a Luma Agents API video model: use ray-3.2")
+    unknown = sorted(set(request.options) - set(OPTIONS))
+    if unknown:  # a misspelt option would otherwise be dropped without a word
+        raise _refused(
+            f"routing.options.{AGENTS}: unknown {', '.join(unknown)} (it takes "
+            f"{', '.join(OPTIONS)})"
+        )
     if request.edit is not None:
         edit_options(request.options)
         return
