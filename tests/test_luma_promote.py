@@ -99,7 +99,7 @@ def test_a_promotion_is_a_video_edit_of_the_uploaded_previz(tmp_path: Path) -> N
         assert sent == {
             "model": "ray-3.2",
             "type": "video_edit",
-            "prompt": "a red kite rises over a beach Preserve the camera motion, framing, "
+            "prompt": "a red kite rises over a beach. Preserve the camera motion, framing, "
             "blocking and timing of the source.",
             "source": {"file_id": sent["source"]["file_id"]},
             "video": {

@@ -270,7 +270,7 @@ async def promotion(request: VideoRequest, context: EngineContext) -> dict[str, 
     return {
         "model": AGENTS_MODEL,
         "type": "video_edit",
-        "prompt": text(request)[: MAX_PROMPT - len(PRESERVE)] + PRESERVE,
+        "prompt": _ended(text(request)[: MAX_PROMPT - len(PRESERVE) - 1]) + PRESERVE,
         "source": await _file(clip, context),
         "video": video,
     }
@@ -401,6 +401,12 @@ def _check_controls(controls: Any, where: str) -> None:
                 raise _refused(
                     f"{where}: controls.{control}.{key} must be {what.get(key, 'from 0 to 1')}"
                 )
+
+
+def _ended(sentence: str) -> str:
+    """``sentence`` ending in a full stop (so a cue can follow it)."""
+    sentence = sentence.rstrip()
+    return sentence if not sentence or sentence[-1] in ".!?" else sentence + "."
 
 
 async def _file(path: Path, context: EngineContext) -> dict[str, str]:
