@@ -341,3 +341,16 @@ def test_the_fake_takes_four_images_at_most_beside_a_video(tmp_path: Path) -> No
         assert _post(server, KLING_O3_EDIT, body)["code"] == 422
         body["image_urls"] = images[:4]
         assert _post(server, KLING_O3_EDIT, body)["code"] == 200
+
+
+def test_a_continue_shot_sends_its_first_frame_beside_the_depth(
+    server: FalServer, tmp_path: Path
+) -> None:
+    depth = clip(tmp_path / "depth.mp4", 81, 64, 36)
+    first = picture(tmp_path / "first.png")
+    req = promote(tmp_path, {"depth": depth}, 81, refs=False, first_frame=first)
+    job = submit(req, context(server, tmp_path, VACE), VACE)
+    sent = server.jobs[job].body
+    assert sent["first_frame_url"] == "https://assets.example/first.png"  # the asset host
+    assert uploaded(server, sent["video_url"]) == depth.read_bytes()
+    assert "ref_image_urls" not in sent
