@@ -66,6 +66,8 @@ FIRST_PARTY: dict[str, str] = {
     "fal-hailuo-2.3": "ministudio-provider-fal",
     "fal-ltx-2.3": "ministudio-provider-fal",
     "fal-veo-3.1": "ministudio-provider-fal",
+    "fal-wan-vace-depth": "ministudio-provider-fal",
+    "fal-kling-o3-edit": "ministudio-provider-fal",
     "fal": "ministudio-provider-fal",
 }
 """The engine ids of MiniStudio's own provider packages, and the package to install for each:
