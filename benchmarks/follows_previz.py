@@ -26,11 +26,13 @@ score and the measured parts of each kind, and the check's time per pair.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -245,70 +247,149 @@ def displaced(frames: np.ndarray, union: np.ndarray) -> np.ndarray:
     return out
 
 
-def pairs(
-    requests: list[VideoRequest], tmp: Path, seconds: float
+def previz_clip(n: int, request: VideoRequest, tmp: Path, seconds: float) -> Path:
+    """Shot ``n``'s previz: the request without its first frame, at most ``seconds`` long."""
+    req = request.model_copy(
+        update={"first_frame": None, "duration": min(request.duration, seconds)}
+    )
+    return animatic.render_clip(req, tmp / f"p{n}.mp4")
+
+
+def pairs_of(
+    n: int, request: VideoRequest, other: VideoRequest, tmp: Path, seconds: float
 ) -> Iterator[tuple[str, str, Path, Path, dict[str, Path]]]:
-    """(label, kind, final, previz, masks) for each labelled pair."""
-    previz: list[tuple[VideoRequest, Path, np.ndarray]] = []
-    for n, req in enumerate(requests):
-        req = req.model_copy(update={"first_frame": None, "duration": min(req.duration, seconds)})
-        path = animatic.render_clip(req, tmp / f"p{n}.mp4")
-        previz.append((req, path, read(path)))
-    for n, (req, path, frames) in enumerate(previz):
-        fps = req.fps
-        d = tmp / f"{n}"
-        d.mkdir()
-        masks = figure_masks(req, d)
-        mask_paths = {
-            cid: write(
-                d / f"mask-{cid}.mp4",
-                np.repeat(m[..., None], 3, axis=3).astype(np.uint8) * 255,
-                fps,
-            )
-            for cid, m in masks.items()
-            if m.any()
+    """(label, kind, final, previz, masks) for each labelled pair of shot ``n``."""
+    req = request.model_copy(
+        update={"first_frame": None, "duration": min(request.duration, seconds)}
+    )
+    path = previz_clip(n, request, tmp, seconds)
+    frames = read(path)
+    fps = req.fps
+    d = tmp / f"{n}"
+    d.mkdir()
+    masks = figure_masks(req, d)
+    mask_paths = {
+        cid: write(
+            d / f"mask-{cid}.mp4", np.repeat(m[..., None], 3, axis=3).astype(np.uint8) * 255, fps
+        )
+        for cid, m in masks.items()
+        if m.any()
+    }
+    union = np.any(np.stack(list(masks.values())), axis=0) if masks else None
+    for kind, make in follow_kinds(fps, n).items():
+        yield "follows", kind, write(d / f"f-{kind}.mp4", make(frames), fps), path, mask_paths
+    yield "ignores", "mirrored", write(d / "mirror.mp4", frames[:, :, ::-1], fps), path, mask_paths
+    if req.shot.camera_move != "static":
+        yield "ignores", "reversed", write(d / "rev.mp4", frames[::-1], fps), path, mask_paths
+        held = np.repeat(frames[len(frames) // 2][None], len(frames), axis=0)
+        yield "ignores", "frozen", write(d / "frozen.mp4", held, fps), path, mask_paths
+    cast = req.shot.characters
+    if len(cast) >= 2:
+        reblocked = req.shot.model_copy(update={"characters": tuple(reversed(cast))})
+        clip = animatic.render_clip(req.model_copy(update={"shot": reblocked}), d / "reblock.mp4")
+        yield "ignores", "re-blocked", clip, path, mask_paths
+    if union is not None and union.any():
+        moved = write(d / "displaced.mp4", displaced(frames, union), fps)
+        yield "ignores", "figures moved", moved, path, mask_paths
+    # another production's shot, rendered at this one's size and length
+    elsewhere = other.model_copy(
+        update={
+            "first_frame": None,
+            "duration": req.duration,
+            "width": req.width,
+            "height": req.height,
+            "fps": req.fps,
         }
-        union = np.any(np.stack(list(masks.values())), axis=0) if masks else None
-        for kind, make in follow_kinds(fps, n).items():
-            yield "follows", kind, write(d / f"f-{kind}.mp4", make(frames), fps), path, mask_paths
-        yield (
-            "ignores",
-            "mirrored",
-            write(d / "mirror.mp4", frames[:, :, ::-1], fps),
-            path,
-            mask_paths,
+    )
+    clip = animatic.render_clip(elsewhere, d / "other.mp4")
+    yield "ignores", "other shot", clip, path, mask_paths
+
+
+def measure(job: tuple[int, VideoRequest, VideoRequest, str, float]) -> list[dict[str, object]]:
+    """Every labelled pair of one previz shot, measured (in a worker process)."""
+    n, request, other, tmp, seconds = job
+    rows: list[dict[str, object]] = []
+    for label, kind, final, previz, masks in pairs_of(n, request, other, Path(tmp), seconds):
+        t = time.perf_counter()
+        verdict = follows.follows_previz(final, previz, masks)
+        spent = time.perf_counter() - t
+        found = follows.compare(final, previz, masks)  # the parts, for the table
+        assert not isinstance(found, str), found
+        rows.append(
+            {
+                "shot": request.shot.shot_id,
+                "label": label,
+                "kind": kind,
+                "seconds": spent,
+                "found": dataclasses.asdict(found),
+                "reason": verdict.reason,
+            }
         )
-        moves = req.shot.camera_move != "static"
-        if moves:
-            yield "ignores", "reversed", write(d / "rev.mp4", frames[::-1], fps), path, mask_paths
-            held = np.repeat(frames[len(frames) // 2][None], len(frames), axis=0)
-            yield "ignores", "frozen", write(d / "frozen.mp4", held, fps), path, mask_paths
-        cast = req.shot.characters
-        if len(cast) >= 2:
-            other = req.shot.model_copy(update={"characters": tuple(reversed(cast))})
-            clip = animatic.render_clip(req.model_copy(update={"shot": other}), d / "reblock.mp4")
-            yield "ignores", "re-blocked", clip, path, mask_paths
-        if union is not None and union.any():
-            moved = write(d / "displaced.mp4", displaced(frames, union), fps)
-            yield "ignores", "figures moved", moved, path, mask_paths
-        # another production's shot, fitted to this one's size and length
-        _, _, o_frames = previz[(n + len(previz) // 2) % len(previz)]
-        h, w = frames.shape[1:3]
-        idx = np.linspace(0, len(o_frames) - 1, len(frames)).round().astype(int)
-        fitted = ffmpeg(
-            o_frames[idx], f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}", fps
+    return rows
+
+
+def report(rows: list[dict[str, object]]) -> None:
+    """The table, the errors and the time, with the module's thresholds."""
+    print(
+        f"thresholds: layout >= {follows.LAYOUT_MIN}, motion >= {follows.MOTION_MIN}, "
+        f"character >= {follows.CHARACTER_MIN}"
+    )
+    judged = []
+    for row in rows:
+        found = follows.Comparison(**row["found"])  # type: ignore[arg-type]
+        verdict = follows.verdict(found)
+        worst = min(found.characters.values(), default=float("nan"))
+        judged.append((row["label"], row["kind"], verdict, found, worst, row["shot"]))
+    by_kind: dict[tuple[object, object], list[tuple]] = defaultdict(list)
+    for j in judged:
+        by_kind[(j[0], j[1])].append(j)
+    print(
+        f"{'label':8} {'kind':26} {'n':>3} {'wrong':>5}  score min/med/max   "
+        "layout min/max  motion min/max  char min/max"
+    )
+    for (label, kind), js in by_kind.items():
+        wrong = sum(1 for j in js if j[2].passed != (label == "follows"))
+        sc = [j[2].score for j in js]
+        lay = [j[3].layout for j in js]
+        mot = [j[3].motion for j in js]
+        ch = [j[4] for j in js if not np.isnan(j[4])]
+        chs = f"{min(ch):.2f}/{max(ch):.2f}" if ch else "-"
+        print(
+            f"{label:8} {kind:26} {len(js):3d} {wrong:5d}  {min(sc):.2f}/{np.median(sc):.2f}/"
+            f"{max(sc):.2f}     {min(lay):.2f}/{max(lay):.2f}      {min(mot):.2f}/{max(mot):.2f}"
+            f"      {chs}"
         )
-        yield "ignores", "other shot", write(d / "other.mp4", fitted, fps), path, mask_paths
+    follow = [j for j in judged if j[0] == "follows"]
+    ignore = [j for j in judged if j[0] == "ignores"]
+    flags = [j for j in follow if not j[2].passed]
+    misses = [j for j in ignore if j[2].passed]
+    print(
+        f"{len(judged)} pairs ({len(follow)} follow, {len(ignore)} ignore): "
+        f"{len(flags)} false flags, {len(misses)} misses"
+    )
+    for j in flags:
+        print(f"  false flag ({j[5]}, {j[1]}): {j[2].reason}")
+    for j in misses:
+        print(f"  miss ({j[5]}, {j[1]}): {j[2].reason}")
+    spent = [float(row["seconds"]) for row in rows]  # type: ignore[arg-type]
+    print(
+        f"check time per pair (360p, two clips and the masks decoded): median "
+        f"{np.median(spent) * 1000:.0f} ms, max {max(spent) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=8.0, help="previz clips at most this long")
+    ap.add_argument("--seconds", type=float, default=4.0, help="previz clips at most this long")
     ap.add_argument("--limit", type=int, default=0, help="only the first N previz shots")
+    ap.add_argument("--jobs", type=int, default=2, help="previz shots measured at once")
     ap.add_argument("--cache", type=Path, help="keep the recorded showcase renders here")
+    ap.add_argument("--save", type=Path, help="write the measurements here (JSON)")
+    ap.add_argument("--load", type=Path, help="report saved measurements (new thresholds)")
     args = ap.parse_args()
-    rows = []
-    spent = []
+    if args.load is not None:
+        report(json.loads(args.load.read_text()))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
         if args.cache is not None and (args.cache / "requests.json").is_file():
@@ -323,53 +404,16 @@ def main() -> None:
         if args.limit:
             requests = requests[: args.limit]
         print(f"{len(requests)} showcase previz shots ({time.perf_counter() - began:.0f} s)")
-        for label, kind, final, previz, masks in pairs(requests, Path(tmp), args.seconds):
-            t = time.perf_counter()
-            verdict = follows.follows_previz(final, previz, masks)
-            spent.append(time.perf_counter() - t)
-            found = follows.compare(final, previz, masks)  # the parts, for the table
-            assert not isinstance(found, str)
-            worst = min(found.characters.values(), default=float("nan"))
-            rows.append((label, kind, verdict.passed, verdict.score, found, worst, verdict.reason))
-    print(
-        f"thresholds: layout >= {follows.LAYOUT_MIN}, motion >= {follows.MOTION_MIN}, "
-        f"character >= {follows.CHARACTER_MIN}"
-    )
-    by_kind: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    for row in rows:
-        by_kind[(row[0], row[1])].append(row)
-    print(
-        f"{'label':8} {'kind':26} {'n':>3} {'wrong':>5}  score min/med/max   "
-        "layout min/max  motion min/max  char min/max"
-    )
-    for (label, kind), rs in by_kind.items():
-        wrong = sum(1 for r in rs if r[2] != (label == "follows"))
-        sc = [r[3] for r in rs]
-        lay = [r[4].layout for r in rs]
-        mot = [r[4].motion for r in rs]
-        ch = [r[5] for r in rs if not np.isnan(r[5])]
-        chs = f"{min(ch):.2f}/{max(ch):.2f}" if ch else "-"
-        print(
-            f"{label:8} {kind:26} {len(rs):3d} {wrong:5d}  {min(sc):.2f}/{np.median(sc):.2f}/"
-            f"{max(sc):.2f}     {min(lay):.2f}/{max(lay):.2f}      {min(mot):.2f}/{max(mot):.2f}"
-            f"      {chs}"
-        )
-    follows_rows = [r for r in rows if r[0] == "follows"]
-    ignores_rows = [r for r in rows if r[0] == "ignores"]
-    flags = [r for r in follows_rows if not r[2]]
-    misses = [r for r in ignores_rows if r[2]]
-    print(
-        f"{len(rows)} pairs ({len(follows_rows)} follow, {len(ignores_rows)} ignore): "
-        f"{len(flags)} false flags, {len(misses)} misses"
-    )
-    for r in flags[:8]:
-        print(f"  false flag ({r[1]}): {r[6]}")
-    for r in misses[:8]:
-        print(f"  miss ({r[1]}): {r[6]}")
-    print(
-        f"check time per pair (two decodes + masks, 360p): median {np.median(spent) * 1000:.0f} "
-        f"ms, max {max(spent) * 1000:.0f} ms"
-    )
+        half = len(requests) // 2  # the other shot: from another production, mostly
+        jobs = [
+            (n, r, requests[(n + half) % len(requests)], tmp, args.seconds)
+            for n, r in enumerate(requests)
+        ]
+        with ProcessPoolExecutor(args.jobs) as pool:
+            rows = [row for found in pool.map(measure, jobs) for row in found]
+    if args.save is not None:
+        args.save.write_text(json.dumps(rows))
+    report(rows)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,14 @@ small luma pictures `decode` keeps (``fine``: about 128 px on the long side):
    a shift of ``_SHIFT`` of the frame counts (by FFT cross-correlation). Unrelated pictures
    score about 0, the same picture 1.
 2. motion: on ``_SAMPLES`` windows about ``_WINDOW_SECONDS`` long, each clip's motion by
-   phase correlation of the window's ends in four quadrants: the mean shift (a pan or tilt)
-   and the quadrants' spread (a push-in or pull-back). A window agrees when the final moves
-   the way the previz does (within 60 degrees, at least a quarter as far) or, where the
-   previz holds still, the final does too.
+   phase correlation summed over ``_STEPS`` steps, in a grid of ``_GRID`` x ``_GRID`` tiles
+   (tiles moving together: a pan or tilt; apart: a push-in or pull-back; some still: a
+   caption, a followed figure). The correlation is whitened and weighted to low
+   frequencies, so a texture or grain laid still over the final does not hold it still. A
+   window agrees when the final's tiles move the way the previz's do (within 60 degrees as
+   one vector, at least a quarter as far) or, where the previz holds still, the final does
+   too. The motion share is the worse of the windows where the previz moves and those where
+   it holds still.
 3. characters: for each character's mask (white where the character is in the previz), the
    same orientation correlation as the layout, counted only inside the (slightly grown)
    mask, with the final shifted as the layout found best. A figure that moved elsewhere
@@ -56,6 +60,9 @@ STILL_MAX = 0.03
 _SAMPLES = 16  # frames (layout, characters) and windows (motion) compared
 _WINDOW_SECONDS = 1.0  # a window's length: a slow push-in spreads the quadrants ~1 px a second
 _STEPS = 4  # phase correlations per window, their shifts summed
+_GRID = 3  # tiles a side whose motion is measured
+_PEAK_MIN = 0.25  # a tile's correlation peak under this share of a perfect one: no shift known
+_LOW_PASS = 0.12  # cycles per pixel: the phase correlation's frequency weighting (a Gaussian)
 _SHIFT = 0.05  # the final may sit this share of the frame off the previz, each way
 # motion is measured on pictures blurred more (about a 2.5 px Gaussian): a texture or grain
 # laid over the final stays put while the picture moves, and must not outweigh it
@@ -142,24 +149,23 @@ def _masked(zf: np.ndarray, zp: np.ndarray, mask: np.ndarray, shift: tuple[int, 
     return float((f * np.conj(p)).real.sum() / norm)
 
 
-def _quadrant_spectra(pictures: np.ndarray) -> np.ndarray:
-    """(pictures, 4, h/2, w/2) spectra of each picture's quadrants (top left, top right,
-    bottom left, bottom right), mean removed and Hann-windowed, for phase correlation.
-    Quadrants moving together are a pan or tilt, apart a push-in or pull-back; a figure the
-    camera follows holds its quadrants still while the others move."""
+def _tile_spectra(pictures: np.ndarray) -> np.ndarray:
+    """(pictures, _GRID², h/_GRID, w/_GRID) spectra of each picture's tiles (row by row),
+    mean removed and Hann-windowed, for phase correlation. Tiles moving together are a pan
+    or tilt, apart a push-in or pull-back; a caption, or a figure the camera follows, holds
+    its tiles still while the others move."""
     _, h, w = pictures.shape
-    hh, hw = h // 2, w // 2
-    quads = np.stack(
+    th, tw = h // _GRID, w // _GRID
+    tiles = np.stack(
         [
-            pictures[:, :hh, :hw],
-            pictures[:, :hh, hw : 2 * hw],
-            pictures[:, hh : 2 * hh, :hw],
-            pictures[:, hh : 2 * hh, hw : 2 * hw],
+            pictures[:, r * th : (r + 1) * th, c * tw : (c + 1) * tw]
+            for r in range(_GRID)
+            for c in range(_GRID)
         ],
         axis=1,
     )
-    quads = quads - quads.mean(axis=(2, 3), keepdims=True)
-    spectra: np.ndarray = np.fft.fft2(quads * np.outer(np.hanning(hh), np.hanning(hw)))
+    tiles = tiles - tiles.mean(axis=(2, 3), keepdims=True)
+    spectra: np.ndarray = np.fft.fft2(tiles * np.outer(np.hanning(th), np.hanning(tw)))
     return spectra
 
 
@@ -178,35 +184,62 @@ def _shifts(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """How far each quadrant's content moved from ``first``'s spectra to ``second``'s, by
     phase correlation: (..., 4, 2) pixels (x, y)."""
     r = second * np.conj(first)
-    c = np.fft.ifft2(r / (np.abs(r) + 1e-9)).real
-    h, w = c.shape[-2:]
+    h, w = r.shape[-2:]
+    # whitened, then weighted towards low frequencies: a fine texture or grain laid still
+    # over the final weighs as much as the picture's broad shapes in plain phase correlation
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    weight = np.exp(-(fx**2 + fy**2) / (2 * _LOW_PASS**2))
+    c = np.fft.ifft2(r / (np.abs(r) + 1e-9) * weight).real
     flat = c.reshape(-1, h, w)
     i, j = np.unravel_index(flat.reshape(len(flat), -1).argmax(axis=1), (h, w))
     k = np.arange(len(flat))
     mid = flat[k, i, j]
     x = _refine(j, flat[k, i, (j - 1) % w], mid, flat[k, i, (j + 1) % w], w)
     y = _refine(i, flat[k, (i - 1) % h, j], mid, flat[k, (i + 1) % h, j], h)
-    out: np.ndarray = np.stack([x, y], axis=-1).reshape(*c.shape[:-2], 2)
+    # a tile without structure (a flat wall under grain) peaks anywhere, weakly: its shift
+    # is not known, counted as none (a perfect match peaks at the weights' mean)
+    sure = mid >= _PEAK_MIN * weight.mean()
+    out: np.ndarray = (np.stack([x, y], axis=-1) * sure[:, None]).reshape(*c.shape[:-2], 2)
     return out
 
 
 def _summary(motion: np.ndarray) -> tuple[float, float, float]:
-    """(x, y, zoom) of a quadrant motion: the mean shift, and how far the quadrants spread
-    apart (positive: the picture grows, a push-in)."""
-    q = motion.reshape(4, 2)
-    spread_x = (q[1, 0] + q[3, 0] - q[0, 0] - q[2, 0]) / 2
-    spread_y = (q[2, 1] + q[3, 1] - q[0, 1] - q[1, 1]) / 2
-    return float(q[:, 0].mean()), float(q[:, 1].mean()), float((spread_x + spread_y) / 2)
+    """(x, y, zoom) of a tiles' motion: the mean shift, and how far the outer columns and
+    rows move apart (positive: the picture grows, a push-in)."""
+    q = motion.reshape(_GRID, _GRID, 2)
+    spread_x = float(q[:, -1, 0].mean() - q[:, 0, 0].mean()) / 2
+    spread_y = float(q[-1, :, 1].mean() - q[0, :, 1].mean()) / 2
+    return float(q[..., 0].mean()), float(q[..., 1].mean()), (spread_x + spread_y) / 2
+
+
+def _size(motion: np.ndarray) -> float:
+    """How far a window's picture moves: the shift a third of its tiles reach (a still
+    caption or floor, a followed figure hold some tiles still; one flat tile under grain may
+    wander alone)."""
+    moved = np.sort(np.linalg.norm(motion.reshape(-1, 2), axis=1))[::-1]
+    return float(moved[max(0, -(-len(moved) // 3) - 1)])
 
 
 def _window_agrees(p: np.ndarray, f: np.ndarray) -> bool:
     """Does the final's quadrant motion ``f`` follow the previz's ``p`` over a window?"""
-    size_p, size_f = float(np.linalg.norm(p) / 2), float(np.linalg.norm(f) / 2)
+    size_p, size_f = _size(p), _size(f)
     if size_p < MOVE_MIN:
         return size_f <= STILL_MAX
     if size_f < 0.25 * size_p:
         return False
-    return float(p @ f) / (size_p * size_f) >= 0.5
+    return float(p @ f) / float(np.linalg.norm(p) * np.linalg.norm(f)) >= 0.5
+
+
+def _motion_share(agree: list[bool], moving: list[bool]) -> float:
+    """The share of windows whose motion agrees, the worse of those where the previz moves
+    and those where it holds still: a reversed push-in that eases to rest for most of the
+    shot is wrong where it moves, not 70% right."""
+    shares = [
+        float(np.mean([a for a, m in zip(agree, moving, strict=True) if m == kind]))
+        for kind in (True, False)
+        if kind in moving
+    ]
+    return min(shares, default=1.0)
 
 
 def compare(
@@ -245,12 +278,13 @@ def compare(
     # each quadrant's (x, y) shift over each step, as shares of the width
     moved: list[dict[tuple[int, int], np.ndarray]] = []
     for clip in (pv, fn):
-        spectra = _quadrant_spectra(_blur(clip.fine[used], _MOTION_BLUR))
+        spectra = _tile_spectra(_blur(clip.fine[used], _MOTION_BLUR))
         first = spectra[[at[a] for a, _ in pairs]]
         second = spectra[[at[b] for _, b in pairs]]
-        found = _shifts(first, second).reshape(len(pairs), 8) / clip.fine.shape[2]
+        found = _shifts(first, second).reshape(len(pairs), 2 * _GRID**2) / clip.fine.shape[2]
         moved.append(dict(zip(pairs, found, strict=True)))
-    agree, p_wrong, f_wrong, still = [], np.zeros(8), np.zeros(8), 0
+    agree, p_wrong, f_wrong, still = [], np.zeros(2 * _GRID**2), np.zeros(2 * _GRID**2), 0
+    moving: list[bool] = []
     for ks in steps:
         window = [(int(a), int(b)) for a, b in itertools.pairwise(ks) if a != b]
         if not window:
@@ -259,10 +293,11 @@ def compare(
         mf = np.sum([moved[1][step] for step in window], axis=0)
         ok = _window_agrees(mp, mf)
         agree.append(ok)
+        moving.append(_size(mp) >= MOVE_MIN)
         if not ok:
             p_wrong += mp
             f_wrong += mf
-            still += int(np.linalg.norm(mp) / 2 < MOVE_MIN)
+            still += int(_size(mp) < MOVE_MIN)
     wrong = len(agree) - sum(agree)
     characters: dict[str, float] = {}
     for name, path in (masks or {}).items():
@@ -282,7 +317,7 @@ def compare(
             characters[name] = float(np.median(kept))
     return Comparison(
         layout=float(np.median(layout_values)),
-        motion=float(np.mean(agree)) if agree else 1.0,
+        motion=_motion_share(agree, moving),
         characters=characters,
         previz_motion=_summary(p_wrong / max(1, wrong)),
         final_motion=_summary(f_wrong / max(1, wrong)),
@@ -317,6 +352,11 @@ def follows_previz(final: Path, previz: Path, masks: Mapping[str, Path] | None =
     found = compare(final, previz, masks)
     if isinstance(found, str):
         return QCVerdict(check=CHECK, passed=False, score=0.0, reason=found)
+    return verdict(found)
+
+
+def verdict(found: Comparison) -> QCVerdict:
+    """The verdict on what `compare` measured, against the module's thresholds."""
     problems = []
     scores = [_part_score(found.layout, LAYOUT_MIN), _part_score(found.motion, MOTION_MIN)]
     if found.layout < LAYOUT_MIN:
@@ -326,10 +366,10 @@ def follows_previz(final: Path, previz: Path, masks: Mapping[str, Path] | None =
         )
     if found.motion < MOTION_MIN:
         if found.still_previz:
-            how = f"the camera {_camera(found.final_motion)} where the previz holds still"
+            how = f"its camera {_camera(found.final_motion)} where the previz's holds still"
         else:
             how = (
-                f"the camera {_camera(found.final_motion)} where the previz's "
+                f"its camera {_camera(found.final_motion)} where the previz's "
                 f"{_camera(found.previz_motion)}"
             )
         problems.append(
