@@ -45,12 +45,21 @@ from ministudio.qc.checks.footage import decode
 CHECK = "follows-previz"
 
 # Thresholds, chosen on benchmarks/follows_previz.py (benchmarks/README.md, "follows-the-
-# previz check"): showcase animatic clips at 360p, each restyled, grained, posterized,
-# reframed by up to 4% ... (follows) and mirrored, reversed, frozen, re-blocked, with figures
-# moved, or swapped for another shot (ignores).
-LAYOUT_MIN = 0.30  # orientation correlation of the sampled frames (median)
-MOTION_MIN = 0.70  # share of windows whose motion agrees
-CHARACTER_MIN = 0.25  # orientation correlation inside a character's mask (median)
+# previz check"): the 21 animatic clips of the three showcase productions at 360p, 4 s, each
+# made into 9 following finals (regraded, posterized, grained, textured, zoomed 4% and
+# shifted, brightened, jittered, two combinations: 189 pairs) and into up to 6 ignoring ones
+# (mirrored, reversed, frozen, re-blocked, figures moved, another shot: 90 pairs).
+# Layout: following finals measure 0.41 at the least (posterized, textured and jittered at
+# once), 0.49-0.56 for the next lowest; another shot at most 0.24, mirrored ones 0.11 up to
+# 0.95 (a centred close-up is its own mirror image).
+LAYOUT_MIN = 0.35  # orientation correlation of the sampled frames (median)
+# Motion: following finals agree in all windows but where a still texture laid over the
+# final holds weak motion still (8 of 189 under 0.4); reversed and frozen finals agree in
+# none of the moving windows but where the previz barely moves.
+MOTION_MIN = 0.5  # share of windows whose motion agrees (the worse of moving and still ones)
+# Characters: following finals measure 0.33 at the least (regraded, grained and zoomed),
+# finals with the figures moved by a third of the frame at most 0.30 but one (0.70).
+CHARACTER_MIN = 0.30  # orientation correlation inside a character's mask (median)
 # A window "moves" when its motion is at least this share of the frame width (about 1 px of
 # the 128 px picture): below it, the previz is taken to hold still.
 MOVE_MIN = 0.008
@@ -365,13 +374,13 @@ def verdict(found: Comparison) -> QCVerdict:
             f"{max(0.0, found.layout):.0%} (at least {LAYOUT_MIN:.0%} wanted)"
         )
     if found.motion < MOTION_MIN:
-        if found.still_previz:
-            how = f"its camera {_camera(found.final_motion)} where the previz's holds still"
-        else:
-            how = (
-                f"its camera {_camera(found.final_motion)} where the previz's "
-                f"{_camera(found.previz_motion)}"
-            )
+        did, asked = _camera(found.final_motion), _camera(found.previz_motion)
+        if found.still_previz and did != "holds still":
+            how = f"its camera {did} where the previz's holds still"
+        elif did != asked:
+            how = f"its camera {did} where the previz's {asked}"
+        else:  # the windows disagree in how their parts move, not on the whole
+            how = "its picture moves unlike the previz's, part by part"
         problems.append(
             f"its motion does not follow the previz's: {how} (the motion agrees in "
             f"{found.motion:.0%} of the clip, at least {MOTION_MIN:.0%} wanted)"
