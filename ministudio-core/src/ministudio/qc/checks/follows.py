@@ -16,7 +16,8 @@ small luma pictures `decode` keeps (``fine``: about 128 px on the long side):
    phase correlation summed over ``_STEPS`` steps, in a grid of ``_GRID`` x ``_GRID`` tiles
    (tiles moving together: a pan or tilt; apart: a push-in or pull-back; some still: a
    caption, a followed figure). The correlation is whitened and weighted to low
-   frequencies, so a texture or grain laid still over the final does not hold it still. A
+   frequencies, so grain or a fine texture laid still over the final weighs less (a strong
+   still texture over a slow move still holds it: benchmarks/README.md). A
    window agrees when the final's tiles move the way the previz's do (within 60 degrees as
    one vector, at least a quarter as far) or, where the previz holds still, the final does
    too. The motion share is the worse of the windows where the previz moves and those where
@@ -67,7 +68,7 @@ MOVE_MIN = 0.008
 # window (grain, an engine's breathing, a jittered frame) and still count as still.
 STILL_MAX = 0.03
 _SAMPLES = 16  # frames (layout, characters) and windows (motion) compared
-_WINDOW_SECONDS = 1.0  # a window's length: a slow push-in spreads the quadrants ~1 px a second
+_WINDOW_SECONDS = 1.0  # a window's length: a slow push-in spreads the outer tiles ~1 px a second
 _STEPS = 4  # phase correlations per window, their shifts summed
 _GRID = 3  # tiles a side whose motion is measured
 _PEAK_MIN = 0.25  # a tile's correlation peak under this share of a perfect one: no shift known
@@ -190,7 +191,7 @@ def _refine(at: np.ndarray, lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, n: 
 
 
 def _shifts(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """How far each quadrant's content moved from ``first``'s spectra to ``second``'s, by
+    """How far each tile's content moved from ``first``'s spectra to ``second``'s, by
     phase correlation: (..., 4, 2) pixels (x, y)."""
     r = second * np.conj(first)
     h, w = r.shape[-2:]
@@ -230,7 +231,7 @@ def _size(motion: np.ndarray) -> float:
 
 
 def _window_agrees(p: np.ndarray, f: np.ndarray) -> bool:
-    """Does the final's quadrant motion ``f`` follow the previz's ``p`` over a window?"""
+    """Does the final's tiles' motion ``f`` follow the previz's ``p`` over a window?"""
     size_p, size_f = _size(p), _size(f)
     if size_p < MOVE_MIN:
         return size_f <= STILL_MAX
@@ -277,14 +278,14 @@ def compare(
     starts = starts.astype(int)
     ends = np.minimum(starts + gap, n - 1)
     # each window's motion is summed over _STEPS steps: a fast pan stays within reach of
-    # the phase correlation (a quarter of a quadrant), a slow push-in still adds up
+    # the phase correlation (a quarter of a tile), a slow push-in still adds up
     steps = [
         np.linspace(s, e, _STEPS + 1).round().astype(int) for s, e in zip(starts, ends, strict=True)
     ]
     used = np.unique(np.concatenate(steps))
     at = {int(k): n for n, k in enumerate(used)}
     pairs = sorted({(int(a), int(b)) for ks in steps for a, b in itertools.pairwise(ks) if a != b})
-    # each quadrant's (x, y) shift over each step, as shares of the width
+    # each tile's (x, y) shift over each step, as shares of the width
     moved: list[dict[tuple[int, int], np.ndarray]] = []
     for clip in (pv, fn):
         spectra = _tile_spectra(_blur(clip.fine[used], _MOTION_BLUR))
