@@ -59,6 +59,10 @@ Switches for what the docs leave open (tests cover each answer):
   forward = source then new, backward = new then source);
 - ``loop_keyframes_detail``: the ``detail`` for ``loop`` with ``keyframes`` (Luma's text is
   unknown; the default is ours);
+- ``edit_follows_source``: ``True`` (default: an edit of a video source is that video
+  restyled, its frames regraded, as Modify Video keeps a source's motion and structure) or
+  ``False`` (one solid colour: an engine that ignored its source, for the "follows the
+  previz" check);
 - ``edit_min_source_seconds``: the shortest ``video_edit`` source taken (default 0: none;
   the docs name a maximum, "18 seconds or shorter", and no minimum), else 422;
 - ``reframe_1080p``: ``True`` (default) or ``False`` (422 "coming soon", as [SDK-A]
@@ -359,6 +363,7 @@ class AgentsJob:
     extends: str | None = None  # the generation an extension continues
     direction: str | None = None  # "forward" (start_frame) | "backward" (end_frame)
     source: dict[str, Any] | None = None  # edit / reframe source, resolved
+    follows_source: bool = True  # an edit's output is its source restyled (see _restyled)
     frames: dict[str, Any] = field(default_factory=dict)  # start/end/keyframes, resolved
     image_refs: list[dict[str, Any]] = field(default_factory=list)
     segments: list[tuple[str, float]] = field(default_factory=list)  # (colour text, seconds)
@@ -402,6 +407,7 @@ class LumaAgentsServer(LoopbackServer):
         url_source_aspect_ratio: str = "16:9",
         edit_max_source_seconds: float = 18.0,
         edit_min_source_seconds: float = 0.0,
+        edit_follows_source: bool = True,
         reframe_max_source_seconds: float = 30.0,
         video_image_refs: int | None = None,
         unknown_fields: str = "reject",
@@ -444,6 +450,7 @@ class LumaAgentsServer(LoopbackServer):
         self.url_source_aspect_ratio = url_source_aspect_ratio
         self.edit_max_source_seconds = edit_max_source_seconds
         self.edit_min_source_seconds = edit_min_source_seconds
+        self.edit_follows_source = edit_follows_source
         self.reframe_max_source_seconds = reframe_max_source_seconds
         self.video_image_refs = video_image_refs
         self.unknown_fields = unknown_fields
@@ -698,6 +705,7 @@ class LumaAgentsServer(LoopbackServer):
             fps=self.fps,
             created_at=_now_iso(),
             price_usd=price,
+            follows_source=self.edit_follows_source,
             **fields,
         )
         if self._blocked(job.prompt):
@@ -1244,7 +1252,7 @@ class LumaAgentsServer(LoopbackServer):
             if not _is_media(raw, media_type):  # [D-err] 422 "bad media data"
                 raise rejected(f"data is not a valid {media_type}", *loc, "data")
             if position == "source":
-                out.update(_video_info(raw))
+                out.update(_video_info(raw), video=raw)
             return out
         if kind == "generation_id":
             if position == "image":
@@ -1276,6 +1284,9 @@ class LumaAgentsServer(LoopbackServer):
             raise rejected(f"file {value!r} is {file.mime_type}, not {want}*", *loc, "file_id")
         if position == "source":
             out.update(duration=file.duration or 0.0, aspect_ratio=_ratio(file.width, file.height))
+            out["video"] = file.data
+        elif file.mime_type.startswith("image/"):
+            out["image"] = file.data
         return out
 
     # -- generations: read -----------------------------------------------------------------
@@ -1795,17 +1806,65 @@ def _price(kind: str, resolution: str, hdr: bool, exr: bool, seconds: float) -> 
 
 
 def _render(job: AgentsJob, folder: Path) -> None:
-    """Write the job's MP4: each segment one solid colour (its prompt's), at the job's size."""
+    """Write the job's MP4: each segment one solid colour (its prompt's), at the job's size;
+    an edit of a video it holds (with ``edit_follows_source``), that video restyled."""
     from ministudio.media.encode import VideoWriter
 
     w, h = job.render_width, job.render_height
     path = folder / f"{job.id}.mp4"
+    source = (job.source or {}).get("video") if job.follows_source else None
+    if job.type == "video_edit" and source:
+        start = (job.frames.get("start_frame") or {}).get("image")
+        _restyled(source, path, w, h, job.fps, job.duration, start)
+        job.path = path
+        return
     with VideoWriter(path, w, h, job.fps) as writer:
         for text, seconds in job.segments or [(job.prompt, job.duration)]:
             planes = solid_planes(w, h, text or job.id)
             for _ in range(max(1, round(seconds * job.fps))):
                 writer.write_yuv420p(planes)
     job.path = path
+
+
+def _restyled(
+    video: bytes,
+    path: Path,
+    w: int,
+    h: int,
+    fps: int,
+    seconds: float,
+    start: bytes | None = None,
+) -> None:
+    """``video`` restyled, as an edit does ([D-gen] Modify Video "keeps the motion and
+    structure" of the source, docs/providers/luma.md §6; "output duration matches the source"
+    [SDK-A] video_edit_options_param.py): its frames at ``w``x``h`` and ``fps`` over
+    ``seconds``, colours turned (the model's new look stands in here as a regrade). A
+    ``start`` image (``video.start_frame``, "the single-anchor case" [SDK-A]) is the first
+    frame, faded into the edit over half a second (how it joins is undocumented: ours)."""
+    import io
+
+    import av
+    import numpy as np
+    from ministudio.media.encode import VideoWriter
+    from PIL import Image
+
+    with av.open(io.BytesIO(video)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or fps)
+        frames = [f.to_image() for f in container.decode(stream)]
+    anchor = None
+    if start is not None:
+        opened = Image.open(io.BytesIO(start)).convert("RGB")
+        anchor = np.asarray(opened.resize((w, h), Image.Resampling.BILINEAR), np.float32)
+    fade = max(1, round(fps / 2))
+    with VideoWriter(path, w, h, fps) as writer:
+        for i in range(max(1, round(seconds * fps))):
+            picture = frames[min(len(frames) - 1, int(i * rate / fps + 1e-6))]
+            rgb = np.asarray(picture.convert("RGB").resize((w, h), Image.Resampling.BILINEAR))
+            rgb = rgb[:, :, ::-1]
+            if anchor is not None and i < fade:
+                rgb = (anchor * (1 - i / fade) + rgb * (i / fade)).astype(np.uint8)
+            writer.write(np.ascontiguousarray(rgb))
 
 
 LumaAgentsServer.name = "luma-agents"

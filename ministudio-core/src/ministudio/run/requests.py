@@ -57,7 +57,8 @@ class Requests:
     def job(self, shot: Shot, take: Take) -> ClipJob:
         """The request ``take`` makes of its engine, and the keys its outputs are stored under."""
         ctx, ps, timing = self.ctx, shot.planned, shot.timing
-        engine, options = self._variant(take.engine, ps, timing.duration)
+        # a promotion keeps its previz's length: no variant is chosen by it
+        engine, options = self._variant(take.engine, ps, 0.0 if take.source else timing.duration)
         assert shot.brief is not None
         brief = shot.brief
         if take.references:  # the retake ladder's extra images of the place
