@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ministudio.engines import EngineContext
 from ministudio.errors import MinistudioError
-from ministudio.jobs import PrevizSource
+from ministudio.jobs import PrevizSource, QCVerdict
 from ministudio.plan.graph import engine_code
 from ministudio.plan.shots import PlannedShot
 from ministudio.run.context import RenderContext
@@ -134,6 +134,37 @@ class Passes:
         fit = functools.partial(fit_clip, path, out, frames=shot.timing.frames, **size)
         await ctx.executor.media(fit)
         return out
+
+
+async def follows(ctx: RenderContext, clip: Path, source: PrevizSource) -> QCVerdict:
+    """Whether ``clip``, a promoted take fitted to the film, follows its previz: layout,
+    motion and where each character is (``ministudio.qc.checks.follows``). Judged once per
+    take and previz: the verdict is kept in the store."""
+    from ministudio import __version__
+    from ministudio.qc.checks.follows import follows_previz
+
+    masks = {n.split(".", 1)[1]: p for n, p in source.passes.items() if n.startswith("mask.")}
+    previz = source.passes["clip"]
+    key = job_key(
+        "follows-previz",
+        {
+            "clip": ctx.hash(clip),
+            "previz": ctx.hash(previz),
+            "masks": {name: ctx.hash(path) for name, path in sorted(masks.items())},
+            "code": __version__,
+        },
+    )
+    kept = ctx.store.get(key, ".json")
+    if kept is not None:
+        return QCVerdict.model_validate_json(kept.read_text(encoding="utf-8"))
+    verdict = await ctx.executor.media(follows_previz, clip, previz, masks)
+    scratch = ctx.store.scratch()
+    try:
+        (scratch / "verdict.json").write_text(verdict.model_dump_json(), encoding="utf-8")
+        ctx.store.put(key, scratch / "verdict.json", ".json")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return verdict
 
 
 def promoted_routing(production: Production, promote: Mapping[str, bool]) -> Production:

@@ -20,6 +20,7 @@ from ministudio.run.context import RenderContext
 from ministudio.run.lipsync import LipSync
 from ministudio.run.manifest import AttemptRecord, FallbackRecord, ShotRecord, TakeRecord
 from ministudio.run.progress import Progress, ShotEvent
+from ministudio.run.promotion import follows
 from ministudio.run.requests import Requests
 from ministudio.run.shots import Made, Shot
 from ministudio.spec import Rung
@@ -118,7 +119,7 @@ class Takes:
         made.footage = footage
         record.qc += [on_lips] if on_lips is not None else []
         if made.take.source is not None:
-            record.qc.append(await self.ctx.executor.media(follows, clip, made.take.source))
+            record.qc.append(await follows(self.ctx, clip, made.take.source))
         if previous is not None:
             await previous.done.wait()  # its frames come with its own checks
         if previous is not None and previous.footage is not None:
@@ -227,15 +228,6 @@ class Takes:
             return False
         self.allowance -= cost
         return True
-
-
-def follows(clip: Path, source: PrevizSource) -> QCVerdict:
-    """Whether ``clip``, a promoted take fitted to the film, follows its previz: layout,
-    motion and where each character is (``ministudio.qc.checks.follows``)."""
-    from ministudio.qc.checks.follows import follows_previz
-
-    masks = {n.split(".", 1)[1]: p for n, p in source.passes.items() if n.startswith("mask.")}
-    return follows_previz(clip, source.passes["clip"], masks)
 
 
 def footage_of(
