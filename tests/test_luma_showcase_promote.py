@@ -75,6 +75,8 @@ def test_the_last_algorithm_goes_from_previz_to_final_through_luma(
         assert "its previz (clip)" in shot.conditioning
         follows = [v for v in shot.qc if v.check == "follows-previz"]
         assert follows and follows[0].passed, follows
+    fear = next(s for s in final.shots if s.id == "fear")  # a continue shot: its start is
+    assert "first frame" in fear.conditioning  # the promoted shot before's last frame
     assert probe(out / "film.mp4").frames == sum(s.frames for s in final.shots)
     checked = runner.invoke(cli, ["qc", str(out)], env=env)
     assert checked.exit_code == 0, checked.output
