@@ -262,7 +262,9 @@ def _render_summary(out: Path, manifest: Any, runner: Any = None) -> None:
 def plan(file: str, output: str | None, store: str | None, as_json: bool, dot: bool) -> None:
     """Show what render would do: per shot cached or to render and why, cost and time.
 
-    Lines are spoken first (their length decides each shot's); no video is rendered."""
+    Lines are spoken first (their length decides each shot's); no paid video is rendered
+    (a production with routing.previz has its free previz rendered first, to price each
+    promotion from it)."""
     from rich.console import Console
     from rich.table import Table
 
