@@ -23,14 +23,18 @@ CONTROLS = {"depth": {"enabled": True}, "pose": {"enabled": True}}
 @pytest.fixture
 def luma(monkeypatch: pytest.MonkeyPatch) -> Iterator[LumaAgentsServer]:
     monkeypatch.setenv("LUMA_EXPECTED_LATENCY", "0.2")  # the first poll comes at ~0.14 s
-    with LumaAgentsServer(latency=0.05, render_scale=0.5) as server:
+    with LumaAgentsServer(latency=0.05, render_scale=0.5, fps=12) as server:
         yield server
 
 
 def production(folder: Path, edit: str | None = None) -> Path:
-    """The showcase film at 360p and 12 fps (quick), routed to Luma with the previz on."""
+    """The showcase film at 360p and 12 fps, each shot as long as its lines (quick), routed
+    to Luma with the previz on."""
     film = yaml.safe_load((ROOT / "examples" / "last-algorithm.yaml").read_text("utf-8"))
     film["format"] = {"aspect_ratio": "16:9", "resolution": "360p", "fps": 12}
+    for scene in film["scenes"]:  # each shot as long as its line (the film's 8 s are a hold)
+        for shot in scene["shots"]:
+            shot["duration"] = "audio"
     film["routing"] = {
         "video": "luma",
         "previz": "animatic",
