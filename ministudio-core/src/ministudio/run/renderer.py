@@ -116,7 +116,7 @@ class Renderer:
         self.takes.promotion = self._promotion
         # a previz render: the control passes to make of each shot's kept take, by shot id
         self.passes: dict[str, tuple[str, ...]] = {}
-        self._passes = Passes(ctx, self.requests)
+        self.pass_maker = Passes(ctx, self.requests)
         # a final render: each shot's previz (by shot or part id), for its promotion
         self.previz: dict[str, PrevizRecord] = {}
         # the film is encoded on this process: one encoding or decoding job per core, and the
@@ -293,7 +293,7 @@ class Renderer:
                 shot.record.previz = self.previz[ps.id]
             names = self.passes.get(shot.record.part_of or ps.id)
             if names:
-                shot.record.passes = await self._passes.make(shot, kept, names)
+                shot.record.passes = await self.pass_maker.make(shot, kept, names)
             if shot.brief.native_audio:
                 await self._film_open.wait()  # the voiced track is mixed first
                 await self.assembly.native_audio(shot)
