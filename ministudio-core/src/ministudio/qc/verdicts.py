@@ -106,9 +106,7 @@ class Inspector:
                 found = await anyio.to_thread.run_sync(
                     self.host.judge_clip, judging, brief, clip, seconds, fps
                 )
-            answer = scratch / "verdicts.json"
-            answer.write_text(json.dumps([v.model_dump() for v in found]), encoding="utf-8")
-            self.store.put(key, answer, ".json")
+            self.store.put_text(key, json.dumps([v.model_dump() for v in found]), ".json")
             return found
         except Exception as exc:  # the clip stays in the store: a new render judges it again
             text = described(exc, judge.key_env, self.env)

@@ -115,8 +115,7 @@ class Passes:
                 key = job_key("pass", {"name": name, "content": ctx.hash(path)})
                 store.put(key, path, pass_suffix(name))
                 keys[name] = key
-            (scratch / "index.json").write_text(json.dumps(keys, sort_keys=True))
-            store.put(index_key, scratch / "index.json", ".json")
+            store.put_text(index_key, json.dumps(keys, sort_keys=True), ".json")
             return keys
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -158,12 +157,7 @@ async def follows(ctx: RenderContext, clip: Path, source: PrevizSource) -> QCVer
     if kept is not None:
         return QCVerdict.model_validate_json(kept.read_text(encoding="utf-8"))
     verdict = await ctx.executor.media(follows_previz, clip, previz, masks)
-    scratch = ctx.store.scratch()
-    try:
-        (scratch / "verdict.json").write_text(verdict.model_dump_json(), encoding="utf-8")
-        ctx.store.put(key, scratch / "verdict.json", ".json")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    ctx.store.put_text(key, verdict.model_dump_json(), ".json")
     return verdict
 
 

@@ -18,7 +18,7 @@ import anyio
 from ministudio.errors import MinistudioError
 from ministudio.plan.estimate import FilmPlan
 from ministudio.plan.graph import JobGraph, build_graph
-from ministudio.plan.shots import PREVIZ, plan_shots
+from ministudio.plan.shots import PREVIZ, PlannedShot, plan_shots
 from ministudio.plugins import PluginHost
 from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.errors import BudgetError, RenderError, SpeechError
@@ -111,10 +111,10 @@ def plan(
     async def run() -> FilmPlan:
         nonlocal host, store
         host, store = host or PluginHost(), store or open_store(None)
-        final, _, previz = await _previz(
+        final, planned, _, previz = await _previz(
             production, out_dir, host, store, env, None, RenderOptions(), None
         )
-        renderer = _renderer(final, out_dir, host, store, env, None, None, None)
+        renderer = _renderer(final, out_dir, host, store, env, None, None, None, planned)
         renderer.previz = previz
         try:
             return await renderer.plan()
@@ -144,13 +144,15 @@ async def render_async(
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
     host, store = host or PluginHost(), store or open_store(None)
     options = options or RenderOptions()
-    production, sketch, previz = await _previz(
+    production, planned, sketch, previz = await _previz(
         production, out_dir, host, store, env, on_event, options, executor
     )
     if options.previz:
         assert sketch is not None
         return sketch
-    renderer = _renderer(production, out_dir, host, store, env, on_event, options, executor)
+    renderer = _renderer(
+        production, out_dir, host, store, env, on_event, options, executor, planned
+    )
     renderer.previz = previz
     try:
         return await renderer.run()
@@ -167,11 +169,12 @@ async def _previz(
     on_event: Callable[[ShotEvent], None] | None,
     options: RenderOptions,
     executor: Executor | None,
-) -> tuple[Production, Manifest | None, dict[str, PrevizRecord]]:
+) -> tuple[Production, list[PlannedShot], Manifest | None, dict[str, PrevizRecord]]:
     """Render the previz of ``production`` where it promotes shots (``routing.previz``,
     the ``promote`` rung, ``options.previz``): into ``out_dir`` with ``options.previz``,
     else ``out_dir/previz``. The production the final render makes (with the shots not
-    promoted routed to their previz), the previz's manifest and each shot's previz."""
+    promoted routed to their previz) and its shots, the previz's manifest and each shot's
+    previz."""
     if options.promote is not None:
         planned = plan_shots(production, host)
         wanted = {ps.id: ps.id in options.promote for ps in planned if ps.promoted}
@@ -185,7 +188,7 @@ async def _previz(
     planned = plan_shots(production, host)
     passes = pass_names(planned)
     if not passes and not options.previz:
-        return production, None, {}
+        return production, planned, None, {}
     engine = production.routing.previz or PREVIZ
     sketch = previz_production(production, engine)
     where = out_dir if options.previz else out_dir / "previz"
@@ -201,7 +204,7 @@ async def _previz(
         manifest = exc.result
     finally:
         renderer.close()
-    return production, manifest, links(renderer.shots)
+    return production, planned, manifest, links(renderer.shots)
 
 
 def _renderer(
@@ -213,11 +216,14 @@ def _renderer(
     on_event: Callable[[ShotEvent], None] | None,
     options: RenderOptions | None,
     executor: Executor | None,
+    planned: list[PlannedShot] | None = None,
 ) -> Renderer:
-    """The renderer of ``production``, once its engines are known and able to render it:
-    nothing (store, journal, output folder) is written before."""
+    """The renderer of ``production`` (routed as ``planned``, when already known), once its
+    engines are known and able to render it: nothing (store, journal, output folder) is
+    written before."""
     host = host or PluginHost()
-    planned = plan_shots(production, host)  # unknown engines, impossible formats: refused here
+    if planned is None:  # unknown engines, impossible formats: refused here
+        planned = plan_shots(production, host)
     return Renderer(
         production,
         planned,

@@ -145,6 +145,16 @@ class ContentStore:
             raise
         return target
 
+    def put_text(self, key: str, text: str, suffix: str) -> Path:
+        """``put`` for a small text (a JSON answer kept beside a clip)."""
+        scratch = self.scratch()
+        try:
+            source = scratch / f"text{suffix}"
+            source.write_text(text, encoding="utf-8")
+            return self.put(key, source, suffix)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     def key_of(self, path: Path) -> tuple[str, str] | None:
         """``(key, suffix)`` of ``path`` when it is an object of this store's local folder
         (``self.path(key, suffix)``), else None. An executor passes a store file to another
