@@ -106,7 +106,9 @@ class Passes:
             missing = [n for n in names if n != "mask" and n not in written]
             if missing:
                 raise MinistudioError(
-                    f"previz engine '{job.engine.id}' made no {', '.join(missing)} pass"
+                    f"previz engine '{job.engine.id}' made no {', '.join(missing)} pass: "
+                    "its plugin's previz_passes must write every pass asked (report it), or "
+                    "route the previz to 'animatic' (routing.previz)"
                 )
             keys: dict[str, str] = {}
             for name, path in sorted(written.items()):
