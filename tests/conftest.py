@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +131,42 @@ def run_cli(
         cwd=cwd,
         timeout=300,
     )
+
+
+SHOWCASE_NAMES = ("quantum-mechanics", "contextbytes", "last-algorithm")
+# Parametrize a test over the showcase films with this: each film's tests share a worker
+# (``--dist loadgroup``), so ``showcase`` renders each film once per run.
+SHOWCASES = [pytest.param(n, marks=pytest.mark.xdist_group(f"showcase-{n}")) for n in SHOWCASE_NAMES]
+
+
+@dataclass(frozen=True)
+class Showcase:
+    """A showcase film rendered keyless: read it, never change it (copy ``out`` first)."""
+
+    name: str
+    production: Any  # ministudio.spec.Production
+    out: Path  # film.mp4, manifest.json, ...
+    store: Any  # ministudio.run.store.ContentStore: every job's output, for cached renders
+    manifest: Any  # ministudio.run.manifest.Manifest
+
+
+@pytest.fixture(scope="session")
+def showcase(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Showcase]:
+    """``showcase(name)``: that showcase film, rendered on the embedded engines the first
+    time a test in this process asks for it."""
+    from ministudio.run.render import render
+    from ministudio.run.store import ContentStore
+    from ministudio.spec.loading import load_production
+
+    made: dict[str, Showcase] = {}
+
+    def get(name: str) -> Showcase:
+        if name not in made:
+            base = tmp_path_factory.mktemp(f"showcase-{name}")
+            production = load_production(EXAMPLES / f"{name}.yaml")
+            store = ContentStore(base / "store")
+            manifest = render(production, base / "out", store=store)
+            made[name] = Showcase(name, production, base / "out", store, manifest)
+        return made[name]
+
+    return get

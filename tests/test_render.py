@@ -21,7 +21,7 @@ from ministudio.run.render import BudgetError, RenderError, SpeechError, render
 from ministudio.run.store import ContentStore, file_hash
 from ministudio.spec.loading import load_production
 
-from .conftest import EXAMPLES, ROOT, tiny_production
+from .conftest import EXAMPLES, ROOT, SHOWCASES, tiny_production
 
 
 def frames_at(film: Path, times: list[float]) -> list[np.ndarray]:
@@ -72,12 +72,11 @@ def check_film(out: Path, production, manifest) -> None:
         assert all(v.passed for v in shot.qc), shot.qc
 
 
-@pytest.mark.parametrize("name", ["quantum-mechanics", "contextbytes", "last-algorithm"])
-def test_showcase_film_renders(name: str, tmp_path: Path) -> None:
-    production = load_production(EXAMPLES / f"{name}.yaml")
-    store = ContentStore(tmp_path / "store")
-    manifest = render(production, tmp_path / "out", store=store)
-    check_film(tmp_path / "out", production, manifest)
+@pytest.mark.parametrize("name", SHOWCASES)
+def test_showcase_film_renders(name: str, showcase, tmp_path: Path) -> None:
+    film = showcase(name)
+    production, store, manifest = film.production, film.store, film.manifest
+    check_film(film.out, production, manifest)
     if name == "quantum-mechanics":
         assert abs(manifest.duration - 56) < 0.1  # 7 shots of 8 s
         # The Python-API version is the same production: it renders entirely from the store.
@@ -90,7 +89,7 @@ def test_showcase_film_renders(name: str, tmp_path: Path) -> None:
         )
         again = json.loads((tmp_path / "py" / "manifest.json").read_text())
         assert all(s["cached"] for s in again["shots"])
-        assert file_hash(tmp_path / "py" / "film.mp4") == file_hash(tmp_path / "out" / "film.mp4")
+        assert file_hash(tmp_path / "py" / "film.mp4") == file_hash(film.out / "film.mp4")
 
 
 def test_continue_shot_starts_from_the_previous_last_frame(tmp_path: Path) -> None:
