@@ -216,6 +216,7 @@ class LipSync:
             return
         clip, fit_key, verdict = best
         shot.clip, shot.fit_key = clip, fit_key
+        shot.record.clip = fit_key
         # the take's verdicts on its lips judged a picture the film no longer shows
         shot.record.qc = [v for v in shot.record.qc if not is_lipsync(v)]
         if verdict is not None:

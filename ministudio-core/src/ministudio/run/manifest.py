@@ -44,8 +44,10 @@ class TakeRecord(BaseModel):
     rung: str  # "first", or the qc.ladder rung that made this retake
     engine: str
     model: str | None = None
+    prompt: str | dict[str, Any] | None = None  # as sent to the engine
     seed: int
     job_key: str | None = None
+    clip: str | None = None  # store key of the take's clip fitted to the film (.mp4)
     engine_job_id: str | None = None
     conditioning: list[str] = []
     cached: bool = False
@@ -104,6 +106,7 @@ class ShotRecord(BaseModel):
     job_key: str | None = None
     inputs: dict[str, str] = {}  # a short hash of each input of the job (engine, prompt, seed...)
     output_hash: str | None = None  # sha256 of the shot's clip as it enters the film
+    clip: str | None = None  # store key of that clip (.mp4 in ``Manifest.store``)
     engine_job_id: str | None = None
     conditioning: list[str] = []  # images and continuations given to the engine
     ignored: list[str] = []  # what the shot asked for that its engine cannot take

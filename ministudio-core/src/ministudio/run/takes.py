@@ -195,7 +195,7 @@ class Takes:
         shot.record.qc = list(take.record.qc)
         shot.record.cost = round(spent, 6)
         shot.clip, shot.source, shot.footage = take.clip, take.source, take.footage
-        shot.fit_key = take.fit_key
+        shot.fit_key = shot.record.clip = take.fit_key
 
     async def _scene_frame(self, shots: list[Shot], shot: Shot) -> Path | None:
         """The last frame of the shot before ``shot`` in its scene (None for the first)."""
@@ -286,8 +286,10 @@ def take_record(made: Made, *, kept: bool) -> TakeRecord:
         rung=made.take.rung,
         engine=made.take.engine.id,
         model=record.model,
+        prompt=record.prompt,
         seed=made.take.seed,
         job_key=record.job_key,
+        clip=made.fit_key,
         engine_job_id=record.engine_job_id,
         conditioning=record.conditioning,
         cached=record.cached,
