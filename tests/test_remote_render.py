@@ -17,6 +17,7 @@ import av
 import pytest
 from ministudio import hookimpl
 from ministudio.plugins import PluginHost
+from ministudio.remote.journal import Journal
 from ministudio.remote.pacing import RetryPolicy
 from ministudio.run.render import BudgetError, RenderError, RenderOptions, plan, render
 from ministudio.run.store import ContentStore
@@ -100,6 +101,12 @@ def test_each_shot_is_submitted_once_and_the_film_is_whole(host, tmp_path) -> No
     assert {s.engine_job_id for s in manifest.shots} == set(server.jobs)
     assert manifest.cost == pytest.approx(4 * 4 * 0.10)  # 4 clips of 4 s at $0.10/s
     assert frames(tmp_path / "out" / "film.mp4") == sum(s.frames for s in manifest.shots)
+    journal = Journal(tmp_path / "store" / "journal.sqlite")
+    timeline = journal.timeline([s.job_key for s in manifest.shots if s.job_key])
+    assert len(timeline) == 4  # each job's life, for the review page, in order
+    for events in timeline.values():
+        assert [e for e, _ in events] == ["queued", "submitted", "done", "downloaded"]
+        assert [at for _, at in events] == sorted(at for _, at in events)
 
 
 def test_a_second_render_submits_nothing_and_an_edit_submits_one(host, tmp_path) -> None:

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Literal
 
 JournalState = Literal["submitting", "submitted", "done", "failed"]
+# What happened to a job, when (``Journal.timeline``): it waited for its engine (queued),
+# the engine accepted it (submitted), said it was finished (done), its clip came (downloaded),
+# or it ended without one (failed).
+JobEvent = Literal["queued", "submitted", "done", "downloaded", "failed"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -41,7 +45,13 @@ CREATE TABLE IF NOT EXISTS assets (
     uploaded_at REAL NOT NULL,
     expires_at REAL,
     PRIMARY KEY (engine, content)
-)
+);
+CREATE TABLE IF NOT EXISTS events (
+    key TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_key ON events (key)
 """
 # A cached asset reference is reused only while this much of it is left: at least an hour (a
 # job may wait that long before the engine fetches its images), or a tenth of its lifetime.
@@ -117,6 +127,25 @@ class Journal:
         wanted = set(shots)
         return [JobRow(*row) for row in found if row[2] in wanted]
 
+    def event(self, key: str, event: JobEvent) -> None:
+        """Note that ``event`` happened to the job ``key`` now."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO events (key, event, at) VALUES (?, ?, ?)", (key, event, time.time())
+            )
+
+    def timeline(self, keys: list[str]) -> dict[str, list[tuple[JobEvent, float]]]:
+        """Each of these jobs' events, oldest first, as (event, Unix time), across renders."""
+        found: dict[str, list[tuple[JobEvent, float]]] = {}
+        with self._lock:
+            for key in dict.fromkeys(keys):
+                rows = self._db.execute(
+                    "SELECT event, at FROM events WHERE key = ? ORDER BY at, rowid", (key,)
+                ).fetchall()
+                if rows:
+                    found[key] = [(event, at) for event, at in rows]
+        return found
+
     def submitting(self, key: str, engine: str, shot: str) -> None:
         """About to send a submit request that may create (and bill) a job."""
         now = time.time()
@@ -147,6 +176,7 @@ class Journal:
                 "updated_at = ? WHERE key = ?",
                 (job_id, at or now, now, key),
             )
+        self.event(key, "submitted")
 
     def done(self, key: str) -> None:
         now = time.time()
@@ -155,6 +185,7 @@ class Journal:
                 "UPDATE jobs SET state = 'done', finished_at = ?, updated_at = ? WHERE key = ?",
                 (now, now, key),
             )
+        self.event(key, "downloaded")
 
     def failed(self, key: str, error: str) -> None:
         """The job ended without a clip; a later render may submit it again. ``error`` is
@@ -166,6 +197,7 @@ class Journal:
                 "WHERE key = ?",
                 (error, now, now, key),
             )
+        self.event(key, "failed")
 
     def asset(self, engine: str, content: str, *, now: float | None = None) -> str | None:
         """The engine's reference for a file with this content hash, if it was uploaded and

@@ -87,6 +87,7 @@ class RemoteRunner:
             raise EngineError(
                 engine.id, f"job {job_id} failed: {status.error or 'no reason given'}"
             )
+        self.journal.event(key, "done")
         checkpoint("downloading")
         result: VideoResult = await self.retrying(
             engine,

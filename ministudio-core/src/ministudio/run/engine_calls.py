@@ -54,6 +54,9 @@ class EngineCalls:
 
         ctx, event, shot_id = self.ctx, self.progress.event, request.shot.shot_id
         event(ShotEvent(shot_id, "waiting", engine.id, detail="queued"))
+        remote = ctx.host.implements(engine.id, submit_hook(request))
+        if remote:
+            ctx.journal.event(key, "queued")  # for the review page's job timeline
         async with ctx.limiter(engine):
             event(ShotEvent(shot_id, "rendering", engine.id))
 
@@ -64,7 +67,7 @@ class EngineCalls:
             # side jobs (``context.paid``) are journaled under the shot that first asks
             context.remember = lambda key, make: self.remember(engine, f"once:{key}", make, shot_id)
             output = scratch / "clip.mp4"
-            if ctx.host.implements(engine.id, submit_hook(request)):
+            if remote:
 
                 def submitted(job_id: str) -> None:
                     record.engine_job_id = job_id
