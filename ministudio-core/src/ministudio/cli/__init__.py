@@ -10,6 +10,7 @@ import click
 
 from ministudio.cli.authoring import new_plugin, schema, validate
 from ministudio.cli.catalog import plugins, voices
+from ministudio.cli.exporting import export
 from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
 from ministudio.cli.rendering import plan, promote, render
@@ -103,6 +104,7 @@ for _command in (
     status,
     qc,
     cancel,
+    export,
     keys,
 ):
     cli.add_command(_command)
