@@ -14,6 +14,7 @@ from ministudio.cli.exporting import export
 from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
 from ministudio.cli.rendering import plan, promote, render
+from ministudio.cli.reviewing import review
 
 UNEXPECTED = 3  # the exit code of an error MiniStudio did not foresee (a bug)
 _debug = False  # --debug: print the traceback of an error
@@ -105,6 +106,7 @@ for _command in (
     qc,
     cancel,
     export,
+    review,
     keys,
 ):
     cli.add_command(_command)
