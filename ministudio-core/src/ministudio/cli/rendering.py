@@ -15,6 +15,7 @@ import click
 from ministudio.cli.common import content_store, film_options, load, out_dir
 
 if TYPE_CHECKING:
+    from ministudio.review.apply import Decided
     from ministudio.run.render import ShotEvent
     from ministudio.spec import Production
 
@@ -68,6 +69,16 @@ if TYPE_CHECKING:
     "animatic), free, with the control passes its promotions need; approve it, then "
     "`ministudio promote DIR`.",
 )
+@click.option(
+    "--review",
+    "review_file",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Act on a review of the last render (review.json, as `ministudio review` writes "
+    "it beside that render's manifest): retake the shots it says to (each note goes into "
+    "the shot's prompt), keep the takes it picks and the shots it approves; the others "
+    "come from the store.",
+)
 def render(
     file: str,
     output: str | None,
@@ -81,6 +92,7 @@ def render(
     executor: str,
     address: str | None,
     previz: bool,
+    review_file: str | None,
 ) -> None:
     """Render a production into a finished, voiced, subtitled film."""
     from ministudio.run.render import RenderOptions
@@ -88,6 +100,7 @@ def render(
     if address is not None and executor != "ray":
         raise click.UsageError("--address is the Ray cluster's: use it with --executor ray")
     production = load(file)
+    folder = out_dir(production, output)
     options = RenderOptions(
         forget_lost=forget_lost,
         max_cost=max_cost,
@@ -96,8 +109,20 @@ def render(
         partial=not no_partial,
         previz=previz,
         production_file=str(Path(file).resolve()),
+        review=_review(Path(review_file), production, folder) if review_file else None,
     )
-    _render(production, out_dir(production, output), store, quiet, options, executor, address)
+    _render(production, folder, store, quiet, options, executor, address)
+
+
+def _review(path: Path, production: Production, folder: Path) -> Decided:
+    """The review in ``path`` read against the render it was made on: the manifest beside
+    it, else the one in the output folder."""
+    from ministudio.review.apply import decide
+    from ministudio.review.decisions import read_review
+    from ministudio.run.manifest import Manifest
+
+    beside = path.parent if (path.parent / "manifest.json").is_file() else folder
+    return decide(read_review(path), Manifest.of_folder(beside), production)
 
 
 @click.command()
@@ -230,7 +255,16 @@ def _render_summary(out: Path, manifest: Any, runner: Any = None) -> None:
         )
     if manifest.previz:
         click.echo(f"this is the previz: approve it, then `ministudio promote {out}`")
-    retaken = sum(1 for s in manifest.shots if s.takes)
+    reviewed = [s.review.decision for s in manifest.shots if s.review is not None]
+    if reviewed:
+        counts = {d: reviewed.count(d) for d in ("retake", "pick", "approve")}
+        click.echo(
+            f"the review: {counts['retake']} shot(s) retaken, {counts['pick']} take(s) "
+            f"picked, {counts['approve']} shot(s) approved"
+        )
+    retaken = sum(
+        1 for s in manifest.shots if any(t.rung not in ("first", "review") for t in s.takes)
+    )
     failing = [s.id for s in manifest.shots if any(not v.passed for v in s.qc)]
     if retaken:
         click.echo(f"{retaken} shot(s) retaken after a failing check")

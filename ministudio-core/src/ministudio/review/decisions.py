@@ -47,11 +47,11 @@ class ShotDecision(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> ShotDecision:
         if self.decision == "pick" and self.take is None:
-            raise ValueError("a pick names its take: add \"take\": N (1 is the first take)")
+            raise ValueError('a pick names its take: add "take": N (1 is the first take)')
         if self.decision != "pick" and self.take is not None:
-            raise ValueError(f"\"take\" goes with \"pick\", not \"{self.decision}\"")
+            raise ValueError(f'"take" goes with "pick", not "{self.decision}"')
         if self.decision != "retake" and self.note.strip():
-            raise ValueError(f"a note goes with \"retake\", not \"{self.decision}\"")
+            raise ValueError(f'a note goes with "retake", not "{self.decision}"')
         return self
 
 
@@ -84,4 +84,6 @@ def read_review(path: Path) -> Review:
             f"  - {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
             for e in exc.errors(include_url=False)[:20]
         )
-        raise ReviewError(f"{path}: not a review the render can act on; fix these:\n{problems}")
+        raise ReviewError(
+            f"{path}: not a review the render can act on; fix these:\n{problems}"
+        ) from None

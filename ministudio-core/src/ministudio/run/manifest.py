@@ -41,7 +41,7 @@ class FallbackRecord(BaseModel):
 class TakeRecord(BaseModel):
     """One rendering of a shot, and what the quality checks made of it."""
 
-    rung: str  # "first", or the qc.ladder rung that made this retake
+    rung: str  # "first", "review" (a reviewer asked), or the qc.ladder rung that made it
     engine: str
     model: str | None = None
     prompt: str | dict[str, Any] | None = None  # as sent to the engine
@@ -72,6 +72,15 @@ class LipSyncRecord(BaseModel):
     cost: float = 0.0  # USD spent on it in this run
     error: str | None = None  # why the pass could not be made (the take's clip is kept)
     stopped: str | None = None  # why no further pass was asked while the check still failed
+
+
+class ReviewRecord(BaseModel):
+    """What a review (``render --review``) decided for a shot, as this render acted on it."""
+
+    decision: str  # approve, retake or pick
+    note: str = ""  # a retake's note, added to the shot's action
+    take: int | None = None  # the take kept (approve, pick), from 1 in the reviewed ``takes``
+    reviewed: str | None = None  # job key of the take reviewed (a retake's seed comes from it)
 
 
 class PrevizRecord(BaseModel):
@@ -125,6 +134,7 @@ class ShotRecord(BaseModel):
     lipsync: LipSyncRecord | None = None  # its lip-sync pass, where routing asks for one
     passes: dict[str, str] = {}  # a previz's control passes: name -> store key
     previz: PrevizRecord | None = None  # a promoted shot's previz
+    review: ReviewRecord | None = None  # what the review this render acted on said of it
 
 
 class LoudnessRecord(BaseModel):

@@ -21,6 +21,7 @@ from ministudio.plan.graph import JobGraph, build_graph
 from ministudio.plan.shots import PREVIZ, PlannedShot, plan_shots
 from ministudio.plugins import PluginHost
 from ministudio.remote.pacing import RetryPolicy
+from ministudio.review.apply import Decided
 from ministudio.run.errors import BudgetError, RenderError, SpeechError
 from ministudio.run.executors import Executor, LocalExecutor
 from ministudio.run.manifest import Manifest, PrevizRecord
@@ -64,6 +65,9 @@ class RenderOptions:
     # engine edits video. The others keep their previz.
     promote: frozenset[str] | None = None
     production_file: str | None = None  # recorded in the manifest for ``ministudio promote``
+    # A review of the last render to act on (``render --review``): its retakes, picks and
+    # approvals (``ministudio.review.apply.decide``).
+    review: Decided | None = None
 
 
 def render(
@@ -144,9 +148,14 @@ async def render_async(
     """``render`` for code already inside an event loop (asyncio or trio), e.g. a notebook."""
     host, store = host or PluginHost(), store or open_store(None)
     options = options or RenderOptions()
+    review = options.review
+    if review is not None:
+        production = review.production(production)
     production, planned, sketch, previz = await _previz(
         production, out_dir, host, store, env, on_event, options, executor
     )
+    if review is not None:  # each retake with its own seed
+        planned = [dataclasses.replace(ps, seed=review.seeds.get(ps.id, ps.seed)) for ps in planned]
     if options.previz:
         assert sketch is not None
         return sketch

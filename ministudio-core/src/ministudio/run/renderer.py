@@ -283,12 +283,20 @@ class Renderer:
             plate = await self.clips.plate(shot)
             if plate is not None:
                 with_plate(shot, plate)
-            source = self._promotion(shot, needed=True) if ps.promoted else None
-            take = Take(ps.engine, ps.seed, first_frame, continued, source=source)
-            kept = await self.takes.first(shot, take, previous)
-            if failing(kept.record.qc):
-                kept = await self.takes.retake(self.shots, shot, kept, previous)
+            review = ctx.options.review
+            chosen = review.keep.get(ps.id) if review else None
+            if chosen is not None:  # a reviewer picked (or approved) this take: no retakes
+                kept = await self.takes.picked(shot, chosen, previous)
+            else:
+                source = self._promotion(shot, needed=True) if ps.promoted else None
+                rung = "review" if review and shot.planned.shot.id in review.notes else "first"
+                take = Take(ps.engine, ps.seed, first_frame, continued, source=source, rung=rung)
+                kept = await self.takes.first(shot, take, previous)
+                if failing(kept.record.qc):
+                    kept = await self.takes.retake(self.shots, shot, kept, previous)
             self.takes.keep(shot, kept)
+            if review is not None:
+                self.takes.reviewed(shot, kept, review)
             if kept.take.source is not None:
                 shot.record.previz = self.previz[ps.id]
             names = self.passes.get(shot.record.part_of or ps.id)

@@ -136,6 +136,8 @@ def split(production: Production, shot: Shot) -> list[Shot]:
         candidates.append(start + line.duration + GAP / 2)  # between two lines
     times = cuts(timing.duration, candidates, longest, engine.capabilities.min_duration)
     bounds = [0, *(round(t * fps) for t in times), timing.frames]
+    # a shot given a seed of its own (a review's retake) gives its parts seeds from it
+    seed = production.seed if ps.seed == shot_seed(production.seed, ps.id) else ps.seed
     parts = []
     for n, (a, b) in enumerate(itertools.pairwise(bounds), 1):
         lo, hi = a / fps, b / fps
@@ -146,7 +148,7 @@ def split(production: Production, shot: Shot) -> list[Shot]:
             ps,
             id=part_id,
             shot=ps.shot.model_copy(update={"continuity": continuity}),
-            seed=shot_seed(production.seed, part_id),
+            seed=shot_seed(seed, part_id),
             lines=tuple(ps.lines[i] for i in mine),
         )
         starts = tuple(timing.starts[i] - lo for i in mine)

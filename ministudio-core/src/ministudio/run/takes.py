@@ -27,6 +27,7 @@ from ministudio.spec import Rung
 
 if TYPE_CHECKING:
     from ministudio.qc.checks import Footage
+    from ministudio.review.apply import Decided
 
 log = logging.getLogger("ministudio.run.takes")
 
@@ -196,6 +197,67 @@ class Takes:
         shot.record.cost = round(spent, 6)
         shot.clip, shot.source, shot.footage = take.clip, take.source, take.footage
         shot.fit_key = shot.record.clip = take.fit_key
+
+    async def picked(self, shot: Shot, chosen: TakeRecord, previous: Shot | None) -> Made:
+        """The take a reviewer picked (or approved), from the store, checked again (its
+        neighbours may have changed); ``ReviewError`` when it can no longer be used."""
+        from ministudio.media.probe import probe
+        from ministudio.review.decisions import ReviewError
+
+        store, ps = self.ctx.store, shot.planned
+        key = chosen.clip
+        clip = store.get(key, ".mp4") if key else None
+        if key is None or clip is None:
+            raise ReviewError(
+                f"its picked take is no longer in the store ({store.root}): "
+                "pick another take or retake the shot"
+            )
+        frames = (await self.ctx.executor.media(probe, clip)).frames
+        if frames != shot.timing.frames:
+            raise ReviewError(
+                f"its picked take has {frames} frames and the shot now has "
+                f"{shot.timing.frames} (its lines changed since the review): retake it"
+            )
+        engine = self.ctx.host.engines.get(chosen.engine, ps.engine)
+        record = ShotRecord(
+            id=shot.record.id,
+            scene=shot.record.scene,
+            index=shot.record.index,
+            seed=chosen.seed,
+            start=shot.record.start,
+            duration=shot.record.duration,
+            frames=shot.record.frames,
+            engine=chosen.engine,
+            model=chosen.model,
+            prompt=chosen.prompt,
+            job_key=chosen.job_key,
+            engine_job_id=chosen.engine_job_id,
+            conditioning=chosen.conditioning,
+            cached=True,
+        )
+        raw = store.get(chosen.job_key, ".mp4") if chosen.job_key else None
+        take = Take(engine, chosen.seed, rung=chosen.rung)
+        return await self.check(shot, Made(take, clip, raw, record, key), previous)
+
+    def reviewed(self, shot: Shot, kept: Made, review: Decided) -> None:
+        """Record what the review said of ``shot`` and the takes a reviewer can pick from:
+        a retaken shot's earlier takes stay listed before its new ones."""
+        record = shot.record
+        record.review = review.records.get(record.id)
+        if record.id in review.keep and len(review.takes[record.id]) > 1:
+            chosen = review.keep[record.id]
+            record.takes = [
+                t.model_copy(update={"kept": t is chosen}) for t in review.takes[record.id]
+            ]
+        elif record.id in review.earlier:
+            new = record.takes or [take_record(kept, kept=True)]
+            seen = {t.clip for t in new}
+            earlier = [
+                t.model_copy(update={"kept": False})
+                for t in review.earlier[record.id]
+                if t.clip not in seen
+            ]
+            record.takes = earlier + new
 
     async def _scene_frame(self, shots: list[Shot], shot: Shot) -> Path | None:
         """The last frame of the shot before ``shot`` in its scene (None for the first)."""
