@@ -18,7 +18,7 @@ FORMATS = ("otio", "otioz", "fcpxml", "edl")
     type=click.Choice(FORMATS),
     default="otio",
     show_default=True,
-    help="otio: OpenTimelineIO (DaVinci Resolve 18.5+, Premiere Pro 25.2+); otioz: the same "
+    help="otio: OpenTimelineIO (DaVinci Resolve 18.5+, Premiere Pro 25.6+); otioz: the same "
     "with its media bundled, to move to another machine; fcpxml: Final Cut Pro 7 XML "
     "(xmeml, which Resolve and Premiere import; not Final Cut Pro X's .fcpxml); edl: a CMX "
     "3600 EDL of the picture cut.",
