@@ -246,9 +246,10 @@ def existing_review(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return read_review(path).model_dump(mode="json", exclude_defaults=True)
+        found = read_review(path).model_dump(mode="json", exclude_defaults=True)
     except ReviewError:
         return None
+    return {"version": 1, "shots": found.get("shots", {})}
 
 
 class _Media:

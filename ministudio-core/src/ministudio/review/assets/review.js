@@ -32,7 +32,7 @@
     return m + ":" + rest;
   }
   function clip(src, label) {
-    const video = el("video", { src: src, controls: true, preload: "metadata", muted: true });
+    const video = el("video", { src: src, controls: true, preload: "auto", muted: true });
     video.muted = true;
     video.playsInline = true;
     return el("figure", { class: "clip" }, video, el("figcaption", { text: label }));
@@ -50,6 +50,12 @@
     failing ? failing + " with a failing check" : "every check passed",
   ].join(" · ");
   film.src = data.film;
+  if (data.previz_film) {
+    document.getElementById("facts").append(
+      " · ",
+      el("a", { href: data.previz_film, target: "_blank", rel: "noopener", text: "the previz film" }),
+    );
+  }
 
   // -- the timeline: one block per shot, as wide as the shot lasts -----------------------
   const timeline = document.getElementById("timeline");
@@ -74,7 +80,7 @@
   }
   timeline.append(playhead);
   const ruler = document.getElementById("ruler");
-  const step = data.duration > 120 ? 30 : data.duration > 40 ? 10 : 5;
+  const step = data.duration > 120 ? 30 : data.duration > 40 ? 10 : data.duration > 10 ? 5 : 1;
   for (let t = 0; t <= data.duration; t += step) {
     const tick = el("span", { text: Math.floor(t / 60) + ":" + String(t % 60).padStart(2, "0") });
     tick.style.left = (100 * t) / data.duration + "%";
@@ -169,7 +175,8 @@
       row.append(clip(shot.clip, shot.previz ? "final" : "in the film"));
     }
     const about = el("div", { class: "about" });
-    node.append(el("div", { class: "card-body" }, row, about));
+    const verdicts = el("div", { class: "verdicts" });
+    node.append(row, el("div", { class: "card-body" }, about, verdicts));
     about.append(
       facts([
         ["engine", shot.engine + (shot.fallback_from ? " (after " + shot.fallback_from + " failed)" : "")],
@@ -191,10 +198,10 @@
       about.append(lines);
     }
     about.append(prompt(shot.prompt));
-    about.append(el("h4", { text: "Checks" }), checks(shot.qc));
+    verdicts.append(el("h4", { text: shot.takes.length ? "Checks (kept take)" : "Checks" }), checks(shot.qc));
     for (const take of shot.takes) {
       if (take.kept) continue;
-      about.append(
+      verdicts.append(
         el(
           "details",
           { class: "take-details" },
@@ -346,7 +353,7 @@
   if (data.jobs.local) {
     document.getElementById("jobs-title").textContent = "Render time";
     document.getElementById("jobs-note").textContent =
-      "No paid jobs: every shot was made on this machine.";
+      "No jobs in the journal: every shot was made on this machine, in this long.";
     const most = Math.max(0.01, ...data.jobs.shots.map((s) => s.seconds));
     for (const shot of data.jobs.shots) {
       const bar = el("span", { class: "bar local" });
