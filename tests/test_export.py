@@ -93,8 +93,10 @@ def check_places(timeline: Any, manifest: Manifest, to: str) -> None:
 
 
 def media_path(clip: Any, base: Path) -> Path:
+    """The file a clip's media reference names: a file:// URL, an absolute path, or a path
+    relative to ``base``."""
     url = clip.media_reference.target_url
-    return Path(url.removeprefix("file://")) if url.startswith("file://") else base / url
+    return base / otio.url_utils.filepath_from_url(url)  # base / an absolute path: the path
 
 
 @pytest.mark.parametrize("name", SHOWCASES)
@@ -123,13 +125,17 @@ def test_each_format_round_trips_every_clip_at_its_frame(name: str, showcase, tm
         for clip in clips(track):
             with wave.open(str(media_path(clip, folder))) as sound:
                 seconds = sound.getnframes() / sound.getframerate()
+                voice = np.frombuffer(sound.readframes(sound.getnframes()), np.int16)
             assert seconds * manifest.fps == pytest.approx(clip.source_range.duration.value)
+            assert np.abs(voice).max() > 1000  # the line is heard in it
 
-    # the FCP 7 XML and the EDL point at the same files, by file:// URL
+    # the .otio names each file by its absolute path (as Resolve does), the FCP 7 XML and the
+    # EDL by file:// URL
+    paths = [media_path(c, folder) for c in shots]
+    assert all(c.media_reference.target_url == str(p) for c, p in zip(shots, paths, strict=True))
     for to in ("fcpxml", "edl"):
         urls = [c.media_reference.target_url for c in clips(found[to].video_tracks()[0])]
-        assert urls == [c.media_reference.target_url for c in shots]
-        assert all(u.startswith("file:///") for u in urls)
+        assert urls == [p.as_uri() for p in paths]
 
     # metadata: each shot's record under "ministudio" (OTIO, OTIOZ)
     for to in ("otio", "otioz"):

@@ -4,7 +4,8 @@ The media goes to ``DIR/export/media/``: each shot's clip as it enters the film 
 content store, else cut to the frame out of film.mp4: a slate's stretch always is), and each
 spoken line's stretch of the film's soundtrack as a WAV (the voices are mixed into the film's
 one soundtrack; there is no music or effects under them). The timeline (``review.timeline``)
-references them by absolute file:// URL; ``otioz`` bundles them beside the timeline.
+references them by absolute path (.otio) or file:// URL (FCP 7 XML, EDL); ``otioz`` bundles
+them beside the timeline, linked relatively.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def export_film(folder: Path, to: str, output: Path | None = None) -> Path:
     adapter, name = FORMATS[to]
     target = output or folder / "export" / name
     media = folder / "export" / "media"
-    media.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(media, ignore_errors=True)  # nothing left from an export of an older render
+    media.mkdir(parents=True)
     shots = shot_media(manifest, folder, media)
     timeline = build_timeline(manifest, shots, spoken_media(manifest, folder, media))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -63,8 +65,20 @@ def write(timeline: otio.schema.Timeline, adapter: str, target: Path, fps: int) 
             edl_timeline(timeline), adapter, rate=fps, reelname_len=REEL_LENGTH
         )
         target.write_text(text, encoding="utf-8")
-    else:
+    elif adapter == "otio_json":
+        otio.adapters.write_to_file(with_paths(timeline), str(target), adapter_name=adapter)
+    else:  # otioz links its copies relatively; FCP 7 XML's pathurl is a file:// URL
         otio.adapters.write_to_file(timeline, str(target), adapter_name=adapter)
+
+
+def with_paths(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """``timeline`` with each media's file:// URL as a plain absolute path: what Resolve
+    writes in its .otio and reads (it has been reported not to find media by file:// URL)."""
+    copy = timeline.clone()
+    for clip in copy.find_clips():
+        reference = clip.media_reference
+        reference.target_url = otio.url_utils.filepath_from_url(reference.target_url)
+    return copy
 
 
 def edl_timeline(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

@@ -52,7 +52,8 @@ def _range(first: int, count: int, fps: int) -> otio.opentime.TimeRange:
 
 
 def _reference(path: Path, frames: int, fps: int) -> otio.schema.ExternalReference:
-    """A reference to a media file by absolute file:// URL (what Resolve and Premiere open)."""
+    """A reference to a media file by absolute file:// URL (``export.write`` makes it a plain
+    path in a .otio, as Resolve writes them)."""
     return otio.schema.ExternalReference(
         target_url=path.resolve().as_uri(), available_range=_range(0, frames, fps)
     )
