@@ -273,8 +273,12 @@ def test_without_the_store_each_clip_is_cut_out_of_the_film(failing, tmp_path: P
     assert worst < 3  # the same frames, encoded once more
 
     (folder / "film.mp4").unlink()  # and the film is gone too: nothing to cut from
-    with pytest.raises(ExportError, match="render the production again"):
+    with pytest.raises(ExportError, match="has not got the clips of hello, reply, bye, and "):
         export_film(folder, "otio")
+    assert bye.is_file() and sorted(p.name for p in (folder / "export").iterdir()) == [
+        "film.otio",
+        "media",
+    ]  # the last export is left as it was
 
 
 @FAILING

@@ -10,6 +10,7 @@ them beside the timeline, linked relatively.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import wave
@@ -47,14 +48,30 @@ def export_film(folder: Path, to: str, output: Path | None = None) -> Path:
         raise ExportError(f"{folder} has no shots to export: render the film first")
     adapter, name = FORMATS[to]
     target = output or folder / "export" / name
-    media = folder / "export" / "media"
-    shutil.rmtree(media, ignore_errors=True)  # nothing left from an export of an older render
-    media.mkdir(parents=True)
-    shots = shot_media(manifest, folder, media)
-    timeline = build_timeline(manifest, shots, spoken_media(manifest, folder, media))
+    shots, spoken = export_media(manifest, folder, folder / "export" / "media")
+    timeline = build_timeline(manifest, shots, spoken)
     target.parent.mkdir(parents=True, exist_ok=True)
     write(timeline, adapter, target, manifest.fps)
     return target
+
+
+def export_media(manifest: Manifest, folder: Path, media: Path) -> tuple[list[Path], list[Spoken]]:
+    """Each shot's clip and each line's sound in ``media``, made afresh beside it and put in
+    its place once all are made (an export that fails leaves the last one's media alone)."""
+    staging = media.with_name(media.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        shots = shot_media(manifest, folder, staging)
+        spoken = spoken_media(manifest, folder, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(media, ignore_errors=True)  # nothing left from an export of an older render
+    staging.rename(media)
+    return [media / p.name for p in shots], [
+        dataclasses.replace(s, media=media / s.media.name) for s in spoken
+    ]
 
 
 def write(timeline: otio.schema.Timeline, adapter: str, target: Path, fps: int) -> None:
@@ -120,17 +137,19 @@ def shot_media(manifest: Manifest, folder: Path, media: Path) -> list[Path]:
             cuts[path] = shot
         paths.append(path)
     if cuts:
-        missing = "the clips of " + ", ".join(s.id for s in cuts.values())
+        ids = ", ".join(s.id for s in cuts.values())
+        missing = f"the store ({manifest.store}) has not got the clips of {ids}"
         cut_shots(_film(manifest, folder, missing), cuts, manifest.fps)
     return paths
 
 
 def _film(manifest: Manifest, folder: Path, needed: str) -> Path:
+    """The render's film, which ``needed`` (what must be cut out of it) is cut from."""
     film = folder / (manifest.film or "film.mp4")
     if manifest.film is None or not film.is_file():
         raise ExportError(
-            f"{needed} are neither in the store ({manifest.store}) nor in a film in {folder}: "
-            f"render the production again into {folder} (it reuses what the store still has)"
+            f"{needed}, and {folder} has no film to cut them from: render the production "
+            f"again into {folder} (it reuses what the store still has), then export"
         )
     return film
 
@@ -176,7 +195,7 @@ def spoken_media(manifest: Manifest, folder: Path, media: Path) -> list[Spoken]:
     if len(titles) != len(found):  # no film.srt, or one edited by hand: the manifest's words
         titles = [f"{line.speaker}: {line.text}" for line, _ in found]
     fps = manifest.fps
-    sound, rate = soundtrack(_film(manifest, folder, "the spoken lines"))
+    sound, rate = soundtrack(_film(manifest, folder, "the lines' sound is only in the film"))
     spoken = []
     for n, ((line, shot), title) in enumerate(zip(found, titles, strict=True), 1):
         first, end = line_frames(line, fps)
