@@ -1,5 +1,8 @@
 """Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s types` (all three by default)."""
 
+import os
+import shutil
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -14,10 +17,38 @@ def _sync(session: nox.Session, *groups: str) -> None:
     session.run_install(*args, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location})
 
 
+def _chromium(session: nox.Session) -> None:
+    """The review page's browser tests drive the system's Chromium (Playwright downloads no
+    browser): install Debian's when it is missing and this is root with apt-get (CI), else
+    say how. On CI (``CI`` set) those tests fail without one; elsewhere they are skipped."""
+    named = os.environ.get("MINISTUDIO_CHROMIUM")
+    if named or shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", external=True, env=env)
+        session.run(
+            "apt-get",
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            external=True,
+            env=env,
+        )
+        return
+    session.warn(
+        "no Chromium found: the review page's browser tests will be skipped (they fail on "
+        "CI). Install it: `sudo apt-get install chromium` (Debian/Ubuntu), or set "
+        "MINISTUDIO_CHROMIUM to a Chromium or Chrome executable."
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole suite, spread over the machine's cores."""
     _sync(session, "test")
+    _chromium(session)
     session.run("pytest", "-n", "auto", *session.posargs)
 
 

@@ -35,6 +35,11 @@
     const video = el("video", { src: src, controls: true, preload: "auto", muted: true });
     video.muted = true;
     video.playsInline = true;
+    // show a frame from inside the clip (its first may be black); play from its start
+    video.addEventListener("loadedmetadata", () => {
+      if (!video.played.length && video.currentTime === 0) video.currentTime = Math.min(0.5, video.duration / 2);
+    }, { once: true });
+    video.addEventListener("play", () => { video.currentTime = 0; }, { once: true });
     return el("figure", { class: "clip" }, video, el("figcaption", { text: label }));
   }
 
@@ -176,7 +181,11 @@
     }
     const about = el("div", { class: "about" });
     const verdicts = el("div", { class: "verdicts" });
-    node.append(row, el("div", { class: "card-body" }, about, verdicts));
+    if (row.children.length > 1) {
+      node.append(row, el("div", { class: "card-body" }, about, verdicts));
+    } else {
+      node.append(el("div", { class: "card-body single" }, row, about, verdicts));
+    }
     about.append(
       facts([
         ["engine", shot.engine + (shot.fallback_from ? " (after " + shot.fallback_from + " failed)" : "")],
