@@ -336,3 +336,26 @@ def test_a_posted_review_is_validated_bounded_and_written_whole(served: ReviewSe
     assert [p.name for p in served.folder.iterdir() if p.name.startswith(".review-")] == []
     assert Review.model_validate_json(target.read_bytes())
     assert oct(os.stat(target).st_mode & 0o777) == "0o644"
+
+
+@LAST
+def test_the_command_serves_the_page_on_loopback(showcase: Any, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = copied(showcase("last-algorithm"), tmp_path)
+    command = [sys.executable, "-m", "ministudio", "review", str(folder), "--serve"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", lines[1])
+        assert found, lines
+        connection = http.client.HTTPConnection("127.0.0.1", int(found.group(1)), timeout=10)
+        connection.request("GET", "/")
+        answer = connection.getresponse()
+        assert answer.status == 200 and b'id="review-data"' in answer.read()
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

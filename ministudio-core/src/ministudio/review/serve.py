@@ -44,6 +44,7 @@ _TYPES = {
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _CHUNK = 1 << 16
+_PIECE = 1 << 20  # bytes of an open range (``bytes=N-``) sent in one answer
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -159,8 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
         asked = _RANGE.match(self.headers.get("Range", "").strip())
         if asked and size:
             first, last = asked.groups()
-            if first:
-                start, end = int(first), min(int(last), size - 1) if last else size - 1
+            if first:  # an open range is answered a piece at a time: a paused video holds
+                # no connection, and a page of many clips does not run out of them
+                start = int(first)
+                end = min(int(last) if last else start + _PIECE - 1, size - 1)
             elif last:
                 start = max(size - int(last), 0)
             if start > end or start >= size:

@@ -32,7 +32,7 @@
     return m + ":" + rest;
   }
   function clip(src, label) {
-    const video = el("video", { src: src, controls: true, preload: "auto", muted: true });
+    const video = el("video", { src: src, controls: true, preload: "metadata", muted: true });
     video.muted = true;
     video.playsInline = true;
     // show a frame from inside the clip (its first may be black); play from its start
@@ -276,6 +276,7 @@
   }
 
   function decide(shot, decision) {
+    changed = true;
     if (decision) {
       for (const key of Object.keys(decision)) {
         if (decision[key] === null || decision[key] === undefined || decision[key] === "") delete decision[key];
@@ -406,12 +407,13 @@
     list.append(node);
   }
   show();
+  let changed = false; // a decision made here before the saved ones arrived wins
   if (served) {
     state.textContent = "decisions are saved to review.json beside the film";
     fetch("review.json", { cache: "no-store" })
       .then((answer) => (answer.ok ? answer.json() : null))
       .then((saved) => {
-        if (saved && saved.shots) {
+        if (saved && saved.shots && !changed) {
           review = { version: 1, shots: saved.shots };
           for (const [id, d] of Object.entries(saved.shots)) {
             const box = cards.get(id);
@@ -420,9 +422,12 @@
           show();
         }
       })
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => {
+        document.body.dataset.ready = "1";
+      });
   } else {
     state.textContent = "opened from disk: download review.json when done";
+    document.body.dataset.ready = "1";
   }
-  document.body.dataset.ready = "1";
 })();
