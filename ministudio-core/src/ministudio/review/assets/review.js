@@ -26,6 +26,12 @@
   }
   const money = (usd) => "$" + Number(usd || 0).toFixed(2);
   const secs = (s) => Number(s).toFixed(s < 10 ? 2 : 1) + " s";
+  function after(s) {
+    // time since the first job's first event: "+4.2 s", "+3 min 05 s", "+1 h 02 min"
+    if (s < 60) return "+" + s.toFixed(1) + " s";
+    if (s < 3600) return "+" + Math.floor(s / 60) + " min " + String(Math.floor(s % 60)).padStart(2, "0") + " s";
+    return "+" + Math.floor(s / 3600) + " h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + " min";
+  }
   function clock(s) {
     const m = Math.floor(s / 60);
     const rest = (s - m * 60).toFixed(1).padStart(4, "0");
@@ -47,13 +53,15 @@
   document.title = "Review: " + data.title;
   document.getElementById("title").textContent = data.title;
   const failing = data.shots.filter((s) => s.qc.some((v) => !v.passed)).length;
+  const failed = data.shots.filter((s) => s.error || s.slate).length;
   document.getElementById("facts").textContent = [
     data.shots.length + " shots",
     clock(data.duration),
     data.width + "x" + data.height + " at " + data.fps + " fps",
     money(data.cost) + " spent",
     failing ? failing + " with a failing check" : "every check passed",
-  ].join(" · ");
+    failed ? failed + " failed (a slate in the film)" : "",
+  ].filter(Boolean).join(" · ");
   film.src = data.film;
   if (data.previz_film) {
     document.getElementById("facts").append(
@@ -178,6 +186,10 @@
       }
     } else if (shot.clip) {
       row.append(clip(shot.clip, shot.previz ? "final" : "in the film"));
+    } else {
+      row.append(el("figure", { class: "clip missing" },
+        el("div", { class: "none", text: shot.slate || shot.error || "no clip in the store" }),
+        el("figcaption", { text: "no clip" })));
     }
     const about = el("div", { class: "about" });
     const verdicts = el("div", { class: "verdicts" });
@@ -375,7 +387,11 @@
       );
     }
   } else {
-    document.getElementById("jobs-note").textContent = "From the journal: queued, submitted, done, downloaded.";
+    const note = document.getElementById("jobs-note");
+    note.textContent = "From the journal, from the first job's start: ";
+    for (const event of ["queued", "submitted", "done", "downloaded", "failed"]) {
+      note.append(el("span", { class: "legend" }, el("span", { class: "dot " + event }), event));
+    }
     const all = data.jobs.rows.flatMap((r) => r.events.map((e) => e[1]));
     const t0 = Math.min(...all);
     const span = Math.max(0.001, Math.max(...all) - t0);
@@ -387,14 +403,14 @@
       bar.style.width = (100 * (Math.max(...times) - Math.min(...times))) / span + "%";
       track.append(bar);
       for (const [event, at] of row.events) {
-        const dot = el("span", { class: "dot " + event, title: event + " +" + secs(at - t0) });
+        const dot = el("span", { class: "dot " + event, title: event + " " + after(at - t0) });
         dot.style.left = (100 * (at - t0)) / span + "%";
         track.append(dot);
       }
       const last = row.events[row.events.length - 1];
       jobs.append(
-        el("div", { class: "job", title: row.key }, el("span", { class: "job-label", text: row.label }),
-          track, el("span", { class: "num", text: last[0] + " +" + secs(last[1] - t0) })),
+        el("div", { class: "job", title: row.label + " (job " + row.key + "…)" }, el("span", { class: "job-label", text: row.label }),
+          track, el("span", { class: "num", text: last[0] + " " + after(last[1] - t0) })),
       );
     }
   }
@@ -409,7 +425,7 @@
   show();
   let changed = false; // a decision made here before the saved ones arrived wins
   if (served) {
-    state.textContent = "decisions are saved to review.json beside the film";
+    state.textContent = "served: each decision is saved to review.json";
     fetch("review.json", { cache: "no-store" })
       .then((answer) => (answer.ok ? answer.json() : null))
       .then((saved) => {
@@ -427,7 +443,7 @@
         document.body.dataset.ready = "1";
       });
   } else {
-    state.textContent = "opened from disk: download review.json when done";
+    state.textContent = "opened from disk: download to keep decisions";
     document.body.dataset.ready = "1";
   }
 })();
