@@ -256,6 +256,8 @@
         class: "approve",
         "data-action": "approve",
         text: "Approve",
+        disabled: !shot.clip && !kept, // a failed shot (a slate) can only be retaken
+        title: !shot.clip && !kept ? "it failed: retake it" : null,
         onclick: () => decide(shot, { decision: "approve", job_key: reviewed }),
       }),
       el("button", {
@@ -304,8 +306,8 @@
 
   function text() {
     const ordered = { version: 1, shots: {} };
+    // the shots of this render only: a decision on a shot it no longer has cannot be acted on
     for (const shot of data.shots) if (review.shots[shot.id]) ordered.shots[shot.id] = review.shots[shot.id];
-    for (const id of Object.keys(review.shots)) if (!ordered.shots[id]) ordered.shots[id] = review.shots[id];
     return JSON.stringify(ordered, null, 2) + "\n";
   }
 
@@ -375,7 +377,7 @@
   if (data.jobs.local) {
     document.getElementById("jobs-title").textContent = "Render time";
     document.getElementById("jobs-note").textContent =
-      "No jobs in the journal: every shot was made on this machine, in this long.";
+      "No jobs in the journal: each shot was made on this machine, in the time shown.";
     const most = Math.max(0.01, ...data.jobs.shots.map((s) => s.seconds));
     for (const shot of data.jobs.shots) {
       const bar = el("span", { class: "bar local" });
