@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ministudio.review.apply import decide
 from ministudio.review.decisions import read_review
 from ministudio.review.page import write_page
 from ministudio.review.serve import ReviewServer
@@ -188,6 +189,10 @@ def test_the_page_plays_jumps_and_writes_review_json(
     }
     assert review.shots[shots[0]].job_key == film.manifest.shots[0].job_key
     assert (folder / "review.json").read_bytes() == downloaded
+    # the next render can act on it: the retake's note goes into the shot's action
+    decided = decide(review, film.manifest, film.production)
+    assert decided.notes == {shots[1]: "she turns to the window"}
+    assert set(decided.keep) == {shots[0]}
 
 
 @LAST
@@ -226,5 +231,8 @@ def test_takes_previz_jobs_and_a_pick_in_the_browser(
     finally:
         server.shutdown()
         server.server_close()
-    decision = read_review(folder / "review.json").shots[first]
+    review = read_review(folder / "review.json")
+    decision = review.shots[first]
     assert (decision.decision, decision.take, decision.job_key) == ("pick", 1, "k1")
+    reviewed = type(film.manifest).of_folder(folder)
+    assert decide(review, reviewed, film.production).keep[first].job_key == "k1"
