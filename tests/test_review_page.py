@@ -359,3 +359,19 @@ def test_the_command_serves_the_page_on_loopback(showcase: Any, tmp_path: Path) 
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@LAST
+def test_a_manifest_naming_a_film_outside_its_folder_is_refused(
+    showcase: Any, tmp_path: Path
+) -> None:
+    from ministudio.errors import MinistudioError
+
+    folder = copied(showcase("last-algorithm"), tmp_path)
+    manifest = Manifest.of_folder(folder)
+    (tmp_path / "secret.mp4").write_bytes(b"not for the page")
+    manifest.film = "../secret.mp4"
+    manifest.write(folder / "manifest.json")
+    with pytest.raises(MinistudioError, match="no film to review"):
+        write_page(folder)
+    assert not (folder / "review" / "film.mp4").exists()

@@ -55,6 +55,9 @@ def write_page(folder: Path) -> Path:
     """Write the review page of the render in ``folder``; return its ``index.html``.
     ``MinistudioError`` when ``folder`` holds no render."""
     manifest = Manifest.of_folder(folder)
+    # the film is a file of the folder itself (a manifest anyone may edit names no other)
+    if not manifest.film or Path(manifest.film).name != manifest.film:
+        manifest.film = None
     if not manifest.film or not (folder / manifest.film).is_file():
         raise MinistudioError(
             f"{folder} has no film to review (its render made none: a shot failed with "
