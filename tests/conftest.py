@@ -134,9 +134,12 @@ def run_cli(
 
 
 SHOWCASE_NAMES = ("quantum-mechanics", "contextbytes", "last-algorithm")
-# Parametrize a test over the showcase films with this: each film's tests share a worker
-# (``--dist loadgroup``), so ``showcase`` renders each film once per run.
-SHOWCASES = [pytest.param(n, marks=pytest.mark.xdist_group(f"showcase-{n}")) for n in SHOWCASE_NAMES]
+# Parametrize a test over the showcase films with this; ``showcase`` renders each film once
+# per test process. (The xdist_group marks group them under ``--dist loadgroup`` once
+# pytest-xdist's grouping works with pytest 9 again: pytest-xdist #1386.)
+SHOWCASES = [
+    pytest.param(n, marks=pytest.mark.xdist_group(f"showcase-{n}")) for n in SHOWCASE_NAMES
+]
 
 
 @dataclass(frozen=True)
