@@ -145,6 +145,68 @@ class LipSyncRequest(_Frozen):
     options: dict[str, Any] = {}  # engine options from routing
 
 
+class ImageRequest(_Frozen):
+    """Draw one still for ``ministudio cast``: one view of a character's sheet, or a place.
+
+    ``prompt`` is the core's engine-neutral text (what to draw, in words); the fields beside it
+    say the same as data, for engines that draw from data (the animatic). The engine writes a
+    PNG or JPEG of ``width`` x ``height`` (or the nearest size it makes at that aspect ratio) to
+    its output path."""
+
+    subject: Literal["character", "environment"]
+    id: str  # the character's or the environment's id in the production
+    name: str  # a character's name, an environment's id
+    description: str  # the character's DNA, the place's description
+    view: Literal["front", "three-quarter", "profile", "set"]  # "set": a place, no one in it
+    prompt: str
+    aspect_ratio: str
+    width: int
+    height: int
+    style: str = ""
+    lighting: str = ""
+    palette: tuple[str, ...] = ()
+    # pictures the new one must match (a sheet's front view, when drawing its other views)
+    reference_images: tuple[Path, ...] = ()
+    seed: int = 0
+    model: str | None = None
+    options: dict[str, Any] = {}  # engine options (``ministudio cast --option``)
+
+
+class ImageResult(_Frozen):
+    """The still drawn, and what it cost."""
+
+    path: Path
+    model: str | None = None
+    cost: float = 0.0
+
+
+class WritingRequest(_Frozen):
+    """Write a production from a brief (``ministudio storyboard``), one round of it.
+
+    ``instructions`` is the core's prompt (what a good production holds: coverage, lengths that
+    fit the lines and the routed engines, specific character DNA); ``brief`` the user's text.
+    The answer must be one JSON document valid against the ``schema`` handed to the hook
+    beside this request. From the second round on, ``draft`` is the previous answer and
+    ``errors`` say why it was refused (each with its field path): fix those."""
+
+    brief: str
+    instructions: str
+    round: int = 0  # 0: the first draft; 1, 2, ...: repairs
+    draft: str | None = None
+    errors: tuple[str, ...] = ()
+    model: str | None = None
+    options: dict[str, Any] = {}  # engine options (``ministudio storyboard --option``)
+    max_output_tokens: int = 32768
+
+
+class Draft(_Frozen):
+    """A writer's answer: the production as JSON text, and what the round cost."""
+
+    text: str
+    model: str | None = None
+    cost: float = 0.0
+
+
 class VideoResult(_Frozen):
     """What came back: the clip on disk and what it cost."""
 

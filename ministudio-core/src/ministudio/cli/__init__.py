@@ -11,6 +11,7 @@ import click
 from ministudio.cli.authoring import new_plugin, schema, validate
 from ministudio.cli.catalog import plugins, voices
 from ministudio.cli.exporting import export
+from ministudio.cli.importing import import_
 from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
 from ministudio.cli.rendering import plan, promote, render
@@ -96,6 +97,7 @@ def cli() -> None:
 for _command in (
     validate,
     schema,
+    import_,
     new_plugin,
     plugins,
     voices,

@@ -17,8 +17,11 @@ from ministudio.engines.lifecycle import Model as Model  # re-exported: plugins 
 if TYPE_CHECKING:
     from ministudio.jobs import HostedAsset
 
-# judge: looks at clips (``qc_check``); lipsync: re-syncs a clip's mouths to its voice
-EngineKind = Literal["video", "speech", "judge", "lipsync"]
+# judge: looks at clips (``qc_check``); lipsync: re-syncs a clip's mouths to its voice;
+# writer: writes a production from a brief (``write_production``); image: draws a still of a
+# character or a place (``generate_image``)
+EngineKind = Literal["video", "speech", "judge", "lipsync", "writer", "image"]
+KINDS: tuple[EngineKind, ...] = ("video", "speech", "judge", "lipsync", "writer", "image")
 # the previz's control passes a promoting engine may declare (``Capabilities.video_edit``)
 PASSES = ("clip", "depth", "pose", "mask", "edge", "camera")
 Made = Callable[[], Awaitable["str | HostedAsset"]]
@@ -128,10 +131,8 @@ class EngineSpec:
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
             raise ValueError(f"engine id {self.id!r}: use lowercase letters, digits, '-', '_', '.'")
-        if self.kind not in ("video", "speech", "judge", "lipsync"):
-            raise ValueError(
-                f"engine {self.id!r}: kind must be 'video', 'speech', 'judge' or 'lipsync'"
-            )
+        if self.kind not in KINDS:
+            raise ValueError(f"engine {self.id!r}: kind must be one of {', '.join(KINDS)}")
         object.__setattr__(self, "key_env", tuple(self.key_env))
         object.__setattr__(self, "models", tuple(self.models))
         object.__setattr__(self, "variants", tuple(self.variants))

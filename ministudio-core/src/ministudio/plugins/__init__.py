@@ -25,6 +25,7 @@ from ministudio.plugins import hookspecs
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
+        ImageRequest,
         JobStatus,
         LipSyncRequest,
         QCVerdict,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         SpeechResult,
         VideoRequest,
         VideoResult,
+        WritingRequest,
     )
 from ministudio.errors import (
     CapabilityError,
@@ -260,19 +262,23 @@ class PluginHost:
         return result
 
     def estimate_cost(
-        self, engine: EngineSpec, request: VideoRequest | LipSyncRequest
+        self,
+        engine: EngineSpec,
+        request: VideoRequest | LipSyncRequest | WritingRequest | ImageRequest,
     ) -> float | None:
-        """What ``request`` would cost on ``engine``: its plugin's estimate, else its
-        ``price_per_second`` x the requested duration; None (unknown) for an engine that
-        needs a key but declares no price and whose plugin could not say."""
+        """What ``request`` would cost on ``engine``: its plugin's estimate, else (a clip or a
+        lip-sync pass) its ``price_per_second`` x the requested duration; 0 for a keyless
+        engine's other jobs; None (unknown) for an engine that needs a key but declares no
+        price and whose plugin could not say."""
         if self.implements(engine.id, "estimate_cost"):
             found = self._caller(engine.id, "estimate_cost")(engine=engine.id, request=request)
             if isinstance(found, (int, float)):
                 return float(found)
         price = engine.capabilities.price_per_second
-        if not price and engine.key_env:
-            return None
-        return request.duration * price
+        duration = getattr(request, "duration", None)
+        if duration is None or (not price and engine.key_env):
+            return None if engine.key_env else 0.0
+        return float(duration * price)
 
     def voices(self, engine_id: str) -> list[str] | None:
         """The voices of speech engine ``engine_id``, from its own plugin; None if unlisted."""
@@ -456,6 +462,8 @@ def _result_type(hook: str) -> type:
         "submit_video": jobs.Submission,
         "submit_lip_sync": jobs.Submission,
         "poll_video": jobs.JobStatus,
+        "write_production": jobs.Draft,
+        "generate_image": jobs.ImageResult,
     }
     return types[hook]
 

@@ -5,7 +5,8 @@ entry point's name is the plugin id. Implement any of these with ``@ministudio.h
 taking only the arguments you need, by these names. The README's "Writing a plugin" documents
 each hook's arguments and what the core does with its answer (a test keeps the two in step).
 
-Engine hooks (``generate_video``, ``synthesize_speech``, ``lip_sync``, the remote-engine hooks,
+Engine hooks (``generate_video``, ``synthesize_speech``, ``lip_sync``, ``write_production``,
+``generate_image``, the remote-engine hooks,
 ``check_video``, ``cancel_video``, ``previz_passes``, ``upload_asset``, ``estimate_cost``,
 ``speech_voices``) are called only on the plugin that declared the engine id in
 ``ministudio_engines``: routing picks by id, never by order. Any engine hook may be
@@ -25,7 +26,10 @@ from ministudio.engines import EngineContext, EngineSpec, Judging
 
 if TYPE_CHECKING:
     from ministudio.jobs import (
+        Draft,
         HostedAsset,
+        ImageRequest,
+        ImageResult,
         JobStatus,
         LipSyncRequest,
         ShotPrompt,
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
         Submission,
         VideoRequest,
         VideoResult,
+        WritingRequest,
     )
 
 hookspec = pluggy.HookspecMarker("ministudio")
@@ -270,10 +275,45 @@ def lip_sync(
 
 
 @hookspec(firstresult=True)
-def estimate_cost(engine: str, request: VideoRequest | LipSyncRequest) -> float | None:
+def write_production(
+    engine: str, request: WritingRequest, schema: dict[str, Any], context: EngineContext
+) -> Draft | Awaitable[Draft]:
+    """Write a production from ``request.brief`` with ``engine`` (kind ``writer``): answer
+    with one JSON document that ``schema`` (the production's JSON Schema,
+    ``Production.model_json_schema()``) accepts, and what the call cost.
+
+    ``ministudio storyboard`` calls it, validates the answer as a production and, while it is
+    refused, calls it again with ``request.round`` counted up, the refused ``draft`` and its
+    ``errors``, at most ``--repairs`` times. Constrain the answer to ``schema`` where the
+    engine can (structured output). ``TransientError`` is retried; ``EngineRefusal`` and
+    other errors stop the command, with nothing written.
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def generate_image(
+    engine: str, request: ImageRequest, output: Path, context: EngineContext
+) -> ImageResult | Awaitable[ImageResult]:
+    """Draw ``request`` (one view of a character's sheet, or a place) with ``engine`` (kind
+    ``image``): write a PNG or JPEG to ``output``, return its result.
+
+    ``ministudio cast`` calls it for characters and environments with no reference images;
+    the core checks the picture (``ministudio.safety.images``), keeps it in the store under a
+    key of the request (the same request is never paid twice), and copies it next to the
+    production. ``request.reference_images`` are pictures to match (a sheet's front view).
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def estimate_cost(
+    engine: str, request: VideoRequest | LipSyncRequest | WritingRequest | ImageRequest
+) -> float | None:
     """What ``request`` would cost in USD (model, resolution and length considered), for
     ``plan`` and budgets; None to fall back on ``price_per_second`` x duration. A lip-sync
-    engine is asked with a ``LipSyncRequest``."""
+    engine is asked with a ``LipSyncRequest``, a writer with a ``WritingRequest`` (at most:
+    its whole ``max_output_tokens``), an image engine with an ``ImageRequest``."""
     raise NotImplementedError
 
 
