@@ -16,6 +16,7 @@ from ministudio.cli.inspecting import cancel, qc, status
 from ministudio.cli.keystore import keys
 from ministudio.cli.rendering import plan, promote, render
 from ministudio.cli.reviewing import review
+from ministudio.cli.writing import cast, storyboard
 
 UNEXPECTED = 3  # the exit code of an error MiniStudio did not foresee (a bug)
 _debug = False  # --debug: print the traceback of an error
@@ -98,6 +99,8 @@ for _command in (
     validate,
     schema,
     import_,
+    storyboard,
+    cast,
     new_plugin,
     plugins,
     voices,
