@@ -127,7 +127,7 @@ def instructions(ask: Ask, video: EngineSpec) -> str:
         lengths = f"each clip is one of {lengths} seconds"
     else:
         lengths = f"each clip lasts {caps.min_duration:g} to {caps.max_duration:g} seconds"
-    longest = int(caps.max_duration * WORDS_PER_SECOND)
+    longest = int(max(caps.durations or (caps.max_duration,)) * WORDS_PER_SECOND)
     film = []
     if ask.shots:
         film.append(f"about {ask.shots} shots")
