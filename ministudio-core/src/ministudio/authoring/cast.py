@@ -240,9 +240,12 @@ class Caster:
             async with limiter:
                 results[index] = await self._still(still)
 
-        async with anyio.create_task_group() as group:
-            for index, still in enumerate(stills):
-                group.start_soon(one, index, still)
+        try:
+            async with anyio.create_task_group() as group:
+                for index, still in enumerate(stills):
+                    group.start_soon(one, index, still)
+        except BaseExceptionGroup as failed:  # the first failure, as it was raised
+            raise failed.exceptions[0] from None
         return [results[i] for i in range(len(stills))]
 
     async def _still(self, still: Still) -> Drawn:
