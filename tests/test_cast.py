@@ -218,3 +218,30 @@ def test_a_json_production_is_updated_too(tmp_path: Path) -> None:
     written = json.loads(path.read_text(encoding="utf-8"))
     assert written["characters"]["ada"]["reference_images"][0] == "cast/ada-front.png"
     assert load_production(path).environments["dock"].reference_images
+
+
+@pytest.mark.parametrize("name", ["quantum-mechanics", "contextbytes", "last-algorithm"])
+def test_cast_fills_every_missing_image_of_a_showcase_film_keyless(
+    tmp_path: Path, name: str
+) -> None:
+    import shutil
+
+    from .conftest import EXAMPLES, run_cli
+
+    path = tmp_path / f"{name}.yaml"
+    shutil.copyfile(EXAMPLES / f"{name}.yaml", path)
+    before = load_production(path)
+    wanted = 3 * len(before.characters) + len(before.environments)
+    env = {"MINISTUDIO_STORE": str(tmp_path / "store")}
+    done = run_cli("cast", str(path), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"{wanted} stills" in done.stdout and f"{wanted} drawn by animatic-stills" in done.stdout
+    after = load_production(path)
+    assert not missing(after)
+    for character in after.characters.values():
+        assert len(character.reference_images) == 3
+        assert all(
+            p.is_file() and p.parent == tmp_path / "cast" for p in character.reference_images
+        )
+    again = run_cli("cast", str(path), env=env)
+    assert again.returncode == 0 and "nothing to draw" in again.stdout
