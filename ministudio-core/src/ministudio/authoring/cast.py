@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
+from ministudio.authoring.retry import retrying
 from ministudio.engines import EngineContext, EngineSpec
-from ministudio.errors import MinistudioError, TransientError
+from ministudio.errors import MinistudioError
 
 if TYPE_CHECKING:
     from ministudio.jobs import ImageRequest, ImageResult
@@ -36,7 +37,6 @@ VIEWS: tuple[Literal["front", "three-quarter", "profile"], ...] = (
 )
 SHEET_SIZE = (768, 1024)  # a character's view: 3:4, a standing figure
 FOLDER = "cast"  # beside the production file
-ATTEMPTS = 3
 
 
 class CastError(MinistudioError):
@@ -233,19 +233,26 @@ class Caster:
         return drawn
 
     async def _draw(self, stills: list[Still]) -> list[Drawn]:
+        """``stills`` drawn at the engine's concurrency; the first failure stops the ones not
+        begun, and is raised as it was once those begun end (what they drew is kept)."""
         limiter = anyio.CapacityLimiter(self.engine.capabilities.concurrency)
         results: dict[int, Drawn] = {}
+        failures: list[Exception] = []
 
         async def one(index: int, still: Still) -> None:
             async with limiter:
-                results[index] = await self._still(still)
+                if failures:
+                    return
+                try:
+                    results[index] = await self._still(still)
+                except Exception as exc:
+                    failures.append(exc)
 
-        try:
-            async with anyio.create_task_group() as group:
-                for index, still in enumerate(stills):
-                    group.start_soon(one, index, still)
-        except BaseExceptionGroup as failed:  # the first failure, as it was raised
-            raise failed.exceptions[0] from None
+        async with anyio.create_task_group() as group:
+            for index, still in enumerate(stills):
+                group.start_soon(one, index, still)
+        if failures:
+            raise failures[0]
         return [results[i] for i in range(len(stills))]
 
     async def _still(self, still: Still) -> Drawn:
@@ -282,21 +289,16 @@ class Caster:
         return Drawn(still, stored, result.cost, False)
 
     async def _generate(self, request: ImageRequest, output: Path) -> ImageResult:
-        for attempt in range(ATTEMPTS):
-            try:
-                result: ImageResult = await self.host.call_engine(
-                    self.engine.id,
-                    "generate_image",
-                    request=request,
-                    output=output,
-                    context=self.context,
-                )
-                return result
-            except TransientError as exc:
-                if attempt == ATTEMPTS - 1:
-                    raise
-                await anyio.sleep(min(exc.retry_after or 2.0**attempt, 30.0))
-        raise AssertionError("unreachable")
+        result: ImageResult = await retrying(
+            lambda: self.host.call_engine(
+                self.engine.id,
+                "generate_image",
+                request=request,
+                output=output,
+                context=self.context,
+            )
+        )
+        return result
 
     def _place(self, drawn: list[Drawn]) -> None:
         """Copy the stored stills beside the production (atomically; unchanged files stay).

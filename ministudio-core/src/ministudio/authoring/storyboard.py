@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
+from ministudio.authoring.retry import retrying
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import (
     CapabilityError,
     MinistudioError,
     ProductionError,
-    TransientError,
     UnknownEngineError,
 )
 
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 
 BRIEF_CHARS = 20_000  # a brief longer than this is a screenplay: `ministudio import` it
 WORDS_PER_SECOND = 2.5  # how fast a line is spoken, for the lengths the instructions ask
-ATTEMPTS = 3  # tries of one round on a TransientError
 WRITER = "gemini-writer"  # the default writer engine, and where it comes from
 WRITER_PACKAGE = "ministudio-provider-veo"
 
@@ -287,15 +284,9 @@ async def _write(
     schema: dict[str, Any],
     context: EngineContext,
 ) -> Draft:
-    """One round, tried again on a ``TransientError`` (waiting what the engine asks)."""
-    for attempt in range(ATTEMPTS):
-        try:
-            draft: Draft = await host.call_engine(
-                writer.id, "write_production", request=request, schema=schema, context=context
-            )
-            return draft
-        except TransientError as exc:
-            if attempt == ATTEMPTS - 1:
-                raise
-            await anyio.sleep(min(exc.retry_after or 2.0**attempt, 30.0))
-    raise AssertionError("unreachable")
+    draft: Draft = await retrying(
+        lambda: host.call_engine(
+            writer.id, "write_production", request=request, schema=schema, context=context
+        )
+    )
+    return draft
