@@ -2,10 +2,12 @@
 them: Veo (video) on Vertex AI, project and express mode, and on the Gemini Developer API,
 where it is retired; Gemini Omni through the Interactions API (``google_interactions.py``);
 signed webhooks (``google_webhooks.py``); Gemini TTS (speech); Gemini vision (a judge of
-clips); and the OAuth token endpoint a service-account key file points at. Wire protocol:
-spec ``provider-wire-protocols.md`` section 2 and the Google items of 6. Rules follow Google's
-docs (issue 13 item 6), each with its source beside it in the code (a URL, an SDK module, a
-research note); [3P] = a third-party source; what none documents is called the fake's choice.
+clips); a text model's structured output (a "writer") and Gemini's image models
+(``google_generate.py``); and the OAuth token endpoint a service-account key file points at.
+Wire protocol: spec ``provider-wire-protocols.md`` section 2 and the Google items of 6. Rules
+follow Google's docs (issue 13 item 6), each with its source beside it in the code (a URL, an
+SDK module, a research note); [3P] = a third-party source; what none documents is called the
+fake's choice.
 
 Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
 
@@ -165,6 +167,16 @@ Speech: ``POST .../models/{model}:generateContent``, a model id holding ``tts`` 
     ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``tts_latency`` (0) s pass before each
     answer.
 
+Writer and image models (rules, sources and knobs in ``google_generate.py``)
+    A ``generateContent`` to a model id holding ``image`` goes to the image models
+    (``image``: ``IMAGE_MODELS``, PNG answers at the documented pixel size, ``image_requests``,
+    ``script_image``, ``image_blocked``, ``serve_image_previews``, ``image_latency``); one
+    with exactly one response schema that is not a verdict schema (no ``reason``/``score``/
+    ``passed`` property at the top or under ``identity``) goes to the writer (``writer``:
+    ``WRITER_MODELS``, the schema checked, one JSON text part from ``script_writer``, else the
+    test's ``writer`` callable, else an instance drawn from the schema; ``maxOutputTokens``
+    cuts it with ``MAX_TOKENS``; ``writer_requests``, ``writer_latency``).
+
 Vision judge: any other ``generateContent``  (``judge``)
     ``JUDGE_MODELS`` (else 404). Checked as the API would: at most ``JUDGE_MAX_REQUEST_BYTES``;
     ``contents`` (a ``Content`` or a list, role user | model) of parts, each exactly one of
@@ -237,10 +249,11 @@ Webhooks (rules and sources in ``google_webhooks.py``)
     ``webhook_retry_delay`` (0.1 s) doubling, one ``webhook-id``; recorded in ``webhooks``.
 
 Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
-matching requests before anything else (those are not recorded in ``tts_requests`` or
-``judge_requests``). Endpoints: ``"create"`` (Veo, Omni), ``"poll"`` (Veo polls, an Omni GET
-while running, a File GET), ``"download"`` (files and GCS downloads, an Omni GET once done;
-not the ``/blob/`` a redirect points at), ``"tts"``, ``"judge"``, ``"token"``. Kinds:
+matching requests before anything else (those are not recorded in ``tts_requests``,
+``judge_requests``, ``writer_requests`` or ``image_requests``). Endpoints: ``"create"`` (Veo,
+Omni), ``"poll"`` (Veo polls, an Omni GET while running, a File GET), ``"download"`` (files
+and GCS downloads, an Omni GET once done; not the ``/blob/`` a redirect points at), ``"tts"``,
+``"judge"``, ``"writer"``, ``"image"``, ``"token"``. Kinds:
 ``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` (0.1 s), a RetryInfo),
 ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE), OAuth-style on ``token``; ``"drop"``: close
 without answering, having done nothing; ``"drop_after_accept"`` (``create``): accept, then
@@ -253,7 +266,8 @@ Counters: ``submissions`` (accepted Veo and Omni creates, filtered and failed in
 ``status_requests`` (Veo polls and Omni GETs answered), ``operations`` (name -> ``VeoOperation``),
 ``interactions`` (id -> ``InteractionRecord``), ``webhooks`` (``WebhookDelivery``), ``tts_requests``
 (``TtsRequest``: ``transcript``, ``styles``, ``turns``, voices, the answered
-``mime_type``/``audio``, ``error``...), ``judge_requests`` (``JudgeRequest``), ``tokens_issued``
+``mime_type``/``audio``, ``error``...), ``judge_requests`` (``JudgeRequest``), ``writer_requests``
+(``WriterRequest``), ``image_requests`` (``ImageRequest``), ``tokens_issued``
 (``TokenGrant``), ``requests`` (``(method, path)``, query included), ``rejected`` (a Counter:
 ``concurrency_limit``, ``injected``), ``peak_concurrency``, ``billed_seconds``, ``billed_usd``,
 ``active``. Helpers: ``wait_idle(timeout)`` (every job done, every webhook delivery ended),
@@ -281,7 +295,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import numpy as np
@@ -302,6 +316,9 @@ from .google_webhooks import (
 )
 from .hold import HOLD, hold
 from .loopback import Faults, JsonHandler, Latency, LoopbackServer, draw_latency
+
+if TYPE_CHECKING:
+    from .google_generate import Writer
 
 # -- the API surface ------------------------------------------------------------------------
 GEMINI_VERSIONS = ("v1beta", "v1")  # 2.x SDK / 3.x SDK (gotcha 4)
@@ -369,7 +386,7 @@ VERTEX_TTS_MODELS = (*OLDER_VERTEX_TTS_MODELS, *TTS_38_MODELS)
 # (GoogleServer(tts_multiregions=False) keeps to global). No source names a single region.
 TTS_38_LOCATIONS = ("global",)
 TTS_38_MULTIREGIONS = ("us", "eu")
-ENDPOINTS = ("create", "poll", "download", "tts", "judge", "token")  # interactions too
+ENDPOINTS = ("create", "poll", "download", "tts", "judge", "writer", "image", "token")
 FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "429": ENDPOINTS,
     "500": ENDPOINTS,
@@ -772,6 +789,10 @@ class GoogleServer(LoopbackServer):
         webhook_secret: str | None = None,
         static_webhook_events: Iterable[str] = EVENTS,
         veo_extension: str = "combined",
+        writer_latency: float = 0.0,
+        image_latency: float = 0.0,
+        image_blocked: str = "IMAGE_SAFETY",
+        serve_image_previews: bool = False,
     ) -> None:
         """``api_key``: the Gemini Developer API key; ``vertex_api_key``: Vertex express;
         ``access_token``: a bearer token always accepted on Vertex (besides issued ones);
@@ -808,6 +829,16 @@ class GoogleServer(LoopbackServer):
         if veo_extension not in ("combined", "extension"):
             raise ValueError("veo_extension: 'combined' or 'extension'")
         self.veo_extension = veo_extension
+        # writer and image models: rules in google_generate.py
+        self.writer_latency = writer_latency
+        self.image_latency = image_latency
+        if image_blocked not in ("IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "prompt"):
+            raise ValueError(
+                "image_blocked: 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT' or 'prompt'"
+            )
+        self.image_blocked = image_blocked
+        self.serve_image_previews = serve_image_previews
+        self.writer: Writer | None = None  # the test's stand-in model (google_generate.py)
         self.static_webhook_uri = static_webhook_uri
         self.static_webhook_events = tuple(static_webhook_events)
         self.signer = WebhookSigner(jwt_carries_event, webhook_secret)
@@ -821,6 +852,8 @@ class GoogleServer(LoopbackServer):
         self.tts_requests: list[TtsRequest] = []
         self.judge_requests: list[JudgeRequest] = []
         self.judge_failures: dict[str, str] = {}  # character id or "continuity" -> reason
+        self.writer_requests: list[Any] = []  # google_generate.WriterRequest
+        self.image_requests: list[Any] = []  # google_generate.ImageRequest
         self.tokens_issued: list[TokenGrant] = []
         self.rejected: Counter[str] = Counter()
         self.peak_concurrency = 0
@@ -833,6 +866,8 @@ class GoogleServer(LoopbackServer):
         self._truncate_blobs: set[str] = set()
         self._job_errors: deque[dict[str, Any]] = deque()
         self._judge_script: deque[tuple[str | None, str]] = deque()
+        self._writer_script: deque[tuple[str | None, str]] = deque()
+        self._image_script: deque[tuple[str, str | None]] = deque()
         self._renders: dict[str, Future[None]] = {}
         self._inline: dict[str, str] = {}  # operation name -> base64 of its clip
         self._sa_key: Any = None  # the service account's RSA private key
@@ -895,6 +930,23 @@ class GoogleServer(LoopbackServer):
         text = json.dumps(answer) if isinstance(answer, Mapping) else answer
         with self._lock:
             self._judge_script.extend([(text, finish_reason)] * count)
+
+    def script_writer(
+        self, answer: str | Mapping[str, Any] | None, *, finish_reason: str = "STOP", count: int = 1
+    ) -> None:
+        """Make the writer's next ``count`` answers exactly ``answer`` (a dict: as JSON; a str:
+        as it is; None: a candidate without content), ending ``finish_reason``."""
+        text = json.dumps(answer) if isinstance(answer, Mapping) else answer
+        with self._lock:
+            self._writer_script.extend([(text, finish_reason)] * count)
+
+    def script_image(
+        self, *, finish_reason: str = "NO_IMAGE", text: str | None = None, count: int = 1
+    ) -> None:
+        """Make the image models' next ``count`` answers hold no image: ``finish_reason``,
+        and a text part when ``text`` is given."""
+        with self._lock:
+            self._image_script.extend([(finish_reason, text)] * count)
 
     def service_account_info(self) -> dict[str, str]:
         """A service-account key file (as a dict) whose ``token_uri`` is this server's
@@ -1004,6 +1056,11 @@ class GoogleServer(LoopbackServer):
                     raise not_found(f"Publisher Model `{rest.partition(':')[0]}` was not found.")
         if route is None or not endpoint:
             raise not_found(f"The requested URL {path} was not found on this server.")
+        if endpoint == "judge":
+            from . import google_generate
+
+            if google_generate.is_writer_request(body):
+                endpoint = "writer"
         if self._guard(h, endpoint):
             return
         self._authenticate(h, route, query)
@@ -1015,6 +1072,10 @@ class GoogleServer(LoopbackServer):
             self.tts(h, route, body)
         elif endpoint == "judge":
             self.judge(h, route, body)
+        elif endpoint in ("writer", "image"):
+            from . import google_generate
+
+            getattr(google_generate, endpoint)(self, h, route, body)
         else:
             self.download(h, route.ident)
 
@@ -2575,7 +2636,7 @@ def _parse_speech_config(
 def _call_endpoint(verb: str, model: str) -> str:
     """The endpoint of a ``models/{model}:{verb}`` POST (either backend); "" if none."""
     if verb == "generateContent":
-        return "tts" if "tts" in model else "judge"
+        return "tts" if "tts" in model else "image" if "image" in model else "judge"
     return {"predictLongRunning": "create", "fetchPredictOperation": "poll"}.get(verb, "")
 
 
