@@ -201,8 +201,13 @@ def test_max_output_tokens_cuts_the_answer_with_max_tokens(google: GoogleServer)
     assert answer.usage_metadata.candidates_token_count == 10
     with pytest.raises(json.JSONDecodeError):
         json.loads(answer.text)
-    roomy = write(google, "Tell it", schema, max_output_tokens=100)
+    roomy = write(google, "Tell it", schema, max_output_tokens=100, model="gemini-3.5-flash")
     assert roomy.candidates[0].finish_reason == types.FinishReason.STOP
+    usage, (per_input, per_output) = roomy.usage_metadata, gen.WRITER_PRICES["gemini-3.5-flash"]
+    output = usage.candidates_token_count + usage.thoughts_token_count  # thoughts bill as output
+    price = (usage.prompt_token_count * per_input + output * per_output) / 1e6
+    assert google.writer_requests[-1].usd == pytest.approx(price)
+    assert google.writer_requests[0].usd is None  # gemini-3.8-flash: not on the pricing page
 
 
 def test_an_openapi_response_schema_is_followed_in_its_property_order(

@@ -61,7 +61,8 @@ text part: no candidates, ``promptFeedback.blockReason: PROHIBITED_CONTENT``. ``
 schema's JSON ([FB]) plus ``JUDGE_IMAGE_TOKENS`` an image (``promptTokensDetails``),
 ``candidatesTokenCount`` a token per 4 characters answered, ``thoughtsTokenCount``
 ``WRITER_THOUGHT_TOKENS`` (0 with ``thinkingConfig.thinkingBudget: 0``; thoughts do not count
-against ``maxOutputTokens``: the fake's choice), ``totalTokenCount``. ``writer_latency`` (0) s
+against ``maxOutputTokens``: the fake's choice), ``totalTokenCount``; priced in the record
+(``usd``) at ``WRITER_PRICES`` where the pricing page lists the model. ``writer_latency`` (0) s
 pass first. Recorded in ``writer_requests`` (``WriterRequest``).
 
 Image: a ``generateContent`` to a model id holding ``image``. ``IMAGE_MODELS`` are served;
@@ -139,6 +140,15 @@ WRITER_MODELS = (
     "gemini-3.1-flash-lite",
     "gemini-2.5-flash",
 )
+# USD per 1M tokens (input, output with thinking: "thinking tokens bill as output"), from
+# ai.google.dev/gemini-api/docs/pricing as [3P] morphllm.com/gemini-api-pricing lists it; the
+# ids it does not list (3.8 flash, 4 argon...) are unpriced: ``WriterRequest.usd`` is None.
+WRITER_PRICES: dict[str, tuple[float, float]] = {
+    "gemini-3.5-flash": (1.50, 9.00),
+    "gemini-3.1-pro-preview": (2.00, 12.00),
+    "gemini-3.1-flash-lite": (0.25, 1.50),
+    "gemini-2.5-flash": (0.30, 2.50),
+}
 CHARS_PER_TOKEN = 4  # the fake's count (and the judge's, the TTS's)
 WRITER_THOUGHT_TOKENS = 128  # the fake's: thinking models bill thoughts as output
 MAX_SCHEMA_DEPTH = 40  # the fake's thresholds for [SO]'s "very large or deeply nested"
@@ -233,6 +243,7 @@ class WriterRequest:
     answer: str = ""  # the text answered (after any cut)
     finish_reason: str = ""
     usage: dict[str, Any] = field(default_factory=dict)
+    usd: float | None = None  # its price at WRITER_PRICES (None: the model is unpriced)
     blocked: bool = False
     error: str | None = None  # the message of the 4xx it got, if refused
 
@@ -632,6 +643,12 @@ def writer(server: GoogleServer, h: _Handler, route: Route, body: bytes) -> None
             candidate["content"] = {"role": "model", "parts": [{"text": text}]}
         answer["candidates"] = [candidate]
     record.usage = answer["usageMetadata"] = _writer_usage(record)
+    if route.model in WRITER_PRICES:
+        per_input, per_output = WRITER_PRICES[route.model]
+        out = record.usage.get("candidatesTokenCount", 0) + record.usage.get(
+            "thoughtsTokenCount", 0
+        )
+        record.usd = (record.usage["promptTokenCount"] * per_input + out * per_output) / 1e6
     with server._lock:
         server.writer_requests.append(record)
     h.send_json(200, answer)
