@@ -51,7 +51,7 @@ def vertex(server: GoogleServer) -> Any:
         vertexai=True,
         project="film-proj",
         location="global",
-        credentials=Credentials(token=server.access_token),
+        credentials=Credentials(token=server.access_token),  # type: ignore[no-untyped-call]
         http_options=types.HttpOptions(base_url=server.base_url, client_args={"verify": _TLS}),
     )
 
@@ -190,6 +190,10 @@ def test_the_writer_callable_plays_the_model_and_sees_the_whole_request(
     assert [role for role, _ in request.turns] == ["user", "model", "user"]
     assert request.text == "Write a film about bees.\ntitle: expected a string; fix it"
     assert google.writer_requests[-1].source == "writer"
+    google.writer = lambda request: 1 / 0  # a broken stand-in is a 500 naming its error
+    with pytest.raises(errors.ServerError, match="ZeroDivisionError") as info:
+        write(google, "Again", schema)
+    assert info.value.code == 500 and "ZeroDivisionError" in str(google.writer_requests[-1].error)
 
 
 def test_max_output_tokens_cuts_the_answer_with_max_tokens(google: GoogleServer) -> None:

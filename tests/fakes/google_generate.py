@@ -44,8 +44,10 @@ back), ``systemInstruction`` of text. The answer is ONE candidate with ONE JSON 
   1. ``script_writer(answer, finish_reason="STOP", count=1)``: queued exact answers (a dict as
      JSON, a str as it is, None: a candidate without content); not cut by maxOutputTokens.
   2. else ``writer``: a callable the test sets, given the ``WriterRequest`` (``texts``,
-     ``system_instruction``, ``schema``, ``turns``...), returning the JSON text (or a dict).
-  3. else ``instance(schema, words)``: an instance the fake draws from the schema (required
+     ``system_instruction``, ``schema``, ``turns``...), returning the JSON text (or a dict;
+     None: a candidate without content); if it raises, the answer is a 500 INTERNAL naming
+     the exception (recorded in ``error``), so a broken stand-in shows in the test.
+  3. else ``instance(schema, text)``: an instance the fake draws from the schema (required
      properties in the schema's order, or ``propertyOrdering``; ``minProperties`` filled with
      words of the prompt as keys; ``const``, then the first ``enum`` value; the first
      non-null ``anyOf`` branch; ``$ref`` followed, recursion ended by the null branch or
@@ -113,6 +115,7 @@ from .google_server import (
     GENERATION_FIELDS,
     JUDGE_IMAGE_TOKENS,
     JUDGE_MAX_REQUEST_BYTES,
+    GoogleError,
     JudgeRequest,
     Route,
     _contents,
@@ -636,7 +639,13 @@ def writer(server: GoogleServer, h: _Handler, route: Route, body: bytes) -> None
     if record.blocked:
         answer["promptFeedback"] = {"blockReason": "PROHIBITED_CONTENT"}
     else:
-        text, finish = _answer(server, record, scripted)
+        try:
+            text, finish = _answer(server, record, scripted)
+        except GoogleError as exc:
+            record.error = exc.message
+            with server._lock:
+                server.writer_requests.append(record)
+            raise
         record.answer, record.finish_reason = text or "", finish
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if text is not None:
@@ -663,8 +672,15 @@ def _answer(
     play = server.writer
     if play is not None:
         record.source = "writer"
-        made = play(record)
-        text = json.dumps(made) if isinstance(made, Mapping) else str(made or "")
+        try:
+            made = play(record)
+        except Exception as exc:
+            raise GoogleError(
+                500, "INTERNAL", f"The test's writer raised {type(exc).__name__}: {exc}"
+            ) from None
+        if made is None:
+            return None, "STOP"
+        text = json.dumps(made) if isinstance(made, Mapping) else str(made)
     else:
         record.source = "schema"
         drawn = record.schema
