@@ -12,6 +12,10 @@ What is not part of the film is taken out and counted: notes (``[[...]]``), bone
 (``/* ... */``), sections (``#``), synopses (``=``) and page breaks (``===``). Emphasis
 markup (``*``, ``**``, ``***``, ``_``) is removed from every text, and ``\\*`` is a literal
 star.
+
+One leniency: the spec wants a blank line after a scene heading; a line that starts with INT.,
+EXT. and the like after a blank line is a heading here even when action follows at once (as
+some apps write it), rather than a character named "INT. HOUSE".
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ def script_limit(name: str) -> int:
 
 
 def _past(name: str, found: str) -> str:
-    return f"{found}: the limit is {script_limit(name):,} {SCRIPT_LIMITS[name][1]} (set {name} to raise it)"
+    what = SCRIPT_LIMITS[name][1]
+    return f"{found}: the limit is {script_limit(name):,} {what} (set {name} to raise it)"
 
 
 @dataclass(frozen=True)
@@ -157,9 +162,12 @@ def strip_hidden(text: str, dropped: Counter[str]) -> list[tuple[int, str]]:
             src_line += 1
             current, origin, touched = part, src_line, False
 
+    ahead = {o: text.find(o) for o in _SPANS}  # each opener's next place (-1: none left)
     while True:
-        starts = [(text.find(o, pos), o) for o in _SPANS if closed[o]]
-        starts = [(at, o) for at, o in starts if at >= 0]
+        for o in _SPANS:
+            if 0 <= ahead[o] < pos:
+                ahead[o] = text.find(o, pos)
+        starts = [(at, o) for o, at in ahead.items() if at >= 0 and closed[o]]
         if not starts:
             break
         at, opener = min(starts)
@@ -182,18 +190,46 @@ def strip_hidden(text: str, dropped: Counter[str]) -> list[tuple[int, str]]:
 
 # -- emphasis ------------------------------------------------------------------------------------
 
-_EMPHASIS = re.compile(r"(\*{1,3}|_)(?=\S)(.+?)(?<=\S)\1")
+_MARKERS = ("***", "**", "*", "_")
 
 
 def plain(text: str) -> str:
-    """``text`` without emphasis markup; ``\\*`` and ``\\_`` become ``*`` and ``_``."""
+    """``text`` without emphasis markup; ``\\*`` and ``\\_`` become ``*`` and ``_``. Each
+    line is read once per marker, left to right (linear, whatever the text)."""
     text = text.replace("\\*", "\x01").replace("\\_", "\x02")
-    for _ in range(3):  # nested: ***bold italic***, _**underlined bold**_
-        stripped = _EMPHASIS.sub(r"\2", text)
-        if stripped == text:
-            break
-        text = stripped
-    return text.replace("\x01", "*").replace("\x02", "_")
+    lines = []
+    for line in text.split("\n"):
+        for marker in _MARKERS:
+            if marker in line:
+                line = _unmark(line, marker)
+        lines.append(line)
+    return "\n".join(lines).replace("\x01", "*").replace("\x02", "_")
+
+
+def _unmark(line: str, marker: str) -> str:
+    """``line`` without each pair of ``marker`` that wraps text (an opener before a non-space,
+    a closer after one); unpaired markers stay."""
+    cut: list[int] = []
+    opened = -1
+    at = line.find(marker)
+    size = len(marker)
+    while at >= 0:
+        before = line[at - 1] if at > 0 else " "
+        after = line[at + size] if at + size < len(line) else " "
+        if opened >= 0 and not before.isspace() and at > opened + size:
+            cut += [opened, at]
+            opened = -1
+        elif opened < 0 and not after.isspace():
+            opened = at
+        at = line.find(marker, at + size)
+    if not cut:
+        return line
+    out, last = [], 0
+    for start in cut:
+        out.append(line[last:start])
+        last = start + size
+    out.append(line[last:])
+    return "".join(out)
 
 
 # -- the body -------------------------------------------------------------------------------------
@@ -202,8 +238,21 @@ _HEADING = re.compile(r"^(?:INT\.?/EXT|INT/EXT|EXT\.?/INT|I/E|INT|EXT|EST)[. ]",
 _SCENE_NUMBER = re.compile(r"\s+#([\w.\-]+)#\s*$")
 _TITLE_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9 _-]{0,40}):(.*)$")
 TITLE_KEYS = frozenset(
-    ("title", "credit", "author", "authors", "source", "draft date", "date", "contact",
-     "copyright", "notes", "revision", "format", "font")
+    (
+        "title",
+        "credit",
+        "author",
+        "authors",
+        "source",
+        "draft date",
+        "date",
+        "contact",
+        "copyright",
+        "notes",
+        "revision",
+        "format",
+        "font",
+    )
 )
 """The keys a title page may start with (any key may follow): a first line such as
 ``FADE IN:`` is the body's, not a title page."""
@@ -323,7 +372,7 @@ def parse(text: str, source: str = "<script>") -> Script:
         if prev_blank and _forced_heading(stripped):
             emit(_heading(stripped[1:], number, forced=True))
             continue
-        if prev_blank and next_blank and _HEADING.match(stripped):
+        if prev_blank and _HEADING.match(stripped):
             emit(_heading(stripped, number, forced=False))
             continue
         if prev_blank and next_blank and stripped == stripped.upper() and stripped.endswith("TO:"):
@@ -332,7 +381,9 @@ def parse(text: str, source: str = "<script>") -> Script:
         cue = _cue(stripped) if prev_blank and not next_blank else None
         if cue is not None:
             name, extensions, dual, forced = cue
-            emit(Element("character", plain(stripped), number, plain(name), extensions, dual, forced))
+            emit(
+                Element("character", plain(stripped), number, plain(name), extensions, dual, forced)
+            )
             in_dialogue = True
             continue
         action_line = number
@@ -342,7 +393,9 @@ def parse(text: str, source: str = "<script>") -> Script:
 
 
 def _forced_heading(stripped: str) -> bool:
-    return len(stripped) > 1 and stripped[0] == "." and (stripped[1].isalnum() or stripped[1] in "'\"")
+    return (
+        len(stripped) > 1 and stripped[0] == "." and (stripped[1].isalnum() or stripped[1] in "'\"")
+    )
 
 
 def _heading(text: str, line: int, *, forced: bool) -> Element:

@@ -78,9 +78,11 @@ _CONTD = {"CONT'D", "CONT\u2019D", "CONTD", "CONT.", "CONT", "CONTINUED", "CONTI
 _HONORIFICS = {"dr", "mr", "mrs", "ms", "miss", "prof", "sir", "lady", "lord", "the", "captain"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|st|jr|sr|prof|vs|no)\.$", re.IGNORECASE)
+_DESCRIBED = re.compile(r"\s*[,(]\s*\(?(?:an? |about \d|\d|in (?:his|her|their) )")
+"""What follows a name that a description follows: ``, a student``, ``(30s)``, ``, about 70``."""
 _INTRODUCED = re.compile(
     r"(?:^|(?<=[.!?;:] ))([A-Z][A-Z'.\-]*[A-Z.](?: [A-Z][A-Z'.\-]*[A-Z]){0,2})"
-    r"(?=\s*[,(]\s*\(?(?:an? |\d))"
+    r"(?=\s*[,(]\s*\(?(?:an? |about \d|\d|in (?:his|her|their) ))"
 )
 """A name in capitals opening a sentence and followed by a description (``EMMA, a student``,
 ``JOHN (30s)``): the screenplay's way of introducing a character, speaking or not."""
@@ -270,8 +272,9 @@ def find_cast(elements: list[Element]) -> Cast:
 
 
 def find_dna(cast: Cast, elements: list[Element], title: str) -> dict[str, tuple[str, int]]:
-    """Each character's DNA and its line: the action sentence that introduces them (their name
-    in capitals, or followed by a comma or parenthesis), else a sentence saying there is none."""
+    """Each character's DNA and its line: the first action sentence that introduces them (their
+    name followed by a description: ``SARAH, a scientist``, ``JOHN (30s)``), else a sentence
+    saying the script has none."""
     found: dict[str, tuple[str, int]] = {}
     if cast.matcher is not None:
         for element in elements:
@@ -282,10 +285,7 @@ def find_dna(cast: Cast, elements: list[Element], title: str) -> dict[str, tuple
                     cid = cast.by_word[match.group(0).lower()]
                     if cid in found:
                         continue
-                    written = match.group(0)
-                    after = sentence[match.end() : match.end() + 2].lstrip()
-                    introduced = (written == written.upper() and any(c.isalpha() for c in written))
-                    if introduced or after.startswith((",", "(")):
+                    if _DESCRIBED.match(sentence, match.end()):
                         found[cid] = (_clip(sentence, DNA_CHARS), element.line)
     for cid, name in cast.names.items():
         if cid not in found:
@@ -323,6 +323,7 @@ class ShotDraft:
     size: str
     characters: list[str]
     continuity: str = "cut"
+    camera: str = "static"
     action_line: int | None = None
     dialogue: list[dict[str, str]] = field(default_factory=list)
     dialogue_lines: list[tuple[int, int]] = field(default_factory=list)  # (cue, text) lines
@@ -333,6 +334,8 @@ class ShotDraft:
 
     def as_data(self, shot_id: str) -> dict[str, Any]:
         data: dict[str, Any] = {"id": shot_id, "action": self.action, "size": self.size}
+        if self.camera != "static":
+            data["camera"] = self.camera
         data["characters"] = list(self.characters)
         if self.dialogue:
             data["dialogue"] = self.dialogue
@@ -413,8 +416,11 @@ class SceneShots:
             joins = False
         if shot is None or not joins:
             if on_screen:
-                action = f"{name} speaks" + ("" if block.emotion == "neutral" else f", {block.emotion}")
+                action = f"{name} speaks" + (
+                    "" if block.emotion == "neutral" else f", {block.emotion}"
+                )
                 shot = self._new(block.cue.line, action, "close-up", [cid])
+                shot.camera = "push-in" if shot.size == "close-up" else "static"
             else:
                 heard = "in voice-over" if block.off_screen == "voice-over" else "off-screen"
                 others = [c for c in self.present if c != cid]
@@ -508,7 +514,11 @@ def build(
     characters: dict[str, Any] = {}
     for n, (cid, name) in enumerate(cast.names.items()):
         text, line = dna[cid]
-        characters[cid] = {"name": name, "dna": text, "voice": {"pitch": _PITCHES[n % len(_PITCHES)]}}
+        characters[cid] = {
+            "name": name,
+            "dna": text,
+            "voice": {"pitch": _PITCHES[n % len(_PITCHES)]},
+        }
         positions[("characters", cid)] = cast.cue_lines[cid]
         positions[("characters", cid, "name")] = cast.cue_lines[cid]
         positions[("characters", cid, "dna")] = line
@@ -572,9 +582,7 @@ def build(
     data.update(characters=characters, environments=environments, scenes=scenes)
     if grouped:
         positions[("scenes",)] = grouped[0][0].line
-    counts.update(
-        scenes=len(scenes), environments=len(environments), characters=len(characters)
-    )
+    counts.update(scenes=len(scenes), environments=len(environments), characters=len(characters))
     return Imported(data, positions, scene_lines, headings, shot_lines, counts, script.dropped)
 
 
@@ -591,7 +599,7 @@ def _unique(base: str, taken: Any) -> str:
 
 def _environment(heading: Heading, intro: str, light: str | None) -> dict[str, Any]:
     place = heading.place.lower() if heading.place == heading.place.upper() else heading.place
-    description = f"{heading.setting}: {place}" if heading.setting else place
+    description = f"{heading.setting.capitalize()}, {place}" if heading.setting else place
     first = _sentences(intro)[:1]
     if first:
         description = _clip(f"{description}. {' '.join(first)}", DNA_CHARS)
@@ -602,17 +610,21 @@ def _environment(heading: Heading, intro: str, light: str | None) -> dict[str, A
 
 
 def _shot_positions(positions: dict[Loc, int], at: Loc, shot: ShotDraft) -> None:
-    positions[at] = shot.line
-    for name in ("id", "size", "characters", "continuity", "duration"):
-        positions[(*at, name)] = shot.line
-    positions[(*at, "action")] = shot.action_line or shot.line
+    def put(line: int, *steps: str | int) -> None:
+        key: Loc = (*at, *steps)
+        positions[key] = line
+
+    put(shot.line)
+    for name in ("id", "size", "camera", "characters", "continuity", "duration"):
+        put(shot.line, name)
+    put(shot.action_line or shot.line, "action")
     for li, (cue_line, text_line) in enumerate(shot.dialogue_lines):
-        positions[(*at, "dialogue", li)] = cue_line
-        positions[(*at, "dialogue", li, "speaker")] = cue_line
-        positions[(*at, "dialogue", li, "emotion")] = cue_line
-        positions[(*at, "dialogue", li, "text")] = text_line
+        for name in ("speaker", "emotion"):
+            put(cue_line, "dialogue", li, name)
+        put(cue_line, "dialogue", li)
+        put(text_line, "dialogue", li, "text")
     if shot.narration_line:
-        positions[(*at, "narration")] = shot.narration_line
+        put(shot.narration_line, "narration")
 
 
 def fallback_title(path: Path) -> str:
