@@ -44,13 +44,13 @@ def raw(server: GoogleServer, model: str, body: dict[str, Any]) -> dict[str, Any
     return json.loads(answer.body)  # type: ignore[no-any-return]
 
 
-def vertex(server: GoogleServer) -> Any:
+def vertex(server: GoogleServer, location: str = "global") -> Any:
     from google.oauth2.credentials import Credentials
 
     return genai.Client(
         vertexai=True,
         project="film-proj",
-        location="global",
+        location=location,
         credentials=Credentials(token=server.access_token),  # type: ignore[no-untyped-call]
         http_options=types.HttpOptions(base_url=server.base_url, client_args={"verify": _TLS}),
     )
@@ -455,6 +455,9 @@ def test_blocked_prompts_scripted_answers_and_faults(google: GoogleServer) -> No
     google.fail_next("image", "500")
     with pytest.raises(errors.ServerError):
         paint(google, "a cat")
+    google.fail_next("image", "echo")
+    with pytest.raises(errors.ClientError, match=google.api_key):
+        paint(google, "a cat")
     assert picture_of(paint(google, "a cat"))
     with GoogleServer(image_blocked="prompt") as strict:
         feedback = paint(strict, "forbidden").prompt_feedback
@@ -480,3 +483,7 @@ def test_vertex_takes_its_own_image_fields(google: GoogleServer) -> None:
     }
     with pytest.raises(errors.ClientError, match='Unknown name "imageOutputOptions"'):
         raw(google, FLASH_IMAGE, body)
+    regional = vertex(google, "us-central1")  # the image models live in "global" only
+    with pytest.raises(errors.ClientError) as info:
+        regional.models.generate_content(model=FLASH_IMAGE, contents="A red door")
+    assert info.value.code == 404

@@ -70,9 +70,10 @@ pass first. Recorded in ``writer_requests`` (``WriterRequest``).
 Image: a ``generateContent`` to a model id holding ``image``. ``IMAGE_MODELS`` are served;
 ``RETIRED_IMAGE_MODELS`` (the preview ids, shut down 2026-06-25 per the deprecations page as
 [3P] gemilab quotes it) answer 404 "no longer available" unless ``serve_image_previews=True``;
-other ids 404. Parts: text, and ``inlineData`` images (``IMAGE_INPUT_TYPES``, at most
-``MAX_INLINE_IMAGE_BYTES`` each [V31]; audio or video: 400 [IMG]), at most the model's
-``max_inputs`` images in the request ([IMG], [V31]; more: 400). ``generationConfig``:
+other ids 404; on Vertex project mode only in ``IMAGE_LOCATIONS`` (global [V31]). Parts:
+text, and ``inlineData`` images (``IMAGE_INPUT_TYPES``, at most ``MAX_INLINE_IMAGE_BYTES`` each
+[V31]; audio or video: 400 [IMG]), at most the model's ``max_inputs`` images in the request
+([IMG], [V31]; more: 400). ``generationConfig``:
 ``responseModalities`` (default ["TEXT", "IMAGE"] [IMG]; ["IMAGE"] answers no text; without
 IMAGE or with AUDIO: 400, the fake's), ``imageConfig`` ``aspectRatio`` (the model's list;
 default: the first input image's nearest ratio, else 1:1 [IMG]) and ``imageSize`` (the model's
@@ -887,6 +888,9 @@ RETIRED_IMAGE_MODELS = (
     "gemini-2.0-flash-preview-image-generation",
 )
 # [V31] "Supported MIME types" for image input; magic bytes the fake checks.
+# [V31] and the Gemini 3 Pro Image card: "Model availability: Global: global" (Vertex project
+# mode; elsewhere the model is not found).
+IMAGE_LOCATIONS = ("global",)
 IMAGE_INPUT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
 MAX_INLINE_IMAGE_BYTES = 7 * 1024 * 1024  # [V31] "7 MB" an inline image
 DEFAULT_IMAGE_SIZE = "1K"  # [SDK] ImageConfig.image_size: "the model will use default value 1K"
@@ -1002,6 +1006,8 @@ def image(server: GoogleServer, h: _Handler, route: Route, body: bytes) -> None:
 
 
 def _image_model(server: GoogleServer, route: Route) -> ImageModel:
+    if route.location is not None and route.location not in IMAGE_LOCATIONS:
+        raise server._model_not_found(route)
     model = route.model
     if model in IMAGE_PREVIEWS and server.serve_image_previews:
         return IMAGE_MODELS[IMAGE_PREVIEWS[model]]
