@@ -287,13 +287,21 @@ def test_very_deep_schemas_unknown_models_and_other_mime_types_are_refused(
         deep = {"type": "object", "properties": {"x": deep}}
     with pytest.raises(errors.ClientError, match="too many states"):
         write(google, "Hi", deep)
+    endless = {  # every node needs a child: no finite answer
+        "$ref": "#/$defs/N",
+        "$defs": {
+            "N": {"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}, "required": ["n"]}
+        },
+    }
+    with pytest.raises(errors.ClientError, match="too many states"):
+        write(google, "Hi", endless)
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     with pytest.raises(errors.ClientError) as info:
         write(google, "Hi", schema, model="gemini-0.9-ultra")
     assert (info.value.code, info.value.status) == (404, "NOT_FOUND")
     with pytest.raises(errors.ClientError, match="responseMimeType"):
         write(google, "Hi", schema, response_mime_type="text/plain")
-    assert len(google.writer_requests) == 3 and all(r.error for r in google.writer_requests)
+    assert len(google.writer_requests) == 4 and all(r.error for r in google.writer_requests)
 
 
 def test_blocked_words_faults_and_the_judge_keep_their_ways(google: GoogleServer) -> None:

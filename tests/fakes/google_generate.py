@@ -54,7 +54,11 @@ back), ``systemInstruction`` of text. The answer is ONE candidate with ONE JSON 
      ``minItems`` 0 past ``GENERATE_DEPTH``; ``minItems`` (at least one item where allowed);
      numbers inside ``minimum``/``maximum``/exclusive bounds; strings from the prompt's words
      at least ``minLength`` long; ``format`` date-time | date | time honoured). It conforms
-     to the schema, as [SO] promises structured output does.
+     to the schema, as [SO] promises structured output does; of the keywords the API ignores,
+     ``const``, ``minLength``, ``minProperties`` and exclusive bounds are honoured too (so a
+     client's own validation passes), the rest (``pattern``, ``oneOf``, ``allOf``, ``not``...)
+     are not. A schema with no finite instance (a required recursion) is a 400 "too many
+     states" past ``MAX_DRAW_DEPTH`` (the fake's).
 ``maxOutputTokens``: an answer from 2 or 3 longer than it (a token per ``CHARS_PER_TOKEN``
 characters) is cut to that many tokens and ends ``finishReason: MAX_TOKENS`` ([SDK] "reached
 the configured maximum output tokens"; the text is then not valid JSON). A blocked word in a
@@ -158,6 +162,7 @@ WRITER_THOUGHT_TOKENS = 128  # the fake's: thinking models bill thoughts as outp
 MAX_SCHEMA_DEPTH = 40  # the fake's thresholds for [SO]'s "very large or deeply nested"
 MAX_SCHEMA_NODES = 4000
 GENERATE_DEPTH = 12  # past this, generation takes the shortest way out of a recursion
+MAX_DRAW_DEPTH = 120  # past this, the schema has no finite instance
 TOO_MANY_STATES = (
     "The specified schema produces a constraint that has too many states for serving. Typical"
     " causes of this error are schemas with lots of text (for example, very long property or"
@@ -488,6 +493,8 @@ def instance(schema: dict[str, Any], text: str) -> Any:
 
 
 def _draw(node: Any, root: dict[str, Any], words: _Words, depth: int) -> Any:
+    if depth > MAX_DRAW_DEPTH:
+        raise bad(TOO_MANY_STATES)
     if node is True or node == {} or not isinstance(node, dict):
         return " ".join(words.take(2))
     if "$ref" in node:
