@@ -118,19 +118,19 @@ def read_script(path: Path) -> str:
     if len(data) > cap:
         found = f"the script is {max(info.st_size, len(data)):,} bytes"
         raise _refuse(source, _past("MINISTUDIO_MAX_SCRIPT_BYTES", found))
+    binary = (
+        "this is a binary file, not a screenplay: export the script as Fountain "
+        "(plain text, .fountain) and import that"
+    )
     try:
         text = decode(data, source)
     except ProductionError as exc:
+        if b"\x00" in data[:8192]:
+            raise _refuse(source, binary) from None
         raise ScriptError(source, exc.problems) from None
     nul = text.find("\x00")
     if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise _refuse(
-            source,
-            "this is a binary file, not a screenplay: export the script as Fountain "
-            "(plain text, .fountain) and import that",
-            line,
-        )
+        raise _refuse(source, binary, text.count("\n", 0, nul) + 1)
     return text
 
 

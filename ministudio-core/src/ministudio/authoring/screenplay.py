@@ -14,7 +14,8 @@ written here):
   action sentence that introduces them (the name in capitals, or followed by a description),
   else a sentence asking for one. ``NARRATOR`` is the film's narration, not a character.
 - Each action paragraph starts a shot; a line by a new speaker after another's starts one too
-  (a close-up); a scene's first shot is wide. Characters in frame: the on-screen speakers and
+  (a close-up, pushing in), unless it is spoken off-screen (the picture stays where it is); a
+  scene's first shot is wide. Characters in frame: the on-screen speakers and
   those the action names (or, when it names no one, whoever is already in the scene).
 - ``(V.O.)``, ``(O.S.)``, ``(O.C.)``, ``(OFF)``: the line is spoken off-screen (the speaker is
   not in frame). ``(CONT'D)`` is the same character. A parenthetical is the line's emotion;
@@ -357,12 +358,13 @@ class SceneShots:
         self.shots: list[ShotDraft] = []
         self.present: list[str] = []
         self.pending = continuity
+        self.told = False  # a transition set ``pending`` and no shot has taken it yet
         self.counts: Counter[str] = Counter()
 
     def _new(self, line: int, action: str, size: str, characters: list[str]) -> ShotDraft:
         size = "wide" if not self.shots else size
         shot = ShotDraft(line, action or "The scene goes on", size, characters, self.pending)
-        self.pending = "cut"
+        self.pending, self.told = "cut", False
         self.shots.append(shot)
         return shot
 
@@ -388,6 +390,7 @@ class SceneShots:
 
     def transition(self, element: Element) -> None:
         self.pending = "continue" if "MATCH" in element.text.upper() else "cut"
+        self.told = True
 
     def narrate(self, text: str, line: int) -> None:
         shot = self.current
@@ -412,8 +415,8 @@ class SceneShots:
         shot = self.current
         last = shot.dialogue[-1]["speaker"] if shot is not None and shot.dialogue else None
         joins = shot is not None and not shot.title_card and not shot.narration
-        if joins and not block.cue.dual and last is not None and last != cid:
-            joins = False
+        if joins and on_screen and not block.cue.dual and last is not None and last != cid:
+            joins = False  # a new speaker on screen: a new shot (an off-screen voice joins)
         if shot is None or not joins:
             if on_screen:
                 action = f"{name} speaks" + (
@@ -532,6 +535,7 @@ def build(
     counts: Counter[str] = Counter()
     used_scene_ids: set[str] = set()
     previous: tuple[str, str | None] | None = None  # (environment, effective lighting)
+    told: str | None = None  # the continuity a transition at a scene's end gave the next
     for si, (element, body) in enumerate(grouped):
         heading = read_heading(element.text)
         key = (heading.setting, heading.place.upper())
@@ -550,10 +554,13 @@ def build(
         scene_id = _unique(slug(f"{heading.place} {heading.time}", "scene"), used_scene_ids)
         used_scene_ids.add(scene_id)
         continuity = "cut"
-        if si > 0 and "continuous" in heading.time.lower() and previous and previous[0] == env:
+        if told is not None:  # the previous scene ended on a transition: it decides
+            continuity = told
+        elif "continuous" in heading.time.lower() and previous and previous[0] == env:
             continuity = "continue"
         shots = SceneShots(cast, heading.place, continuity)
         _walk(shots, body)
+        told = shots.pending if shots.told else None
         if not shots.shots:  # a heading with nothing under it: the place, established
             shots.action(Element("action", f"The {heading.place.lower()}", element.line))
         if si == 0:

@@ -55,7 +55,9 @@ def import_(
     path = Path(script)
     target = Path(output) if output else path.with_suffix(".yaml")
     if target.resolve() == path.resolve():
-        raise click.BadParameter("the output would replace the script: name another", param_hint="-o")
+        raise click.BadParameter(
+            "the output would replace the script: name another", param_hint="-o"
+        )
     if target.exists() and not force:
         raise click.ClickException(f"{target} exists: name another with -o, or add --force")
     film_format = {"aspect_ratio": aspect, "resolution": resolution, "fps": fps}
