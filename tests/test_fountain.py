@@ -236,3 +236,64 @@ def test_hostile_text_parses_in_linear_time(hostile: str) -> None:
     started = time.perf_counter()
     parse(hostile)
     assert time.perf_counter() - started < 3
+
+
+def test_the_syntax_tour_file_reads_element_by_element() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "screenplays" / "syntax-tour.fountain").read_text("utf-8")
+    script = parse(text)
+    assert script.title_page["title"] == "THE SYNTAX TOUR\nevery element of Fountain 1.1"
+    found = [(e.kind, e.line) for e in script.elements]
+    assert found == [
+        ("transition", 18),
+        ("scene_heading", 20),
+        ("action", 22),
+        ("action", 25),
+        ("action", 27),
+        ("character", 29),
+        ("parenthetical", 30),
+        ("dialogue", 31),
+        ("character", 33),
+        ("dialogue", 34),
+        ("dialogue", 35),
+        ("dialogue", 36),
+        ("character", 38),
+        ("dialogue", 39),
+        ("character", 43),
+        ("dialogue", 44),
+        ("transition", 51),
+        ("scene_heading", 53),
+        ("action", 55),
+        ("lyrics", 57),
+        ("lyrics", 58),
+        ("character", 60),
+        ("dialogue", 61),
+        ("character", 63),
+        ("dialogue", 64),
+        ("scene_heading", 66),
+        ("action", 68),
+        ("scene_heading", 74),
+        ("action", 76),
+        ("character", 78),
+        ("parenthetical", 79),
+        ("dialogue", 80),
+        ("transition", 82),
+        ("scene_heading", 84),
+        ("action", 86),
+        ("centered", 88),
+    ]
+    by_line = {e.line: e for e in script.elements}
+    assert by_line[33].extensions == ("CONT'D",) and by_line[38].dual
+    assert by_line[43].extensions == ("O.S.",) and by_line[63].name == "McCLANE"
+    assert by_line[20].scene_number == "1" and by_line[66].forced
+    assert by_line[76].text == (
+        "Steel drives. The wipers beat; the radio hums; rain on the glass. He dialed *69 twice."
+    )
+    assert script.dropped == {
+        "sections": 3,
+        "synopses": 1,
+        "notes": 1,
+        "boneyard": 1,
+        "page breaks": 1,
+    }

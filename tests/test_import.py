@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from ministudio.authoring.fountain import ScriptError
-from ministudio.authoring.screenplay import import_script
+from ministudio.authoring.screenplay import import_script, to_yaml
 from ministudio.errors import ProductionError
 from ministudio.spec import Production
 from ministudio.spec.loading import load_production
@@ -33,6 +33,14 @@ def imported(tmp_path: Path, text: str) -> Production:
     return import_script(script(tmp_path, text))[0]
 
 
+def written(tmp_path: Path, path: Path) -> Production:
+    """``path`` imported, written as YAML, and that file loaded as ``render`` loads it."""
+    found = import_script(path)[1]
+    out = tmp_path / path.with_suffix(".yaml").name
+    out.write_text(to_yaml(found, path.name), encoding="utf-8")
+    return load_production(out)
+
+
 def spoken(production: Production) -> list[str]:
     found: list[str] = []
     for _, shot, _ in production.shots():
@@ -48,10 +56,7 @@ def spoken(production: Production) -> list[str]:
 def test_each_showcase_script_imports_into_the_film_it_was_written_from(
     name: str, tmp_path: Path
 ) -> None:
-    out = tmp_path / f"{name}.yaml"
-    result = run_cli("import", str(EXAMPLES / f"{name}.fountain"), "-o", str(out))
-    assert result.returncode == 0, result.stderr
-    production = load_production(out)  # the written file validates, as `render` reads it
+    production = written(tmp_path, EXAMPLES / f"{name}.fountain")
     original = load_production(EXAMPLES / f"{name}.yaml")
     assert production.title == original.title
     assert spoken(production) == spoken(original)
@@ -84,7 +89,7 @@ def test_the_smallest_showcase_renders_keyless_through_the_cli(tmp_path: Path) -
     )
     assert made.returncode == 0, made.stderr
     assert "1 scenes, 1 environments, 2 characters, 7 shots, 7 lines" in made.stdout
-    assert "left out of the film: 1 notes" in made.stdout
+    assert "left out of the film: 1 note" in made.stdout
     film = tmp_path / "film"
     rendered = run_cli("render", str(out), "-o", str(film), "--store", str(tmp_path / "store"))
     assert rendered.returncode == 0, rendered.stderr
@@ -139,9 +144,7 @@ def test_a_public_screenplay_imports_with_every_scene_character_and_line(tmp_pat
 
 
 def test_every_shot_in_the_yaml_names_its_script_line(tmp_path: Path) -> None:
-    out = tmp_path / "macbeth.yaml"
-    assert run_cli("import", str(MACBETH), "-o", str(out)).returncode == 0
-    written = out.read_text(encoding="utf-8").split("\n")
+    written = to_yaml(import_script(MACBETH)[1], MACBETH.name).split("\n")
     script_lines = MACBETH.read_text(encoding="utf-8").split("\n")
     shots = [i for i, line in enumerate(written) if line.startswith("      - id: ")]
     assert len(shots) == 276
@@ -257,8 +260,8 @@ def test_positions_point_errors_at_the_script_line(
     with pytest.raises(ProductionError) as info:
         import_script(path)
     message = str(info.value)
-    assert message.startswith(str(path))
-    assert "line 5: scenes[0].shots[0].dialogue[0].text" in message
+    assert isinstance(info.value, ScriptError) and info.value.problems[0].line == 5
+    assert f"{path}:5: scenes[0].shots[0].dialogue[0].text" in message
     assert "MINISTUDIO_MAX_LINE_CHARS" in message
 
 
@@ -294,14 +297,23 @@ def test_default_output_beside_the_script_and_no_overwrite_without_force(tmp_pat
         (b"Title: Only a title page\n", "no scene heading"),
     ],
 )
-def test_unusable_scripts_are_refused_with_exit_2(
+def test_unusable_scripts_are_refused_naming_the_script(
     tmp_path: Path, content: bytes, says: str
 ) -> None:
     path = tmp_path / "bad.fountain"
     path.write_bytes(content)
+    with pytest.raises(ScriptError) as info:
+        import_script(path)
+    assert str(info.value).startswith(f"{path}: 1 problem") and says in str(info.value)
+    assert info.value.exit_code == 2
+
+
+def test_the_command_exits_2_naming_the_script_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "photo.fountain"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     result = run_cli("import", str(path), "-o", str(tmp_path / "out.yaml"))
     assert result.returncode == 2, result.stderr
-    assert str(path) in result.stderr and says in result.stderr
+    assert f"{path}: 1 problem" in result.stderr and "binary file" in result.stderr
     assert not (tmp_path / "out.yaml").exists()
 
 
@@ -332,8 +344,47 @@ def test_huge_and_missing_scripts_and_folders_are_refused(
 def test_deeply_weird_scripts_still_import_into_valid_productions(
     tmp_path: Path, weird: str
 ) -> None:
-    production = imported(tmp_path, weird)
+    production, found = import_script(script(tmp_path, weird))
     assert production.scenes and all(s.shots for s in production.scenes)
+    written = tmp_path / "weird.yaml"
+    written.write_text(to_yaml(found, "film.fountain"), encoding="utf-8")
+    assert load_production(written) == production  # the YAML says the same
     for _, shot, _ in production.shots():
         for line in shot.dialogue:
             assert line.speaker in production.characters and len(line.emotion) <= 40
+
+
+def test_the_syntax_tour_imports_with_each_element_where_the_mapping_puts_it(
+    tmp_path: Path,
+) -> None:
+    tour = Path(__file__).parent / "screenplays" / "syntax-tour.fountain"
+    result = run_cli("import", str(tour), "-o", str(tmp_path / "tour.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "1 boneyard block, 1 note, 1 page break, 3 sections, 1 synopsis" in result.stdout
+    production = load_production(tmp_path / "tour.yaml")
+    assert production.title == "THE SYNTAX TOUR every element of Fountain 1.1"
+    assert set(production.characters) == {"brick", "steel", "mcclane"}
+    assert production.characters["mcclane"].name == "McCLANE"
+    assert "floral shirt" in production.characters["brick"].dna
+    shots = shots_of(production)
+    said = {(d.speaker, d.text): (d.emotion, shot) for shot in shots for d in shot.dialogue}
+    emotion, dual = said[("brick", "And I was right.")]
+    assert emotion == "neutral"
+    assert ("steel", "You said that last year. And the year before.") in said
+    assert sorted(dual.characters or []) == ["brick", "steel"]
+    assert said[("steel", "I'm getting another beer.")][1] is dual  # a voice off joins the shot
+    assert said[("steel", "Brick. It's starting again.")][0] == "into the phone"
+    assert any(s.narration == "Some men never retire." for s in shots)
+    assert [d.emotion for s in shots for d in s.dialogue if d.speaker == "mcclane"] == ["neutral"]
+    sung = [s.narration for s in shots if s.narration and "burgers" in s.narration]
+    assert sung == ["Oh, the burgers on the grill, they never get their fill!"]
+    assert shots[-2].action == "Brick answers the phone." and shots[-2].continuity == "continue"
+    assert shots[-1].action == "Title card on screen: THE END" and shots[-1].characters == []
+    assert production.scenes[1].shots[0].continuity == "cut"  # CUT TO: beats CONTINUOUS
+    assert [s.environment for s in production.scenes] == [
+        "brick-s-patio",
+        "brick-s-garage",
+        "sniper-scope-pov",
+        "steel-s-car",
+        "brick-s-truck",
+    ]

@@ -51,7 +51,21 @@ SCRIPT_LIMITS: dict[str, tuple[int, str]] = {
 
 
 class ScriptError(ProductionError):
-    """A screenplay cannot be read or imported; each problem names the script's line."""
+    """A screenplay cannot be read or imported. Each problem is shown as ``SCRIPT:LINE:`` (as
+    compilers do, so an editor can jump to it), with the production field it would fill."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        super().__init__(source, problems)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        shown = "\n".join(
+            f"  - {source}{f':{p.line}' if p.line else ''}: {f'{p.path}: ' if p.path else ''}"
+            f"{p.message}"
+            for p in problems
+        )
+        self.args = (f"{source}: {count}; fix these and run again:\n{shown}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def script_limit(name: str) -> int:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ministudio.authoring.fountain import Element, Script, ScriptError, parse, read_script
-from ministudio.errors import Problem
+from ministudio.errors import Problem, ProductionError
 from ministudio.spec import NARRATOR
 
 if TYPE_CHECKING:
@@ -481,9 +481,17 @@ def _walk(shots: SceneShots, elements: list[Element]) -> None:
             shots.title_card(element)
         elif element.kind == "transition":
             shots.transition(element)
-        elif element.kind == "lyrics" and element.text.strip():
-            shots.narrate(_words(element.text), element.line)
-            shots.counts["sung narration"] += 1
+        elif element.kind == "lyrics":  # a song outside dialogue: its lines, one narration
+            verse = [element]
+            while i < len(elements) and elements[i].kind == "lyrics":
+                if elements[i].line != verse[-1].line + 1:
+                    break
+                verse.append(elements[i])
+                i += 1
+            sung = " ".join(_words(e.text) for e in verse if e.text.strip())
+            if sung:
+                shots.narrate(sung, element.line)
+                shots.counts["sung narration"] += 1
         # a parenthetical or dialogue with no cue cannot occur: the parser ties them to a cue
 
 
@@ -659,9 +667,12 @@ def import_script(
         film_format=film_format,
         seed=seed,
     )
-    production = validate_production(
-        imported.data, source=source, base_dir=path.parent, positions=imported.positions
-    )
+    try:
+        production = validate_production(
+            imported.data, source=source, base_dir=path.parent, positions=imported.positions
+        )
+    except ProductionError as exc:  # the same problems, shown as SCRIPT:LINE
+        raise ScriptError(source, exc.problems) from None
     return production, imported
 
 

@@ -74,9 +74,27 @@ def import_(
         f"{counts['shots']} shots, {counts['lines']} lines "
         f"({counts['narration']} narration, {counts['off-screen lines']} off-screen)"
     )
-    extra = [f"{counts[k]} {k}" for k in ("title cards", "silent cues") if counts[k]]
+    extra = [_count(counts[k], k) for k in ("title cards", "silent cues") if counts[k]]
     if extra:
         click.echo(f"  also: {', '.join(extra)}")
-    left = [f"{n} {kind}" for kind, n in sorted(dropped.items()) if n]
+    left = [_count(n, kind) for kind, n in sorted(dropped.items()) if n]
     click.echo(f"  left out of the film: {', '.join(left) if left else 'nothing'}")
     click.echo(f"next: ministudio render {target}")
+
+
+_ONE = {
+    "notes": "note",
+    "sections": "section",
+    "synopses": "synopsis",
+    "page breaks": "page break",
+    "boneyard": "boneyard block",
+    "title cards": "title card",
+    "silent cues": "silent cue",
+}
+
+
+def _count(n: int, kind: str) -> str:
+    """``1 note``, ``2 notes``; boneyard is counted in blocks."""
+    if kind == "boneyard":
+        return f"{n} boneyard block{'s' if n != 1 else ''}"
+    return f"{n} {_ONE.get(kind, kind) if n == 1 else kind}"
