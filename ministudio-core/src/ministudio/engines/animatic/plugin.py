@@ -1,4 +1,5 @@
-"""Hook implementations of the embedded ``animatic`` video engine: local, keyless, free.
+"""Hook implementations of the embedded ``animatic`` video engine and its ``animatic-stills``
+image engine (the character sheets and sets ``ministudio cast`` draws): local, keyless, free.
 
 Importing this module is cheap: numpy, Pillow and PyAV load on the first render.
 """
@@ -12,10 +13,12 @@ from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec, Model
 
 if TYPE_CHECKING:
-    from ministudio.jobs import ShotPrompt, VideoRequest, VideoResult
+    from ministudio.jobs import ImageRequest, ImageResult, ShotPrompt, VideoRequest, VideoResult
 
 ENGINE = "animatic"
 MODEL = "animatic-1"
+STILLS = "animatic-stills"
+STILLS_MODEL = "animatic-stills-1"
 
 
 @hookimpl
@@ -46,7 +49,23 @@ def ministudio_engines() -> list[EngineSpec]:
             ),
             default_model=MODEL,
             models=(Model(MODEL, "ga", use="the keyless animatic, drawn and encoded here"),),
-        )
+        ),
+        EngineSpec(
+            id=STILLS,
+            kind="image",
+            description=(
+                "the animatic's own character sheets (front, three-quarter, profile: each "
+                "figure as the previz draws it) and empty sets; keyless and deterministic"
+            ),
+            capabilities=Capabilities(
+                aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"),
+                concurrency=2,  # one still keeps about one core busy
+                price_per_second=0.0,
+                expected_latency=0.2,
+            ),
+            default_model=STILLS_MODEL,
+            models=(Model(STILLS_MODEL, "ga", use="figures and places drawn here, as the previz"),),
+        ),
     ]
 
 
@@ -71,6 +90,20 @@ def generate_video(
 
     render_clip(request, output, progress=context.progress)
     return VideoResult(path=output, model=MODEL, cost=0.0)
+
+
+@hookimpl
+def generate_image(
+    engine: str, request: ImageRequest, output: Path, context: EngineContext
+) -> ImageResult | None:
+    """Draw one still of a character's sheet, or an empty set, as the previz draws it."""
+    if engine != STILLS:
+        return None
+    from ministudio.engines.animatic.stills import draw_still
+    from ministudio.jobs import ImageResult
+
+    draw_still(request, output)
+    return ImageResult(path=output, model=STILLS_MODEL, cost=0.0)
 
 
 @hookimpl
