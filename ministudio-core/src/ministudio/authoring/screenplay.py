@@ -10,9 +10,11 @@ written here):
   set there. The environment's lighting comes from its first scene's time of day; a scene at
   another time gets a ``lighting`` override. CONTINUOUS / LATER / SAME keep the lighting of the
   scene before in the same place. Content before the first scene heading opens the first scene.
-- Characters come from dialogue cues: id from the name, ``name`` in title case, DNA from the
-  action sentence that introduces them (the name in capitals, or followed by a description),
-  else a sentence asking for one. ``NARRATOR`` is the film's narration, not a character.
+- Characters come from dialogue cues, and from names in capitals that open an action sentence
+  with a description (``EMMA, a student, about 20``: the screenplay's introduction of a
+  character, who may never speak). Id from the name, ``name`` in title case, DNA from the
+  sentence that introduces them (the name followed by a description), else a sentence asking
+  for one. ``NARRATOR`` is the film's narration, not a character.
 - Each action paragraph starts a shot; a line by a new speaker after another's starts one too
   (a close-up, pushing in), unless it is spoken off-screen (the picture stays where it is); a
   scene's first shot is wide. Characters in frame: the on-screen speakers and
@@ -419,9 +421,8 @@ class SceneShots:
             joins = False  # a new speaker on screen: a new shot (an off-screen voice joins)
         if shot is None or not joins:
             if on_screen:
-                action = f"{name} speaks" + (
-                    "" if block.emotion == "neutral" else f", {block.emotion}"
-                )
+                mood = "" if block.emotion == "neutral" else f", {block.emotion}"
+                action = f"{name} speaks{mood}" if block.text else f"{name}{mood}"
                 shot = self._new(block.cue.line, action, "close-up", [cid])
                 shot.camera = "push-in" if shot.size == "close-up" else "static"
             else:
@@ -435,7 +436,8 @@ class SceneShots:
         if on_screen:
             self._enter([cid])
         if not block.text:  # a cue with only a parenthetical: a silent reaction
-            shot.action += f". {name}: {block.emotion}"
+            if shot.dialogue or shot.action_line:
+                shot.action += f". {name}: {block.emotion}"
             self.counts["silent cues"] += 1
             return
         shot.dialogue.append({"speaker": cid, "text": block.text, "emotion": block.emotion})
