@@ -97,6 +97,9 @@ class LocalRayCluster:
     ``env`` is added to the environment of every Ray process (the raylets hand their environment
     down to the workers), ``node_env[i]`` to node ``i``'s alone: both are fixed when the node
     starts (a driver reaches workers later with ``runtime_env={"env_vars": ...}``).
+    ``pycache``: a folder for one bytecode cache (``PYTHONPYCACHEPREFIX``) shared by every Python
+    process of the cluster and by drivers started with ``driver_env``, which then write .pyc
+    files even where ``PYTHONDONTWRITEBYTECODE`` is set: each process would compile Ray anew.
     ``pythonpath`` is put in front of the workers' ``PYTHONPATH`` (default: the repository root,
     so ``tests.*`` modules import in workers). Health checks are made fast
     (``health_check_period_ms`` x ``health_check_failure_threshold``), so the GCS marks a killed
@@ -121,6 +124,7 @@ class LocalRayCluster:
         stop_grace: float = 2.0,
         keep_temp: bool = False,
         temp_root: str | os.PathLike[str] | None = None,
+        pycache: str | os.PathLike[str] | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster has at least one node (the head)")
@@ -151,6 +155,11 @@ class LocalRayCluster:
         )
         if paths or inherited:
             self._env["PYTHONPATH"] = os.pathsep.join([*paths, *([inherited] if inherited else [])])
+        # A bytecode cache for every Python process of the cluster and for its drivers.
+        self._bytecode = (
+            {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(pycache)} if pycache else {}
+        )
+        self._env.update(self._bytecode)
         self._env.update(env or {})
         self._node_env = {i: dict(e) for i, e in (node_env or {}).items()}
         self._env.pop("RAY_ADDRESS", None)  # `ray start --head` must not join another cluster
@@ -179,7 +188,7 @@ class LocalRayCluster:
     def driver_env(self) -> dict[str, str]:
         """Environment additions for a driver run as a subprocess (``ministudio render --executor
         ray``): the address, no usage stats, no `uv run` propagation."""
-        return {**_BASE_ENV, "RAY_ADDRESS": self.address}
+        return {**_BASE_ENV, **self._bytecode, "RAY_ADDRESS": self.address}
 
     def __enter__(self) -> LocalRayCluster:
         self.start()
