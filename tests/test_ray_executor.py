@@ -118,13 +118,18 @@ def test_a_task_exception_is_rebuilt_as_raised() -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One head and one more node, one CPU each, for the whole module (~10-50 s to start)."""
     if not HAVE_RAY:
         pytest.skip("Ray is not installed")
     from .ray_cluster import LocalRayCluster
 
-    with LocalRayCluster(nodes=2, cpus_per_node=1) as started:
+    # One bytecode cache for the cluster's processes and its drivers (``driver_env``): where
+    # PYTHONDONTWRITEBYTECODE is set and the venv holds no .pyc, each of Ray's daemons, workers
+    # and drivers would compile Ray and ministudio again (~7 s of the cluster's start alone).
+    pycache = tmp_path_factory.mktemp("ray-pycache")
+    # stop_grace: a throwaway cluster need not flush its logs before the SIGKILL
+    with LocalRayCluster(nodes=2, cpus_per_node=1, pycache=pycache, stop_grace=0.5) as started:
         yield started
 
 
