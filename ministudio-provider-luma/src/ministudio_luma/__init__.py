@@ -1,4 +1,4 @@
-"""MiniStudio engine plugins for Luma AI: two engines from one package.
+"""MiniStudio engine plugins for Luma AI: three engines from one package.
 
 - ``luma``: Ray 3.2 through the Agents API with the official ``luma-agents`` SDK
   (``_agents``, ``_request``, ``_files``): text and image to video, first and last frames,
@@ -10,6 +10,8 @@
 - ``luma-dream-machine``: Ray 2 through the legacy Dream Machine API with ``lumaai``
   (``_dream_machine``), as the engine called ``luma`` was before; its models are declared
   deprecated, replaced by ``ray-3.2`` on ``luma``. Key ``LUMAAI_API_KEY``.
+- ``luma-photon`` (kind ``image``): stills for ``ministudio cast`` drawn by Photon on the same
+  legacy API, with the same key (``_image``; hook ``generate_image``).
 
 What each engine declares (capabilities, variants, models, prices) is in ``_catalog``.
 Each engine is a class (``ministudio.plugin_kit``) whose methods import the SDK, so importing
@@ -21,16 +23,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ministudio import hookimpl
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.plugin_kit import Engine, engine_hooks
 
-from ministudio_luma._catalog import AGENTS, DREAM_MACHINE, agents_spec, dream_machine_spec
+from ministudio_luma._catalog import (
+    AGENTS,
+    DREAM_MACHINE,
+    PHOTON,
+    agents_spec,
+    dream_machine_spec,
+    photon_spec,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from ministudio.jobs import (
         HostedAsset,
+        ImageRequest,
+        ImageResult,
         JobStatus,
         ShotPrompt,
         Submission,
@@ -40,7 +52,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.2.0"
 
-ENGINES = (AGENTS, DREAM_MACHINE)
+ENGINES = (AGENTS, DREAM_MACHINE, PHOTON)
 
 
 class Agents(Engine):
@@ -165,12 +177,45 @@ class DreamMachine(Engine):
         return _dream_machine.prompt(shot)
 
 
-AGENTS_ENGINE, DREAM_MACHINE_ENGINE = Agents(), DreamMachine()
+class Photon(Engine):
+    """``luma-photon``: Photon stills on the Dream Machine API (``_image``). Its drawing is
+    the ``generate_image`` hook below (``plugin_kit`` writes the others)."""
+
+    id = PHOTON
+
+    def spec(self) -> EngineSpec:
+        return photon_spec()
+
+    def upload(self, path: Path, context: EngineContext) -> HostedAsset:
+        from ministudio_luma import _image
+
+        return _image.publish(Path(path), context)
+
+    def estimate_cost(self, request: ImageRequest) -> float:
+        from ministudio_luma import _image
+
+        return _image.estimate_cost(request)
+
+
+AGENTS_ENGINE, DREAM_MACHINE_ENGINE, PHOTON_ENGINE = Agents(), DreamMachine(), Photon()
 
 
 def specs() -> list[EngineSpec]:
-    """Both engines as declared: ``luma`` (Agents API) and ``luma-dream-machine``."""
+    """The two video engines as declared: ``luma`` (Agents API) and ``luma-dream-machine``
+    (``luma-photon``'s is ``PHOTON_ENGINE.spec()``; ``ministudio_engines`` declares all three)."""
     return [AGENTS_ENGINE.spec(), DREAM_MACHINE_ENGINE.spec()]
 
 
-globals().update(engine_hooks(AGENTS_ENGINE, DREAM_MACHINE_ENGINE))
+globals().update(engine_hooks(AGENTS_ENGINE, DREAM_MACHINE_ENGINE, PHOTON_ENGINE))
+
+
+@hookimpl
+def generate_image(
+    engine: str, request: ImageRequest, output: Path, context: EngineContext
+) -> Awaitable[ImageResult] | None:
+    """``luma-photon`` draws one still (``_image.generate``); None for another engine."""
+    if engine != PHOTON:
+        return None
+    from ministudio_luma import _image
+
+    return _image.generate(request, Path(output), context)

@@ -178,3 +178,52 @@ def _latency(default: float) -> float:
         return float(os.environ.get("LUMA_EXPECTED_LATENCY") or default)
     except ValueError:
         return default
+
+
+# -- luma-photon: Photon stills on the Dream Machine API ---------------------------------------
+PHOTON: Final = "luma-photon"
+PHOTON_MODEL: Final = "photon-1"  # "photon-1 (default)": docs.lumalabs.ai/docs/image-generation
+PHOTON_MODELS: Final = ("photon-1", "photon-flash-1")  # ibid.; lumaai image_create_params.py
+# The seven ratios of docs.lumalabs.ai/docs/image-generation ("16:9 (default)") and of lumaai
+# image_create_params.py; a still is drawn at the one nearest what the cast asks for.
+PHOTON_ASPECT_RATIOS: Final = DM_ASPECT_RATIOS
+# "You can use up to 4 images as references" (image_ref, docs.lumalabs.ai/docs/image-generation);
+# character_ref identity0 takes a list of image URLs (image_create_params.py): held to 4 as well.
+PHOTON_MAX_REFERENCES: Final = 4
+# USD per image. Luma publishes no Photon price in its docs or SDK: these are WaveSpeedAI's
+# flat per-image rates for Luma's models (wavespeed.ai/docs/docs-api/luma/luma-photon and
+# .../luma-photon-flash, read 2026-12-04), a reseller's and so an upper bound of Luma's own.
+PHOTON_PRICES: Final = {"photon-1": 0.015, "photon-flash-1": 0.005}
+
+
+def photon_spec() -> EngineSpec:
+    """``luma-photon``: Photon stills for ``ministudio cast`` (the ``lumaai`` SDK's
+    ``generations.image``), with the Dream Machine key."""
+    return EngineSpec(
+        id=PHOTON,
+        revision=0,  # paid: pinned, so a package upgrade never re-pays a still
+        kind="image",
+        description="Luma Photon stills (Dream Machine API, lumaai SDK): character sheets "
+        "and sets, a sheet's views matched to its front through character_ref",
+        key_env=DM_KEYS,
+        default_model=PHOTON_MODEL,
+        models=tuple(
+            Model(
+                model,
+                "deprecated",  # legacy, still served: no shutdown date (notes §1)
+                use=use,
+                why="Luma calls the Dream Machine API its legacy surface; its Agents API draws "
+                "images with uni-1 instead (no shutdown date announced)",
+            )
+            for model, use in (
+                (PHOTON_MODEL, "Photon: Luma's image model on the legacy API"),
+                ("photon-flash-1", "Photon Flash: faster and cheaper Photon"),
+            )
+        ),
+        capabilities=Capabilities(
+            aspect_ratios=PHOTON_ASPECT_RATIOS,
+            max_references=PHOTON_MAX_REFERENCES,
+            concurrency=4,  # cast's stills at once; override in routing.limits
+            expected_latency=_latency(20.0),
+        ),
+    )

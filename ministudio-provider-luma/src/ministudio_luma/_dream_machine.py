@@ -45,7 +45,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ministudio.engines import EngineContext
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -289,15 +289,16 @@ def _host(path: Path, context: EngineContext) -> HostedAsset:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _client(context: EngineContext) -> AsyncLumaAI:
+def _client(context: EngineContext, spec: EngineSpec | None = None) -> AsyncLumaAI:
     """A client for one call (closed after it), on an HTTP client with the process's shared
     TLS context: the SDK's own builds a new one each time (tens of milliseconds on every
-    submit and status request)."""
+    submit and status request). ``spec``: the engine whose key it takes (``luma-photon``
+    shares this API and key); this engine's by default."""
     import httpx
     from lumaai import AsyncLumaAI
     from ministudio.http import tls_context
 
-    key = context.key(dream_machine_spec())
+    key = context.key(spec or dream_machine_spec())
     base = (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/") or None
     wait = httpx.Timeout(timeout(context), connect=5.0)
     return AsyncLumaAI(
@@ -309,26 +310,30 @@ def _client(context: EngineContext) -> AsyncLumaAI:
     )
 
 
-async def _get_job(job_id: str, context: EngineContext) -> dict[str, Any]:
+async def _get_job(
+    job_id: str, context: EngineContext, spec: EngineSpec | None = None
+) -> dict[str, Any]:
+    """Generation ``job_id`` as Luma has it; errors name ``spec``'s engine (default: this)."""
     import lumaai
 
-    client = _client(context)
+    engine = spec.id if spec is not None else ENGINE
+    client = _client(context, spec)
     try:
         generation = await client.generations.get(job_id)
     except lumaai.APIStatusError as exc:
         if exc.status_code == 404:
-            raise EngineError(ENGINE, f"job {job_id} is unknown to Luma") from None
-        raise _failure(exc, f"status of job {job_id}") from None
+            raise EngineError(engine, f"job {job_id} is unknown to Luma") from None
+        raise _failure(exc, f"status of job {job_id}", engine) from None
     except lumaai.APIConnectionError as exc:
         why = _why(exc.__cause__ or exc)
-        raise TransientError(ENGINE, f"status of job {job_id} failed ({why})") from None
+        raise TransientError(engine, f"status of job {job_id} failed ({why})") from None
     except lumaai.APIError as exc:
-        raise TransientError(ENGINE, f"status of job {job_id}: {_why(exc)}") from None
+        raise TransientError(engine, f"status of job {job_id}: {_why(exc)}") from None
     finally:
         await client.close()
     job = generation.to_dict()
     if not isinstance(job.get("id"), str) or "state" not in job:
-        raise TransientError(ENGINE, f"status of job {job_id}: the answer has no state")
+        raise TransientError(engine, f"status of job {job_id}: the answer has no state")
     return job
 
 
@@ -396,17 +401,18 @@ def _cost(job: dict[str, Any] | None) -> float:
     return round(rate * pixels / 1e6, 6)
 
 
-def _failure(exc: Any, what: str) -> MinistudioError:
-    """The typed error for an API answer that is not a success (an ``APIStatusError``)."""
+def _failure(exc: Any, what: str, engine: str = ENGINE) -> MinistudioError:
+    """The typed error for an API answer that is not a success (an ``APIStatusError``);
+    ``engine``: the engine it names (``luma-photon`` shares this API and its key)."""
     status = int(exc.status_code)
     message = _detail(exc)
     if status in (401, 403):
-        return KeyRejected(ENGINE, list(KEY_ENV), status)
+        return KeyRejected(engine, list(KEY_ENV), status)
     if status == 429 or status >= 500:
         return TransientError(
-            ENGINE, f"{what}: {message} (HTTP {status})", retry_after=retry_after(exc)
+            engine, f"{what}: {message} (HTTP {status})", retry_after=retry_after(exc)
         )
-    return EngineError(ENGINE, f"{what}: {message} (HTTP {status})")
+    return EngineError(engine, f"{what}: {message} (HTTP {status})")
 
 
 _detail = detail

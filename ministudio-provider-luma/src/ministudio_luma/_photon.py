@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ministudio.engines import EngineContext, SideJob
+from ministudio.engines import EngineContext, EngineSpec, SideJob
 from ministudio.errors import EngineError, EngineRefusal, TransientError
 
 from ministudio_luma._catalog import DM_MAX_CHARACTER_REFS, dream_machine_spec
@@ -115,38 +115,60 @@ async def _photon(asked: dict[str, Any], job: SideJob, context: EngineContext) -
 
 async def _photon_image(image_id: str, job: SideJob, context: EngineContext) -> str:
     """Wait for Photon generation ``image_id``; its image URL."""
+    latency = dream_machine_spec().capabilities.expected_latency
+    job_json = await settled(image_id, context, latency, "identity keyframe")
+    if job_json is None:  # gone (deleted): make another
+        job.failed()
+        raise TransientError(ENGINE, f"identity keyframe {image_id} is gone")
+    if job_json.get("state") == "completed":
+        url = image_url(job_json)
+        if url:
+            return url
+        job.failed()
+        raise EngineError(ENGINE, f"identity keyframe {image_id} completed without image")
+    job.failed()
+    reason = str(job_json.get("failure_reason") or "no reason given")
+    if any(w in reason.lower() for w in REFUSAL_WORDS):
+        raise EngineRefusal(ENGINE, f"identity keyframe (Photon): {reason}")
+    raise TransientError(ENGINE, f"identity keyframe {image_id} failed: {reason}")
+
+
+async def settled(
+    image_id: str,
+    context: EngineContext,
+    latency: float,
+    what: str,
+    spec: EngineSpec | None = None,
+) -> dict[str, Any] | None:
+    """Poll Photon generation ``image_id`` until it is ``completed`` or ``failed``: the
+    generation as Luma has it, or None if it is gone (deleted). Polled every twentieth of
+    ``latency`` (0.05 s to 1 s), for ``LUMA_TIMEOUT`` or ten latencies, whichever is longer;
+    up to five status requests in a row may fail in passing. Errors name ``spec``'s engine."""
     import anyio
 
-    latency = dream_machine_spec().capabilities.expected_latency
+    engine = spec.id if spec is not None else ENGINE
     interval = min(1.0, max(0.05, latency / 20))
     deadline = anyio.current_time() + max(timeout(context), 10 * latency)
     misses = 0
     while True:
         try:
-            job_json = await _get_job(image_id, context)
+            job_json: dict[str, Any] | None = await _get_job(image_id, context, spec)
         except TransientError:
             misses += 1
             if misses > 5:
                 raise
             job_json = None
-        except EngineError:  # gone (deleted): make another
-            job.failed()
-            raise TransientError(ENGINE, f"identity keyframe {image_id} is gone") from None
-        if job_json is not None:
-            state = job_json.get("state")
-            if state == "completed":
-                assets = job_json.get("assets")
-                url = assets.get("image") if isinstance(assets, dict) else None
-                if isinstance(url, str) and url:
-                    return url
-                job.failed()
-                raise EngineError(ENGINE, f"identity keyframe {image_id} completed without image")
-            if state == "failed":
-                job.failed()
-                reason = str(job_json.get("failure_reason") or "no reason given")
-                if any(w in reason.lower() for w in REFUSAL_WORDS):
-                    raise EngineRefusal(ENGINE, f"identity keyframe (Photon): {reason}")
-                raise TransientError(ENGINE, f"identity keyframe {image_id} failed: {reason}")
+        except EngineError:
+            return None
+        if job_json is not None and job_json.get("state") in ("completed", "failed"):
+            return job_json
         if anyio.current_time() > deadline:
-            raise TransientError(ENGINE, f"identity keyframe {image_id} is still not done")
+            raise TransientError(engine, f"{what} {image_id} is still not done")
         await anyio.sleep(interval)
+
+
+def image_url(job_json: dict[str, Any]) -> str | None:
+    """The image URL of a completed Photon generation, None if it names none."""
+    assets = job_json.get("assets")
+    url = assets.get("image") if isinstance(assets, dict) else None
+    return url if isinstance(url, str) and url else None

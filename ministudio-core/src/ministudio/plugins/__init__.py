@@ -52,6 +52,7 @@ FIRST_PARTY: dict[str, str] = {
     "gemini-judge": "ministudio-provider-veo",
     "luma": "ministudio-provider-luma",
     "luma-dream-machine": "ministudio-provider-luma",
+    "luma-photon": "ministudio-provider-luma",
     "kling": "ministudio-provider-kling",
     "kling-lipsync": "ministudio-provider-kling",
     "sora": "ministudio-provider-sora",
