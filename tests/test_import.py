@@ -317,6 +317,17 @@ def test_the_command_exits_2_naming_the_script_and_writes_nothing(tmp_path: Path
     assert not (tmp_path / "out.yaml").exists()
 
 
+def test_a_title_past_its_bound_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = script(tmp_path, "Credit: by\nTitle: " + "Long " * 60 + "\n\nINT. A - DAY\n\nHi.\n")
+    with pytest.raises(ScriptError, match=rf"{re.escape(str(path))}:2: title: the title is"):
+        import_script(path)
+
+
+def test_inside_and_outside_the_same_house_are_two_places(tmp_path: Path) -> None:
+    production = imported(tmp_path, "INT. HOUSE - DAY\n\nA.\n\nEXT. HOUSE - DAY\n\nB.\n")
+    assert list(production.environments) == ["house", "house-exterior"]
+
+
 def test_huge_and_missing_scripts_and_folders_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

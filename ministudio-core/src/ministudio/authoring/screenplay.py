@@ -552,7 +552,10 @@ def build(
         env = places.get(key)
         light = lighting(heading.time)
         if env is None:
-            env = _unique(slug(heading.place, "place"), environments)
+            env = slug(heading.place, "place")
+            if env in environments and heading.setting:  # EXT. HOUSE after INT. HOUSE
+                env = slug(f"{heading.place} {heading.setting}", "place")
+            env = _unique(env, environments)
             places[key] = env
             intro = next((e.text for e in body if e.kind == "action"), "")
             environments[env] = _environment(heading, intro, light)
