@@ -263,7 +263,7 @@ def test_dna_keywords_shape_the_figure() -> None:
 
 
 def test_plugin_hooks(tmp_path: Path) -> None:
-    (spec,) = ministudio_engines()
+    spec = ministudio_engines()[0]  # then animatic-stills (tests/test_animatic_stills.py)
     assert spec.id == "animatic" and spec.kind == "video" and spec.default_model == "animatic-1"
     assert spec.capabilities.first_frame and spec.capabilities.price_per_second == 0.0
     shot = request().shot

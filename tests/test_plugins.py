@@ -29,7 +29,8 @@ def test_installed_plugin_is_discovered_with_its_distribution(plugin_sites) -> N
     assert solid["distribution"] == "ministudio-plugin-solid" and solid["version"] == "1.2.3"
     assert solid["engines"] == ["solid"]
     assert set(solid["hooks"]) >= {"generate_video", "ministudio_engines", "prompt_map"}
-    assert found["animatic"]["engines"] == ["animatic"] and found["espeak"]["engines"] == ["espeak"]
+    assert found["animatic"]["engines"] == ["animatic", "animatic-stills"]
+    assert found["espeak"]["engines"] == ["espeak"]
 
 
 def test_broken_plugin_is_reported_and_skipped(plugin_sites) -> None:
