@@ -80,9 +80,12 @@ a 400 naming it, with ``"ignore"`` it is dropped silently (the docs do not say w
 does; tests cover both). ``generation_type``, if sent, must match the endpoint (a Literal in
 the SDK). ``concepts`` is a list of ``{"key": str}``; ``concept_keys`` (None: any key) is the
 list ``GET /generations/concepts/list`` answers and, when set, the only keys accepted. Photon:
-``model`` is required (``Required`` in the SDK), ``image_ref`` up to 4 and ``style_ref`` 1,
-``character_ref.identity0.images`` 1 to 4 URLs, weights 0..1 [3P: the wheattoast11 mcp-video-gen
-schema "based on Luma docs"].
+``model`` is required (``Required`` in the SDK; [D-DM] docs.lumalabs.ai/docs/image-generation
+calls ``photon-1`` "the default" and its text-to-image example sends no model: the fake follows
+the SDK, an open discrepancy), ``image_ref`` up to 4 ([D-DM] image-generation: "You can use up
+to 4 images as references"), the seven aspect ratios and two models of that page, ``style_ref``
+1, ``character_ref.identity0.images`` 1 to 4 URLs, weights 0..1 [3P: the wheattoast11
+mcp-video-gen schema "based on Luma docs"].
 
 Faults, injected with ``fail_next(endpoint, kind, count=1)`` (or ``faults=``), hit the next
 matching requests before anything else (auth, limits) is checked:
@@ -158,8 +161,11 @@ FAULT_ENDPOINTS = {
 TERMINAL = ("completed", "failed")
 QUEUED_FRACTION = 0.1
 VIDEO_MODELS = ("ray-2", "ray-flash-2")  # [SDK-DM] video_create_params.py: model
-IMAGE_MODELS = ("photon-1", "photon-flash-1")  # [SDK-DM] image_create_params.py: model
-# [SDK-DM] video_create_params.py / image_create_params.py: aspect_ratio Literal
+# [SDK-DM] image_create_params.py: model; [D-DM] image-generation: "photon-1 (default)",
+# "photon-flash-1"
+IMAGE_MODELS = ("photon-1", "photon-flash-1")
+# [SDK-DM] video_create_params.py / image_create_params.py: aspect_ratio Literal; [D-DM]
+# image-generation lists the same seven for images ("16:9 (default)")
 ASPECT_RATIOS = {
     "1:1": (1, 1),
     "16:9": (16, 9),
@@ -185,7 +191,10 @@ IMAGE_FIELDS = {
 REF_FIELDS = {"url", "weight"}  # ImageRef, StyleRef, ModifyImageRef
 IMAGE_SHORT_SIDE = 1080  # nominal Photon output (an assumption)
 PRICE_PER_MPX_CENTS = {"ray-2": 0.64, "ray-flash-2": 0.22}  # US cents per million pixels
-IMAGE_PRICE_CENTS = {"photon-1": 1.5, "photon-flash-1": 0.4}  # assumptions
+# Luma's docs give no Photon price: photon-1 1.5 cents is WaveSpeedAI's flat per-image rate
+# [3P: wavespeed.ai/docs/docs-api/luma/luma-photon]; photon-flash-1 0.4 cents is an assumption
+# (WaveSpeedAI's reseller rate is 0.5: .../luma-photon-flash)
+IMAGE_PRICE_CENTS = {"photon-1": 1.5, "photon-flash-1": 0.4}
 NOMINAL_FPS = 24
 MODERATION_FAILED = "Advanced prompt moderation failed"
 # "retries delivery 3 times with a 100ms delay and a 5 second request timeout" when the receiver
@@ -598,7 +607,8 @@ class LumaServer(LoopbackServer):
         prompt = _prompt(data, required=True)
         ratio = _choice(data, "aspect_ratio", ASPECT_RATIOS, "16:9")
         fmt = _choice(data, "format", {"jpg": 0, "png": 0}, "jpg")  # [SDK-DM]: "jpg" | "png"
-        # [3P] mcp-video-gen's schema "based on Luma docs": image_ref up to 4, style_ref 1
+        # [D-DM] image-generation: "You can use up to 4 images as references" (image_ref);
+        # [3P] mcp-video-gen's schema "based on Luma docs": style_ref 1
         for name, most in (("image_ref", 4), ("style_ref", 1)):
             refs = data.get(name)
             if refs is None:
