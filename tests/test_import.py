@@ -169,7 +169,7 @@ ANNA
 (cheerful)
 Good morning!
 
-BEN (O.S.)
+BEN (o. s.)
 Is breakfast ready?
 
 ANNA (CONT'D)

@@ -76,8 +76,9 @@ _LIGHT = {
 }
 _SAME_TIME = ("continuous", "later", "same", "moments later", "continued", "meanwhile")
 _OFF_SCREEN = {"V.O.": "voice-over", "VO": "voice-over", "O.S.": "off", "OS": "off"}
-_OFF_SCREEN.update({"O.C.": "off", "OC": "off", "OFF": "off", "OFF SCREEN": "off"})
-_CONTD = {"CONT'D", "CONT\u2019D", "CONTD", "CONT.", "CONT", "CONTINUED", "CONTINUING"}
+_OFF_SCREEN.update({"O.C.": "off", "OC": "off", "OFF": "off", "OFFSCREEN": "off"})
+"""Cue extensions (upper case, spaces and hyphens out) whose line is heard, not seen. Any
+other extension (CONT'D, ON THE RADIO) leaves the speaker on screen."""
 _HONORIFICS = {"dr", "mr", "mrs", "ms", "miss", "prof", "sir", "lady", "lord", "the", "captain"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _ABBREVIATION = re.compile(r"(?:^|\s)(?:dr|mr|mrs|ms|st|jr|sr|prof|vs|no)\.$", re.IGNORECASE)
@@ -188,7 +189,8 @@ def _block(cue: Element, parts: list[Element]) -> Block:
     spoken = [p for p in parts if p.kind in ("dialogue", "lyrics") and p.text.strip()]
     off = ""
     for extension in cue.extensions:
-        off = off or _OFF_SCREEN.get(extension.upper().strip(), "")
+        key = extension.upper().replace(" ", "").replace("-", "")
+        off = off or _OFF_SCREEN.get(key, "")
     return Block(cue, " ".join(said), emotion, spoken[0].line if spoken else cue.line, off)
 
 
