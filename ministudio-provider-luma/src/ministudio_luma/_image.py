@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -153,8 +154,8 @@ def publish(path: Path, context: EngineContext) -> HostedAsset:
         raise EngineRefusal(PHOTON, f"reference image {path.name} {exc.problem}") from None
     clean = Path(context.work_dir) / "luma-photon" / f"{hashlib.sha256(data).hexdigest()}.png"
     clean.parent.mkdir(parents=True, exist_ok=True)
-    if not clean.exists():
-        part = clean.with_name(clean.name + ".part")
+    if not clean.exists():  # views drawn at once may publish the same front: one part each
+        part = clean.with_name(f"{clean.name}.{uuid.uuid4().hex}.part")
         part.write_bytes(data)
         part.replace(clean)
     return AssetHost.from_env(context.env, ASSET_PREFIX, engine=PHOTON).publish(clean)
@@ -307,6 +308,8 @@ async def _download(url: str, output: Path, context: EngineContext) -> None:
             raise TransientError(PHOTON, f"image download cut off: {received} of {expected} bytes")
         _check_picture(part)
         part.replace(output)
+    except httpx.RemoteProtocolError as exc:  # the answer ended before its Content-Length
+        raise TransientError(PHOTON, f"image download cut off ({why(exc)})") from None
     except httpx.TransportError as exc:
         raise TransientError(PHOTON, f"image download failed ({why(exc)})") from None
     finally:
