@@ -65,12 +65,14 @@ def check(request: ImageRequest) -> None:
             "ask for a size in that range",
         )
     if (request.subject == "character") != (request.view != "set"):
-        wanted = "'set'" if request.subject == "environment" else "'front', 'three-quarter' or"
-        wanted += "" if request.subject == "environment" else " 'profile'"
+        subject, views = (
+            ("a character", "'front', 'three-quarter' or 'profile'")
+            if request.subject == "character"
+            else ("an environment", "'set'")
+        )
         raise EngineRefusal(
             ENGINE,
-            f"a {request.subject} drawn in the view '{request.view}': a {request.subject} "
-            f"takes the view {wanted}",
+            f"{subject} drawn in the view '{request.view}': {subject} takes the view {views}",
         )
     if request.model not in (None, MODEL):
         raise EngineRefusal(
@@ -112,8 +114,6 @@ def character_still(request: ImageRequest) -> Image.Image:
 def _sheet_view(look: FigureLook, w: int, h: int, reserve: float) -> View:
     """A view holding the whole figure, a margin round it, and the caption's band below."""
     x0, y0, x1, y1 = draw.figure_bounds(look, 0.0, FEET)
-    if look.kind == "orb":
-        x0, y0, x1, y1 = -0.5, FEET, 0.5, FEET + 2.0  # an orb floats at head height
     margin = (y1 - y0) * 0.06
     fx0, fy0, _fx1, fy1 = fit_in(
         (x0 - margin, y0 - margin, x1 + margin, y1 + margin), w / h, reserve
@@ -145,17 +145,25 @@ def _sprite(
 
 
 def _orb(image: Image.Image, look: FigureLook, view: View, turn: str) -> None:
-    """An orb is round from every side: the views differ by where its glint sits."""
+    """An orb is round from every side: turned, its glint moves toward the way it faces
+    and a wisp of its glow trails behind it, longer seen side-on."""
     a = draw.anchors(look, 0.0, FEET)
     cx, cy, r = view.px(a.x), view.py(a.head_y), ORB_RADIUS * view.s
+    turned = {"front": 0.0, "three-quarter": 0.5, "profile": 1.0}[turn]
+    pen = Pen(image, view)
+    for i in range(6 if turned else 0):  # the wisp, fading toward the backdrop
+        t = (i + 1) / 6
+        at = a.x + ORB_RADIUS * (0.9 + 2.2 * t * turned)
+        shade = mix(look.glow, BACKDROP, 0.3 + 0.6 * t)
+        pen.ellipse(
+            at, a.head_y, ORB_RADIUS * (0.55 - 0.4 * t), ORB_RADIUS * (0.5 - 0.35 * t), shade
+        )
     arr = np.array(image)
     draw.draw_orb(arr, look.glow, cx, cy, r)
     image.paste(Image.fromarray(arr))
-    shift = {"front": 0.0, "three-quarter": 0.4, "profile": 0.7}[turn]
-    pen = Pen(image, view)
     glint = mix(look.glow, (255, 255, 255), 0.95)
-    gx, gy = a.x - ORB_RADIUS * shift, a.head_y + ORB_RADIUS * 0.35
-    pen.ellipse(gx, gy, ORB_RADIUS * 0.22 * (1 - shift * 0.5), ORB_RADIUS * 0.16, fill=glint)
+    gx, gy = a.x - ORB_RADIUS * 0.55 * turned, a.head_y + ORB_RADIUS * 0.35
+    pen.ellipse(gx, gy, ORB_RADIUS * 0.22 * (1 - turned * 0.4), ORB_RADIUS * 0.16, fill=glint)
 
 
 class _TurnedPen(Pen):
