@@ -36,9 +36,11 @@ def _offline_google_auth(monkeypatch: pytest.MonkeyPatch) -> None:
 def on_google(name: str) -> Production:
     """The showcase film routed to Google by routing and voices alone: every scene's first
     shot on Veo (Vertex), the others on Gemini Omni; every voice a Gemini one, with the
-    film's own pitch and rate."""
+    film's own pitch and rate. At 12 fps: no Google request carries the film's frame rate
+    (only the core's fitting and assembly use it), and half the frames halve their work."""
     film = load_production(EXAMPLES / name)
     data = film.model_dump()
+    data["format"]["fps"] = 12
     for i, character in enumerate(data["characters"].values()):
         character["voice"] = {**character["voice"], "engine": "gemini", "voice": VOICES[i]}
         character["voice"]["options"] = {}
