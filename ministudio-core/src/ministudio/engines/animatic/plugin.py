@@ -59,6 +59,7 @@ def ministudio_engines() -> list[EngineSpec]:
             ),
             capabilities=Capabilities(
                 aspect_ratios=("16:9", "9:16", "1:1", "4:3", "3:4", "21:9"),
+                seed=True,  # a set's props sit where the previz's do for that seed
                 concurrency=2,  # one still keeps about one core busy
                 price_per_second=0.0,
                 expected_latency=0.2,
