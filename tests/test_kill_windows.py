@@ -1,7 +1,8 @@
 """``kill -9`` in each phase of a render, on every remote engine's fake, then ``render`` again:
 each clip (and each identity image) is paid for once, every clip keeps its engine job, and
 the film is whole. Each engine is killed in its own phases (submit, lookup, polls,
-download); the core's phases after the clip is stored are killed on two engines.
+download); the core's phases after the clip is stored are killed on two engines (one with
+a lookup, one without) where that changes the resume, on one engine where it cannot.
 
 The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
 (``ministudio.run.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
@@ -195,6 +196,13 @@ ENGINE_PHASES = ("in-flight", "id-recorded", "polling", "downloading")
 # Every phase on an engine with a lookup and on one without (where a kill after "stored" may
 # find s2 in flight); the engine's own phases on every other engine.
 EVERY_PHASE = ("sim", "veo-vertex")
+# Phases whose resume takes one path whatever the engine, killed on one engine alone (sim:
+# no SDK to import). "before-submit" on an engine that does not mark its sending (neither
+# does): the journal holds nothing, the resume submits afresh and never asks for a lookup.
+# "stored": s1's job is done in the journal and s2 (which starts from s1's fitted last frame)
+# is not sent yet, so nothing can be lost. "fitted" and "assembling" stay on both: s2 may be
+# in flight there, looked up on sim, lost on veo-vertex.
+ONE_ENGINE_PHASES = {"before-submit": "sim", "stored": "sim"}
 # Luma makes a paid identity image (Photon) before its first clip's request: its own phases.
 # "committed late": the server accepts the job a second after the client was killed, so a
 # lookup at once would miss it (the core gives a lost request time to land first).
@@ -210,7 +218,8 @@ CASES = [
     (engine, phase)
     for engine in ENGINES
     for phase in PHASES
-    if engine in EVERY_PHASE or phase in ENGINE_PHASES
+    if (engine in EVERY_PHASE and ONE_ENGINE_PHASES.get(phase, engine) == engine)
+    or phase in ENGINE_PHASES
 ] + [("luma-dream-machine", phase) for phase in IMAGE_PHASES]
 
 
