@@ -14,7 +14,7 @@ import pytest
 from ministudio.authoring.cast import Ask, Caster, add_references, missing
 from ministudio.authoring.retry import retrying
 from ministudio.engines import EngineContext
-from ministudio.errors import EngineRefusal, MissingKeyError, TransientError
+from ministudio.errors import EngineError, EngineRefusal, MissingKeyError, TransientError
 from ministudio.jobs import ImageRequest, ImageResult
 from ministudio.plugins import PluginHost
 from ministudio.run.store import ContentStore
@@ -87,15 +87,7 @@ def _draw(server: LumaServer, tmp_path: Path, request: ImageRequest, key: str = 
     context = EngineContext(
         engine="luma-photon", work_dir=tmp_path, env=_env(server, tmp_path, key)
     )
-    output = tmp_path / "still.png"
-
-    async def call() -> ImageResult:
-        result: ImageResult = await ministudio_luma.generate_image(
-            engine="luma-photon", request=request, output=output, context=context
-        )
-        return result
-
-    return anyio.run(call)
+    return anyio.run(_generate, request, tmp_path / "still.png", context)
 
 
 def _only_image_job(server: LumaServer) -> Any:
@@ -263,3 +255,25 @@ def test_cast_draws_a_sheet_and_a_set_with_photon(server: LumaServer, tmp_path: 
     assert place.request["aspect_ratio"] == "16:9" and "image_ref" not in place.request
     assert (path.parent / "cast" / "ada-front.png").exists()
     assert "cast/ada-profile.png" in path.read_text(encoding="utf-8")
+
+
+def test_a_reference_with_no_asset_host_says_what_to_set(
+    server: LumaServer, tmp_path: Path
+) -> None:
+    """Photon takes images by URL only: without LUMA_ASSET_*, a view that matches its front
+    stops before the create, naming the settings."""
+    front = tmp_path / "front.png"
+    Image.new("RGB", (48, 64), (200, 30, 40)).save(front)
+    env = {"LUMAAI_BASE_URL": server.api_url, "LUMAAI_API_KEY": KEY}
+    context = EngineContext(engine="luma-photon", work_dir=tmp_path, env=env)
+    request = _request(view="profile", reference_images=(front,))
+    with pytest.raises(EngineError, match="LUMA_ASSET_BASE_URL") as info:
+        anyio.run(_generate, request, tmp_path / "still.png", context)
+    assert "luma-photon" in str(info.value) and server.submissions == 0
+
+
+async def _generate(request: ImageRequest, output: Path, context: EngineContext) -> ImageResult:
+    result: ImageResult = await ministudio_luma.generate_image(
+        engine="luma-photon", request=request, output=output, context=context
+    )
+    return result
