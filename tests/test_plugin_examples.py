@@ -38,6 +38,14 @@ def install(folder: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bytecode cache for the examples' pytest runs: where PYTHONDONTWRITEBYTECODE is set
+    (and the venv holds no .pyc) each fresh interpreter would compile pytest, ministudio and
+    their dependencies again; the cache keeps the source and the installed copies clean."""
+    return tmp_path_factory.mktemp("pycache")
+
+
+@pytest.fixture(scope="session")
 def example_sites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("examples")
     return {name: install(EXAMPLES / name, base / name) for name in PLUGINS}
@@ -49,10 +57,12 @@ def test_every_example_is_tested_here() -> None:
 
 @pytest.mark.parametrize("name", sorted(PLUGINS))
 def test_an_example_passes_its_own_tests_installed(
-    name: str, example_sites: dict[str, Path], tmp_path: Path
+    name: str, example_sites: dict[str, Path], pycache: Path, tmp_path: Path
 ) -> None:
     """The example's tests/ (the conformance kit for the engines) pass against the wheel."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MINISTUDIO_", "PYTEST_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
     env["PYTHONPATH"] = str(example_sites[name])  # the installed copy, not the source
     env["MINISTUDIO_KEYS_FILE"] = str(tmp_path / "keys.json")  # no stored key leaks in
     done = subprocess.run(
