@@ -174,8 +174,9 @@ def test_three_views_differ_and_share_the_palette(
         assert any(close(main, c) for c in colours(sheet[view], BACKDROP)), view
 
 
-def test_three_quarter_turns_the_face_and_narrows_the_figure(tmp_path: Path) -> None:
-    """The turned figure is narrower than the front one, and the profile narrower still."""
+def test_turned_views_move_the_eyes_and_narrow_the_figure(tmp_path: Path) -> None:
+    """Turned to the viewer's left, the eyes move left of the figure's middle (side-on, one
+    eye shows), and the figure narrows: the three-quarter view less than the profile."""
 
     def width(image: np.ndarray) -> int:
         body = np.abs(image.astype(np.int16) - BACKDROP).max(axis=2) > 40
@@ -183,7 +184,18 @@ def test_three_quarter_turns_the_face_and_narrows_the_figure(tmp_path: Path) -> 
         cols = np.flatnonzero(rows.any(axis=0))
         return int(cols[-1] - cols[0])
 
-    widths = [width(draw(tmp_path, still(tmp_path, v), v)) for v in VIEWS]
+    def pupils(image: np.ndarray) -> tuple[int, float]:
+        """How many pupil pixels the head shows, and how far right of the middle they are."""
+        head = image[: image.shape[0] // 4].astype(np.int16)
+        dark = np.abs(head - np.asarray((45, 35, 30))).max(axis=2) <= 10  # the animatic's pupil
+        cols = np.flatnonzero(dark.any(axis=0))
+        return int(dark.sum()), float(cols.mean() - image.shape[1] / 2)
+
+    sheet = [draw(tmp_path, still(tmp_path, v, MO), v) for v in VIEWS]
+    (front_n, front_at), (_, turned_at), (side_n, side_at) = (pupils(im) for im in sheet)
+    assert abs(front_at) <= 3 and turned_at < -8 and side_at < -8
+    assert 0 < side_n < front_n
+    widths = [width(im) for im in sheet]
     assert widths[0] > widths[1] > widths[2]
 
 
