@@ -1,8 +1,9 @@
 """``kill -9`` in each phase of a render, on every remote engine's fake, then ``render`` again:
 each clip (and each identity image) is paid for once, every clip keeps its engine job, and
-the film is whole. Each engine is killed in its own phases (submit, lookup, polls,
-download); the core's phases after the clip is stored are killed on two engines (one with
-a lookup, one without) where that changes the resume, on one engine where it cannot.
+the film is whole. Each engine is killed in its own phases (submit, lookup, a recorded job
+resumed, download); the core's own phases (before the submit, between polls, after the clip
+is stored) on two engines (one with a lookup, one without) where that changes the resume,
+on one engine where it cannot.
 
 The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
 (``ministudio.run.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
@@ -192,9 +193,15 @@ PHASES: dict[str, str | None] = {
     "fitted": "fitted",
     "assembling": "assembling",
 }
-ENGINE_PHASES = ("in-flight", "id-recorded", "polling", "downloading")
+# The engine's own phases, killed on every engine: its submit with the answer lost, its
+# resume of a recorded job that may still run (a fresh process polls the id, then downloads),
+# and of one it had already seen done (the journal says so).
+ENGINE_PHASES = ("in-flight", "id-recorded", "downloading")
 # Every phase on an engine with a lookup and on one without (where a kill after "stored" may
-# find s2 in flight); the engine's own phases on every other engine.
+# find s2 in flight); the engine's own phases on every other engine. "polling" is among the
+# phases left to these two: it leaves the journal as "id-recorded" does (the job submitted,
+# its id kept) and the resume takes the same path from there, so "id-recorded" covers each
+# engine's resume and these two the core's runner killed between polls.
 EVERY_PHASE = ("sim", "veo-vertex")
 # Phases whose resume takes one path whatever the engine, killed on one engine alone (sim:
 # no SDK to import). "before-submit" on an engine that does not mark its sending (neither
