@@ -26,6 +26,14 @@ And a judge (kind ``judge``), named by a production's ``qc: {judge: gemini-judge
   ``identity:<character>`` verdict per character and a ``continuity`` verdict per shot
   (see ``judge``).
 
+And two authoring engines with the same keys, for ``ministudio storyboard`` and ``ministudio
+cast``:
+
+- ``gemini-writer`` (kind ``writer``): a production from a brief, one ``generateContent`` a
+  round with structured output (the production's JSON Schema; see ``writer``).
+- ``gemini-image`` (kind ``image``): a character's sheet views and the places, drawn by a
+  Gemini image model, reference images re-encoded before they leave (see ``image``).
+
 Models and their lifecycle are in ``_catalog``. ``google-genai`` is pinned below 3 (see the
 pyproject). Each engine is a class (``ministudio.plugin_kit``); the SDK is imported inside
 their methods and ``qc_check`` only (``_omni``, ``_api``, ``_webhooks``, ``judge``).
@@ -36,7 +44,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ministudio import hookimpl
 from ministudio.engines import Capabilities, EngineContext, EngineSpec
@@ -45,6 +53,8 @@ from ministudio.plugin_kit import Engine, engine_hooks
 from ministudio_veo._catalog import (
     GEMINI_VEO_DEFAULT,
     GEMINI_VEO_MODELS,
+    IMAGE_MODEL,
+    IMAGE_MODELS,
     JUDGE_MODEL,
     JUDGE_MODELS,
     OMNI_DEFAULT,
@@ -52,6 +62,8 @@ from ministudio_veo._catalog import (
     OMNI_PRICES,
     VERTEX_DEFAULT,
     VERTEX_MODELS,
+    WRITER_MODEL,
+    WRITER_MODELS,
 )
 
 if TYPE_CHECKING:
@@ -59,12 +71,16 @@ if TYPE_CHECKING:
 
     from ministudio.engines import Judging
     from ministudio.jobs import (
+        Draft,
+        ImageRequest,
+        ImageResult,
         JobStatus,
         QCVerdict,
         ShotPrompt,
         Submission,
         VideoRequest,
         VideoResult,
+        WritingRequest,
     )
 
 __version__ = "0.1.0"
@@ -75,6 +91,8 @@ VERTEX = "veo-vertex"
 ENGINES = (GEMINI, VERTEX)  # the Veo engines (``_api``)
 VIDEO = (OMNI, GEMINI, VERTEX)
 JUDGE = "gemini-judge"
+WRITER = "gemini-writer"
+IMAGE = "gemini-image"
 GEMINI_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 VERTEX_KEYS = ("VERTEX_AI_API_KEY", "VERTEX_AI_ACCESS_TOKEN")
 
@@ -290,7 +308,61 @@ class Judge(Engine):
         )
 
 
-ENGINE_OBJECTS = (Omni(), GeminiVeo(), VertexVeo(), Judge())
+class Writer(Engine):
+    """``gemini-writer``: its declaration and price; its work is ``write_production``."""
+
+    id = WRITER
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
+            id=WRITER,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a draft
+            kind="writer",
+            description="Gemini writes a production from a brief (structured JSON output)",
+            key_env=GEMINI_KEYS,
+            default_model=WRITER_MODEL,
+            models=WRITER_MODELS,
+            capabilities=Capabilities(concurrency=2, expected_latency=60.0),
+        )
+
+    def estimate_cost(self, request: WritingRequest) -> float:
+        from ministudio_veo import writer
+
+        return writer.estimate(request)
+
+
+class Image(Engine):
+    """``gemini-image``: its declaration and price; its work is ``generate_image``."""
+
+    id = IMAGE
+
+    def spec(self) -> EngineSpec:
+        return EngineSpec(
+            id=IMAGE,
+            revision=0,  # paid: pinned, so a package upgrade never re-pays a still
+            kind="image",
+            description="Gemini image models draw character sheets and places",
+            key_env=GEMINI_KEYS,
+            default_model=IMAGE_MODEL,
+            models=IMAGE_MODELS,
+            capabilities=Capabilities(
+                aspect_ratios=(
+                    *("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"),
+                ),
+                max_references=14,
+                seed=True,
+                concurrency=4,
+                expected_latency=15.0,
+            ),
+        )
+
+    def estimate_cost(self, request: ImageRequest) -> float:
+        from ministudio_veo import image
+
+        return image.estimate(request)
+
+
+ENGINE_OBJECTS = (Omni(), GeminiVeo(), VertexVeo(), Judge(), Writer(), Image())
 
 
 def specs() -> list[EngineSpec]:
@@ -309,3 +381,27 @@ def qc_check(shot: ShotPrompt, clip: Path, judge: Judging | None) -> list[QCVerd
     from ministudio_veo import judge as vision
 
     return vision.judge(shot, Path(clip), judge)
+
+
+@hookimpl
+def write_production(
+    engine: str, request: WritingRequest, schema: dict[str, Any], context: EngineContext
+) -> Draft | None:
+    """``gemini-writer``'s draft of one round (``writer.write``); None for another engine."""
+    if engine != WRITER:
+        return None
+    from ministudio_veo import writer
+
+    return writer.write(request, schema, context)
+
+
+@hookimpl
+def generate_image(
+    engine: str, request: ImageRequest, output: Path, context: EngineContext
+) -> ImageResult | None:
+    """``gemini-image``'s still (``image.draw``); None for another engine."""
+    if engine != IMAGE:
+        return None
+    from ministudio_veo import image
+
+    return image.draw(request, Path(output), context)

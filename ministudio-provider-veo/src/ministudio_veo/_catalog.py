@@ -133,6 +133,57 @@ VERTEX_MODELS = (
 
 JUDGE_MODELS = (Model(JUDGE_MODEL, stage="ga", use="vision judge of identity and continuity"),)
 
+# -- gemini-writer: a text model's structured output (``writer``) ---------------------------
+WRITER_MODEL = "gemini-3.8-flash"
+# Stages: gemini-3.8-flash GA 2026-09-02 (the judge's model); 3.5 Flash and 3.1 Flash-Lite on
+# ai.google.dev/gemini-api/docs/pricing (2026-10-07 transcription); 3.1 Pro as a preview there.
+WRITER_MODELS = (
+    Model(WRITER_MODEL, stage="ga", use="default: writes a production from a brief (JSON)"),
+    Model("gemini-3.5-flash", stage="ga", use="the previous Flash, dearer"),
+    Model("gemini-3.1-flash-lite", stage="ga", use="cheapest; weaker at long productions"),
+    Model("gemini-3.1-pro-preview", stage="preview", use="strongest, slowest and dearest"),
+)
+# USD per 1M tokens (input, output with thinking), paid tier: ai.google.dev/gemini-api/docs/
+# pricing as transcribed on 2026-10-07 ("Gemini 3.8 Flash input $0.75 through December 31,
+# 2026": the launch price, ``WRITER_PROMOTIONS``). A model not listed is priced as the default.
+WRITER_PRICES: dict[str, tuple[float, float]] = {
+    WRITER_MODEL: (1.50, 7.50),
+    "gemini-3.5-flash": (1.50, 9.00),
+    "gemini-3.1-flash-lite": (0.25, 1.50),
+    "gemini-3.1-pro-preview": (2.00, 12.00),
+}
+WRITER_PROMOTIONS: dict[str, tuple[dt.date, tuple[float, float]]] = {
+    WRITER_MODEL: (dt.date(2027, 1, 1), (0.75, 3.75)),
+}
+
+# -- gemini-image: Gemini's image models (``image``) -----------------------------------------
+IMAGE_MODEL = "gemini-3.1-flash-image"
+# ai.google.dev/gemini-api/docs/image-generation and Vertex's model cards: the previews were
+# shut down on 2026-06-25 (the deprecations page, as a third party quotes it).
+IMAGE_MODELS = (
+    Model(
+        IMAGE_MODEL,
+        stage="ga",
+        use="default: 512 to 4K, 14 ratios, up to 14 reference images (GA 2026-05-28)",
+    ),
+    Model("gemini-3-pro-image", stage="ga", use="finest detail and text, 1K to 4K, dearer"),
+    Model("gemini-2.5-flash-image", stage="ga", use="cheapest: 1K only, 3 reference images"),
+    *(
+        Model(
+            old,
+            stage="retired",
+            shutdown=dt.date(2026, 6, 25),
+            replacement=new,
+        )
+        for old, new in (
+            ("gemini-3-pro-image-preview", "gemini-3-pro-image"),
+            ("gemini-3.1-flash-image-preview", IMAGE_MODEL),
+            ("gemini-2.5-flash-image-preview", "gemini-2.5-flash-image"),
+            ("gemini-2.0-flash-preview-image-generation", IMAGE_MODEL),
+        )
+    ),
+)
+
 
 # -- prices (USD per second of output) -------------------------------------------------------
 # Gemini Omni bills output video as tokens ($17.50 per 1M). Google publishes no per-second
@@ -170,6 +221,8 @@ VEO_PRICES = {
 __all__ = [
     "GEMINI_VEO_DEFAULT",
     "GEMINI_VEO_MODELS",
+    "IMAGE_MODEL",
+    "IMAGE_MODELS",
     "JUDGE_MODEL",
     "JUDGE_MODELS",
     "OMNI_DEFAULT",
@@ -178,4 +231,8 @@ __all__ = [
     "VEO_PRICES",
     "VERTEX_DEFAULT",
     "VERTEX_MODELS",
+    "WRITER_MODEL",
+    "WRITER_MODELS",
+    "WRITER_PRICES",
+    "WRITER_PROMOTIONS",
 ]
