@@ -1,9 +1,9 @@
 """``kill -9`` in each phase of a render, on every remote engine's fake, then ``render`` again:
 each clip (and each identity image) is paid for once, every clip keeps its engine job, and
-the film is whole. Each engine is killed in its own phases (submit, lookup, a recorded job
-resumed, download); the core's own phases (before the submit, between polls, after the clip
-is stored) on two engines (one with a lookup, one without) where that changes the resume,
-on one engine where it cannot.
+the film is whole. Each engine is killed in its own phases (submit and lookup, a recorded
+job resumed); the core's own phases (before the submit, between polls, before the download,
+after the clip is stored) on two engines (one with a lookup, one without) where that
+changes the resume, on one engine where it cannot.
 
 The render runs in a subprocess. A phase is hit exactly with ``MINISTUDIO_FAILPOINT``
 (``ministudio.run.failpoints``: the process SIGKILLs itself there), or, for "request in flight",
@@ -193,15 +193,18 @@ PHASES: dict[str, str | None] = {
     "fitted": "fitted",
     "assembling": "assembling",
 }
-# The engine's own phases, killed on every engine: its submit with the answer lost, its
-# resume of a recorded job that may still run (a fresh process polls the id, then downloads),
-# and of one it had already seen done (the journal says so).
-ENGINE_PHASES = ("in-flight", "id-recorded", "downloading")
+# The engine's own phases, killed on every engine: its submit with the answer lost
+# ("in-flight": looked up, or the shot stops), and its resume of a recorded job
+# ("id-recorded": a fresh process polls the journal's job id, then downloads).
+ENGINE_PHASES = ("in-flight", "id-recorded")
 # Every phase on an engine with a lookup and on one without (where a kill after "stored" may
-# find s2 in flight); the engine's own phases on every other engine. "polling" is among the
-# phases left to these two: it leaves the journal as "id-recorded" does (the job submitted,
-# its id kept) and the resume takes the same path from there, so "id-recorded" covers each
-# engine's resume and these two the core's runner killed between polls.
+# find s2 in flight); the engine's own phases on every other engine. "polling" and
+# "downloading" are among the phases left to these two: a kill there leaves the journal's row
+# as "id-recorded" does (state "submitted", the job id kept; "downloading" adds a "done"
+# event, which the resume does not read), so the resume takes the same branch
+# (remote.runner: a submitted or done row is polled, never resubmitted) and the same engine
+# calls (poll, then download); "id-recorded" covers each engine's, these two the core's
+# runner killed between polls and before a download.
 EVERY_PHASE = ("sim", "veo-vertex")
 # Phases whose resume takes one path whatever the engine, killed on one engine alone (sim:
 # no SDK to import). "before-submit" on an engine that does not mark its sending (neither
