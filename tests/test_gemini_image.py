@@ -194,3 +194,44 @@ def test_the_plugin_declares_it_and_prices_it() -> None:
     spec = host.engines[ENGINE]
     assert spec.kind == "image" and spec.default_model == "gemini-3.1-flash-image"
     assert host.estimate_cost(spec, still()) == pytest.approx(0.067)
+
+
+FILM = """\
+title: Cast on Gemini
+format: {aspect_ratio: "16:9", resolution: 360p, fps: 12}
+characters:
+  ada: {name: Ada, dna: a tall woman of 30 with a red scarf and round glasses}
+environments:
+  dock: {description: a wooden dock at low tide, lighting: overcast noon}
+scenes:
+  - id: one
+    environment: dock
+    shots: [{action: Ada waits on the dock, duration: 2}]
+"""
+
+
+def test_ministudio_cast_draws_a_sheet_and_a_place_on_gemini(
+    server: GoogleServer, tmp_path: Path
+) -> None:
+    from ministudio.spec.loading import load_production
+
+    from .conftest import run_cli
+
+    path = tmp_path / "film.yaml"
+    path.write_text(FILM, encoding="utf-8")
+    seen = len(server.image_requests)
+    env = {
+        "GEMINI_API_KEY": KEY,
+        "GEMINI_BASE_URL": server.base_url,
+        "MINISTUDIO_STORE": str(tmp_path / "store"),
+    }
+    done = run_cli("cast", str(path), "--engine", ENGINE, env=env)
+    assert done.returncode == 0, done.stderr
+    sent = server.image_requests[seen:]
+    assert len(sent) == 4 and all(r.error is None for r in sent)  # three views and the place
+    assert sorted(r.aspect_ratio for r in sent) == ["16:9", "3:4", "3:4", "3:4"]
+    assert sorted(len(r.references) for r in sent) == [0, 0, 1, 1]  # views match the front
+    after = load_production(path)
+    assert len(after.characters["ada"].reference_images) == 3
+    assert all(p.is_file() for p in after.environments["dock"].reference_images)
+    assert KEY not in done.stdout + done.stderr
