@@ -33,6 +33,7 @@ saying to raise ``max_output_tokens`` or ask for fewer shots; no answer or no te
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from datetime import date
@@ -294,15 +295,22 @@ def estimate(request: WritingRequest, schema: Mapping[str, Any] | None = None) -
     limit = request.options.get("max_output_tokens", request.max_output_tokens)
     if isinstance(limit, bool) or not isinstance(limit, int):
         limit = request.max_output_tokens
-    if schema is None:
-        from ministudio.spec import Production
-
-        schema = Production.model_json_schema()
-    chars = len(request.instructions) + len(request.brief) + len(json.dumps(gemini_schema(schema)))
+    schema_chars = (
+        _production_schema_chars() if schema is None else len(json.dumps(gemini_schema(schema)))
+    )
+    chars = len(request.instructions) + len(request.brief) + schema_chars
     if request.round > 0 and request.draft:
         chars += len(request.draft) + len(repair_text(request.errors))
     per_input, per_output = price(model_of(request))
     return round(chars / CHARS_PER_TOKEN * per_input + max(limit, 0) * per_output, 6)
+
+
+@functools.cache
+def _production_schema_chars() -> int:
+    """Characters of the production's schema as sent (the core sends this one)."""
+    from ministudio.spec import Production
+
+    return len(json.dumps(gemini_schema(Production.model_json_schema())))
 
 
 def _spec() -> EngineSpec:
