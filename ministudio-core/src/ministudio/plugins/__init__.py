@@ -50,6 +50,8 @@ FIRST_PARTY: dict[str, str] = {
     "veo": "ministudio-provider-veo",
     "veo-vertex": "ministudio-provider-veo",
     "gemini-judge": "ministudio-provider-veo",
+    "gemini-writer": "ministudio-provider-veo",
+    "gemini-image": "ministudio-provider-veo",
     "luma": "ministudio-provider-luma",
     "luma-dream-machine": "ministudio-provider-luma",
     "luma-photon": "ministudio-provider-luma",
