@@ -10,8 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-from PIL import Image
-
 from ministudio import hookimpl
 from ministudio.authoring.cast import Ask, Caster, CastError, add_references, missing
 from ministudio.engines import EngineContext, EngineSpec
@@ -20,6 +18,7 @@ from ministudio.jobs import ImageRequest, ImageResult
 from ministudio.plugins import PluginHost
 from ministudio.run.store import ContentStore
 from ministudio.spec.loading import load_production
+from PIL import Image
 
 FILM = """\
 # A film to cast: Ada has no pictures yet, Bo has one.

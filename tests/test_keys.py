@@ -102,7 +102,8 @@ def test_list_shows_where_each_key_comes_from_never_the_value(keys_file: Path) -
     listed = ministudio("keys", "list", keys_file=keys_file)
     assert listed.returncode == 0, listed.stderr
     assert KEY not in listed.stdout and "abc123" not in listed.stdout
-    assert f"LUMAAI_API_KEY  ...{KEY[-4:]}  (used by luma-dream-machine, luma-photon)" in listed.stdout
+    used = "(used by luma-dream-machine, luma-photon)"
+    assert f"LUMAAI_API_KEY  ...{KEY[-4:]}  {used}" in listed.stdout
     assert "SHORT_KEY  (used by no installed engine)" in listed.stdout  # too short for a hint
     assert "luma-dream-machine: store (LUMAAI_API_KEY)" in listed.stdout
     env_wins = ministudio("keys", "list", keys_file=keys_file, LUMAAI_API_KEY="from-env-0000")
