@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from ministudio.engines import EngineContext
-from ministudio.errors import EngineError, EngineRefusal
+from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal
 from ministudio.jobs import ImageRequest
 from ministudio.plugins import PluginHost
 from PIL import Image, PngImagePlugin
@@ -145,6 +145,21 @@ def test_a_429_then_a_picture(server: GoogleServer, tmp_path: Path) -> None:
     out = tmp_path / "o.png"
     image.draw(still(), out, context(server, tmp_path))
     assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("fault", ["drop_after_accept", "drop"])
+def test_a_lost_answer_is_never_sent_again(
+    fault: str, server: GoogleServer, tmp_path: Path
+) -> None:
+    """Drawn and billed, then the connection closes (or closes with nothing done: the client
+    cannot tell): one request, and an error that says how to draw it once more."""
+    seen = len(server.image_requests)
+    server.fail_next("image", fault)
+    out = tmp_path / "o.png"
+    with pytest.raises(AmbiguousSubmission, match="--forget-lost"):
+        image.draw(still(), out, context(server, tmp_path))
+    assert len(server.image_requests) - seen == (1 if fault == "drop_after_accept" else 0)
+    assert not out.exists()
 
 
 def test_a_wrong_key_is_rejected(server: GoogleServer, tmp_path: Path) -> None:

@@ -108,7 +108,15 @@ def test_a_still_is_drawn_written_and_priced(server: LumaServer, tmp_path: Path)
     assert server.submissions == 1 and not list(tmp_path.glob("*.part"))
 
 
-def test_the_default_model_and_a_jpeg_on_request(server: LumaServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("model_required", [True, False])
+def test_the_default_model_and_a_jpeg_on_request(model_required: bool, tmp_path: Path) -> None:
+    """The SDK calls ``model`` required, the docs call photon-1 the default: the model is
+    always sent, so a still is drawn whichever Luma holds to."""
+    with LumaServer(api_key=KEY, image_latency=0.1, image_model_required=model_required) as server:
+        _check_default_model_and_jpeg(server, tmp_path)
+
+
+def _check_default_model_and_jpeg(server: LumaServer, tmp_path: Path) -> None:
     result = _draw(server, tmp_path, _request(options={"format": "jpg"}))
     job = _only_image_job(server)
     assert (job.request["model"], job.request["aspect_ratio"]) == ("photon-1", "3:4")

@@ -66,6 +66,7 @@ def test_a_bad_name_or_a_folder_in_the_way_is_refused(tmp_path: Path) -> None:
         ("Acme_Video", "lowercase letters and digits"),
         ("luma", "MiniStudio's own (in ministudio-provider-luma)"),
         ("animatic", "MiniStudio's own (in ministudio-core)"),
+        ("animatic-stills", "MiniStudio's own (in ministudio-core)"),
     ):
         refused = run_cli("new-plugin", name, "--dir", str(tmp_path))
         assert refused.returncode == 2 and says in refused.stderr, refused.stderr

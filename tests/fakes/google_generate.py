@@ -118,6 +118,7 @@ from typing import TYPE_CHECKING, Any
 
 from .google_server import (
     GENERATION_FIELDS,
+    HOLD,
     JUDGE_IMAGE_TOKENS,
     JUDGE_MAX_REQUEST_BYTES,
     GoogleError,
@@ -129,6 +130,7 @@ from .google_server import (
     _proto_bytes,
     _snake,
     bad,
+    hold,
     unknown_field,
 )
 
@@ -1009,7 +1011,12 @@ def image(server: GoogleServer, h: _Handler, route: Route, body: bytes) -> None:
     ) / 1e6
     with server._lock:
         server.image_requests.append(record)
-    h.send_json(200, answer)
+    if h.fault == "drop_after_accept":  # drawn and billed, the answer lost
+        h.drop()
+    elif h.fault == HOLD:
+        hold(server, h)
+    else:
+        h.send_json(200, answer)
 
 
 def _image_model(server: GoogleServer, route: Route) -> ImageModel:

@@ -256,9 +256,10 @@ and GCS downloads, an Omni GET once done; not the ``/blob/`` a redirect points a
 ``"judge"``, ``"writer"``, ``"image"``, ``"token"``. Kinds:
 ``"429"`` (RESOURCE_EXHAUSTED, ``Retry-After: fault_retry_after`` (0.1 s), a RetryInfo),
 ``"500"`` (INTERNAL), ``"503"`` (UNAVAILABLE), OAuth-style on ``token``; ``"drop"``: close
-without answering, having done nothing; ``"drop_after_accept"`` (``create``): accept, then
-close without answering; ``"hold_after_accept"`` (``create``): accept, then answer nothing
-until the client goes away (``fakes.hold``, for kill tests); ``"truncate"`` (``download``):
+without answering, having done nothing; ``"drop_after_accept"`` (``create``, ``image``):
+accept (an image: draw and bill it), then close without answering; ``"hold_after_accept"``
+(``create``, ``image``): the same, answering nothing until the client goes away
+(``fakes.hold``, for kill tests); ``"truncate"`` (``download``):
 ``Content-Length`` for the whole body, then half of it (with ``redirect_downloads`` at the
 ``/blob/``); ``"echo"`` (any): a 400 echoing the request's credentials (``loopback.py``).
 
@@ -392,8 +393,8 @@ FAULT_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "500": ENDPOINTS,
     "503": ENDPOINTS,
     "drop": ENDPOINTS,
-    "drop_after_accept": ("create",),
-    HOLD: ("create",),
+    "drop_after_accept": ("create", "image"),
+    HOLD: ("create", "image"),
     "truncate": ("download",),
 }
 

@@ -81,8 +81,9 @@ does; tests cover both). ``generation_type``, if sent, must match the endpoint (
 the SDK). ``concepts`` is a list of ``{"key": str}``; ``concept_keys`` (None: any key) is the
 list ``GET /generations/concepts/list`` answers and, when set, the only keys accepted. Photon:
 ``model`` is required (``Required`` in the SDK; [D-DM] docs.lumalabs.ai/docs/image-generation
-calls ``photon-1`` "the default" and its text-to-image example sends no model: the fake follows
-the SDK, an open discrepancy), ``image_ref`` up to 4 ([D-DM] image-generation: "You can use up
+calls ``photon-1`` "the default" and its text-to-image example sends no model: an open
+discrepancy, so both are served: ``image_model_required=True``, the default, follows the SDK;
+False follows the docs), ``image_ref`` up to 4 ([D-DM] image-generation: "You can use up
 to 4 images as references"), the seven aspect ratios and two models of that page, ``style_ref``
 1, ``character_ref.identity0.images`` 1 to 4 URLs, weights 0..1 [3P: the wheattoast11
 mcp-video-gen schema "based on Luma docs"].
@@ -282,6 +283,7 @@ class LumaServer(LoopbackServer):
         credit_balance: float = 100_000.0,
         unknown_fields: str = "reject",
         concept_keys: Iterable[str] | None = None,
+        image_model_required: bool = True,
         encoders: int = 2,
         seed: int = 0,
     ) -> None:
@@ -289,13 +291,15 @@ class LumaServer(LoopbackServer):
         encoded frame rate; ``rate_window``: the seconds a "minute" lasts; ``list_limit``: the
         most generations a list page holds, whatever the limit asked (None: no cap);
         ``late_accept``: how long after its client died an ``accept_after_client_died``
-        create is accepted; ``unknown_fields`` ("reject" or "ignore") and ``concept_keys``: see
-        the module doc."""
+        create is accepted; ``unknown_fields`` ("reject" or "ignore"), ``concept_keys`` and
+        ``image_model_required`` (False: a Photon create without ``model`` is ``photon-1``'s):
+        see the module doc."""
         super().__init__(api_key, encoders)
         if unknown_fields not in ("reject", "ignore"):
             raise ValueError("unknown_fields: 'reject' or 'ignore'")
         self.unknown_fields = unknown_fields
         self.concept_keys = None if concept_keys is None else tuple(concept_keys)
+        self.image_model_required = image_model_required
         self.latency = latency
         self.image_latency = image_latency
         self.concurrency = concurrency
@@ -600,8 +604,10 @@ class LumaServer(LoopbackServer):
         if data.get("generation_type") not in (None, "image"):  # [SDK-DM]: Literal["image"]
             raise BadRequest("generation_type must be 'image'")
         model = data.get("model")
-        if model is None:  # [SDK-DM] image_create_params.py: model is Required
+        if model is None and self.image_model_required:  # [SDK-DM]: model is Required
             raise BadRequest("Model is required")
+        if model is None:  # [D-DM] image-generation: "photon-1 (default)"
+            model = "photon-1"
         if model not in IMAGE_MODELS:
             raise BadRequest(f"Invalid model {model!r}: use one of {', '.join(IMAGE_MODELS)}")
         prompt = _prompt(data, required=True)

@@ -20,8 +20,10 @@ polling (``_photon.settled``) and error mapping (``_dream_machine._failure``), e
 
 Errors: a create refused (400/422) or a generation that ``failed`` is an ``EngineRefusal`` with
 Luma's words; 401/403 ``KeyRejected``; 429 and 5xx ``TransientError`` (the core tries again,
-after ``retry-after``). A create whose answer was lost is looked up among the account's
-generations before another is made. The finished image is fetched (a cut-off download is tried
+after ``retry-after``). The generation is a paid job in the core's journal (``context.paid``):
+a create whose answer was lost (in this run, or a run killed meanwhile) is looked up among the
+account's generations before another is made, and one whose id was kept is waited for. The
+finished image is fetched (a cut-off download is tried
 again here, never the paid generation), at most ``MAX_IMAGE_BYTES``, and must be a PNG or JPEG.
 """
 
@@ -29,11 +31,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ministudio.engines import EngineContext
+from ministudio.engines import EngineContext, SideJob
 from ministudio.errors import EngineError, EngineRefusal, TransientError
 
 from ministudio_luma._catalog import (
@@ -56,6 +59,9 @@ MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024  # the core's bound on an image (safet
 FORMATS: Final = ("png", "jpg")  # image_create_params.py: format "jpg" | "png"
 OPTIONS: Final = ("format",)
 DOWNLOAD_TRIES: Final = 3
+# How long a finished generation's URL is taken to stay good (the docs give no lifetime): a run
+# killed before its download fetches it from that URL within this, else draws it again.
+URL_KEPT: Final = 24 * 3600.0
 SIGNATURES: Final = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
 
 
@@ -66,21 +72,55 @@ def estimate_cost(request: ImageRequest) -> float:
 
 
 async def generate(request: ImageRequest, output: Path, context: EngineContext) -> ImageResult:
-    """Draw ``request`` with Photon and write the picture (PNG or JPEG) to ``output``."""
+    """Draw ``request`` with Photon and write the picture (PNG or JPEG) to ``output``.
+
+    The generation is a paid job in the core's journal (``context.paid``): a run killed after
+    the create left waits for that generation next time, or looks it up if its answer was
+    lost, instead of paying again. Its cost is counted by the run that made or resumed it."""
     from ministudio.jobs import ImageResult
 
     body = _body(request)
-    urls = [await _reference(Path(p), context) for p in request.reference_images]
-    if urls and request.subject == "character":
-        body["prompt"] = f"@character {body['prompt']}"[:MAX_PROMPT]
-        body["character_ref"] = {"identity0": {"images": urls}}
-    elif urls:
-        body["image_ref"] = [{"url": url} for url in urls]
+    references = [Path(p) for p in request.reference_images]
     label = f"{request.id} ({request.view})"
-    image_id = await _create(body, label, context)
-    url = await _finished(image_id, label, context)
+    made: list[bool] = []
+
+    async def make(job: SideJob) -> HostedAsset:
+        from ministudio.jobs import HostedAsset
+
+        made.append(True)
+        sent = dict(body)
+        urls = [await _reference(p, context) for p in references]
+        if urls and request.subject == "character":
+            sent["prompt"] = f"@character {sent['prompt']}"[:MAX_PROMPT]
+            sent["character_ref"] = {"identity0": {"images": urls}}
+        elif urls:
+            sent["image_ref"] = [{"url": url} for url in urls]
+        if job.job_id is None and job.lost_since is not None:  # sent before, answer lost
+            found = await _lost(sent, job.lost_since, context)
+            if found is not None:
+                job.accepted(found)
+        if job.job_id is None:
+            job.accepted(await _create(sent, label, job, context))
+        assert job.job_id is not None
+        url = await _finished(job, label, context)
+        return HostedAsset(reference=url, expires_at=time.time() + URL_KEPT)
+
+    url = await context.paid(f"photon-still:{_key(body, references, context)}", make)
     await _fetch(url, Path(output), context)
-    return ImageResult(path=Path(output), model=body["model"], cost=estimate_cost(request))
+    cost = estimate_cost(request) if made else 0.0  # else paid by the run that made it
+    return ImageResult(path=Path(output), model=body["model"], cost=cost)
+
+
+def _key(body: dict[str, Any], references: list[Path], context: EngineContext) -> str:
+    """What makes one still: the API, the body, and the references' content."""
+    import json
+
+    still = {
+        "api": (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/"),
+        "body": body,
+        "references": [hashlib.sha256(p.read_bytes()).hexdigest() for p in references],
+    }
+    return hashlib.sha256(json.dumps(still, sort_keys=True).encode()).hexdigest()
 
 
 def nearest_ratio(width: int, height: int) -> str:
@@ -162,10 +202,8 @@ def publish(path: Path, context: EngineContext) -> HostedAsset:
 
 
 # -- the generation ---------------------------------------------------------------------------
-async def _create(body: dict[str, Any], label: str, context: EngineContext) -> str:
+async def _create(body: dict[str, Any], label: str, job: SideJob, context: EngineContext) -> str:
     """Send the create; the generation's id. A lost answer is looked up before sending again."""
-    import time
-
     import httpx
     import lumaai
 
@@ -174,6 +212,7 @@ async def _create(body: dict[str, Any], label: str, context: EngineContext) -> s
     client = _client(context, photon_spec())
     sent = time.time()
     try:
+        job.sending()
         generation = await client.generations.image.create(**body)
     except lumaai.APIStatusError as exc:
         if exc.status_code in (400, 422):
@@ -234,19 +273,24 @@ async def _lost(body: dict[str, Any], since: float, context: EngineContext) -> s
     return None
 
 
-async def _finished(image_id: str, label: str, context: EngineContext) -> str:
-    """Wait for generation ``image_id``; its image URL, or Luma's reason it drew none."""
+async def _finished(job: SideJob, label: str, context: EngineContext) -> str:
+    """Wait for the job's generation; its image URL, or Luma's reason it drew none (the
+    journal then forgets the job: the next try makes a new one)."""
     from ministudio_luma._photon import image_url, settled
 
+    image_id = str(job.job_id)
     spec = photon_spec()
-    job = await settled(image_id, context, spec.capabilities.expected_latency, label, spec)
-    if job is None:
+    generation = await settled(image_id, context, spec.capabilities.expected_latency, label, spec)
+    if generation is None:
+        job.failed()
         raise TransientError(PHOTON, f"the generation of {label} ({image_id}) is gone")
-    if job.get("state") == "failed":
-        reason = str(job.get("failure_reason") or "no reason given")
+    if generation.get("state") == "failed":
+        job.failed()
+        reason = str(generation.get("failure_reason") or "no reason given")
         raise EngineRefusal(PHOTON, f"Luma did not draw {label}: {reason}")
-    url = image_url(job)
+    url = image_url(generation)
     if url is None:
+        job.failed()
         raise EngineError(PHOTON, f"the generation of {label} ({image_id}) completed without image")
     return url
 

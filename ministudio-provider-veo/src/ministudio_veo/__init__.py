@@ -398,10 +398,10 @@ def write_production(
 @hookimpl
 def generate_image(
     engine: str, request: ImageRequest, output: Path, context: EngineContext
-) -> ImageResult | None:
-    """``gemini-image``'s still (``image.draw``); None for another engine."""
+) -> Awaitable[ImageResult] | None:
+    """``gemini-image``'s still (``image.draw_journaled``); None for another engine."""
     if engine != IMAGE:
         return None
     from ministudio_veo import image
 
-    return image.draw(request, Path(output), context)
+    return image.draw_journaled(request, Path(output), context)

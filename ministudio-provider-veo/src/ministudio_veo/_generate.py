@@ -2,8 +2,9 @@
 passing failures, its errors typed. Imported by ``writer`` and ``image`` only (it imports the
 SDK).
 
-Failures (as ``judge`` maps them): 408/429/5xx and dropped connections are tried ``ATTEMPTS``
-times, waiting what the server asks (``Retry-After``, ``RetryInfo``) or backing off, then a
+Failures (as ``judge`` maps them): 408/429/5xx and dropped connections (for a call paid per
+answer, ``Call.lost``, only those that never reached Google) are tried ``ATTEMPTS`` times,
+waiting what the server asks (``Retry-After``, ``RetryInfo``) or backing off, then a
 ``TransientError`` (the core may try again later); 401/403 or an invalid key: ``KeyRejected``;
 404: an ``EngineError`` naming the model; another 4xx: an ``EngineError`` with Google's message;
 a blocked prompt (``promptFeedback.blockReason``): ``EngineRefusal``.
@@ -13,14 +14,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from google import genai
 from google.genai import errors, types
-from ministudio.errors import EngineError, EngineRefusal, MinistudioError, TransientError
+from ministudio.errors import (
+    AmbiguousSubmission,
+    EngineError,
+    EngineRefusal,
+    MinistudioError,
+    TransientError,
+)
 from ministudio.http import retry_after, tls_context
 
 from ministudio_veo import GEMINI_KEYS
@@ -42,6 +49,9 @@ class Call:
     model: str
     pick: str
     timeout: float
+    # Set for a request paid per answer: one whose answer is lost after it left is not sent
+    # again; this says why (``AmbiguousSubmission``). None: sent again (a cheap text call).
+    lost: Callable[[str], str] | None = None
 
 
 def generate(
@@ -101,7 +111,11 @@ def _once(
         raise failure(exc, call) from None
     except httpx.UnsupportedProtocol as exc:
         raise EngineError(call.engine, f"cannot use GEMINI_BASE_URL ({why(exc)})") from None
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never left
+        raise TransientError(call.engine, f"cannot reach Gemini ({why(exc)})") from None
     except httpx.TransportError as exc:
+        if call.lost is not None:
+            raise AmbiguousSubmission(call.engine, call.lost(why(exc))) from None
         raise TransientError(call.engine, f"the request to Gemini failed ({why(exc)})") from None
 
 

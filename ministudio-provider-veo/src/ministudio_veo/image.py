@@ -34,13 +34,14 @@ from __future__ import annotations
 import io
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.genai import types
-from ministudio.engines import EngineContext, EngineSpec
-from ministudio.errors import EngineError, EngineRefusal
+from ministudio.engines import EngineContext, EngineSpec, SideJob
+from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal
 from ministudio.jobs import ImageRequest, ImageResult
 from PIL import Image, ImageOps
 
@@ -105,8 +106,66 @@ class Plan:
 
 
 # -- the hook's work ------------------------------------------------------------------------
-def draw(request: ImageRequest, output: Path, context: EngineContext) -> ImageResult:
-    """Draw ``request`` and write the picture to ``output``."""
+async def draw_journaled(
+    request: ImageRequest, output: Path, context: EngineContext
+) -> ImageResult:
+    """``draw`` as a paid job in the core's journal (``context.paid``): marked just before
+    the request leaves. Google offers no way to look a request up, so a request whose answer
+    was lost (a dropped connection, a kill) is never sent again by itself: an
+    ``AmbiguousSubmission`` says to check and use ``--forget-lost``."""
+    import anyio
+    from ministudio.jobs import HostedAsset
+
+    label = f"{request.id} ({request.view})"
+    results: list[ImageResult] = []
+
+    async def make(job: SideJob) -> HostedAsset:
+        if job.lost_since is not None:
+            raise AmbiguousSubmission(IMAGE, lost(label, "an earlier run was stopped"))
+        try:
+            results.append(await anyio.to_thread.run_sync(draw, request, output, context, job))
+        except AmbiguousSubmission:
+            raise
+        except Exception:
+            job.failed()  # answered: nothing is pending at Google
+            raise
+        # The core keeps the picture at ``output`` until stored: the journal need not.
+        return HostedAsset(reference=str(output), expires_at=time.time())
+
+    await context.paid(f"gemini-still:{_job_key(request)}", make)
+    if not results:
+        raise EngineError(IMAGE, f"{label}: no picture came back")
+    return results[0]
+
+
+def lost(label: str, why: str) -> str:
+    return (
+        f"the answer to drawing {label} was lost after the request left ({why}). Google may "
+        "have drawn and billed it and offers no way to look it up, so it was not sent again: "
+        "run `ministudio cast FILE --forget-lost` to draw it once more"
+    )
+
+
+def _job_key(request: ImageRequest) -> str:
+    """What makes one still: the request, with its references as their content."""
+    import hashlib
+    import json
+
+    still = {
+        "request": request.model_dump(mode="json", exclude={"reference_images"}),
+        "references": [
+            hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in request.reference_images
+        ],
+    }
+    return hashlib.sha256(json.dumps(still, sort_keys=True).encode()).hexdigest()
+
+
+def draw(
+    request: ImageRequest, output: Path, context: EngineContext, job: SideJob | None = None
+) -> ImageResult:
+    """Draw ``request`` and write the picture to ``output``; ``job.sending()`` right before
+    the request leaves. A request is sent once: an answer lost after it left is an
+    ``AmbiguousSubmission``, not a second (billed) try."""
     plan = plan_for(request)
     key = context.key(_spec())  # MissingKeyError before any work
     contents = request_contents(request, plan)
@@ -116,7 +175,10 @@ def draw(request: ImageRequest, output: Path, context: EngineContext) -> ImageRe
         model=plan.model,
         pick="use --model with a current one, e.g. " + IMAGE_MODEL,
         timeout=timeout(context.env, "GEMINI_IMAGE_TIMEOUT", DEFAULT_TIMEOUT),
+        lost=lambda why: lost(f"{request.id} ({request.view})", why),
     )
+    if job is not None:
+        job.sending()
     response = generate(call, key, contents, config, context.env)
     write_picture(picture_of(response, request), output)
     return ImageResult(path=output, model=plan.model, cost=cost(response, plan))

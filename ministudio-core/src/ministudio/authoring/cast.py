@@ -8,6 +8,11 @@ store under a key of its request (engine, its code's revision, model, the reques
 of the pictures it matches), so the same still is drawn, and paid for, once; it is checked as a
 reference image is, then copied into ``cast/`` beside the production, which then names it in
 ``reference_images``.
+
+A paid engine runs each still through ``EngineContext.paid``: the store's journal marks it
+just before its request leaves and keeps its job id, so a cast killed (or cut off) while a
+still is made waits for that job, or looks it up, on the next run instead of paying again; an
+engine that can do neither stops with ``AmbiguousSubmission`` until ``--forget-lost``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ import anyio
 from ministudio.authoring.retry import retrying
 from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import MinistudioError
+from ministudio.remote.journal import Journal
+from ministudio.remote.runner import RemoteRunner
+from ministudio.run.failpoints import checkpoint
 
 if TYPE_CHECKING:
     from ministudio.jobs import ImageRequest, ImageResult
@@ -69,6 +77,7 @@ class Ask:
     options: Mapping[str, Any] = field(default_factory=dict)
     max_cost: float | None = None
     force: bool = False  # replace files in cast/ that are not these stills
+    forget_lost: bool = False  # draw again a still whose request was sent and its answer lost
 
 
 @dataclass(frozen=True)
@@ -204,15 +213,31 @@ class Caster:
         self.ask = ask
         self.say = say
         self.engine = host.engine(ask.engine, "image")
-        self.context = EngineContext(engine=self.engine.id, work_dir=store.scratch(), env=env)
+        self.env = env
+        self.work = store.root / "work" / "cast"  # an engine's paid answers until stored
+        self.journal = Journal(store.root / "journal.sqlite")
+        self.remote = RemoteRunner(host, self.journal, forget_lost=ask.forget_lost)
         self.spent = 0.0
         self.fronts: dict[str, Path] = {}
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def context(self, still: Still | None = None) -> EngineContext:
+        """What the engine is given for ``still``: keys, a work dir, and the journal behind
+        ``context.paid`` (its rows name the still)."""
+        context = EngineContext(engine=self.engine.id, work_dir=self.work, env=self.env)
+        shot = f"cast:{still.id}:{still.view}" if still else "cast"
+        context.remember = lambda key, make: self.remote.remember(
+            self.engine, f"once:{key}", make, shot
+        )
+        return context
 
     def check(self, stills: list[Still]) -> None:
         """Before anything is drawn: the engine's key, when a first still is not stored."""
         firsts = [s for s in stills if s.view in ("front", "set")]
         if any(self.store.get(self._key(s), ".png") is None for s in firsts):
-            self.context.check_keys(self.engine)
+            self.context().check_keys(self.engine)
 
     def _key(self, still: Still) -> str:
         return still_key(self.host, self.engine, self._request(still))
@@ -256,14 +281,20 @@ class Caster:
         return [results[i] for i in range(len(stills))]
 
     async def _still(self, still: Still) -> Drawn:
-        from ministudio.safety.images import ImageError, check_image
-
         request = self._request(still)
         key = still_key(self.host, self.engine, request)
         stored = self.store.get(key, ".png")
         if stored is not None:
             self.say(f"{still.label}: in the store")
             return Drawn(still, stored, 0.0, True)
+        # The engine writes here, outside any scratch: a run killed after the picture came and
+        # before it was stored finds it on the next run, and pays nothing more for it.
+        output = self.work / f"{key}.png"
+        if _whole(output):
+            self.say(f"{still.label}: drawn before the last run stopped")
+            stored = self._keep(still, key, output)
+            output.unlink(missing_ok=True)
+            return Drawn(still, stored, 0.0, False)
         estimate = self.host.estimate_cost(self.engine, request) or 0.0
         if self.ask.max_cost is not None and self.spent + estimate > self.ask.max_cost:
             raise CastError(
@@ -272,30 +303,39 @@ class Caster:
                 "kept in the store: raise --max-cost and run again"
             )
         self.spent += estimate  # reserved now, so stills drawn at once share the cap
-        scratch = self.store.scratch()
-        try:
-            result = await self._generate(request, scratch / "still.png")
-            try:
-                check_image(result.path)
-            except ImageError as exc:
-                raise CastError(
-                    f"{self.engine.id} drew {still.label}, but the picture {exc.problem}"
-                ) from None
-            stored = self.store.put(key, _as_png(result.path, scratch), ".png")
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        result = await self._generate(request, output, self.context(still))
+        checkpoint("cast:drawn")
+        stored = self._keep(still, key, result.path)
+        output.unlink(missing_ok=True)
         self.spent += result.cost - estimate
         self.say(f"{still.label}: drawn by {self.engine.id}, ${result.cost:.4f}")
         return Drawn(still, stored, result.cost, False)
 
-    async def _generate(self, request: ImageRequest, output: Path) -> ImageResult:
+    def _keep(self, still: Still, key: str, picture: Path) -> Path:
+        """The engine's picture checked as a reference image is, and filed in the store (as a
+        PNG of its pixels only)."""
+        from ministudio.safety.images import ImageError, check_image
+
+        scratch = self.store.scratch()
+        try:
+            try:
+                check_image(picture)
+            except ImageError as exc:
+                raise CastError(
+                    f"{self.engine.id} drew {still.label}, but the picture {exc.problem}"
+                ) from None
+            stored = self.store.put(key, _as_png(picture, scratch), ".png")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return stored
+
+    async def _generate(
+        self, request: ImageRequest, output: Path, context: EngineContext
+    ) -> ImageResult:
         result: ImageResult = await retrying(
             lambda: self.host.call_engine(
-                self.engine.id,
-                "generate_image",
-                request=request,
-                output=output,
-                context=self.context,
+                self.engine.id, "generate_image", request=request, output=output, context=context
             )
         )
         return result
@@ -323,6 +363,19 @@ class Caster:
                 part = target.with_name(target.name + ".part")
                 shutil.copyfile(stored, part)
                 part.replace(target)
+
+
+def _whole(path: Path) -> bool:
+    """Whether ``path`` is a picture that decodes whole (an engine wrote it all)."""
+    from ministudio.safety.images import ImageError, check_image
+
+    if not path.is_file():
+        return False
+    try:
+        check_image(path)
+    except ImageError:
+        return False
+    return True
 
 
 def _as_png(path: Path, scratch: Path) -> Path:

@@ -181,6 +181,11 @@ def _write_yaml(path: Path, data: Any, ask: Any, rounds: int, cost: float) -> No
 @click.option(
     "--force", is_flag=True, help="Replace files in cast/ that differ from the stills drawn now."
 )
+@click.option(
+    "--forget-lost",
+    is_flag=True,
+    help="Draw again a still whose request left and whose answer was lost (it may be paid).",
+)
 @images_option
 def cast(
     file: str,
@@ -190,6 +195,7 @@ def cast(
     store: str | None,
     max_cost: float | None,
     force: bool,
+    forget_lost: bool,
 ) -> None:
     """Draw reference images for the characters and places in FILE that have none: a sheet
     (front, three-quarter, profile) per character and a picture per place, kept in the store
@@ -205,12 +211,22 @@ def cast(
         click.echo(f"{file}: every character and place has reference images; nothing to draw")
         return
     path = Path(file)
-    ask = Ask(engine=engine, model=model, options=_options(option), max_cost=max_cost, force=force)
+    ask = Ask(
+        engine=engine,
+        model=model,
+        options=_options(option),
+        max_cost=max_cost,
+        force=force,
+        forget_lost=forget_lost,
+    )
     host = PluginHost()
     caster = Caster(
         production, path.parent, host, content_store(store), os.environ, ask, click.echo
     )
-    drawn = anyio.run(caster.draw_all, stills)
+    try:
+        drawn = anyio.run(caster.draw_all, stills)
+    finally:
+        caster.close()
     if not add_references(path, drawn):
         names = "\n".join(f"  {d.still.group}.{d.still.id}: {d.still.file}" for d in drawn)
         click.echo(f"{file} cannot be edited here: add these reference_images yourself:\n{names}")

@@ -24,7 +24,14 @@ _FILES = {
     "module.py.tmpl": "src/{{module}}/__init__.py",
     "test_conformance.py.tmpl": "tests/test_conformance.py",
 }
-_BUILT_IN = ("animatic", "espeak")  # the engines ministudio-core itself declares
+
+
+def _built_in() -> set[str]:
+    """The engines ministudio-core itself declares (its embedded plugins)."""
+    from ministudio.engines.animatic import plugin as animatic
+    from ministudio.engines.espeak import plugin as espeak
+
+    return {spec.id for module in (animatic, espeak) for spec in module.ministudio_engines()}
 
 
 class ScaffoldError(MinistudioError):
@@ -44,7 +51,7 @@ def names(name: str) -> dict[str, str]:
             f"plugin name {name!r}: use lowercase letters and digits, words joined by single "
             "'-', starting with a letter (it is the engine id, and names the module)"
         )
-    if name in FIRST_PARTY or name in _BUILT_IN:
+    if name in FIRST_PARTY or name in _built_in():
         owner = FIRST_PARTY.get(name, "ministudio-core")
         raise ScaffoldError(
             f"engine id {name!r} is MiniStudio's own (in {owner}): choose another name"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,7 +204,8 @@ class AssetHost:
         target = Path(self.folder).expanduser() / name
         if not target.is_file() or target.stat().st_size != len(data):
             target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.with_name(name + ".part")
+            # a part of its own: shots (or a sheet's views) publishing one image at once
+            temp = target.with_name(f"{name}.{uuid.uuid4().hex}.part")
             temp.write_bytes(data)
             temp.replace(target)
         return f"{self.base_url}/{name}"

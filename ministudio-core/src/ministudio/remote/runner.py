@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 
-from ministudio.engines import EngineContext, EngineSpec, Paid, SideJob
+from ministudio.engines import EngineContext, EngineSpec, Made, Paid, SideJob
 from ministudio.errors import (
     AmbiguousSubmission,
     EngineError,
@@ -26,13 +26,14 @@ from ministudio.errors import (
     MinistudioError,
     TransientError,
 )
+from ministudio.jobs import HostedAsset
 from ministudio.remote.journal import SIDE_PREFIX, Journal
 from ministudio.remote.pacing import Attempts, PollPlan, RateLimiter, RetryPolicy
 from ministudio.remote.webhooks import WebhookHub
 from ministudio.run.failpoints import checkpoint
 
 if TYPE_CHECKING:
-    from ministudio.jobs import HostedAsset, JobStatus, LipSyncRequest, VideoRequest, VideoResult
+    from ministudio.jobs import JobStatus, LipSyncRequest, VideoRequest, VideoResult
     from ministudio.plugins import PluginHost
 
 _T = TypeVar("_T")
@@ -56,6 +57,7 @@ class RemoteRunner:
         self.webhooks = webhooks
         self.retry = retry or RetryPolicy()
         self._rates: dict[str, RateLimiter] = {}
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self.status_requests = 0
 
     def rate(self, engine: EngineSpec, per_minute: int | None) -> RateLimiter:
@@ -221,7 +223,23 @@ class RemoteRunner:
         )
         return found
 
-    # -- paid side jobs ------------------------------------------------------------------
+    # -- assets made once, and paid side jobs ----------------------------------------------
+
+    async def remember(self, engine: EngineSpec, key: str, make: Made, shot: str = "") -> str:
+        """``make()``'s reference for ``(engine, key)``, made once and kept in the journal;
+        later shots and runs reuse it until it is close to expiring (``Journal.asset``). A
+        paid side job (``Paid``) is a journal job of its own while it is made."""
+        async with self._locks.setdefault((engine.id, key), anyio.Lock()):
+            reference = self.journal.asset(engine.id, key)
+            if reference is None:
+                if isinstance(make, Paid):
+                    made = await self.side_job(engine, key, make, shot)
+                else:
+                    made = await make()
+                hosted = HostedAsset(reference=made) if isinstance(made, str) else made
+                reference = hosted.reference
+                self.journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
+        return reference
 
     async def side_job(
         self, engine: EngineSpec, key: str, make: Paid, shot: str
@@ -234,7 +252,7 @@ class RemoteRunner:
         job = SideJob()
         if row is not None and row.state in ("submitted", "done") and row.job_id:
             job.job_id = row.job_id
-        elif row is not None and row.state == "submitting":
+        elif row is not None and row.state == "submitting" and not self.forget_lost:
             job.lost_since = row.updated_at or time.time()
             await self.retry.let_land(job.lost_since)
 

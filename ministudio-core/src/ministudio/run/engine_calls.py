@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import anyio
-
-from ministudio.engines import EngineContext, EngineSpec, Made, Paid
+from ministudio.engines import EngineContext, EngineSpec, Made
 from ministudio.jobs import HostedAsset, LipSyncRequest, VideoRequest
 from ministudio.remote.runner import RemoteRunner, submit_hook
 from ministudio.run.context import RenderContext
@@ -23,7 +21,6 @@ class EngineCalls:
     def __init__(self, ctx: RenderContext, remote: RemoteRunner, progress: Progress) -> None:
         self.ctx, self.remote, self.progress = ctx, remote, progress
         self.webhook_port = 0  # set once the webhook receiver listens
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
 
     def context(
         self, engine: EngineSpec, scratch: Path, progress: Callable[[float], None] | None = None
@@ -110,18 +107,5 @@ class EngineCalls:
         )
 
     async def remember(self, engine: EngineSpec, key: str, make: Made, shot: str = "") -> str:
-        """``make()``'s reference for ``(engine, key)``, made once and kept in the journal;
-        later shots and runs reuse it until it is close to expiring (``Journal.asset``). A
-        paid side job (``Paid``) is a journal job of its own while it is made."""
-        journal = self.ctx.journal
-        async with self._locks.setdefault((engine.id, key), anyio.Lock()):
-            reference = journal.asset(engine.id, key)
-            if reference is None:
-                if isinstance(make, Paid):
-                    made = await self.remote.side_job(engine, key, make, shot)
-                else:
-                    made = await make()
-                hosted = HostedAsset(reference=made) if isinstance(made, str) else made
-                reference = hosted.reference
-                journal.uploaded(engine.id, key, reference, expires_at=hosted.expires_at)
-        return reference
+        """``make()``'s reference for ``(engine, key)``, made once (``RemoteRunner.remember``)."""
+        return await self.remote.remember(engine, key, make, shot)

@@ -14,6 +14,7 @@ SIGKILL (no cleanup, as ``kill -9``) the first time the render reaches ``checkpo
 - ``assembling``: every shot is in; the film file is about to be finished
 - ``side:before-submit``, ``side:id-recorded``: the same for a paid side job (an identity
   image, ``EngineContext.paid``)
+- ``cast:drawn``: ``ministudio cast`` has a still's picture from its engine, not yet stored
 """
 
 from __future__ import annotations
