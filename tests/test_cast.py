@@ -244,3 +244,44 @@ def test_cast_fills_every_missing_image_of_a_showcase_film_keyless(
         )
     again = run_cli("cast", str(path), env=env)
     assert again.returncode == 0 and "nothing to draw" in again.stdout
+
+
+def _first_frame(path: Path, out: Path, store: Path) -> Any:
+    """The first frame of ``path``'s keyless film, rendered in this process."""
+    import av
+    import numpy as np
+    from click.testing import CliRunner
+    from ministudio.cli import cli
+
+    done = CliRunner().invoke(cli, ["render", str(path), "-o", str(out), "--store", str(store)])
+    assert done.exit_code == 0, done.output
+    with av.open(str(out / "film.mp4")) as container:
+        return np.asarray(next(container.decode(video=0)).to_ndarray(format="rgb24"))
+
+
+def test_the_previz_draws_a_keyless_cast_itself_and_a_photo_as_a_card(tmp_path: Path) -> None:
+    """After a keyless cast the animatic still draws Ada and the dock as it did (the sheet and
+    set are its own drawing, marked so by ``cast``): the film's frame is unchanged. The same
+    pictures without the mark are taken as what they look like, a photo: the frame changes."""
+    from ministudio.authoring.provenance import ENGINE_MARK, drawn_by
+
+    path = film(tmp_path / "film")
+    store = tmp_path / "store"
+    before = _first_frame(path, tmp_path / "before", store)
+    production = load_production(path)
+    caster = Caster(production, path.parent, PluginHost(), ContentStore(store), {}, Ask())
+    drawn = anyio.run(caster.draw_all, missing(production))
+    add_references(path, drawn)
+    assert {drawn_by(path.parent / d.still.file) for d in drawn} == {"animatic-stills"}
+    after = _first_frame(path, tmp_path / "after", store)
+    assert (after == before).all()
+    manifest = json.loads((tmp_path / "after" / "manifest.json").read_text(encoding="utf-8"))
+    assert all(shot["cached"] for shot in manifest["shots"])  # the same request as before
+
+    for item in drawn:  # the same pixels, unmarked: as if they were photos
+        picture = path.parent / item.still.file
+        with Image.open(picture) as still:
+            assert ENGINE_MARK in still.text
+            still.convert("RGB").save(picture)
+    photo = _first_frame(path, tmp_path / "photo", store)
+    assert abs(photo.astype(int) - before.astype(int)).mean() > 5

@@ -325,7 +325,7 @@ class Caster:
                 raise CastError(
                     f"{self.engine.id} drew {still.label}, but the picture {exc.problem}"
                 ) from None
-            stored = self.store.put(key, _as_png(picture, scratch), ".png")
+            stored = self.store.put(key, _as_png(picture, scratch, self.engine.id), ".png")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return stored
@@ -378,12 +378,14 @@ def _whole(path: Path) -> bool:
     return True
 
 
-def _as_png(path: Path, scratch: Path) -> Path:
-    """The engine's picture as a PNG without metadata (only pixels are kept)."""
+def _as_png(path: Path, scratch: Path, engine: str) -> Path:
+    """The engine's picture as a PNG of its pixels only, marked with the engine that drew it
+    (``authoring.provenance``)."""
+    from ministudio.authoring.provenance import marked
     from ministudio.safety.images import reencoded
 
     out = scratch / "still.clean.png"
-    out.write_bytes(reencoded(path))
+    out.write_bytes(marked(reencoded(path), engine))
     return out
 
 

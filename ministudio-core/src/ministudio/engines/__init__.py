@@ -46,6 +46,9 @@ class Capabilities:
     # promotes a previz to the final (``VideoRequest.source``), given these of its passes
     # (``PASSES``); empty: it cannot. Such a request keeps the previz's length
     video_edit: tuple[str, ...] = ()
+    # image engines whose stills (filed by ``ministudio cast``) it draws better itself: the
+    # core leaves them out of its reference images (the animatic: its own sheets and sets)
+    draws_own: tuple[str, ...] = ()
     last_frame: bool = False
     last_frame_alone: bool = True  # takes an end frame without a first frame
     loop: bool = False  # can make a clip that ends where it begins
@@ -65,6 +68,7 @@ class Capabilities:
             "aspect_ratios",
             "resolutions",
             "video_edit",
+            "draws_own",
         ):  # accept lists, keep tuples
             value = getattr(self, name)
             if value is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from ministudio.authoring.provenance import drawn_by
 from ministudio.engines import EngineSpec
 from ministudio.errors import EngineError, MediaError, MinistudioError, MissingKeyError
 from ministudio.plugins import PluginHost
@@ -50,6 +51,7 @@ class RenderContext:
         self._limiters: dict[str, anyio.CapacityLimiter] = {}
         self._hashes: dict[Path, str] = {}
         self._sanitized: dict[Path, Path] = {}  # a production image -> its re-encoded copy
+        self._drawn_by: dict[Path, str | None] = {}  # a copy -> the engine that drew it
 
     def hash(self, path: Path) -> str:
         """The content hash of ``path``, read once per render."""
@@ -60,8 +62,14 @@ class RenderContext:
     def image(self, path: Path) -> Path:
         """The re-encoded copy (pixels only, in the store) engines get of a production image."""
         if path not in self._sanitized:
-            self._sanitized[path] = sanitized(path, self.store)
+            copy = self._sanitized[path] = sanitized(path, self.store)
+            self._drawn_by[copy] = drawn_by(path)
         return self._sanitized[path]
+
+    def drawn_by(self, image: Path) -> str | None:
+        """The image engine that drew the production image ``image`` is a copy of (a still
+        filed by ``ministudio cast``), else None."""
+        return self._drawn_by.get(image)
 
     def limits(self, engine: EngineSpec) -> tuple[int, int | None]:
         """(concurrency, requests per minute): the routing's overrides, else the declared ones."""

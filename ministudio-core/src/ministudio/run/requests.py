@@ -67,6 +67,7 @@ class Requests:
             brief = brief.model_copy(
                 update={"environment": env.model_copy(update={"reference_images": images})}
             )
+        brief = self.without_own(brief, engine)
         if ps.lipsync is not None and not engine.capabilities.reference_audio:
             # a lip-sync pass puts the words on the lips: the picture is made without them,
             # so an edited line is synced again without a new picture
@@ -105,12 +106,36 @@ class Requests:
         if engine is None:
             return None
         brief = plate_brief(self.ctx.p, shot.planned, image=self.ctx.image)
+        brief = self.without_own(brief, engine)
         seed = shot_seed(self.ctx.p.seed, f"{brief.shot_id}|{brief.environment.lighting}")
         engine, options = self._variant(engine, shot.planned, 0.0, plate=True)
         seconds = engine.capabilities.min_duration
         request, fingerprint = self._request(engine, options, Conditioning(brief), seconds, seed)
         key = job_key("video", fingerprint)
         return PlateJob(engine, request, key, job_key("plate", {"clip": key}))
+
+    def without_own(self, brief: ShotPrompt, engine: EngineSpec) -> ShotPrompt:
+        """``brief`` without the reference images ``engine`` draws better itself: stills an
+        image engine it names in ``Capabilities.draws_own`` drew (``authoring.provenance``)."""
+        own = engine.capabilities.draws_own
+        if not own:
+            return brief
+
+        def kept(images: tuple[Path, ...]) -> tuple[Path, ...]:
+            return tuple(p for p in images if self.ctx.drawn_by(p) not in own)
+
+        env = brief.environment
+        return brief.model_copy(
+            update={
+                "characters": tuple(
+                    c.model_copy(update={"reference_images": kept(c.reference_images)})
+                    for c in brief.characters
+                ),
+                "environment": env.model_copy(
+                    update={"reference_images": kept(env.reference_images)}
+                ),
+            }
+        )
 
     def brief(self, shot: ShotPrompt) -> Any:
         """The brief as JSON with every reference image replaced by its content hash."""

@@ -41,6 +41,7 @@ def ministudio_engines() -> list[EngineSpec]:
                 first_frame=True,
                 seed=True,
                 reference_audio=True,  # mouths open with the voice's loudness, frame by frame
+                draws_own=(STILLS,),  # its cast sheets and sets are its own figures and places
                 # one clip keeps about one core busy encoding and part of another drawing;
                 # two at once use both cores fully (see benchmarks/animatic_speed.py)
                 concurrency=2,
