@@ -134,10 +134,13 @@ def test_cast_fills_every_missing_reference_image_and_keeps_the_file_as_written(
     assert not missing(production)
     # the sheet's other views match its front; sizes: 3:4 sheets, the film's frame for a set
     by_view = {r.view: r for r in painter.requests}
-    front = (path.parent / "cast/ada-front.png").read_bytes()
+    with Image.open(path.parent / "cast/ada-front.png") as front:
+        assert front.text == {"ministudio-engine": "painter"}  # who drew it, kept here
+        front_pixels = front.convert("RGB").tobytes()
     for view in ("three-quarter", "profile"):
         (reference,) = by_view[view].reference_images
-        assert reference.read_bytes() == front
+        with Image.open(reference) as sent:  # the front's pixels, and nothing else
+            assert not sent.text and sent.convert("RGB").tobytes() == front_pixels
     assert (by_view["front"].width, by_view["front"].height) == (768, 1024)
     assert (by_view["set"].width, by_view["set"].height) == (640, 360)
     assert "ink and watercolour" in by_view["set"].prompt and "no people" in by_view["set"].prompt

@@ -304,7 +304,9 @@ class Caster:
             )
         self.spent += estimate  # reserved now, so stills drawn at once share the cap
         output.parent.mkdir(parents=True, exist_ok=True)
-        result = await self._generate(request, output, self.context(still))
+        result = await self._generate(
+            _pixels_only(request, self.store), output, self.context(still)
+        )
         checkpoint("cast:drawn")
         stored = self._keep(still, key, result.path)
         output.unlink(missing_ok=True)
@@ -363,6 +365,15 @@ class Caster:
                 part = target.with_name(target.name + ".part")
                 shutil.copyfile(stored, part)
                 part.replace(target)
+
+
+def _pixels_only(request: ImageRequest, store: ContentStore) -> ImageRequest:
+    """``request`` with its references as re-encoded copies: no mark or metadata of ours
+    reaches the engine, whatever it uploads."""
+    from ministudio.safety.images import sanitized
+
+    copies = tuple(sanitized(Path(p), store) for p in request.reference_images)
+    return request.model_copy(update={"reference_images": copies})
 
 
 def _whole(path: Path) -> bool:
