@@ -288,3 +288,23 @@ def test_the_previz_draws_a_keyless_cast_itself_and_a_photo_as_a_card(tmp_path: 
             still.convert("RGB").save(picture)
     photo = _first_frame(path, tmp_path / "photo", store)
     assert abs(photo.astype(int) - before.astype(int)).mean() > 5
+
+
+def test_ids_that_would_share_a_file_name_each_get_their_own(tmp_path: Path) -> None:
+    """Ids "a b" and "a-b" (and "A-B" on a case-blind disk) would all be a-b.png: each gets its
+    own file, and the production names each character's own pictures."""
+    text = FILM.replace(
+        "  bo:\n",
+        '  "a b":\n    name: A1\n    dna: a tall woman in red\n'
+        '  "A-B":\n    name: A2\n    dna: a short man in blue\n'
+        '  "../../etc":\n    name: C\n    dna: a cat\n  bo:\n',
+    ).replace("  ada:\n", "  a-b:\n")
+    path = film(tmp_path / "film", text)
+    drawn = cast(path, Painter(), tmp_path / "store")
+    files = [d.still.file for d in drawn]
+    assert len(files) == len({f.lower() for f in files}) == 4 * 3 + 1
+    assert all(f.startswith("cast/") and ".." not in f for f in files)
+    production = load_production(path)
+    pictures = [production.characters[c].reference_images for c in ("a b", "A-B", "a-b")]
+    assert len({p for group in pictures for p in group}) == 9
+    assert "cast/a-b-front.png" not in files  # no one of them has the plain name

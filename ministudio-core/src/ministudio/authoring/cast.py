@@ -92,24 +92,37 @@ class Drawn:
 
 def missing(production: Production) -> list[Still]:
     """Every still the production lacks, fronts and places first."""
+    people, places = _stems(list(production.characters)), _stems(list(production.environments))
     fronts: list[Still] = []
     others: list[Still] = []
     for cid, character in production.characters.items():
         if character.reference_images:
             continue
         for view in VIEWS:
-            still = Still("characters", cid, view, f"{FOLDER}/{_safe(cid)}-{view}.png")
+            still = Still("characters", cid, view, f"{FOLDER}/{people[cid]}-{view}.png")
             (fronts if view == "front" else others).append(still)
     for eid, place in production.environments.items():
         if not place.reference_images:
-            fronts.append(Still("environments", eid, "set", f"{FOLDER}/{_safe(eid)}-set.png"))
+            fronts.append(Still("environments", eid, "set", f"{FOLDER}/{places[eid]}-set.png"))
     return fronts + others
 
 
-def _safe(name: str) -> str:
+def _stems(ids: list[str]) -> dict[str, str]:
+    """A file name stem per id: its letters, digits, '-', '_' and '.', and a short hash of the
+    id where two ids would otherwise share a file ("a b" and "a-b"; "Ada" and "ada" on a
+    case-blind disk)."""
+    import hashlib
     import re
+    from collections import Counter
 
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")[:80] or "x"
+    safe = {i: re.sub(r"[^A-Za-z0-9_.-]+", "-", i).strip(".-")[:80] or "x" for i in ids}
+    shared = Counter(stem.lower() for stem in safe.values())
+    return {
+        i: stem
+        if shared[stem.lower()] == 1
+        else f"{stem}-{hashlib.sha256(i.encode()).hexdigest()[:8]}"
+        for i, stem in safe.items()
+    }
 
 
 def request_for(
