@@ -23,8 +23,8 @@ Luma's words; 401/403 ``KeyRejected``; 429 and 5xx ``TransientError`` (the core 
 after ``retry-after``). The generation is a paid job in the core's journal (``context.paid``):
 a create whose answer was lost (in this run, or a run killed meanwhile) is looked up among the
 account's generations before another is made, and one whose id was kept is waited for. The
-finished image is fetched (a cut-off download is tried
-again here, never the paid generation), at most ``MAX_IMAGE_BYTES``, and must be a PNG or JPEG.
+finished image is fetched (a cut-off download is tried again here, never the paid generation),
+at most ``MAX_IMAGE_BYTES``, and must be a PNG or JPEG.
 """
 
 from __future__ import annotations
