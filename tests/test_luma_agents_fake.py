@@ -726,3 +726,131 @@ def test_a_short_source_either_way(tmp_path: Path, minimum: float) -> None:
         assert r.status_code == 422 and "at least 3 seconds" in r.json()["detail"]
     else:
         assert r.status_code == 201
+
+
+# -- images: type "image" on uni-1 / uni-1-max ([D-img], [SDK-A], [D-price]) ------------------
+def image(**fields: Any) -> dict[str, Any]:
+    return {"type": "image", "prompt": "a red kite over a dock"} | fields
+
+
+def test_an_image_is_drawn_as_a_real_picture_of_its_ratio_and_billed(
+    luma: LumaAgentsServer,
+) -> None:
+    import io
+
+    from PIL import Image
+
+    data = base64.b64encode(PNG).decode()
+    with http(luma) as c:
+        gen = create(c, image(aspect_ratio="2:1", output_format="jpeg"))
+        assert (gen["type"], gen["model"], gen["output"]) == ("image", "uni-1", None)
+        done = wait_done(c, gen["id"])
+        (out,) = done["output"]
+        assert out["type"] == "image"
+        answer = httpx.get(out["url"])
+        assert answer.headers["content-type"] == "image/jpeg"
+        with Image.open(io.BytesIO(answer.content)) as picture:
+            assert picture.format == "JPEG" and picture.width == 2 * picture.height
+        refs = [
+            {"data": data, "media_type": "image/png"},
+            IMAGE,
+            {"data": data, "media_type": "image/png"},
+        ]
+        maxed = create(c, image(model="uni-1-max", aspect_ratio="9:16", image_ref=refs))
+        done = wait_done(c, maxed["id"])
+        with Image.open(io.BytesIO(httpx.get(done["output"][0]["url"]).content)) as picture:
+            assert picture.format == "PNG" and picture.height > picture.width  # png unless asked
+    assert luma.jobs[maxed["id"]].width == 1152 and luma.jobs[maxed["id"]].height == 2048
+    # [D-price]: $0.0404 text to image; uni-1-max with 3 references $0.1030 + 2 x $0.0030
+    assert luma.billed_usd == pytest.approx(0.0404 + 0.1090)
+
+
+BAD_IMAGES = [
+    (image(prompt=""), 400, "prompt must be 1 to 6000"),
+    (image(prompt="x" * 6001), 400, "prompt must be 1 to 6000"),
+    (image(model="ray-3.2"), 422, "requires model 'uni-1' or 'uni-1-max'"),
+    (image(aspect_ratio="21:9"), 400, "not supported for uni-1"),  # in the SDK enum, not [D-img]
+    (image(aspect_ratio="4:3"), 400, "not supported for uni-1"),
+    (image(style="anime"), 400, "Invalid style"),
+    (image(output_format="webp"), 400, "Invalid output_format"),
+    (image(web_search="yes"), 400, "web_search must be a boolean"),
+    (image(image_ref=[IMAGE] * 10), 400, "at most 9"),
+    (image(image_ref=IMAGE), 400, "image_ref must be a list"),
+    (image(image_ref=[{"url": "https://x/a.png", "data": "aGk="}]), 422, "exactly one"),
+    (image(image_ref=[{"data": "aGk="}]), 400, "media_type is required with data"),
+    (image(image_ref=[{"data": "aGVsbG8=", "media_type": "image/png"}]), 422, "not a valid"),
+    (image(image_ref=[{"generation_id": "g"}]), 422, "generation_id is only accepted"),
+    (image(source=IMAGE), 422, "source is not valid for type 'image'"),
+    (image(video={"duration": "5s"}), 422, "video is only valid"),
+    (image(type="image_edit", source=IMAGE), 400, "not served by this fake"),
+]
+
+
+@pytest.mark.parametrize(("payload", "status", "said"), BAD_IMAGES)
+def test_what_the_docs_refuse_for_an_image(
+    luma: LumaAgentsServer, payload: dict[str, Any], status: int, said: str
+) -> None:
+    with http(luma) as c:
+        code, detail = refused(c, payload)
+    assert (code, said in detail) == (status, True), detail
+    assert luma.submissions == 0
+
+
+def test_a_blocked_word_fails_an_image_with_content_moderated_unbilled(
+    luma: LumaAgentsServer,
+) -> None:
+    with http(luma) as c:
+        gen = wait_done(c, create(c, image(prompt="a forbidden dock"))["id"])
+    assert (gen["state"], gen["failure_code"], gen["output"]) == (
+        "failed",
+        "content_moderated",
+        None,
+    )
+    assert luma.billed_usd == 0
+
+
+@pytest.mark.parametrize(("ratio", "fmt"), [("1:1", "png"), ("16:9", "jpeg")])
+def test_what_the_model_picks_when_ratio_and_format_are_unset(ratio: str, fmt: str) -> None:
+    """[D-img]: left unset, the model picks a ratio and a format: which is a switch."""
+    with (
+        LumaAgentsServer(latency=0.05, image_default_ratio=ratio, image_default_format=fmt) as s,
+        http(s) as c,
+    ):
+        gen = wait_done(c, create(c, {"prompt": "a kite"})["id"])  # type and model by default
+        job = s.jobs[gen["id"]]
+        assert (job.type, job.model, job.aspect_ratio, job.output_format) == (
+            "image",
+            "uni-1",
+            ratio,
+            fmt,
+        )
+        url = gen["output"][0]["url"]
+        assert httpx.get(url).headers["content-type"] == f"image/{fmt}"
+
+
+@pytest.mark.parametrize("allowed", [None, ("2:3", "9:16")])
+def test_manga_ratios_are_a_switch(allowed: tuple[str, ...] | None) -> None:
+    with LumaAgentsServer(latency=0.05, manga_aspect_ratios=allowed) as s, http(s) as c:
+        create(c, image(style="manga", aspect_ratio="2:3"))
+        r = c.post("/generations", json=image(style="manga", aspect_ratio="16:9"))
+        if allowed is None:
+            assert r.status_code == 201
+        else:
+            assert r.status_code == 422 and "manga" in r.json()["detail"]
+        create(c, image(style="auto", aspect_ratio="16:9"))
+
+
+def test_the_sdk_draws_an_image(luma: LumaAgentsServer) -> None:
+    luma_agents = pytest.importorskip("luma_agents")
+    client = luma_agents.Luma(auth_token=luma.api_key, base_url=luma.api_url, max_retries=0)
+    made = client.generations.create(
+        prompt="a kite",
+        type="image",
+        model="uni-1",
+        aspect_ratio="3:1",
+        image_ref=[{"data": base64.b64encode(PNG).decode(), "media_type": "image/png"}],
+    )
+    assert luma.wait_idle()
+    done = client.generations.get(made.id)
+    assert done.state == "completed" and done.output and done.output[0].type == "image"
+    assert luma.jobs[made.id].price_usd == pytest.approx(0.0434)

@@ -1,6 +1,7 @@
-"""A strict loopback fake of Luma's Agents API (``https://agents.lumalabs.ai/v1``, model
-``ray-3.2``): video generation (``video``, ``video_edit``, ``video_reframe``), the Files API,
-presigned outputs, errors and faults. Written from Luma's SDK types and docs, never from the
+"""A strict loopback fake of Luma's Agents API (``https://agents.lumalabs.ai/v1``, models
+``ray-3.2``, ``uni-1`` and ``uni-1-max``): video generation (``video``, ``video_edit``,
+``video_reframe``), image generation (``image``), the Files API, presigned outputs, errors and
+faults. Written from Luma's SDK types and docs, never from the
 plugin; every rule cites its source beside it. Sources, as in ``docs/providers/luma.md``:
 
 - [SDK-A] ``luma-agents`` 0.5.0 (PyPI wheel, Stainless-generated from Luma's OpenAPI spec);
@@ -9,7 +10,11 @@ plugin; every rule cites its source beside it. Sources, as in ``docs/providers/l
 - [D-gen] https://docs.agents.lumalabs.ai/guides/videos/generation/ (submit, poll, MP4);
 - [3P-skill] the ``luma-ray-video`` skill (calesthio/generative-media-skills), "verified from
   first-party Luma sources on 2026-07-10": second-hand, used where Luma's own text is silent;
-- [3P-comfy] ComfyUI's Ray 3.2 nodes and Comfy Router's copy of the schema (docs.comfy.org).
+- [3P-comfy] ComfyUI's Ray 3.2 nodes and Comfy Router's copy of the schema (docs.comfy.org);
+- [D-img] https://docs.agents.lumalabs.ai/guides/image-generation/ (type ``image``: defaults,
+  the nine aspect ratios, styles, reference images, output formats);
+- [D-models] https://docs.agents.lumalabs.ai/guides/model/ (which model serves which type);
+- [D-price] https://docs.agents.lumalabs.ai/guides/pricing/ (uni-1 and uni-1-max per image).
 
 Use it as a context manager; it serves on 127.0.0.1 (a free port) from a background thread::
 
@@ -68,7 +73,25 @@ Switches for what the docs leave open (tests cover each answer):
 - ``reframe_1080p``: ``True`` (default) or ``False`` (422 "coming soon", as [SDK-A]
   ``video_options_param.py`` says may happen "until enabled for the caller");
 - ``hdr_access``: accounts with and without HDR ([SDK-A] "Requires HDR access");
-- ``detail_format``: ``"string"`` or ``"list"`` (above).
+- ``detail_format``: ``"string"`` or ``"list"`` (above);
+- ``image_default_ratio``: the aspect ratio of an image whose ``aspect_ratio`` is omitted
+  ([D-img]: "the model selects an appropriate ratio based on the prompt"; which is unknown:
+  default ``"1:1"``);
+- ``image_default_format``: ``"png"`` (default) or ``"jpeg"``, an image's format when
+  ``output_format`` is omitted ([D-img]: "left unset so the model can pick");
+- ``manga_aspect_ratios``: ``None`` (default: ``style: manga`` takes all nine ratios) or the
+  ratios it takes (others 422): [D-img]'s style table has an "Allowed aspect_ratio" column
+  ("auto: All 9 values"; manga's entry is not in the text we could read).
+
+Images (``type: image``, [D-img], [SDK-A] ``generation_create_params.py``): model ``uni-1``
+(the default) or ``uni-1-max``; ``aspect_ratio`` one of nine (3:1 2:1 16:9 3:2 1:1 2:3 9:16 1:2
+1:3), ``style`` auto|manga, ``output_format`` png|jpeg, ``web_search`` a boolean, ``image_ref``
+up to 9 ImageRefs (url, inline ``data`` with ``media_type``, or a ready ``file_id``; exactly
+one each); no ``video``, ``source`` or ``layering``. The output is a real PNG or JPEG, 2048
+pixels on the long side at the ratio ([D-price]: "All requests output at 2048-pixel (2K)
+resolution"), encoded at ``render_scale``, one colour per prompt. Billed per [D-price]: text
+to image $0.0404 (uni-1) / $0.1000 (uni-1-max); with references the 1-image price ($0.0434 /
+$0.1030) plus $0.0030 per extra one. ``image_edit`` and ``layering`` are not served (400).
 
 Files API ([SDK-A] ``resources/files.py``, ``types/file*.py``, ``create_file_response.py``,
 ``presigned_upload.py``): ``POST /files`` with JSON ``{mime_type, size_bytes, expires_at?,
@@ -191,6 +214,27 @@ NOMINAL_FPS = 24  # [SDK-A] video_options_param.py: "duration x 24fps grid (5s -
 # [SDK-A] types/model.py
 MODELS = ("uni-1", "uni-1-max", "ray-3.2")
 VIDEO_MODEL = "ray-3.2"
+IMAGE_MODELS = ("uni-1", "uni-1-max")  # [D-models]: "uni-1 | image, image_edit", uni-1-max too
+# [D-img]: "3:1 Ultra-wide landscape ... 1:3 Ultra-tall portrait", nine values
+IMAGE_ASPECT_RATIOS = {
+    "3:1": (3, 1),
+    "2:1": (2, 1),
+    "16:9": (16, 9),
+    "3:2": (3, 2),
+    "1:1": (1, 1),
+    "2:3": (2, 3),
+    "9:16": (9, 16),
+    "1:2": (1, 2),
+    "1:3": (1, 3),
+}
+IMAGE_STYLES = ("auto", "manga")  # [SDK-A] style: Literal["auto", "manga"]; [D-img] default auto
+IMAGE_FORMATS = ("png", "jpeg")  # [SDK-A] output_format: Literal["png", "jpeg"]
+MAX_IMAGE_REFS = 9  # [SDK-A] image_ref: "Up to 9 for type 'image'"
+IMAGE_LONG_SIDE = 2048  # [D-price]: "All requests output at 2048-pixel (2K) resolution"
+# [D-price] USD per image: (text to image, image reference with 1 image); "Each extra
+# reference image adds $0.0030 on top of the 1-image price"
+IMAGE_PRICES = {"uni-1": (0.0404, 0.0434), "uni-1-max": (0.1000, 0.1030)}
+IMAGE_EXTRA_REF = 0.0030
 # [SDK-A] generation_create_params.py: type
 TYPES = ("image", "image_edit", "video", "video_edit", "video_reframe", "layering")
 VIDEO_TYPES = ("video", "video_edit", "video_reframe")
@@ -377,6 +421,8 @@ class AgentsJob:
     downloads: int = 0
     path: Path | None = None
     price_usd: float = 0.0
+    output_format: str | None = None  # an image's: png | jpeg
+    style: str | None = None  # an image's: auto | manga
 
     @property
     def in_flight(self) -> bool:
@@ -416,6 +462,9 @@ class LumaAgentsServer(LoopbackServer):
         reframe_1080p: bool = True,
         hdr_access: bool = True,
         detail_format: str = "string",
+        image_default_ratio: str = "1:1",
+        image_default_format: str = "png",
+        manga_aspect_ratios: Iterable[str] | None = None,
         balance_usd: float | None = None,
         late_accept: float = 1.0,
         rate_window: float = 60.0,
@@ -434,6 +483,10 @@ class LumaAgentsServer(LoopbackServer):
             raise ValueError("unknown_fields: 'reject' or 'ignore'")
         if detail_format not in ("string", "list"):
             raise ValueError("detail_format: 'string' or 'list'")
+        if image_default_ratio not in IMAGE_ASPECT_RATIOS:
+            raise ValueError(f"image_default_ratio: one of {', '.join(IMAGE_ASPECT_RATIOS)}")
+        if image_default_format not in IMAGE_FORMATS:
+            raise ValueError("image_default_format: 'png' or 'jpeg'")
         self.keys = (api_key, *other_keys)
         self.latency = latency
         self.concurrency = concurrency
@@ -459,6 +512,11 @@ class LumaAgentsServer(LoopbackServer):
         self.reframe_1080p = reframe_1080p
         self.hdr_access = hdr_access
         self.detail_format = detail_format
+        self.image_default_ratio = image_default_ratio
+        self.image_default_format = image_default_format
+        self.manga_aspect_ratios = (
+            None if manga_aspect_ratios is None else tuple(manga_aspect_ratios)
+        )
         self.balance_usd = balance_usd
         self.late_accept = late_accept
         self.rate_window = rate_window
@@ -536,8 +594,7 @@ class LumaAgentsServer(LoopbackServer):
         ``output_url_ttl``; a negative ttl makes an already expired one)."""
         job = self.jobs[job_id]
         expires = math.ceil(time.time() + (self.output_url_ttl if ttl is None else ttl))
-        ext = "mp4" if job.type in VIDEO_TYPES else "png"
-        name = f"{job_id}.{ext}"
+        name = f"{job_id}.{_extension(job)}"
         return f"{self.base_url}/cdn/{name}?expires={expires}&signature={self._sign(name, expires)}"
 
     # -- helpers ------------------------------------------------------------------------------
@@ -775,17 +832,20 @@ class LumaAgentsServer(LoopbackServer):
         kind = _opt(data, "type", "image")
         if kind not in TYPES:
             raise invalid(f"Invalid type {kind!r}: use one of {', '.join(TYPES)}", "type")
-        if kind not in VIDEO_TYPES:
-            # this fake serves Ray 3.2 video only (uni-1 images, edits and layering are out of
-            # scope): refused as the server would refuse an unavailable feature
+        if kind not in (*VIDEO_TYPES, "image"):
+            # this fake serves Ray 3.2 video and uni-1 images only (image edits and layering
+            # are out of scope): refused as the server would refuse an unavailable feature
             raise invalid(f"type {kind!r} is not served by this fake", "body", "type")
-        if model != VIDEO_MODEL:  # [SDK-A]: "ray-3.2 is the public video model"
+        if kind in VIDEO_TYPES and model != VIDEO_MODEL:
+            # [SDK-A]: "ray-3.2 is the public video model"
             raise rejected(f"type {kind!r} requires model {VIDEO_MODEL!r}", "body", "model")
         user_id = data.get("user_id")
         if user_id is not None and not isinstance(user_id, str):
             raise invalid("user_id must be a string", "body", "user_id")
         if data.get("layering") is not None:  # [SDK-A]: "options for type=layering"
             raise rejected("layering is only valid for type 'layering'", "body", "layering")
+        if kind == "image":
+            return self._parse_image(owner, data, model, prompt)
         video = data.get("video")
         if video is None:
             video = {}
@@ -855,6 +915,86 @@ class LumaAgentsServer(LoopbackServer):
         )
         fields.update(width=width, height=height)
         return fields
+
+    def _parse_image(
+        self, owner: str, data: dict[str, Any], model: str, prompt: str
+    ) -> dict[str, Any]:
+        """``type: image``: text (and reference images) to image ([D-img], [SDK-A])."""
+        if model not in IMAGE_MODELS:  # [D-models]: ray-3.2 serves the video types only
+            raise rejected(
+                f"type 'image' requires model {' or '.join(map(repr, IMAGE_MODELS))}",
+                "body",
+                "model",
+            )
+        if data.get("video") is not None:  # [SDK-A]: video is "Ray 3.2 video request options"
+            raise rejected("video is only valid for the video types", "body", "video")
+        if data.get("source") is not None:
+            # [SDK-A]: source is for image_edit, video_edit, video_reframe, layering; [D-img]:
+            # "For editing existing images, see Image editing"
+            raise rejected("source is not valid for type 'image'", "body", "source")
+        ratio = _opt(data, "aspect_ratio", None)
+        if ratio is not None and ratio not in IMAGE_ASPECT_RATIOS:
+            # [D-img] lists nine; [SDK-A]: "the server validates the final model-specific set"
+            raise invalid(
+                f"aspect_ratio {ratio!r} is not supported for {model}: use one of "
+                f"{', '.join(IMAGE_ASPECT_RATIOS)}",
+                "body",
+                "aspect_ratio",
+            )
+        style = _opt(data, "style", "auto")  # [D-img]: "Defaults to auto"
+        if style not in IMAGE_STYLES:
+            raise invalid(f"Invalid style {style!r}: use auto or manga", "body", "style")
+        fmt = _opt(data, "output_format", None)
+        if fmt is not None and fmt not in IMAGE_FORMATS:
+            raise invalid(
+                f"Invalid output_format {fmt!r}: use png or jpeg", "body", "output_format"
+            )
+        web_search = data.get("web_search")
+        if web_search is not None and not isinstance(web_search, bool):
+            raise invalid("web_search must be a boolean", "body", "web_search")
+        # [D-img]: left unset, "the model selects an appropriate ratio" / can pick a format:
+        # which one is the image_default_ratio / image_default_format switch (ours)
+        ratio = ratio or self.image_default_ratio
+        fmt = fmt or self.image_default_format
+        if (
+            style == "manga"
+            and self.manga_aspect_ratios is not None
+            and ratio not in self.manga_aspect_ratios
+        ):  # [D-img] style table, "Allowed aspect_ratio": the manga_aspect_ratios switch
+            raise rejected(
+                f"style 'manga' does not support aspect_ratio {ratio!r}", "body", "aspect_ratio"
+            )
+        refs = data.get("image_ref")
+        if refs is None:
+            refs = []
+        if not isinstance(refs, list):
+            raise invalid("image_ref must be a list", "body", "image_ref")
+        if len(refs) > MAX_IMAGE_REFS:  # [SDK-A]: "Up to 9 for type 'image'"
+            raise invalid(
+                f"image_ref takes at most {MAX_IMAGE_REFS} images for type 'image'",
+                "body",
+                "image_ref",
+            )
+        resolved = [self._ref(owner, r, "image", "image_ref", i) for i, r in enumerate(refs)]
+        w, h = IMAGE_ASPECT_RATIOS[ratio]
+        scale = IMAGE_LONG_SIDE / max(w, h)
+        text, one = IMAGE_PRICES[model]
+        price = one + IMAGE_EXTRA_REF * (len(refs) - 1) if refs else text  # [D-price]
+        return {
+            "type": "image",
+            "model": model,
+            "prompt": prompt,
+            "request": data,
+            "aspect_ratio": ratio,
+            "resolution": "2k",
+            "duration": 0.0,
+            "width": round(w * scale),
+            "height": round(h * scale),
+            "image_refs": resolved,
+            "output_format": fmt,
+            "style": style,
+            "price_usd": round(price, 4),
+        }
 
     def _parse_video(
         self,
@@ -1326,7 +1466,8 @@ class LumaAgentsServer(LoopbackServer):
         if path is None:
             h.send_s3_error(404, "NoSuchKey", "The specified key does not exist.")
             return
-        h.send_bytes(path.read_bytes(), "video/mp4", truncate=h.fault == "truncate")
+        kind = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}[path.suffix]
+        h.send_bytes(path.read_bytes(), kind, truncate=h.fault == "truncate")
 
     # -- files -----------------------------------------------------------------------------
     def file_create(self, h: _Handler, body: bytes) -> None:
@@ -1811,6 +1952,9 @@ def _render(job: AgentsJob, folder: Path) -> None:
     from ministudio.media.encode import VideoWriter
 
     w, h = job.render_width, job.render_height
+    if job.type == "image":
+        _draw_image(job, folder)
+        return
     path = folder / f"{job.id}.mp4"
     source = (job.source or {}).get("video") if job.follows_source else None
     if job.type == "video_edit" and source:
@@ -1823,6 +1967,28 @@ def _render(job: AgentsJob, folder: Path) -> None:
             planes = solid_planes(w, h, text or job.id)
             for _ in range(max(1, round(seconds * job.fps))):
                 writer.write_yuv420p(planes)
+    job.path = path
+
+
+def _extension(job: AgentsJob) -> str:
+    """The output file's extension: ``mp4`` for a video, ``png`` or ``jpg`` for an image."""
+    if job.type in VIDEO_TYPES:
+        return "mp4"
+    return "jpg" if job.output_format == "jpeg" else "png"
+
+
+def _draw_image(job: AgentsJob, folder: Path) -> None:
+    """Write the job's picture: one colour per prompt at its render size, as a PNG or JPEG
+    (``output_format``), a lighter band across its top eighth."""
+    from PIL import Image, ImageDraw
+
+    digest = hashlib.sha256((job.prompt or job.id).encode()).digest()
+    colour = (40 + digest[0] % 160, 40 + digest[1] % 160, 40 + digest[2] % 160)
+    picture = Image.new("RGB", (job.render_width, job.render_height), colour)
+    band = tuple(min(255, c + 70) for c in colour)
+    ImageDraw.Draw(picture).rectangle((0, 0, job.render_width, job.render_height // 8), band)
+    path = folder / f"{job.id}.{_extension(job)}"
+    picture.save(path, format="JPEG" if job.output_format == "jpeg" else "PNG")
     job.path = path
 
 
