@@ -1,4 +1,4 @@
-"""MiniStudio engine plugins for Luma AI: three engines from one package.
+"""MiniStudio engine plugins for Luma AI: four engines from one package.
 
 - ``luma``: Ray 3.2 through the Agents API with the official ``luma-agents`` SDK
   (``_agents``, ``_request``, ``_files``): text and image to video, first and last frames,
@@ -12,6 +12,9 @@
   deprecated, replaced by ``ray-3.2`` on ``luma``. Key ``LUMAAI_API_KEY``.
 - ``luma-photon`` (kind ``image``): stills for ``ministudio cast`` drawn by Photon on the same
   legacy API, with the same key (``_image``; hook ``generate_image``).
+- ``luma-uni`` (kind ``image``): stills for ``ministudio cast`` drawn by uni-1 (or
+  ``uni-1-max``) on the Agents API, with ``luma``'s key, reference images sent inline
+  (``_uni``; hook ``generate_image``).
 
 What each engine declares (capabilities, variants, models, prices) is in ``_catalog``.
 Each engine is a class (``ministudio.plugin_kit``) whose methods import the SDK, so importing
@@ -31,9 +34,11 @@ from ministudio_luma._catalog import (
     AGENTS,
     DREAM_MACHINE,
     PHOTON,
+    UNI,
     agents_spec,
     dream_machine_spec,
     photon_spec,
+    uni_spec,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +57,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.2.0"
 
-ENGINES = (AGENTS, DREAM_MACHINE, PHOTON)
+ENGINES = (AGENTS, DREAM_MACHINE, PHOTON, UNI)
 
 
 class Agents(Engine):
@@ -197,25 +202,47 @@ class Photon(Engine):
         return _image.estimate_cost(request)
 
 
+class Uni(Engine):
+    """``luma-uni``: uni-1 stills on the Agents API (``_uni``). Its drawing is the
+    ``generate_image`` hook below; its references go inline, so it uploads nothing."""
+
+    id = UNI
+
+    def spec(self) -> EngineSpec:
+        return uni_spec()
+
+    def estimate_cost(self, request: ImageRequest) -> float:
+        from ministudio_luma import _uni
+
+        return _uni.estimate_cost(request)
+
+
 AGENTS_ENGINE, DREAM_MACHINE_ENGINE, PHOTON_ENGINE = Agents(), DreamMachine(), Photon()
+UNI_ENGINE = Uni()
 
 
 def specs() -> list[EngineSpec]:
     """The two video engines as declared: ``luma`` (Agents API) and ``luma-dream-machine``
-    (``luma-photon``'s is ``PHOTON_ENGINE.spec()``; ``ministudio_engines`` declares all three)."""
+    (the image engines' are ``PHOTON_ENGINE.spec()`` and ``UNI_ENGINE.spec()``;
+    ``ministudio_engines`` declares all four)."""
     return [AGENTS_ENGINE.spec(), DREAM_MACHINE_ENGINE.spec()]
 
 
-globals().update(engine_hooks(AGENTS_ENGINE, DREAM_MACHINE_ENGINE, PHOTON_ENGINE))
+globals().update(engine_hooks(AGENTS_ENGINE, DREAM_MACHINE_ENGINE, PHOTON_ENGINE, UNI_ENGINE))
 
 
 @hookimpl
 def generate_image(
     engine: str, request: ImageRequest, output: Path, context: EngineContext
 ) -> Awaitable[ImageResult] | None:
-    """``luma-photon`` draws one still (``_image.generate``); None for another engine."""
-    if engine != PHOTON:
-        return None
-    from ministudio_luma import _image
+    """``luma-photon`` (``_image.generate``) or ``luma-uni`` (``_uni.generate``) draws one
+    still; None for another engine."""
+    if engine == PHOTON:
+        from ministudio_luma import _image
 
-    return _image.generate(request, Path(output), context)
+        return _image.generate(request, Path(output), context)
+    if engine == UNI:
+        from ministudio_luma import _uni
+
+        return _uni.generate(request, Path(output), context)
+    return None

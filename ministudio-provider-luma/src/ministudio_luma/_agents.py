@@ -30,10 +30,11 @@ How failures map, so the core never pays twice (notes §1.5, §1.6):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ministudio.engines import EngineContext
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import AmbiguousSubmission, EngineError, EngineRefusal, TransientError
 from ministudio.jobs import JobState, JobStatus, Submission, VideoRequest, VideoResult
 
@@ -101,46 +102,57 @@ class _Refused(Exception):
         self.error = error
 
 
-async def _create(sent: dict[str, Any], context: EngineContext, refusal: bool = False) -> str:
+async def _create(
+    sent: dict[str, Any],
+    context: EngineContext,
+    refusal: bool = False,
+    *,
+    spec: EngineSpec | None = None,
+    lost: str = LOST,
+    sending: Callable[[], None] | None = None,
+) -> str:
     """``POST /generations`` with ``sent``; the generation's id. ``_Refused`` for a 400/422
-    (unless ``refusal``: then the refusal itself), typed errors otherwise."""
+    (unless ``refusal``: then the refusal itself), typed errors otherwise. ``spec`` is the
+    engine the errors name (``luma``'s by default), ``lost`` what an ambiguous answer tells
+    to do, ``sending`` what marks the request leaving (``context.sending`` by default)."""
     import httpx
     import luma_agents
 
-    luma = client(context)
+    engine = spec.id if spec is not None else AGENTS
+    luma = client(context, spec)
     try:
-        context.sending()  # uploads done: the paid request leaves now
+        (sending or context.sending)()  # uploads done: the paid request leaves now
         made = await luma.generations.create(**sent)
     except luma_agents.APIStatusError as exc:
         status = exc.status_code
-        error = failure(exc, "submit")
+        error = failure(exc, "submit", engine)
         if status in REFUSED and not refusal:
             raise _Refused(error) from None
         if status in RETRYABLE or status < 500:
             raise error from None
         raise AmbiguousSubmission(
-            AGENTS, f"the submit was sent and Luma answered HTTP {status}; {LOST}"
+            engine, f"the submit was sent and Luma answered HTTP {status}; {lost}"
         ) from None
     except luma_agents.APIConnectionError as exc:
         cause = exc.__cause__
         if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             # The request never left: sending it again cannot pay twice.
-            raise TransientError(AGENTS, f"cannot reach the Luma API ({why(cause)})") from None
+            raise TransientError(engine, f"cannot reach the Luma API ({why(cause)})") from None
         if isinstance(cause, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
-            raise EngineError(AGENTS, f"cannot send to LUMA_BASE_URL ({why(cause)})") from None
+            raise EngineError(engine, f"cannot send to LUMA_BASE_URL ({why(cause)})") from None
         raise AmbiguousSubmission(
-            AGENTS, f"the submit was sent but its answer was lost ({why(cause or exc)}); {LOST}"
+            engine, f"the submit was sent but its answer was lost ({why(cause or exc)}); {lost}"
         ) from None
     except luma_agents.APIError as exc:  # an unreadable 2xx answer, for one
         raise AmbiguousSubmission(
-            AGENTS, f"the submit was sent but its answer is unreadable ({why(exc)}); {LOST}"
+            engine, f"the submit was sent but its answer is unreadable ({why(exc)}); {lost}"
         ) from None
     finally:
         await luma.close()
     job_id = getattr(made, "id", None)
     if not isinstance(job_id, str) or not job_id:
         raise AmbiguousSubmission(
-            AGENTS, f"the submit was accepted but its answer has no id; {LOST}"
+            engine, f"the submit was accepted but its answer has no id; {lost}"
         )
     return job_id
 
@@ -157,20 +169,28 @@ async def poll(job_id: str, context: EngineContext) -> JobStatus:
     return status_of(await generation(job_id, context))
 
 
-async def generation(job_id: str, context: EngineContext) -> Generation:
-    """The generation ``job_id`` as Luma has it now (with fresh output URLs)."""
+class Gone(EngineError):
+    """Luma does not know the generation (404): deleted, or never made with this key."""
+
+
+async def generation(
+    job_id: str, context: EngineContext, spec: EngineSpec | None = None
+) -> Generation:
+    """The generation ``job_id`` as Luma has it now (with fresh output URLs); errors name
+    ``spec``'s engine (``luma``'s by default)."""
     import luma_agents
 
-    luma = client(context)
+    engine = spec.id if spec is not None else AGENTS
+    luma = client(context, spec)
     try:
         return await luma.generations.get(job_id)
     except luma_agents.APIStatusError as exc:
         if exc.status_code == 404:
-            raise EngineError(AGENTS, f"job {job_id} is unknown to Luma") from None
-        raise failure(exc, f"status of job {job_id}") from None
+            raise Gone(engine, f"job {job_id} is unknown to Luma") from None
+        raise failure(exc, f"status of job {job_id}", engine) from None
     except luma_agents.APIError as exc:
         why_ = why(exc.__cause__ or exc)
-        raise TransientError(AGENTS, f"status of job {job_id} failed ({why_})") from None
+        raise TransientError(engine, f"status of job {job_id} failed ({why_})") from None
     finally:
         await luma.close()
 

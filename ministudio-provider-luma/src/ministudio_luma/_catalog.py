@@ -227,3 +227,50 @@ def photon_spec() -> EngineSpec:
             expected_latency=_latency(20.0),
         ),
     )
+
+
+# -- luma-uni: uni-1 stills on the Agents API --------------------------------------------------
+UNI: Final = "luma-uni"
+UNI_MODEL: Final = "uni-1"  # "Defaults to uni-1" (docs.agents.lumalabs.ai/guides/image-generation)
+UNI_MODELS: Final = ("uni-1", "uni-1-max")  # ibid.; luma-agents types/model.py
+# The nine of guides/image-generation (the SDK's enum also has 21:9, 4:3 and 3:4, but "the
+# server validates the final model-specific set"); a still is drawn at the one nearest its size.
+UNI_ASPECT_RATIOS: Final = ("3:1", "2:1", "16:9", "3:2", "1:1", "2:3", "9:16", "1:2", "1:3")
+# image_ref: "Up to 9 for type 'image'" (generation_create_params.py; guides/model)
+UNI_MAX_REFERENCES: Final = 9
+# USD per image, pay as you go (docs.agents.lumalabs.ai/guides/pricing, read 2026-12-04):
+# (text to image, image reference with 1 image); "Each extra reference image adds $0.0030".
+UNI_PRICES: Final = {"uni-1": (0.0404, 0.0434), "uni-1-max": (0.1000, 0.1030)}
+UNI_EXTRA_REFERENCE: Final = 0.0030
+
+
+def uni_price(model: str, references: int) -> float:
+    """USD for one ``model`` image with ``references`` reference images (the pricing page)."""
+    text, one = UNI_PRICES.get(model, UNI_PRICES[UNI_MODEL])
+    if references <= 0:
+        return text
+    return round(one + UNI_EXTRA_REFERENCE * (min(references, UNI_MAX_REFERENCES) - 1), 4)
+
+
+def uni_spec() -> EngineSpec:
+    """``luma-uni``: uni-1 stills for ``ministudio cast`` on the Agents API (``luma``'s
+    ``luma-agents`` SDK and key)."""
+    return EngineSpec(
+        id=UNI,
+        revision=0,  # paid: pinned, so a package upgrade never re-pays a still
+        kind="image",
+        description="Luma uni-1 stills (Agents API, luma-agents SDK): character sheets and "
+        "sets, a sheet's views matched to its front through image_ref (sent inline)",
+        key_env=AGENTS_KEYS,
+        default_model=UNI_MODEL,
+        models=(
+            Model(UNI_MODEL, use="Luma's current image model: text and reference images to image"),
+            Model("uni-1-max", use="higher-quality uni-1 at about 2.5 times the price"),
+        ),
+        capabilities=Capabilities(
+            aspect_ratios=UNI_ASPECT_RATIOS,
+            max_references=UNI_MAX_REFERENCES,
+            concurrency=4,  # cast's stills at once; override in routing.limits
+            expected_latency=_latency(20.0),
+        ),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ministudio.engines import EngineContext
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.errors import EngineError, EngineRefusal, MinistudioError, TransientError
 
 from ministudio_luma._catalog import AGENTS, AGENTS_BASE_URL, AGENTS_KEYS, agents_spec
@@ -25,15 +25,16 @@ RETRYABLE = (429, 502, 503)  # Luma's "Retry? yes" statuses
 REFUSED = (400, 413, 422)
 
 
-def client(context: EngineContext) -> AsyncLuma:
+def client(context: EngineContext, spec: EngineSpec | None = None) -> AsyncLuma:
     """A client for the render's key and ``LUMA_BASE_URL`` (from ``context.env``, never the
     process environment), with the SDK's retries off: the core retries, and only it knows
-    whether a create may be sent again."""
+    whether a create may be sent again. ``spec``: the engine a missing key names (``luma``'s
+    by default; ``luma-uni`` shares its key)."""
     import httpx
     from luma_agents import AsyncLuma
     from ministudio.http import tls_context
 
-    key = context.key(agents_spec())
+    key = context.key(spec or agents_spec())
     base = (context.env.get("LUMA_BASE_URL") or "").rstrip("/") or AGENTS_BASE_URL
     wait = httpx.Timeout(timeout(context), connect=5.0)
     return AsyncLuma(
@@ -55,9 +56,10 @@ def timeout(context: EngineContext) -> float:
         return 60.0
 
 
-def failure(exc: Any, what: str) -> MinistudioError:
+def failure(exc: Any, what: str, engine: str = AGENTS) -> MinistudioError:
     """The typed error for an Agents API answer that is not a success (``APIStatusError``)
-    to a request that creates nothing (a status, a file): refusals, keys, funds, retries."""
+    to a request that creates nothing (a status, a file): refusals, keys, funds, retries;
+    each names ``engine``."""
     status = int(exc.status_code)
     said = detail(exc)
     if status in (401, 403):
@@ -66,17 +68,17 @@ def failure(exc: Any, what: str) -> MinistudioError:
             if status == 401
             else ": access denied, the client may be suspended"
         )
-        return KeyRejected(AGENTS, list(AGENTS_KEYS), status, hint)
+        return KeyRejected(engine, list(AGENTS_KEYS), status, hint)
     if status == 402:
         return EngineRefusal(
-            AGENTS,
+            engine,
             f"{what}: Luma says the account's balance is too low (HTTP 402): add funds at "
-            "platform.lumalabs.ai, then render again",
+            f"platform.lumalabs.ai, then {'render' if engine == AGENTS else 'run'} again",
         )
     if status in REFUSED:
-        return EngineRefusal(AGENTS, f"{what}: {said} (HTTP {status})")
+        return EngineRefusal(engine, f"{what}: {said} (HTTP {status})")
     if status in RETRYABLE or status >= 500:
         return TransientError(
-            AGENTS, f"{what}: {said} (HTTP {status})", retry_after=retry_after(exc)
+            engine, f"{what}: {said} (HTTP {status})", retry_after=retry_after(exc)
         )
-    return EngineError(AGENTS, f"{what}: {said} (HTTP {status})")
+    return EngineError(engine, f"{what}: {said} (HTTP {status})")

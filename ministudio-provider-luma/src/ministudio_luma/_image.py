@@ -296,14 +296,23 @@ async def _finished(job: SideJob, label: str, context: EngineContext) -> str:
 
 
 # -- the download ------------------------------------------------------------------------------
-async def _fetch(url: str, output: Path, context: EngineContext) -> None:
+class DownloadRefused(EngineError):
+    """The image's URL answered an HTTP error that trying it again will not mend."""
+
+    def __init__(self, engine: str, status: int) -> None:
+        super().__init__(engine, f"image download refused (HTTP {status})")
+        self.status = status
+
+
+async def _fetch(url: str, output: Path, context: EngineContext, engine: str = PHOTON) -> None:
     """Download the image to ``output``, trying a passing failure (a cut-off answer, 429, 5xx)
-    again: the image is paid for already, so only its download is repeated."""
+    again: the image is paid for already, so only its download is repeated. Errors name
+    ``engine``."""
     import anyio
 
     for attempt in range(DOWNLOAD_TRIES):
         try:
-            await _download(url, output, context)
+            await _download(url, output, context, engine)
             return
         except TransientError as exc:
             if attempt + 1 == DOWNLOAD_TRIES:
@@ -311,7 +320,7 @@ async def _fetch(url: str, output: Path, context: EngineContext) -> None:
             await anyio.sleep(min(exc.retry_after or 0.25 * 2**attempt, 5.0))
 
 
-async def _download(url: str, output: Path, context: EngineContext) -> None:
+async def _download(url: str, output: Path, context: EngineContext, engine: str = PHOTON) -> None:
     """One download through a ``.part`` file, bounded by ``MAX_IMAGE_BYTES``; nothing is left
     at ``output`` unless a whole PNG or JPEG arrived."""
     import httpx
@@ -333,34 +342,34 @@ async def _download(url: str, output: Path, context: EngineContext) -> None:
             if code != 200:
                 if code in (404, 408, 429) or code >= 500:
                     raise TransientError(
-                        PHOTON,
+                        engine,
                         f"image download: HTTP {code}",
                         retry_after=retry_after(answer.headers),
                     )
-                raise EngineError(PHOTON, f"image download refused (HTTP {code})")
+                raise DownloadRefused(engine, code)
             length = answer.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
             if expected is not None and expected > MAX_IMAGE_BYTES:
-                raise EngineError(PHOTON, _too_big(expected))
+                raise EngineError(engine, _too_big(expected))
             with part.open("wb") as sink:
                 async for chunk in answer.aiter_raw(1 << 16):
                     received += len(chunk)
                     if received > MAX_IMAGE_BYTES:
-                        raise EngineError(PHOTON, _too_big(received))
+                        raise EngineError(engine, _too_big(received))
                     sink.write(chunk)
         if expected is not None and received != expected:
-            raise TransientError(PHOTON, f"image download cut off: {received} of {expected} bytes")
-        _check_picture(part)
+            raise TransientError(engine, f"image download cut off: {received} of {expected} bytes")
+        _check_picture(part, engine)
         part.replace(output)
     except httpx.RemoteProtocolError as exc:  # the answer ended before its Content-Length
-        raise TransientError(PHOTON, f"image download cut off ({why(exc)})") from None
+        raise TransientError(engine, f"image download cut off ({why(exc)})") from None
     except httpx.TransportError as exc:
-        raise TransientError(PHOTON, f"image download failed ({why(exc)})") from None
+        raise TransientError(engine, f"image download failed ({why(exc)})") from None
     finally:
         part.unlink(missing_ok=True)
 
 
-def _check_picture(path: Path) -> None:
+def _check_picture(path: Path, engine: str = PHOTON) -> None:
     """``EngineError`` unless ``path`` is a PNG or JPEG that decodes whole."""
     from ministudio.safety.images import ImageError, check_image
 
@@ -368,11 +377,11 @@ def _check_picture(path: Path) -> None:
         start = head.read(8)
     kind = next((name for sig, name in SIGNATURES.items() if start.startswith(sig)), None)
     if kind is None:
-        raise EngineError(PHOTON, "Luma's answer is not a PNG or JPEG image")
+        raise EngineError(engine, "Luma's answer is not a PNG or JPEG image")
     try:
         check_image(path)
     except ImageError as exc:
-        raise EngineError(PHOTON, f"Luma's {kind} image {exc.problem}") from None
+        raise EngineError(engine, f"Luma's {kind} image {exc.problem}") from None
 
 
 def _too_big(size: int) -> str:

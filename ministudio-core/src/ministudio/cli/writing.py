@@ -161,7 +161,8 @@ def _write_yaml(path: Path, data: Any, ask: Any, rounds: int, cost: float) -> No
     "--engine",
     default="animatic-stills",
     show_default=True,
-    help="The image engine (kind image): animatic-stills (keyless), gemini-image, luma-photon, ...",
+    help="The image engine (kind image): animatic-stills (keyless), gemini-image, luma-uni, "
+    "luma-photon, ...",
 )
 @click.option("--model", default=None, help="The engine's model (default: its own).")
 @click.option(

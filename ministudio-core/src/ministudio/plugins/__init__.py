@@ -55,6 +55,7 @@ FIRST_PARTY: dict[str, str] = {
     "luma": "ministudio-provider-luma",
     "luma-dream-machine": "ministudio-provider-luma",
     "luma-photon": "ministudio-provider-luma",
+    "luma-uni": "ministudio-provider-luma",
     "kling": "ministudio-provider-kling",
     "kling-lipsync": "ministudio-provider-kling",
     "sora": "ministudio-provider-sora",
