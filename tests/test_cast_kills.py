@@ -1,7 +1,7 @@
 """``ministudio cast`` killed (``kill -9``) while a paid still is made, then run again: each
 still is paid for once. Luma Photon's generation is waited for, or looked up when its answer
-was lost; Gemini's image request cannot be looked up, so the next run sends nothing until
-``--forget-lost``; a picture that came back and was not yet stored is taken from where the
+was lost; Gemini's image request and Luma's Agents API (``luma-uni``) cannot be looked up,
+so the next run sends nothing until ``--forget-lost``; a picture that came back and was not yet stored is taken from where the
 engine wrote it. Each cast runs in a subprocess against the engine's loopback fake.
 """
 
@@ -11,13 +11,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .fakes.google_server import GoogleServer
 from .fakes.hold import HOLD, held
+from .fakes.luma_agents_server import LumaAgentsServer
 from .fakes.luma_server import LumaServer
 
 pytest.importorskip("ministudio_luma")
@@ -43,6 +46,7 @@ scenes:
 STILLS = 4  # Ada's front, three-quarter and profile views, and the dock
 LUMA_KEY = "luma-cast-kill-SECRET-31"
 GEMINI_KEY = "gemini-cast-kill-SECRET-52"
+UNI_KEY = "luma-uni-cast-kill-SECRET-73"
 
 
 @pytest.fixture
@@ -56,12 +60,6 @@ def film(tmp_path: Path) -> Path:
 @pytest.fixture
 def luma() -> Iterator[LumaServer]:
     with LumaServer(api_key=LUMA_KEY, image_latency=0.3) as fake:
-        yield fake
-
-
-@pytest.fixture
-def google() -> Iterator[GoogleServer]:
-    with GoogleServer(api_key=GEMINI_KEY) as fake:
         yield fake
 
 
@@ -148,26 +146,40 @@ def test_a_luma_cast_killed_while_a_still_is_made_pays_for_each_still_once(
     assert LUMA_KEY not in again.stdout + again.stderr
 
 
-def test_a_gemini_cast_killed_in_flight_sends_nothing_until_forget_lost(
-    film: Path, google: GoogleServer
+@pytest.mark.parametrize("engine", ["gemini-image", "luma-uni"])
+def test_a_cast_on_an_engine_without_lookup_killed_in_flight_sends_nothing_until_forget_lost(
+    engine: str, film: Path
 ) -> None:
-    """Google cannot be asked for a lost request: the next run stops on that still and pays
-    nothing more; ``--forget-lost`` draws it once more, and only it."""
-    env = _env(_google_env(google))
-    command = _cast(film, "gemini-image", env)
-    google.fail_next("image", HOLD)
-    _killed(command, env, google, None)
+    """Google and Luma's Agents API cannot be asked for a lost request: the next run stops on
+    that still and pays nothing more; ``--forget-lost`` draws it once more, and only it."""
+    with _no_lookup_server(engine) as (server, env, paid):
+        command = _cast(film, engine, env)
+        server.fail_next("image" if engine == "gemini-image" else "create", HOLD)
+        _killed(command, env, server, None)
 
-    stopped = _run(command, env)
-    assert stopped.returncode != 0
-    assert "--forget-lost" in stopped.stderr and "may have drawn and billed" in stopped.stderr
-    # The held front (or dock), and the other first still at most once (by the killed run or
-    # this one, unless the refusal came first); nothing else, and nothing twice.
-    assert len(google.image_requests) in (1, 2)
+        stopped = _run(command, env)
+        assert stopped.returncode != 0
+        assert "--forget-lost" in stopped.stderr and "billed" in stopped.stderr
+        # The held front (or dock), and the other first still at most once (by the killed run
+        # or this one, unless the refusal came first); nothing else, and nothing twice.
+        assert paid() in (1, 2)
 
-    done = _run([*command, "--forget-lost"], env)
-    assert done.returncode == 0, done.stderr
-    # every still once, and once more each one in flight at the kill
-    assert len(google.image_requests) in (STILLS + 1, STILLS + 2)
-    _cast_whole(film)
-    assert GEMINI_KEY not in stopped.stderr + done.stdout + done.stderr
+        done = _run([*command, "--forget-lost"], env)
+        assert done.returncode == 0, done.stderr
+        # every still once, and once more each one in flight at the kill
+        assert paid() in (STILLS + 1, STILLS + 2)
+        _cast_whole(film)
+        key = env.get("GEMINI_API_KEY") or env["LUMA_AGENTS_API_KEY"]
+        assert key not in stopped.stderr + done.stdout + done.stderr
+
+
+@contextmanager
+def _no_lookup_server(engine: str) -> Iterator[tuple[Any, dict[str, str], Callable[[], int]]]:
+    """The engine's fake, the cast's environment, and how many stills it was paid for."""
+    if engine == "gemini-image":
+        with GoogleServer(api_key=GEMINI_KEY) as google:
+            yield google, _env(_google_env(google)), lambda: len(google.image_requests)
+        return
+    with LumaAgentsServer(api_key=UNI_KEY, latency=0.2) as agents:
+        env = _env({"LUMA_BASE_URL": agents.api_url, "LUMA_AGENTS_API_KEY": UNI_KEY})
+        yield agents, env, lambda: agents.submissions
