@@ -1,16 +1,39 @@
 """Pacing remote calls: retries with backoff for transient errors, polls shaped by how
-long an engine's jobs take, and per-engine request rates."""
+long an engine's jobs take, and per-engine request rates.
+
+``MINISTUDIO_LOOKUP_GRACE`` (seconds, 0 to 60; default 3): how long a request whose answer
+was lost is given to land before the engine is asked for it (``RetryPolicy.lookup_grace``),
+read when a policy is made. A value that is not a number is ignored; one out of range is
+brought to the nearest bound.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
 from ministudio.errors import TransientError
+
+LOOKUP_GRACE = 3.0  # seconds, unless MINISTUDIO_LOOKUP_GRACE says otherwise
+MAX_LOOKUP_GRACE = 60.0
+
+
+def lookup_grace_from_env() -> float:
+    """``MINISTUDIO_LOOKUP_GRACE`` in seconds, bounded to 0..60; 3 when unset or not a number."""
+    raw = os.environ.get("MINISTUDIO_LOOKUP_GRACE", "").strip()
+    try:
+        value = float(raw) if raw else LOOKUP_GRACE
+    except ValueError:
+        return LOOKUP_GRACE
+    if math.isnan(value):
+        return LOOKUP_GRACE
+    return min(max(value, 0.0), MAX_LOOKUP_GRACE)
 
 
 @dataclass(frozen=True)
@@ -26,7 +49,8 @@ class RetryPolicy:
     # Seconds a request whose answer was lost is given to land before the engine is asked
     # for it: a server may commit a job a moment after its client died, and a lookup that
     # comes first would find nothing and send it again.
-    lookup_grace: float = 3.0
+    # (``MINISTUDIO_LOOKUP_GRACE`` when set: see the module's docstring.)
+    lookup_grace: float = field(default_factory=lookup_grace_from_env)
 
     async def let_land(self, since: float | None) -> None:
         """Wait until ``lookup_grace`` seconds have passed since the lost request left."""
