@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,28 @@ def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "config" / "keys.json"
     monkeypatch.setenv("MINISTUDIO_KEYS_FILE", str(path))
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def child_bytecode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One bytecode cache (``PYTHONPYCACHEPREFIX``) for every Python process the suite starts
+    with this environment (``run_cli``, renders killed in a subprocess, Ray's processes):
+    where PYTHONDONTWRITEBYTECODE is set and the venv holds no .pyc, each fresh interpreter
+    would compile ministudio and its dependencies anew (1-3 s each). Shared by the xdist
+    workers of a session (their temp dirs' parent); the source tree and the venv stay clean.
+    This process keeps its own setting (both are read at an interpreter's start)."""
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pycache"
+    cache.mkdir(exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
+    yield cache
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture
@@ -156,19 +178,32 @@ class Showcase:
 @pytest.fixture(scope="session")
 def showcase(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Showcase]:
     """``showcase(name)``: that showcase film, rendered on the embedded engines the first
-    time a test in this process asks for it."""
+    time a test of the session asks for it. The xdist workers of a session share it (their
+    temp dirs' parent): the first to ask renders it under a file lock, the others wait for
+    it and read its manifest."""
+    import fcntl
+
+    from ministudio.run.manifest import Manifest
     from ministudio.run.render import render
     from ministudio.run.store import ContentStore
     from ministudio.spec.loading import load_production
 
+    temp = tmp_path_factory.getbasetemp()
+    shared = temp.parent if os.environ.get("PYTEST_XDIST_WORKER") else temp
     made: dict[str, Showcase] = {}
 
     def get(name: str) -> Showcase:
         if name not in made:
-            base = tmp_path_factory.mktemp(f"showcase-{name}")
-            production = load_production(EXAMPLES / f"{name}.yaml")
-            store = ContentStore(base / "store")
-            manifest = render(production, base / "out", store=store)
+            base = shared / f"showcase-{name}"
+            with (shared / f"showcase-{name}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+                production = load_production(EXAMPLES / f"{name}.yaml")
+                store = ContentStore(base / "store")
+                if (base / "rendered").is_file():  # by another worker
+                    manifest = Manifest.of_folder(base / "out")
+                else:
+                    manifest = render(production, base / "out", store=store)
+                    (base / "rendered").touch()
             made[name] = Showcase(name, production, base / "out", store, manifest)
         return made[name]
 

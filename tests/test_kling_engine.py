@@ -857,7 +857,9 @@ def test_the_showcase_film_spreads_over_kling_luma_and_animatic(tmp_path: Path) 
     assert (tmp_path / "out" / "film.mp4").exists()
 
 
-def test_a_render_killed_at_random_pays_each_clip_once(tmp_path: Path) -> None:
+def test_a_render_killed_at_random_pays_each_clip_once(
+    tmp_path: Path, child_bytecode: Path
+) -> None:
     """As benchmarks/kling_kills.py does 20 times: ``kill -9`` at 8 random moments, then a
     resume. The
     fake makes a second task for a reused external id (the answer that would cost most), so
@@ -893,10 +895,10 @@ def test_a_render_killed_at_random_pays_each_clip_once(tmp_path: Path) -> None:
             **{k: v for k, v in os.environ.items() if not k.startswith("MINISTUDIO_")},
             **kling_env(server),
             "KLING_EXPECTED_LATENCY": "0.3",
-            # one bytecode cache for the nine children: where PYTHONDONTWRITEBYTECODE is set,
-            # each would compile ministudio anew, and fewer kills would land past the imports
-            "PYTHONDONTWRITEBYTECODE": "",
-            "PYTHONPYCACHEPREFIX": str(tmp_path / "pycache"),
+            # the suite's bytecode cache (conftest.child_bytecode) comes with os.environ:
+            # where PYTHONDONTWRITEBYTECODE is set, each of the nine children would compile
+            # ministudio anew, and fewer kills would land past the imports
+            "PYTHONPYCACHEPREFIX": str(child_bytecode),
         }
         for _ in range(8):
             child = subprocess.Popen(

@@ -330,9 +330,9 @@ CHECKPOINTS = ("before-submit", "id-recorded", "stored", "lipsync-fitted")
 
 
 @pytest.fixture(scope="session")
-def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One bytecode cache for every child render (as in test_kill_windows)."""
-    return tmp_path_factory.mktemp("pycache")
+def pycache(child_bytecode: Path) -> Path:
+    """One bytecode cache for every child render: the suite's (``conftest.child_bytecode``)."""
+    return child_bytecode
 
 
 def _render(film: Path, tmp_path: Path, out: str, env: dict[str, str], **run: Any) -> Any:

@@ -38,11 +38,12 @@ def install(folder: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pycache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One bytecode cache for the examples' pytest runs: where PYTHONDONTWRITEBYTECODE is set
-    (and the venv holds no .pyc) each fresh interpreter would compile pytest, ministudio and
-    their dependencies again; the cache keeps the source and the installed copies clean."""
-    return tmp_path_factory.mktemp("pycache")
+def pycache(child_bytecode: Path) -> Path:
+    """One bytecode cache for the examples' pytest runs (the suite's: ``conftest.child_bytecode``):
+    where PYTHONDONTWRITEBYTECODE is set (and the venv holds no .pyc) each fresh interpreter
+    would compile pytest, ministudio and their dependencies again; the cache keeps the source
+    and the installed copies clean."""
+    return child_bytecode
 
 
 @pytest.fixture(scope="session")
