@@ -1,8 +1,9 @@
 """``ministudio cast`` killed (``kill -9``) while a paid still is made, then run again: each
 still is paid for once. Luma Photon's generation is waited for, or looked up when its answer
 was lost; Gemini's image request and Luma's Agents API (``luma-uni``) cannot be looked up,
-so the next run sends nothing until ``--forget-lost``; a picture that came back and was not yet stored is taken from where the
-engine wrote it. Each cast runs in a subprocess against the engine's loopback fake.
+so the next run sends nothing until ``--forget-lost``; a picture that came back and was not
+yet stored is taken from where the engine wrote it. Each cast runs in a subprocess against
+the engine's loopback fake.
 """
 
 from __future__ import annotations
