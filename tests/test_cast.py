@@ -308,3 +308,21 @@ def test_ids_that_would_share_a_file_name_each_get_their_own(tmp_path: Path) -> 
     pictures = [production.characters[c].reference_images for c in ("a b", "A-B", "a-b")]
     assert len({p for group in pictures for p in group}) == 9
     assert "cast/a-b-front.png" not in files  # no one of them has the plain name
+
+
+def test_characters_that_share_one_mapping_by_alias_each_get_their_own_stills(
+    tmp_path: Path,
+) -> None:
+    """``bo: *ada`` is one mapping under two names: each character names its own sheet."""
+    text = FILM.replace("  ada:\n", "  ada: &twin\n").replace(
+        "  bo:\n    name: Bo\n    dna: a small boy in a yellow raincoat\n"
+        "    reference_images: [bo.png]\n",
+        "  bo: *twin\n",
+    )
+    assert "bo: *twin" in text
+    path = film(tmp_path / "film", text)
+    cast(path, Painter(), tmp_path / "store")
+    production = load_production(path)
+    ada, bo = (production.characters[c].reference_images for c in ("ada", "bo"))
+    assert [p.name for p in ada] == ["ada-front.png", "ada-three-quarter.png", "ada-profile.png"]
+    assert [p.name for p in bo] == ["bo-front.png", "bo-three-quarter.png", "bo-profile.png"]

@@ -450,6 +450,14 @@ def add_references(path: Path, drawn: list[Drawn]) -> bool:
 
 
 def _add(data: Any, files: Mapping[tuple[str, str], list[str]]) -> None:
+    import copy
+
+    seen: set[int] = set()
+    for group, name in files:  # one mapping under two names (a YAML alias): each its own
+        entry = data[group][name]
+        if id(entry) in seen:
+            data[group][name] = copy.copy(entry)
+        seen.add(id(entry))
     for (group, name), names in files.items():
         entry = data[group][name]
         have = list(entry.get("reference_images") or [])
