@@ -105,32 +105,36 @@ async def generate(request: ImageRequest, output: Path, context: EngineContext) 
         url = await _finished(job, label, context)
         return HostedAsset(reference=url, expires_at=time.time() + URL_KEPT)
 
-    url = await context.paid(f"photon-still:{_key(body, references, context)}", make)
+    api = context.env.get("LUMAAI_BASE_URL") or ""
+    url = await context.paid(f"photon-still:{still_key(api, body, references)}", make)
     await _fetch(url, Path(output), context)
     cost = estimate_cost(request) if made else 0.0  # else paid by the run that made it
     return ImageResult(path=Path(output), model=body["model"], cost=cost)
 
 
-def _key(body: dict[str, Any], references: list[Path], context: EngineContext) -> str:
-    """What makes one still: the API, the body, and the references' content."""
+def still_key(api: str, body: dict[str, Any], references: list[Path]) -> str:
+    """What makes one still (``luma-photon``'s and ``luma-uni``'s): the API, the body, and the
+    references' content."""
     import json
 
     still = {
-        "api": (context.env.get("LUMAAI_BASE_URL") or "").rstrip("/"),
+        "api": api.rstrip("/"),
         "body": body,
         "references": [hashlib.sha256(p.read_bytes()).hexdigest() for p in references],
     }
     return hashlib.sha256(json.dumps(still, sort_keys=True).encode()).hexdigest()
 
 
-def nearest_ratio(width: int, height: int) -> str:
-    """Of Photon's aspect ratios, the one nearest ``width``:``height`` (by log ratio)."""
+def nearest_ratio(
+    width: float, height: float, ratios: tuple[str, ...] = PHOTON_ASPECT_RATIOS
+) -> str:
+    """Of ``ratios`` (Photon's by default), the one nearest ``width``:``height`` (by log ratio)."""
 
     def distance(ratio: str) -> float:
         w, _, h = ratio.partition(":")
         return abs(math.log((int(w) / int(h)) / (width / height)))
 
-    return min(PHOTON_ASPECT_RATIOS, key=distance)
+    return min(ratios, key=distance)
 
 
 def _body(request: ImageRequest) -> dict[str, Any]:

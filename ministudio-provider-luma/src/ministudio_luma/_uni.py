@@ -37,9 +37,7 @@ again), at most ``MAX_IMAGE_BYTES``, and must be a PNG or JPEG.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -56,6 +54,7 @@ from ministudio_luma._catalog import (
     uni_price,
     uni_spec,
 )
+from ministudio_luma._image import nearest_ratio, still_key
 
 if TYPE_CHECKING:
     from luma_agents.types import Generation
@@ -136,32 +135,11 @@ async def generate(request: ImageRequest, output: Path, context: EngineContext) 
         await _finished(job, label, context)
         return HostedAsset(reference=job.job_id, expires_at=time.time() + GENERATION_KEPT)
 
-    generation_id = await context.paid(f"uni-still:{_key(body, references, context)}", make)
+    api = context.env.get("LUMA_BASE_URL") or ""
+    generation_id = await context.paid(f"uni-still:{still_key(api, body, references)}", make)
     await _fetch(generation_id, Path(output), label, context)
     cost = estimate_cost(request) if made else 0.0  # else paid by the run that made it
     return ImageResult(path=Path(output), model=body["model"], cost=cost)
-
-
-def _key(body: dict[str, Any], references: list[Path], context: EngineContext) -> str:
-    """What makes one still: the API, the body, and the references' content."""
-    import json
-
-    still = {
-        "api": (context.env.get("LUMA_BASE_URL") or "").rstrip("/"),
-        "body": body,
-        "references": [hashlib.sha256(p.read_bytes()).hexdigest() for p in references],
-    }
-    return hashlib.sha256(json.dumps(still, sort_keys=True).encode()).hexdigest()
-
-
-def nearest_ratio(width: float, height: float) -> str:
-    """Of uni-1's aspect ratios, the one nearest ``width``:``height`` (by log ratio)."""
-
-    def distance(ratio: str) -> float:
-        w, _, h = ratio.partition(":")
-        return abs(math.log((int(w) / int(h)) / (width / height)))
-
-    return min(UNI_ASPECT_RATIOS, key=distance)
 
 
 def _body(request: ImageRequest) -> dict[str, Any]:
@@ -191,11 +169,11 @@ def _body(request: ImageRequest) -> dict[str, Any]:
     if not request.prompt.strip():
         raise EngineRefusal(UNI, "the prompt is empty: uni-1 needs 1 to 6000 characters")
     if request.width > 0 and request.height > 0:
-        ratio = nearest_ratio(request.width, request.height)
+        ratio = nearest_ratio(request.width, request.height, UNI_ASPECT_RATIOS)
     else:
         w, _, h = request.aspect_ratio.partition(":")
         given = w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0
-        ratio = nearest_ratio(int(w), int(h)) if given else "16:9"
+        ratio = nearest_ratio(int(w), int(h), UNI_ASPECT_RATIOS) if given else "16:9"
     body: dict[str, Any] = {
         "type": "image",
         "model": model,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ministudio.engines import EngineContext, EngineSpec, Made
+from ministudio.engines import EngineContext, EngineSpec
 from ministudio.jobs import HostedAsset, LipSyncRequest, VideoRequest
 from ministudio.remote.runner import RemoteRunner, submit_hook
 from ministudio.run.context import RenderContext
@@ -29,7 +29,7 @@ class EngineCalls:
         ctx = self.ctx
         context = EngineContext(engine=engine.id, work_dir=scratch, env=ctx.env)
         context.uploader = lambda path: self._upload(engine, path, context)
-        context.remember = lambda key, make: self.remember(engine, f"once:{key}", make)
+        context.remember = lambda key, make: self.remote.remember(engine, f"once:{key}", make)
         if ctx.options.webhook_url and engine.capabilities.webhooks:
             base = ctx.options.webhook_url.replace("{port}", str(self.webhook_port))
             context.webhook_url = f"{base.rstrip('/')}/{engine.id}"
@@ -62,7 +62,9 @@ class EngineCalls:
 
             context = self.context(engine, scratch, progress)
             # side jobs (``context.paid``) are journaled under the shot that first asks
-            context.remember = lambda key, make: self.remember(engine, f"once:{key}", make, shot_id)
+            context.remember = lambda key, make: self.remote.remember(
+                engine, f"once:{key}", make, shot_id
+            )
             output = scratch / "clip.mp4"
             if remote:
 
@@ -97,15 +99,11 @@ class EngineCalls:
         return stored
 
     async def _upload(self, engine: EngineSpec, path: Path, context: EngineContext) -> str:
-        """Upload a file for ``engine`` once per content (see ``remember``)."""
-        return await self.remember(
+        """Upload a file for ``engine`` once per content (see ``RemoteRunner.remember``)."""
+        return await self.remote.remember(
             engine,
             self.ctx.hash(path),
             lambda: self.ctx.host.call_engine(
                 engine.id, "upload_asset", path=path, context=context, expected=(str, HostedAsset)
             ),
         )
-
-    async def remember(self, engine: EngineSpec, key: str, make: Made, shot: str = "") -> str:
-        """``make()``'s reference for ``(engine, key)``, made once (``RemoteRunner.remember``)."""
-        return await self.remote.remember(engine, key, make, shot)
